@@ -1,0 +1,183 @@
+//! The `boxoffice` command: serve, operate and inspect.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use boxoffice::ServiceName;
+use boxoffice_auth::{Role, SigningKey};
+use boxoffice_config::{LogFormat, Settings};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "boxoffice",
+    version,
+    about = "A ticket booking system that holds a real on-sale"
+)]
+struct Cli {
+    /// A TOML file of settings; `BOXOFFICE_*` environment variables override it.
+    #[arg(long, global = true, env = "BOXOFFICE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process (the default), or one of them.
+    Serve {
+        /// users, events, bookings or gateway.
+        #[arg(long)]
+        service: Option<ServiceName>,
+    },
+    /// Apply the database migrations (or revert them with --down-to).
+    Migrate {
+        /// Revert every migration newer than this version; 0 reverts all of them.
+        #[arg(long)]
+        down_to: Option<i64>,
+    },
+    /// Manage accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage the access token signing key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create an account with any role, such as the first admin or an organizer.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// admin, organizer or customer.
+        #[arg(long)]
+        role: Role,
+        /// Defaults to the part of the email before the @.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Defaults to the role's name.
+        #[arg(long)]
+        last_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new Ed25519 signing key for BOXOFFICE_JWT_PRIVATE_KEY.
+    Generate,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Keys {
+        command: KeysCommand::Generate,
+    } = cli.command
+    {
+        println!("{}", SigningKey::generate()?.to_base64());
+        return Ok(());
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    boxoffice_telemetry::init_logs(settings.log_format == LogFormat::Json);
+    match cli.command {
+        Command::Serve { service } => serve(&settings, service).await,
+        Command::Migrate { down_to: None } => {
+            boxoffice_users::open_store(&boxoffice::users_database(&settings)).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Migrate {
+            down_to: Some(version),
+        } => {
+            boxoffice_users::revert_migrations(&boxoffice::users_database(&settings), version)
+                .await?;
+            println!("migrations reverted to version {version}");
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    email,
+                    password,
+                    role,
+                    first_name,
+                    last_name,
+                },
+        } => {
+            let kv = boxoffice::open_kv(&settings).await?;
+            let users = boxoffice::build_users(&settings, kv).await?;
+            let local_part = email.split('@').next().unwrap_or_default().to_owned();
+            let first_name = first_name.unwrap_or(local_part);
+            let last_name = last_name.unwrap_or_else(|| capitalized(role.as_str()));
+            let account = boxoffice_users::NewAccount {
+                email: &email,
+                password: &password,
+                first_name: &first_name,
+                last_name: &last_name,
+                role,
+            };
+            let user = users
+                .create_account(account)
+                .await
+                .map_err(|error| anyhow::anyhow!(error.detail))?;
+            println!("created {} {} (id {})", user.role, user.email, user.id);
+            Ok(())
+        }
+        Command::Keys { .. } => unreachable!("handled before the settings are read"),
+    }
+}
+
+async fn serve(settings: &Settings, service: Option<ServiceName>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let running = boxoffice::start(settings, service, shutdown.clone()).await?;
+    tokio::spawn(async move {
+        match shutdown_signal().await {
+            Ok(()) => tracing::info!("shutting down: finishing the requests in flight"),
+            Err(error) => tracing::error!(error = %error, "listening for shutdown signals fails"),
+        }
+        shutdown.cancel();
+    });
+    running
+        .wait()
+        .await
+        .context("a service stopped with an error")
+}
+
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}

@@ -1,0 +1,105 @@
+//! The production store: Redis 7, shared by every replica.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands as _;
+
+use crate::{Result, Store};
+
+/// Increments a counter and sets its expiry only when the increment created it, in one step.
+const INCR_IN_WINDOW: &str = r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+";
+
+/// A [`Store`] on Redis. The connection manager multiplexes one connection and reconnects.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    incr_in_window: redis::Script,
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let client = redis::Client::open(url).context("parsing the Redis URL")?;
+        let connection = ConnectionManager::new(client)
+            .await
+            .context("connecting to Redis")?;
+        Ok(RedisStore {
+            connection,
+            incr_in_window: redis::Script::new(INCR_IN_WINDOW),
+        })
+    }
+}
+
+fn millis(ttl: Duration) -> u64 {
+    // Redis refuses an expiry of zero; the shortest it keeps is one millisecond.
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[async_trait::async_trait]
+impl Store for RedisStore {
+    async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+        let mut connection = self.connection.clone();
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut connection)
+            .await
+            .context("SET in Redis")?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        let mut connection = self.connection.clone();
+        connection.get(key).await.context("GET in Redis")
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool> {
+        let mut connection = self.connection.clone();
+        connection.exists(key).await.context("EXISTS in Redis")
+    }
+
+    async fn incr_in_window(&self, key: &str, ttl: Duration) -> Result<u64> {
+        let mut connection = self.connection.clone();
+        self.incr_in_window
+            .key(key)
+            .arg(millis(ttl))
+            .invoke_async(&mut connection)
+            .await
+            .context("incrementing a windowed counter in Redis")
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
+        let mut connection = self.connection.clone();
+        let ttl_ms: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .context("PTTL in Redis")?;
+        // -2: no such key; -1: a key without expiry, which this crate never writes.
+        Ok(u64::try_from(ttl_ms).ok().map(Duration::from_millis))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let mut connection = self.connection.clone();
+        let _: () = connection.del(key).await.context("DEL in Redis")?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut connection = self.connection.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .context("PING to Redis")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+//! The gateway: the public REST/JSON API. It authenticates every request at the edge, turns
+//! every failure into a problem document, tags every response with a request id, and calls the
+//! services over gRPC through their typed clients.
+
+pub mod auth;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use boxoffice_auth::Verifier;
+use boxoffice_errors::{Code, Error};
+use boxoffice_kv::Kv;
+use boxoffice_proto::user as pb;
+use boxoffice_proto::user::user_service_client::UserServiceClient;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+
+use crate::problem::ApiError;
+
+/// The largest request body the gateway reads.
+pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
+/// How long the gateway waits for the users service's key when both start at once.
+pub const VERIFICATION_KEY_WAIT: Duration = Duration::from_secs(30);
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    users: UserServiceClient<Channel>,
+    verifier: Arc<Verifier>,
+    kv: Kv,
+}
+
+impl AppState {
+    /// Connects the gateway to its services. The users service's public key is fetched once
+    /// here; the users service may still be starting, so this retries for a while.
+    pub async fn connect(users_channel: Channel, kv: Kv) -> anyhow::Result<Self> {
+        let mut users = UserServiceClient::new(users_channel);
+        let started = Instant::now();
+        let key = loop {
+            match users.get_verification_key(pb::Empty {}).await {
+                Ok(key) => break key.into_inner(),
+                Err(status) if started.elapsed() < VERIFICATION_KEY_WAIT => {
+                    tracing::info!(%status, "waiting for the users service");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(status) => {
+                    return Err(anyhow::anyhow!(
+                        "fetching the token verification key fails: {status}"
+                    ));
+                }
+            }
+        };
+        anyhow::ensure!(
+            key.algorithm == boxoffice_auth::ALGORITHM_NAME,
+            "the users service signs with {}, which the gateway does not accept",
+            key.algorithm
+        );
+        let verifier = Verifier::new(&key.public_key).context("reading the verification key")?;
+        Ok(AppState {
+            users,
+            verifier: Arc::new(verifier),
+            kv,
+        })
+    }
+
+    /// A client of the users service; clones share one connection.
+    pub fn users(&self) -> UserServiceClient<Channel> {
+        self.users.clone()
+    }
+}
+
+/// The whole public API with its middleware.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/signup", post(routes::auth::signup))
+        .route("/auth/login", post(routes::auth::login))
+        .route("/auth/refresh", post(routes::auth::refresh))
+        .route("/auth/logout", post(routes::auth::logout))
+        .route(
+            "/users/me",
+            get(routes::users::me)
+                .patch(routes::users::update_me)
+                .delete(routes::users::delete_me),
+        )
+        .route("/users/me/password", post(routes::users::change_password))
+        .route("/users/{id}", get(routes::users::get_user))
+        .route("/users/{id}/role", patch(routes::users::set_role))
+        .route("/openapi.json", get(openapi_json));
+
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
+        }))
+        // Outermost: the id exists before anything else runs and is on every response.
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError(Error::new(
+        Code::NotFound,
+        "no such endpoint; see /api/v1/openapi.json",
+    ))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError(Error::new(
+        Code::MethodNotAllowed,
+        "the endpoint does not take this method",
+    ))
+}
+
+/// Counts requests and their latency by route (the matched pattern, so ids do not explode the
+/// number of series), method and status.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then finishes the requests in
+/// flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("serving the public API")
+}
+
+/// Serves health, readiness and metrics for a service running on its own, which has no public
+/// API, until `shutdown` is cancelled.
+pub async fn serve_admin<F, Fut>(
+    listener: tokio::net::TcpListener,
+    ready: F,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+{
+    axum::serve(listener, admin_router(ready))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("serving the admin endpoint")
+}
+
+fn admin_router<F, Fut>(ready: F) -> Router
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+{
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    match ready().await {
+                        Ok(()) => (
+                            StatusCode::OK,
+                            Json(routes::health::HealthResponse { status: "ready" }),
+                        )
+                            .into_response(),
+                        Err(error) => ApiError(error).into_response(),
+                    }
+                }
+            }),
+        )
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(not_found)
+}

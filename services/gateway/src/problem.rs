@@ -1,0 +1,126 @@
+//! Errors as RFC 9457 problem documents, and the JSON extractor whose every rejection is one.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use boxoffice_errors::{Code, Error};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document with boxoffice's stable `code`.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:boxoffice:problem:<code>`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:boxoffice:problem:validation_failed")]
+    pub problem_type: String,
+    #[schema(example = "Validation failed")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "password: must be 8 to 128 characters")]
+    pub detail: String,
+    /// Stable and machine-readable: `validation_failed`, `invalid_credentials`, `email_taken`,
+    /// `unauthorized`, `forbidden`, `not_found`, `rate_limited`, ...
+    #[schema(example = "validation_failed")]
+    pub code: String,
+}
+
+/// The error every handler returns.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        ApiError(error)
+    }
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        ApiError(Error::from_status(&status))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let status = error.http_status();
+        let problem = Problem {
+            problem_type: format!("urn:boxoffice:problem:{}", error.code),
+            title: error.code.title().to_owned(),
+            status: status.as_u16(),
+            detail: error.detail,
+            code: error.code.as_str().to_owned(),
+        };
+        let body = serde_json::to_vec(&problem).expect("a problem serializes");
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        if let Some(retry_after) = error.retry_after {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// `axum::Json`, with every rejection turned into a problem: a body that is not JSON is 400, a
+/// body with a missing, unknown or mistyped field is 422 `validation_failed` naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError(json_rejection(rejection))),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Error {
+    const SERDE_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+    match rejection {
+        JsonRejection::JsonDataError(error) => {
+            let text = error.body_text();
+            let detail = text.strip_prefix(SERDE_PREFIX).unwrap_or(&text);
+            Error::validation(detail.to_owned())
+        }
+        JsonRejection::JsonSyntaxError(error) => Error::new(
+            Code::BadRequest,
+            format!("the body is not valid JSON: {}", error.body_text()),
+        ),
+        JsonRejection::MissingJsonContentType(_) => Error::new(
+            Code::UnsupportedMediaType,
+            "the body must be JSON with `Content-Type: application/json`",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::new(
+            Code::PayloadTooLarge,
+            format!(
+                "the body is larger than {} bytes",
+                crate::MAX_REQUEST_BODY_BYTES
+            ),
+        ),
+        other => Error::new(Code::BadRequest, other.body_text()),
+    }
+}

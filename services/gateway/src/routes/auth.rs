@@ -1,0 +1,153 @@
+//! `/api/v1/auth/*`: signup, login, refresh and logout.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use boxoffice_errors::Error;
+use boxoffice_proto::user as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::UserResponse;
+use crate::auth::AuthUser;
+use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 8 to 128 characters; common passwords are refused.
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
+    pub password: String,
+    #[schema(example = "Ada", max_length = 100)]
+    pub first_name: String,
+    #[schema(example = "Lovelace", max_length = 100)]
+    pub last_name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT (EdDSA) for `Authorization: Bearer`, valid for `expires_in` seconds.
+    pub access_token: String,
+    /// Single-use: each refresh returns a new one, and presenting a used one ends the session.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    pub user: UserResponse,
+}
+
+impl TokenResponse {
+    fn from_proto(pair: pb::TokenPair) -> ApiResult<Self> {
+        let user = pair
+            .user
+            .ok_or_else(|| Error::internal("the users service sent tokens without a user"))?;
+        Ok(TokenResponse {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+            user: UserResponse::from_proto(user)?,
+        })
+    }
+}
+
+/// Token responses must not be kept by caches along the way (RFC 6749 section 5.1).
+fn no_store(body: TokenResponse) -> Response {
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Create a customer account.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses(
+        (status = 201, description = "The account", body = UserResponse),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing, unknown or invalid", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<UserResponse>)> {
+    let request = pb::SignupRequest {
+        email: body.email,
+        password: body.password,
+        first_name: body.first_name,
+        last_name: body.last_name,
+    };
+    let user = state.users().signup(request).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(UserResponse::from_proto(user)?)))
+}
+
+/// Log in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A token pair", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`, the same for an unknown email and a wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: the account is locked after repeated failures; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let request = pb::LoginRequest {
+        email: body.email,
+        password: body.password,
+    };
+    let pair = state.users().login(request).await?.into_inner();
+    Ok(no_store(TokenResponse::from_proto(pair)?))
+}
+
+/// Exchange a refresh token for a new token pair.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair; the presented refresh token is used up", body = TokenResponse),
+        (status = 401, description = "`unauthorized`: invalid, expired or reused (a reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    let request = pb::RefreshRequest {
+        refresh_token: body.refresh_token,
+    };
+    let pair = state.users().refresh(request).await?.into_inner();
+    Ok(no_store(TokenResponse::from_proto(pair)?))
+}
+
+/// End the session: its refresh tokens and the current access token stop working.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(State(state): State<AppState>, caller: AuthUser) -> ApiResult<StatusCode> {
+    let request = pb::LogoutRequest {
+        user_id: caller.user_id.to_string(),
+        session_id: caller.session_id.to_string(),
+    };
+    state.users().logout(request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

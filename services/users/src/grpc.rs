@@ -1,0 +1,190 @@
+//! The gRPC face of the users service: converts wire types and calls [`Users`].
+
+use boxoffice_auth::Role;
+use boxoffice_errors::Error;
+use boxoffice_proto::user as pb;
+use boxoffice_proto::user::user_service_server::{UserService, UserServiceServer};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::service::{NewAccount, Tokens, Users};
+use crate::store::UserRecord;
+
+/// The tonic server for [`Users`].
+pub fn server(users: Users) -> UserServiceServer<Users> {
+    UserServiceServer::new(users)
+}
+
+fn role_from_proto(role: i32) -> Result<Role, Error> {
+    boxoffice_proto::role_from_wire(role)
+        .ok_or_else(|| Error::validation("role: must be customer, organizer or admin"))
+}
+
+fn user_to_proto(user: UserRecord) -> pb::User {
+    pb::User {
+        id: user.id.to_string(),
+        email: user.email,
+        first_name: user.first_name,
+        last_name: user.last_name,
+        role: pb::Role::from(user.role).into(),
+        created_at: user
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }
+}
+
+fn tokens_to_proto(tokens: Tokens) -> pb::TokenPair {
+    pb::TokenPair {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_in: tokens.expires_in_s,
+        user: Some(user_to_proto(tokens.user)),
+    }
+}
+
+/// Ids come from the gateway, which took them from a verified token or a path; a malformed one
+/// names nothing that exists.
+fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(text).map_err(|_| Error::not_found(what))
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, Error>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl UserService for Users {
+    async fn signup(&self, request: Request<pb::SignupRequest>) -> Reply<pb::User> {
+        let request = request.into_inner();
+        let account = NewAccount {
+            email: &request.email,
+            password: &request.password,
+            first_name: &request.first_name,
+            last_name: &request.last_name,
+            role: Role::Customer,
+        };
+        reply(self.create_account(account).await.map(user_to_proto))
+    }
+
+    async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Reply<pb::User> {
+        let request = request.into_inner();
+        let result = async {
+            let account = NewAccount {
+                email: &request.email,
+                password: &request.password,
+                first_name: &request.first_name,
+                last_name: &request.last_name,
+                role: role_from_proto(request.role)?,
+            };
+            self.create_account(account).await.map(user_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::TokenPair> {
+        let request = request.into_inner();
+        reply(
+            self.login(&request.email, &request.password)
+                .await
+                .map(tokens_to_proto),
+        )
+    }
+
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Reply<pb::TokenPair> {
+        reply(
+            self.refresh(&request.into_inner().refresh_token)
+                .await
+                .map(tokens_to_proto),
+        )
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<pb::Empty> {
+        let request = request.into_inner();
+        let result = async {
+            let session_id = parse_id(&request.session_id, "session")?;
+            self.logout(session_id).await.map(|()| pb::Empty {})
+        };
+        reply(result.await)
+    }
+
+    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Reply<pb::User> {
+        let result = async {
+            let user_id = parse_id(&request.into_inner().user_id, "user")?;
+            self.user(user_id).await.map(user_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> Reply<pb::User> {
+        let request = request.into_inner();
+        let result = async {
+            let user_id = parse_id(&request.user_id, "user")?;
+            self.update_names(
+                user_id,
+                request.first_name.as_deref(),
+                request.last_name.as_deref(),
+            )
+            .await
+            .map(user_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn delete_user(&self, request: Request<pb::DeleteUserRequest>) -> Reply<pb::Empty> {
+        let result = async {
+            let user_id = parse_id(&request.into_inner().user_id, "user")?;
+            self.delete(user_id).await.map(|()| pb::Empty {})
+        };
+        reply(result.await)
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Reply<pb::Empty> {
+        let request = request.into_inner();
+        let result = async {
+            let user_id = parse_id(&request.user_id, "user")?;
+            let session_id = parse_id(&request.session_id, "session")?;
+            self.change_password(
+                user_id,
+                session_id,
+                &request.current_password,
+                &request.new_password,
+            )
+            .await
+            .map(|()| pb::Empty {})
+        };
+        reply(result.await)
+    }
+
+    async fn set_role(&self, request: Request<pb::SetRoleRequest>) -> Reply<pb::User> {
+        let request = request.into_inner();
+        let result = async {
+            let user_id = parse_id(&request.user_id, "user")?;
+            let role = role_from_proto(request.role)?;
+            Users::set_role(self, user_id, role)
+                .await
+                .map(user_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn get_verification_key(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Reply<pb::VerificationKey> {
+        Ok(Response::new(pb::VerificationKey {
+            algorithm: boxoffice_auth::ALGORITHM_NAME.to_owned(),
+            public_key: self.signing_key().public_key().to_vec(),
+            issuer: boxoffice_auth::ISSUER.to_owned(),
+            audience: boxoffice_auth::AUDIENCE.to_owned(),
+        }))
+    }
+
+    async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
+        reply(Users::check_ready(self).await.map(|()| pb::Empty {}))
+    }
+}

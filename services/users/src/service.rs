@@ -1,0 +1,358 @@
+//! What the users service does, independent of how it is called.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use boxoffice_auth::{Claims, Role, SigningKey, ACCESS_TOKEN_TTL_S, REVOCATION_TTL_S};
+use boxoffice_errors::{Code, Error};
+use boxoffice_kv::Kv;
+use chrono::Utc;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::domain::{Email, Password, PersonName};
+use crate::password::PasswordHasher;
+use crate::store::{NewRefreshToken, Rotation, UserRecord, UserStore};
+
+/// A refresh token opens new access tokens for this long after it was issued.
+pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+pub const REFRESH_TOKEN_BYTES: usize = 32;
+/// A token longer than this is not one of ours and is refused without hashing it.
+const REFRESH_TOKEN_MAX_CHARS: usize = 128;
+/// Failed logins for one email within [`FAILED_LOGIN_WINDOW`] that lock it.
+pub const MAX_FAILED_LOGINS: u64 = 5;
+pub const FAILED_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const LOCKOUT_DURATION: Duration = Duration::from_secs(15 * 60);
+
+/// What a successful login or refresh hands out.
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in_s: i64,
+    pub user: UserRecord,
+}
+
+/// The new account's fields, not yet parsed.
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub role: Role,
+}
+
+#[derive(Clone)]
+pub struct Users {
+    store: Arc<dyn UserStore>,
+    kv: Kv,
+    signing_key: Arc<SigningKey>,
+    hasher: PasswordHasher,
+}
+
+fn failures_key(email: &str) -> String {
+    format!("login-failures:{email}")
+}
+
+fn lock_key(email: &str) -> String {
+    format!("login-lock:{email}")
+}
+
+fn invalid_credentials() -> Error {
+    Error::new(
+        Code::InvalidCredentials,
+        "the email or the password is wrong",
+    )
+}
+
+fn hash_refresh_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn kv_error(error: anyhow::Error) -> Error {
+    Error::unavailable(format!("{error:#}"))
+}
+
+impl Users {
+    pub fn new(store: Arc<dyn UserStore>, kv: Kv, signing_key: Arc<SigningKey>) -> Self {
+        Users {
+            store,
+            kv,
+            signing_key,
+            hasher: PasswordHasher::default(),
+        }
+    }
+
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    pub async fn create_account(&self, account: NewAccount<'_>) -> Result<UserRecord, Error> {
+        let email = Email::parse(account.email)?;
+        let password = Password::parse(account.password, "password")?;
+        let first_name = PersonName::parse(account.first_name, "first_name")?;
+        let last_name = PersonName::parse(account.last_name, "last_name")?;
+        let password_hash = self.hasher.hash(&password).await?;
+        let now = Utc::now();
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            email: email.as_str().to_owned(),
+            password_hash,
+            first_name: first_name.as_str().to_owned(),
+            last_name: last_name.as_str().to_owned(),
+            role: account.role,
+            created_at: now,
+        };
+        self.store.insert_user(&user, now).await?;
+        tracing::info!(user_id = %user.id, role = %user.role, "account created");
+        Ok(user)
+    }
+
+    /// Checks credentials. Unknown emails and wrong passwords get the same answer in the same
+    /// time, and both count towards the email's lockout.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Tokens, Error> {
+        // A malformed email cannot belong to an account: the answer is the same as for a wrong one.
+        let Ok(email) = Email::parse(email) else {
+            self.hasher.verify(password, None).await?;
+            return Err(invalid_credentials());
+        };
+        self.refuse_if_locked(&email).await?;
+        let user = self.store.user_by_email(&email).await?;
+        let matches = self
+            .hasher
+            .verify(
+                password,
+                user.as_ref().map(|user| user.password_hash.as_str()),
+            )
+            .await?;
+        let Some(user) = user.filter(|_| matches) else {
+            self.count_failure(&email).await?;
+            return Err(invalid_credentials());
+        };
+        self.kv
+            .delete(&failures_key(email.as_str()))
+            .await
+            .map_err(kv_error)?;
+        self.open_session(user).await
+    }
+
+    async fn refuse_if_locked(&self, email: &Email) -> Result<(), Error> {
+        if let Some(left) = self
+            .kv
+            .ttl(&lock_key(email.as_str()))
+            .await
+            .map_err(kv_error)?
+        {
+            return Err(Error::rate_limited(
+                "too many failed logins for this account; try again later",
+                left.max(Duration::from_secs(1)),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn count_failure(&self, email: &Email) -> Result<(), Error> {
+        let failures = self
+            .kv
+            .incr_in_window(&failures_key(email.as_str()), FAILED_LOGIN_WINDOW)
+            .await
+            .map_err(kv_error)?;
+        if failures >= MAX_FAILED_LOGINS {
+            tracing::warn!(failures, "locking an account after repeated failed logins");
+            self.kv
+                .set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION)
+                .await
+                .map_err(kv_error)?;
+            self.kv
+                .delete(&failures_key(email.as_str()))
+                .await
+                .map_err(kv_error)?;
+        }
+        Ok(())
+    }
+
+    async fn open_session(&self, user: UserRecord) -> Result<Tokens, Error> {
+        let session_id = Uuid::now_v7();
+        let (refresh_token, stored) = new_refresh_token();
+        self.store
+            .open_session(session_id, user.id, &stored, Utc::now())
+            .await?;
+        self.tokens(user, session_id, refresh_token)
+    }
+
+    fn tokens(
+        &self,
+        user: UserRecord,
+        session_id: Uuid,
+        refresh_token: String,
+    ) -> Result<Tokens, Error> {
+        let claims = Claims::new(user.id, user.role, session_id, Utc::now());
+        let access_token = self.signing_key.sign(&claims).map_err(Error::internal)?;
+        Ok(Tokens {
+            access_token,
+            refresh_token,
+            expires_in_s: ACCESS_TOKEN_TTL_S,
+            user,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. A token presented twice means it was stolen or
+    /// leaked: the whole session is revoked, for the thief and the owner alike.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, Error> {
+        let invalid = || Error::unauthorized("the refresh token is invalid or expired");
+        if refresh_token.is_empty() || refresh_token.len() > REFRESH_TOKEN_MAX_CHARS {
+            return Err(invalid());
+        }
+        let (next_token, next) = new_refresh_token();
+        let now = Utc::now();
+        match self
+            .store
+            .rotate_refresh_token(&hash_refresh_token(refresh_token), &next, now)
+            .await?
+        {
+            Rotation::Rotated { user, session_id } => self.tokens(user, session_id, next_token),
+            Rotation::Reused { session_id } => {
+                tracing::warn!(%session_id, "a used refresh token was presented; revoking its session");
+                self.revoke_sessions(&[session_id]).await?;
+                Err(Error::unauthorized(
+                    "the refresh token was already used; the session is revoked",
+                ))
+            }
+            Rotation::Invalid => Err(invalid()),
+        }
+    }
+
+    pub async fn logout(&self, session_id: Uuid) -> Result<(), Error> {
+        self.revoke_sessions(&[session_id]).await
+    }
+
+    /// Revokes sessions in the database and puts them on the shared revocation list, which the
+    /// gateway checks for every access token.
+    async fn revoke_sessions(&self, session_ids: &[Uuid]) -> Result<(), Error> {
+        let now = Utc::now();
+        for &session_id in session_ids {
+            self.store.revoke_session(session_id, now).await?;
+            self.kv
+                .set_ex(
+                    &boxoffice_auth::revoked_session_key(session_id),
+                    "1",
+                    Duration::from_secs(REVOCATION_TTL_S),
+                )
+                .await
+                .map_err(kv_error)?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(&self, user_id: Uuid, except: Option<Uuid>) -> Result<(), Error> {
+        let revoked = self
+            .store
+            .revoke_user_sessions(user_id, except, Utc::now())
+            .await?;
+        self.revoke_sessions(&revoked).await
+    }
+
+    pub async fn user(&self, user_id: Uuid) -> Result<UserRecord, Error> {
+        self.store
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| Error::not_found("user"))
+    }
+
+    pub async fn update_names(
+        &self,
+        user_id: Uuid,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+    ) -> Result<UserRecord, Error> {
+        let first_name = first_name
+            .map(|name| PersonName::parse(name, "first_name"))
+            .transpose()?;
+        let last_name = last_name
+            .map(|name| PersonName::parse(name, "last_name"))
+            .transpose()?;
+        self.store
+            .update_names(
+                user_id,
+                first_name.as_ref().map(PersonName::as_str),
+                last_name.as_ref().map(PersonName::as_str),
+                Utc::now(),
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("user"))
+    }
+
+    pub async fn delete(&self, user_id: Uuid) -> Result<(), Error> {
+        self.revoke_user_sessions(user_id, None).await?;
+        if !self.store.delete_user(user_id).await? {
+            return Err(Error::not_found("user"));
+        }
+        tracing::info!(%user_id, "account deleted");
+        Ok(())
+    }
+
+    /// Changes the password and ends every other session. A wrong current password counts
+    /// towards the account's lockout, like a failed login.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), Error> {
+        let user = self.user(user_id).await?;
+        let email = Email::parse(&user.email)?;
+        self.refuse_if_locked(&email).await?;
+        if !self
+            .hasher
+            .verify(current_password, Some(&user.password_hash))
+            .await?
+        {
+            self.count_failure(&email).await?;
+            return Err(Error::validation(
+                "current_password: does not match the account's password",
+            ));
+        }
+        let new_password = Password::parse(new_password, "new_password")?;
+        let hash = self.hasher.hash(&new_password).await?;
+        if !self
+            .store
+            .update_password_hash(user_id, &hash, Utc::now())
+            .await?
+        {
+            return Err(Error::not_found("user"));
+        }
+        self.revoke_user_sessions(user_id, Some(session_id)).await
+    }
+
+    /// Changes a role. The user's sessions end, so that no access token keeps the old role.
+    pub async fn set_role(&self, user_id: Uuid, role: Role) -> Result<UserRecord, Error> {
+        let user = self
+            .store
+            .set_role(user_id, role, Utc::now())
+            .await?
+            .ok_or_else(|| Error::not_found("user"))?;
+        self.revoke_user_sessions(user_id, None).await?;
+        tracing::info!(%user_id, %role, "role changed");
+        Ok(user)
+    }
+
+    pub async fn check_ready(&self) -> Result<(), Error> {
+        self.store.ping().await?;
+        self.kv.ping().await.map_err(kv_error)
+    }
+}
+
+fn new_refresh_token() -> (String, NewRefreshToken) {
+    let mut bytes = [0u8; REFRESH_TOKEN_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let expires_at = Utc::now()
+        + chrono::Duration::from_std(REFRESH_TOKEN_TTL).expect("the refresh token lifetime fits");
+    let stored = NewRefreshToken {
+        token_hash: hash_refresh_token(&token),
+        expires_at,
+    };
+    (token, stored)
+}

@@ -1,0 +1,451 @@
+//! The users service's database: PostgreSQL in production, SQLite embedded.
+//!
+//! Both speak the same SQL (numbered `$n` parameters, `RETURNING`), so one body, written once in
+//! [`sql_store!`], implements [`UserStore`] for each pool type. Each transaction that writes
+//! starts with its write, so SQLite takes its write lock at once instead of upgrading a read lock
+//! (which fails under concurrency instead of waiting).
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use boxoffice_auth::Role;
+use boxoffice_errors::{Code, Error};
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use uuid::Uuid;
+
+use crate::domain::Email;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The PostgreSQL schema this service owns; no other service reads it.
+pub const POSTGRES_SCHEMA: &str = "users";
+/// How long a SQLite writer waits for another writer before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// An account as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A refresh token about to be stored: only its hash is kept.
+#[derive(Clone, Debug)]
+pub struct NewRefreshToken {
+    pub token_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The token was live; it is now used and `next` is stored in its place.
+    Rotated { user: UserRecord, session_id: Uuid },
+    /// The token had been used before: the caller must revoke the whole session.
+    Reused { session_id: Uuid },
+    /// Unknown, expired, or of a revoked session.
+    Invalid,
+}
+
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Fails with `email_taken` when the email is in use.
+    async fn insert_user(&self, user: &UserRecord, now: DateTime<Utc>) -> Result<()>;
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>>;
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>>;
+    async fn update_names(
+        &self,
+        id: Uuid,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>>;
+    async fn update_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<bool>;
+    async fn set_role(
+        &self,
+        id: Uuid,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>>;
+    async fn delete_user(&self, id: Uuid) -> Result<bool>;
+    async fn open_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        token: &NewRefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &[u8],
+        next: &NewRefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation>;
+    async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()>;
+    /// Revokes every live session of the user but `except`, and returns the ids it revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>>;
+    async fn ping(&self) -> Result<()>;
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    password_hash: String,
+    first_name: String,
+    last_name: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for UserRecord {
+    type Error = Error;
+
+    fn try_from(row: UserRow) -> Result<Self> {
+        let role = Role::from_str(&row.role).map_err(Error::internal)?;
+        Ok(UserRecord {
+            id: row.id,
+            email: row.email,
+            password_hash: row.password_hash,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            role,
+            created_at: row.created_at,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, password_hash, first_name, last_name, role, created_at";
+
+#[track_caller]
+fn database_error(error: sqlx::Error) -> Error {
+    Error::internal(format!("database: {error}"))
+}
+
+fn into_record(row: Option<UserRow>) -> Result<Option<UserRecord>> {
+    row.map(UserRecord::try_from).transpose()
+}
+
+macro_rules! sql_store {
+    ($name:ident, $database:ty) => {
+        #[derive(Clone)]
+        pub struct $name {
+            pool: sqlx::Pool<$database>,
+        }
+
+        impl $name {
+            pub fn pool(&self) -> &sqlx::Pool<$database> {
+                &self.pool
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl UserStore for $name {
+            async fn insert_user(&self, user: &UserRecord, now: DateTime<Utc>) -> Result<()> {
+                let result = sqlx::query(
+                    "INSERT INTO users (id, email, password_hash, first_name, last_name, role, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(user.id)
+                .bind(&user.email)
+                .bind(&user.password_hash)
+                .bind(&user.first_name)
+                .bind(&user.last_name)
+                .bind(user.role.as_str())
+                .bind(user.created_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(
+                        Error::new(Code::EmailTaken, "an account with this email already exists"),
+                    ),
+                    Err(error) => Err(database_error(error)),
+                }
+            }
+
+            async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
+                let row = sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+                ))
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                into_record(row)
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>> {
+                let row = sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                into_record(row)
+            }
+
+            async fn update_names(
+                &self,
+                id: Uuid,
+                first_name: Option<&str>,
+                last_name: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<Option<UserRecord>> {
+                let row = sqlx::query_as::<_, UserRow>(&format!(
+                    "UPDATE users SET first_name = COALESCE($2, first_name), \
+                     last_name = COALESCE($3, last_name), updated_at = $4 \
+                     WHERE id = $1 RETURNING {USER_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(first_name)
+                .bind(last_name)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                into_record(row)
+            }
+
+            async fn update_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<bool> {
+                let result = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn set_role(&self, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<Option<UserRecord>> {
+                let row = sqlx::query_as::<_, UserRow>(&format!(
+                    "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(role.as_str())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                into_record(row)
+            }
+
+            async fn delete_user(&self, id: Uuid) -> Result<bool> {
+                let result = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn open_session(
+                &self,
+                session_id: Uuid,
+                user_id: Uuid,
+                token: &NewRefreshToken,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database_error)?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&token.token_hash)
+                .bind(session_id)
+                .bind(now)
+                .bind(token.expires_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                transaction.commit().await.map_err(database_error)
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                token_hash: &[u8],
+                next: &NewRefreshToken,
+                now: DateTime<Utc>,
+            ) -> Result<Rotation> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                // Marking the token used is the first statement and a compare-and-set: of two
+                // concurrent refreshes with one token, exactly one gets the row.
+                let claimed: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                     RETURNING session_id, expires_at",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                let Some((session_id, expires_at)) = claimed else {
+                    transaction.rollback().await.map_err(database_error)?;
+                    let used: Option<(Uuid,)> =
+                        sqlx::query_as("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                            .bind(token_hash)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(database_error)?;
+                    return Ok(match used {
+                        Some((session_id,)) => Rotation::Reused { session_id },
+                        None => Rotation::Invalid,
+                    });
+                };
+                if expires_at <= now {
+                    transaction.rollback().await.map_err(database_error)?;
+                    return Ok(Rotation::Invalid);
+                }
+                let live_user = sqlx::query_as::<_, UserRow>(
+                    "SELECT u.id, u.email, u.password_hash, u.first_name, u.last_name, u.role, u.created_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id = $1 AND s.revoked_at IS NULL",
+                )
+                .bind(session_id)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                let Some(user) = into_record(live_user)? else {
+                    transaction.rollback().await.map_err(database_error)?;
+                    return Ok(Rotation::Invalid);
+                };
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&next.token_hash)
+                .bind(session_id)
+                .bind(now)
+                .bind(next.expires_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                transaction.commit().await.map_err(database_error)?;
+                Ok(Rotation::Rotated { user, session_id })
+            }
+
+            async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(session_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(())
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: Uuid,
+                except: Option<Uuid>,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<Uuid>> {
+                let revoked: Vec<(Uuid,)> = sqlx::query_as(
+                    "UPDATE sessions SET revoked_at = $3 \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2) \
+                     RETURNING id",
+                )
+                .bind(user_id)
+                .bind(except)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(revoked.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(Error::unavailable)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+sql_store!(PostgresUserStore, sqlx::Postgres);
+sql_store!(SqliteUserStore, sqlx::Sqlite);
+
+impl PostgresUserStore {
+    /// Connects to the service's own schema, creating the schema if needed.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
+        let mut connection_for_schema =
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .context("connecting to PostgreSQL")?;
+        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {POSTGRES_SCHEMA}"))
+            .execute(&mut connection_for_schema)
+            .await;
+        // Two replicas starting at once may race to create the schema; the loser's error is
+        // harmless when the schema now exists.
+        if let Err(error) = created {
+            let exists: Option<(String,)> = sqlx::query_as(
+                "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name = $1",
+            )
+            .bind(POSTGRES_SCHEMA)
+            .fetch_optional(&mut connection_for_schema)
+            .await?;
+            anyhow::ensure!(
+                exists.is_some(),
+                "creating the {POSTGRES_SCHEMA} schema fails: {error}"
+            );
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.options([("search_path", POSTGRES_SCHEMA)]))
+            .await
+            .context("opening the PostgreSQL pool")?;
+        Ok(PostgresUserStore { pool })
+    }
+}
+
+impl SqliteUserStore {
+    pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the data directory {}", parent.display()))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL loses no committed transaction on a process crash; only a power
+            // loss may roll back the last ones, which is the embedded default's trade-off.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the SQLite database {}", path.display()))?;
+        Ok(SqliteUserStore { pool })
+    }
+}
