@@ -1,6 +1,6 @@
 //! Errors as RFC 9457 problem documents, and the JSON extractor whose every rejection is one.
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -79,8 +79,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `axum::Json`, with every rejection turned into a problem: a body that is not JSON is 400, a
-/// body with a missing, unknown or mistyped field is 422 `validation_failed` naming the field.
+/// A JSON body, with every rejection a problem: a body that is not JSON is 400; a body that is
+/// JSON but has a missing, unknown or mistyped field is 422 `validation_failed`, naming the field.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -91,36 +91,75 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(ApiError(json_rejection(rejection))),
+        if !has_json_content_type(&request) {
+            return Err(ApiError(Error::new(
+                Code::UnsupportedMediaType,
+                "the body must be JSON with `Content-Type: application/json`",
+            )));
         }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::new(
+                        Code::PayloadTooLarge,
+                        format!(
+                            "the body is larger than {} bytes",
+                            crate::MAX_REQUEST_BODY_BYTES
+                        ),
+                    )
+                } else {
+                    Error::new(Code::BadRequest, rejection.body_text())
+                }
+            })?;
+        parse_json(&bytes).map(ApiJson).map_err(ApiError)
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> Error {
-    const SERDE_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
-    match rejection {
-        JsonRejection::JsonDataError(error) => {
-            let text = error.body_text();
-            let detail = text.strip_prefix(SERDE_PREFIX).unwrap_or(&text);
-            Error::validation(detail.to_owned())
-        }
-        JsonRejection::JsonSyntaxError(error) => Error::new(
+fn has_json_content_type(request: &Request) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| (error.path().to_string(), error.into_inner()))
+        .and_then(|value| {
+            deserializer
+                .end()
+                .map(|()| value)
+                .map_err(|error| (String::new(), error))
+        });
+    let (path, error) = match parsed {
+        Ok(value) => return Ok(value),
+        Err(failure) => failure,
+    };
+    // serde_json reports some type mismatches (a number where an enum belongs) as syntax
+    // errors; whether the body is JSON at all is what tells the client's two mistakes apart.
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        return Err(Error::new(
             Code::BadRequest,
-            format!("the body is not valid JSON: {}", error.body_text()),
-        ),
-        JsonRejection::MissingJsonContentType(_) => Error::new(
-            Code::UnsupportedMediaType,
-            "the body must be JSON with `Content-Type: application/json`",
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::new(
-            Code::PayloadTooLarge,
-            format!(
-                "the body is larger than {} bytes",
-                crate::MAX_REQUEST_BODY_BYTES
-            ),
-        ),
-        other => Error::new(Code::BadRequest, other.body_text()),
+            format!("the body is not valid JSON: {error}"),
+        ));
     }
+    let detail = if path.is_empty() || path == "." {
+        error.to_string()
+    } else {
+        format!("{path}: {error}")
+    };
+    Err(Error::validation(detail))
 }

@@ -240,7 +240,7 @@ mod tests {
             "126 characters"
         );
         // Eight characters, counted as characters rather than bytes.
-        assert!(Password::parse("ééééééé1", "password").is_ok());
+        assert!(Password::parse("éàüöäëï1", "password").is_ok());
     }
 
     #[test]

@@ -1,0 +1,330 @@
+//! Starting the real boxoffice for a test: on port 0, against a fresh database, on either
+//! backend, and driving it over HTTP.
+
+use std::process::Command;
+
+use boxoffice::Running;
+use boxoffice_auth::SigningKey;
+use boxoffice_config::Settings;
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite files and the in-memory store.
+    Embedded,
+    /// PostgreSQL and Redis, as in production.
+    Postgres,
+}
+
+/// Runs each named test on both backends: `on_both_backends!(a, b)` makes `embedded::a`,
+/// `postgres::a`, and so on, each calling `a(Backend)` from the enclosing module.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Embedded).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+fn admin_database_url() -> String {
+    std::env::var("BOXOFFICE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn redis_url() -> String {
+    std::env::var("BOXOFFICE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A running boxoffice with its own database, and a client for it.
+pub struct TestApp {
+    pub backend: Backend,
+    pub settings: Settings,
+    pub address: String,
+    pub client: Client,
+    shutdown: CancellationToken,
+    running: Option<Running>,
+    keep_data: bool,
+}
+
+/// Settings for a fresh, empty deployment on `backend`.
+pub async fn fresh_settings(backend: Backend) -> Settings {
+    let mut settings = Settings {
+        http_addr: ([127, 0, 0, 1], 0).into(),
+        data_dir: std::env::temp_dir().join(format!("boxoffice-test-{}", Uuid::new_v4())),
+        ..Settings::default()
+    };
+    if backend == Backend::Postgres {
+        let name = format!("boxoffice_test_{}", Uuid::new_v4().simple());
+        let admin_url = admin_database_url();
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("PostgreSQL is reachable for the tests (scripts/test starts it)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        settings.database_url = Some(format!("{base}/{name}"));
+        settings.redis_url = Some(redis_url());
+        settings.redis_key_prefix = format!("test:{}:", Uuid::new_v4());
+        settings.jwt_private_key = Some(SigningKey::generate().unwrap().to_base64());
+        settings.database_max_connections = 5;
+    }
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::start(backend, fresh_settings(backend).await).await
+    }
+
+    /// Starts boxoffice on `settings`, which may hold the data of an earlier run.
+    pub async fn start(backend: Backend, settings: Settings) -> TestApp {
+        boxoffice_telemetry::init_logs(false);
+        let shutdown = CancellationToken::new();
+        let running = boxoffice::start(&settings, None, shutdown.clone())
+            .await
+            .expect("boxoffice starts");
+        let address = format!("http://{}", running.http_addr.expect("the gateway runs"));
+        TestApp {
+            backend,
+            settings,
+            address,
+            client: Client::new(),
+            shutdown,
+            running: Some(running),
+            keep_data: false,
+        }
+    }
+
+    /// Stops the services gracefully and waits for them. The data stays, for a restart.
+    pub async fn stop(mut self) -> Settings {
+        self.shutdown.cancel();
+        self.running
+            .take()
+            .unwrap()
+            .wait()
+            .await
+            .expect("boxoffice stops cleanly");
+        self.keep_data = true;
+        self.settings.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Response {
+        let mut request = self.request(Method::POST, path).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.request(Method::GET, path);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn signup(&self, email: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/auth/signup",
+                json!({"email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace"}),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            json!({"email": email, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Logs in and returns the token pair.
+    pub async fn tokens(&self, email: &str) -> Tokens {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        Tokens {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A new customer, logged in.
+    pub async fn customer(&self) -> (String, Tokens) {
+        let email = format!("customer-{}@example.com", Uuid::new_v4().simple());
+        self.signup(&email).await;
+        let tokens = self.tokens(&email).await;
+        (email, tokens)
+    }
+
+    /// A new account with `role`, created the way an operator does: with `boxoffice users add`
+    /// in another process, while the server runs.
+    pub async fn user_with_role(&self, role: &str) -> (String, Tokens) {
+        let email = format!("{role}-{}@example.com", Uuid::new_v4().simple());
+        let output = self
+            .cli(&[
+                "users",
+                "add",
+                "--email",
+                &email,
+                "--password",
+                PASSWORD,
+                "--role",
+                role,
+            ])
+            .output()
+            .expect("the boxoffice binary runs");
+        assert!(
+            output.status.success(),
+            "users add fails: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let tokens = self.tokens(&email).await;
+        (email, tokens)
+    }
+
+    /// The `boxoffice` binary, configured like this app.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        cli(&self.settings, args)
+    }
+
+    /// The key the server signs with: from the settings, or the file the embedded default made.
+    pub fn signing_key(&self) -> SigningKey {
+        boxoffice::signing_key(&self.settings).unwrap()
+    }
+
+    /// Runs `sql` (one text column) against the users service's own database.
+    pub async fn query_text(&self, sql: &str) -> Vec<String> {
+        query_text(&self.settings, sql).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if self.backend == Backend::Embedded && !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.settings.data_dir);
+        }
+    }
+}
+
+/// The `boxoffice` binary, configured by `settings` through the environment.
+pub fn cli(settings: &Settings, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
+    command
+        .args(args)
+        .env("BOXOFFICE_DATA_DIR", &settings.data_dir)
+        .env("RUST_LOG", "warn");
+    for key in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "REDIS_KEY_PREFIX",
+        "JWT_PRIVATE_KEY",
+    ] {
+        command.env_remove(format!("BOXOFFICE_{key}"));
+    }
+    if let Some(url) = &settings.database_url {
+        command.env("BOXOFFICE_DATABASE_URL", url);
+    }
+    if let Some(url) = &settings.redis_url {
+        command
+            .env("BOXOFFICE_REDIS_URL", url)
+            .env("BOXOFFICE_REDIS_KEY_PREFIX", &settings.redis_key_prefix);
+    }
+    if let Some(key) = &settings.jwt_private_key {
+        command.env("BOXOFFICE_JWT_PRIVATE_KEY", key);
+    }
+    command
+}
+
+/// Runs `sql` (one text column) against the users service's own database.
+pub async fn query_text(settings: &Settings, sql: &str) -> Vec<String> {
+    match &settings.database_url {
+        Some(url) => {
+            let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                .unwrap()
+                .options([("search_path", "users")]);
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as(sql)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+            rows.into_iter().map(|(text,)| text).collect()
+        }
+        None => {
+            let url = format!("sqlite://{}", settings.sqlite_path("users").display());
+            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as(sql)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+            rows.into_iter().map(|(text,)| text).collect()
+        }
+    }
+}
+
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Reads a problem document and checks its shape and code.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

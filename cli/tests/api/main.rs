@@ -1,0 +1,10 @@
+//! Black-box tests of the public API: the real services, started on port 0 against a fresh
+//! database, driven over HTTP. Every test runs on both backends.
+
+mod helpers;
+
+mod auth;
+mod gateway;
+mod operations;
+mod security;
+mod users;
