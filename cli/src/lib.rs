@@ -53,6 +53,8 @@ pub struct Running {
     pub http_addr: Option<SocketAddr>,
     /// The users service's gRPC address, when it runs here.
     pub users_grpc_addr: Option<SocketAddr>,
+    /// Health, readiness and metrics of a service running on its own.
+    pub admin_addr: Option<SocketAddr>,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
 }
@@ -192,9 +194,10 @@ pub async fn start(
     // Installing the recorder first means no metric recorded at start-up is lost.
     boxoffice_telemetry::metrics();
     let mut tasks = JoinSet::new();
-    let running = |tasks, http_addr, users_grpc_addr| Running {
+    let running = |tasks, http_addr, users_grpc_addr, admin_addr| Running {
         http_addr,
         users_grpc_addr,
+        admin_addr,
         tasks,
         shutdown: shutdown.clone(),
     };
@@ -216,7 +219,7 @@ pub async fn start(
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));
             tracing::info!(%http_addr, "boxoffice is serving the API");
-            Ok(running(tasks, Some(http_addr), Some(users_addr)))
+            Ok(running(tasks, Some(http_addr), Some(users_addr), None))
         }
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
@@ -224,13 +227,13 @@ pub async fn start(
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             let users_addr = listener.local_addr()?;
             spawn_users_grpc(&mut tasks, listener, users.clone(), shutdown.clone());
-            spawn_admin(&mut tasks, settings, shutdown.clone(), move || {
+            let admin_addr = spawn_admin(&mut tasks, settings, shutdown.clone(), move || {
                 let users = users.clone();
                 async move { users.check_ready().await }
             })
             .await?;
             tracing::info!(%users_addr, "the users service is serving gRPC");
-            Ok(running(tasks, None, Some(users_addr)))
+            Ok(running(tasks, None, Some(users_addr), Some(admin_addr)))
         }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
@@ -240,7 +243,7 @@ pub async fn start(
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));
             tracing::info!(%http_addr, "the gateway is serving the API");
-            Ok(running(tasks, Some(http_addr), None))
+            Ok(running(tasks, Some(http_addr), None, None))
         }
         Some(service @ (ServiceName::Events | ServiceName::Bookings)) => anyhow::bail!(
             "the {service:?} service is not implemented in this release; its contract is in proto/"
@@ -263,13 +266,14 @@ async fn spawn_admin<F, Fut>(
     settings: &Settings,
     shutdown: CancellationToken,
     ready: F,
-) -> anyhow::Result<()>
+) -> anyhow::Result<SocketAddr>
 where
     F: Fn() -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), boxoffice_errors::Error>> + Send + 'static,
 {
     let listener = bind(settings.admin_addr, "admin endpoint").await?;
-    tracing::info!(admin_addr = %listener.local_addr()?, "serving health, readiness and metrics");
+    let admin_addr = listener.local_addr()?;
+    tracing::info!(%admin_addr, "serving health, readiness and metrics");
     tasks.spawn(boxoffice_gateway::serve_admin(listener, ready, shutdown));
-    Ok(())
+    Ok(admin_addr)
 }

@@ -1,8 +1,11 @@
 //! What an operator does: restart, migrate up and down, create accounts from the command line.
 
+use boxoffice::ServiceName;
 use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{assert_problem, cli, query_text, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, cli, fresh_settings, query_text, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -135,4 +138,109 @@ async fn the_cli_refuses_bad_accounts_with_a_clear_message(backend: Backend) {
         "invalid_credentials",
     )
     .await;
+}
+
+/// `serve --service users` and `serve --service gateway` as two deployments would run them:
+/// separate servers sharing PostgreSQL and Redis, the gateway calling the users service over gRPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_service_and_the_gateway_run_as_separate_processes() {
+    let mut settings = fresh_settings(Backend::Postgres).await;
+    settings.users_grpc_addr = ([127, 0, 0, 1], 0).into();
+    settings.admin_addr = ([127, 0, 0, 1], 0).into();
+    let shutdown = CancellationToken::new();
+    let users = boxoffice::start(&settings, Some(ServiceName::Users), shutdown.clone())
+        .await
+        .unwrap();
+    assert!(
+        users.http_addr.is_none(),
+        "the users service has no public API"
+    );
+    settings.users_url = format!("http://{}", users.users_grpc_addr.unwrap());
+    let gateway = boxoffice::start(&settings, Some(ServiceName::Gateway), shutdown.clone())
+        .await
+        .unwrap();
+    let api = format!("http://{}", gateway.http_addr.unwrap());
+    let client = reqwest::Client::new();
+
+    let signup = client
+        .post(format!("{api}/api/v1/auth/signup"))
+        .json(&json!({"email": "split@example.com", "password": PASSWORD, "first_name": "S", "last_name": "P"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let login: Value = client
+        .post(format!("{api}/api/v1/auth/login"))
+        .json(&json!({"email": "split@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap();
+    let me = client
+        .get(format!("{api}/api/v1/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let logout = client
+        .post(format!("{api}/api/v1/auth/logout"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let me = client
+        .get(format!("{api}/api/v1/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "the gateway sees the users service's revocation"
+    );
+
+    let admin = format!("http://{}", users.admin_addr.unwrap());
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = client.get(format!("{admin}{path}")).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{path} on the users service"
+        );
+    }
+    assert_eq!(
+        client
+            .get(format!("{api}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    shutdown.cancel();
+    gateway.wait().await.unwrap();
+    users.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_service_on_its_own_needs_the_shared_store() {
+    let settings = fresh_settings(Backend::Embedded).await;
+    for service in [ServiceName::Users, ServiceName::Gateway] {
+        let error = boxoffice::start(&settings, Some(service), CancellationToken::new())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            format!("{error:#}").contains("BOXOFFICE_REDIS_URL"),
+            "{error:#}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&settings.data_dir);
 }

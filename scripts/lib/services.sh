@@ -1,0 +1,66 @@
+# Helpers that make PostgreSQL 15+ and Redis 7 reachable on loopback for the tests.
+# Sourced by scripts/test; each step says what it does, and fails loudly when it cannot.
+
+log() { echo "scripts: $*" >&2; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 60); do
+    port_open "$port" && return 0
+    sleep 0.5
+  done
+  log "$what does not answer on 127.0.0.1:$port"
+  return 1
+}
+
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    log "cannot install $* here (no apt-get); install it and run again"
+    return 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing $* from Debian's packages"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_postgres() {
+  port_open 5432 && return 0
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt_install postgresql
+    # The tests connect as `postgres` over TCP without a password, like the machines they run on.
+    for hba in /etc/postgresql/*/main/pg_hba.conf; do
+      sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+    done
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -n | tail -n 1)
+  log "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || pg_ctlcluster "$version" main start
+  wait_for_port 5432 PostgreSQL
+}
+
+ensure_redis() {
+  port_open 6379 && return 0
+  command -v redis-server >/dev/null || apt_install redis-server
+  log "starting Redis"
+  mkdir -p /tmp/boxoffice-redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp/boxoffice-redis --logfile /tmp/boxoffice-redis/redis.log
+  wait_for_port 6379 Redis
+}
+
+# Each PostgreSQL test makes its own database named boxoffice_test_*; this removes them.
+drop_test_databases() {
+  command -v psql >/dev/null || return 0
+  local databases
+  databases=$(psql "$BOXOFFICE_TEST_DATABASE_URL" -Atqc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'boxoffice\_test\_%'" 2>/dev/null) || return 0
+  for database in $databases; do
+    psql "$BOXOFFICE_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+}
