@@ -214,7 +214,8 @@ pub async fn start(
                 channel_to(&format!("http://{users_addr}"))?,
                 kv,
             )
-            .await?;
+            .await?
+            .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));
@@ -237,8 +238,9 @@ pub async fn start(
         }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
-            let state =
-                boxoffice_gateway::AppState::connect(channel_to(&settings.users_url)?, kv).await?;
+            let state = boxoffice_gateway::AppState::connect(channel_to(&settings.users_url)?, kv)
+                .await?
+                .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));

@@ -1,13 +1,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{assert_problem, Backend, TestApp};
+use crate::helpers::{assert_problem, fresh_settings, Backend, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
     every_response_carries_a_request_id_and_echoes_the_clients,
     unknown_routes_bad_bodies_and_wrong_methods_get_problem_documents,
     health_readiness_metrics_and_the_openapi_document_are_served,
+    credential_endpoints_are_rate_limited_per_client_address,
 );
 
 async fn every_response_carries_a_request_id_and_echoes_the_clients(backend: Backend) {
@@ -123,4 +124,26 @@ async fn health_readiness_metrics_and_the_openapi_document_are_served(backend: B
     }
     assert!(paths["/api/v1/users/me"].get("delete").is_some());
     assert!(openapi["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+async fn credential_endpoints_are_rate_limited_per_client_address(backend: Backend) {
+    let mut settings = fresh_settings(backend).await;
+    settings.auth_rate_limit_per_minute = 5;
+    let app = TestApp::start(backend, settings).await;
+    for _ in 0..5 {
+        let response = app.login("someone@example.com", "whatever it is").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = app
+        .post("/api/v1/auth/signup", serde_json::json!({}), None)
+        .await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Endpoints that need no credentials are not limited.
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
 }

@@ -28,6 +28,7 @@ pub const KEYS: &[&str] = &[
     "jwt_private_key",
     "log_format",
     "database_max_connections",
+    "auth_rate_limit_per_minute",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -59,6 +60,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// The largest pool of database connections one service opens.
     pub database_max_connections: u32,
+    /// Signup, login and refresh requests one client address may make per minute; 0 turns the
+    /// limit off.
+    pub auth_rate_limit_per_minute: u32,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,6 +87,7 @@ impl Default for Settings {
             jwt_private_key: None,
             log_format: LogFormat::Text,
             database_max_connections: 16,
+            auth_rate_limit_per_minute: 120,
         }
     }
 }
@@ -176,8 +181,9 @@ mod tests {
             jwt_private_key: _,
             log_format: _,
             database_max_connections: _,
+            auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 12);
+        assert_eq!(KEYS.len(), 13);
     }
 
     #[test]

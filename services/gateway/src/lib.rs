@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub struct AppState {
     users: UserServiceClient<Channel>,
     verifier: Arc<Verifier>,
     kv: Kv,
+    auth_rate_limit_per_minute: u32,
 }
 
 impl AppState {
@@ -74,7 +76,15 @@ impl AppState {
             users,
             verifier: Arc::new(verifier),
             kv,
+            auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
         })
+    }
+
+    /// Sets how many signup, login and refresh requests one client address may make per
+    /// minute; 0 turns the limit off.
+    pub fn with_auth_rate_limit(mut self, requests_per_minute: u32) -> Self {
+        self.auth_rate_limit_per_minute = requests_per_minute;
+        self
     }
 
     /// A client of the users service; clones share one connection.
@@ -85,10 +95,18 @@ impl AppState {
 
 /// The whole public API with its middleware.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    // The endpoints that take credentials are where guessing happens, so they are limited per
+    // client address on top of the per-account lockout.
+    let credentials = Router::new()
         .route("/auth/signup", post(routes::auth::signup))
         .route("/auth/login", post(routes::auth::login))
         .route("/auth/refresh", post(routes::auth::refresh))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_auth,
+        ));
+    let api = Router::new()
+        .merge(credentials)
         .route("/auth/logout", post(routes::auth::logout))
         .route(
             "/users/me",
@@ -168,7 +186,8 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("serving the public API")

@@ -1,0 +1,43 @@
+//! Request limits per client address, counted in the shared store so that every gateway replica
+//! counts together.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use boxoffice_errors::Error;
+
+use crate::problem::ApiError;
+use crate::AppState;
+
+pub const DEFAULT_AUTH_REQUESTS_PER_MINUTE: u32 = 120;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Limits signup, login and refresh per client address (the TCP peer; a forwarded-for header
+/// is not trusted, since any client can write one).
+pub async fn limit_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.auth_rate_limit_per_minute;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let (Some(peer), true) = (peer, limit > 0) else {
+        return next.run(request).await;
+    };
+    let key = format!("rate:auth:{peer}");
+    match state.kv.incr_in_window(&key, WINDOW).await {
+        Ok(count) if count > u64::from(limit) => {
+            let retry_after = state.kv.ttl(&key).await.ok().flatten().unwrap_or(WINDOW);
+            metrics::counter!("http_rate_limited_total", "scope" => "auth").increment(1);
+            ApiError(Error::rate_limited(
+                "too many signup, login or refresh requests from this address; slow down",
+                retry_after.max(Duration::from_secs(1)),
+            ))
+            .into_response()
+        }
+        Ok(_) => next.run(request).await,
+        Err(error) => ApiError(Error::unavailable(format!("{error:#}"))).into_response(),
+    }
+}
