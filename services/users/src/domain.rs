@@ -117,7 +117,7 @@ impl Password {
     /// Checks a new password. `field` names it in the error (`password`, `new_password`).
     pub fn parse(input: &str, field: &str) -> Result<Password, Error> {
         let chars = input.chars().count();
-        if chars < PASSWORD_MIN_CHARS || chars > PASSWORD_MAX_CHARS {
+        if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
             return Err(Error::validation(format!(
                 "{field}: must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
             )));
