@@ -156,6 +156,28 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    pub async fn patch(&self, path: &str, body: Value, token: &str) -> Response {
+        self.request(Method::PATCH, path)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The caller's own account, as `GET /users/me` shows it.
+    pub async fn me(&self, token: &str) -> Value {
+        let response = self.get("/api/v1/users/me", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Checks that `token` no longer opens anything.
+    pub async fn assert_token_refused(&self, token: &str) {
+        let response = self.get("/api/v1/users/me", Some(token)).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+
     pub async fn signup(&self, email: &str) -> Value {
         let response = self
             .post(

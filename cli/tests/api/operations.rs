@@ -21,12 +21,7 @@ async fn accounts_and_tokens_survive_a_restart(backend: Backend) {
 
     let app = TestApp::start(backend, settings).await;
     // The signing key persisted too, so the access token from before the restart still works.
-    assert_eq!(
-        app.get("/api/v1/users/me", Some(&tokens.access))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    app.me(&tokens.access).await;
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
 }
 

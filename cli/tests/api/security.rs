@@ -20,12 +20,7 @@ fn base64url(bytes: &[u8]) -> String {
 async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, tokens) = app.customer().await;
-    let me: Value = app
-        .get("/api/v1/users/me", Some(&tokens.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&tokens.access).await;
     let user_id = Uuid::parse_str(me["id"].as_str().unwrap()).unwrap();
     let key = app.signing_key();
     let now = chrono::Utc::now();
@@ -101,12 +96,7 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
         .unwrap();
     assert_problem(basic, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // The genuine token still works: the refusals above were for the forgeries.
-    assert_eq!(
-        app.get("/api/v1/users/me", Some(&tokens.access))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    app.me(&tokens.access).await;
 }
 
 async fn a_signup_that_sets_its_own_role_or_unknown_fields_creates_nobody(backend: Backend) {

@@ -47,12 +47,7 @@ async fn a_user_changes_their_names_and_nothing_else(backend: Backend) {
     )
     .await;
 
-    let me: Value = app
-        .get("/api/v1/users/me", Some(&tokens.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&tokens.access).await;
     assert_eq!(me["role"], "customer");
     assert_eq!(me["first_name"], "Grace");
 }
@@ -61,40 +56,30 @@ async fn admin_endpoints_refuse_customers_and_organizers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, customer) = app.customer().await;
     let (_, organizer) = app.user_with_role("organizer").await;
-    let me: Value = app
-        .get("/api/v1/users/me", Some(&customer.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&customer.access).await;
     let id = me["id"].as_str().unwrap();
     for token in [&customer.access, &organizer.access] {
         let read = app.get(&format!("/api/v1/users/{id}"), Some(token)).await;
         assert_problem(read, StatusCode::FORBIDDEN, "forbidden").await;
         let promote = app
-            .request(Method::PATCH, &format!("/api/v1/users/{id}/role"))
-            .bearer_auth(token)
-            .json(&json!({"role": "admin"}))
-            .send()
-            .await
-            .unwrap();
+            .patch(
+                &format!("/api/v1/users/{id}/role"),
+                json!({"role": "admin"}),
+                token,
+            )
+            .await;
         assert_problem(promote, StatusCode::FORBIDDEN, "forbidden").await;
         // Even a malformed body gets 403: who may call is checked before what is sent.
         let garbage = app
-            .request(Method::PATCH, &format!("/api/v1/users/{id}/role"))
-            .bearer_auth(token)
-            .json(&json!({"role": "emperor"}))
-            .send()
-            .await
-            .unwrap();
+            .patch(
+                &format!("/api/v1/users/{id}/role"),
+                json!({"role": "emperor"}),
+                token,
+            )
+            .await;
         assert_problem(garbage, StatusCode::FORBIDDEN, "forbidden").await;
     }
-    let still: Value = app
-        .get("/api/v1/users/me", Some(&customer.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still = app.me(&customer.access).await;
     assert_eq!(still["role"], "customer");
     let anonymous = app.get(&format!("/api/v1/users/{id}"), None).await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
@@ -104,12 +89,7 @@ async fn admins_read_any_account_and_change_roles(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = app.user_with_role("admin").await;
     let (email, customer) = app.customer().await;
-    let me: Value = app
-        .get("/api/v1/users/me", Some(&customer.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&customer.access).await;
     let id = me["id"].as_str().unwrap();
 
     let read = app
@@ -155,28 +135,18 @@ async fn a_role_change_ends_the_sessions_that_carry_the_old_role(backend: Backen
     let app = TestApp::spawn(backend).await;
     let (_, admin) = app.user_with_role("admin").await;
     let (email, customer) = app.customer().await;
-    let me: Value = app
-        .get("/api/v1/users/me", Some(&customer.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&customer.access).await;
     let id = me["id"].as_str().unwrap();
     let response = app
-        .request(Method::PATCH, &format!("/api/v1/users/{id}/role"))
-        .bearer_auth(&admin.access)
-        .json(&json!({"role": "admin"}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &format!("/api/v1/users/{id}/role"),
+            json!({"role": "admin"}),
+            &admin.access,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    assert_problem(
-        app.get("/api/v1/users/me", Some(&customer.access)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
+    app.assert_token_refused(&customer.access).await;
     let fresh = app.tokens(&email).await;
     let read = app
         .get(&format!("/api/v1/users/{id}"), Some(&fresh.access))
