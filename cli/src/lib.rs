@@ -11,10 +11,12 @@ use anyhow::Context as _;
 use boxoffice_auth::SigningKey;
 use boxoffice_config::Settings;
 use boxoffice_kv::Kv;
+use boxoffice_proto::internal_auth::{RequireToken, MIN_TOKEN_CHARS};
 use boxoffice_users::{Database, Users};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Server};
 
 /// The file, under the data directory, that keeps the embedded default's signing key.
@@ -115,31 +117,38 @@ pub fn signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
 }
 
 fn load_or_create_key_file(path: &Path) -> anyhow::Result<SigningKey> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return SigningKey::from_base64(&text)
-            .with_context(|| format!("reading {}", path.display()));
+    let read = |path: &Path| -> anyhow::Result<SigningKey> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        SigningKey::from_base64(&text).with_context(|| format!("reading {}", path.display()))
+    };
+    if path.exists() {
+        return read(path);
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    // The key is written whole to a private file, then linked into place: two processes starting
+    // at once (`serve` and `users add`, say) never see a half-written key, and the loser of the
+    // race uses the winner's.
     let key = SigningKey::generate()?;
+    let temporary = parent.join(format!(".{SIGNING_KEY_FILE}.{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            std::io::Write::write_all(&mut file, key.to_base64().as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
+    std::io::Write::write_all(&mut file, key.to_base64().as_bytes())?;
+    file.sync_all()?;
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "generated the access token signing key");
             Ok(key)
         }
-        // Another process created it first; use theirs.
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(path)?;
-            SigningKey::from_base64(&text).with_context(|| format!("reading {}", path.display()))
-        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read(path),
         Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
     }
 }
@@ -148,18 +157,31 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<SigningKey> {
 pub async fn build_users(settings: &Settings, kv: Kv) -> anyhow::Result<Users> {
     let key = signing_key(settings)?;
     let store = boxoffice_users::open_store(&users_database(settings)).await?;
-    Ok(Users::new(store, kv, Arc::new(key)))
+    let users = Users::new(store, kv, Arc::new(key));
+    let restored = users
+        .restore_revocations()
+        .await
+        .map_err(|error| anyhow::anyhow!(error))?;
+    if restored > 0 {
+        tracing::info!(sessions = restored, "restored recent revocations");
+    }
+    Ok(users)
 }
 
 fn spawn_users_grpc(
     tasks: &mut JoinSet<anyhow::Result<()>>,
     listener: TcpListener,
     users: Users,
+    internal_token: &str,
     shutdown: CancellationToken,
 ) {
+    let require = RequireToken::new(internal_token);
     tasks.spawn(async move {
         Server::builder()
-            .add_service(boxoffice_users::grpc::server(users))
+            .add_service(InterceptedService::new(
+                boxoffice_users::grpc::server(users),
+                require,
+            ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 shutdown.cancelled_owned(),
@@ -209,9 +231,20 @@ pub async fn start(
             // instances never collide.
             let users_listener = bind(([127, 0, 0, 1], 0).into(), "users service").await?;
             let users_addr = users_listener.local_addr()?;
-            spawn_users_grpc(&mut tasks, users_listener, users, shutdown.clone());
+            let internal_token = match &settings.internal_token {
+                Some(token) => token.clone(),
+                None => boxoffice_auth::random_token(),
+            };
+            spawn_users_grpc(
+                &mut tasks,
+                users_listener,
+                users,
+                &internal_token,
+                shutdown.clone(),
+            );
             let state = boxoffice_gateway::AppState::connect(
                 channel_to(&format!("http://{users_addr}"))?,
+                &internal_token,
                 kv,
             )
             .await?
@@ -227,7 +260,14 @@ pub async fn start(
             let users = build_users(settings, kv).await?;
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             let users_addr = listener.local_addr()?;
-            spawn_users_grpc(&mut tasks, listener, users.clone(), shutdown.clone());
+            let internal_token = required_internal_token(settings)?;
+            spawn_users_grpc(
+                &mut tasks,
+                listener,
+                users.clone(),
+                internal_token,
+                shutdown.clone(),
+            );
             let admin_addr = spawn_admin(&mut tasks, settings, shutdown.clone(), move || {
                 let users = users.clone();
                 async move { users.check_ready().await }
@@ -238,9 +278,13 @@ pub async fn start(
         }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
-            let state = boxoffice_gateway::AppState::connect(channel_to(&settings.users_url)?, kv)
-                .await?
-                .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
+            let state = boxoffice_gateway::AppState::connect(
+                channel_to(&settings.users_url)?,
+                required_internal_token(settings)?,
+                kv,
+            )
+            .await?
+            .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));
@@ -251,6 +295,18 @@ pub async fn start(
             "the {service:?} service is not implemented in this release; its contract is in proto/"
         ),
     }
+}
+
+/// Services in separate processes prove to each other that they are boxoffice's with a secret
+/// they share, which therefore must come from configuration.
+fn required_internal_token(settings: &Settings) -> anyhow::Result<&str> {
+    let token = settings.internal_token.as_deref().unwrap_or_default();
+    anyhow::ensure!(
+        token.chars().count() >= MIN_TOKEN_CHARS,
+        "running services as separate processes needs BOXOFFICE_INTERNAL_TOKEN, a shared secret of \
+         at least {MIN_TOKEN_CHARS} characters (for example from `boxoffice keys generate`)"
+    );
+    Ok(token)
 }
 
 /// Services in separate processes must share revocations and lockouts, which memory cannot.

@@ -1,3 +1,4 @@
+use futures::FutureExt as _;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -15,6 +16,8 @@ on_both_backends!(
     repeated_failed_logins_lock_the_account,
     changing_the_password_ends_the_other_sessions,
     deleting_the_account_ends_its_sessions_and_frees_the_email,
+    of_concurrent_refreshes_with_one_token_exactly_one_succeeds,
+    a_burst_of_parallel_guesses_cannot_outrun_the_lockout,
 );
 
 async fn signup_login_me_refresh_and_logout_work_end_to_end(backend: Backend) {
@@ -354,4 +357,57 @@ async fn deleting_the_account_ends_its_sessions_and_frees_the_email(backend: Bac
     )
     .await;
     app.signup(&email).await;
+}
+
+async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, tokens) = app.customer().await;
+    let body = json!({"refresh_token": tokens.refresh});
+    let attempts = (0..20).map(|_| app.post("/api/v1/auth/refresh", body.clone(), None));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|response| response.status())
+        .collect();
+    let succeeded = statuses
+        .iter()
+        .filter(|&&status| status == StatusCode::OK)
+        .count();
+    assert_eq!(succeeded, 1, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|&status| status == StatusCode::OK || status == StatusCode::UNAUTHORIZED));
+}
+
+async fn a_burst_of_parallel_guesses_cannot_outrun_the_lockout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (email, _) = app.customer().await;
+    let passwords: Vec<String> = (0..30)
+        .map(|guess| format!("wrong guess {guess}"))
+        .collect();
+    let guesses = passwords.iter().map(|password| {
+        app.login(&email, password)
+            .map(|response| response.status())
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|&&status| status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|&&status| status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        checked <= 5,
+        "at most five guesses are checked: {statuses:?}"
+    );
+    assert_eq!(checked + refused, 30, "{statuses:?}");
+    // The right password, after the burst, is refused too: the account is locked.
+    assert_problem(
+        app.login(&email, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
 }

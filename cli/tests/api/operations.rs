@@ -1,6 +1,8 @@
 //! What an operator does: restart, migrate up and down, create accounts from the command line.
 
 use boxoffice::ServiceName;
+use boxoffice_proto::user as pb;
+use boxoffice_proto::user::user_service_client::UserServiceClient;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -12,6 +14,7 @@ on_both_backends!(
     accounts_and_tokens_survive_a_restart,
     migrations_revert_and_reapply,
     the_cli_refuses_bad_accounts_with_a_clear_message,
+    revocations_survive_a_restart_and_a_lost_store,
 );
 
 async fn accounts_and_tokens_survive_a_restart(backend: Backend) {
@@ -142,8 +145,9 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     let mut settings = fresh_settings(Backend::Postgres).await;
     settings.users_grpc_addr = ([127, 0, 0, 1], 0).into();
     settings.admin_addr = ([127, 0, 0, 1], 0).into();
-    let shutdown = CancellationToken::new();
-    let users = boxoffice::start(&settings, Some(ServiceName::Users), shutdown.clone())
+    settings.internal_token = Some(boxoffice_auth::random_token());
+    let users_shutdown = CancellationToken::new();
+    let users = boxoffice::start(&settings, Some(ServiceName::Users), users_shutdown.clone())
         .await
         .unwrap();
     assert!(
@@ -151,6 +155,7 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
         "the users service has no public API"
     );
     settings.users_url = format!("http://{}", users.users_grpc_addr.unwrap());
+    let shutdown = CancellationToken::new();
     let gateway = boxoffice::start(&settings, Some(ServiceName::Gateway), shutdown.clone())
         .await
         .unwrap();
@@ -219,14 +224,43 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
         StatusCode::OK
     );
 
+    // A caller without the internal token is refused by the users service itself.
+    let mut stranger = UserServiceClient::connect(settings.users_url.clone())
+        .await
+        .unwrap();
+    let request = pb::CreateUserRequest {
+        email: "intruder@example.com".into(),
+        password: PASSWORD.into(),
+        first_name: "I".into(),
+        last_name: "X".into(),
+        role: pb::Role::Admin.into(),
+    };
+    let refused = stranger.create_user(request).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    // With the users service gone, the gateway is alive but not ready.
+    users_shutdown.cancel();
+    users.wait().await.unwrap();
+    assert_eq!(
+        client
+            .get(format!("{api}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let not_ready = client.get(format!("{api}/readyz")).send().await.unwrap();
+    assert_problem(not_ready, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+
     shutdown.cancel();
     gateway.wait().await.unwrap();
-    users.wait().await.unwrap();
 }
 
 #[tokio::test]
-async fn a_service_on_its_own_needs_the_shared_store() {
-    let settings = fresh_settings(Backend::Embedded).await;
+async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
+    let mut settings = fresh_settings(Backend::Embedded).await;
+    settings.internal_token = Some(boxoffice_auth::random_token());
     for service in [ServiceName::Users, ServiceName::Gateway] {
         let error = boxoffice::start(&settings, Some(service), CancellationToken::new())
             .await
@@ -238,4 +272,38 @@ async fn a_service_on_its_own_needs_the_shared_store() {
         );
     }
     let _ = std::fs::remove_dir_all(&settings.data_dir);
+
+    let mut settings = fresh_settings(Backend::Postgres).await;
+    settings.users_grpc_addr = ([127, 0, 0, 1], 0).into();
+    settings.admin_addr = ([127, 0, 0, 1], 0).into();
+    for token in [None, Some("too short".to_owned())] {
+        settings.internal_token = token;
+        for service in [ServiceName::Users, ServiceName::Gateway] {
+            let error = boxoffice::start(&settings, Some(service), CancellationToken::new())
+                .await
+                .err()
+                .unwrap();
+            assert!(
+                format!("{error:#}").contains("BOXOFFICE_INTERNAL_TOKEN"),
+                "{error:#}"
+            );
+        }
+    }
+}
+
+async fn revocations_survive_a_restart_and_a_lost_store(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (email, logged_out) = app.customer().await;
+    let still_in = app.tokens(&email).await;
+    let logout = app
+        .post("/api/v1/auth/logout", json!({}), Some(&logged_out.access))
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let mut settings = app.stop().await;
+    // A new key prefix is a Redis that lost everything; the embedded store starts empty anyway.
+    settings.redis_key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
+
+    let app = TestApp::start(backend, settings).await;
+    app.assert_token_refused(&logged_out.access).await;
+    app.me(&still_in.access).await;
 }

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "users_url",
     "admin_addr",
     "jwt_private_key",
+    "internal_token",
     "log_format",
     "database_max_connections",
     "auth_rate_limit_per_minute",
@@ -37,25 +38,36 @@ pub struct Settings {
     /// The gateway's public listen address.
     pub http_addr: SocketAddr,
     /// Where the embedded default keeps its SQLite files and generated secrets.
+    #[serde(deserialize_with = "text::required")]
     pub data_dir: PathBuf,
     /// PostgreSQL; when unset, SQLite files under `data_dir` are used.
+    #[serde(default, deserialize_with = "text::optional")]
     pub database_url: Option<String>,
     /// Redis; when unset, an in-memory store is used.
+    #[serde(default, deserialize_with = "text::optional")]
     pub redis_url: Option<String>,
     /// Prefixed to every Redis key, so that deployments sharing one Redis stay apart.
+    #[serde(deserialize_with = "text::required")]
     pub redis_key_prefix: String,
     /// Kafka brokers for domain events (used by a later release; accepted now so that
     /// deployments can set it).
+    #[serde(default, deserialize_with = "text::optional")]
     pub kafka_brokers: Option<String>,
     /// The users service's gRPC listen address when it runs on its own (`--service users`).
     pub users_grpc_addr: SocketAddr,
     /// Where the gateway reaches the users service when they run as separate processes.
+    #[serde(deserialize_with = "text::required")]
     pub users_url: String,
     /// Health, readiness and metrics of a service that runs on its own and has no public API.
     pub admin_addr: SocketAddr,
     /// The Ed25519 private key that signs access tokens, base64 PKCS#8 (`boxoffice keys
     /// generate`). Required with PostgreSQL; generated under `data_dir` when embedded.
+    #[serde(default, deserialize_with = "text::optional")]
     pub jwt_private_key: Option<String>,
+    /// The shared secret of internal gRPC calls. Required when services run as separate
+    /// processes; generated at start when they all run in one.
+    #[serde(default, deserialize_with = "text::optional")]
+    pub internal_token: Option<String>,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// The largest pool of database connections one service opens.
@@ -63,6 +75,46 @@ pub struct Settings {
     /// Signup, login and refresh requests one client address may make per minute; 0 turns the
     /// limit off.
     pub auth_rate_limit_per_minute: u32,
+}
+
+/// Environment variables arrive as text, but figment reads `123` or `true` as a number or a
+/// boolean; settings that are text take any scalar back as its text.
+mod text {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+        Float(f64),
+        Bool(bool),
+    }
+
+    impl Scalar {
+        fn into_text(self) -> String {
+            match self {
+                Scalar::Text(text) => text,
+                Scalar::Unsigned(number) => number.to_string(),
+                Scalar::Signed(number) => number.to_string(),
+                Scalar::Float(number) => number.to_string(),
+                Scalar::Bool(value) => value.to_string(),
+            }
+        }
+    }
+
+    pub fn required<'de, D: Deserializer<'de>, T: From<String>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        Scalar::deserialize(deserializer).map(|scalar| T::from(scalar.into_text()))
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        Option::<Scalar>::deserialize(deserializer).map(|scalar| scalar.map(Scalar::into_text))
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -85,6 +137,7 @@ impl Default for Settings {
             users_url: "http://127.0.0.1:50051".to_owned(),
             admin_addr: ([127, 0, 0, 1], 9090).into(),
             jwt_private_key: None,
+            internal_token: None,
             log_format: LogFormat::Text,
             database_max_connections: 16,
             auth_rate_limit_per_minute: 120,
@@ -118,7 +171,17 @@ impl Settings {
             std::env::var_os(name).is_some_and(|value| !value.is_empty())
         });
         figment = figment.merge(env);
-        figment.extract().context("reading the configuration")
+        let settings: Settings = figment.extract().context("reading the configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.database_max_connections >= 1,
+            "database_max_connections must be at least 1"
+        );
+        Ok(())
     }
 
     /// True when no database URL is configured: SQLite and the in-memory store.
@@ -179,11 +242,36 @@ mod tests {
             users_url: _,
             admin_addr: _,
             jwt_private_key: _,
+            internal_token: _,
             log_format: _,
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 13);
+        assert_eq!(KEYS.len(), 14);
+    }
+
+    #[test]
+    fn text_settings_accept_values_that_look_like_numbers() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOXOFFICE_REDIS_KEY_PREFIX", "123");
+            jail.set_env("BOXOFFICE_DATA_DIR", "2024");
+            jail.set_env("BOXOFFICE_JWT_PRIVATE_KEY", "true");
+            let settings = Settings::load(None).expect("loads");
+            assert_eq!(settings.redis_key_prefix, "123");
+            assert_eq!(settings.data_dir, PathBuf::from("2024"));
+            assert_eq!(settings.jwt_private_key.as_deref(), Some("true"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_pool_of_no_connections_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOXOFFICE_DATABASE_MAX_CONNECTIONS", "0");
+            let error = Settings::load(None).unwrap_err();
+            assert!(format!("{error:#}").contains("database_max_connections"));
+            Ok(())
+        });
     }
 
     #[test]

@@ -21,9 +21,11 @@ use axum::{Json, Router};
 use boxoffice_auth::Verifier;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
+use boxoffice_proto::internal_auth::AttachToken;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -38,9 +40,11 @@ pub const VERIFICATION_KEY_WAIT: Duration = Duration::from_secs(30);
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What every handler shares.
+type UsersClient = UserServiceClient<InterceptedService<Channel, AttachToken>>;
+
 #[derive(Clone)]
 pub struct AppState {
-    users: UserServiceClient<Channel>,
+    users: UsersClient,
     verifier: Arc<Verifier>,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
@@ -49,8 +53,13 @@ pub struct AppState {
 impl AppState {
     /// Connects the gateway to its services. The users service's public key is fetched once
     /// here; the users service may still be starting, so this retries for a while.
-    pub async fn connect(users_channel: Channel, kv: Kv) -> anyhow::Result<Self> {
-        let mut users = UserServiceClient::new(users_channel);
+    pub async fn connect(
+        users_channel: Channel,
+        internal_token: &str,
+        kv: Kv,
+    ) -> anyhow::Result<Self> {
+        let attach = AttachToken::new(internal_token).context("reading the internal token")?;
+        let mut users = UserServiceClient::with_interceptor(users_channel, attach);
         let started = Instant::now();
         let key = loop {
             match users.get_verification_key(pb::Empty {}).await {
@@ -88,7 +97,7 @@ impl AppState {
     }
 
     /// A client of the users service; clones share one connection.
-    pub fn users(&self) -> UserServiceClient<Channel> {
+    pub fn users(&self) -> UsersClient {
         self.users.clone()
     }
 }

@@ -59,6 +59,13 @@ fn lock_key(email: &str) -> String {
     format!("login-lock:{email}")
 }
 
+fn locked(left: Duration) -> Error {
+    Error::rate_limited(
+        "too many failed logins for this account; try again later",
+        left.max(Duration::from_secs(1)),
+    )
+}
+
 fn invalid_credentials() -> Error {
     Error::new(
         Code::InvalidCredentials,
@@ -117,68 +124,84 @@ impl Users {
             self.hasher.verify(password, None).await?;
             return Err(invalid_credentials());
         };
-        self.refuse_if_locked(&email).await?;
+        let attempt = self.reserve_attempt(&email).await?;
         let user = self.store.user_by_email(&email).await?;
-        let matches = self
-            .hasher
-            .verify(
-                password,
-                user.as_ref().map(|user| user.password_hash.as_str()),
-            )
-            .await?;
+        let stored_hash = user.as_ref().map(|user| user.password_hash.as_str());
+        let matches = self.hasher.verify(password, stored_hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            self.count_failure(&email).await?;
+            self.record_failure(&email, attempt).await?;
             return Err(invalid_credentials());
         };
-        self.kv
-            .delete(&failures_key(email.as_str()))
-            .await
-            .map_err(kv_error)?;
-        self.open_session(user).await
+        self.clear_attempts(&email).await?;
+        let session_id = Uuid::now_v7();
+        let (refresh_token, stored) = new_refresh_token();
+        self.store
+            .open_session(session_id, user.id, &stored, Utc::now())
+            .await?;
+        // A role or password change that committed while the password was being checked did not
+        // see this session, so it could not revoke it: read the account again now that the
+        // session exists. A change committed after this read sees the session and revokes it.
+        let current = self.store.user_by_id(user.id).await?;
+        match current {
+            Some(current) if current.password_hash == user.password_hash => {
+                self.tokens(current, session_id, refresh_token)
+            }
+            _ => {
+                self.revoke_sessions(&[session_id]).await?;
+                Err(invalid_credentials())
+            }
+        }
     }
 
-    async fn refuse_if_locked(&self, email: &Email) -> Result<(), Error> {
+    /// Counts an attempt before the password is checked, so that a burst of parallel guesses
+    /// cannot all pass the lockout check while the first ones are still being hashed.
+    async fn reserve_attempt(&self, email: &Email) -> Result<u64, Error> {
         if let Some(left) = self
             .kv
             .ttl(&lock_key(email.as_str()))
             .await
             .map_err(kv_error)?
         {
-            return Err(Error::rate_limited(
-                "too many failed logins for this account; try again later",
-                left.max(Duration::from_secs(1)),
-            ));
+            return Err(locked(left));
         }
-        Ok(())
-    }
-
-    async fn count_failure(&self, email: &Email) -> Result<(), Error> {
-        let failures = self
+        let attempt = self
             .kv
             .incr_in_window(&failures_key(email.as_str()), FAILED_LOGIN_WINDOW)
             .await
             .map_err(kv_error)?;
-        if failures >= MAX_FAILED_LOGINS {
-            tracing::warn!(failures, "locking an account after repeated failed logins");
-            self.kv
-                .set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION)
-                .await
-                .map_err(kv_error)?;
-            self.kv
-                .delete(&failures_key(email.as_str()))
-                .await
-                .map_err(kv_error)?;
+        if attempt > MAX_FAILED_LOGINS {
+            self.lock(email).await?;
+            return Err(locked(LOCKOUT_DURATION));
+        }
+        Ok(attempt)
+    }
+
+    /// A failed attempt: the last one allowed locks the email.
+    async fn record_failure(&self, email: &Email, attempt: u64) -> Result<(), Error> {
+        if attempt >= MAX_FAILED_LOGINS {
+            self.lock(email).await?;
         }
         Ok(())
     }
 
-    async fn open_session(&self, user: UserRecord) -> Result<Tokens, Error> {
-        let session_id = Uuid::now_v7();
-        let (refresh_token, stored) = new_refresh_token();
-        self.store
-            .open_session(session_id, user.id, &stored, Utc::now())
-            .await?;
-        self.tokens(user, session_id, refresh_token)
+    async fn lock(&self, email: &Email) -> Result<(), Error> {
+        tracing::warn!("locking an account after repeated failed logins");
+        self.kv
+            .set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION)
+            .await
+            .map_err(kv_error)?;
+        self.kv
+            .delete(&failures_key(email.as_str()))
+            .await
+            .map_err(kv_error)
+    }
+
+    /// The right password ends the count of failures.
+    async fn clear_attempts(&self, email: &Email) -> Result<(), Error> {
+        self.kv
+            .delete(&failures_key(email.as_str()))
+            .await
+            .map_err(kv_error)
     }
 
     fn tokens(
@@ -303,17 +326,18 @@ impl Users {
     ) -> Result<(), Error> {
         let user = self.user(user_id).await?;
         let email = Email::parse(&user.email)?;
-        self.refuse_if_locked(&email).await?;
+        let attempt = self.reserve_attempt(&email).await?;
         if !self
             .hasher
             .verify(current_password, Some(&user.password_hash))
             .await?
         {
-            self.count_failure(&email).await?;
+            self.record_failure(&email, attempt).await?;
             return Err(Error::validation(
                 "current_password: does not match the account's password",
             ));
         }
+        self.clear_attempts(&email).await?;
         let new_password = Password::parse(new_password, "new_password")?;
         let hash = self.hasher.hash(&new_password).await?;
         if !self
@@ -336,6 +360,28 @@ impl Users {
         self.revoke_user_sessions(user_id, None).await?;
         tracing::info!(%user_id, %role, "role changed");
         Ok(user)
+    }
+
+    /// Puts the sessions revoked within the life of an access token back on the revocation list.
+    /// The in-memory store of the embedded default starts empty after a restart, and Redis may
+    /// have lost its data; without this, a logged-out token would work again until it expired.
+    pub async fn restore_revocations(&self) -> Result<usize, Error> {
+        let lifetime = chrono::Duration::seconds(REVOCATION_TTL_S as i64);
+        let revoked = self
+            .store
+            .sessions_revoked_since(Utc::now() - lifetime)
+            .await?;
+        for &session_id in &revoked {
+            self.kv
+                .set_ex(
+                    &boxoffice_auth::revoked_session_key(session_id),
+                    "1",
+                    Duration::from_secs(REVOCATION_TTL_S),
+                )
+                .await
+                .map_err(kv_error)?;
+        }
+        Ok(revoked.len())
     }
 
     pub async fn check_ready(&self) -> Result<(), Error> {

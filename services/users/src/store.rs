@@ -102,6 +102,8 @@ pub trait UserStore: Send + Sync + 'static {
         except: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>>;
+    /// Sessions revoked after `since`, whose access tokens may still be alive.
+    async fn sessions_revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<Uuid>>;
     async fn ping(&self) -> Result<()>;
 }
 
@@ -377,6 +379,16 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(database_error)?;
+                Ok(revoked.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn sessions_revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<Uuid>> {
+                let revoked: Vec<(Uuid,)> =
+                    sqlx::query_as("SELECT id FROM sessions WHERE revoked_at > $1")
+                        .bind(since)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(database_error)?;
                 Ok(revoked.into_iter().map(|(id,)| id).collect())
             }
 

@@ -4,6 +4,8 @@ pub mod auth;
 pub mod health;
 pub mod users;
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use boxoffice_errors::Error;
 use boxoffice_proto::user as pb;
 use serde::Serialize;
@@ -12,7 +14,7 @@ use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 
 /// An account as the API shows it. The password hash never leaves the users service.
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,7 +67,18 @@ impl UserResponse {
     }
 }
 
-/// A path id that is not a UUID names nothing: 404, as for an id that does not exist.
-pub fn parse_path_id(text: &str, what: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(text).map_err(|_| Error::not_found(what).into())
+/// The `{id}` of a path. One that is not a UUID (or not even UTF-8) names nothing: 404, as for
+/// an id that does not exist, and always as a problem document.
+pub struct PathId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let not_found = || ApiError(Error::not_found("resource"));
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        Uuid::parse_str(&text).map(PathId).map_err(|_| not_found())
+    }
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/users/*`: the caller's own account, and admin views of any account.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use boxoffice_auth::Role;
@@ -8,7 +8,7 @@ use boxoffice_proto::user as pb;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{parse_path_id, UserResponse};
+use super::{PathId, UserResponse};
 use crate::auth::{Admin, AuthUser};
 use crate::problem::{ApiJson, ApiResult, Problem};
 use crate::AppState;
@@ -129,9 +129,8 @@ pub async fn change_password(
 pub async fn get_user(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<String>,
+    PathId(user_id): PathId,
 ) -> ApiResult<Json<UserResponse>> {
-    let user_id = parse_path_id(&id, "user")?;
     let user = state
         .users()
         .get_user(pb::GetUserRequest {
@@ -156,10 +155,9 @@ pub async fn get_user(
 pub async fn set_role(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<String>,
+    PathId(user_id): PathId,
     ApiJson(body): ApiJson<SetRoleRequest>,
 ) -> ApiResult<Json<UserResponse>> {
-    let user_id = parse_path_id(&id, "user")?;
     let request = pb::SetRoleRequest {
         user_id: user_id.to_string(),
         role: pb::Role::from(body.role).into(),

@@ -20,6 +20,7 @@ CREATE TABLE sessions (
     revoked_at TIMESTAMPTZ
 );
 CREATE INDEX sessions_user_id ON sessions (user_id);
+CREATE INDEX sessions_revoked_at ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
 
 -- Only a hash of each refresh token is kept, so a copy of the database opens no session.
 CREATE TABLE refresh_tokens (
