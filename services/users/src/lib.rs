@@ -11,7 +11,6 @@ pub mod password;
 pub mod service;
 pub mod store;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -21,12 +20,7 @@ use store::{
     PostgresUserStore, SqliteUserStore, UserStore, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
 };
 
-/// Where the service's data lives.
-#[derive(Clone, Debug)]
-pub enum Database {
-    Postgres { url: String, max_connections: u32 },
-    Sqlite { path: PathBuf, max_connections: u32 },
-}
+pub use boxoffice_db::Database;
 
 /// Opens the store and applies pending migrations, so a fresh database is ready at once.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn UserStore>> {

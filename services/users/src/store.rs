@@ -7,15 +7,11 @@
 
 use std::path::Path;
 use std::str::FromStr as _;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use boxoffice_auth::Role;
 use boxoffice_errors::{Code, Error};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
 use crate::domain::Email;
@@ -24,8 +20,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The PostgreSQL schema this service owns; no other service reads it.
 pub const POSTGRES_SCHEMA: &str = "users";
-/// How long a SQLite writer waits for another writer before failing.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -404,60 +398,17 @@ sql_store!(PostgresUserStore, sqlx::Postgres);
 sql_store!(SqliteUserStore, sqlx::Sqlite);
 
 impl PostgresUserStore {
-    /// Connects to the service's own schema, creating the schema if needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
-        let mut connection_for_schema =
-            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-                .await
-                .context("connecting to PostgreSQL")?;
-        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {POSTGRES_SCHEMA}"))
-            .execute(&mut connection_for_schema)
-            .await;
-        // Two replicas starting at once may race to create the schema; the loser's error is
-        // harmless when the schema now exists.
-        if let Err(error) = created {
-            let exists: Option<(String,)> = sqlx::query_as(
-                "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name = $1",
-            )
-            .bind(POSTGRES_SCHEMA)
-            .fetch_optional(&mut connection_for_schema)
-            .await?;
-            anyhow::ensure!(
-                exists.is_some(),
-                "creating the {POSTGRES_SCHEMA} schema fails: {error}"
-            );
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.options([("search_path", POSTGRES_SCHEMA)]))
-            .await
-            .context("opening the PostgreSQL pool")?;
-        Ok(PostgresUserStore { pool })
+        Ok(PostgresUserStore {
+            pool: boxoffice_db::postgres_pool(url, POSTGRES_SCHEMA, max_connections).await?,
+        })
     }
 }
 
 impl SqliteUserStore {
     pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating the data directory {}", parent.display()))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL loses no committed transaction on a process crash; only a power
-            // loss may roll back the last ones, which is the embedded default's trade-off.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening the SQLite database {}", path.display()))?;
-        Ok(SqliteUserStore { pool })
+        Ok(SqliteUserStore {
+            pool: boxoffice_db::sqlite_pool(path, max_connections).await?,
+        })
     }
 }

@@ -1,0 +1,84 @@
+//! Opening a service's own database. On PostgreSQL every service has a schema of its own in the
+//! configured database; embedded, a SQLite file of its own. Either way no service sees
+//! another's tables.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// How long a SQLite writer waits for another writer before failing.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a pooled connection before failing.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where one service's data lives.
+#[derive(Clone, Debug)]
+pub enum Database {
+    Postgres { url: String, max_connections: u32 },
+    Sqlite { path: PathBuf, max_connections: u32 },
+}
+
+/// Connects to `schema` in the PostgreSQL database at `url`, creating the schema if needed; the
+/// pool's connections see that schema first, so the service's SQL names its tables plainly.
+pub async fn postgres_pool(
+    url: &str,
+    schema: &str,
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(&mut connection)
+        .await;
+    // Two replicas starting at once may race to create the schema; the loser's error is
+    // harmless when the schema now exists.
+    if let Err(error) = created {
+        let exists: Option<(String,)> = sqlx::query_as(
+            "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name = $1",
+        )
+        .bind(schema)
+        .fetch_optional(&mut connection)
+        .await?;
+        anyhow::ensure!(
+            exists.is_some(),
+            "creating the {schema} schema fails: {error}"
+        );
+    }
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.options([("search_path", schema)]))
+        .await
+        .context("opening the PostgreSQL pool")
+}
+
+/// Opens (creating if needed) the SQLite file at `path`, in WAL mode.
+pub async fn sqlite_pool(path: &Path, max_connections: u32) -> anyhow::Result<SqlitePool> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the data directory {}", parent.display()))?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL loses no committed transaction when the process crashes; only a power
+        // loss may roll back the last ones, which is the embedded default's trade-off.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening the SQLite database {}", path.display()))
+}

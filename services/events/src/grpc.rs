@@ -1,0 +1,331 @@
+//! The gRPC face of the events service: converts wire types and calls [`Events`].
+
+use boxoffice_auth::Role;
+use boxoffice_errors::Error;
+use boxoffice_proto::event as pb;
+use boxoffice_proto::event::event_service_server::{EventService, EventServiceServer};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::domain::{
+    format_time, seat_id, Category, EventStatus, NewCategory, NewPlacement, Placement, RowLayout,
+    SectionLayout,
+};
+use crate::service::{Caller, EventPatch, Events, ListRequest, NewEvent};
+use crate::store::{EventRecord, VenueRecord};
+
+/// The largest gRPC message either side accepts: a venue of 250,000 seats lists every seat id.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+pub fn server(events: Events) -> EventServiceServer<Events> {
+    EventServiceServer::new(events)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, Error>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(text).map_err(|_| Error::not_found(what))
+}
+
+fn caller(caller: Option<pb::Caller>) -> Result<Caller, Error> {
+    optional_caller(caller)?.ok_or_else(|| Error::unauthorized("this needs an access token"))
+}
+
+fn optional_caller(caller: Option<pb::Caller>) -> Result<Option<Caller>, Error> {
+    let Some(caller) = caller else {
+        return Ok(None);
+    };
+    let user_id = Uuid::parse_str(&caller.user_id)
+        .map_err(|_| Error::unauthorized("the caller is not a user"))?;
+    let role = match pb::Role::try_from(caller.role) {
+        Ok(pb::Role::Customer) => Role::Customer,
+        Ok(pb::Role::Organizer) => Role::Organizer,
+        Ok(pb::Role::Admin) => Role::Admin,
+        _ => return Err(Error::unauthorized("the caller has no role")),
+    };
+    Ok(Some(Caller { user_id, role }))
+}
+
+fn venue_to_proto(venue: VenueRecord) -> pb::Venue {
+    let sections = venue
+        .layout
+        .sections()
+        .iter()
+        .map(|section| pb::Section {
+            name: section.name.clone(),
+            rows: section
+                .rows
+                .iter()
+                .map(|row| pb::Row {
+                    label: row.label.clone(),
+                    seats: row.seats,
+                    seat_ids: (1..=row.seats)
+                        .map(|number| seat_id(&section.name, &row.label, number))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    pb::Venue {
+        id: venue.id.to_string(),
+        organizer_id: venue.organizer_id.to_string(),
+        name: venue.name,
+        city: venue.city,
+        address: venue.address,
+        capacity: u32::try_from(venue.layout.capacity()).unwrap_or(u32::MAX),
+        sections,
+        created_at: format_time(venue.created_at),
+    }
+}
+
+fn category_to_proto(category: Category) -> pb::Category {
+    let (kind, sections) = match category.placement {
+        Placement::GeneralAdmission => (pb::CategoryKind::GeneralAdmission, Vec::new()),
+        Placement::Seated { sections } => (pb::CategoryKind::Seated, sections),
+    };
+    pb::Category {
+        id: category.id.to_string(),
+        name: category.name,
+        price_cents: category.price_cents,
+        currency: category.currency,
+        capacity: category.capacity,
+        kind: kind.into(),
+        sections,
+    }
+}
+
+pub fn event_to_proto(event: EventRecord) -> pb::Event {
+    let status = match event.status {
+        EventStatus::Draft => pb::EventStatus::Draft,
+        EventStatus::Published => pb::EventStatus::Published,
+        EventStatus::Cancelled => pb::EventStatus::Cancelled,
+    };
+    pb::Event {
+        id: event.id.to_string(),
+        organizer_id: event.organizer_id.to_string(),
+        name: event.name,
+        description: event.description,
+        venue_id: event.venue_id.map(|id| id.to_string()),
+        city: event.city,
+        starts_at: format_time(event.starts_at),
+        ends_at: format_time(event.ends_at),
+        sale_starts_at: event.sale_starts_at.map(format_time),
+        status: status.into(),
+        max_tickets_per_booking: event.max_tickets_per_booking,
+        categories: event
+            .categories
+            .into_iter()
+            .map(category_to_proto)
+            .collect(),
+        created_at: format_time(event.created_at),
+    }
+}
+
+fn new_categories(categories: Vec<pb::NewCategory>) -> Vec<NewCategory> {
+    categories
+        .into_iter()
+        .map(|category| NewCategory {
+            name: category.name,
+            price_cents: category.price_cents,
+            currency: category.currency,
+            placement: match category.layout {
+                Some(pb::new_category::Layout::Capacity(capacity)) => {
+                    NewPlacement::Capacity(capacity)
+                }
+                Some(pb::new_category::Layout::Seated(seated)) => {
+                    NewPlacement::Sections(seated.sections)
+                }
+                None => NewPlacement::Missing,
+            },
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl EventService for Events {
+    async fn create_venue(&self, request: Request<pb::CreateVenueRequest>) -> Reply<pb::Venue> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let sections = request
+                .sections
+                .into_iter()
+                .map(|section| SectionLayout {
+                    name: section.name,
+                    rows: section
+                        .rows
+                        .into_iter()
+                        .map(|row| RowLayout {
+                            label: row.label,
+                            seats: row.seats,
+                        })
+                        .collect(),
+                })
+                .collect();
+            let venue = Events::create_venue(
+                self,
+                caller,
+                &request.name,
+                &request.city,
+                &request.address,
+                sections,
+            )
+            .await?;
+            Ok(venue_to_proto(venue))
+        };
+        reply(result.await)
+    }
+
+    async fn get_venue(&self, request: Request<pb::GetVenueRequest>) -> Reply<pb::Venue> {
+        let result = async {
+            let venue_id = parse_id(&request.into_inner().venue_id, "venue")?;
+            Ok(venue_to_proto(self.venue(venue_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn create_event(&self, request: Request<pb::CreateEventRequest>) -> Reply<pb::Event> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let new = NewEvent {
+                name: request.name,
+                description: request.description,
+                venue_id: request.venue_id,
+                city: request.city,
+                starts_at: request.starts_at,
+                ends_at: request.ends_at,
+                sale_starts_at: request.sale_starts_at,
+                max_tickets_per_booking: request.max_tickets_per_booking,
+                categories: new_categories(request.categories),
+            };
+            Ok(event_to_proto(
+                Events::create_event(self, caller, new).await?,
+            ))
+        };
+        reply(result.await)
+    }
+
+    async fn update_event(&self, request: Request<pb::UpdateEventRequest>) -> Reply<pb::Event> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let patch = EventPatch {
+                name: request.name,
+                description: request.description,
+                venue_id: request.venue_id,
+                city: request.city,
+                starts_at: request.starts_at,
+                ends_at: request.ends_at,
+                sale_starts_at: request.sale_starts_at,
+                max_tickets_per_booking: request.max_tickets_per_booking,
+                categories: request
+                    .categories
+                    .map(|list| new_categories(list.categories)),
+            };
+            Ok(event_to_proto(
+                Events::update_event(self, caller, event_id, patch).await?,
+            ))
+        };
+        reply(result.await)
+    }
+
+    async fn publish_event(&self, request: Request<pb::PublishEventRequest>) -> Reply<pb::Event> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            Ok(event_to_proto(self.publish(caller, event_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn cancel_event(&self, request: Request<pb::CancelEventRequest>) -> Reply<pb::Event> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            Ok(event_to_proto(self.cancel(caller, event_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn delete_event(&self, request: Request<pb::DeleteEventRequest>) -> Reply<pb::Empty> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            self.delete(caller, event_id).await.map(|()| pb::Empty {})
+        };
+        reply(result.await)
+    }
+
+    async fn get_event(&self, request: Request<pb::GetEventRequest>) -> Reply<pb::Event> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = optional_caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            Ok(event_to_proto(self.event(caller, event_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Reply<pb::ListEventsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = optional_caller(request.caller)?;
+            let list = ListRequest {
+                q: request.q,
+                city: request.city,
+                from: request.from,
+                to: request.to,
+                limit: request.limit,
+                cursor: request.cursor,
+                mine: request.mine,
+            };
+            let (events, next_cursor) = self.list(caller, list).await?;
+            Ok(pb::ListEventsResponse {
+                items: events.into_iter().map(event_to_proto).collect(),
+                next_cursor,
+            })
+        };
+        reply(result.await)
+    }
+
+    async fn get_event_inventory(
+        &self,
+        request: Request<pb::GetEventInventoryRequest>,
+    ) -> Reply<pb::EventInventory> {
+        let result = async {
+            let event_id = parse_id(&request.into_inner().event_id, "event")?;
+            let (event, units) = self.inventory(event_id).await?;
+            let units = units
+                .into_iter()
+                .map(|units| pb::CategoryUnits {
+                    category_id: units.category_id.to_string(),
+                    capacity: units.capacity,
+                    seat_ids: units.seat_ids,
+                })
+                .collect();
+            Ok(pb::EventInventory {
+                event: Some(event_to_proto(event)),
+                units,
+            })
+        };
+        reply(result.await)
+    }
+
+    async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
+        reply(Events::check_ready(self).await.map(|()| pb::Empty {}))
+    }
+}
