@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use boxoffice_auth::SigningKey;
 use boxoffice_config::Settings;
+use boxoffice_events::Events;
 use boxoffice_kv::Kv;
 use boxoffice_proto::internal_auth::{RequireToken, MIN_TOKEN_CHARS};
 use boxoffice_users::{Database, Users};
@@ -42,9 +43,7 @@ impl FromStr for ServiceName {
             "events" => Ok(ServiceName::Events),
             "bookings" => Ok(ServiceName::Bookings),
             "gateway" => Ok(ServiceName::Gateway),
-            other => anyhow::bail!(
-                "unknown service `{other}`; expected users, events, bookings or gateway"
-            ),
+            other => anyhow::bail!("unknown service `{other}`; expected users, events, bookings or gateway"),
         }
     }
 }
@@ -55,6 +54,8 @@ pub struct Running {
     pub http_addr: Option<SocketAddr>,
     /// The users service's gRPC address, when it runs here.
     pub users_grpc_addr: Option<SocketAddr>,
+    /// The events service's gRPC address, when it runs here.
+    pub events_grpc_addr: Option<SocketAddr>,
     /// Health, readiness and metrics of a service running on its own.
     pub admin_addr: Option<SocketAddr>,
     tasks: JoinSet<anyhow::Result<()>>,
@@ -66,9 +67,7 @@ impl Running {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut outcome = Ok(());
         while let Some(joined) = self.tasks.join_next().await {
-            let result = joined
-                .context("a service task panicked")
-                .and_then(|result| result);
+            let result = joined.context("a service task panicked").and_then(|result| result);
             if let Err(error) = result {
                 self.shutdown.cancel();
                 if outcome.is_ok() {
@@ -80,18 +79,32 @@ impl Running {
     }
 }
 
-/// The users service's database as configured.
-pub fn users_database(settings: &Settings) -> Database {
+/// The database of `service` as configured: its own schema in PostgreSQL, or its own SQLite
+/// file under the data directory.
+pub fn database(settings: &Settings, service: &str) -> Database {
     match &settings.database_url {
-        Some(url) => Database::Postgres {
-            url: url.clone(),
-            max_connections: settings.database_max_connections,
-        },
+        Some(url) => {
+            Database::Postgres { url: url.clone(), max_connections: settings.database_max_connections }
+        }
         None => Database::Sqlite {
-            path: settings.sqlite_path("users"),
+            path: settings.sqlite_path(service),
             max_connections: settings.database_max_connections,
         },
     }
+}
+
+/// Applies every service's pending migrations.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    boxoffice_users::open_store(&database(settings, "users")).await?;
+    boxoffice_events::open_store(&database(settings, "events")).await?;
+    Ok(())
+}
+
+/// Reverts every service's migrations newer than `version`.
+pub async fn revert_migrations(settings: &Settings, version: i64) -> anyhow::Result<()> {
+    boxoffice_events::revert_migrations(&database(settings, "events"), version).await?;
+    boxoffice_users::revert_migrations(&database(settings, "users"), version).await?;
+    Ok(())
 }
 
 /// The shared store: Redis when configured, otherwise memory (for one process only).
@@ -118,8 +131,7 @@ pub fn signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
 
 fn load_or_create_key_file(path: &Path) -> anyhow::Result<SigningKey> {
     let read = |path: &Path| -> anyhow::Result<SigningKey> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         SigningKey::from_base64(&text).with_context(|| format!("reading {}", path.display()))
     };
     if path.exists() {
@@ -136,9 +148,7 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<SigningKey> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&temporary)
-        .with_context(|| format!("creating {}", temporary.display()))?;
+    let mut file = options.open(&temporary).with_context(|| format!("creating {}", temporary.display()))?;
     std::io::Write::write_all(&mut file, key.to_base64().as_bytes())?;
     file.sync_all()?;
     let linked = std::fs::hard_link(&temporary, path);
@@ -156,39 +166,48 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<SigningKey> {
 /// The users service, ready to serve: database opened and migrated, key loaded.
 pub async fn build_users(settings: &Settings, kv: Kv) -> anyhow::Result<Users> {
     let key = signing_key(settings)?;
-    let store = boxoffice_users::open_store(&users_database(settings)).await?;
+    let store = boxoffice_users::open_store(&database(settings, "users")).await?;
     let users = Users::new(store, kv, Arc::new(key));
-    let restored = users
-        .restore_revocations()
-        .await
-        .map_err(|error| anyhow::anyhow!(error))?;
+    let restored = users.restore_revocations().await.map_err(|error| anyhow::anyhow!(error))?;
     if restored > 0 {
         tracing::info!(sessions = restored, "restored recent revocations");
     }
     Ok(users)
 }
 
-fn spawn_users_grpc(
+/// Serves `router` (one service's gRPC server) on `listener` until `shutdown`.
+fn spawn_grpc(
     tasks: &mut JoinSet<anyhow::Result<()>>,
     listener: TcpListener,
-    users: Users,
-    internal_token: &str,
+    router: tonic::transport::server::Router,
+    what: &'static str,
     shutdown: CancellationToken,
 ) {
-    let require = RequireToken::new(internal_token);
     tasks.spawn(async move {
-        Server::builder()
-            .add_service(InterceptedService::new(
-                boxoffice_users::grpc::server(users),
-                require,
-            ))
+        router
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 shutdown.cancelled_owned(),
             )
             .await
-            .context("serving the users service")
+            .with_context(|| format!("serving the {what} service"))
     });
+}
+
+fn users_grpc(users: Users, internal_token: &str) -> tonic::transport::server::Router {
+    let require = RequireToken::new(internal_token);
+    Server::builder().add_service(InterceptedService::new(boxoffice_users::grpc::server(users), require))
+}
+
+fn events_grpc(events: Events, internal_token: &str) -> tonic::transport::server::Router {
+    let require = RequireToken::new(internal_token);
+    Server::builder().add_service(InterceptedService::new(boxoffice_events::grpc::server(events), require))
+}
+
+/// The events service, ready to serve: database opened and migrated.
+pub async fn build_events(settings: &Settings, kv: Kv) -> anyhow::Result<Events> {
+    let store = boxoffice_events::open_store(&database(settings, "events")).await?;
+    Ok(Events::new(store, kv))
 }
 
 fn channel_to(url: &str) -> anyhow::Result<Channel> {
@@ -201,9 +220,7 @@ fn channel_to(url: &str) -> anyhow::Result<Channel> {
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the {what} to {addr}"))
+    TcpListener::bind(addr).await.with_context(|| format!("binding the {what} to {addr}"))
 }
 
 /// Starts `only` one service, or every implemented one in this process, and returns once they
@@ -215,35 +232,41 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     // Installing the recorder first means no metric recorded at start-up is lost.
     boxoffice_telemetry::metrics();
-    let mut tasks = JoinSet::new();
-    let running = |tasks, http_addr, users_grpc_addr, admin_addr| Running {
-        http_addr,
-        users_grpc_addr,
-        admin_addr,
-        tasks,
+    let mut running = Running {
+        http_addr: None,
+        users_grpc_addr: None,
+        events_grpc_addr: None,
+        admin_addr: None,
+        tasks: JoinSet::new(),
         shutdown: shutdown.clone(),
     };
+    let tasks = &mut running.tasks;
     match only {
         None => {
             let kv = open_kv(settings).await?;
-            let users = build_users(settings, kv.clone()).await?;
-            // In one process the services reach each other on ephemeral loopback ports, so two
-            // instances never collide.
-            let users_listener = bind(([127, 0, 0, 1], 0).into(), "users service").await?;
-            let users_addr = users_listener.local_addr()?;
             let internal_token = match &settings.internal_token {
                 Some(token) => token.clone(),
                 None => boxoffice_auth::random_token(),
             };
-            spawn_users_grpc(
-                &mut tasks,
-                users_listener,
-                users,
-                &internal_token,
+            // In one process the services reach each other on ephemeral loopback ports, so two
+            // instances never collide.
+            let users = build_users(settings, kv.clone()).await?;
+            let users_listener = bind(([127, 0, 0, 1], 0).into(), "users service").await?;
+            let users_addr = users_listener.local_addr()?;
+            spawn_grpc(tasks, users_listener, users_grpc(users, &internal_token), "users", shutdown.clone());
+            let events = build_events(settings, kv.clone()).await?;
+            let events_listener = bind(([127, 0, 0, 1], 0).into(), "events service").await?;
+            let events_addr = events_listener.local_addr()?;
+            spawn_grpc(
+                tasks,
+                events_listener,
+                events_grpc(events, &internal_token),
+                "events",
                 shutdown.clone(),
             );
             let state = boxoffice_gateway::AppState::connect(
                 channel_to(&format!("http://{users_addr}"))?,
+                channel_to(&format!("http://{events_addr}"))?,
                 &internal_token,
                 kv,
             )
@@ -253,33 +276,53 @@ pub async fn start(
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));
             tracing::info!(%http_addr, "boxoffice is serving the API");
-            Ok(running(tasks, Some(http_addr), Some(users_addr), None))
+            running.http_addr = Some(http_addr);
+            running.users_grpc_addr = Some(users_addr);
+            running.events_grpc_addr = Some(events_addr);
         }
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
+            let internal_token = required_internal_token(settings)?;
             let users = build_users(settings, kv).await?;
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             let users_addr = listener.local_addr()?;
-            let internal_token = required_internal_token(settings)?;
-            spawn_users_grpc(
-                &mut tasks,
-                listener,
-                users.clone(),
-                internal_token,
-                shutdown.clone(),
-            );
-            let admin_addr = spawn_admin(&mut tasks, settings, shutdown.clone(), move || {
+            spawn_grpc(tasks, listener, users_grpc(users.clone(), internal_token), "users", shutdown.clone());
+            let admin_addr = spawn_admin(tasks, settings, shutdown.clone(), move || {
                 let users = users.clone();
                 async move { users.check_ready().await }
             })
             .await?;
             tracing::info!(%users_addr, "the users service is serving gRPC");
-            Ok(running(tasks, None, Some(users_addr), Some(admin_addr)))
+            running.users_grpc_addr = Some(users_addr);
+            running.admin_addr = Some(admin_addr);
+        }
+        Some(ServiceName::Events) => {
+            let kv = shared_kv(settings, "events").await?;
+            let internal_token = required_internal_token(settings)?;
+            let events = build_events(settings, kv).await?;
+            let listener = bind(settings.events_grpc_addr, "events service").await?;
+            let events_addr = listener.local_addr()?;
+            spawn_grpc(
+                tasks,
+                listener,
+                events_grpc(events.clone(), internal_token),
+                "events",
+                shutdown.clone(),
+            );
+            let admin_addr = spawn_admin(tasks, settings, shutdown.clone(), move || {
+                let events = events.clone();
+                async move { events.check_ready().await }
+            })
+            .await?;
+            tracing::info!(%events_addr, "the events service is serving gRPC");
+            running.events_grpc_addr = Some(events_addr);
+            running.admin_addr = Some(admin_addr);
         }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
             let state = boxoffice_gateway::AppState::connect(
                 channel_to(&settings.users_url)?,
+                channel_to(&settings.events_url)?,
                 required_internal_token(settings)?,
                 kv,
             )
@@ -289,12 +332,13 @@ pub async fn start(
             let http_addr = listener.local_addr()?;
             tasks.spawn(boxoffice_gateway::serve(listener, state, shutdown.clone()));
             tracing::info!(%http_addr, "the gateway is serving the API");
-            Ok(running(tasks, Some(http_addr), None, None))
+            running.http_addr = Some(http_addr);
         }
-        Some(service @ (ServiceName::Events | ServiceName::Bookings)) => anyhow::bail!(
-            "the {service:?} service is not implemented in this release; its contract is in proto/"
+        Some(ServiceName::Bookings) => anyhow::bail!(
+            "the bookings service is not implemented in this release; its contract is in proto/booking.proto"
         ),
     }
+    Ok(running)
 }
 
 /// Services in separate processes prove to each other that they are boxoffice's with a secret

@@ -10,11 +10,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(
-    name = "boxoffice",
-    version,
-    about = "A ticket booking system that holds a real on-sale"
-)]
+#[command(name = "boxoffice", version, about = "A ticket booking system that holds a real on-sale")]
 struct Cli {
     /// A TOML file of settings; `BOXOFFICE_*` environment variables override it.
     #[arg(long, global = true, env = "BOXOFFICE_CONFIG")]
@@ -88,10 +84,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Keys {
-        command: KeysCommand::Generate,
-    } = cli.command
-    {
+    if let Command::Keys { command: KeysCommand::Generate } = cli.command {
         println!("{}", SigningKey::generate()?.to_base64());
         return Ok(());
     }
@@ -100,28 +93,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { service } => serve(&settings, service).await,
         Command::Migrate { down_to: None } => {
-            boxoffice_users::open_store(&boxoffice::users_database(&settings)).await?;
+            boxoffice::migrate(&settings).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::Migrate {
-            down_to: Some(version),
-        } => {
-            boxoffice_users::revert_migrations(&boxoffice::users_database(&settings), version)
-                .await?;
+        Command::Migrate { down_to: Some(version) } => {
+            boxoffice::revert_migrations(&settings, version).await?;
             println!("migrations reverted to version {version}");
             Ok(())
         }
-        Command::Users {
-            command:
-                UsersCommand::Add {
-                    email,
-                    password,
-                    role,
-                    first_name,
-                    last_name,
-                },
-        } => {
+        Command::Users { command: UsersCommand::Add { email, password, role, first_name, last_name } } => {
             let kv = boxoffice::open_kv(&settings).await?;
             let users = boxoffice::build_users(&settings, kv).await?;
             let local_part = email.split('@').next().unwrap_or_default().to_owned();
@@ -134,10 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 last_name: &last_name,
                 role,
             };
-            let user = users
-                .create_account(account)
-                .await
-                .map_err(|error| anyhow::anyhow!(error.detail))?;
+            let user = users.create_account(account).await.map_err(|error| anyhow::anyhow!(error.detail))?;
             println!("created {} {} (id {})", user.role, user.email, user.id);
             Ok(())
         }
@@ -155,17 +133,13 @@ async fn serve(settings: &Settings, service: Option<ServiceName>) -> anyhow::Res
         }
         shutdown.cancel();
     });
-    running
-        .wait()
-        .await
-        .context("a service stopped with an error")
+    running.wait().await.context("a service stopped with an error")
 }
 
 async fn shutdown_signal() -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             result = tokio::signal::ctrl_c() => result,
             _ = terminate.recv() => Ok(()),
@@ -177,7 +151,5 @@ async fn shutdown_signal() -> std::io::Result<()> {
 
 fn capitalized(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }

@@ -8,9 +8,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={proto_dir}/{file}");
     }
     let descriptors = protox::compile(files, [proto_dir])?;
-    tonic_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(descriptors)?;
+    tonic_build::configure().build_client(true).build_server(true).compile_fds(descriptors)?;
     Ok(())
 }

@@ -44,25 +44,14 @@ async fn signup_login_me_refresh_and_logout_work_end_to_end(backend: Backend) {
     assert_eq!(me.json::<Value>().await.unwrap(), user);
 
     let refresh = login["refresh_token"].as_str().unwrap();
-    let response = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": refresh}),
-            None,
-        )
-        .await;
+    let response = app.post("/api/v1/auth/refresh", json!({"refresh_token": refresh}), None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let refreshed: Value = response.json().await.unwrap();
-    assert_ne!(
-        refreshed["refresh_token"], login["refresh_token"],
-        "refresh tokens rotate"
-    );
+    assert_ne!(refreshed["refresh_token"], login["refresh_token"], "refresh tokens rotate");
     let new_access = refreshed["access_token"].as_str().unwrap();
     app.me(new_access).await;
 
-    let response = app
-        .post("/api/v1/auth/logout", json!({}), Some(new_access))
-        .await;
+    let response = app.post("/api/v1/auth/logout", json!({}), Some(new_access)).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     app.assert_token_refused(new_access).await;
 }
@@ -70,44 +59,21 @@ async fn signup_login_me_refresh_and_logout_work_end_to_end(backend: Backend) {
 async fn reusing_a_refresh_token_revokes_its_whole_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, tokens) = app.customer().await;
-    let first = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": tokens.refresh}),
-            None,
-        )
-        .await;
+    let first = app.post("/api/v1/auth/refresh", json!({"refresh_token": tokens.refresh}), None).await;
     assert_eq!(first.status(), StatusCode::OK);
     let rotated: Value = first.json().await.unwrap();
 
     // The old token again: someone has a copy. The whole family goes.
-    let reuse = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": tokens.refresh}),
-            None,
-        )
-        .await;
+    let reuse = app.post("/api/v1/auth/refresh", json!({"refresh_token": tokens.refresh}), None).await;
     assert_problem(reuse, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let next = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": rotated["refresh_token"]}),
-            None,
-        )
-        .await;
+    let next =
+        app.post("/api/v1/auth/refresh", json!({"refresh_token": rotated["refresh_token"]}), None).await;
     assert_problem(next, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let rotated_access = rotated["access_token"].as_str().unwrap();
     app.assert_token_refused(rotated_access).await;
     app.assert_token_refused(&tokens.access).await;
 
-    let garbage = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": "not-a-token"}),
-            None,
-        )
-        .await;
+    let garbage = app.post("/api/v1/auth/refresh", json!({"refresh_token": "not-a-token"}), None).await;
     assert_problem(garbage, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -115,28 +81,16 @@ async fn logout_revokes_the_access_token_and_the_refresh_token(backend: Backend)
     let app = TestApp::spawn(backend).await;
     let (email, tokens) = app.customer().await;
     let other_session = app.tokens(&email).await;
-    let response = app
-        .post("/api/v1/auth/logout", json!({}), Some(&tokens.access))
-        .await;
+    let response = app.post("/api/v1/auth/logout", json!({}), Some(&tokens.access)).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     app.assert_token_refused(&tokens.access).await;
-    let refresh = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": tokens.refresh}),
-            None,
-        )
-        .await;
+    let refresh = app.post("/api/v1/auth/refresh", json!({"refresh_token": tokens.refresh}), None).await;
     assert_problem(refresh, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let again = app
-        .post("/api/v1/auth/logout", json!({}), Some(&tokens.access))
-        .await;
+    let again = app.post("/api/v1/auth/logout", json!({}), Some(&tokens.access)).await;
     assert_problem(again, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_eq!(
-        app.get("/api/v1/users/me", Some(&other_session.access))
-            .await
-            .status(),
+        app.get("/api/v1/users/me", Some(&other_session.access)).await.status(),
         StatusCode::OK,
         "another session of the same account is untouched"
     );
@@ -159,9 +113,7 @@ async fn a_duplicate_email_is_refused_with_409(backend: Backend) {
     }
 }
 
-async fn weak_passwords_and_malformed_emails_are_refused_with_422_and_create_nobody(
-    backend: Backend,
-) {
+async fn weak_passwords_and_malformed_emails_are_refused_with_422_and_create_nobody(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let cases = [
         (
@@ -180,18 +132,12 @@ async fn weak_passwords_and_malformed_emails_are_refused_with_422_and_create_nob
             json!({"email": "not-an-email", "password": PASSWORD, "first_name": "A", "last_name": "B"}),
             "email",
         ),
-        (
-            json!({"email": "a@example", "password": PASSWORD, "first_name": "A", "last_name": "B"}),
-            "email",
-        ),
+        (json!({"email": "a@example", "password": PASSWORD, "first_name": "A", "last_name": "B"}), "email"),
         (
             json!({"email": "a@example.com", "password": PASSWORD, "first_name": " ", "last_name": "B"}),
             "first_name",
         ),
-        (
-            json!({"email": "a@example.com", "password": PASSWORD, "first_name": "A"}),
-            "last_name",
-        ),
+        (json!({"email": "a@example.com", "password": PASSWORD, "first_name": "A"}), "last_name"),
         (
             json!({"email": "a@example.com", "password": 12345678, "first_name": "A", "last_name": "B"}),
             "password",
@@ -199,16 +145,8 @@ async fn weak_passwords_and_malformed_emails_are_refused_with_422_and_create_nob
     ];
     for (body, field) in cases {
         let response = app.post("/api/v1/auth/signup", body.clone(), None).await;
-        let problem = assert_problem(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
-        assert!(
-            problem["detail"].as_str().unwrap().contains(field),
-            "{body}: {problem}"
-        );
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert!(problem["detail"].as_str().unwrap().contains(field), "{body}: {problem}");
     }
     // Nobody was created: the address is still free.
     app.signup("a@example.com").await;
@@ -229,12 +167,9 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer(backend: Back
         "invalid_credentials",
     )
     .await;
-    let malformed_email = assert_problem(
-        app.login("nobody", PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
+    let malformed_email =
+        assert_problem(app.login("nobody", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+            .await;
     assert_eq!(wrong_password, unknown_email);
     assert_eq!(wrong_password, malformed_email);
 }
@@ -252,11 +187,7 @@ async fn repeated_failed_logins_lock_the_account(backend: Backend) {
     }
     // Locked now, even for the right password.
     let response = app.login(&email, PASSWORD).await;
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry_after > 0 && retry_after <= 15 * 60);
     assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 
@@ -309,31 +240,17 @@ async fn changing_the_password_ends_the_other_sessions(backend: Backend) {
 
     app.me(&this_session.access).await;
     assert_problem(
-        app.get("/api/v1/users/me", Some(&other_session.access))
-            .await,
+        app.get("/api/v1/users/me", Some(&other_session.access)).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
-    let refresh = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": other_session.refresh}),
-            None,
-        )
-        .await;
+    let refresh =
+        app.post("/api/v1/auth/refresh", json!({"refresh_token": other_session.refresh}), None).await;
     assert_problem(refresh, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    assert_problem(
-        app.login(&email, PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
-    assert_eq!(
-        app.login(&email, "a brand new secret").await.status(),
-        StatusCode::OK
-    );
+    assert_problem(app.login(&email, PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert_eq!(app.login(&email, "a brand new secret").await.status(), StatusCode::OK);
 }
 
 async fn deleting_the_account_ends_its_sessions_and_frees_the_email(backend: Backend) {
@@ -350,12 +267,7 @@ async fn deleting_the_account_ends_its_sessions_and_frees_the_email(backend: Bac
     assert_eq!(deleted["email"], email.as_str());
 
     app.assert_token_refused(&tokens.access).await;
-    assert_problem(
-        app.login(&email, PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
+    assert_problem(app.login(&email, PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     app.signup(&email).await;
 }
 
@@ -364,50 +276,24 @@ async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds(backend: Ba
     let (_, tokens) = app.customer().await;
     let body = json!({"refresh_token": tokens.refresh});
     let attempts = (0..20).map(|_| app.post("/api/v1/auth/refresh", body.clone(), None));
-    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(|response| response.status())
-        .collect();
-    let succeeded = statuses
-        .iter()
-        .filter(|&&status| status == StatusCode::OK)
-        .count();
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(attempts).await.into_iter().map(|response| response.status()).collect();
+    let succeeded = statuses.iter().filter(|&&status| status == StatusCode::OK).count();
     assert_eq!(succeeded, 1, "{statuses:?}");
-    assert!(statuses
-        .iter()
-        .all(|&status| status == StatusCode::OK || status == StatusCode::UNAUTHORIZED));
+    assert!(statuses.iter().all(|&status| status == StatusCode::OK || status == StatusCode::UNAUTHORIZED));
 }
 
 async fn a_burst_of_parallel_guesses_cannot_outrun_the_lockout(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (email, _) = app.customer().await;
-    let passwords: Vec<String> = (0..30)
-        .map(|guess| format!("wrong guess {guess}"))
-        .collect();
-    let guesses = passwords.iter().map(|password| {
-        app.login(&email, password)
-            .map(|response| response.status())
-    });
+    let passwords: Vec<String> = (0..30).map(|guess| format!("wrong guess {guess}")).collect();
+    let guesses =
+        passwords.iter().map(|password| app.login(&email, password).map(|response| response.status()));
     let statuses: Vec<StatusCode> = futures::future::join_all(guesses).await;
-    let checked = statuses
-        .iter()
-        .filter(|&&status| status == StatusCode::UNAUTHORIZED)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|&&status| status == StatusCode::TOO_MANY_REQUESTS)
-        .count();
-    assert!(
-        checked <= 5,
-        "at most five guesses are checked: {statuses:?}"
-    );
+    let checked = statuses.iter().filter(|&&status| status == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|&&status| status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 5, "at most five guesses are checked: {statuses:?}");
     assert_eq!(checked + refused, 30, "{statuses:?}");
     // The right password, after the burst, is refused too: the account is locked.
-    assert_problem(
-        app.login(&email, PASSWORD).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-    )
-    .await;
+    assert_problem(app.login(&email, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }

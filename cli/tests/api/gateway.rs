@@ -17,74 +17,29 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients(backend: Bac
     let id = generated.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     let error = app.get("/api/v1/users/me", None).await;
-    assert!(
-        error.headers().contains_key("x-request-id"),
-        "errors carry one too"
-    );
-    let echoed = app
-        .request(Method::GET, "/healthz")
-        .header("x-request-id", "client-chosen-42")
-        .send()
-        .await
-        .unwrap();
+    assert!(error.headers().contains_key("x-request-id"), "errors carry one too");
+    let echoed =
+        app.request(Method::GET, "/healthz").header("x-request-id", "client-chosen-42").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "client-chosen-42");
 }
 
 async fn unknown_routes_bad_bodies_and_wrong_methods_get_problem_documents(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    assert_problem(
-        app.get("/api/v1/no-such-thing", None).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    let wrong_method = app
-        .request(Method::DELETE, "/api/v1/auth/login")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(
-        wrong_method,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-    )
-    .await;
+    assert_problem(app.get("/api/v1/no-such-thing", None).await, StatusCode::NOT_FOUND, "not_found").await;
+    let wrong_method = app.request(Method::DELETE, "/api/v1/auth/login").send().await.unwrap();
+    assert_problem(wrong_method, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 
     let signup = || app.request(Method::POST, "/api/v1/auth/signup");
-    let not_json = signup()
-        .header("content-type", "application/json")
-        .body("{\"email\": ")
-        .send()
-        .await
-        .unwrap();
+    let not_json =
+        signup().header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
     assert_problem(not_json, StatusCode::BAD_REQUEST, "bad_request").await;
     let no_content_type = signup().body("{}").send().await.unwrap();
-    assert_problem(
-        no_content_type,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
-    let array = signup()
-        .header("content-type", "application/json")
-        .body("[]")
-        .send()
-        .await
-        .unwrap();
+    assert_problem(no_content_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    let array = signup().header("content-type", "application/json").body("[]").send().await.unwrap();
     assert_problem(array, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    let too_large = signup()
-        .header("content-type", "application/json")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(
-        too_large,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
+    let too_large = signup().header("content-type", "application/json").body(huge).send().await.unwrap();
+    assert_problem(too_large, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
 async fn health_readiness_metrics_and_the_openapi_document_are_served(backend: Backend) {
@@ -99,12 +54,7 @@ async fn health_readiness_metrics_and_the_openapi_document_are_served(backend: B
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains(r#"route="/api/v1/users/me""#), "{metrics}");
 
-    let openapi: Value = app
-        .get("/api/v1/openapi.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let openapi: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
     let paths = openapi["paths"].as_object().unwrap();
     for path in [
@@ -134,14 +84,8 @@ async fn credential_endpoints_are_rate_limited_per_client_address(backend: Backe
         let response = app.login("someone@example.com", "whatever it is").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let limited = app
-        .post("/api/v1/auth/signup", serde_json::json!({}), None)
-        .await;
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let limited = app.post("/api/v1/auth/signup", serde_json::json!({}), None).await;
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Endpoints that need no credentials are not limited.

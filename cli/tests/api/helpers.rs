@@ -51,8 +51,7 @@ fn admin_database_url() -> String {
 }
 
 fn redis_url() -> String {
-    std::env::var("BOXOFFICE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    std::env::var("BOXOFFICE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 /// A running boxoffice with its own database, and a client for it.
@@ -79,13 +78,8 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
         let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
             .await
             .expect("PostgreSQL is reachable for the tests (scripts/test starts it)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.unwrap();
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
         settings.database_url = Some(format!("{base}/{name}"));
         settings.redis_url = Some(redis_url());
         settings.redis_key_prefix = format!("test:{}:", Uuid::new_v4());
@@ -104,9 +98,7 @@ impl TestApp {
     pub async fn start(backend: Backend, settings: Settings) -> TestApp {
         boxoffice_telemetry::init_logs(false);
         let shutdown = CancellationToken::new();
-        let running = boxoffice::start(&settings, None, shutdown.clone())
-            .await
-            .expect("boxoffice starts");
+        let running = boxoffice::start(&settings, None, shutdown.clone()).await.expect("boxoffice starts");
         let address = format!("http://{}", running.http_addr.expect("the gateway runs"));
         TestApp {
             backend,
@@ -122,12 +114,7 @@ impl TestApp {
     /// Stops the services gracefully and waits for them. The data stays, for a restart.
     pub async fn stop(mut self) -> Settings {
         self.shutdown.cancel();
-        self.running
-            .take()
-            .unwrap()
-            .wait()
-            .await
-            .expect("boxoffice stops cleanly");
+        self.running.take().unwrap().wait().await.expect("boxoffice stops cleanly");
         self.keep_data = true;
         self.settings.clone()
     }
@@ -157,12 +144,7 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, body: Value, token: &str) -> Response {
-        self.request(Method::PATCH, path)
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::PATCH, path).bearer_auth(token).json(&body).send().await.unwrap()
     }
 
     /// The caller's own account, as `GET /users/me` shows it.
@@ -191,12 +173,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/auth/login",
-            json!({"email": email, "password": password}),
-            None,
-        )
-        .await
+        self.post("/api/v1/auth/login", json!({"email": email, "password": password}), None).await
     }
 
     /// Logs in and returns the token pair.
@@ -223,23 +200,10 @@ impl TestApp {
     pub async fn user_with_role(&self, role: &str) -> (String, Tokens) {
         let email = format!("{role}-{}@example.com", Uuid::new_v4().simple());
         let output = self
-            .cli(&[
-                "users",
-                "add",
-                "--email",
-                &email,
-                "--password",
-                PASSWORD,
-                "--role",
-                role,
-            ])
+            .cli(&["users", "add", "--email", &email, "--password", PASSWORD, "--role", role])
             .output()
             .expect("the boxoffice binary runs");
-        assert!(
-            output.status.success(),
-            "users add fails: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "users add fails: {}", String::from_utf8_lossy(&output.stderr));
         let tokens = self.tokens(&email).await;
         (email, tokens)
     }
@@ -254,9 +218,9 @@ impl TestApp {
         boxoffice::signing_key(&self.settings).unwrap()
     }
 
-    /// Runs `sql` (one text column) against the users service's own database.
-    pub async fn query_text(&self, sql: &str) -> Vec<String> {
-        query_text(&self.settings, sql).await
+    /// Runs `sql` (one text column) against `service`'s own database.
+    pub async fn query_text(&self, service: &str, sql: &str) -> Vec<String> {
+        query_text(&self.settings, service, sql).await
     }
 }
 
@@ -272,25 +236,15 @@ impl Drop for TestApp {
 /// The `boxoffice` binary, configured by `settings` through the environment.
 pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
-    command
-        .args(args)
-        .env("BOXOFFICE_DATA_DIR", &settings.data_dir)
-        .env("RUST_LOG", "warn");
-    for key in [
-        "DATABASE_URL",
-        "REDIS_URL",
-        "REDIS_KEY_PREFIX",
-        "JWT_PRIVATE_KEY",
-    ] {
+    command.args(args).env("BOXOFFICE_DATA_DIR", &settings.data_dir).env("RUST_LOG", "warn");
+    for key in ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_PRIVATE_KEY"] {
         command.env_remove(format!("BOXOFFICE_{key}"));
     }
     if let Some(url) = &settings.database_url {
         command.env("BOXOFFICE_DATABASE_URL", url);
     }
     if let Some(url) = &settings.redis_url {
-        command
-            .env("BOXOFFICE_REDIS_URL", url)
-            .env("BOXOFFICE_REDIS_KEY_PREFIX", &settings.redis_key_prefix);
+        command.env("BOXOFFICE_REDIS_URL", url).env("BOXOFFICE_REDIS_KEY_PREFIX", &settings.redis_key_prefix);
     }
     if let Some(key) = &settings.jwt_private_key {
         command.env("BOXOFFICE_JWT_PRIVATE_KEY", key);
@@ -298,31 +252,22 @@ pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     command
 }
 
-/// Runs `sql` (one text column) against the users service's own database.
-pub async fn query_text(settings: &Settings, sql: &str) -> Vec<String> {
+/// Runs `sql` (one text column) against `service`'s own database.
+pub async fn query_text(settings: &Settings, service: &str, sql: &str) -> Vec<String> {
     match &settings.database_url {
         Some(url) => {
             let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
                 .unwrap()
-                .options([("search_path", "users")]);
-            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-                .await
-                .unwrap();
-            let rows: Vec<(String,)> = sqlx::query_as(sql)
-                .fetch_all(&mut connection)
-                .await
-                .unwrap();
+                .options([("search_path", service)]);
+            let mut connection =
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut connection).await.unwrap();
             rows.into_iter().map(|(text,)| text).collect()
         }
         None => {
-            let url = format!("sqlite://{}", settings.sqlite_path("users").display());
-            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-                .await
-                .unwrap();
-            let rows: Vec<(String,)> = sqlx::query_as(sql)
-                .fetch_all(&mut connection)
-                .await
-                .unwrap();
+            let url = format!("sqlite://{}", settings.sqlite_path(service).display());
+            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut connection).await.unwrap();
             rows.into_iter().map(|(text,)| text).collect()
         }
     }
@@ -336,13 +281,7 @@ pub struct Tokens {
 /// Reads a problem document and checks its shape and code.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");

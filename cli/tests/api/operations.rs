@@ -33,46 +33,39 @@ async fn migrations_revert_and_reapply(backend: Backend) {
     app.customer().await;
     // Reverting drops the tables the server uses, so the server is stopped first.
     let settings = app.stop().await;
-    let tables_sql = if backend == Backend::Postgres {
-        TABLES_SQL[0]
-    } else {
-        TABLES_SQL[1]
-    };
+    let tables_sql = if backend == Backend::Postgres { TABLES_SQL[0] } else { TABLES_SQL[1] };
 
-    let down = cli(&settings, &["migrate", "--down-to", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
-    let tables = query_text(&settings, tables_sql).await;
+    let down = cli(&settings, &["migrate", "--down-to", "0"]).output().unwrap();
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let event_tables_sql = EVENT_TABLES_SQL[if backend == Backend::Postgres { 0 } else { 1 }];
+    let tables = query_text(&settings, "users", tables_sql).await;
     for table in ["users", "sessions", "refresh_tokens"] {
-        assert!(
-            !tables.iter().any(|name| name == table),
-            "{table} in {tables:?}"
-        );
+        assert!(!tables.iter().any(|name| name == table), "{table} in {tables:?}");
     }
+    let event_tables = query_text(&settings, "events", event_tables_sql).await;
+    assert!(event_tables.is_empty(), "{event_tables:?}");
 
     let up = cli(&settings, &["migrate"]).output().unwrap();
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let tables = query_text(&settings, tables_sql).await;
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let tables = query_text(&settings, "users", tables_sql).await;
     for table in ["users", "sessions", "refresh_tokens"] {
-        assert!(
-            tables.iter().any(|name| name == table),
-            "{table} missing from {tables:?}"
-        );
+        assert!(tables.iter().any(|name| name == table), "{table} missing from {tables:?}");
+    }
+    let event_tables = query_text(&settings, "events", event_tables_sql).await;
+    for table in ["venues", "events"] {
+        assert!(event_tables.iter().any(|name| name == table), "{table} missing from {event_tables:?}");
     }
 
     // The server starts on the re-migrated, empty database.
     let app = TestApp::start(backend, settings).await;
     app.customer().await;
 }
+
+/// The events service's tables: its schema on PostgreSQL, its own file embedded.
+const EVENT_TABLES_SQL: [&str; 2] = [
+    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'events' AND table_name IN ('venues', 'events')",
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('venues', 'events')",
+];
 
 const TABLES_SQL: [&str; 2] = [
     "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'users'",
@@ -82,16 +75,7 @@ const TABLES_SQL: [&str; 2] = [
 async fn the_cli_refuses_bad_accounts_with_a_clear_message(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let weak = app
-        .cli(&[
-            "users",
-            "add",
-            "--email",
-            "x@example.com",
-            "--password",
-            "short",
-            "--role",
-            "admin",
-        ])
+        .cli(&["users", "add", "--email", "x@example.com", "--password", "short", "--role", "admin"])
         .output()
         .unwrap();
     assert!(!weak.status.success());
@@ -101,31 +85,13 @@ async fn the_cli_refuses_bad_accounts_with_a_clear_message(backend: Backend) {
         String::from_utf8_lossy(&weak.stderr)
     );
     let role = app
-        .cli(&[
-            "users",
-            "add",
-            "--email",
-            "x@example.com",
-            "--password",
-            PASSWORD,
-            "--role",
-            "root",
-        ])
+        .cli(&["users", "add", "--email", "x@example.com", "--password", PASSWORD, "--role", "root"])
         .output()
         .unwrap();
     assert!(!role.status.success());
     let (email, _) = app.user_with_role("organizer").await;
     let taken = app
-        .cli(&[
-            "users",
-            "add",
-            "--email",
-            &email,
-            "--password",
-            PASSWORD,
-            "--role",
-            "admin",
-        ])
+        .cli(&["users", "add", "--email", &email, "--password", PASSWORD, "--role", "admin"])
         .output()
         .unwrap();
     assert!(!taken.status.success());
@@ -138,8 +104,8 @@ async fn the_cli_refuses_bad_accounts_with_a_clear_message(backend: Backend) {
     .await;
 }
 
-/// `serve --service users` and `serve --service gateway` as two deployments would run them:
-/// separate servers sharing PostgreSQL and Redis, the gateway calling the users service over gRPC.
+/// `serve --service users|events|gateway` as separate deployments would run them: servers
+/// sharing PostgreSQL and Redis, the gateway calling the services over gRPC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     let mut settings = fresh_settings(Backend::Postgres).await;
@@ -147,24 +113,22 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     settings.admin_addr = ([127, 0, 0, 1], 0).into();
     settings.internal_token = Some(boxoffice_auth::random_token());
     let users_shutdown = CancellationToken::new();
-    let users = boxoffice::start(&settings, Some(ServiceName::Users), users_shutdown.clone())
-        .await
-        .unwrap();
-    assert!(
-        users.http_addr.is_none(),
-        "the users service has no public API"
-    );
+    let users = boxoffice::start(&settings, Some(ServiceName::Users), users_shutdown.clone()).await.unwrap();
+    assert!(users.http_addr.is_none(), "the users service has no public API");
     settings.users_url = format!("http://{}", users.users_grpc_addr.unwrap());
+    settings.events_grpc_addr = ([127, 0, 0, 1], 0).into();
     let shutdown = CancellationToken::new();
-    let gateway = boxoffice::start(&settings, Some(ServiceName::Gateway), shutdown.clone())
-        .await
-        .unwrap();
+    let events = boxoffice::start(&settings, Some(ServiceName::Events), shutdown.clone()).await.unwrap();
+    settings.events_url = format!("http://{}", events.events_grpc_addr.unwrap());
+    let gateway = boxoffice::start(&settings, Some(ServiceName::Gateway), shutdown.clone()).await.unwrap();
     let api = format!("http://{}", gateway.http_addr.unwrap());
     let client = reqwest::Client::new();
 
     let signup = client
         .post(format!("{api}/api/v1/auth/signup"))
-        .json(&json!({"email": "split@example.com", "password": PASSWORD, "first_name": "S", "last_name": "P"}))
+        .json(
+            &json!({"email": "split@example.com", "password": PASSWORD, "first_name": "S", "last_name": "P"}),
+        )
         .send()
         .await
         .unwrap();
@@ -179,55 +143,22 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
         .await
         .unwrap();
     let access = login["access_token"].as_str().unwrap();
-    let me = client
-        .get(format!("{api}/api/v1/users/me"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
+    let me = client.get(format!("{api}/api/v1/users/me")).bearer_auth(access).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
-    let logout = client
-        .post(format!("{api}/api/v1/auth/logout"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
+    let logout = client.post(format!("{api}/api/v1/auth/logout")).bearer_auth(access).send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let me = client
-        .get(format!("{api}/api/v1/users/me"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        me.status(),
-        StatusCode::UNAUTHORIZED,
-        "the gateway sees the users service's revocation"
-    );
+    let me = client.get(format!("{api}/api/v1/users/me")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the gateway sees the users service's revocation");
 
     let admin = format!("http://{}", users.admin_addr.unwrap());
     for path in ["/healthz", "/readyz", "/metrics"] {
         let response = client.get(format!("{admin}{path}")).send().await.unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{path} on the users service"
-        );
+        assert_eq!(response.status(), StatusCode::OK, "{path} on the users service");
     }
-    assert_eq!(
-        client
-            .get(format!("{api}/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(client.get(format!("{api}/readyz")).send().await.unwrap().status(), StatusCode::OK);
 
     // A caller without the internal token is refused by the users service itself.
-    let mut stranger = UserServiceClient::connect(settings.users_url.clone())
-        .await
-        .unwrap();
+    let mut stranger = UserServiceClient::connect(settings.users_url.clone()).await.unwrap();
     let request = pb::CreateUserRequest {
         email: "intruder@example.com".into(),
         password: PASSWORD.into(),
@@ -241,35 +172,22 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     // With the users service gone, the gateway is alive but not ready.
     users_shutdown.cancel();
     users.wait().await.unwrap();
-    assert_eq!(
-        client
-            .get(format!("{api}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(client.get(format!("{api}/healthz")).send().await.unwrap().status(), StatusCode::OK);
     let not_ready = client.get(format!("{api}/readyz")).send().await.unwrap();
     assert_problem(not_ready, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 
     shutdown.cancel();
     gateway.wait().await.unwrap();
+    events.wait().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
     let mut settings = fresh_settings(Backend::Embedded).await;
     settings.internal_token = Some(boxoffice_auth::random_token());
-    for service in [ServiceName::Users, ServiceName::Gateway] {
-        let error = boxoffice::start(&settings, Some(service), CancellationToken::new())
-            .await
-            .err()
-            .unwrap();
-        assert!(
-            format!("{error:#}").contains("BOXOFFICE_REDIS_URL"),
-            "{error:#}"
-        );
+    for service in [ServiceName::Users, ServiceName::Events, ServiceName::Gateway] {
+        let error = boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
+        assert!(format!("{error:#}").contains("BOXOFFICE_REDIS_URL"), "{error:#}");
     }
     let _ = std::fs::remove_dir_all(&settings.data_dir);
 
@@ -278,15 +196,10 @@ async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
     settings.admin_addr = ([127, 0, 0, 1], 0).into();
     for token in [None, Some("too short".to_owned())] {
         settings.internal_token = token;
-        for service in [ServiceName::Users, ServiceName::Gateway] {
-            let error = boxoffice::start(&settings, Some(service), CancellationToken::new())
-                .await
-                .err()
-                .unwrap();
-            assert!(
-                format!("{error:#}").contains("BOXOFFICE_INTERNAL_TOKEN"),
-                "{error:#}"
-            );
+        for service in [ServiceName::Users, ServiceName::Events, ServiceName::Gateway] {
+            let error =
+                boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
+            assert!(format!("{error:#}").contains("BOXOFFICE_INTERNAL_TOKEN"), "{error:#}");
         }
     }
 }
@@ -295,9 +208,7 @@ async fn revocations_survive_a_restart_and_a_lost_store(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (email, logged_out) = app.customer().await;
     let still_in = app.tokens(&email).await;
-    let logout = app
-        .post("/api/v1/auth/logout", json!({}), Some(&logged_out.access))
-        .await;
+    let logout = app.post("/api/v1/auth/logout", json!({}), Some(&logged_out.access)).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let mut settings = app.stop().await;
     // A new key prefix is a Redis that lost everything; the embedded store starts empty anyway.

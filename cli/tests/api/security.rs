@@ -27,19 +27,11 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
 
     // The same claims, made an admin, with the signature of the original.
     let parts: Vec<&str> = tokens.access.split('.').collect();
-    let mut payload: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(parts[1])
-            .unwrap(),
-    )
-    .unwrap();
+    let mut payload: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
+            .unwrap();
     payload["role"] = json!("admin");
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        base64url(payload.to_string().as_bytes()),
-        parts[2]
-    );
+    let tampered = format!("{}.{}.{}", parts[0], base64url(payload.to_string().as_bytes()), parts[2]);
 
     let unsigned = format!(
         "{}.{}.",
@@ -56,16 +48,9 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
 
     let session_id = Uuid::now_v7();
     let other_key = SigningKey::generate().unwrap();
-    let wrong_key = other_key
-        .sign(&Claims::new(user_id, Role::Admin, session_id, now))
-        .unwrap();
+    let wrong_key = other_key.sign(&Claims::new(user_id, Role::Admin, session_id, now)).unwrap();
     let expired = key
-        .sign(&Claims::new(
-            user_id,
-            Role::Customer,
-            session_id,
-            now - chrono::Duration::hours(1),
-        ))
+        .sign(&Claims::new(user_id, Role::Customer, session_id, now - chrono::Duration::hours(1)))
         .unwrap();
     let mut foreign = Claims::new(user_id, Role::Customer, session_id, now);
     foreign.aud = "another-api".to_owned();
@@ -101,7 +86,8 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
 
 async fn a_signup_that_sets_its_own_role_or_unknown_fields_creates_nobody(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let base = json!({"email": "mallory@example.com", "password": PASSWORD, "first_name": "M", "last_name": "X"});
+    let base =
+        json!({"email": "mallory@example.com", "password": PASSWORD, "first_name": "M", "last_name": "X"});
     for (field, value) in [
         ("role", json!("admin")),
         ("role", json!("customer")),
@@ -112,16 +98,8 @@ async fn a_signup_that_sets_its_own_role_or_unknown_fields_creates_nobody(backen
         let mut body = base.clone();
         body[field] = value;
         let response = app.post("/api/v1/auth/signup", body, None).await;
-        let problem = assert_problem(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
-        assert!(
-            problem["detail"].as_str().unwrap().contains(field),
-            "{problem}"
-        );
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert!(problem["detail"].as_str().unwrap().contains(field), "{problem}");
     }
     assert_problem(
         app.login("mallory@example.com", PASSWORD).await,
@@ -137,13 +115,10 @@ async fn stored_password_hashes_are_argon2id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.customer().await;
     app.user_with_role("organizer").await;
-    let hashes = app.query_text("SELECT password_hash FROM users").await;
+    let hashes = app.query_text("users", "SELECT password_hash FROM users").await;
     assert_eq!(hashes.len(), 2);
     for hash in hashes {
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(!hash.contains(PASSWORD));
     }
 }

@@ -198,10 +198,7 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = CLOCK_LEEWAY_S;
-        Ok(Verifier {
-            key: DecodingKey::from_ed_der(public_key),
-            validation,
-        })
+        Ok(Verifier { key: DecodingKey::from_ed_der(public_key), validation })
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
@@ -244,10 +241,7 @@ mod tests {
         let other = SigningKey::generate().unwrap();
         let claims = Claims::new(Uuid::now_v7(), Role::Admin, Uuid::now_v7(), Utc::now());
         let verifier = Verifier::new(key.public_key()).unwrap();
-        assert_eq!(
-            verifier.verify(&token_with(&claims, &other)),
-            Err(VerifyError::Invalid)
-        );
+        assert_eq!(verifier.verify(&token_with(&claims, &other)), Err(VerifyError::Invalid));
     }
 
     #[test]
@@ -256,17 +250,11 @@ mod tests {
         let verifier = Verifier::new(key.public_key()).unwrap();
         let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
         let expired = Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), an_hour_ago);
-        assert_eq!(
-            verifier.verify(&token_with(&expired, &key)),
-            Err(VerifyError::Expired)
-        );
+        assert_eq!(verifier.verify(&token_with(&expired, &key)), Err(VerifyError::Expired));
 
         let mut foreign = Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), Utc::now());
         foreign.aud = "another-api".into();
-        assert_eq!(
-            verifier.verify(&token_with(&foreign, &key)),
-            Err(VerifyError::Invalid)
-        );
+        assert_eq!(verifier.verify(&token_with(&foreign, &key)), Err(VerifyError::Invalid));
     }
 
     #[test]
@@ -277,10 +265,7 @@ mod tests {
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = engine.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = engine.encode(serde_json::to_vec(&claims).unwrap());
-        assert_eq!(
-            verifier.verify(&format!("{header}.{payload}.")),
-            Err(VerifyError::Invalid)
-        );
+        assert_eq!(verifier.verify(&format!("{header}.{payload}.")), Err(VerifyError::Invalid));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub const KEYS: &[&str] = &[
     "kafka_brokers",
     "users_grpc_addr",
     "users_url",
+    "events_grpc_addr",
+    "events_url",
     "admin_addr",
     "jwt_private_key",
     "internal_token",
@@ -58,6 +60,11 @@ pub struct Settings {
     /// Where the gateway reaches the users service when they run as separate processes.
     #[serde(deserialize_with = "text::required")]
     pub users_url: String,
+    /// The events service's gRPC listen address when it runs on its own (`--service events`).
+    pub events_grpc_addr: SocketAddr,
+    /// Where the gateway reaches the events service when they run as separate processes.
+    #[serde(deserialize_with = "text::required")]
+    pub events_url: String,
     /// Health, readiness and metrics of a service that runs on its own and has no public API.
     pub admin_addr: SocketAddr,
     /// The Ed25519 private key that signs access tokens, base64 PKCS#8 (`boxoffice keys
@@ -104,15 +111,11 @@ mod text {
         }
     }
 
-    pub fn required<'de, D: Deserializer<'de>, T: From<String>>(
-        deserializer: D,
-    ) -> Result<T, D::Error> {
+    pub fn required<'de, D: Deserializer<'de>, T: From<String>>(deserializer: D) -> Result<T, D::Error> {
         Scalar::deserialize(deserializer).map(|scalar| T::from(scalar.into_text()))
     }
 
-    pub fn optional<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<String>, D::Error> {
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
         Option::<Scalar>::deserialize(deserializer).map(|scalar| scalar.map(Scalar::into_text))
     }
 }
@@ -135,6 +138,8 @@ impl Default for Settings {
             kafka_brokers: None,
             users_grpc_addr: ([127, 0, 0, 1], 50051).into(),
             users_url: "http://127.0.0.1:50051".to_owned(),
+            events_grpc_addr: ([127, 0, 0, 1], 50052).into(),
+            events_url: "http://127.0.0.1:50052".to_owned(),
             admin_addr: ([127, 0, 0, 1], 9090).into(),
             jwt_private_key: None,
             internal_token: None,
@@ -150,21 +155,14 @@ impl Settings {
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Settings> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config_file {
-            anyhow::ensure!(
-                path.exists(),
-                "the config file {} does not exist",
-                path.display()
-            );
+            anyhow::ensure!(path.exists(), "the config file {} does not exist", path.display());
             figment = figment.merge(Toml::file(path));
         }
         // Empty variables count as unset, so `BOXOFFICE_DATABASE_URL=` selects the embedded default.
         // Only variables that name a setting are read, so that other `BOXOFFICE_*` variables
         // (a test's own, say) are not mistaken for unknown settings.
         let env = Env::prefixed(ENV_PREFIX).filter(|key| {
-            if !KEYS
-                .iter()
-                .any(|known| key.as_str().eq_ignore_ascii_case(known))
-            {
+            if !KEYS.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)) {
                 return false;
             }
             let name = format!("{ENV_PREFIX}{}", key.as_str().to_ascii_uppercase());
@@ -177,10 +175,7 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.database_max_connections >= 1,
-            "database_max_connections must be at least 1"
-        );
+        anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");
         Ok(())
     }
 
@@ -204,19 +199,13 @@ mod tests {
         let settings = Settings::default();
         assert!(settings.is_embedded());
         assert_eq!(settings.http_addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            settings.sqlite_path("users"),
-            PathBuf::from("./data/users.db")
-        );
+        assert_eq!(settings.sqlite_path("users"), PathBuf::from("./data/users.db"));
     }
 
     #[test]
     fn a_file_then_the_environment_override_the_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "boxoffice.toml",
-                "http_addr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"",
-            )?;
+            jail.create_file("boxoffice.toml", "http_addr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"")?;
             jail.set_env("BOXOFFICE_DATA_DIR", "/tmp/y");
             jail.set_env("BOXOFFICE_DATABASE_URL", "");
             jail.set_env("BOXOFFICE_NOT_A_SETTING", "ignored");
@@ -240,6 +229,8 @@ mod tests {
             kafka_brokers: _,
             users_grpc_addr: _,
             users_url: _,
+            events_grpc_addr: _,
+            events_url: _,
             admin_addr: _,
             jwt_private_key: _,
             internal_token: _,
@@ -247,7 +238,7 @@ mod tests {
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 14);
+        assert_eq!(KEYS.len(), 16);
     }
 
     #[test]

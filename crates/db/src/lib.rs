@@ -26,18 +26,13 @@ pub enum Database {
 
 /// Connects to `schema` in the PostgreSQL database at `url`, creating the schema if needed; the
 /// pool's connections see that schema first, so the service's SQL names its tables plainly.
-pub async fn postgres_pool(
-    url: &str,
-    schema: &str,
-    max_connections: u32,
-) -> anyhow::Result<PgPool> {
+pub async fn postgres_pool(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
     let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
         .await
         .context("connecting to PostgreSQL")?;
-    let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .execute(&mut connection)
-        .await;
+    let created =
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut connection).await;
     // Two replicas starting at once may race to create the schema; the loser's error is
     // harmless when the schema now exists.
     if let Err(error) = created {
@@ -47,10 +42,7 @@ pub async fn postgres_pool(
         .bind(schema)
         .fetch_optional(&mut connection)
         .await?;
-        anyhow::ensure!(
-            exists.is_some(),
-            "creating the {schema} schema fails: {error}"
-        );
+        anyhow::ensure!(exists.is_some(), "creating the {schema} schema fails: {error}");
     }
     PgPoolOptions::new()
         .max_connections(max_connections)

@@ -115,11 +115,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        Error {
-            code,
-            detail: detail.into(),
-            retry_after: None,
-        }
+        Error { code, detail: detail.into(), retry_after: None }
     }
 
     pub fn validation(detail: impl Into<String>) -> Self {
@@ -139,10 +135,7 @@ impl Error {
     }
 
     pub fn rate_limited(detail: impl Into<String>, retry_after: Duration) -> Self {
-        Error {
-            retry_after: Some(retry_after),
-            ..Error::new(Code::RateLimited, detail)
-        }
+        Error { retry_after: Some(retry_after), ..Error::new(Code::RateLimited, detail) }
     }
 
     /// An unexpected failure. The cause is logged here, once, and replaced by a generic detail.
@@ -150,18 +143,12 @@ impl Error {
     pub fn internal(cause: impl fmt::Display) -> Self {
         let location = std::panic::Location::caller();
         tracing::error!(%location, error = %cause, "internal error");
-        Error::new(
-            Code::Internal,
-            "internal error; the server's log has the details",
-        )
+        Error::new(Code::Internal, "internal error; the server's log has the details")
     }
 
     pub fn unavailable(cause: impl fmt::Display) -> Self {
         tracing::warn!(error = %cause, "dependency unavailable");
-        Error::new(
-            Code::Unavailable,
-            "a dependency is unavailable; try again shortly",
-        )
+        Error::new(Code::Unavailable, "a dependency is unavailable; try again shortly")
     }
 
     pub fn http_status(&self) -> http::StatusCode {
@@ -172,25 +159,19 @@ impl Error {
     /// A status from elsewhere (a transport failure, a panic) is mapped by its gRPC code.
     pub fn from_status(status: &tonic::Status) -> Self {
         let metadata = status.metadata();
-        let code = metadata
-            .get(CODE_METADATA_KEY)
-            .and_then(|value| value.to_str().ok())
-            .and_then(Code::parse);
+        let code =
+            metadata.get(CODE_METADATA_KEY).and_then(|value| value.to_str().ok()).and_then(Code::parse);
         let retry_after = metadata
             .get(RETRY_AFTER_METADATA_KEY)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok())
             .map(Duration::from_secs);
         match code {
-            Some(code) => Error {
-                code,
-                detail: status.message().to_owned(),
-                retry_after,
-            },
+            Some(code) => Error { code, detail: status.message().to_owned(), retry_after },
             None => match status.code() {
-                tonic::Code::Unavailable
-                | tonic::Code::DeadlineExceeded
-                | tonic::Code::Cancelled => Error::unavailable(format!("{status:?}")),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+                    Error::unavailable(format!("{status:?}"))
+                }
                 tonic::Code::NotFound => Error::not_found("resource"),
                 tonic::Code::Unauthenticated => Error::unauthorized("not authenticated"),
                 tonic::Code::PermissionDenied => Error::forbidden(),
@@ -212,19 +193,11 @@ impl From<Error> for tonic::Status {
     fn from(error: Error) -> Self {
         let mut status = tonic::Status::new(error.code.grpc_code(), error.detail);
         let metadata = status.metadata_mut();
-        metadata.insert(
-            CODE_METADATA_KEY,
-            error.code.as_str().parse().expect("codes are ASCII"),
-        );
+        metadata.insert(CODE_METADATA_KEY, error.code.as_str().parse().expect("codes are ASCII"));
         if let Some(retry_after) = error.retry_after {
             metadata.insert(
                 RETRY_AFTER_METADATA_KEY,
-                retry_after
-                    .as_secs()
-                    .max(1)
-                    .to_string()
-                    .parse()
-                    .expect("digits are ASCII"),
+                retry_after.as_secs().max(1).to_string().parse().expect("digits are ASCII"),
             );
         }
         status
@@ -238,10 +211,8 @@ mod tests {
     #[test]
     fn every_code_round_trips_through_a_grpc_status() {
         for &code in Code::ALL {
-            let error = Error {
-                retry_after: Some(Duration::from_secs(7)),
-                ..Error::new(code, "some detail")
-            };
+            let error =
+                Error { retry_after: Some(Duration::from_secs(7)), ..Error::new(code, "some detail") };
             let status = tonic::Status::from(error.clone());
             assert_eq!(Error::from_status(&status), error);
         }

@@ -42,10 +42,7 @@ pub struct Kv {
 
 impl Kv {
     pub fn new(store: Arc<dyn Store>, prefix: &str) -> Self {
-        Kv {
-            store,
-            prefix: prefix.into(),
-        }
+        Kv { store, prefix: prefix.into() }
     }
 
     /// An in-memory store, for the embedded default.
@@ -97,12 +94,10 @@ mod tests {
     use super::*;
 
     async fn redis_kv() -> Kv {
-        let url = std::env::var("BOXOFFICE_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let url =
+            std::env::var("BOXOFFICE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let prefix = format!("test:{}:", uuid::Uuid::new_v4());
-        Kv::redis(&url, &prefix)
-            .await
-            .expect("Redis is reachable for the tests")
+        Kv::redis(&url, &prefix).await.expect("Redis is reachable for the tests")
     }
 
     async fn behaves_as_a_store(kv: Kv) {
@@ -119,27 +114,12 @@ mod tests {
         kv.delete("a").await.unwrap();
         assert!(!kv.exists("a").await.unwrap());
 
-        assert_eq!(
-            kv.incr_in_window("n", Duration::from_secs(60))
-                .await
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            kv.incr_in_window("n", Duration::from_secs(1))
-                .await
-                .unwrap(),
-            2
-        );
+        assert_eq!(kv.incr_in_window("n", Duration::from_secs(60)).await.unwrap(), 1);
+        assert_eq!(kv.incr_in_window("n", Duration::from_secs(1)).await.unwrap(), 2);
         let ttl = kv.ttl("n").await.unwrap().unwrap();
-        assert!(
-            ttl > Duration::from_secs(55),
-            "a later increment keeps the first expiry"
-        );
+        assert!(ttl > Duration::from_secs(55), "a later increment keeps the first expiry");
 
-        kv.set_ex("short", "x", Duration::from_millis(50))
-            .await
-            .unwrap();
+        kv.set_ex("short", "x", Duration::from_millis(50)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(!kv.exists("short").await.unwrap(), "keys expire");
     }

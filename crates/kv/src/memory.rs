@@ -23,11 +23,7 @@ struct Inner {
 
 impl Inner {
     fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
-        if self
-            .entries
-            .get(key)
-            .is_some_and(|entry| entry.expires_at <= now)
-        {
+        if self.entries.get(key).is_some_and(|entry| entry.expires_at <= now) {
             self.entries.remove(key);
         }
         self.entries.get_mut(key)
@@ -57,9 +53,7 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave an entry half-written, so a poisoned lock
         // is still safe to use.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -67,19 +61,13 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
         let now = Instant::now();
-        let entry = Entry {
-            value: value.to_owned(),
-            expires_at: now + ttl,
-        };
+        let entry = Entry { value: value.to_owned(), expires_at: now + ttl };
         self.lock().insert(key, entry, now);
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .lock()
-            .live(key, Instant::now())
-            .map(|entry| entry.value.clone()))
+        Ok(self.lock().live(key, Instant::now()).map(|entry| entry.value.clone()))
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
@@ -94,23 +82,13 @@ impl Store for MemoryStore {
             entry.value = count.to_string();
             return Ok(count);
         }
-        inner.insert(
-            key,
-            Entry {
-                value: "1".to_owned(),
-                expires_at: now + ttl,
-            },
-            now,
-        );
+        inner.insert(key, Entry { value: "1".to_owned(), expires_at: now + ttl }, now);
         Ok(1)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         let now = Instant::now();
-        Ok(self
-            .lock()
-            .live(key, now)
-            .map(|entry| entry.expires_at - now))
+        Ok(self.lock().live(key, now).map(|entry| entry.expires_at - now))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -27,13 +27,8 @@ pub struct RedisStore {
 impl RedisStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).context("parsing the Redis URL")?;
-        let connection = ConnectionManager::new(client)
-            .await
-            .context("connecting to Redis")?;
-        Ok(RedisStore {
-            connection,
-            incr_in_window: redis::Script::new(INCR_IN_WINDOW),
-        })
+        let connection = ConnectionManager::new(client).await.context("connecting to Redis")?;
+        Ok(RedisStore { connection, incr_in_window: redis::Script::new(INCR_IN_WINDOW) })
     }
 }
 
@@ -79,11 +74,8 @@ impl Store for RedisStore {
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         let mut connection = self.connection.clone();
-        let ttl_ms: i64 = redis::cmd("PTTL")
-            .arg(key)
-            .query_async(&mut connection)
-            .await
-            .context("PTTL in Redis")?;
+        let ttl_ms: i64 =
+            redis::cmd("PTTL").arg(key).query_async(&mut connection).await.context("PTTL in Redis")?;
         // -2: no such key; -1: a key without expiry, which this crate never writes.
         Ok(u64::try_from(ttl_ms).ok().map(Duration::from_millis))
     }
@@ -96,10 +88,7 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<()> {
         let mut connection = self.connection.clone();
-        let _: String = redis::cmd("PING")
-            .query_async(&mut connection)
-            .await
-            .context("PING to Redis")?;
+        let _: String = redis::cmd("PING").query_async(&mut connection).await.context("PING to Redis")?;
         Ok(())
     }
 }

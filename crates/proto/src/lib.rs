@@ -14,10 +14,13 @@ pub mod booking {
     tonic::include_proto!("boxoffice.booking.v1");
 }
 
-/// Conversions between the wire's role enum and [`boxoffice_auth::Role`], written once.
+/// Conversions between the wire's role enums and [`boxoffice_auth::Role`], written once.
 mod role {
+    use std::fmt;
+
     use boxoffice_auth::Role;
 
+    use crate::event::{Caller, Role as EventRole};
     use crate::user::Role as WireRole;
 
     impl From<Role> for WireRole {
@@ -44,11 +47,57 @@ mod role {
         }
     }
 
+    // event.proto keeps its own copy of the role enum so that its package does not import the
+    // users service's; the two copies convert the same way.
+    impl From<Role> for EventRole {
+        fn from(role: Role) -> Self {
+            match role {
+                Role::Customer => EventRole::Customer,
+                Role::Organizer => EventRole::Organizer,
+                Role::Admin => EventRole::Admin,
+            }
+        }
+    }
+
+    impl TryFrom<EventRole> for Role {
+        type Error = EventRole;
+
+        /// Fails for `ROLE_UNSPECIFIED`, which no caller has.
+        fn try_from(role: EventRole) -> Result<Self, EventRole> {
+            match role {
+                EventRole::Customer => Ok(Role::Customer),
+                EventRole::Organizer => Ok(Role::Organizer),
+                EventRole::Admin => Ok(Role::Admin),
+                EventRole::Unspecified => Err(role),
+            }
+        }
+    }
+
+    impl Caller {
+        /// The caller of an events call, from a verified access token's subject and role.
+        pub fn new(user_id: impl fmt::Display, role: Role) -> Self {
+            Caller { user_id: user_id.to_string(), role: EventRole::from(role).into() }
+        }
+    }
+
     /// Reads the role of a wire message (an `i32`); `None` for unknown or unspecified values.
     pub fn role_from_wire(value: i32) -> Option<Role> {
-        WireRole::try_from(value)
-            .ok()
-            .and_then(|role| Role::try_from(role).ok())
+        WireRole::try_from(value).ok().and_then(|role| Role::try_from(role).ok())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_role_round_trips_through_both_wire_enums() {
+            for role in [Role::Customer, Role::Organizer, Role::Admin] {
+                assert_eq!(Role::try_from(WireRole::from(role)), Ok(role));
+                assert_eq!(Role::try_from(EventRole::from(role)), Ok(role));
+            }
+            let caller = Caller::new("0190a5a4-0000-7000-8000-000000000000", Role::Organizer);
+            assert_eq!(caller.role(), EventRole::Organizer);
+        }
     }
 }
 
@@ -99,15 +148,10 @@ pub mod internal_auth {
 
     impl Interceptor for RequireToken {
         fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
-            let presented = request
-                .metadata()
-                .get(METADATA_KEY)
-                .map(|value| value.as_bytes());
+            let presented = request.metadata().get(METADATA_KEY).map(|value| value.as_bytes());
             match presented {
                 Some(presented) if constant_time_eq(presented, &self.0) => Ok(request),
-                _ => Err(Status::unauthenticated(
-                    "internal calls need the internal token",
-                )),
+                _ => Err(Status::unauthenticated("internal calls need the internal token")),
             }
         }
     }
@@ -115,12 +159,7 @@ pub mod internal_auth {
     /// Compares without stopping at the first difference, so the time taken reveals nothing
     /// about how much of a guess was right.
     fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-        left.len() == right.len()
-            && left
-                .iter()
-                .zip(right)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 
     #[cfg(test)]

@@ -43,30 +43,19 @@ pub fn parse_text(input: &str, field: &str, max_chars: usize) -> Result<String, 
 pub fn parse_optional_text(input: &str, field: &str, max_chars: usize) -> Result<String, Error> {
     let text = input.trim();
     if text.chars().count() > max_chars {
-        return Err(Error::validation(format!(
-            "{field}: must be at most {max_chars} characters"
-        )));
+        return Err(Error::validation(format!("{field}: must be at most {max_chars} characters")));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(Error::validation(format!(
-            "{field}: must not contain control characters"
-        )));
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(Error::validation(format!("{field}: must not contain control characters")));
     }
     Ok(text.to_owned())
 }
 
 /// An RFC 3339 time, kept to the microsecond (what PostgreSQL stores).
 pub fn parse_time(input: &str, field: &str) -> Result<DateTime<Utc>, Error> {
-    DateTime::parse_from_rfc3339(input.trim())
-        .map(|time| time.with_timezone(&Utc).trunc_subsecs(6))
-        .map_err(|_| {
-            Error::validation(format!(
-                "{field}: must be an RFC 3339 time such as 2026-12-31T20:00:00Z"
-            ))
-        })
+    DateTime::parse_from_rfc3339(input.trim()).map(|time| time.with_timezone(&Utc).trunc_subsecs(6)).map_err(
+        |_| Error::validation(format!("{field}: must be an RFC 3339 time such as 2026-12-31T20:00:00Z")),
+    )
 }
 
 /// The time as the API shows it: RFC 3339 in UTC.
@@ -97,9 +86,9 @@ impl SectionLayout {
 
     /// Every seat id of the section, row by row, in seat order.
     pub fn seat_ids(&self) -> impl Iterator<Item = String> + '_ {
-        self.rows.iter().flat_map(move |row| {
-            (1..=row.seats).map(move |number| seat_id(&self.name, &row.label, number))
-        })
+        self.rows
+            .iter()
+            .flat_map(move |row| (1..=row.seats).map(move |number| seat_id(&self.name, &row.label, number)))
     }
 }
 
@@ -111,24 +100,16 @@ pub struct Layout(Vec<SectionLayout>);
 impl Layout {
     pub fn parse(sections: Vec<SectionLayout>) -> Result<Layout, Error> {
         if sections.is_empty() || sections.len() > MAX_SECTIONS_PER_VENUE {
-            return Err(Error::validation(format!(
-                "sections: give 1 to {MAX_SECTIONS_PER_VENUE} sections"
-            )));
+            return Err(Error::validation(format!("sections: give 1 to {MAX_SECTIONS_PER_VENUE} sections")));
         }
         let mut section_names = HashSet::new();
         let mut total: u64 = 0;
         let mut parsed = Vec::with_capacity(sections.len());
         for (section_index, section) in sections.into_iter().enumerate() {
             let field = format!("sections[{section_index}]");
-            let name = parse_label(
-                &section.name,
-                &format!("{field}.name"),
-                SECTION_NAME_MAX_CHARS,
-            )?;
+            let name = parse_label(&section.name, &format!("{field}.name"), SECTION_NAME_MAX_CHARS)?;
             if !section_names.insert(name.to_lowercase()) {
-                return Err(Error::validation(format!(
-                    "{field}.name: `{name}` is used by another section"
-                )));
+                return Err(Error::validation(format!("{field}.name: `{name}` is used by another section")));
             }
             if section.rows.is_empty() || section.rows.len() > MAX_ROWS_PER_SECTION {
                 return Err(Error::validation(format!(
@@ -139,11 +120,7 @@ impl Layout {
             let mut rows = Vec::with_capacity(section.rows.len());
             for (row_index, row) in section.rows.into_iter().enumerate() {
                 let row_field = format!("{field}.rows[{row_index}]");
-                let label = parse_label(
-                    &row.label,
-                    &format!("{row_field}.label"),
-                    ROW_LABEL_MAX_CHARS,
-                )?;
+                let label = parse_label(&row.label, &format!("{row_field}.label"), ROW_LABEL_MAX_CHARS)?;
                 if !labels.insert(label.to_lowercase()) {
                     return Err(Error::validation(format!(
                         "{row_field}.label: `{label}` is used by another row"
@@ -155,10 +132,7 @@ impl Layout {
                     )));
                 }
                 total += u64::from(row.seats);
-                rows.push(RowLayout {
-                    label,
-                    seats: row.seats,
-                });
+                rows.push(RowLayout { label, seats: row.seats });
             }
             parsed.push(SectionLayout { name, rows });
         }
@@ -186,9 +160,7 @@ impl Layout {
 fn parse_label(input: &str, field: &str, max_chars: usize) -> Result<String, Error> {
     let label = parse_text(input, field, max_chars)?;
     if label.contains(SEAT_ID_SEPARATOR) {
-        return Err(Error::validation(format!(
-            "{field}: must not contain `{SEAT_ID_SEPARATOR}`"
-        )));
+        return Err(Error::validation(format!("{field}: must not contain `{SEAT_ID_SEPARATOR}`")));
     }
     Ok(label)
 }
@@ -261,9 +233,7 @@ pub enum NewPlacement {
 pub fn parse_currency(input: &str, field: &str) -> Result<String, Error> {
     let currency = input.trim().to_ascii_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(Error::validation(format!(
-            "{field}: must be an ISO 4217 code such as EUR"
-        )));
+        return Err(Error::validation(format!("{field}: must be an ISO 4217 code such as EUR")));
     }
     Ok(currency)
 }
@@ -288,14 +258,10 @@ pub fn parse_categories(
         let field = format!("categories[{index}]");
         let name = parse_text(&category.name, &format!("{field}.name"), NAME_MAX_CHARS)?;
         if !names.insert(name.to_lowercase()) {
-            return Err(Error::validation(format!(
-                "{field}.name: `{name}` is used by another category"
-            )));
+            return Err(Error::validation(format!("{field}.name: `{name}` is used by another category")));
         }
         if !(0..=MAX_PRICE_CENTS).contains(&category.price_cents) {
-            return Err(Error::validation(format!(
-                "{field}.price_cents: must be 0 to {MAX_PRICE_CENTS}"
-            )));
+            return Err(Error::validation(format!("{field}.price_cents: must be 0 to {MAX_PRICE_CENTS}")));
         }
         let currency = parse_currency(&category.currency, &format!("{field}.currency"))?;
         match &currency_of_event {
@@ -323,9 +289,7 @@ pub fn parse_categories(
                     )));
                 };
                 if sections.is_empty() {
-                    return Err(Error::validation(format!(
-                        "{field}.sections: name at least one section"
-                    )));
+                    return Err(Error::validation(format!("{field}.sections: name at least one section")));
                 }
                 let mut capacity: u64 = 0;
                 let mut names_in_order = Vec::with_capacity(sections.len());
@@ -345,12 +309,7 @@ pub fn parse_categories(
                     names_in_order.push(section_name);
                 }
                 let capacity = u32::try_from(capacity).expect("a venue has at most 250,000 seats");
-                (
-                    capacity,
-                    Placement::Seated {
-                        sections: names_in_order,
-                    },
-                )
+                (capacity, Placement::Seated { sections: names_in_order })
             }
             NewPlacement::Missing => {
                 return Err(Error::validation(format!(
@@ -386,9 +345,7 @@ pub fn check_schedule(
         return Err(Error::validation("ends_at: must be after starts_at"));
     }
     if sale_starts_at.is_some_and(|sale| sale > starts_at) {
-        return Err(Error::validation(
-            "sale_starts_at: must not be after starts_at",
-        ));
+        return Err(Error::validation("sale_starts_at: must not be after starts_at"));
     }
     Ok(())
 }
@@ -413,10 +370,7 @@ mod tests {
             name: name.to_owned(),
             rows: rows
                 .iter()
-                .map(|(label, seats)| RowLayout {
-                    label: (*label).to_owned(),
-                    seats: *seats,
-                })
+                .map(|(label, seats)| RowLayout { label: (*label).to_owned(), seats: *seats })
                 .collect(),
         }
     }
@@ -452,43 +406,26 @@ mod tests {
         let cases = [
             (vec![], "sections"),
             (vec![section("A/B", &[("1", 1)])], "sections[0].name"),
-            (
-                vec![section("A", &[("1", 1)]), section("a", &[("1", 1)])],
-                "sections[1].name",
-            ),
+            (vec![section("A", &[("1", 1)]), section("a", &[("1", 1)])], "sections[1].name"),
             (vec![section("A", &[])], "sections[0].rows"),
             (vec![section("A", &[("1", 0)])], "sections[0].rows[0].seats"),
-            (
-                vec![section("A", &[("1", 1), ("1", 2)])],
-                "sections[0].rows[1].label",
-            ),
+            (vec![section("A", &[("1", 1), ("1", 2)])], "sections[0].rows[1].label"),
             (vec![section("A", &[(" ", 1)])], "sections[0].rows[0].label"),
         ];
         for (sections, field) in cases {
             let error = Layout::parse(sections).unwrap_err();
             assert!(error.detail.starts_with(field), "{field}: {}", error.detail);
         }
-        let huge: Vec<SectionLayout> = (0..200)
-            .map(|s| section(&format!("S{s}"), &[("A", 2000)]))
-            .collect();
-        assert!(
-            Layout::parse(huge).is_err(),
-            "400,000 seats is above the limit"
-        );
+        let huge: Vec<SectionLayout> = (0..200).map(|s| section(&format!("S{s}"), &[("A", 2000)])).collect();
+        assert!(Layout::parse(huge).is_err(), "400,000 seats is above the limit");
     }
 
     #[test]
     fn categories_follow_the_rules() {
-        let layout = Layout::parse(vec![
-            section("Floor", &[("A", 10)]),
-            section("Balcony", &[("A", 5)]),
-        ])
-        .unwrap();
+        let layout =
+            Layout::parse(vec![section("Floor", &[("A", 10)]), section("Balcony", &[("A", 5)])]).unwrap();
         let parsed = parse_categories(
-            vec![
-                general("Standing", 100),
-                seated("Seats", &["Floor", "Balcony"]),
-            ],
+            vec![general("Standing", 100), seated("Seats", &["Floor", "Balcony"])],
             Some(&layout),
         )
         .unwrap();
@@ -498,31 +435,11 @@ mod tests {
         let refused = [
             (vec![], None, "categories"),
             (vec![general("A", 0)], None, "categories[0].capacity"),
-            (
-                vec![general("A", 1_000_001)],
-                None,
-                "categories[0].capacity",
-            ),
-            (
-                vec![general("A", 1), general("a", 1)],
-                None,
-                "categories[1].name",
-            ),
-            (
-                vec![seated("S", &["Floor"])],
-                None,
-                "categories[0].sections",
-            ),
-            (
-                vec![seated("S", &["Nowhere"])],
-                Some(&layout),
-                "categories[0].sections",
-            ),
-            (
-                vec![seated("S", &["Floor"]), seated("T", &["Floor"])],
-                Some(&layout),
-                "categories[1].sections",
-            ),
+            (vec![general("A", 1_000_001)], None, "categories[0].capacity"),
+            (vec![general("A", 1), general("a", 1)], None, "categories[1].name"),
+            (vec![seated("S", &["Floor"])], None, "categories[0].sections"),
+            (vec![seated("S", &["Nowhere"])], Some(&layout), "categories[0].sections"),
+            (vec![seated("S", &["Floor"]), seated("T", &["Floor"])], Some(&layout), "categories[1].sections"),
         ];
         for (categories, venue, field) in refused {
             let error = parse_categories(categories, venue).unwrap_err();
@@ -547,18 +464,9 @@ mod tests {
         let start = parse_time("2027-01-01T20:00:00Z", "starts_at").unwrap();
         let end = parse_time("2027-01-01T23:00:00+01:00", "ends_at").unwrap();
         assert!(check_schedule(start, end, Some(start)).is_ok());
-        assert!(check_schedule(end, start, None)
-            .unwrap_err()
-            .detail
-            .starts_with("ends_at"));
-        assert!(check_schedule(start, end, Some(end))
-            .unwrap_err()
-            .detail
-            .starts_with("sale_starts_at"));
-        assert!(parse_time("tomorrow", "starts_at")
-            .unwrap_err()
-            .detail
-            .starts_with("starts_at"));
+        assert!(check_schedule(end, start, None).unwrap_err().detail.starts_with("ends_at"));
+        assert!(check_schedule(start, end, Some(end)).unwrap_err().detail.starts_with("sale_starts_at"));
+        assert!(parse_time("tomorrow", "starts_at").unwrap_err().detail.starts_with("starts_at"));
         assert_eq!(parse_max_tickets(None).unwrap(), 10);
         assert!(parse_max_tickets(Some(0)).is_err());
         assert!(parse_max_tickets(Some(51)).is_err());

@@ -41,8 +41,8 @@ fn optional_caller(caller: Option<pb::Caller>) -> Result<Option<Caller>, Error> 
     let Some(caller) = caller else {
         return Ok(None);
     };
-    let user_id = Uuid::parse_str(&caller.user_id)
-        .map_err(|_| Error::unauthorized("the caller is not a user"))?;
+    let user_id =
+        Uuid::parse_str(&caller.user_id).map_err(|_| Error::unauthorized("the caller is not a user"))?;
     let role = match pb::Role::try_from(caller.role) {
         Ok(pb::Role::Customer) => Role::Customer,
         Ok(pb::Role::Organizer) => Role::Organizer,
@@ -118,11 +118,7 @@ pub fn event_to_proto(event: EventRecord) -> pb::Event {
         sale_starts_at: event.sale_starts_at.map(format_time),
         status: status.into(),
         max_tickets_per_booking: event.max_tickets_per_booking,
-        categories: event
-            .categories
-            .into_iter()
-            .map(category_to_proto)
-            .collect(),
+        categories: event.categories.into_iter().map(category_to_proto).collect(),
         created_at: format_time(event.created_at),
     }
 }
@@ -135,12 +131,8 @@ fn new_categories(categories: Vec<pb::NewCategory>) -> Vec<NewCategory> {
             price_cents: category.price_cents,
             currency: category.currency,
             placement: match category.layout {
-                Some(pb::new_category::Layout::Capacity(capacity)) => {
-                    NewPlacement::Capacity(capacity)
-                }
-                Some(pb::new_category::Layout::Seated(seated)) => {
-                    NewPlacement::Sections(seated.sections)
-                }
+                Some(pb::new_category::Layout::Capacity(capacity)) => NewPlacement::Capacity(capacity),
+                Some(pb::new_category::Layout::Seated(seated)) => NewPlacement::Sections(seated.sections),
                 None => NewPlacement::Missing,
             },
         })
@@ -161,22 +153,13 @@ impl EventService for Events {
                     rows: section
                         .rows
                         .into_iter()
-                        .map(|row| RowLayout {
-                            label: row.label,
-                            seats: row.seats,
-                        })
+                        .map(|row| RowLayout { label: row.label, seats: row.seats })
                         .collect(),
                 })
                 .collect();
-            let venue = Events::create_venue(
-                self,
-                caller,
-                &request.name,
-                &request.city,
-                &request.address,
-                sections,
-            )
-            .await?;
+            let venue =
+                Events::create_venue(self, caller, &request.name, &request.city, &request.address, sections)
+                    .await?;
             Ok(venue_to_proto(venue))
         };
         reply(result.await)
@@ -205,9 +188,7 @@ impl EventService for Events {
                 max_tickets_per_booking: request.max_tickets_per_booking,
                 categories: new_categories(request.categories),
             };
-            Ok(event_to_proto(
-                Events::create_event(self, caller, new).await?,
-            ))
+            Ok(event_to_proto(Events::create_event(self, caller, new).await?))
         };
         reply(result.await)
     }
@@ -226,13 +207,9 @@ impl EventService for Events {
                 ends_at: request.ends_at,
                 sale_starts_at: request.sale_starts_at,
                 max_tickets_per_booking: request.max_tickets_per_booking,
-                categories: request
-                    .categories
-                    .map(|list| new_categories(list.categories)),
+                categories: request.categories.map(|list| new_categories(list.categories)),
             };
-            Ok(event_to_proto(
-                Events::update_event(self, caller, event_id, patch).await?,
-            ))
+            Ok(event_to_proto(Events::update_event(self, caller, event_id, patch).await?))
         };
         reply(result.await)
     }
@@ -277,10 +254,7 @@ impl EventService for Events {
         reply(result.await)
     }
 
-    async fn list_events(
-        &self,
-        request: Request<pb::ListEventsRequest>,
-    ) -> Reply<pb::ListEventsResponse> {
+    async fn list_events(&self, request: Request<pb::ListEventsRequest>) -> Reply<pb::ListEventsResponse> {
         let request = request.into_inner();
         let result = async {
             let caller = optional_caller(request.caller)?;
@@ -317,10 +291,7 @@ impl EventService for Events {
                     seat_ids: units.seat_ids,
                 })
                 .collect();
-            Ok(pb::EventInventory {
-                event: Some(event_to_proto(event)),
-                units,
-            })
+            Ok(pb::EventInventory { event: Some(event_to_proto(event)), units })
         };
         reply(result.await)
     }

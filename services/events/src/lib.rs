@@ -14,33 +14,19 @@ use std::sync::Arc;
 use anyhow::Context as _;
 pub use boxoffice_db::Database;
 pub use service::Events;
-use store::{
-    EventStore, PostgresEventStore, SqliteEventStore, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
-};
+use store::{EventStore, PostgresEventStore, SqliteEventStore, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
 /// Opens the store and applies pending migrations.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn EventStore>> {
     Ok(match database {
-        Database::Postgres {
-            url,
-            max_connections,
-        } => {
+        Database::Postgres { url, max_connections } => {
             let store = PostgresEventStore::connect(url, *max_connections).await?;
-            POSTGRES_MIGRATIONS
-                .run(store.pool())
-                .await
-                .context("migrating the events schema")?;
+            POSTGRES_MIGRATIONS.run(store.pool()).await.context("migrating the events schema")?;
             Arc::new(store)
         }
-        Database::Sqlite {
-            path,
-            max_connections,
-        } => {
+        Database::Sqlite { path, max_connections } => {
             let store = SqliteEventStore::open(path, *max_connections).await?;
-            SQLITE_MIGRATIONS
-                .run(store.pool())
-                .await
-                .context("migrating events.db")?;
+            SQLITE_MIGRATIONS.run(store.pool()).await.context("migrating events.db")?;
             Arc::new(store)
         }
     })
@@ -49,25 +35,13 @@ pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn EventStor
 /// Reverts migrations down to `target` (0 reverts all), for `boxoffice migrate --down-to`.
 pub async fn revert_migrations(database: &Database, target: i64) -> anyhow::Result<()> {
     match database {
-        Database::Postgres {
-            url,
-            max_connections,
-        } => {
+        Database::Postgres { url, max_connections } => {
             let store = PostgresEventStore::connect(url, *max_connections).await?;
-            POSTGRES_MIGRATIONS
-                .undo(store.pool(), target)
-                .await
-                .context("reverting the events schema")?;
+            POSTGRES_MIGRATIONS.undo(store.pool(), target).await.context("reverting the events schema")?;
         }
-        Database::Sqlite {
-            path,
-            max_connections,
-        } => {
+        Database::Sqlite { path, max_connections } => {
             let store = SqliteEventStore::open(path, *max_connections).await?;
-            SQLITE_MIGRATIONS
-                .undo(store.pool(), target)
-                .await
-                .context("reverting events.db")?;
+            SQLITE_MIGRATIONS.undo(store.pool(), target).await.context("reverting events.db")?;
         }
     }
     Ok(())

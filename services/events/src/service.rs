@@ -8,13 +8,13 @@ use base64::Engine as _;
 use boxoffice_auth::Role;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    check_schedule, parse_categories, parse_max_tickets, parse_optional_text, parse_text,
-    parse_time, Category, EventStatus, Layout, NewCategory, NewPlacement, Placement, SectionLayout,
-    ADDRESS_MAX_CHARS, CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
+    check_schedule, parse_categories, parse_max_tickets, parse_optional_text, parse_text, parse_time,
+    Category, EventStatus, Layout, NewCategory, NewPlacement, Placement, SectionLayout, ADDRESS_MAX_CHARS,
+    CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
 };
 use crate::store::{concurrent_update, EventRecord, EventStore, ListQuery, VenueRecord};
 
@@ -44,10 +44,7 @@ impl Caller {
     fn require_organizer(&self) -> Result<(), Error> {
         match self.role {
             Role::Organizer | Role::Admin => Ok(()),
-            Role::Customer => Err(Error::new(
-                Code::Forbidden,
-                "only organizers and admins may do this",
-            )),
+            Role::Customer => Err(Error::new(Code::Forbidden, "only organizers and admins may do this")),
         }
     }
 }
@@ -107,6 +104,12 @@ pub struct Events {
     kv: Kv,
 }
 
+/// The current time as the databases store it: to the microsecond, so that what a request
+/// answers equals what a later read returns.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
 fn event_not_found() -> Error {
     Error::not_found("event")
 }
@@ -140,7 +143,7 @@ impl Events {
             city: parse_text(city, "city", CITY_MAX_CHARS)?,
             address: parse_text(address, "address", ADDRESS_MAX_CHARS)?,
             layout: Layout::parse(sections)?,
-            created_at: Utc::now(),
+            created_at: now(),
         };
         self.store.insert_venue(&venue).await?;
         tracing::info!(venue_id = %venue.id, seats = venue.layout.capacity(), "venue created");
@@ -148,10 +151,7 @@ impl Events {
     }
 
     pub async fn venue(&self, venue_id: Uuid) -> Result<VenueRecord, Error> {
-        self.store
-            .venue(venue_id)
-            .await?
-            .ok_or_else(|| Error::not_found("venue"))
+        self.store.venue(venue_id).await?.ok_or_else(|| Error::not_found("venue"))
     }
 
     /// The venue an event of `caller` may use: one of theirs (any, for an admin).
@@ -165,25 +165,20 @@ impl Events {
     pub async fn create_event(&self, caller: Caller, new: NewEvent) -> Result<EventRecord, Error> {
         caller.require_organizer()?;
         let name = parse_text(&new.name, "name", NAME_MAX_CHARS)?;
-        let description =
-            parse_optional_text(&new.description, "description", DESCRIPTION_MAX_CHARS)?;
+        let description = parse_optional_text(&new.description, "description", DESCRIPTION_MAX_CHARS)?;
         let city = parse_text(&new.city, "city", CITY_MAX_CHARS)?;
         let starts_at = parse_time(&new.starts_at, "starts_at")?;
         let ends_at = parse_time(&new.ends_at, "ends_at")?;
-        let sale_starts_at = new
-            .sale_starts_at
-            .as_deref()
-            .map(|time| parse_time(time, "sale_starts_at"))
-            .transpose()?;
+        let sale_starts_at =
+            new.sale_starts_at.as_deref().map(|time| parse_time(time, "sale_starts_at")).transpose()?;
         check_schedule(starts_at, ends_at, sale_starts_at)?;
         let max_tickets_per_booking = parse_max_tickets(new.max_tickets_per_booking)?;
         let venue = match new.venue_id.as_deref().filter(|id| !id.trim().is_empty()) {
             Some(id) => Some(self.usable_venue(caller, parse_venue_id(id)?).await?),
             None => None,
         };
-        let categories =
-            parse_categories(new.categories, venue.as_ref().map(|venue| &venue.layout))?;
-        let now = Utc::now();
+        let categories = parse_categories(new.categories, venue.as_ref().map(|venue| &venue.layout))?;
+        let now = now();
         let event = EventRecord {
             id: Uuid::now_v7(),
             organizer_id: caller.user_id,
@@ -208,19 +203,11 @@ impl Events {
 
     /// The event if `caller` may see it: published events are public, the rest only for their
     /// organizer and admins. Public reads come from the cache.
-    pub async fn event(
-        &self,
-        caller: Option<Caller>,
-        event_id: Uuid,
-    ) -> Result<EventRecord, Error> {
+    pub async fn event(&self, caller: Option<Caller>, event_id: Uuid) -> Result<EventRecord, Error> {
         if let Some(event) = self.cached(event_id).await {
             return Ok(event);
         }
-        let event = self
-            .store
-            .event(event_id)
-            .await?
-            .ok_or_else(event_not_found)?;
+        let event = self.store.event(event_id).await?.ok_or_else(event_not_found)?;
         if event.status == EventStatus::Published {
             self.cache(&event).await;
             return Ok(event);
@@ -241,11 +228,7 @@ impl Events {
         let Ok(text) = serde_json::to_string(event) else {
             return;
         };
-        if let Err(error) = self
-            .kv
-            .set_ex(&cache_key(event.id), &text, EVENT_CACHE_TTL)
-            .await
-        {
+        if let Err(error) = self.kv.set_ex(&cache_key(event.id), &text, EVENT_CACHE_TTL).await {
             tracing::warn!(error = %error, "caching an event fails");
         }
     }
@@ -253,40 +236,27 @@ impl Events {
     /// Drops the cached copy after a change; a failure here would serve stale data, so it fails
     /// the request.
     async fn forget(&self, event_id: Uuid) -> Result<(), Error> {
-        self.kv
-            .delete(&cache_key(event_id))
-            .await
-            .map_err(|error| Error::unavailable(format!("{error:#}")))
+        self.kv.delete(&cache_key(event_id)).await.map_err(|error| Error::unavailable(format!("{error:#}")))
     }
 
     /// Reads the event for a change by `caller`. Others get 403 for an event the public can see
     /// (its existence is no secret) and 404 for one it cannot.
     async fn event_to_change(&self, caller: Caller, event_id: Uuid) -> Result<EventRecord, Error> {
-        let event = self
-            .store
-            .event(event_id)
-            .await?
-            .ok_or_else(event_not_found)?;
+        let event = self.store.event(event_id).await?.ok_or_else(event_not_found)?;
         if caller.owns(event.organizer_id) {
             return Ok(event);
         }
         match event.status {
-            EventStatus::Published => Err(Error::new(
-                Code::Forbidden,
-                "only the event's organizer may change it",
-            )),
+            EventStatus::Published => {
+                Err(Error::new(Code::Forbidden, "only the event's organizer may change it"))
+            }
             EventStatus::Draft | EventStatus::Cancelled => Err(event_not_found()),
         }
     }
 
     /// Applies `change` to the stored event and writes it back, retrying when another update
     /// wins the race, so that no change is lost or applied to a stale status.
-    async fn modify<F>(
-        &self,
-        caller: Caller,
-        event_id: Uuid,
-        change: F,
-    ) -> Result<EventRecord, Error>
+    async fn modify<F>(&self, caller: Caller, event_id: Uuid, change: F) -> Result<EventRecord, Error>
     where
         F: for<'a> Fn(&'a mut EventRecord) -> BoxFuture<'a, Result<bool, Error>> + Send + Sync,
     {
@@ -295,7 +265,7 @@ impl Events {
             if !change(&mut event).await? {
                 return Ok(event);
             }
-            event.updated_at = Utc::now();
+            event.updated_at = now();
             if self.store.update_event(&event).await? {
                 self.forget(event_id).await?;
                 event.version += 1;
@@ -331,10 +301,7 @@ impl Events {
     ) -> Result<(), Error> {
         match event.status {
             EventStatus::Cancelled => {
-                return Err(Error::new(
-                    Code::Conflict,
-                    "a cancelled event cannot change",
-                ))
+                return Err(Error::new(Code::Conflict, "a cancelled event cannot change"))
             }
             EventStatus::Published if patch.venue_id.is_some() || patch.categories.is_some() => {
                 return Err(Error::new(
@@ -348,8 +315,7 @@ impl Events {
             event.name = parse_text(name, "name", NAME_MAX_CHARS)?;
         }
         if let Some(description) = &patch.description {
-            event.description =
-                parse_optional_text(description, "description", DESCRIPTION_MAX_CHARS)?;
+            event.description = parse_optional_text(description, "description", DESCRIPTION_MAX_CHARS)?;
         }
         if let Some(city) = &patch.city {
             event.city = parse_text(city, "city", CITY_MAX_CHARS)?;
@@ -382,9 +348,7 @@ impl Events {
                 Some(venue_id) => Some(self.venue(venue_id).await?.layout),
                 None => None,
             };
-            let categories = patch
-                .categories
-                .unwrap_or_else(|| as_new_categories(&event.categories));
+            let categories = patch.categories.unwrap_or_else(|| as_new_categories(&event.categories));
             event.categories = parse_categories(categories, layout.as_ref())?;
         }
         Ok(())
@@ -397,14 +361,12 @@ impl Events {
             Box::pin(async move {
                 match event.status {
                     EventStatus::Published => Ok(false),
-                    EventStatus::Cancelled => Err(Error::new(
-                        Code::Conflict,
-                        "a cancelled event cannot be published",
-                    )),
-                    EventStatus::Draft if event.ends_at <= Utc::now() => Err(Error::new(
-                        Code::Conflict,
-                        "the event is over; it cannot be published",
-                    )),
+                    EventStatus::Cancelled => {
+                        Err(Error::new(Code::Conflict, "a cancelled event cannot be published"))
+                    }
+                    EventStatus::Draft if event.ends_at <= Utc::now() => {
+                        Err(Error::new(Code::Conflict, "the event is over; it cannot be published"))
+                    }
                     EventStatus::Draft => {
                         event.status = EventStatus::Published;
                         Ok(true)
@@ -451,34 +413,16 @@ impl Events {
         let limit = match request.limit {
             0 => DEFAULT_PAGE_SIZE,
             limit if limit <= MAX_PAGE_SIZE => limit,
-            _ => {
-                return Err(Error::validation(format!(
-                    "limit: must be 1 to {MAX_PAGE_SIZE}"
-                )))
-            }
+            _ => return Err(Error::validation(format!("limit: must be 1 to {MAX_PAGE_SIZE}"))),
         };
         let organizer_id = match (request.mine, caller) {
             (false, _) => None,
             (true, Some(caller)) => Some(caller.user_id),
-            (true, None) => {
-                return Err(Error::unauthorized(
-                    "listing your own events needs an access token",
-                ))
-            }
+            (true, None) => return Err(Error::unauthorized("listing your own events needs an access token")),
         };
-        let text = request
-            .q
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_lowercase);
-        if text
-            .as_ref()
-            .is_some_and(|text| text.chars().count() > SEARCH_MAX_CHARS)
-        {
-            return Err(Error::validation(format!(
-                "q: must be at most {SEARCH_MAX_CHARS} characters"
-            )));
+        let text = request.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+        if text.as_ref().is_some_and(|text| text.chars().count() > SEARCH_MAX_CHARS) {
+            return Err(Error::validation(format!("q: must be at most {SEARCH_MAX_CHARS} characters")));
         }
         let query = ListQuery {
             text,
@@ -488,16 +432,8 @@ impl Events {
                 .map(str::trim)
                 .filter(|city| !city.is_empty())
                 .map(str::to_lowercase),
-            from: request
-                .from
-                .as_deref()
-                .map(|from| parse_time(from, "from"))
-                .transpose()?,
-            to: request
-                .to
-                .as_deref()
-                .map(|to| parse_time(to, "to"))
-                .transpose()?,
+            from: request.from.as_deref().map(|from| parse_time(from, "from")).transpose()?,
+            to: request.to.as_deref().map(|to| parse_time(to, "to")).transpose()?,
             after: request.cursor.as_deref().map(decode_cursor).transpose()?,
             organizer_id,
             limit: limit + 1,
@@ -505,9 +441,7 @@ impl Events {
         let mut events = self.store.list_events(&query).await?;
         let next_cursor = if events.len() > limit as usize {
             events.truncate(limit as usize);
-            events
-                .last()
-                .map(|last| encode_cursor(last.starts_at, last.id))
+            events.last().map(|last| encode_cursor(last.starts_at, last.id))
         } else {
             None
         };
@@ -515,15 +449,8 @@ impl Events {
     }
 
     /// The event and every unit it sells, for the bookings service.
-    pub async fn inventory(
-        &self,
-        event_id: Uuid,
-    ) -> Result<(EventRecord, Vec<CategoryUnits>), Error> {
-        let event = self
-            .store
-            .event(event_id)
-            .await?
-            .ok_or_else(event_not_found)?;
+    pub async fn inventory(&self, event_id: Uuid) -> Result<(EventRecord, Vec<CategoryUnits>), Error> {
+        let event = self.store.event(event_id).await?.ok_or_else(event_not_found)?;
         let layout = match event.venue_id {
             Some(venue_id) => Some(self.venue(venue_id).await?.layout),
             None => None,
@@ -540,11 +467,7 @@ impl Events {
                         .collect(),
                     _ => Vec::new(),
                 };
-                CategoryUnits {
-                    category_id: category.id,
-                    capacity: category.capacity,
-                    seat_ids,
-                }
+                CategoryUnits { category_id: category.id, capacity: category.capacity, seat_ids }
             })
             .collect();
         Ok((event, units))
@@ -552,10 +475,7 @@ impl Events {
 
     pub async fn check_ready(&self) -> Result<(), Error> {
         self.store.ping().await?;
-        self.kv
-            .ping()
-            .await
-            .map_err(|error| Error::unavailable(format!("{error:#}")))
+        self.kv.ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))
     }
 }
 
@@ -576,23 +496,17 @@ fn as_new_categories(categories: &[Category]) -> Vec<NewCategory> {
 
 /// Cursors are opaque to clients: the position of the last event shown, in base64.
 fn encode_cursor(starts_at: DateTime<Utc>, id: Uuid) -> String {
-    let position = format!(
-        "{}|{id}",
-        starts_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-    );
+    let position = format!("{}|{id}", starts_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
 }
 
 fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), Error> {
     let invalid = || Error::validation("cursor: not a cursor this API gave out");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| invalid())?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (starts_at, id) = text.split_once('|').ok_or_else(invalid)?;
-    let starts_at = DateTime::parse_from_rfc3339(starts_at)
-        .map_err(|_| invalid())?
-        .with_timezone(&Utc);
+    let starts_at = DateTime::parse_from_rfc3339(starts_at).map_err(|_| invalid())?.with_timezone(&Utc);
     let id = Uuid::parse_str(id).map_err(|_| invalid())?;
     Ok((starts_at, id))
 }
@@ -605,10 +519,7 @@ mod tests {
     fn cursors_round_trip_and_refuse_forgeries() {
         let starts_at = parse_time("2027-05-01T19:30:00.123456Z", "t").unwrap();
         let id = Uuid::now_v7();
-        assert_eq!(
-            decode_cursor(&encode_cursor(starts_at, id)).unwrap(),
-            (starts_at, id)
-        );
+        assert_eq!(decode_cursor(&encode_cursor(starts_at, id)).unwrap(), (starts_at, id));
         for forged in ["", "!!!", "bm90IGEgY3Vyc29y"] {
             assert!(decode_cursor(forged).is_err(), "{forged}");
         }

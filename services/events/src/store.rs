@@ -144,8 +144,7 @@ impl TryFrom<EventRow> for EventRecord {
             ends_at: row.ends_at,
             sale_starts_at: row.sale_starts_at,
             status,
-            max_tickets_per_booking: u32::try_from(row.max_tickets_per_booking)
-                .map_err(Error::internal)?,
+            max_tickets_per_booking: u32::try_from(row.max_tickets_per_booking).map_err(Error::internal)?,
             categories: serde_json::from_str(&row.categories).map_err(Error::internal)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -155,8 +154,7 @@ impl TryFrom<EventRow> for EventRecord {
 }
 
 const VENUE_COLUMNS: &str = "id, organizer_id, name, city, address, layout, created_at";
-const EVENT_COLUMNS: &str =
-    "id, organizer_id, venue_id, name, description, city, starts_at, ends_at, \
+const EVENT_COLUMNS: &str = "id, organizer_id, venue_id, name, description, city, starts_at, ends_at, \
      sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version";
 
 #[track_caller]
@@ -361,12 +359,7 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(
-    PostgresEventStore,
-    sqlx::Postgres,
-    search_prefix = "search_text LIKE ",
-    search_suffix = ""
-);
+sql_store!(PostgresEventStore, sqlx::Postgres, search_prefix = "search_text LIKE ", search_suffix = "");
 sql_store!(
     SqliteEventStore,
     sqlx::Sqlite,
@@ -384,16 +377,11 @@ impl PostgresEventStore {
 
 impl SqliteEventStore {
     pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(SqliteEventStore {
-            pool: boxoffice_db::sqlite_pool(path, max_connections).await?,
-        })
+        Ok(SqliteEventStore { pool: boxoffice_db::sqlite_pool(path, max_connections).await? })
     }
 }
 
 /// An update lost a race with another one.
 pub fn concurrent_update() -> Error {
-    Error::new(
-        Code::Conflict,
-        "the event changed while this request was being handled; try again",
-    )
+    Error::new(Code::Conflict, "the event changed while this request was being handled; try again")
 }

@@ -6,6 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use boxoffice_auth::{revoked_session_key, Role, VerifyError};
 use boxoffice_errors::Error;
+use boxoffice_proto::event::Caller;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
@@ -17,6 +18,56 @@ pub struct AuthUser {
     pub user_id: Uuid,
     pub role: Role,
     pub session_id: Uuid,
+}
+
+impl AuthUser {
+    /// Who is asking, for the events service, which checks roles and ownership itself.
+    pub fn caller(&self) -> Caller {
+        Caller::new(self.user_id, self.role)
+    }
+}
+
+/// A caller who may be anonymous: for the endpoints that anyone may use but that show more to
+/// the owner of a resource. No `Authorization` header means anonymous; a header that does not
+/// hold a valid, unrevoked token is refused with 401 as for [`AuthUser`], so that a client with
+/// a stale token learns to refresh instead of silently seeing less.
+#[derive(Clone, Copy, Debug)]
+pub struct OptionalAuthUser(pub Option<AuthUser>);
+
+impl OptionalAuthUser {
+    pub fn caller(&self) -> Option<Caller> {
+        self.0.as_ref().map(AuthUser::caller)
+    }
+}
+
+impl FromRequestParts<AppState> for OptionalAuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(OptionalAuthUser(None));
+        }
+        let caller = AuthUser::from_request_parts(parts, state).await?;
+        Ok(OptionalAuthUser(Some(caller)))
+    }
+}
+
+/// A caller whose token carries the organizer or admin role: who may create venues and events.
+/// As an extractor it runs before the body is read, so a customer gets 403 whatever the body
+/// holds. The events service checks the role again; this only answers sooner.
+#[derive(Clone, Copy, Debug)]
+pub struct Organizer(pub AuthUser);
+
+impl FromRequestParts<AppState> for Organizer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = AuthUser::from_request_parts(parts, state).await?;
+        if !matches!(caller.role, Role::Organizer | Role::Admin) {
+            return Err(ApiError(Error::forbidden()));
+        }
+        Ok(Organizer(caller))
+    }
 }
 
 /// A caller whose token carries the admin role. As an extractor it runs before the body is
@@ -40,22 +91,19 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            Error::unauthorized("the request needs `Authorization: Bearer <access token>`")
-        })?;
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| Error::unauthorized("the request needs `Authorization: Bearer <access token>`"))?;
         let token = header
             .to_str()
             .ok()
             .and_then(|value| {
                 let (scheme, token) = value.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then_some(token.trim())
+                scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
             })
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                Error::unauthorized("the Authorization header must be `Bearer <access token>`")
-            })?;
+            .ok_or_else(|| Error::unauthorized("the Authorization header must be `Bearer <access token>`"))?;
         let claims = state.verifier.verify(token).map_err(|error| match error {
             VerifyError::Expired => Error::unauthorized("the access token has expired; refresh it"),
             VerifyError::Invalid => Error::unauthorized("the access token is invalid"),
@@ -66,14 +114,8 @@ impl FromRequestParts<AppState> for AuthUser {
             .await
             .map_err(|error| Error::unavailable(format!("{error:#}")))?;
         if revoked {
-            return Err(ApiError(Error::unauthorized(
-                "the access token has been revoked",
-            )));
+            return Err(ApiError(Error::unauthorized("the access token has been revoked")));
         }
-        Ok(AuthUser {
-            user_id: claims.sub,
-            role: claims.role,
-            session_id: claims.sid,
-        })
+        Ok(AuthUser { user_id: claims.sub, role: claims.role, session_id: claims.sid })
     }
 }

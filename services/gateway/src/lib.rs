@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use boxoffice_auth::Verifier;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
+use boxoffice_proto::event::event_service_client::EventServiceClient;
 use boxoffice_proto::internal_auth::AttachToken;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
@@ -38,13 +39,19 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 /// How long the gateway waits for the users service's key when both start at once.
 pub const VERIFICATION_KEY_WAIT: Duration = Duration::from_secs(30);
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The largest gRPC message the gateway sends to or takes from the events service. tonic's
+/// default of 4 MiB is too small for a venue of 250,000 seats, whose seat ids (each
+/// "<section>/<row>/<number>") come back in one `Venue` and again in one `EventInventory`.
+pub const MAX_GRPC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+type UsersClient = UserServiceClient<InterceptedService<Channel, AttachToken>>;
+type EventsClient = EventServiceClient<InterceptedService<Channel, AttachToken>>;
 
 /// What every handler shares.
-type UsersClient = UserServiceClient<InterceptedService<Channel, AttachToken>>;
-
 #[derive(Clone)]
 pub struct AppState {
     users: UsersClient,
+    events: EventsClient,
     verifier: Arc<Verifier>,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
@@ -52,13 +59,18 @@ pub struct AppState {
 
 impl AppState {
     /// Connects the gateway to its services. The users service's public key is fetched once
-    /// here; the users service may still be starting, so this retries for a while.
+    /// here; the users service may still be starting, so this retries for a while. The events
+    /// service is not called until a request needs it.
     pub async fn connect(
         users_channel: Channel,
+        events_channel: Channel,
         internal_token: &str,
         kv: Kv,
     ) -> anyhow::Result<Self> {
         let attach = AttachToken::new(internal_token).context("reading the internal token")?;
+        let events = EventServiceClient::with_interceptor(events_channel, attach.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
         let mut users = UserServiceClient::with_interceptor(users_channel, attach);
         let started = Instant::now();
         let key = loop {
@@ -69,9 +81,7 @@ impl AppState {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(status) => {
-                    return Err(anyhow::anyhow!(
-                        "fetching the token verification key fails: {status}"
-                    ));
+                    return Err(anyhow::anyhow!("fetching the token verification key fails: {status}"));
                 }
             }
         };
@@ -83,6 +93,7 @@ impl AppState {
         let verifier = Verifier::new(&key.public_key).context("reading the verification key")?;
         Ok(AppState {
             users,
+            events,
             verifier: Arc::new(verifier),
             kv,
             auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
@@ -100,6 +111,11 @@ impl AppState {
     pub fn users(&self) -> UsersClient {
         self.users.clone()
     }
+
+    /// A client of the events service; clones share one connection.
+    pub fn events(&self) -> EventsClient {
+        self.events.clone()
+    }
 }
 
 /// The whole public API with its middleware.
@@ -110,22 +126,31 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/signup", post(routes::auth::signup))
         .route("/auth/login", post(routes::auth::login))
         .route("/auth/refresh", post(routes::auth::refresh))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit_auth,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_auth));
     let api = Router::new()
         .merge(credentials)
         .route("/auth/logout", post(routes::auth::logout))
         .route(
             "/users/me",
-            get(routes::users::me)
-                .patch(routes::users::update_me)
-                .delete(routes::users::delete_me),
+            get(routes::users::me).patch(routes::users::update_me).delete(routes::users::delete_me),
         )
         .route("/users/me/password", post(routes::users::change_password))
         .route("/users/{id}", get(routes::users::get_user))
         .route("/users/{id}/role", patch(routes::users::set_role))
+        .route("/venues", post(routes::venues::create_venue))
+        .route("/venues/{id}", get(routes::venues::get_venue))
+        .route("/events", get(routes::events::list_events).post(routes::events::create_event))
+        .route(
+            "/events/{id}",
+            get(routes::events::get_event)
+                .patch(routes::events::update_event)
+                .delete(routes::events::delete_event),
+        )
+        .route("/events/{id}/publish", post(routes::events::publish_event))
+        .route("/events/{id}/cancel", post(routes::events::cancel_event))
+        .route("/events/{id}/availability", get(routes::events::availability))
+        .route("/events/{id}/stats", get(routes::events::stats))
+        .route("/events/{id}/bookings", get(routes::events::event_bookings))
         .route("/openapi.json", get(openapi_json));
 
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -140,11 +165,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let request_id = request
-                .headers()
-                .get(REQUEST_ID_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("");
+            let request_id =
+                request.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
         }))
         // Outermost: the id exists before anything else runs and is on every response.
@@ -157,17 +179,11 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError(Error::new(
-        Code::NotFound,
-        "no such endpoint; see /api/v1/openapi.json",
-    ))
+    ApiError(Error::new(Code::NotFound, "no such endpoint; see /api/v1/openapi.json"))
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError(Error::new(
-        Code::MethodNotAllowed,
-        "the endpoint does not take this method",
-    ))
+    ApiError(Error::new(Code::MethodNotAllowed, "the endpoint does not take this method"))
 }
 
 /// Counts requests and their latency by route (the matched pattern, so ids do not explode the
@@ -183,8 +199,7 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -232,10 +247,7 @@ where
                 let ready = ready.clone();
                 async move {
                     match ready().await {
-                        Ok(()) => (
-                            StatusCode::OK,
-                            Json(routes::health::HealthResponse { status: "ready" }),
-                        )
+                        Ok(()) => (StatusCode::OK, Json(routes::health::HealthResponse { status: "ready" }))
                             .into_response(),
                         Err(error) => ApiError(error).into_response(),
                     }

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{auth, health, users, UserResponse};
+use crate::routes::{auth, events, health, users, venues, UserResponse};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,17 +18,30 @@ use crate::routes::{auth, health, users, UserResponse};
         auth::signup, auth::login, auth::refresh, auth::logout,
         users::me, users::update_me, users::delete_me, users::change_password,
         users::get_user, users::set_role,
+        venues::create_venue, venues::get_venue,
+        events::create_event, events::list_events, events::get_event, events::update_event,
+        events::delete_event, events::publish_event, events::cancel_event,
+        events::availability, events::stats, events::event_bookings,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
         Problem, UserResponse, auth::SignupRequest, auth::LoginRequest, auth::RefreshRequest,
         auth::TokenResponse, users::UpdateMeRequest, users::ChangePasswordRequest,
         users::SetRoleRequest, health::HealthResponse,
+        venues::CreateVenueRequest, venues::SectionLayout, venues::RowLayout,
+        venues::VenueResponse,
+        events::CreateEventRequest, events::UpdateEventRequest, events::CategoryRequest,
+        events::EventResponse, events::CategoryResponse, events::EventStatus,
+        events::CategoryKind, events::EventPage, events::AvailabilityResponse,
+        events::CategoryAvailability, events::SeatAvailability, events::SeatStatus,
+        events::EventStatsResponse, events::EventBookingsPage,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "The caller's account, and admin views of all accounts"),
+        (name = "venues", description = "Venues and their seat maps"),
+        (name = "events", description = "Events, their ticket categories, and what is left to sell"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -44,5 +57,32 @@ impl Modify for BearerAuth {
             .components
             .get_or_insert_with(Default::default)
             .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_describes_every_venue_and_event_endpoint() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = &document["paths"];
+        for (path, method) in [
+            ("/api/v1/venues", "post"),
+            ("/api/v1/venues/{id}", "get"),
+            ("/api/v1/events", "get"),
+            ("/api/v1/events", "post"),
+            ("/api/v1/events/{id}", "get"),
+            ("/api/v1/events/{id}", "patch"),
+            ("/api/v1/events/{id}", "delete"),
+            ("/api/v1/events/{id}/publish", "post"),
+            ("/api/v1/events/{id}/cancel", "post"),
+            ("/api/v1/events/{id}/availability", "get"),
+            ("/api/v1/events/{id}/stats", "get"),
+            ("/api/v1/events/{id}/bookings", "get"),
+        ] {
+            assert!(paths[path][method].is_object(), "{method} {path} is missing");
+        }
     }
 }

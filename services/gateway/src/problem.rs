@@ -1,7 +1,11 @@
-//! Errors as RFC 9457 problem documents, and the JSON extractor whose every rejection is one.
+//! Errors as RFC 9457 problem documents, and the JSON and query-string extractors whose every
+//! rejection is one.
+
+use std::error::Error as _;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_errors::{Code, Error};
@@ -62,15 +66,9 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).expect("a problem serializes");
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
         if let Some(retry_after) = error.retry_after {
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after.as_secs().max(1)),
-            );
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -97,41 +95,48 @@ where
                 "the body must be JSON with `Content-Type: application/json`",
             )));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Error::new(
-                        Code::PayloadTooLarge,
-                        format!(
-                            "the body is larger than {} bytes",
-                            crate::MAX_REQUEST_BODY_BYTES
-                        ),
-                    )
-                } else {
-                    Error::new(Code::BadRequest, rejection.body_text())
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(
+                    Code::PayloadTooLarge,
+                    format!("the body is larger than {} bytes", crate::MAX_REQUEST_BODY_BYTES),
+                )
+            } else {
+                Error::new(Code::BadRequest, rejection.body_text())
+            }
+        })?;
         parse_json(&bytes).map(ApiJson).map_err(ApiError)
     }
 }
 
+/// The query string, with every rejection a problem: a parameter that is missing or cannot be
+/// read as its type is 422 `validation_failed`, naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Query::try_from_uri(&parts.uri).map(|Query(value)| ApiQuery(value)).map_err(|rejection| {
+            // axum reads the query with serde_path_to_error, so the rejection's source says
+            // "<parameter>: <what is wrong>" without axum's generic prefix.
+            let detail = rejection.source().map_or_else(|| rejection.body_text(), ToString::to_string);
+            ApiError(Error::validation(detail))
+        })
+    }
+}
+
 fn has_json_content_type(request: &Request) -> bool {
-    let Some(value) = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
+    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok())
     else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
@@ -146,12 +151,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| (error.path().to_string(), error.into_inner()))
-        .and_then(|value| {
-            deserializer
-                .end()
-                .map(|()| value)
-                .map_err(|error| (String::new(), error))
-        });
+        .and_then(|value| deserializer.end().map(|()| value).map_err(|error| (String::new(), error)));
     let (path, error) = match parsed {
         Ok(value) => return Ok(value),
         Err(failure) => failure,
@@ -159,15 +159,42 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     // serde_json reports some type mismatches (a number where an enum belongs) as syntax
     // errors; whether the body is JSON at all is what tells the client's two mistakes apart.
     if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
-        return Err(Error::new(
-            Code::BadRequest,
-            format!("the body is not valid JSON: {error}"),
-        ));
+        return Err(Error::new(Code::BadRequest, format!("the body is not valid JSON: {error}")));
     }
-    let detail = if path.is_empty() || path == "." {
-        error.to_string()
-    } else {
-        format!("{path}: {error}")
-    };
+    let detail = if path.is_empty() || path == "." { error.to_string() } else { format!("{path}: {error}") };
     Err(Error::validation(detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Page {
+        limit: Option<u32>,
+        mine: Option<bool>,
+    }
+
+    async fn query(uri: &str) -> Result<Page, Error> {
+        let (mut parts, ()) = Request::get(uri).body(()).unwrap().into_parts();
+        ApiQuery::<Page>::from_request_parts(&mut parts, &())
+            .await
+            .map(|ApiQuery(page)| page)
+            .map_err(|ApiError(error)| error)
+    }
+
+    #[tokio::test]
+    async fn a_query_parameter_of_the_wrong_type_is_a_422_naming_it() {
+        let error = query("/events?limit=ten").await.unwrap_err();
+        assert_eq!(error.code, Code::ValidationFailed);
+        assert!(error.detail.starts_with("limit: "), "{}", error.detail);
+        let error = query("/events?mine=yes").await.unwrap_err();
+        assert!(error.detail.starts_with("mine: "), "{}", error.detail);
+        let page = query("/events?limit=5&mine=true&other=1").await.unwrap();
+        assert_eq!((page.limit, page.mine), (Some(5), Some(true)));
+        let page = query("/events").await.unwrap();
+        assert_eq!((page.limit, page.mine), (None, None));
+    }
 }

@@ -19,10 +19,7 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// is not trusted, since any client can write one).
 pub async fn limit_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit = state.auth_rate_limit_per_minute;
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let (Some(peer), true) = (peer, limit > 0) else {
         return next.run(request).await;
     };

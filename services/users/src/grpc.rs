@@ -27,9 +27,7 @@ fn user_to_proto(user: UserRecord) -> pb::User {
         first_name: user.first_name,
         last_name: user.last_name,
         role: pb::Role::from(user.role).into(),
-        created_at: user
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }
 }
 
@@ -85,19 +83,11 @@ impl UserService for Users {
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::TokenPair> {
         let request = request.into_inner();
-        reply(
-            self.login(&request.email, &request.password)
-                .await
-                .map(tokens_to_proto),
-        )
+        reply(self.login(&request.email, &request.password).await.map(tokens_to_proto))
     }
 
     async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Reply<pb::TokenPair> {
-        reply(
-            self.refresh(&request.into_inner().refresh_token)
-                .await
-                .map(tokens_to_proto),
-        )
+        reply(self.refresh(&request.into_inner().refresh_token).await.map(tokens_to_proto))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<pb::Empty> {
@@ -121,13 +111,9 @@ impl UserService for Users {
         let request = request.into_inner();
         let result = async {
             let user_id = parse_id(&request.user_id, "user")?;
-            self.update_names(
-                user_id,
-                request.first_name.as_deref(),
-                request.last_name.as_deref(),
-            )
-            .await
-            .map(user_to_proto)
+            self.update_names(user_id, request.first_name.as_deref(), request.last_name.as_deref())
+                .await
+                .map(user_to_proto)
         };
         reply(result.await)
     }
@@ -140,22 +126,14 @@ impl UserService for Users {
         reply(result.await)
     }
 
-    async fn change_password(
-        &self,
-        request: Request<pb::ChangePasswordRequest>,
-    ) -> Reply<pb::Empty> {
+    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Reply<pb::Empty> {
         let request = request.into_inner();
         let result = async {
             let user_id = parse_id(&request.user_id, "user")?;
             let session_id = parse_id(&request.session_id, "session")?;
-            self.change_password(
-                user_id,
-                session_id,
-                &request.current_password,
-                &request.new_password,
-            )
-            .await
-            .map(|()| pb::Empty {})
+            self.change_password(user_id, session_id, &request.current_password, &request.new_password)
+                .await
+                .map(|()| pb::Empty {})
         };
         reply(result.await)
     }
@@ -165,17 +143,12 @@ impl UserService for Users {
         let result = async {
             let user_id = parse_id(&request.user_id, "user")?;
             let role = role_from_proto(request.role)?;
-            Users::set_role(self, user_id, role)
-                .await
-                .map(user_to_proto)
+            Users::set_role(self, user_id, role).await.map(user_to_proto)
         };
         reply(result.await)
     }
 
-    async fn get_verification_key(
-        &self,
-        _request: Request<pb::Empty>,
-    ) -> Reply<pb::VerificationKey> {
+    async fn get_verification_key(&self, _request: Request<pb::Empty>) -> Reply<pb::VerificationKey> {
         Ok(Response::new(pb::VerificationKey {
             algorithm: boxoffice_auth::ALGORITHM_NAME.to_owned(),
             public_key: self.signing_key().public_key().to_vec(),

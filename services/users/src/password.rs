@@ -19,13 +19,8 @@ pub const ARGON2_PARALLELISM: u32 = 1;
 pub const MAX_CONCURRENT_HASHES: usize = 8;
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(
-        ARGON2_MEMORY_KIB,
-        ARGON2_ITERATIONS,
-        ARGON2_PARALLELISM,
-        None,
-    )
-    .expect("the argon2 parameters are valid");
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, None)
+        .expect("the argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -37,9 +32,7 @@ pub struct PasswordHasher {
 
 impl Default for PasswordHasher {
     fn default() -> Self {
-        PasswordHasher {
-            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
-        }
+        PasswordHasher { permits: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)) }
     }
 }
 
@@ -64,9 +57,7 @@ impl PasswordHasher {
         let stored = stored_hash.map_or_else(|| dummy_hash().to_owned(), str::to_owned);
         self.run(move || {
             let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
-            let matches = argon2()
-                .verify_password(candidate.as_bytes(), &parsed)
-                .is_ok();
+            let matches = argon2().verify_password(candidate.as_bytes(), &parsed).is_ok();
             Ok(matches && known)
         })
         .await
@@ -77,9 +68,7 @@ impl PasswordHasher {
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(Error::internal)?
+        tokio::task::spawn_blocking(work).await.map_err(Error::internal)?
     }
 }
 
@@ -103,18 +92,9 @@ mod tests {
         let hasher = PasswordHasher::default();
         let password = Password::parse("correct horse battery", "password").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert!(hasher
-            .verify("correct horse battery", Some(&hash))
-            .await
-            .unwrap());
-        assert!(!hasher
-            .verify("wrong horse battery", Some(&hash))
-            .await
-            .unwrap());
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(hasher.verify("correct horse battery", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("wrong horse battery", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("correct horse battery", None).await.unwrap());
     }
 }

@@ -67,10 +67,7 @@ fn locked(left: Duration) -> Error {
 }
 
 fn invalid_credentials() -> Error {
-    Error::new(
-        Code::InvalidCredentials,
-        "the email or the password is wrong",
-    )
+    Error::new(Code::InvalidCredentials, "the email or the password is wrong")
 }
 
 fn hash_refresh_token(token: &str) -> Vec<u8> {
@@ -83,12 +80,7 @@ fn kv_error(error: anyhow::Error) -> Error {
 
 impl Users {
     pub fn new(store: Arc<dyn UserStore>, kv: Kv, signing_key: Arc<SigningKey>) -> Self {
-        Users {
-            store,
-            kv,
-            signing_key,
-            hasher: PasswordHasher::default(),
-        }
+        Users { store, kv, signing_key, hasher: PasswordHasher::default() }
     }
 
     pub fn signing_key(&self) -> &SigningKey {
@@ -135,9 +127,7 @@ impl Users {
         self.clear_attempts(&email).await?;
         let session_id = Uuid::now_v7();
         let (refresh_token, stored) = new_refresh_token();
-        self.store
-            .open_session(session_id, user.id, &stored, Utc::now())
-            .await?;
+        self.store.open_session(session_id, user.id, &stored, Utc::now()).await?;
         // A role or password change that committed while the password was being checked did not
         // see this session, so it could not revoke it: read the account again now that the
         // session exists. A change committed after this read sees the session and revokes it.
@@ -156,12 +146,7 @@ impl Users {
     /// Counts an attempt before the password is checked, so that a burst of parallel guesses
     /// cannot all pass the lockout check while the first ones are still being hashed.
     async fn reserve_attempt(&self, email: &Email) -> Result<u64, Error> {
-        if let Some(left) = self
-            .kv
-            .ttl(&lock_key(email.as_str()))
-            .await
-            .map_err(kv_error)?
-        {
+        if let Some(left) = self.kv.ttl(&lock_key(email.as_str())).await.map_err(kv_error)? {
             return Err(locked(left));
         }
         let attempt = self
@@ -186,38 +171,19 @@ impl Users {
 
     async fn lock(&self, email: &Email) -> Result<(), Error> {
         tracing::warn!("locking an account after repeated failed logins");
-        self.kv
-            .set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION)
-            .await
-            .map_err(kv_error)?;
-        self.kv
-            .delete(&failures_key(email.as_str()))
-            .await
-            .map_err(kv_error)
+        self.kv.set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION).await.map_err(kv_error)?;
+        self.kv.delete(&failures_key(email.as_str())).await.map_err(kv_error)
     }
 
     /// The right password ends the count of failures.
     async fn clear_attempts(&self, email: &Email) -> Result<(), Error> {
-        self.kv
-            .delete(&failures_key(email.as_str()))
-            .await
-            .map_err(kv_error)
+        self.kv.delete(&failures_key(email.as_str())).await.map_err(kv_error)
     }
 
-    fn tokens(
-        &self,
-        user: UserRecord,
-        session_id: Uuid,
-        refresh_token: String,
-    ) -> Result<Tokens, Error> {
+    fn tokens(&self, user: UserRecord, session_id: Uuid, refresh_token: String) -> Result<Tokens, Error> {
         let claims = Claims::new(user.id, user.role, session_id, Utc::now());
         let access_token = self.signing_key.sign(&claims).map_err(Error::internal)?;
-        Ok(Tokens {
-            access_token,
-            refresh_token,
-            expires_in_s: ACCESS_TOKEN_TTL_S,
-            user,
-        })
+        Ok(Tokens { access_token, refresh_token, expires_in_s: ACCESS_TOKEN_TTL_S, user })
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice means it was stolen or
@@ -229,18 +195,12 @@ impl Users {
         }
         let (next_token, next) = new_refresh_token();
         let now = Utc::now();
-        match self
-            .store
-            .rotate_refresh_token(&hash_refresh_token(refresh_token), &next, now)
-            .await?
-        {
+        match self.store.rotate_refresh_token(&hash_refresh_token(refresh_token), &next, now).await? {
             Rotation::Rotated { user, session_id } => self.tokens(user, session_id, next_token),
             Rotation::Reused { session_id } => {
                 tracing::warn!(%session_id, "a used refresh token was presented; revoking its session");
                 self.revoke_sessions(&[session_id]).await?;
-                Err(Error::unauthorized(
-                    "the refresh token was already used; the session is revoked",
-                ))
+                Err(Error::unauthorized("the refresh token was already used; the session is revoked"))
             }
             Rotation::Invalid => Err(invalid()),
         }
@@ -269,18 +229,12 @@ impl Users {
     }
 
     async fn revoke_user_sessions(&self, user_id: Uuid, except: Option<Uuid>) -> Result<(), Error> {
-        let revoked = self
-            .store
-            .revoke_user_sessions(user_id, except, Utc::now())
-            .await?;
+        let revoked = self.store.revoke_user_sessions(user_id, except, Utc::now()).await?;
         self.revoke_sessions(&revoked).await
     }
 
     pub async fn user(&self, user_id: Uuid) -> Result<UserRecord, Error> {
-        self.store
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| Error::not_found("user"))
+        self.store.user_by_id(user_id).await?.ok_or_else(|| Error::not_found("user"))
     }
 
     pub async fn update_names(
@@ -289,12 +243,8 @@ impl Users {
         first_name: Option<&str>,
         last_name: Option<&str>,
     ) -> Result<UserRecord, Error> {
-        let first_name = first_name
-            .map(|name| PersonName::parse(name, "first_name"))
-            .transpose()?;
-        let last_name = last_name
-            .map(|name| PersonName::parse(name, "last_name"))
-            .transpose()?;
+        let first_name = first_name.map(|name| PersonName::parse(name, "first_name")).transpose()?;
+        let last_name = last_name.map(|name| PersonName::parse(name, "last_name")).transpose()?;
         self.store
             .update_names(
                 user_id,
@@ -327,24 +277,14 @@ impl Users {
         let user = self.user(user_id).await?;
         let email = Email::parse(&user.email)?;
         let attempt = self.reserve_attempt(&email).await?;
-        if !self
-            .hasher
-            .verify(current_password, Some(&user.password_hash))
-            .await?
-        {
+        if !self.hasher.verify(current_password, Some(&user.password_hash)).await? {
             self.record_failure(&email, attempt).await?;
-            return Err(Error::validation(
-                "current_password: does not match the account's password",
-            ));
+            return Err(Error::validation("current_password: does not match the account's password"));
         }
         self.clear_attempts(&email).await?;
         let new_password = Password::parse(new_password, "new_password")?;
         let hash = self.hasher.hash(&new_password).await?;
-        if !self
-            .store
-            .update_password_hash(user_id, &hash, Utc::now())
-            .await?
-        {
+        if !self.store.update_password_hash(user_id, &hash, Utc::now()).await? {
             return Err(Error::not_found("user"));
         }
         self.revoke_user_sessions(user_id, Some(session_id)).await
@@ -352,11 +292,8 @@ impl Users {
 
     /// Changes a role. The user's sessions end, so that no access token keeps the old role.
     pub async fn set_role(&self, user_id: Uuid, role: Role) -> Result<UserRecord, Error> {
-        let user = self
-            .store
-            .set_role(user_id, role, Utc::now())
-            .await?
-            .ok_or_else(|| Error::not_found("user"))?;
+        let user =
+            self.store.set_role(user_id, role, Utc::now()).await?.ok_or_else(|| Error::not_found("user"))?;
         self.revoke_user_sessions(user_id, None).await?;
         tracing::info!(%user_id, %role, "role changed");
         Ok(user)
@@ -367,10 +304,7 @@ impl Users {
     /// have lost its data; without this, a logged-out token would work again until it expired.
     pub async fn restore_revocations(&self) -> Result<usize, Error> {
         let lifetime = chrono::Duration::seconds(REVOCATION_TTL_S as i64);
-        let revoked = self
-            .store
-            .sessions_revoked_since(Utc::now() - lifetime)
-            .await?;
+        let revoked = self.store.sessions_revoked_since(Utc::now() - lifetime).await?;
         for &session_id in &revoked {
             self.kv
                 .set_ex(
@@ -394,11 +328,8 @@ fn new_refresh_token() -> (String, NewRefreshToken) {
     let mut bytes = [0u8; REFRESH_TOKEN_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let expires_at = Utc::now()
-        + chrono::Duration::from_std(REFRESH_TOKEN_TTL).expect("the refresh token lifetime fits");
-    let stored = NewRefreshToken {
-        token_hash: hash_refresh_token(&token),
-        expires_at,
-    };
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(REFRESH_TOKEN_TTL).expect("the refresh token lifetime fits");
+    let stored = NewRefreshToken { token_hash: hash_refresh_token(&token), expires_at };
     (token, stored)
 }

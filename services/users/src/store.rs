@@ -68,12 +68,7 @@ pub trait UserStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>>;
     async fn update_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<bool>;
-    async fn set_role(
-        &self,
-        id: Uuid,
-        role: Role,
-        now: DateTime<Utc>,
-    ) -> Result<Option<UserRecord>>;
+    async fn set_role(&self, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<Option<UserRecord>>;
     async fn delete_user(&self, id: Uuid) -> Result<bool>;
     async fn open_session(
         &self,
@@ -407,8 +402,6 @@ impl PostgresUserStore {
 
 impl SqliteUserStore {
     pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(SqliteUserStore {
-            pool: boxoffice_db::sqlite_pool(path, max_connections).await?,
-        })
+        Ok(SqliteUserStore { pool: boxoffice_db::sqlite_pool(path, max_connections).await? })
     }
 }

@@ -58,9 +58,8 @@ pub struct TokenResponse {
 
 impl TokenResponse {
     fn from_proto(pair: pb::TokenPair) -> ApiResult<Self> {
-        let user = pair
-            .user
-            .ok_or_else(|| Error::internal("the users service sent tokens without a user"))?;
+        let user =
+            pair.user.ok_or_else(|| Error::internal("the users service sent tokens without a user"))?;
         Ok(TokenResponse {
             access_token: pair.access_token,
             refresh_token: pair.refresh_token,
@@ -74,9 +73,7 @@ impl TokenResponse {
 /// Token responses must not be kept by caches along the way (RFC 6749 section 5.1).
 fn no_store(body: TokenResponse) -> Response {
     let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -112,10 +109,7 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let request = pb::LoginRequest {
-        email: body.email,
-        password: body.password,
-    };
+    let request = pb::LoginRequest { email: body.email, password: body.password };
     let pair = state.users().login(request).await?.into_inner();
     Ok(no_store(TokenResponse::from_proto(pair)?))
 }
@@ -130,9 +124,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Response> {
-    let request = pb::RefreshRequest {
-        refresh_token: body.refresh_token,
-    };
+    let request = pb::RefreshRequest { refresh_token: body.refresh_token };
     let pair = state.users().refresh(request).await?.into_inner();
     Ok(no_store(TokenResponse::from_proto(pair)?))
 }
@@ -144,10 +136,8 @@ pub async fn refresh(
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(State(state): State<AppState>, caller: AuthUser) -> ApiResult<StatusCode> {
-    let request = pb::LogoutRequest {
-        user_id: caller.user_id.to_string(),
-        session_id: caller.session_id.to_string(),
-    };
+    let request =
+        pb::LogoutRequest { user_id: caller.user_id.to_string(), session_id: caller.session_id.to_string() };
     state.users().logout(request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

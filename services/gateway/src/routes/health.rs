@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use boxoffice_errors::Error;
-use boxoffice_proto::user as pb;
+use boxoffice_proto::{event, user};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -24,26 +24,21 @@ pub async fn healthz() -> Json<HealthResponse> {
     Json(HealthResponse { status: "ok" })
 }
 
-/// The gateway's dependencies answer: the users service (and its database) and the shared store.
+/// The gateway's dependencies answer: the users and events services (and their databases) and
+/// the shared store.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = HealthResponse),
     (status = 503, description = "`unavailable`: a dependency does not answer", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
-    state
-        .kv
-        .ping()
-        .await
-        .map_err(|error| Error::unavailable(format!("{error:#}")))?;
-    state.users().check_ready(pb::Empty {}).await?;
+    state.kv.ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
+    state.users().check_ready(user::Empty {}).await?;
+    state.events().check_ready(event::Empty {}).await?;
     Ok(Json(HealthResponse { status: "ready" }))
 }
 
 /// Prometheus metrics of the whole process.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        boxoffice_telemetry::metrics().render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], boxoffice_telemetry::metrics().render())
 }

@@ -45,9 +45,7 @@ pub struct SetRoleRequest {
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<UserResponse>> {
-    let request = pb::GetUserRequest {
-        user_id: caller.user_id.to_string(),
-    };
+    let request = pb::GetUserRequest { user_id: caller.user_id.to_string() };
     let user = state.users().get_user(request).await?.into_inner();
     Ok(Json(UserResponse::from_proto(user)?))
 }
@@ -79,18 +77,10 @@ pub async fn update_me(
         (status = 200, description = "The account as it was", body = UserResponse),
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_me(
-    State(state): State<AppState>,
-    caller: AuthUser,
-) -> ApiResult<Json<UserResponse>> {
+pub async fn delete_me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<UserResponse>> {
     let mut users = state.users();
     let user_id = caller.user_id.to_string();
-    let user = users
-        .get_user(pb::GetUserRequest {
-            user_id: user_id.clone(),
-        })
-        .await?
-        .into_inner();
+    let user = users.get_user(pb::GetUserRequest { user_id: user_id.clone() }).await?.into_inner();
     users.delete_user(pb::DeleteUserRequest { user_id }).await?;
     Ok(Json(UserResponse::from_proto(user)?))
 }
@@ -131,13 +121,8 @@ pub async fn get_user(
     _admin: Admin,
     PathId(user_id): PathId,
 ) -> ApiResult<Json<UserResponse>> {
-    let user = state
-        .users()
-        .get_user(pb::GetUserRequest {
-            user_id: user_id.to_string(),
-        })
-        .await?
-        .into_inner();
+    let user =
+        state.users().get_user(pb::GetUserRequest { user_id: user_id.to_string() }).await?.into_inner();
     Ok(Json(UserResponse::from_proto(user)?))
 }
 
@@ -158,10 +143,7 @@ pub async fn set_role(
     PathId(user_id): PathId,
     ApiJson(body): ApiJson<SetRoleRequest>,
 ) -> ApiResult<Json<UserResponse>> {
-    let request = pb::SetRoleRequest {
-        user_id: user_id.to_string(),
-        role: pb::Role::from(body.role).into(),
-    };
+    let request = pb::SetRoleRequest { user_id: user_id.to_string(), role: pb::Role::from(body.role).into() };
     let user = state.users().set_role(request).await?.into_inner();
     Ok(Json(UserResponse::from_proto(user)?))
 }

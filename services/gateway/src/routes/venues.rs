@@ -1,0 +1,189 @@
+//! `/api/v1/venues/*`: venues and their seat maps.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use boxoffice_proto::event as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{service_id, PathId};
+use crate::auth::Organizer;
+use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::AppState;
+
+/// A section of a venue: the same shape in a request and in a response.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SectionLayout {
+    /// Unique in the venue; may not contain "/", the separator of seat ids.
+    #[schema(example = "Floor")]
+    pub name: String,
+    pub rows: Vec<RowLayout>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowLayout {
+    /// Unique in its section; may not contain "/".
+    #[schema(example = "A")]
+    pub label: String,
+    /// The number of seats in the row, numbered from 1.
+    #[schema(example = 20, minimum = 1)]
+    pub seats: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVenueRequest {
+    #[schema(example = "Town Hall")]
+    pub name: String,
+    #[schema(example = "Lyon")]
+    pub city: String,
+    #[schema(example = "1 place de la Comédie")]
+    pub address: String,
+    /// At least one.
+    pub sections: Vec<SectionLayout>,
+}
+
+/// A venue with its seat map.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VenueResponse {
+    pub id: Uuid,
+    /// The organizer (or admin) who created it.
+    pub organizer_id: Uuid,
+    pub name: String,
+    pub city: String,
+    pub address: String,
+    /// The number of seats in all sections.
+    pub capacity: u32,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-11-25T06:00:00.000Z")]
+    pub created_at: String,
+    pub sections: Vec<SectionLayout>,
+    /// Every seat of the venue as "<section>/<row>/<number>", in seat-map order.
+    #[schema(example = json!(["Floor/A/1", "Floor/A/2"]))]
+    pub seats: Vec<String>,
+}
+
+impl VenueResponse {
+    pub fn from_proto(venue: pb::Venue) -> ApiResult<Self> {
+        // The service lists the seat ids per row; clients want them in one list to draw the map
+        // and to pick seats, so they are joined here in the order the service gave them.
+        let seats = venue
+            .sections
+            .iter()
+            .flat_map(|section| &section.rows)
+            .flat_map(|row| row.seat_ids.iter().cloned())
+            .collect();
+        let sections = venue
+            .sections
+            .into_iter()
+            .map(|section| SectionLayout {
+                name: section.name,
+                rows: section
+                    .rows
+                    .into_iter()
+                    .map(|row| RowLayout { label: row.label, seats: row.seats })
+                    .collect(),
+            })
+            .collect();
+        Ok(VenueResponse {
+            id: service_id("events", &venue.id)?,
+            organizer_id: service_id("events", &venue.organizer_id)?,
+            name: venue.name,
+            city: venue.city,
+            address: venue.address,
+            capacity: venue.capacity,
+            created_at: venue.created_at,
+            sections,
+            seats,
+        })
+    }
+}
+
+/// Create a venue (organizers and admins). Its seats are numbered from the layout.
+#[utoipa::path(post, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])),
+    request_body = CreateVenueRequest,
+    responses(
+        (status = 201, description = "The venue with every seat listed by id", body = VenueResponse),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an organizer or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing, unknown or invalid; `detail` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_venue(
+    State(state): State<AppState>,
+    Organizer(caller): Organizer,
+    ApiJson(body): ApiJson<CreateVenueRequest>,
+) -> ApiResult<(StatusCode, Json<VenueResponse>)> {
+    let request = pb::CreateVenueRequest {
+        caller: Some(caller.caller()),
+        name: body.name,
+        city: body.city,
+        address: body.address,
+        sections: body
+            .sections
+            .into_iter()
+            .map(|section| pb::NewSection {
+                name: section.name,
+                rows: section
+                    .rows
+                    .into_iter()
+                    .map(|row| pb::NewRow { label: row.label, seats: row.seats })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let venue = state.events().create_venue(request).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(VenueResponse::from_proto(venue)?)))
+}
+
+/// A venue with its seat map. Anyone may read it, so that clients can draw it.
+#[utoipa::path(get, path = "/api/v1/venues/{id}", tag = "venues",
+    params(("id" = uuid::Uuid, Path, description = "The venue id")),
+    responses(
+        (status = 200, body = VenueResponse),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_venue(
+    State(state): State<AppState>,
+    PathId(venue_id): PathId,
+) -> ApiResult<Json<VenueResponse>> {
+    let request = pb::GetVenueRequest { venue_id: venue_id.to_string() };
+    let venue = state.events().get_venue(request).await?.into_inner();
+    Ok(Json(VenueResponse::from_proto(venue)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_venue_lists_every_seat_in_one_list_in_seat_map_order() {
+        let row = |label: &str, seat_ids: &[&str]| pb::Row {
+            label: label.to_owned(),
+            seats: u32::try_from(seat_ids.len()).unwrap(),
+            seat_ids: seat_ids.iter().map(|id| (*id).to_owned()).collect(),
+        };
+        let venue = pb::Venue {
+            id: Uuid::now_v7().to_string(),
+            organizer_id: Uuid::now_v7().to_string(),
+            name: "Hall".to_owned(),
+            city: "Lyon".to_owned(),
+            address: "1 rue".to_owned(),
+            sections: vec![
+                pb::Section {
+                    name: "Floor".to_owned(),
+                    rows: vec![row("A", &["Floor/A/1", "Floor/A/2"]), row("B", &["Floor/B/1"])],
+                },
+                pb::Section { name: "Balcony".to_owned(), rows: vec![row("A", &["Balcony/A/1"])] },
+            ],
+            capacity: 4,
+            created_at: "2026-11-25T06:00:00Z".to_owned(),
+        };
+        let response = VenueResponse::from_proto(venue).unwrap();
+        assert_eq!(response.seats, ["Floor/A/1", "Floor/A/2", "Floor/B/1", "Balcony/A/1"]);
+        assert_eq!(response.sections[0].rows[0].seats, 2);
+    }
+}
