@@ -9,9 +9,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use boxoffice_auth::SigningKey;
+use boxoffice_bookings::inventory::{InventoryStore, MemoryInventory, RedisInventory};
+use boxoffice_bookings::payments::TestPaymentProvider;
+use boxoffice_bookings::tickets::TicketSigner;
+use boxoffice_bookings::{Bookings, Clock};
 use boxoffice_config::Settings;
 use boxoffice_events::Events;
 use boxoffice_kv::Kv;
+use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
+use boxoffice_proto::event::event_service_client::EventServiceClient;
+use boxoffice_proto::internal_auth::AttachToken;
 use boxoffice_proto::internal_auth::{RequireToken, MIN_TOKEN_CHARS};
 use boxoffice_users::{Database, Users};
 use tokio::net::TcpListener;
@@ -22,6 +29,8 @@ use tonic::transport::{Channel, Endpoint, Server};
 
 /// The file, under the data directory, that keeps the embedded default's signing key.
 pub const SIGNING_KEY_FILE: &str = "jwt-ed25519.key";
+/// The file, under the data directory, that keeps the embedded default's ticket secret.
+pub const TICKET_SECRET_FILE: &str = "ticket-hmac.key";
 /// A call from one service to another that takes longer than this has failed.
 pub const INTERNAL_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,6 +65,8 @@ pub struct Running {
     pub users_grpc_addr: Option<SocketAddr>,
     /// The events service's gRPC address, when it runs here.
     pub events_grpc_addr: Option<SocketAddr>,
+    /// The bookings service's gRPC address, when it runs here.
+    pub bookings_grpc_addr: Option<SocketAddr>,
     /// Health, readiness and metrics of a service running on its own.
     pub admin_addr: Option<SocketAddr>,
     tasks: JoinSet<anyhow::Result<()>>,
@@ -97,11 +108,13 @@ pub fn database(settings: &Settings, service: &str) -> Database {
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     boxoffice_users::open_store(&database(settings, "users")).await?;
     boxoffice_events::open_store(&database(settings, "events")).await?;
+    boxoffice_bookings::open_store(&database(settings, "bookings")).await?;
     Ok(())
 }
 
 /// Reverts every service's migrations newer than `version`.
 pub async fn revert_migrations(settings: &Settings, version: i64) -> anyhow::Result<()> {
+    boxoffice_bookings::revert_migrations(&database(settings, "bookings"), version).await?;
     boxoffice_events::revert_migrations(&database(settings, "events"), version).await?;
     boxoffice_users::revert_migrations(&database(settings, "users"), version).await?;
     Ok(())
@@ -118,45 +131,79 @@ pub async fn open_kv(settings: &Settings) -> anyhow::Result<Kv> {
 /// The key that signs access tokens: from configuration, or, for the embedded default, from a
 /// file under the data directory that the first start creates.
 pub fn signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
-    if let Some(key) = &settings.jwt_private_key {
-        return SigningKey::from_base64(key).context("reading BOXOFFICE_JWT_PRIVATE_KEY");
+    let text = secret(
+        settings,
+        settings.jwt_private_key.as_deref(),
+        "BOXOFFICE_JWT_PRIVATE_KEY",
+        SIGNING_KEY_FILE,
+        || Ok(SigningKey::generate()?.to_base64()),
+    )?;
+    SigningKey::from_base64(&text).context("reading the access token signing key")
+}
+
+/// The secret that signs ticket codes, found like [`signing_key`].
+pub fn ticket_signer(settings: &Settings) -> anyhow::Result<TicketSigner> {
+    let text = secret(
+        settings,
+        settings.ticket_secret.as_deref(),
+        "BOXOFFICE_TICKET_SECRET",
+        TICKET_SECRET_FILE,
+        || Ok(boxoffice_auth::random_token()),
+    )?;
+    TicketSigner::new(text.trim().as_bytes()).context("reading the ticket secret")
+}
+
+/// A secret from configuration; embedded, from a file under the data directory that the first
+/// start creates with `generate`. With PostgreSQL every replica must share it, so it must be
+/// configured.
+fn secret(
+    settings: &Settings,
+    configured: Option<&str>,
+    variable: &str,
+    file: &str,
+    generate: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    if let Some(text) = configured {
+        return Ok(text.to_owned());
     }
     anyhow::ensure!(
         settings.is_embedded(),
-        "BOXOFFICE_JWT_PRIVATE_KEY must be set when BOXOFFICE_DATABASE_URL is, so that every \
-         replica signs with the same key; create one with `boxoffice keys generate`"
+        "{variable} must be set when BOXOFFICE_DATABASE_URL is, so that every replica uses the same \
+         secret; create one with `boxoffice keys generate`"
     );
-    load_or_create_key_file(&settings.data_dir.join(SIGNING_KEY_FILE))
+    load_or_create_secret_file(&settings.data_dir.join(file), generate)
 }
 
-fn load_or_create_key_file(path: &Path) -> anyhow::Result<SigningKey> {
-    let read = |path: &Path| -> anyhow::Result<SigningKey> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        SigningKey::from_base64(&text).with_context(|| format!("reading {}", path.display()))
-    };
+fn load_or_create_secret_file(
+    path: &Path,
+    generate: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    let read =
+        |path: &Path| std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
     if path.exists() {
         return read(path);
     }
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    // The key is written whole to a private file, then linked into place: two processes starting
-    // at once (`serve` and `users add`, say) never see a half-written key, and the loser of the
-    // race uses the winner's.
-    let key = SigningKey::generate()?;
-    let temporary = parent.join(format!(".{SIGNING_KEY_FILE}.{}", std::process::id()));
+    // The secret is written whole to a private file, then linked into place: two processes
+    // starting at once (`serve` and `users add`, say) never see a half-written secret, and the
+    // loser of the race uses the winner's.
+    let secret = generate()?;
+    let file_name = path.file_name().and_then(|name| name.to_str()).unwrap_or("secret");
+    let temporary = parent.join(format!(".{file_name}.{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&temporary).with_context(|| format!("creating {}", temporary.display()))?;
-    std::io::Write::write_all(&mut file, key.to_base64().as_bytes())?;
+    std::io::Write::write_all(&mut file, secret.as_bytes())?;
     file.sync_all()?;
     let linked = std::fs::hard_link(&temporary, path);
     let _ = std::fs::remove_file(&temporary);
     match linked {
         Ok(()) => {
-            tracing::info!(path = %path.display(), "generated the access token signing key");
-            Ok(key)
+            tracing::info!(path = %path.display(), "generated a secret");
+            Ok(secret)
         }
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read(path),
         Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
@@ -204,10 +251,47 @@ fn events_grpc(events: Events, internal_token: &str) -> tonic::transport::server
     Server::builder().add_service(InterceptedService::new(boxoffice_events::grpc::server(events), require))
 }
 
-/// The events service, ready to serve: database opened and migrated.
-pub async fn build_events(settings: &Settings, kv: Kv) -> anyhow::Result<Events> {
+/// The events service, ready to serve: database opened and migrated, and the bookings service
+/// (which refunds cancelled events) at `bookings`.
+pub async fn build_events(
+    settings: &Settings,
+    kv: Kv,
+    bookings: Channel,
+    internal_token: &str,
+) -> anyhow::Result<Events> {
     let store = boxoffice_events::open_store(&database(settings, "events")).await?;
-    Ok(Events::new(store, kv))
+    let attach = AttachToken::new(internal_token).context("reading the internal token")?;
+    let bookings = BookingServiceClient::with_interceptor(bookings, attach);
+    Ok(Events::new(store, kv).with_bookings(bookings))
+}
+
+/// The bookings service, ready to serve: database opened and migrated, inventory store
+/// connected, the events service at `events`.
+pub async fn build_bookings(
+    settings: &Settings,
+    events: Channel,
+    internal_token: &str,
+    clock: Clock,
+) -> anyhow::Result<Bookings> {
+    let store = boxoffice_bookings::open_store(&database(settings, "bookings")).await?;
+    let inventory: Arc<dyn InventoryStore> = match &settings.redis_url {
+        Some(url) => {
+            Arc::new(RedisInventory::connect(url, &format!("{}inventory:", settings.redis_key_prefix)).await?)
+        }
+        None => Arc::new(MemoryInventory::new()),
+    };
+    let attach = AttachToken::new(internal_token).context("reading the internal token")?;
+    let events = EventServiceClient::with_interceptor(events, attach)
+        .max_decoding_message_size(boxoffice_bookings::grpc::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(boxoffice_bookings::grpc::MAX_MESSAGE_BYTES);
+    let payments = Arc::new(TestPaymentProvider::new());
+    Ok(Bookings::new(store, inventory, events, payments, ticket_signer(settings)?, clock))
+}
+
+fn bookings_grpc(bookings: Bookings, internal_token: &str) -> tonic::transport::server::Router {
+    let require = RequireToken::new(internal_token);
+    Server::builder()
+        .add_service(InterceptedService::new(boxoffice_bookings::grpc::server(bookings), require))
 }
 
 fn channel_to(url: &str) -> anyhow::Result<Channel> {
@@ -223,12 +307,22 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.with_context(|| format!("binding the {what} to {addr}"))
 }
 
-/// Starts `only` one service, or every implemented one in this process, and returns once they
-/// listen. They stop when `shutdown` is cancelled.
+/// Starts `only` one service, or every service in this process, and returns once they listen.
+/// They stop when `shutdown` is cancelled.
 pub async fn start(
     settings: &Settings,
     only: Option<ServiceName>,
     shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_with_clock(settings, only, shutdown, Clock::system()).await
+}
+
+/// [`start`] with the bookings service on `clock`, which tests move forward to expire holds.
+pub async fn start_with_clock(
+    settings: &Settings,
+    only: Option<ServiceName>,
+    shutdown: CancellationToken,
+    clock: Clock,
 ) -> anyhow::Result<Running> {
     // Installing the recorder first means no metric recorded at start-up is lost.
     boxoffice_telemetry::metrics();
@@ -236,6 +330,7 @@ pub async fn start(
         http_addr: None,
         users_grpc_addr: None,
         events_grpc_addr: None,
+        bookings_grpc_addr: None,
         admin_addr: None,
         tasks: JoinSet::new(),
         shutdown: shutdown.clone(),
@@ -249,14 +344,23 @@ pub async fn start(
                 None => boxoffice_auth::random_token(),
             };
             // In one process the services reach each other on ephemeral loopback ports, so two
-            // instances never collide.
-            let users = build_users(settings, kv.clone()).await?;
-            let users_listener = bind(([127, 0, 0, 1], 0).into(), "users service").await?;
+            // instances never collide. The ports are bound first because the services call each
+            // other both ways.
+            let loopback = ([127, 0, 0, 1], 0).into();
+            let users_listener = bind(loopback, "users service").await?;
+            let events_listener = bind(loopback, "events service").await?;
+            let bookings_listener = bind(loopback, "bookings service").await?;
             let users_addr = users_listener.local_addr()?;
-            spawn_grpc(tasks, users_listener, users_grpc(users, &internal_token), "users", shutdown.clone());
-            let events = build_events(settings, kv.clone()).await?;
-            let events_listener = bind(([127, 0, 0, 1], 0).into(), "events service").await?;
             let events_addr = events_listener.local_addr()?;
+            let bookings_addr = bookings_listener.local_addr()?;
+            let users_url = format!("http://{users_addr}");
+            let events_url = format!("http://{events_addr}");
+            let bookings_url = format!("http://{bookings_addr}");
+
+            let users = build_users(settings, kv.clone()).await?;
+            spawn_grpc(tasks, users_listener, users_grpc(users, &internal_token), "users", shutdown.clone());
+            let events =
+                build_events(settings, kv.clone(), channel_to(&bookings_url)?, &internal_token).await?;
             spawn_grpc(
                 tasks,
                 events_listener,
@@ -264,9 +368,20 @@ pub async fn start(
                 "events",
                 shutdown.clone(),
             );
+            let bookings = build_bookings(settings, channel_to(&events_url)?, &internal_token, clock).await?;
+            tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), shutdown.clone()));
+            spawn_grpc(
+                tasks,
+                bookings_listener,
+                bookings_grpc(bookings, &internal_token),
+                "bookings",
+                shutdown.clone(),
+            );
+
             let state = boxoffice_gateway::AppState::connect(
-                channel_to(&format!("http://{users_addr}"))?,
-                channel_to(&format!("http://{events_addr}"))?,
+                channel_to(&users_url)?,
+                channel_to(&events_url)?,
+                channel_to(&bookings_url)?,
                 &internal_token,
                 kv,
             )
@@ -279,29 +394,28 @@ pub async fn start(
             running.http_addr = Some(http_addr);
             running.users_grpc_addr = Some(users_addr);
             running.events_grpc_addr = Some(events_addr);
+            running.bookings_grpc_addr = Some(bookings_addr);
         }
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
             let internal_token = required_internal_token(settings)?;
             let users = build_users(settings, kv).await?;
             let listener = bind(settings.users_grpc_addr, "users service").await?;
-            let users_addr = listener.local_addr()?;
+            running.users_grpc_addr = Some(listener.local_addr()?);
             spawn_grpc(tasks, listener, users_grpc(users.clone(), internal_token), "users", shutdown.clone());
-            let admin_addr = spawn_admin(tasks, settings, shutdown.clone(), move || {
+            let ready = move || {
                 let users = users.clone();
                 async move { users.check_ready().await }
-            })
-            .await?;
-            tracing::info!(%users_addr, "the users service is serving gRPC");
-            running.users_grpc_addr = Some(users_addr);
-            running.admin_addr = Some(admin_addr);
+            };
+            running.admin_addr = Some(spawn_admin(tasks, settings, shutdown.clone(), ready).await?);
         }
         Some(ServiceName::Events) => {
             let kv = shared_kv(settings, "events").await?;
             let internal_token = required_internal_token(settings)?;
-            let events = build_events(settings, kv).await?;
+            let events =
+                build_events(settings, kv, channel_to(&settings.bookings_url)?, internal_token).await?;
             let listener = bind(settings.events_grpc_addr, "events service").await?;
-            let events_addr = listener.local_addr()?;
+            running.events_grpc_addr = Some(listener.local_addr()?);
             spawn_grpc(
                 tasks,
                 listener,
@@ -309,20 +423,39 @@ pub async fn start(
                 "events",
                 shutdown.clone(),
             );
-            let admin_addr = spawn_admin(tasks, settings, shutdown.clone(), move || {
+            let ready = move || {
                 let events = events.clone();
                 async move { events.check_ready().await }
-            })
-            .await?;
-            tracing::info!(%events_addr, "the events service is serving gRPC");
-            running.events_grpc_addr = Some(events_addr);
-            running.admin_addr = Some(admin_addr);
+            };
+            running.admin_addr = Some(spawn_admin(tasks, settings, shutdown.clone(), ready).await?);
+        }
+        Some(ServiceName::Bookings) => {
+            shared_kv(settings, "bookings").await?;
+            let internal_token = required_internal_token(settings)?;
+            let bookings =
+                build_bookings(settings, channel_to(&settings.events_url)?, internal_token, clock).await?;
+            tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), shutdown.clone()));
+            let listener = bind(settings.bookings_grpc_addr, "bookings service").await?;
+            running.bookings_grpc_addr = Some(listener.local_addr()?);
+            spawn_grpc(
+                tasks,
+                listener,
+                bookings_grpc(bookings.clone(), internal_token),
+                "bookings",
+                shutdown.clone(),
+            );
+            let ready = move || {
+                let bookings = bookings.clone();
+                async move { bookings.check_ready().await }
+            };
+            running.admin_addr = Some(spawn_admin(tasks, settings, shutdown.clone(), ready).await?);
         }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
             let state = boxoffice_gateway::AppState::connect(
                 channel_to(&settings.users_url)?,
                 channel_to(&settings.events_url)?,
+                channel_to(&settings.bookings_url)?,
                 required_internal_token(settings)?,
                 kv,
             )
@@ -334,9 +467,6 @@ pub async fn start(
             tracing::info!(%http_addr, "the gateway is serving the API");
             running.http_addr = Some(http_addr);
         }
-        Some(ServiceName::Bookings) => anyhow::bail!(
-            "the bookings service is not implemented in this release; its contract is in proto/booking.proto"
-        ),
     }
     Ok(running)
 }

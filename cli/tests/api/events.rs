@@ -18,6 +18,7 @@ on_both_backends!(
     a_venue_of_100000_seats_round_trips_intact,
     a_patch_shows_in_the_public_read_at_once,
     availability_stats_and_bookings_of_a_new_event,
+    concurrent_patches_to_one_event_all_land,
 );
 
 fn venue_body(sections: Value) -> Value {
@@ -167,6 +168,8 @@ async fn invalid_events_are_refused_with_a_detail_naming_the_field(backend: Back
     let cases = [
         (with("name", json!("  ")), "name"),
         (with("starts_at", json!("next friday")), "starts_at"),
+        (with("starts_at", json!("9999-12-31T23:00:00-23:00")), "starts_at"),
+        (with("starts_at", json!("2030-06-30T23:59:60Z")), "starts_at"),
         (with("ends_at", json!("2030-05-01T19:00:00Z")), "ends_at"),
         (with("sale_starts_at", json!("2030-07-01T00:00:00Z")), "sale_starts_at"),
         (with("max_tickets_per_booking", json!(51)), "max_tickets_per_booking"),
@@ -361,6 +364,10 @@ async fn search_filters_by_text_city_and_dates(backend: Backend) {
     assert_eq!(ids(&app.all_pages("from=2030-06-01T00:00:00Z&to=2030-08-31T00:00:00Z", None).await), [id(1)]);
     assert_eq!(ids(&app.all_pages("q=jazz&city=paris", None).await), [id(0)]);
     assert!(app.all_pages("q=polka", None).await.is_empty());
+    for control in ["q=%00", "q=a%00b", "city=%00"] {
+        let response = app.get(&format!("/api/v1/events?{control}"), None).await;
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
     let bad = app.get("/api/v1/events?from=yesterday", None).await;
     let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert!(problem["detail"].as_str().unwrap().contains("from"));
@@ -488,4 +495,16 @@ async fn availability_stats_and_bookings_of_a_new_event(backend: Backend) {
         .await;
     let (_, admin) = app.user_with_role("admin").await;
     assert_eq!(app.get(&format!("{path}/stats"), Some(&admin.access)).await.status(), StatusCode::OK);
+}
+
+async fn concurrent_patches_to_one_event_all_land(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let event = app.create_event(&organizer.access, event_body("Busy", "2030-03-01T20:00:00Z")).await;
+    let path = format!("/api/v1/events/{}", event["id"].as_str().unwrap());
+    let patches = (0..30)
+        .map(|index| app.patch(&path, json!({"description": format!("take {index}")}), &organizer.access));
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(patches).await.into_iter().map(|response| response.status()).collect();
+    assert!(statuses.iter().all(|&status| status == StatusCode::OK), "{statuses:?}");
 }

@@ -5,6 +5,7 @@ use std::process::Command;
 
 use boxoffice::Running;
 use boxoffice_auth::SigningKey;
+use boxoffice_bookings::Clock;
 use boxoffice_config::Settings;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -60,6 +61,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub address: String,
     pub client: Client,
+    /// The bookings service's clock: tests move it forward to expire holds.
+    pub clock: Clock,
     shutdown: CancellationToken,
     running: Option<Running>,
     keep_data: bool,
@@ -84,6 +87,7 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
         settings.redis_url = Some(redis_url());
         settings.redis_key_prefix = format!("test:{}:", Uuid::new_v4());
         settings.jwt_private_key = Some(SigningKey::generate().unwrap().to_base64());
+        settings.ticket_secret = Some(boxoffice_auth::random_token());
         settings.database_max_connections = 5;
     }
     settings
@@ -98,13 +102,17 @@ impl TestApp {
     pub async fn start(backend: Backend, settings: Settings) -> TestApp {
         boxoffice_telemetry::init_logs(false);
         let shutdown = CancellationToken::new();
-        let running = boxoffice::start(&settings, None, shutdown.clone()).await.expect("boxoffice starts");
+        let clock = Clock::system();
+        let running = boxoffice::start_with_clock(&settings, None, shutdown.clone(), clock.clone())
+            .await
+            .expect("boxoffice starts");
         let address = format!("http://{}", running.http_addr.expect("the gateway runs"));
         TestApp {
             backend,
             settings,
             address,
             client: Client::new(),
+            clock,
             shutdown,
             running: Some(running),
             keep_data: false,
@@ -213,6 +221,20 @@ impl TestApp {
         cli(&self.settings, args)
     }
 
+    /// A customer's access token, minted with the server's key the way an operator tool can,
+    /// so that tests with hundreds of buyers need not hash hundreds of passwords. Bookings knows
+    /// users only by the id in their token.
+    pub fn mint_customer(&self) -> (Uuid, String) {
+        let user_id = Uuid::now_v7();
+        let claims = boxoffice_auth::Claims::new(
+            user_id,
+            boxoffice_auth::Role::Customer,
+            Uuid::now_v7(),
+            chrono::Utc::now(),
+        );
+        (user_id, self.signing_key().sign(&claims).unwrap())
+    }
+
     /// The key the server signs with: from the settings, or the file the embedded default made.
     pub fn signing_key(&self) -> SigningKey {
         boxoffice::signing_key(&self.settings).unwrap()
@@ -237,7 +259,7 @@ impl Drop for TestApp {
 pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
     command.args(args).env("BOXOFFICE_DATA_DIR", &settings.data_dir).env("RUST_LOG", "warn");
-    for key in ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_PRIVATE_KEY"] {
+    for key in ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_PRIVATE_KEY", "TICKET_SECRET"] {
         command.env_remove(format!("BOXOFFICE_{key}"));
     }
     if let Some(url) = &settings.database_url {
@@ -248,6 +270,9 @@ pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     }
     if let Some(key) = &settings.jwt_private_key {
         command.env("BOXOFFICE_JWT_PRIVATE_KEY", key);
+    }
+    if let Some(secret) = &settings.ticket_secret {
+        command.env("BOXOFFICE_TICKET_SECRET", secret);
     }
     command
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod bookings;
 mod events;
 mod gateway;
 mod operations;

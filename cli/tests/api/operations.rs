@@ -116,10 +116,16 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     let users = boxoffice::start(&settings, Some(ServiceName::Users), users_shutdown.clone()).await.unwrap();
     assert!(users.http_addr.is_none(), "the users service has no public API");
     settings.users_url = format!("http://{}", users.users_grpc_addr.unwrap());
-    settings.events_grpc_addr = ([127, 0, 0, 1], 0).into();
+    // The events and bookings services call each other, so each needs the other's address
+    // before it starts: reserve two free ports.
+    let (events_port, bookings_port) = (free_port(), free_port());
+    settings.events_grpc_addr = ([127, 0, 0, 1], events_port).into();
+    settings.bookings_grpc_addr = ([127, 0, 0, 1], bookings_port).into();
+    settings.events_url = format!("http://127.0.0.1:{events_port}");
+    settings.bookings_url = format!("http://127.0.0.1:{bookings_port}");
     let shutdown = CancellationToken::new();
     let events = boxoffice::start(&settings, Some(ServiceName::Events), shutdown.clone()).await.unwrap();
-    settings.events_url = format!("http://{}", events.events_grpc_addr.unwrap());
+    let bookings = boxoffice::start(&settings, Some(ServiceName::Bookings), shutdown.clone()).await.unwrap();
     let gateway = boxoffice::start(&settings, Some(ServiceName::Gateway), shutdown.clone()).await.unwrap();
     let api = format!("http://{}", gateway.http_addr.unwrap());
     let client = reqwest::Client::new();
@@ -179,13 +185,18 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     shutdown.cancel();
     gateway.wait().await.unwrap();
     events.wait().await.unwrap();
+    bookings.wait().await.unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
 async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
     let mut settings = fresh_settings(Backend::Embedded).await;
     settings.internal_token = Some(boxoffice_auth::random_token());
-    for service in [ServiceName::Users, ServiceName::Events, ServiceName::Gateway] {
+    for service in [ServiceName::Users, ServiceName::Events, ServiceName::Bookings, ServiceName::Gateway] {
         let error = boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
         assert!(format!("{error:#}").contains("BOXOFFICE_REDIS_URL"), "{error:#}");
     }
@@ -196,7 +207,8 @@ async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
     settings.admin_addr = ([127, 0, 0, 1], 0).into();
     for token in [None, Some("too short".to_owned())] {
         settings.internal_token = token;
-        for service in [ServiceName::Users, ServiceName::Events, ServiceName::Gateway] {
+        for service in [ServiceName::Users, ServiceName::Events, ServiceName::Bookings, ServiceName::Gateway]
+        {
             let error =
                 boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
             assert!(format!("{error:#}").contains("BOXOFFICE_INTERNAL_TOKEN"), "{error:#}");

@@ -26,8 +26,11 @@ pub const KEYS: &[&str] = &[
     "users_url",
     "events_grpc_addr",
     "events_url",
+    "bookings_grpc_addr",
+    "bookings_url",
     "admin_addr",
     "jwt_private_key",
+    "ticket_secret",
     "internal_token",
     "log_format",
     "database_max_connections",
@@ -65,12 +68,22 @@ pub struct Settings {
     /// Where the gateway reaches the events service when they run as separate processes.
     #[serde(deserialize_with = "text::required")]
     pub events_url: String,
+    /// The bookings service's gRPC listen address when it runs on its own (`--service bookings`).
+    pub bookings_grpc_addr: SocketAddr,
+    /// Where the gateway and the events service reach the bookings service when they run as
+    /// separate processes.
+    #[serde(deserialize_with = "text::required")]
+    pub bookings_url: String,
     /// Health, readiness and metrics of a service that runs on its own and has no public API.
     pub admin_addr: SocketAddr,
     /// The Ed25519 private key that signs access tokens, base64 PKCS#8 (`boxoffice keys
     /// generate`). Required with PostgreSQL; generated under `data_dir` when embedded.
     #[serde(default, deserialize_with = "text::optional")]
     pub jwt_private_key: Option<String>,
+    /// The secret (32+ characters) that signs ticket codes. Required with PostgreSQL; generated
+    /// under `data_dir` when embedded.
+    #[serde(default, deserialize_with = "text::optional")]
+    pub ticket_secret: Option<String>,
     /// The shared secret of internal gRPC calls. Required when services run as separate
     /// processes; generated at start when they all run in one.
     #[serde(default, deserialize_with = "text::optional")]
@@ -140,8 +153,11 @@ impl Default for Settings {
             users_url: "http://127.0.0.1:50051".to_owned(),
             events_grpc_addr: ([127, 0, 0, 1], 50052).into(),
             events_url: "http://127.0.0.1:50052".to_owned(),
+            bookings_grpc_addr: ([127, 0, 0, 1], 50053).into(),
+            bookings_url: "http://127.0.0.1:50053".to_owned(),
             admin_addr: ([127, 0, 0, 1], 9090).into(),
             jwt_private_key: None,
+            ticket_secret: None,
             internal_token: None,
             log_format: LogFormat::Text,
             database_max_connections: 16,
@@ -231,14 +247,17 @@ mod tests {
             users_url: _,
             events_grpc_addr: _,
             events_url: _,
+            bookings_grpc_addr: _,
+            bookings_url: _,
             admin_addr: _,
             jwt_private_key: _,
+            ticket_secret: _,
             internal_token: _,
             log_format: _,
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 16);
+        assert_eq!(KEYS.len(), 19);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod role {
 
     use boxoffice_auth::Role;
 
+    use crate::booking::{Caller as BookingCaller, Role as BookingRole};
     use crate::event::{Caller, Role as EventRole};
     use crate::user::Role as WireRole;
 
@@ -80,6 +81,38 @@ mod role {
         }
     }
 
+    // booking.proto keeps a third copy, for the same reason as event.proto.
+    impl From<Role> for BookingRole {
+        fn from(role: Role) -> Self {
+            match role {
+                Role::Customer => BookingRole::Customer,
+                Role::Organizer => BookingRole::Organizer,
+                Role::Admin => BookingRole::Admin,
+            }
+        }
+    }
+
+    impl TryFrom<BookingRole> for Role {
+        type Error = BookingRole;
+
+        /// Fails for `ROLE_UNSPECIFIED`, which no caller has.
+        fn try_from(role: BookingRole) -> Result<Self, BookingRole> {
+            match role {
+                BookingRole::Customer => Ok(Role::Customer),
+                BookingRole::Organizer => Ok(Role::Organizer),
+                BookingRole::Admin => Ok(Role::Admin),
+                BookingRole::Unspecified => Err(role),
+            }
+        }
+    }
+
+    impl BookingCaller {
+        /// The caller of a bookings call, from a verified access token's subject and role.
+        pub fn new(user_id: impl fmt::Display, role: Role) -> Self {
+            BookingCaller { user_id: user_id.to_string(), role: BookingRole::from(role).into() }
+        }
+    }
+
     /// Reads the role of a wire message (an `i32`); `None` for unknown or unspecified values.
     pub fn role_from_wire(value: i32) -> Option<Role> {
         WireRole::try_from(value).ok().and_then(|role| Role::try_from(role).ok())
@@ -90,13 +123,17 @@ mod role {
         use super::*;
 
         #[test]
-        fn every_role_round_trips_through_both_wire_enums() {
+        fn every_role_round_trips_through_every_wire_enum() {
             for role in [Role::Customer, Role::Organizer, Role::Admin] {
                 assert_eq!(Role::try_from(WireRole::from(role)), Ok(role));
                 assert_eq!(Role::try_from(EventRole::from(role)), Ok(role));
+                assert_eq!(Role::try_from(BookingRole::from(role)), Ok(role));
             }
             let caller = Caller::new("0190a5a4-0000-7000-8000-000000000000", Role::Organizer);
             assert_eq!(caller.role(), EventRole::Organizer);
+            let caller = BookingCaller::new("0190a5a4-0000-7000-8000-000000000000", Role::Admin);
+            assert_eq!(caller.role(), BookingRole::Admin);
+            assert_eq!(caller.user_id, "0190a5a4-0000-7000-8000-000000000000");
         }
     }
 }

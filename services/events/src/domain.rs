@@ -27,6 +27,12 @@ pub const MAX_EVENT_CAPACITY: u64 = 2_000_000;
 pub const MAX_PRICE_CENTS: i64 = 10_000_000_000;
 pub const DEFAULT_MAX_TICKETS_PER_BOOKING: u32 = 10;
 pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
+/// The bytes of all seat ids of a venue together: every seat id travels in one gRPC message and
+/// one JSON answer, which must stay well inside the 64 MiB message limit.
+pub const MAX_SEAT_ID_BYTES_PER_VENUE: u64 = 16 * 1024 * 1024;
+/// Times are kept within the years every backend stores and sorts alike.
+pub const MIN_YEAR: i32 = 1970;
+pub const MAX_YEAR: i32 = 9999;
 /// The separator of seat ids, so it may not appear in section names or row labels.
 pub const SEAT_ID_SEPARATOR: char = '/';
 
@@ -51,11 +57,34 @@ pub fn parse_optional_text(input: &str, field: &str, max_chars: usize) -> Result
     Ok(text.to_owned())
 }
 
-/// An RFC 3339 time, kept to the microsecond (what PostgreSQL stores).
+/// An RFC 3339 time between the years 1970 and 9999 (UTC), kept to the microsecond (what
+/// PostgreSQL stores). Leap seconds are refused: the backends would fold them differently.
 pub fn parse_time(input: &str, field: &str) -> Result<DateTime<Utc>, Error> {
-    DateTime::parse_from_rfc3339(input.trim()).map(|time| time.with_timezone(&Utc).trunc_subsecs(6)).map_err(
-        |_| Error::validation(format!("{field}: must be an RFC 3339 time such as 2026-12-31T20:00:00Z")),
-    )
+    let invalid =
+        || Error::validation(format!("{field}: must be an RFC 3339 time such as 2026-12-31T20:00:00Z"));
+    let time = DateTime::parse_from_rfc3339(input.trim()).map_err(|_| invalid())?.with_timezone(&Utc);
+    if time.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(Error::validation(format!("{field}: leap seconds are not accepted")));
+    }
+    if !(MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(&time)) {
+        return Err(Error::validation(format!(
+            "{field}: must be between the years {MIN_YEAR} and {MAX_YEAR}"
+        )));
+    }
+    Ok(time.trunc_subsecs(6))
+}
+
+/// A search or filter term: trimmed, bounded, without control characters (a NUL would end the
+/// pattern early on one backend and fail on the other). Empty means no filter.
+pub fn parse_filter(input: Option<&str>, field: &str, max_chars: usize) -> Result<Option<String>, Error> {
+    let Some(text) = input.map(str::trim).filter(|text| !text.is_empty()) else { return Ok(None) };
+    if text.chars().count() > max_chars {
+        return Err(Error::validation(format!("{field}: must be at most {max_chars} characters")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Error::validation(format!("{field}: must not contain control characters")));
+    }
+    Ok(Some(text.to_lowercase()))
 }
 
 /// The time as the API shows it: RFC 3339 in UTC.
@@ -141,7 +170,13 @@ impl Layout {
                 "sections: a venue has at most {MAX_SEATS_PER_VENUE} seats, not {total}"
             )));
         }
-        Ok(Layout(parsed))
+        let layout = Layout(parsed);
+        if layout.seat_id_bytes() > MAX_SEAT_ID_BYTES_PER_VENUE {
+            return Err(Error::validation(
+                "sections: the seat ids of this venue are too long together; use shorter section names and row labels",
+            ));
+        }
+        Ok(layout)
     }
 
     pub fn sections(&self) -> &[SectionLayout] {
@@ -150,6 +185,19 @@ impl Layout {
 
     pub fn capacity(&self) -> u64 {
         self.0.iter().map(SectionLayout::capacity).sum()
+    }
+
+    /// The bytes of every seat id (`<section>/<row>/<number>`) of the venue together.
+    fn seat_id_bytes(&self) -> u64 {
+        let mut bytes = 0;
+        for section in &self.0 {
+            for row in &section.rows {
+                let prefix = (section.name.len() + row.label.len() + 2) as u64;
+                let digits: u64 = (1..=row.seats).map(|number| u64::from(number.ilog10() + 1)).sum();
+                bytes += prefix * u64::from(row.seats) + digits;
+            }
+        }
+        bytes
     }
 
     pub fn section(&self, name: &str) -> Option<&SectionLayout> {
@@ -418,6 +466,15 @@ mod tests {
         }
         let huge: Vec<SectionLayout> = (0..200).map(|s| section(&format!("S{s}"), &[("A", 2000)])).collect();
         assert!(Layout::parse(huge).is_err(), "400,000 seats is above the limit");
+        let long_names: Vec<SectionLayout> = (0..5)
+            .map(|s| SectionLayout {
+                name: format!("{}{s:02}", "𝔸".repeat(48)),
+                rows: (0..25)
+                    .map(|r| RowLayout { label: format!("{}{r:02}", "𝔹".repeat(18)), seats: 2000 })
+                    .collect(),
+            })
+            .collect();
+        assert!(Layout::parse(long_names).unwrap_err().detail.contains("too long"));
     }
 
     #[test]
@@ -467,6 +524,17 @@ mod tests {
         assert!(check_schedule(end, start, None).unwrap_err().detail.starts_with("ends_at"));
         assert!(check_schedule(start, end, Some(end)).unwrap_err().detail.starts_with("sale_starts_at"));
         assert!(parse_time("tomorrow", "starts_at").unwrap_err().detail.starts_with("starts_at"));
+        for odd in [
+            "9999-12-31T23:00:00-23:00",
+            "0000-01-01T00:30:00+01:00",
+            "2030-06-30T23:59:60Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert!(parse_time(odd, "starts_at").is_err(), "{odd}");
+        }
+        assert_eq!(parse_filter(Some("  Jazz "), "q", 10).unwrap().as_deref(), Some("jazz"));
+        assert_eq!(parse_filter(Some("   "), "q", 10).unwrap(), None);
+        assert!(parse_filter(Some("a\u{0}b"), "q", 10).is_err());
         assert_eq!(parse_max_tickets(None).unwrap(), 10);
         assert!(parse_max_tickets(Some(0)).is_err());
         assert!(parse_max_tickets(Some(51)).is_err());

@@ -8,13 +8,18 @@ use base64::Engine as _;
 use boxoffice_auth::Role;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
+use boxoffice_proto::booking as booking_pb;
+use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
+use boxoffice_proto::internal_auth::AttachToken;
 use chrono::{DateTime, SubsecRound as _, Utc};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::domain::{
-    check_schedule, parse_categories, parse_max_tickets, parse_optional_text, parse_text, parse_time,
-    Category, EventStatus, Layout, NewCategory, NewPlacement, Placement, SectionLayout, ADDRESS_MAX_CHARS,
-    CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
+    check_schedule, parse_categories, parse_filter, parse_max_tickets, parse_optional_text, parse_text,
+    parse_time, Category, EventStatus, Layout, NewCategory, NewPlacement, Placement, SectionLayout,
+    ADDRESS_MAX_CHARS, CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
 };
 use crate::store::{concurrent_update, EventRecord, EventStore, ListQuery, VenueRecord};
 
@@ -23,8 +28,10 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// How long a public event stays in the cache. Every change deletes the entry at once; the
 /// expiry only bounds how long a read that raced a change can serve the older copy.
 pub const EVENT_CACHE_TTL: Duration = Duration::from_secs(30);
-/// Attempts of a read-modify-write update that keeps losing to concurrent updates.
-const UPDATE_ATTEMPTS: usize = 3;
+/// Attempts of a read-modify-write update that keeps losing to concurrent updates; between
+/// attempts it waits a little longer each time, so a burst of patches to one event all land.
+const UPDATE_ATTEMPTS: u32 = 12;
+const UPDATE_BACKOFF: Duration = Duration::from_millis(5);
 const SEARCH_MAX_CHARS: usize = 200;
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -98,10 +105,14 @@ pub struct CategoryUnits {
     pub seat_ids: Vec<String>,
 }
 
+pub type BookingsClient = BookingServiceClient<InterceptedService<Channel, AttachToken>>;
+
 #[derive(Clone)]
 pub struct Events {
     store: Arc<dyn EventStore>,
     kv: Kv,
+    /// Refunds the bookings of a cancelled event; absent only in tests of this crate alone.
+    bookings: Option<BookingsClient>,
 }
 
 /// The current time as the databases store it: to the microsecond, so that what a request
@@ -124,7 +135,13 @@ fn parse_venue_id(text: &str) -> Result<Uuid, Error> {
 
 impl Events {
     pub fn new(store: Arc<dyn EventStore>, kv: Kv) -> Self {
-        Events { store, kv }
+        Events { store, kv, bookings: None }
+    }
+
+    /// Connects the bookings service, which refunds the bookings of cancelled events.
+    pub fn with_bookings(mut self, bookings: BookingsClient) -> Self {
+        self.bookings = Some(bookings);
+        self
     }
 
     pub async fn create_venue(
@@ -260,7 +277,10 @@ impl Events {
     where
         F: for<'a> Fn(&'a mut EventRecord) -> BoxFuture<'a, Result<bool, Error>> + Send + Sync,
     {
-        for _ in 0..UPDATE_ATTEMPTS {
+        for attempt in 0..UPDATE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(UPDATE_BACKOFF * attempt).await;
+            }
             let mut event = self.event_to_change(caller, event_id).await?;
             if !change(&mut event).await? {
                 return Ok(event);
@@ -377,19 +397,29 @@ impl Events {
         .await
     }
 
-    /// Takes the event off sale for good. (The bookings service, in its release, refunds the
-    /// event's bookings when this happens.)
+    /// Takes the event off sale for good and refunds its bookings. Cancelling again repeats
+    /// the refunds, so a retry after a partial failure completes them.
     pub async fn cancel(&self, caller: Caller, event_id: Uuid) -> Result<EventRecord, Error> {
-        self.modify(caller, event_id, |event| {
-            Box::pin(async move {
-                if event.status == EventStatus::Cancelled {
-                    return Ok(false);
-                }
-                event.status = EventStatus::Cancelled;
-                Ok(true)
+        let event = self
+            .modify(caller, event_id, |event| {
+                Box::pin(async move {
+                    if event.status == EventStatus::Cancelled {
+                        return Ok(false);
+                    }
+                    event.status = EventStatus::Cancelled;
+                    Ok(true)
+                })
             })
-        })
-        .await
+            .await?;
+        if let Some(bookings) = &self.bookings {
+            let request = booking_pb::CancelEventBookingsRequest { event_id: event_id.to_string() };
+            bookings
+                .clone()
+                .cancel_event_bookings(request)
+                .await
+                .map_err(|status| Error::from_status(&status))?;
+        }
+        Ok(event)
     }
 
     /// Deletes a draft. A published event may have bookings, so it is cancelled instead.
@@ -420,18 +450,9 @@ impl Events {
             (true, Some(caller)) => Some(caller.user_id),
             (true, None) => return Err(Error::unauthorized("listing your own events needs an access token")),
         };
-        let text = request.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
-        if text.as_ref().is_some_and(|text| text.chars().count() > SEARCH_MAX_CHARS) {
-            return Err(Error::validation(format!("q: must be at most {SEARCH_MAX_CHARS} characters")));
-        }
         let query = ListQuery {
-            text,
-            city: request
-                .city
-                .as_deref()
-                .map(str::trim)
-                .filter(|city| !city.is_empty())
-                .map(str::to_lowercase),
+            text: parse_filter(request.q.as_deref(), "q", SEARCH_MAX_CHARS)?,
+            city: parse_filter(request.city.as_deref(), "city", CITY_MAX_CHARS)?,
             from: request.from.as_deref().map(|from| parse_time(from, "from")).transpose()?,
             to: request.to.as_deref().map(|to| parse_time(to, "to")).transpose()?,
             after: request.cursor.as_deref().map(decode_cursor).transpose()?,

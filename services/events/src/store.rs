@@ -321,11 +321,10 @@ macro_rules! sql_store {
                     }
                 }
                 if let Some(text) = &query.text {
-                    sql.push(" AND ")
-                        .push($search_prefix)
-                        .push_bind(contains_pattern(text))
-                        .push(" ESCAPE '\\'")
-                        .push($search_suffix);
+                    // SQLite's trigram index serves a LIKE only without an ESCAPE clause, so the
+                    // clause is added only when the text has LIKE's own characters.
+                    let escape = if text.contains(['%', '_', '\\']) { " ESCAPE '\\'" } else { "" };
+                    sql.push(" AND ").push($search_prefix).push_bind(contains_pattern(text)).push(escape).push($search_suffix);
                 }
                 if let Some(city) = &query.city {
                     sql.push(" AND city_key = ").push_bind(city.clone());

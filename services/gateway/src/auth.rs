@@ -6,6 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use boxoffice_auth::{revoked_session_key, Role, VerifyError};
 use boxoffice_errors::Error;
+use boxoffice_proto::booking::Caller as BookingCaller;
 use boxoffice_proto::event::Caller;
 use uuid::Uuid;
 
@@ -25,6 +26,11 @@ impl AuthUser {
     pub fn caller(&self) -> Caller {
         Caller::new(self.user_id, self.role)
     }
+
+    /// Who is asking, for the bookings service, which checks ownership itself.
+    pub fn booking_caller(&self) -> BookingCaller {
+        BookingCaller::new(self.user_id, self.role)
+    }
 }
 
 /// A caller who may be anonymous: for the endpoints that anyone may use but that show more to
@@ -37,6 +43,10 @@ pub struct OptionalAuthUser(pub Option<AuthUser>);
 impl OptionalAuthUser {
     pub fn caller(&self) -> Option<Caller> {
         self.0.as_ref().map(AuthUser::caller)
+    }
+
+    pub fn booking_caller(&self) -> Option<BookingCaller> {
+        self.0.as_ref().map(AuthUser::booking_caller)
     }
 }
 

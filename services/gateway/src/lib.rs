@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use boxoffice_auth::Verifier;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
+use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
 use boxoffice_proto::internal_auth::AttachToken;
 use boxoffice_proto::user as pb;
@@ -39,19 +40,22 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 /// How long the gateway waits for the users service's key when both start at once.
 pub const VERIFICATION_KEY_WAIT: Duration = Duration::from_secs(30);
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-/// The largest gRPC message the gateway sends to or takes from the events service. tonic's
-/// default of 4 MiB is too small for a venue of 250,000 seats, whose seat ids (each
-/// "<section>/<row>/<number>") come back in one `Venue` and again in one `EventInventory`.
+/// The largest gRPC message the gateway sends to or takes from the events and bookings
+/// services. tonic's default of 4 MiB is too small for a venue of 250,000 seats, whose seat ids
+/// (each "<section>/<row>/<number>") come back in one `Venue`, and again with a status and a
+/// category id each in one `Availability`.
 pub const MAX_GRPC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 type UsersClient = UserServiceClient<InterceptedService<Channel, AttachToken>>;
 type EventsClient = EventServiceClient<InterceptedService<Channel, AttachToken>>;
+type BookingsClient = BookingServiceClient<InterceptedService<Channel, AttachToken>>;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     users: UsersClient,
     events: EventsClient,
+    bookings: BookingsClient,
     verifier: Arc<Verifier>,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
@@ -60,15 +64,19 @@ pub struct AppState {
 impl AppState {
     /// Connects the gateway to its services. The users service's public key is fetched once
     /// here; the users service may still be starting, so this retries for a while. The events
-    /// service is not called until a request needs it.
+    /// and bookings services are not called until a request needs them.
     pub async fn connect(
         users_channel: Channel,
         events_channel: Channel,
+        bookings_channel: Channel,
         internal_token: &str,
         kv: Kv,
     ) -> anyhow::Result<Self> {
         let attach = AttachToken::new(internal_token).context("reading the internal token")?;
         let events = EventServiceClient::with_interceptor(events_channel, attach.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+        let bookings = BookingServiceClient::with_interceptor(bookings_channel, attach.clone())
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
         let mut users = UserServiceClient::with_interceptor(users_channel, attach);
@@ -94,6 +102,7 @@ impl AppState {
         Ok(AppState {
             users,
             events,
+            bookings,
             verifier: Arc::new(verifier),
             kv,
             auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
@@ -115,6 +124,11 @@ impl AppState {
     /// A client of the events service; clones share one connection.
     pub fn events(&self) -> EventsClient {
         self.events.clone()
+    }
+
+    /// A client of the bookings service; clones share one connection.
+    pub fn bookings(&self) -> BookingsClient {
+        self.bookings.clone()
     }
 }
 
@@ -151,6 +165,12 @@ pub fn router(state: AppState) -> Router {
         .route("/events/{id}/availability", get(routes::events::availability))
         .route("/events/{id}/stats", get(routes::events::stats))
         .route("/events/{id}/bookings", get(routes::events::event_bookings))
+        .route("/bookings", get(routes::bookings::list_bookings).post(routes::bookings::create_booking))
+        .route("/bookings/{id}", get(routes::bookings::get_booking))
+        .route("/bookings/{id}/confirm", post(routes::bookings::confirm_booking))
+        .route("/bookings/{id}/cancel", post(routes::bookings::cancel_booking))
+        .route("/tickets/{id}/qr", get(routes::bookings::ticket_qr))
+        .route("/checkin", post(routes::bookings::check_in))
         .route("/openapi.json", get(openapi_json));
 
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);

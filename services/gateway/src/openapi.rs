@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{auth, events, health, users, venues, UserResponse};
+use crate::routes::{auth, bookings, events, health, users, venues, UserResponse};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,9 @@ use crate::routes::{auth, events, health, users, venues, UserResponse};
         events::create_event, events::list_events, events::get_event, events::update_event,
         events::delete_event, events::publish_event, events::cancel_event,
         events::availability, events::stats, events::event_bookings,
+        bookings::create_booking, bookings::list_bookings, bookings::get_booking,
+        bookings::confirm_booking, bookings::cancel_booking, bookings::ticket_qr,
+        bookings::check_in,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
@@ -34,7 +37,12 @@ use crate::routes::{auth, events, health, users, venues, UserResponse};
         events::EventResponse, events::CategoryResponse, events::EventStatus,
         events::CategoryKind, events::EventPage, events::AvailabilityResponse,
         events::CategoryAvailability, events::SeatAvailability, events::SeatStatus,
-        events::EventStatsResponse, events::EventBookingsPage,
+        events::EventStatsResponse, events::CategoryStatsResponse,
+        bookings::CreateBookingRequest, bookings::BookingItemRequest,
+        bookings::ConfirmBookingRequest, bookings::CancelBookingRequest, bookings::CheckInRequest,
+        bookings::BookingResponse, bookings::BookingItemResponse, bookings::TicketResponse,
+        bookings::BookingStatus, bookings::BookingPage, bookings::CheckInResponse,
+        bookings::PngImage,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -42,6 +50,7 @@ use crate::routes::{auth, events, health, users, venues, UserResponse};
         (name = "users", description = "The caller's account, and admin views of all accounts"),
         (name = "venues", description = "Venues and their seat maps"),
         (name = "events", description = "Events, their ticket categories, and what is left to sell"),
+        (name = "bookings", description = "Holding tickets, paying for them, and checking them in"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -81,8 +90,30 @@ mod tests {
             ("/api/v1/events/{id}/availability", "get"),
             ("/api/v1/events/{id}/stats", "get"),
             ("/api/v1/events/{id}/bookings", "get"),
+            ("/api/v1/bookings", "get"),
+            ("/api/v1/bookings", "post"),
+            ("/api/v1/bookings/{id}", "get"),
+            ("/api/v1/bookings/{id}/confirm", "post"),
+            ("/api/v1/bookings/{id}/cancel", "post"),
+            ("/api/v1/tickets/{id}/qr", "get"),
+            ("/api/v1/checkin", "post"),
         ] {
             assert!(paths[path][method].is_object(), "{method} {path} is missing");
         }
+    }
+
+    #[test]
+    fn the_document_names_the_idempotency_key_and_the_png() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let create = &document["paths"]["/api/v1/bookings"]["post"];
+        assert_eq!(create["tags"], serde_json::json!(["bookings"]));
+        let parameters = create["parameters"].as_array().unwrap();
+        assert!(parameters.iter().any(|parameter| parameter["name"] == "Idempotency-Key"
+            && parameter["in"] == "header"
+            && parameter["required"] == false));
+        let qr = &document["paths"]["/api/v1/tickets/{id}/qr"]["get"]["responses"]["200"]["content"];
+        assert!(qr["image/png"].is_object(), "{qr}");
+        let cancel = &document["paths"]["/api/v1/bookings/{id}/cancel"]["post"]["requestBody"];
+        assert_ne!(cancel["required"], true, "{cancel}");
     }
 }

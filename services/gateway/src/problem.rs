@@ -90,23 +90,57 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !has_json_content_type(&request) {
-            return Err(ApiError(Error::new(
-                Code::UnsupportedMediaType,
-                "the body must be JSON with `Content-Type: application/json`",
-            )));
+            return Err(ApiError(not_json()));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::new(
-                    Code::PayloadTooLarge,
-                    format!("the body is larger than {} bytes", crate::MAX_REQUEST_BODY_BYTES),
-                )
-            } else {
-                Error::new(Code::BadRequest, rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(request, state).await?;
         parse_json(&bytes).map(ApiJson).map_err(ApiError)
     }
+}
+
+/// A JSON body that may be left out, for the actions that need no input today but may take
+/// some later (cancelling a booking): an empty body is `None` whatever its `Content-Type`, and
+/// so is a JSON `null` (which is how the OpenAPI document spells an optional body); any other
+/// body is read as [`ApiJson`] reads it, so `{}` passes and an unknown field is still a 422.
+pub struct ApiOptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for ApiOptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = has_json_content_type(&request);
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiOptionalJson(None));
+        }
+        if !is_json {
+            return Err(ApiError(not_json()));
+        }
+        if bytes.trim_ascii() == b"null" {
+            return Ok(ApiOptionalJson(None));
+        }
+        parse_json(&bytes).map(|value| ApiOptionalJson(Some(value))).map_err(ApiError)
+    }
+}
+
+fn not_json() -> Error {
+    Error::new(Code::UnsupportedMediaType, "the body must be JSON with `Content-Type: application/json`")
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Error> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::new(
+                Code::PayloadTooLarge,
+                format!("the body is larger than {} bytes", crate::MAX_REQUEST_BODY_BYTES),
+            )
+        } else {
+            Error::new(Code::BadRequest, rejection.body_text())
+        }
+    })
 }
 
 /// The query string, with every rejection a problem: a parameter that is missing or cannot be
@@ -183,6 +217,38 @@ mod tests {
             .await
             .map(|ApiQuery(page)| page)
             .map_err(|ApiError(error)| error)
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nothing {}
+
+    async fn optional_body(content_type: Option<&str>, body: &'static str) -> Result<Option<Nothing>, Error> {
+        let mut request = Request::post("/bookings/1/cancel");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(axum::body::Body::from(body)).unwrap();
+        ApiOptionalJson::<Nothing>::from_request(request, &())
+            .await
+            .map(|ApiOptionalJson(value)| value)
+            .map_err(|ApiError(error)| error)
+    }
+
+    #[tokio::test]
+    async fn an_optional_body_may_be_empty_or_an_empty_object_but_nothing_else() {
+        assert!(optional_body(None, "").await.unwrap().is_none());
+        assert!(optional_body(Some("application/json"), " \n").await.unwrap().is_none());
+        assert!(optional_body(Some("application/json"), " null ").await.unwrap().is_none());
+        assert!(optional_body(Some("application/json"), "{}").await.unwrap().is_some());
+        let error = optional_body(Some("application/json"), r#"{"status": "cancelled"}"#).await.unwrap_err();
+        assert_eq!(error.code, Code::ValidationFailed);
+        let error = optional_body(Some("application/json"), "[]").await.unwrap_err();
+        assert_eq!(error.code, Code::ValidationFailed);
+        let error = optional_body(None, "{}").await.unwrap_err();
+        assert_eq!(error.code, Code::UnsupportedMediaType);
+        let error = optional_body(Some("application/json"), "{").await.unwrap_err();
+        assert_eq!(error.code, Code::BadRequest);
     }
 
     #[tokio::test]

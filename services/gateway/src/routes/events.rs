@@ -2,19 +2,21 @@
 //!
 //! The events service checks roles, ownership, visibility and every business rule (dates, limits,
 //! currencies, venue sections) and names the offending field in its 422s; the gateway only reads
-//! the JSON, passes the verified caller along and shapes the answers.
+//! the JSON, passes the verified caller along and shapes the answers. What derives from holds and
+//! sales (availability, stats, an event's bookings) comes from the bookings service, which owns
+//! them and checks visibility and ownership the same way.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use boxoffice_auth::Role;
 use boxoffice_errors::Error;
-use boxoffice_proto::event as pb;
+use boxoffice_proto::{booking, event as pb};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{page_limit, service_id, PathId};
+use super::bookings::{BookingPage, BookingStatus};
+use super::{non_empty, page_limit, service_id, PathId};
 use crate::auth::{AuthUser, OptionalAuthUser, Organizer};
 use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
@@ -166,17 +168,15 @@ pub struct ListEventsQuery {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PageQuery {
+pub struct EventBookingsQuery {
     /// 1 to 100.
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// An HTML form sends its empty fields as `name=`; an empty filter means no filter.
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|value| !value.is_empty())
+    /// Only bookings in this status; absent for all.
+    #[param(value_type = Option<BookingStatus>)]
+    pub status: Option<String>,
 }
 
 // ---- Responses ----
@@ -188,7 +188,7 @@ pub enum EventStatus {
     Draft,
     /// Visible to anyone; bookable from `sale_starts_at`.
     Published,
-    /// Visible, not bookable; its bookings are refunded.
+    /// Off sale for good; its bookings are refunded. Only its organizer and admins see it.
     Cancelled,
 }
 
@@ -344,26 +344,100 @@ pub struct AvailabilityResponse {
     pub seats: Vec<SeatAvailability>,
 }
 
+impl AvailabilityResponse {
+    fn from_proto(availability: booking::Availability) -> ApiResult<Self> {
+        let categories = availability
+            .categories
+            .into_iter()
+            .map(|category| CategoryAvailability {
+                id: category.id,
+                capacity: category.capacity,
+                available: category.available,
+                held: category.held,
+                sold: category.sold,
+            })
+            .collect();
+        let seats = availability
+            .seats
+            .into_iter()
+            .map(|seat| {
+                let status = match booking::SeatStatus::try_from(seat.status) {
+                    Ok(booking::SeatStatus::Available) => SeatStatus::Available,
+                    Ok(booking::SeatStatus::Held) => SeatStatus::Held,
+                    Ok(booking::SeatStatus::Sold) => SeatStatus::Sold,
+                    Ok(booking::SeatStatus::Unspecified) | Err(_) => {
+                        return Err(Error::internal(format!(
+                            "the bookings service sent an unknown seat status {}",
+                            seat.status
+                        ))
+                        .into())
+                    }
+                };
+                Ok(SeatAvailability { id: seat.id, category_id: seat.category_id, status })
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(AvailabilityResponse {
+            event_id: service_id("bookings", &availability.event_id)?,
+            categories,
+            seats,
+        })
+    }
+}
+
+/// Totals over all categories; for each, `sold + held + available` is its capacity.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventStatsResponse {
     pub event_id: Uuid,
     pub sold: u64,
     pub held: u64,
     pub available: u64,
+    /// Over confirmed bookings; refunded ones no longer count.
     pub revenue_cents: i64,
     /// The currency of every category; `null` for an event without categories.
     #[schema(example = "EUR")]
     pub currency: Option<String>,
+    /// Tickets admitted so far.
     pub checked_in: u64,
+    /// The same figures per category.
+    pub categories: Vec<CategoryStatsResponse>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EventBookingsPage {
-    /// Bookings as `GET /api/v1/bookings/{id}` shows them.
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<serde_json::Value>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+pub struct CategoryStatsResponse {
+    pub category_id: String,
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    pub revenue_cents: i64,
+    pub checked_in: u64,
+}
+
+impl EventStatsResponse {
+    fn from_proto(stats: booking::EventStats) -> ApiResult<Self> {
+        let categories = stats
+            .categories
+            .into_iter()
+            .map(|category| CategoryStatsResponse {
+                category_id: category.category_id,
+                sold: category.sold.into(),
+                held: category.held.into(),
+                available: category.available.into(),
+                revenue_cents: category.revenue_cents,
+                checked_in: category.checked_in.into(),
+            })
+            .collect();
+        Ok(EventStatsResponse {
+            event_id: service_id("bookings", &stats.event_id)?,
+            sold: stats.sold.into(),
+            held: stats.held.into(),
+            available: stats.available.into(),
+            revenue_cents: stats.revenue_cents,
+            // proto3 has no absent string: an event without categories has no currency.
+            currency: non_empty(Some(stats.currency)),
+            checked_in: stats.checked_in.into(),
+            categories,
+        })
+    }
 }
 
 // ---- Handlers ----
@@ -444,8 +518,9 @@ pub async fn update_event(
     responses(
         (status = 200, body = EventResponse),
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: the event is another organizer's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the event is cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the event is cancelled or over", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn publish_event(
     State(state): State<AppState>,
@@ -561,38 +636,12 @@ pub async fn availability(
     caller: OptionalAuthUser,
     PathId(event_id): PathId,
 ) -> ApiResult<Json<AvailabilityResponse>> {
-    // GetEventInventory is the bookings service's call and shows every event whatever its
-    // status, so GetEvent asks first whether this caller may see the event at all.
-    fetch_event(&state, event_id, caller.caller()).await?;
-    let inventory = state
-        .events()
-        .get_event_inventory(pb::GetEventInventoryRequest { event_id: event_id.to_string() })
-        .await?
-        .into_inner();
-    Ok(Json(availability_before_sales(event_id, inventory)))
-}
-
-/// Availability while nothing can be held or sold: every unit is available. The bookings
-/// service, which owns holds and sales, replaces this computation once it exists; the response
-/// keeps its shape.
-fn availability_before_sales(event_id: Uuid, inventory: pb::EventInventory) -> AvailabilityResponse {
-    let mut categories = Vec::with_capacity(inventory.units.len());
-    let mut seats = Vec::new();
-    for units in inventory.units {
-        categories.push(CategoryAvailability {
-            id: units.category_id.clone(),
-            capacity: units.capacity,
-            available: units.capacity,
-            held: 0,
-            sold: 0,
-        });
-        seats.extend(units.seat_ids.into_iter().map(|id| SeatAvailability {
-            id,
-            category_id: units.category_id.clone(),
-            status: SeatStatus::Available,
-        }));
-    }
-    AvailabilityResponse { event_id, categories, seats }
+    // The bookings service asks the events service whether this caller may see the event (a
+    // draft only for its owner and admins), so no second call is needed here.
+    let request =
+        booking::GetAvailabilityRequest { event_id: event_id.to_string(), caller: caller.booking_caller() };
+    let availability = state.bookings().get_availability(request).await?.into_inner();
+    Ok(Json(AvailabilityResponse::from_proto(availability)?))
 }
 
 /// Sales figures of an event (its organizer or an admin).
@@ -609,25 +658,19 @@ pub async fn stats(
     caller: AuthUser,
     PathId(event_id): PathId,
 ) -> ApiResult<Json<EventStatsResponse>> {
-    let event = owned_event(&state, &caller, event_id).await?;
-    // Nothing can be sold before the bookings service exists; it fills these figures in the
-    // next release, in the same shape.
-    Ok(Json(EventStatsResponse {
-        event_id,
-        sold: 0,
-        held: 0,
-        available: event.categories.iter().map(|category| u64::from(category.capacity)).sum(),
-        revenue_cents: 0,
-        currency: event.categories.first().map(|category| category.currency.clone()),
-        checked_in: 0,
-    }))
+    let request = booking::GetEventStatsRequest {
+        caller: Some(caller.booking_caller()),
+        event_id: event_id.to_string(),
+    };
+    let stats = state.bookings().get_event_stats(request).await?.into_inner();
+    Ok(Json(EventStatsResponse::from_proto(stats)?))
 }
 
-/// The bookings of an event (its organizer or an admin).
+/// The bookings of an event, newest first (its organizer or an admin).
 #[utoipa::path(get, path = "/api/v1/events/{id}/bookings", tag = "events", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The event id"), PageQuery),
+    params(("id" = uuid::Uuid, Path, description = "The event id"), EventBookingsQuery),
     responses(
-        (status = 200, body = EventBookingsPage),
+        (status = 200, body = BookingPage),
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: not the event's organizer or an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -637,28 +680,22 @@ pub async fn event_bookings(
     State(state): State<AppState>,
     caller: AuthUser,
     PathId(event_id): PathId,
-    ApiQuery(query): ApiQuery<PageQuery>,
-) -> ApiResult<Json<EventBookingsPage>> {
-    // The parameters are checked now so that clients written today keep working when the
-    // bookings service fills this list in the next release; until then there is nothing to page.
-    page_limit(query.limit)?;
-    owned_event(&state, &caller, event_id).await?;
-    Ok(Json(EventBookingsPage { items: Vec::new(), next_cursor: None }))
+    ApiQuery(query): ApiQuery<EventBookingsQuery>,
+) -> ApiResult<Json<BookingPage>> {
+    let request = booking::ListEventBookingsRequest {
+        caller: Some(caller.booking_caller()),
+        event_id: event_id.to_string(),
+        limit: page_limit(query.limit)?,
+        cursor: non_empty(query.cursor),
+        status: BookingStatus::parse_filter(query.status)?.map(|status| status.into_proto().into()),
+    };
+    let page = state.bookings().list_event_bookings(request).await?.into_inner();
+    Ok(Json(BookingPage::from_proto(page)?))
 }
 
 async fn fetch_event(state: &AppState, event_id: Uuid, caller: Option<pb::Caller>) -> ApiResult<pb::Event> {
     let request = pb::GetEventRequest { event_id: event_id.to_string(), caller };
     Ok(state.events().get_event(request).await?.into_inner())
-}
-
-/// The event, if the caller is its organizer or an admin. GetEvent already answers 404 for a
-/// draft the caller may not see; a published event is public, so a 403 for it reveals nothing.
-async fn owned_event(state: &AppState, caller: &AuthUser, event_id: Uuid) -> ApiResult<EventResponse> {
-    let event = EventResponse::from_proto(fetch_event(state, event_id, Some(caller.caller())).await?)?;
-    if event.organizer_id != caller.user_id && caller.role != Role::Admin {
-        return Err(Error::forbidden().into());
-    }
-    Ok(event)
 }
 
 #[cfg(test)]
@@ -703,24 +740,39 @@ mod tests {
     }
 
     #[test]
-    fn before_sales_every_unit_is_available() {
-        let inventory = pb::EventInventory {
-            event: None,
-            units: vec![
-                pb::CategoryUnits { category_id: "standing".to_owned(), capacity: 100, seat_ids: Vec::new() },
-                pb::CategoryUnits {
+    fn availability_and_stats_keep_their_shape() {
+        let event_id = Uuid::now_v7();
+        let availability = booking::Availability {
+            event_id: event_id.to_string(),
+            categories: vec![booking::CategoryAvailability {
+                id: "floor".to_owned(),
+                available: 1,
+                held: 1,
+                sold: 0,
+                capacity: 2,
+            }],
+            seats: vec![
+                booking::SeatAvailability {
+                    id: "Floor/A/1".to_owned(),
                     category_id: "floor".to_owned(),
-                    capacity: 2,
-                    seat_ids: vec!["Floor/A/1".to_owned(), "Floor/A/2".to_owned()],
+                    status: booking::SeatStatus::Held.into(),
+                },
+                booking::SeatAvailability {
+                    id: "Floor/A/2".to_owned(),
+                    category_id: "floor".to_owned(),
+                    status: booking::SeatStatus::Available.into(),
                 },
             ],
         };
-        let availability = availability_before_sales(Uuid::now_v7(), inventory);
-        for category in &availability.categories {
-            assert_eq!(category.available + category.held + category.sold, category.capacity);
-        }
-        let seats: Vec<_> =
-            availability.seats.iter().map(|seat| (seat.id.as_str(), seat.category_id.as_str())).collect();
-        assert_eq!(seats, [("Floor/A/1", "floor"), ("Floor/A/2", "floor")]);
+        let json = serde_json::to_value(AvailabilityResponse::from_proto(availability).unwrap()).unwrap();
+        assert_eq!(json["event_id"], event_id.to_string());
+        assert_eq!(json["categories"][0]["capacity"], 2);
+        assert_eq!(json["seats"][0]["status"], "held");
+        assert_eq!(json["seats"][1]["status"], "available");
+
+        let stats = booking::EventStats { event_id: event_id.to_string(), ..Default::default() };
+        let json = serde_json::to_value(EventStatsResponse::from_proto(stats).unwrap()).unwrap();
+        assert!(json["currency"].is_null());
+        assert_eq!(json["categories"], serde_json::json!([]));
     }
 }

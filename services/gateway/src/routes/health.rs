@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use boxoffice_errors::Error;
-use boxoffice_proto::{event, user};
+use boxoffice_proto::{booking, event, user};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -24,8 +24,8 @@ pub async fn healthz() -> Json<HealthResponse> {
     Json(HealthResponse { status: "ok" })
 }
 
-/// The gateway's dependencies answer: the users and events services (and their databases) and
-/// the shared store.
+/// The gateway's dependencies answer: the users, events and bookings services (and their
+/// databases) and the shared store.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = HealthResponse),
     (status = 503, description = "`unavailable`: a dependency does not answer", body = Problem, content_type = "application/problem+json"),
@@ -34,6 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthRespo
     state.kv.ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
     state.users().check_ready(user::Empty {}).await?;
     state.events().check_ready(event::Empty {}).await?;
+    state.bookings().check_ready(booking::Empty {}).await?;
     Ok(Json(HealthResponse { status: "ready" }))
 }
 

@@ -1,6 +1,7 @@
 //! The public API, one module per feature.
 
 pub mod auth;
+pub mod bookings;
 pub mod events;
 pub mod health;
 pub mod users;
@@ -10,10 +11,10 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use boxoffice_errors::Error;
 use boxoffice_proto::user as pb;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::problem::{ApiError, ApiResult};
@@ -30,6 +31,22 @@ pub fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
         Some(limit @ 1..=MAX_PAGE_LIMIT) => Ok(limit),
         Some(_) => Err(Error::validation(format!("limit: must be 1 to {MAX_PAGE_LIMIT}")).into()),
     }
+}
+
+/// The page of a list: how many items, from where.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// An HTML form sends its empty fields as `name=`; an empty filter means no filter.
+pub fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|value| !value.is_empty())
 }
 
 /// Reads an id that a service sent. One that is not a UUID is the service's bug, not the

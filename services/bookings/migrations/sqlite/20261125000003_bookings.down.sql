@@ -1,0 +1,4 @@
+DROP TABLE idempotency_keys;
+DROP TABLE tickets;
+DROP TABLE booking_units;
+DROP TABLE bookings;

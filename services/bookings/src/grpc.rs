@@ -1,0 +1,313 @@
+//! The gRPC face of the bookings service: converts wire types and calls [`Bookings`].
+
+use boxoffice_auth::Role;
+use boxoffice_errors::Error;
+use boxoffice_proto::booking as pb;
+use boxoffice_proto::booking::booking_service_server::{BookingService, BookingServiceServer};
+use chrono::{DateTime, Utc};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::inventory::{Availability, UnitState};
+use crate::service::{Bookings, Caller, NewBooking};
+use crate::store::{BookingRecord, BookingStatus, CategorySales, TicketRecord};
+
+/// The largest gRPC message either side accepts: availability lists every seat of a venue.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
+    BookingServiceServer::new(bookings)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, Error>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(text.trim()).map_err(|_| Error::not_found(what))
+}
+
+fn caller(caller: Option<pb::Caller>) -> Result<Caller, Error> {
+    let caller = caller.ok_or_else(|| Error::unauthorized("this needs an access token"))?;
+    let user_id =
+        Uuid::parse_str(&caller.user_id).map_err(|_| Error::unauthorized("the caller is not a user"))?;
+    let role = match pb::Role::try_from(caller.role) {
+        Ok(pb::Role::Customer) => Role::Customer,
+        Ok(pb::Role::Organizer) => Role::Organizer,
+        Ok(pb::Role::Admin) => Role::Admin,
+        _ => return Err(Error::unauthorized("the caller has no role")),
+    };
+    Ok(Caller { user_id, role })
+}
+
+fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn status_to_proto(status: BookingStatus) -> pb::BookingStatus {
+    match status {
+        BookingStatus::Pending => pb::BookingStatus::Pending,
+        BookingStatus::Confirmed => pb::BookingStatus::Confirmed,
+        BookingStatus::Cancelled => pb::BookingStatus::Cancelled,
+        BookingStatus::Expired => pb::BookingStatus::Expired,
+        BookingStatus::Refunded => pb::BookingStatus::Refunded,
+    }
+}
+
+fn ticket_to_proto(ticket: TicketRecord) -> pb::Ticket {
+    pb::Ticket {
+        id: ticket.id.to_string(),
+        category_id: ticket.category_id.to_string(),
+        seat: ticket.seat,
+        code: ticket.code,
+        checked_in_at: ticket.checked_in_at.map(format_time),
+    }
+}
+
+fn booking_to_proto(booking: BookingRecord) -> pb::Booking {
+    pb::Booking {
+        id: booking.id.to_string(),
+        event_id: booking.event_id.to_string(),
+        user_id: booking.user_id.to_string(),
+        status: status_to_proto(booking.status).into(),
+        items: booking
+            .items
+            .into_iter()
+            .map(|item| pb::BookingItem {
+                category_id: item.category_id.to_string(),
+                quantity: item.quantity,
+                unit_price_cents: item.unit_price_cents,
+            })
+            .collect(),
+        seats: booking.seats,
+        total_cents: booking.total_cents,
+        currency: booking.currency,
+        expires_at: format_time(booking.expires_at),
+        created_at: format_time(booking.created_at),
+        tickets: booking.tickets.into_iter().map(ticket_to_proto).collect(),
+    }
+}
+
+fn page_to_proto((bookings, next_cursor): (Vec<BookingRecord>, Option<String>)) -> pb::ListBookingsResponse {
+    pb::ListBookingsResponse { items: bookings.into_iter().map(booking_to_proto).collect(), next_cursor }
+}
+
+fn availability_to_proto(event_id: Uuid, availability: Availability) -> pb::Availability {
+    pb::Availability {
+        event_id: event_id.to_string(),
+        categories: availability
+            .categories
+            .into_iter()
+            .map(|(category_id, counts)| pb::CategoryAvailability {
+                id: category_id.to_string(),
+                available: counts.available(),
+                held: counts.held,
+                sold: counts.sold,
+                capacity: counts.capacity,
+            })
+            .collect(),
+        seats: availability
+            .seats
+            .into_iter()
+            .map(|(seat_id, category_id, state)| pb::SeatAvailability {
+                id: seat_id,
+                category_id: category_id.to_string(),
+                status: match state {
+                    None => pb::SeatStatus::Available,
+                    Some(UnitState::Held) => pb::SeatStatus::Held,
+                    Some(UnitState::Sold) => pb::SeatStatus::Sold,
+                }
+                .into(),
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl BookingService for Bookings {
+    async fn create_booking(&self, request: Request<pb::CreateBookingRequest>) -> Reply<pb::Booking> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let new = NewBooking {
+                event_id: parse_id(&request.event_id, "event")?,
+                items: request.items.into_iter().map(|item| (item.category_id, item.quantity)).collect(),
+                seats: request.seats,
+                idempotency_key: request.idempotency_key,
+            };
+            self.create_booking(caller, new).await.map(booking_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn get_booking(&self, request: Request<pb::GetBookingRequest>) -> Reply<pb::Booking> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            self.booking(caller, parse_id(&request.booking_id, "booking")?).await.map(booking_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn list_bookings(
+        &self,
+        request: Request<pb::ListBookingsRequest>,
+    ) -> Reply<pb::ListBookingsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            self.list(caller, request.limit, request.cursor.as_deref()).await.map(page_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn confirm_booking(&self, request: Request<pb::ConfirmBookingRequest>) -> Reply<pb::Booking> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let booking_id = parse_id(&request.booking_id, "booking")?;
+            self.confirm(caller, booking_id, &request.payment_token).await.map(booking_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn cancel_booking(&self, request: Request<pb::CancelBookingRequest>) -> Reply<pb::Booking> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            self.cancel(caller, parse_id(&request.booking_id, "booking")?).await.map(booking_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn get_ticket_qr(&self, request: Request<pb::GetTicketQrRequest>) -> Reply<pb::TicketQr> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let png = self.ticket_qr(caller, parse_id(&request.ticket_id, "ticket")?).await?;
+            Ok(pb::TicketQr { png })
+        };
+        reply(result.await)
+    }
+
+    async fn check_in(&self, request: Request<pb::CheckInRequest>) -> Reply<pb::CheckInResult> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let (ticket, checked_in_at) = Bookings::check_in(self, caller, &request.code).await?;
+            Ok(pb::CheckInResult {
+                ticket_id: ticket.id.to_string(),
+                event_id: ticket.event_id.to_string(),
+                seat: ticket.seat,
+                checked_in_at: format_time(checked_in_at),
+                category_id: ticket.category_id.to_string(),
+            })
+        };
+        reply(result.await)
+    }
+
+    async fn get_availability(
+        &self,
+        request: Request<pb::GetAvailabilityRequest>,
+    ) -> Reply<pb::Availability> {
+        let request = request.into_inner();
+        let result = async {
+            let event_id = parse_id(&request.event_id, "event")?;
+            let caller = request.caller.map(|wire| caller(Some(wire))).transpose()?;
+            let (_, availability) = self.availability(caller, event_id).await?;
+            Ok(availability_to_proto(event_id, availability))
+        };
+        reply(result.await)
+    }
+
+    async fn get_event_stats(&self, request: Request<pb::GetEventStatsRequest>) -> Reply<pb::EventStats> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let (info, availability, sales) = self.stats(caller, event_id).await?;
+            let sales_of = |category_id: Uuid| {
+                sales
+                    .iter()
+                    .find(|(id, _)| *id == category_id)
+                    .map(|(_, sales)| sales.clone())
+                    .unwrap_or_default()
+            };
+            let categories: Vec<pb::CategoryStats> = availability
+                .categories
+                .iter()
+                .map(|(category_id, counts)| {
+                    let CategorySales { revenue_cents, checked_in, .. } = sales_of(*category_id);
+                    pb::CategoryStats {
+                        category_id: category_id.to_string(),
+                        sold: counts.sold,
+                        held: counts.held,
+                        available: counts.available(),
+                        revenue_cents,
+                        checked_in,
+                    }
+                })
+                .collect();
+            Ok(pb::EventStats {
+                event_id: event_id.to_string(),
+                sold: categories.iter().map(|category| category.sold).sum(),
+                held: categories.iter().map(|category| category.held).sum(),
+                available: categories.iter().map(|category| category.available).sum(),
+                revenue_cents: categories.iter().map(|category| category.revenue_cents).sum(),
+                checked_in: categories.iter().map(|category| category.checked_in).sum(),
+                currency: info
+                    .event
+                    .categories
+                    .first()
+                    .map(|category| category.currency.clone())
+                    .unwrap_or_default(),
+                categories,
+            })
+        };
+        reply(result.await)
+    }
+
+    async fn list_event_bookings(
+        &self,
+        request: Request<pb::ListEventBookingsRequest>,
+    ) -> Reply<pb::ListBookingsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let status = match request.status.map(pb::BookingStatus::try_from) {
+                None => None,
+                Some(Ok(pb::BookingStatus::Pending)) => Some(BookingStatus::Pending),
+                Some(Ok(pb::BookingStatus::Confirmed)) => Some(BookingStatus::Confirmed),
+                Some(Ok(pb::BookingStatus::Cancelled)) => Some(BookingStatus::Cancelled),
+                Some(Ok(pb::BookingStatus::Expired)) => Some(BookingStatus::Expired),
+                Some(Ok(pb::BookingStatus::Refunded)) => Some(BookingStatus::Refunded),
+                Some(_) => return Err(Error::validation("status: not a booking status")),
+            };
+            self.event_bookings(caller, event_id, status, request.limit, request.cursor.as_deref())
+                .await
+                .map(page_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn cancel_event_bookings(
+        &self,
+        request: Request<pb::CancelEventBookingsRequest>,
+    ) -> Reply<pb::CancelEventBookingsResponse> {
+        let result = async {
+            let event_id = parse_id(&request.into_inner().event_id, "event")?;
+            let (cancelled, refunded) = Bookings::cancel_event_bookings(self, event_id).await?;
+            Ok(pb::CancelEventBookingsResponse { cancelled, refunded })
+        };
+        reply(result.await)
+    }
+
+    async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
+        reply(Bookings::check_ready(self).await.map(|()| pb::Empty {}))
+    }
+}

@@ -1,0 +1,653 @@
+//! `/api/v1/bookings/*`, `/api/v1/tickets/*` and `/api/v1/checkin`: holding tickets, paying for
+//! them, and admitting their holders.
+//!
+//! The bookings service checks ownership, limits, the all-or-nothing hold and the idempotency
+//! of a retried booking, and answers with the stable codes (`sold_out`, `seat_unavailable`,
+//! `limit_exceeded`, `idempotency_conflict`, `hold_expired`, `payment_declined`, ...); the
+//! gateway only reads the request, passes the verified caller along and shapes the answers.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use boxoffice_errors::Error;
+use boxoffice_proto::booking as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+use uuid::Uuid;
+
+use super::{non_empty, page_limit, service_id, PageQuery, PathId};
+use crate::auth::AuthUser;
+use crate::problem::{ApiError, ApiJson, ApiOptionalJson, ApiQuery, ApiResult, Problem};
+use crate::AppState;
+
+/// The header that makes a retried `POST /bookings` return the booking of the first try
+/// instead of holding a second set of tickets.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The bookings service keeps every key it has seen for a while, so their size is bounded.
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+
+// ---- Requests ----
+
+/// The `Idempotency-Key` header of a new booking, if the client sent one: 1 to 255 visible ASCII
+/// characters. It is scoped to the caller by the bookings service, so two users may pick the
+/// same key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl IdempotencyKey {
+    pub fn parse(headers: &HeaderMap) -> Result<Self, Error> {
+        let mut values = headers.get_all(IDEMPOTENCY_KEY_HEADER).iter();
+        let Some(value) = values.next() else {
+            return Ok(IdempotencyKey(None));
+        };
+        // Two keys on one request cannot both be honoured, and picking one would silently make
+        // the other retry hold a second set of tickets.
+        if values.next().is_some() {
+            return Err(Error::validation("Idempotency-Key: give it at most once"));
+        }
+        Self::parse_value(value).map(|key| IdempotencyKey(Some(key)))
+    }
+
+    fn parse_value(value: &HeaderValue) -> Result<String, Error> {
+        // Visible ASCII only (no spaces, no control or non-ASCII bytes), so that a key means the
+        // same bytes to every client, proxy and store that handles it.
+        let bytes = value.as_bytes();
+        if bytes.is_empty()
+            || bytes.len() > IDEMPOTENCY_KEY_CHARS_MAX
+            || !bytes.iter().all(u8::is_ascii_graphic)
+        {
+            return Err(Error::validation(format!(
+                "Idempotency-Key: must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters"
+            )));
+        }
+        Ok(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        IdempotencyKey::parse(&parts.headers).map_err(ApiError)
+    }
+}
+
+/// Tickets of one category: general admission, or the best available seats of a seated
+/// category (the service picks them).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingItemRequest {
+    pub category_id: String,
+    /// At least 1; all items together at most the event's `max_tickets_per_booking`.
+    #[schema(example = 2, minimum = 1)]
+    pub quantity: u32,
+}
+
+/// Either `items` (by category) or `seats` (chosen seat ids), not both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBookingRequest {
+    pub event_id: Uuid,
+    /// Each category at most once.
+    pub items: Option<Vec<BookingItemRequest>>,
+    /// Seat ids ("<section>/<row>/<number>") of the event's seated categories, each at most once.
+    #[schema(example = json!(["Floor/A/12", "Floor/A/13"]))]
+    pub seats: Option<Vec<String>>,
+}
+
+impl CreateBookingRequest {
+    fn into_proto(
+        self,
+        caller: pb::Caller,
+        idempotency_key: IdempotencyKey,
+    ) -> ApiResult<pb::CreateBookingRequest> {
+        let items = self.items.unwrap_or_default();
+        let seats = self.seats.unwrap_or_default();
+        // Both lists go to the service, which says which one is wrong when both are given; only
+        // a request for nothing at all is answered here, as it needs no look at the event.
+        if items.is_empty() && seats.is_empty() {
+            return Err(Error::validation("items or seats: ask for at least one ticket").into());
+        }
+        Ok(pb::CreateBookingRequest {
+            caller: Some(caller),
+            event_id: self.event_id.to_string(),
+            items: items
+                .into_iter()
+                .map(|item| pb::BookingItemRequest { category_id: item.category_id, quantity: item.quantity })
+                .collect(),
+            seats,
+            idempotency_key: idempotency_key.0,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBookingRequest {
+    /// From the payment provider. The built-in `test` provider approves `tok_ok` and declines
+    /// `tok_declined`.
+    #[schema(example = "tok_ok")]
+    pub payment_token: String,
+}
+
+/// Cancelling takes no input: the body may be left out, or be `null` or `{}`. Being an object leaves room
+/// for a reason later without breaking clients.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBookingRequest {}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    /// The ticket's `code`, as read from its QR code.
+    pub code: String,
+}
+
+// ---- Responses ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    /// Holding its tickets until `expires_at`.
+    Pending,
+    /// Paid; its tickets are issued.
+    Confirmed,
+    /// Cancelled while pending, by its owner or because the event was cancelled.
+    Cancelled,
+    /// Not confirmed before `expires_at`; its tickets went back to sale.
+    Expired,
+    /// Cancelled after confirmation and paid back.
+    Refunded,
+}
+
+impl BookingStatus {
+    const ALL: [BookingStatus; 5] = [
+        BookingStatus::Pending,
+        BookingStatus::Confirmed,
+        BookingStatus::Cancelled,
+        BookingStatus::Expired,
+        BookingStatus::Refunded,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "pending",
+            BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Cancelled => "cancelled",
+            BookingStatus::Expired => "expired",
+            BookingStatus::Refunded => "refunded",
+        }
+    }
+
+    /// Reads the `status` filter of a list; `None` for an absent or empty one.
+    pub fn parse_filter(value: Option<String>) -> ApiResult<Option<Self>> {
+        let Some(value) = non_empty(value) else {
+            return Ok(None);
+        };
+        Self::ALL.into_iter().find(|status| status.as_str() == value).map(Some).ok_or_else(|| {
+            let names = Self::ALL.map(BookingStatus::as_str).join(", ");
+            Error::validation(format!("status: must be one of {names}")).into()
+        })
+    }
+
+    fn from_proto(status: i32) -> ApiResult<Self> {
+        match pb::BookingStatus::try_from(status) {
+            Ok(pb::BookingStatus::Pending) => Ok(BookingStatus::Pending),
+            Ok(pb::BookingStatus::Confirmed) => Ok(BookingStatus::Confirmed),
+            Ok(pb::BookingStatus::Cancelled) => Ok(BookingStatus::Cancelled),
+            Ok(pb::BookingStatus::Expired) => Ok(BookingStatus::Expired),
+            Ok(pb::BookingStatus::Refunded) => Ok(BookingStatus::Refunded),
+            Ok(pb::BookingStatus::Unspecified) | Err(_) => {
+                Err(unexpected(format!("booking status {status}")))
+            }
+        }
+    }
+
+    pub fn into_proto(self) -> pb::BookingStatus {
+        match self {
+            BookingStatus::Pending => pb::BookingStatus::Pending,
+            BookingStatus::Confirmed => pb::BookingStatus::Confirmed,
+            BookingStatus::Cancelled => pb::BookingStatus::Cancelled,
+            BookingStatus::Expired => pb::BookingStatus::Expired,
+            BookingStatus::Refunded => pb::BookingStatus::Refunded,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingItemResponse {
+    pub category_id: String,
+    #[schema(example = 2)]
+    pub quantity: u32,
+    /// The price when the booking was made; later price changes do not alter it.
+    #[schema(example = 4500)]
+    pub unit_price_cents: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketResponse {
+    pub id: Uuid,
+    pub category_id: String,
+    /// "<section>/<row>/<number>"; `null` for general admission.
+    #[schema(example = "Floor/A/12")]
+    pub seat: Option<String>,
+    /// Signed by the server; shown at the door as the QR code of `GET /api/v1/tickets/{id}/qr`.
+    pub code: String,
+    /// RFC 3339, UTC; `null` until admitted.
+    pub checked_in_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingResponse {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    /// The owner.
+    pub user_id: Uuid,
+    pub status: BookingStatus,
+    /// One entry per category, also for chosen seats.
+    pub items: Vec<BookingItemResponse>,
+    /// The held or sold seat ids; empty for general admission.
+    #[schema(example = json!(["Floor/A/12", "Floor/A/13"]))]
+    pub seats: Vec<String>,
+    /// The sum of `quantity * unit_price_cents` over the items.
+    #[schema(example = 9000)]
+    pub total_cents: i64,
+    /// ISO 4217.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// RFC 3339, UTC: the end of the hold, meaningful while `pending`.
+    #[schema(example = "2026-11-25T06:10:00Z")]
+    pub expires_at: String,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-11-25T06:00:00Z")]
+    pub created_at: String,
+    /// Issued on confirmation, so empty while `pending`. A refunded booking keeps listing them,
+    /// but they no longer pass check-in.
+    pub tickets: Vec<TicketResponse>,
+}
+
+impl BookingResponse {
+    pub fn from_proto(booking: pb::Booking) -> ApiResult<Self> {
+        let tickets = booking
+            .tickets
+            .into_iter()
+            .map(|ticket| {
+                Ok(TicketResponse {
+                    id: service_id("bookings", &ticket.id)?,
+                    category_id: ticket.category_id,
+                    seat: ticket.seat,
+                    code: ticket.code,
+                    checked_in_at: ticket.checked_in_at,
+                })
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(BookingResponse {
+            id: service_id("bookings", &booking.id)?,
+            event_id: service_id("bookings", &booking.event_id)?,
+            user_id: service_id("bookings", &booking.user_id)?,
+            status: BookingStatus::from_proto(booking.status)?,
+            items: booking
+                .items
+                .into_iter()
+                .map(|item| BookingItemResponse {
+                    category_id: item.category_id,
+                    quantity: item.quantity,
+                    unit_price_cents: item.unit_price_cents,
+                })
+                .collect(),
+            seats: booking.seats,
+            total_cents: booking.total_cents,
+            currency: booking.currency,
+            expires_at: booking.expires_at,
+            created_at: booking.created_at,
+            tickets,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPage {
+    pub items: Vec<BookingResponse>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl BookingPage {
+    pub fn from_proto(page: pb::ListBookingsResponse) -> ApiResult<Self> {
+        Ok(BookingPage {
+            items: page.items.into_iter().map(BookingResponse::from_proto).collect::<ApiResult<_>>()?,
+            next_cursor: page.next_cursor,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckInResponse {
+    pub ticket_id: Uuid,
+    pub event_id: Uuid,
+    pub category_id: String,
+    /// "<section>/<row>/<number>"; `null` for general admission.
+    #[schema(example = "Floor/A/12")]
+    pub seat: Option<String>,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-12-12T18:42:07Z")]
+    pub checked_in_at: String,
+}
+
+/// A PNG image, for the OpenAPI document: the body of `GET /api/v1/tickets/{id}/qr`.
+pub struct PngImage;
+
+impl PartialSchema for PngImage {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("image/png")
+            .description(Some("A PNG image"))
+            .into()
+    }
+}
+
+impl ToSchema for PngImage {}
+
+fn unexpected(what: String) -> ApiError {
+    Error::internal(format!("the bookings service sent an unknown {what}")).into()
+}
+
+// ---- Handlers ----
+
+/// Hold tickets in a new `pending` booking until `expires_at`, all or nothing. Retrying with the
+/// same `Idempotency-Key` and body returns the first booking instead of holding more tickets.
+#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters, chosen by the client and scoped to the caller. The same key with the same body returns the same booking; with another body, 422 `idempotency_conflict`."),
+    ),
+    request_body = CreateBookingRequest,
+    responses(
+        (status = 201, description = "The booking, `pending`; for a retry with the same `Idempotency-Key` and body, the booking of the first try as it is now", body = BookingResponse),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such published event", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sold_out` or `seat_unavailable` (nothing is held then); `conflict`: the sale has not started", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field or the `Idempotency-Key` header is invalid, `detail` names it; `limit_exceeded`: more than the event's `max_tickets_per_booking`; `idempotency_conflict`: the key was used with another body", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    idempotency_key: IdempotencyKey,
+    ApiJson(body): ApiJson<CreateBookingRequest>,
+) -> ApiResult<(StatusCode, Json<BookingResponse>)> {
+    let request = body.into_proto(caller.booking_caller(), idempotency_key)?;
+    let booking = state.bookings().create_booking(request).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(BookingResponse::from_proto(booking)?)))
+}
+
+/// The caller's bookings, newest first; for an admin, every booking.
+#[utoipa::path(get, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = BookingPage),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a parameter is invalid; `detail` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_bookings(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<BookingPage>> {
+    let request = pb::ListBookingsRequest {
+        caller: Some(caller.booking_caller()),
+        limit: page_limit(query.limit)?,
+        cursor: non_empty(query.cursor),
+    };
+    let page = state.bookings().list_bookings(request).await?.into_inner();
+    Ok(Json(BookingPage::from_proto(page)?))
+}
+
+/// A booking of the caller's (an admin sees every booking). Another user's booking is 404, so
+/// that its existence does not leak.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "bookings", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The booking id")),
+    responses(
+        (status = 200, body = BookingResponse),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(booking_id): PathId,
+) -> ApiResult<Json<BookingResponse>> {
+    let request =
+        pb::GetBookingRequest { caller: Some(caller.booking_caller()), booking_id: booking_id.to_string() };
+    let booking = state.bookings().get_booking(request).await?.into_inner();
+    Ok(Json(BookingResponse::from_proto(booking)?))
+}
+
+/// Pay for a `pending` booking and get its tickets. Confirming a confirmed booking returns it
+/// unchanged and charges nothing.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/confirm", tag = "bookings", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The booking id")),
+    request_body = ConfirmBookingRequest,
+    responses(
+        (status = 200, description = "The booking, `confirmed`, with its tickets", body = BookingResponse),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "`payment_declined`: the hold stays until it expires", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`hold_expired`: too late, nothing is charged; `conflict`: the booking was cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(booking_id): PathId,
+    ApiJson(body): ApiJson<ConfirmBookingRequest>,
+) -> ApiResult<Json<BookingResponse>> {
+    let request = pb::ConfirmBookingRequest {
+        caller: Some(caller.booking_caller()),
+        booking_id: booking_id.to_string(),
+        payment_token: body.payment_token,
+    };
+    let booking = state.bookings().confirm_booking(request).await?.into_inner();
+    Ok(Json(BookingResponse::from_proto(booking)?))
+}
+
+/// Cancel a booking: a `pending` one becomes `cancelled`, a `confirmed` one `refunded`, and its
+/// tickets return to sale at once. Cancelling again returns it unchanged. The body may be left
+/// out.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The booking id")),
+    request_body(content = Option<CancelBookingRequest>, description = "Optional: no body, `null` or `{}`"),
+    responses(
+        (status = 200, description = "The booking, `cancelled` or `refunded`", body = BookingResponse),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the booking has expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the body has a field", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(booking_id): PathId,
+    ApiOptionalJson(_body): ApiOptionalJson<CancelBookingRequest>,
+) -> ApiResult<Json<BookingResponse>> {
+    let request = pb::CancelBookingRequest {
+        caller: Some(caller.booking_caller()),
+        booking_id: booking_id.to_string(),
+    };
+    let booking = state.bookings().cancel_booking(request).await?.into_inner();
+    Ok(Json(BookingResponse::from_proto(booking)?))
+}
+
+/// The QR code of one of the caller's tickets, encoding its `code`.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/qr", tag = "bookings", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The ticket id")),
+    responses(
+        (status = 200, description = "The QR code of the ticket's `code`", body = PngImage, content_type = "image/png"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such ticket of the caller's", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn ticket_qr(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(ticket_id): PathId,
+) -> ApiResult<impl IntoResponse> {
+    let request =
+        pb::GetTicketQrRequest { caller: Some(caller.booking_caller()), ticket_id: ticket_id.to_string() };
+    let qr = state.bookings().get_ticket_qr(request).await?.into_inner();
+    // The code in the image admits its holder, so no shared cache may keep it and no browser
+    // may store it beyond showing it.
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+        ],
+        qr.png,
+    ))
+}
+
+/// Admit a ticket at the door (the event's organizer or an admin). A forged, altered or unknown
+/// code is a 422.
+#[utoipa::path(post, path = "/api/v1/checkin", tag = "bookings", security(("bearer" = [])),
+    request_body = CheckInRequest,
+    responses(
+        (status = 200, description = "Admitted", body = CheckInResponse),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not the event's organizer or an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_checked_in`; `conflict`: the booking was refunded", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the code is forged, altered or unknown", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn check_in(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiJson(body): ApiJson<CheckInRequest>,
+) -> ApiResult<Json<CheckInResponse>> {
+    let request = pb::CheckInRequest { caller: Some(caller.booking_caller()), code: body.code };
+    let result = state.bookings().check_in(request).await?.into_inner();
+    Ok(Json(CheckInResponse {
+        ticket_id: service_id("bookings", &result.ticket_id)?,
+        event_id: service_id("bookings", &result.event_id)?,
+        category_id: result.category_id,
+        seat: result.seat,
+        checked_in_at: result.checked_in_at,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use boxoffice_errors::Code;
+
+    use super::*;
+
+    fn key(values: &[&[u8]]) -> Result<Option<String>, Error> {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(IDEMPOTENCY_KEY_HEADER, HeaderValue::from_bytes(value).unwrap());
+        }
+        IdempotencyKey::parse(&headers).map(|IdempotencyKey(key)| key)
+    }
+
+    #[test]
+    fn an_idempotency_key_is_1_to_255_visible_ascii_characters() {
+        assert_eq!(key(&[]).unwrap(), None);
+        assert_eq!(key(&[b"retry-7f3a"]).unwrap().as_deref(), Some("retry-7f3a"));
+        let longest = "k".repeat(IDEMPOTENCY_KEY_CHARS_MAX);
+        assert_eq!(key(&[longest.as_bytes()]).unwrap(), Some(longest));
+        let too_long = "k".repeat(IDEMPOTENCY_KEY_CHARS_MAX + 1);
+        for refused in [b"".as_slice(), b"two words", b"caf\xc3\xa9", b"tab\there", too_long.as_bytes()] {
+            let error = key(&[refused]).unwrap_err();
+            assert_eq!(error.code, Code::ValidationFailed);
+            assert!(error.detail.starts_with("Idempotency-Key: "), "{}", error.detail);
+        }
+        let error = key(&[b"first", b"second"]).unwrap_err();
+        assert!(error.detail.starts_with("Idempotency-Key: "), "{}", error.detail);
+    }
+
+    fn create(json: &str) -> ApiResult<pb::CreateBookingRequest> {
+        let caller = pb::Caller::new(Uuid::now_v7(), boxoffice_auth::Role::Customer);
+        serde_json::from_str::<CreateBookingRequest>(json)
+            .unwrap()
+            .into_proto(caller, IdempotencyKey(Some("k".to_owned())))
+    }
+
+    #[test]
+    fn a_booking_asks_for_at_least_one_ticket() {
+        let event_id = Uuid::now_v7();
+        for json in [
+            format!(r#"{{"event_id": "{event_id}"}}"#),
+            format!(r#"{{"event_id": "{event_id}", "items": [], "seats": []}}"#),
+            format!(r#"{{"event_id": "{event_id}", "seats": []}}"#),
+        ] {
+            let ApiError(error) = create(&json).unwrap_err();
+            assert_eq!(error.code, Code::ValidationFailed);
+            assert!(error.detail.starts_with("items or seats: "), "{}", error.detail);
+        }
+        let request = create(&format!(
+            r#"{{"event_id": "{event_id}", "items": [{{"category_id": "c", "quantity": 2}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(request.event_id, event_id.to_string());
+        assert_eq!(request.items, [pb::BookingItemRequest { category_id: "c".to_owned(), quantity: 2 }]);
+        assert_eq!(request.idempotency_key.as_deref(), Some("k"));
+        // Both lists go to the service, which owns the rule that only one may be given.
+        let both = create(&format!(
+            r#"{{"event_id": "{event_id}", "items": [{{"category_id": "c", "quantity": 1}}], "seats": ["F/A/1"]}}"#
+        ))
+        .unwrap();
+        assert_eq!((both.items.len(), both.seats.len()), (1, 1));
+        for json in [
+            format!(r#"{{"event_id": "{event_id}", "seats": ["F/A/1"], "user_id": "x"}}"#),
+            format!(
+                r#"{{"event_id": "{event_id}", "items": [{{"category_id": "c", "quantity": 1, "unit_price_cents": 0}}]}}"#
+            ),
+        ] {
+            assert!(serde_json::from_str::<CreateBookingRequest>(&json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_status_filter_is_one_of_the_five_statuses_or_nothing() {
+        assert_eq!(BookingStatus::parse_filter(None).unwrap(), None);
+        assert_eq!(BookingStatus::parse_filter(Some(String::new())).unwrap(), None);
+        for status in BookingStatus::ALL {
+            let parsed = BookingStatus::parse_filter(Some(status.as_str().to_owned())).unwrap();
+            assert_eq!(parsed, Some(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(BookingStatus::from_proto(status.into_proto().into()).unwrap(), status);
+        }
+        let ApiError(error) = BookingStatus::parse_filter(Some("Paid".to_owned())).unwrap_err();
+        assert!(error.detail.starts_with("status: "), "{}", error.detail);
+        assert!(BookingStatus::from_proto(0).is_err());
+    }
+
+    #[test]
+    fn a_booking_shows_null_for_a_missing_seat_and_check_in() {
+        let id = || Uuid::now_v7().to_string();
+        let booking = pb::Booking {
+            id: id(),
+            event_id: id(),
+            user_id: id(),
+            status: pb::BookingStatus::Confirmed.into(),
+            items: vec![pb::BookingItem { category_id: "c".to_owned(), quantity: 1, unit_price_cents: 4500 }],
+            seats: Vec::new(),
+            total_cents: 4500,
+            currency: "EUR".to_owned(),
+            expires_at: "2026-11-25T06:10:00Z".to_owned(),
+            created_at: "2026-11-25T06:00:00Z".to_owned(),
+            tickets: vec![pb::Ticket {
+                id: id(),
+                category_id: "c".to_owned(),
+                seat: None,
+                code: "signed".to_owned(),
+                checked_in_at: None,
+            }],
+        };
+        let json = serde_json::to_value(BookingResponse::from_proto(booking).unwrap()).unwrap();
+        assert_eq!(json["status"], "confirmed");
+        assert!(json["tickets"][0]["seat"].is_null());
+        assert!(json["tickets"][0]["checked_in_at"].is_null());
+        assert_eq!(json["items"][0]["unit_price_cents"], 4500);
+    }
+}
