@@ -2,6 +2,8 @@
 //! configured database; embedded, a SQLite file of its own. Either way no service sees
 //! another's tables.
 
+pub mod cursor;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::time::Duration;

@@ -204,6 +204,11 @@ impl From<Error> for tonic::Status {
     }
 }
 
+/// A gRPC handler's answer: the value, or the error as a status carrying its code.
+pub fn grpc_reply<T>(result: Result<T>) -> std::result::Result<tonic::Response<T>, tonic::Status> {
+    result.map(tonic::Response::new).map_err(tonic::Status::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

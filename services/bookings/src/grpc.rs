@@ -1,7 +1,7 @@
 //! The gRPC face of the bookings service: converts wire types and calls [`Bookings`].
 
 use boxoffice_auth::Role;
-use boxoffice_errors::Error;
+use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::booking as pb;
 use boxoffice_proto::booking::booking_service_server::{BookingService, BookingServiceServer};
 use chrono::{DateTime, Utc};
@@ -22,10 +22,6 @@ pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, Error>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
 
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(text.trim()).map_err(|_| Error::not_found(what))

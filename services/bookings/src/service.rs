@@ -801,24 +801,14 @@ fn page_size(limit: u32) -> Result<u32, Error> {
 fn page(mut bookings: Vec<BookingRecord>, limit: u32) -> (Vec<BookingRecord>, Option<String>) {
     let next = if bookings.len() > limit as usize {
         bookings.truncate(limit as usize);
-        bookings.last().map(|last| encode_cursor((last.created_at, last.id)))
+        bookings.last().map(|last| boxoffice_db::cursor::encode((last.created_at, last.id)))
     } else {
         None
     };
     (bookings, next)
 }
 
-fn encode_cursor((created_at, id): Position) -> String {
-    let position = format!("{}|{id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
-}
-
 fn decode_cursor(cursor: &str) -> Result<Position, Error> {
-    let invalid = || Error::validation("cursor: not a cursor this API gave out");
-    let bytes =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (created_at, id) = text.split_once('|').ok_or_else(invalid)?;
-    let created_at = parse_time(created_at).ok_or_else(invalid)?;
-    Ok((created_at, Uuid::parse_str(id).map_err(|_| invalid())?))
+    boxoffice_db::cursor::decode(cursor)
+        .ok_or_else(|| Error::validation("cursor: not a cursor this API gave out"))
 }

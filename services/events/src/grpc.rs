@@ -1,7 +1,7 @@
 //! The gRPC face of the events service: converts wire types and calls [`Events`].
 
 use boxoffice_auth::Role;
-use boxoffice_errors::Error;
+use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::event as pb;
 use boxoffice_proto::event::event_service_server::{EventService, EventServiceServer};
 use tonic::{Request, Response, Status};
@@ -24,10 +24,6 @@ pub fn server(events: Events) -> EventServiceServer<Events> {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, Error>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
 
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(text).map_err(|_| Error::not_found(what))

@@ -1,7 +1,7 @@
 //! The gRPC face of the users service: converts wire types and calls [`Users`].
 
 use boxoffice_auth::Role;
-use boxoffice_errors::Error;
+use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_server::{UserService, UserServiceServer};
 use tonic::{Request, Response, Status};
@@ -47,10 +47,6 @@ fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, Error>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
 
 #[tonic::async_trait]
 impl UserService for Users {
