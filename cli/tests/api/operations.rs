@@ -38,12 +38,15 @@ async fn migrations_revert_and_reapply(backend: Backend) {
     let down = cli(&settings, &["migrate", "--down-to", "0"]).output().unwrap();
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
     let event_tables_sql = EVENT_TABLES_SQL[if backend == Backend::Postgres { 0 } else { 1 }];
+    let booking_tables_sql = BOOKING_TABLES_SQL[if backend == Backend::Postgres { 0 } else { 1 }];
     let tables = query_text(&settings, "users", tables_sql).await;
     for table in ["users", "sessions", "refresh_tokens"] {
         assert!(!tables.iter().any(|name| name == table), "{table} in {tables:?}");
     }
     let event_tables = query_text(&settings, "events", event_tables_sql).await;
     assert!(event_tables.is_empty(), "{event_tables:?}");
+    let booking_tables = query_text(&settings, "bookings", booking_tables_sql).await;
+    assert!(booking_tables.is_empty(), "{booking_tables:?}");
 
     let up = cli(&settings, &["migrate"]).output().unwrap();
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
@@ -55,6 +58,10 @@ async fn migrations_revert_and_reapply(backend: Backend) {
     for table in ["venues", "events"] {
         assert!(event_tables.iter().any(|name| name == table), "{table} missing from {event_tables:?}");
     }
+    let booking_tables = query_text(&settings, "bookings", booking_tables_sql).await;
+    for table in ["bookings", "booking_units", "tickets", "idempotency_keys"] {
+        assert!(booking_tables.iter().any(|name| name == table), "{table} missing from {booking_tables:?}");
+    }
 
     // The server starts on the re-migrated, empty database.
     let app = TestApp::start(backend, settings).await;
@@ -65,6 +72,12 @@ async fn migrations_revert_and_reapply(backend: Backend) {
 const EVENT_TABLES_SQL: [&str; 2] = [
     "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'events' AND table_name IN ('venues', 'events')",
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('venues', 'events')",
+];
+
+/// The bookings service's tables.
+const BOOKING_TABLES_SQL: [&str; 2] = [
+    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'bookings' AND table_name <> '_sqlx_migrations'",
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_sqlx_migrations'",
 ];
 
 const TABLES_SQL: [&str; 2] = [
