@@ -1,6 +1,8 @@
 //! Putting boxoffice together: which services run in this process, what they store their data
 //! in, and how they reach each other. `main.rs` only parses the command line.
 
+pub mod bench;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::str::FromStr;

@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Measure a running server under load.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -63,6 +68,15 @@ enum UsersCommand {
         #[arg(long)]
         last_name: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Many buyers at once for few tickets: holds, then payments, then a read-back that checks
+    /// nothing was sold twice. Prints a table and one JSON line on stdout; fails when the
+    /// read-back finds an inconsistency. Uses the same configuration as `serve`, whose signing
+    /// key mints the organizer's and the buyers' tokens.
+    FlashSale(boxoffice::bench::FlashSaleOptions),
 }
 
 #[derive(Subcommand)]
@@ -117,6 +131,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let user = users.create_account(account).await.map_err(|error| anyhow::anyhow!(error.detail))?;
             println!("created {} {} (id {})", user.role, user.email, user.id);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::FlashSale(options) } => {
+            let report = boxoffice::bench::flash_sale(&options, &settings).await?;
+            print!("{}", report.table());
+            println!("{}", report.json_line());
+            anyhow::ensure!(report.consistent, "the read-back found inconsistencies: {:?}", report.problems);
             Ok(())
         }
         Command::Keys { .. } => unreachable!("handled before the settings are read"),

@@ -1,0 +1,968 @@
+//! `boxoffice bench flash-sale`: a load generator for the moment an on-sale opens.
+//!
+//! Setup happens before the clock starts: an organizer token and B customer tokens are minted
+//! with the server's own signing key (read from the same configuration as `serve`), and a
+//! published event with one category of N units is created over the public API. Minting is
+//! deliberate: the gateway knows users only by the id in their token, and hashing 100,000
+//! passwords (or logging in through the per-address rate limit) is not what is measured. The
+//! organizer is minted too, so the tool needs no database access and can drive any deployment
+//! whose key it holds; the event's `organizer_id` is then an id without an account row.
+//!
+//! Then every buyer tries, at once, to hold 1 to `max-per-buyer` tickets, with at most C
+//! requests in flight; a share of the successful holds is confirmed with the test provider's
+//! `tok_ok`. Finally the tool reads the event back over the API and checks the inventory
+//! invariants: `sold + held + available = capacity`, the organizer's stats agree, the live
+//! bookings add up to what is held and sold, and no seat is in two live bookings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use boxoffice_auth::{Claims, Role, SigningKey};
+use boxoffice_config::Settings;
+use rand::seq::SliceRandom as _;
+use rand::Rng as _;
+use reqwest::{Client, Method, StatusCode};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const DEFAULT_UNITS: u32 = 10_000;
+pub const DEFAULT_BUYERS: u32 = 100_000;
+pub const DEFAULT_CONCURRENCY: u32 = 256;
+pub const DEFAULT_CONFIRM_SHARE: f64 = 0.1;
+pub const DEFAULT_MAX_PER_BUYER: u32 = 4;
+/// The API's own limits, checked here so that a bad option fails before any setup.
+pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
+pub const MAX_GENERAL_ADMISSION_UNITS: u32 = 1_000_000;
+pub const MAX_SEATS: u32 = 250_000;
+/// The venue of a seated run: rows of at most this many seats...
+pub const SEATS_PER_ROW: u32 = 100;
+/// ...in sections of at most this many rows.
+pub const ROWS_PER_SECTION: u32 = 50;
+/// Far more buyers than this is a typo, and each costs a token in memory.
+pub const MAX_BUYERS: u32 = 10_000_000;
+/// More requests in flight than this exhausts the client's ports and file descriptors.
+pub const MAX_CONCURRENCY: u32 = 10_000;
+/// A request slower than this counts as an error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the progress line on stderr is redrawn.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+/// The largest page of `GET /events/{id}/bookings`.
+pub const BOOKINGS_PAGE_SIZE: u32 = 100;
+/// Error descriptions kept for the report; the rest are only counted.
+pub const MAX_ERROR_SAMPLES: usize = 5;
+pub const PRICE_CENTS: u64 = 5_000;
+
+/// The options of `boxoffice bench flash-sale`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct FlashSaleOptions {
+    /// The gateway's base URL; defaults to http://<BOXOFFICE_HTTP_ADDR>.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Tickets on sale (general-admission units, or seats with --seated).
+    #[arg(long, default_value_t = DEFAULT_UNITS)]
+    pub units: u32,
+    /// Buyers, each of whom tries one hold.
+    #[arg(long, default_value_t = DEFAULT_BUYERS)]
+    pub buyers: u32,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    pub concurrency: u32,
+    /// Sell seats ("best available") instead of general-admission units.
+    #[arg(long)]
+    pub seated: bool,
+    /// The share (0 to 1) of successful holds that are then paid for.
+    #[arg(long, default_value_t = DEFAULT_CONFIRM_SHARE)]
+    pub confirm_share: f64,
+    /// Each buyer asks for 1 to this many tickets; also the event's max_tickets_per_booking.
+    #[arg(long, default_value_t = DEFAULT_MAX_PER_BUYER)]
+    pub max_per_buyer: u32,
+    /// Print no progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Default for FlashSaleOptions {
+    fn default() -> Self {
+        FlashSaleOptions {
+            url: None,
+            units: DEFAULT_UNITS,
+            buyers: DEFAULT_BUYERS,
+            concurrency: DEFAULT_CONCURRENCY,
+            seated: false,
+            confirm_share: DEFAULT_CONFIRM_SHARE,
+            max_per_buyer: DEFAULT_MAX_PER_BUYER,
+            quiet: false,
+        }
+    }
+}
+
+impl FlashSaleOptions {
+    fn check(&self) -> anyhow::Result<()> {
+        let max_units = if self.seated { MAX_SEATS } else { MAX_GENERAL_ADMISSION_UNITS };
+        anyhow::ensure!((1..=max_units).contains(&self.units), "--units must be 1 to {max_units}");
+        anyhow::ensure!((1..=MAX_BUYERS).contains(&self.buyers), "--buyers must be 1 to {MAX_BUYERS}");
+        anyhow::ensure!(
+            (1..=MAX_CONCURRENCY).contains(&self.concurrency),
+            "--concurrency must be 1 to {MAX_CONCURRENCY}"
+        );
+        anyhow::ensure!((0.0..=1.0).contains(&self.confirm_share), "--confirm-share must be 0 to 1");
+        anyhow::ensure!(
+            (1..=MAX_TICKETS_PER_BOOKING).contains(&self.max_per_buyer),
+            "--max-per-buyer must be 1 to {MAX_TICKETS_PER_BOOKING}"
+        );
+        Ok(())
+    }
+}
+
+/// What a run measured and what the read-back found. [`Report::json_line`] is its machine form.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub url: String,
+    pub event_id: String,
+    pub seated: bool,
+    pub buyers: u64,
+    pub concurrency: u64,
+    pub max_per_buyer: u64,
+    pub confirm_share: f64,
+
+    /// Hold requests sent: one per buyer.
+    pub attempts: u64,
+    pub hold_phase_s: f64,
+    pub attempts_per_s: f64,
+    /// Holds answered 201.
+    pub holds: u64,
+    pub holds_per_s: f64,
+    /// Units in the holds answered 201.
+    pub units_held_by_buyers: u64,
+    /// Holds answered 409 `sold_out` or `seat_unavailable`.
+    pub sold_out: u64,
+    /// Latencies of every answered hold request, sold out or not.
+    pub hold_p50_ms: f64,
+    pub hold_p95_ms: f64,
+    pub hold_p99_ms: f64,
+    pub hold_max_ms: f64,
+
+    pub confirm_attempts: u64,
+    pub confirm_phase_s: f64,
+    /// Confirmations answered 200.
+    pub confirms: u64,
+    pub confirms_per_s: f64,
+    pub confirm_p50_ms: f64,
+    pub confirm_p95_ms: f64,
+    pub confirm_p99_ms: f64,
+    pub confirm_max_ms: f64,
+
+    /// Per request kind (`hold`, `confirm`), the number of answers with each HTTP status.
+    pub status_counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Requests that got no answer (refused connection, timeout, broken body).
+    pub transport_errors: u64,
+    /// Every answer other than 201/200 and 409 sold out, plus the transport errors.
+    pub errors: u64,
+    pub error_samples: Vec<String>,
+
+    /// From the read-back: the category's capacity and its availability after the run.
+    pub capacity: u64,
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    /// Bookings of the event that are `pending` or `confirmed`.
+    pub live_bookings: u64,
+    /// Units (seats) that are in more than one live booking.
+    pub duplicate_units: u64,
+    /// `duplicate_units` plus the units beyond capacity that are held, sold or in live bookings.
+    pub oversold: u64,
+    /// True when the read-back found none of the `problems`.
+    pub consistent: bool,
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    /// The whole report as one line of JSON.
+    pub fn json_line(&self) -> String {
+        serde_json::to_string(self).expect("a report serializes")
+    }
+
+    /// The report as a table for people.
+    pub fn table(&self) -> String {
+        let mode = if self.seated { "seats, best available" } else { "general admission" };
+        let mut out = format!(
+            "flash sale of event {}: {} units ({mode}), {} buyers asking for 1 to {} each, {} in flight\n",
+            self.event_id, self.capacity, self.buyers, self.max_per_buyer, self.concurrency
+        );
+        out.push_str(&format!(
+            "{:<8} {:>9} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9}\n",
+            "phase", "requests", "ok", "seconds", "ok/s", "p50 ms", "p95 ms", "p99 ms", "max ms"
+        ));
+        let rows = [
+            (
+                "hold",
+                self.attempts,
+                self.holds,
+                self.hold_phase_s,
+                self.holds_per_s,
+                [self.hold_p50_ms, self.hold_p95_ms, self.hold_p99_ms, self.hold_max_ms],
+            ),
+            (
+                "confirm",
+                self.confirm_attempts,
+                self.confirms,
+                self.confirm_phase_s,
+                self.confirms_per_s,
+                [self.confirm_p50_ms, self.confirm_p95_ms, self.confirm_p99_ms, self.confirm_max_ms],
+            ),
+        ];
+        for (phase, requests, ok, seconds, rate, [p50, p95, p99, max]) in rows {
+            out.push_str(&format!(
+                "{phase:<8} {requests:>9} {ok:>9} {seconds:>8.2} {rate:>10.1} {p50:>9.2} {p95:>9.2} {p99:>9.2} {max:>9.2}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "hold attempts per second {:.1}; sold out {}; errors {} ({} without an answer)\n",
+            self.attempts_per_s, self.sold_out, self.errors, self.transport_errors
+        ));
+        for sample in &self.error_samples {
+            out.push_str(&format!("  e.g. {sample}\n"));
+        }
+        out.push_str(&format!(
+            "read back: capacity {} = sold {} + held {} + available {}; {} live bookings; oversold {}\n",
+            self.capacity, self.sold, self.held, self.available, self.live_bookings, self.oversold
+        ));
+        if self.consistent {
+            out.push_str("consistent: yes\n");
+        } else {
+            out.push_str("consistent: NO\n");
+            for problem in &self.problems {
+                out.push_str(&format!("  {problem}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// Runs a flash sale against the gateway at `options.url` (or the configured address) and
+/// checks the outcome. The server must sign tokens with the key `settings` leads to.
+pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyhow::Result<Report> {
+    options.check()?;
+    let base_url = match &options.url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", settings.http_addr),
+    };
+    if settings.jwt_private_key.is_none() && settings.is_embedded() {
+        // `signing_key` would create a new key here, which the server has never seen.
+        let path = settings.data_dir.join(crate::SIGNING_KEY_FILE);
+        anyhow::ensure!(
+            path.exists(),
+            "{} does not exist: run the bench with the server's configuration (BOXOFFICE_DATA_DIR, \
+             or BOXOFFICE_JWT_PRIVATE_KEY, or --config) so that it signs tokens with the server's key",
+            path.display()
+        );
+    }
+    let key = crate::signing_key(settings)?;
+    let client = Client::builder()
+        .pool_max_idle_per_host(options.concurrency as usize)
+        .timeout(REQUEST_TIMEOUT)
+        .tcp_nodelay(true)
+        .build()
+        .context("building the HTTP client")?;
+    let api = Api { client: client.clone(), base_url: base_url.clone() };
+
+    // ---- Setup, before the clock starts.
+    let organizer = mint(&key, Role::Organizer)?;
+    let sale = create_sale(&api, &organizer, options).await?;
+    let buyers = options.buyers as usize;
+    if !options.quiet {
+        eprintln!("minting {buyers} buyer tokens");
+    }
+    let tokens = tokio::task::spawn_blocking(move || mint_customers(&key, buyers))
+        .await
+        .context("minting buyer tokens panicked")??;
+    let quantities: Vec<u32> = {
+        let mut random = rand::thread_rng();
+        (0..buyers).map(|_| random.gen_range(1..=options.max_per_buyer)).collect()
+    };
+    let shared = Arc::new(Shared {
+        client,
+        bookings_url: format!("{base_url}/api/v1/bookings"),
+        event_id: sale.event_id.clone(),
+        category_id: sale.category_id.clone(),
+        tokens,
+        quantities,
+    });
+
+    // ---- The on-sale opens: every buyer at once.
+    let hold_shared = shared.clone();
+    let (holds, hold_elapsed) = in_parallel(options, buyers, "hold", move |index| {
+        let shared = hold_shared.clone();
+        async move { shared.hold(index).await }
+    })
+    .await?;
+
+    // ---- A share of the buyers pays.
+    let mut to_confirm: Vec<(usize, String)> =
+        holds.successes.iter().map(|success| (success.index, success.booking_id.clone())).collect();
+    to_confirm.shuffle(&mut rand::thread_rng());
+    let confirm_count = ((to_confirm.len() as f64) * options.confirm_share).round() as usize;
+    to_confirm.truncate(confirm_count);
+    let to_confirm = Arc::new(to_confirm);
+    let confirm_shared = shared.clone();
+    let (confirms, confirm_elapsed) = in_parallel(options, confirm_count, "confirm", move |position| {
+        let shared = confirm_shared.clone();
+        let (buyer, booking_id) = to_confirm[position].clone();
+        async move { shared.confirm(buyer, &booking_id).await }
+    })
+    .await?;
+
+    // ---- Read back and check.
+    let check = check_inventory(&api, &organizer, &sale, options, &holds, &confirms).await?;
+
+    let hold_s = hold_elapsed.as_secs_f64();
+    let confirm_s = confirm_elapsed.as_secs_f64();
+    let [hold_p50_ms, hold_p95_ms, hold_p99_ms, hold_max_ms] = percentiles_ms(holds.latencies_us.clone());
+    let [confirm_p50_ms, confirm_p95_ms, confirm_p99_ms, confirm_max_ms] =
+        percentiles_ms(confirms.latencies_us.clone());
+    let status_counts = [("hold", &holds), ("confirm", &confirms)]
+        .into_iter()
+        .map(|(kind, tally)| {
+            let counts = tally.status_counts.iter().map(|(status, n)| (status.to_string(), *n)).collect();
+            (kind.to_owned(), counts)
+        })
+        .collect();
+    let mut error_samples = holds.error_samples.clone();
+    error_samples.extend(confirms.error_samples.iter().cloned());
+    error_samples.truncate(MAX_ERROR_SAMPLES);
+    let attempts = buyers as u64;
+    Ok(Report {
+        url: base_url,
+        event_id: sale.event_id,
+        seated: options.seated,
+        buyers: attempts,
+        concurrency: options.concurrency.into(),
+        max_per_buyer: options.max_per_buyer.into(),
+        confirm_share: options.confirm_share,
+        attempts,
+        hold_phase_s: round3(hold_s),
+        attempts_per_s: rate(attempts, hold_s),
+        holds: holds.successes.len() as u64,
+        holds_per_s: rate(holds.successes.len() as u64, hold_s),
+        units_held_by_buyers: holds.success_units(),
+        sold_out: holds.sold_out,
+        hold_p50_ms,
+        hold_p95_ms,
+        hold_p99_ms,
+        hold_max_ms,
+        confirm_attempts: confirm_count as u64,
+        confirm_phase_s: round3(confirm_s),
+        confirms: confirms.successes.len() as u64,
+        confirms_per_s: rate(confirms.successes.len() as u64, confirm_s),
+        confirm_p50_ms,
+        confirm_p95_ms,
+        confirm_p99_ms,
+        confirm_max_ms,
+        status_counts,
+        transport_errors: holds.transport_errors + confirms.transport_errors,
+        errors: holds.errors + confirms.errors,
+        error_samples,
+        capacity: sale.capacity,
+        sold: check.sold,
+        held: check.held,
+        available: check.available,
+        live_bookings: check.live_bookings,
+        duplicate_units: check.duplicate_units,
+        oversold: check.oversold,
+        consistent: check.problems.is_empty(),
+        problems: check.problems,
+    })
+}
+
+fn mint(key: &SigningKey, role: Role) -> anyhow::Result<String> {
+    key.sign(&Claims::new(Uuid::now_v7(), role, Uuid::now_v7(), chrono::Utc::now()))
+}
+
+/// `count` customer tokens, signed on every core: 100,000 Ed25519 signatures take seconds on one.
+fn mint_customers(key: &SigningKey, count: usize) -> anyhow::Result<Vec<String>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, count.max(1));
+    let chunk = count.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let mine = chunk.min(count.saturating_sub(thread * chunk));
+                scope.spawn(move || {
+                    (0..mine).map(|_| mint(key, Role::Customer)).collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut tokens = Vec::with_capacity(count);
+        for handle in handles {
+            tokens.extend(handle.join().map_err(|_| anyhow::anyhow!("a minting thread panicked"))??);
+        }
+        Ok(tokens)
+    })
+}
+
+/// The public API, for setup and read-back: any answer but the expected one is an error.
+struct Api {
+    client: Client,
+    base_url: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        expected: StatusCode,
+    ) -> anyhow::Result<Value> {
+        let mut request =
+            self.client.request(method.clone(), format!("{}{path}", self.base_url)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| format!("sending {method} {path}"))?;
+        let status = response.status();
+        let text = response.text().await.with_context(|| format!("reading the answer to {method} {path}"))?;
+        if status == StatusCode::UNAUTHORIZED {
+            anyhow::bail!(
+                "{method} {path} answers 401: the server does not accept tokens signed with this \
+                 configuration's key; run the bench with the same configuration as `serve` ({text})"
+            );
+        }
+        anyhow::ensure!(status == expected, "{method} {path} answers {status}: {text}");
+        serde_json::from_str(&text).with_context(|| format!("reading the JSON answer to {method} {path}"))
+    }
+}
+
+/// The event on sale.
+struct Sale {
+    event_id: String,
+    category_id: String,
+    capacity: u64,
+}
+
+async fn create_sale(api: &Api, organizer: &str, options: &FlashSaleOptions) -> anyhow::Result<Sale> {
+    let starts_at = chrono::Utc::now() + chrono::Duration::days(30);
+    let ends_at = starts_at + chrono::Duration::hours(3);
+    let time = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut event = json!({
+        "name": format!("Flash sale {}", Uuid::now_v7().simple()),
+        "description": "Created by boxoffice bench flash-sale",
+        "city": "Benchville",
+        "starts_at": time(starts_at),
+        "ends_at": time(ends_at),
+        "max_tickets_per_booking": options.max_per_buyer,
+    });
+    if options.seated {
+        let sections = seated_layout(options.units);
+        let names: Vec<Value> = sections.iter().map(|section| section["name"].clone()).collect();
+        let venue = json!({
+            "name": "Flash Sale Arena",
+            "city": "Benchville",
+            "address": "1 Load Street",
+            "sections": sections,
+        });
+        let venue =
+            api.call(Method::POST, "/api/v1/venues", organizer, Some(venue), StatusCode::CREATED).await?;
+        event["venue_id"] = venue["id"].clone();
+        event["categories"] =
+            json!([{"name": "Seats", "price_cents": PRICE_CENTS, "currency": "EUR", "sections": names}]);
+    } else {
+        event["categories"] = json!([{
+            "name": "Standing", "price_cents": PRICE_CENTS, "currency": "EUR", "capacity": options.units,
+        }]);
+    }
+    let event = api.call(Method::POST, "/api/v1/events", organizer, Some(event), StatusCode::CREATED).await?;
+    let event_id = event["id"].as_str().context("the created event has an id")?.to_owned();
+    let category = &event["categories"][0];
+    let category_id = category["id"].as_str().context("the created event has a category")?.to_owned();
+    let capacity = category["capacity"].as_u64().context("the created category has a capacity")?;
+    anyhow::ensure!(
+        capacity == u64::from(options.units),
+        "the event was created with {capacity} units instead of {}",
+        options.units
+    );
+    let path = format!("/api/v1/events/{event_id}/publish");
+    api.call(Method::POST, &path, organizer, Some(json!({})), StatusCode::OK).await?;
+    Ok(Sale { event_id, category_id, capacity })
+}
+
+/// Sections of at most [`ROWS_PER_SECTION`] rows of at most [`SEATS_PER_ROW`] seats, `seats`
+/// in all.
+fn seated_layout(seats: u32) -> Vec<Value> {
+    let rows: Vec<u32> = (0..seats.div_ceil(SEATS_PER_ROW))
+        .map(|row| (seats - row * SEATS_PER_ROW).min(SEATS_PER_ROW))
+        .collect();
+    rows.chunks(ROWS_PER_SECTION as usize)
+        .enumerate()
+        .map(|(section, rows)| {
+            let rows: Vec<Value> = rows
+                .iter()
+                .enumerate()
+                .map(|(row, seats)| json!({"label": format!("R{}", row + 1), "seats": seats}))
+                .collect();
+            json!({"name": format!("S{}", section + 1), "rows": rows})
+        })
+        .collect()
+}
+
+/// What the load phases share: the client, the buyers and what each asks for.
+struct Shared {
+    client: Client,
+    bookings_url: String,
+    event_id: String,
+    category_id: String,
+    tokens: Vec<String>,
+    quantities: Vec<u32>,
+}
+
+impl Shared {
+    async fn hold(&self, buyer: usize) -> Answer {
+        let quantity = self.quantities[buyer];
+        let body = json!({
+            "event_id": self.event_id,
+            "items": [{"category_id": self.category_id, "quantity": quantity}],
+        });
+        let request = self.client.post(&self.bookings_url).bearer_auth(&self.tokens[buyer]).json(&body);
+        let (latency, status, body) = match send(request).await {
+            Ok(answer) => answer,
+            Err(error) => return Answer::transport("hold", error),
+        };
+        let outcome = match status {
+            StatusCode::CREATED => match body["id"].as_str() {
+                Some(id) => Outcome::Success(Success { index: buyer, booking_id: id.to_owned(), quantity }),
+                None => Outcome::Error(format!("hold: 201 without a booking id: {body}")),
+            },
+            StatusCode::CONFLICT
+                if matches!(body["code"].as_str(), Some("sold_out" | "seat_unavailable")) =>
+            {
+                Outcome::SoldOut { quantity }
+            }
+            _ => Outcome::Error(format!("hold: {status} {body}")),
+        };
+        Answer { latency: Some(latency), status: Some(status), outcome }
+    }
+
+    async fn confirm(&self, buyer: usize, booking_id: &str) -> Answer {
+        let url = format!("{}/{booking_id}/confirm", self.bookings_url);
+        let request =
+            self.client.post(url).bearer_auth(&self.tokens[buyer]).json(&json!({"payment_token": "tok_ok"}));
+        let (latency, status, body) = match send(request).await {
+            Ok(answer) => answer,
+            Err(error) => return Answer::transport("confirm", error),
+        };
+        let outcome = if status == StatusCode::OK && body["status"] == "confirmed" {
+            let quantity = self.quantities[buyer];
+            Outcome::Success(Success { index: buyer, booking_id: booking_id.to_owned(), quantity })
+        } else {
+            Outcome::Error(format!("confirm: {status} {body}"))
+        };
+        Answer { latency: Some(latency), status: Some(status), outcome }
+    }
+}
+
+/// Sends `request` and reads the whole answer; the latency includes the body.
+async fn send(request: reqwest::RequestBuilder) -> Result<(Duration, StatusCode, Value), reqwest::Error> {
+    let started = Instant::now();
+    let response = request.send().await?;
+    let status = response.status();
+    let bytes = response.bytes().await?;
+    let latency = started.elapsed();
+    // A body that is not JSON is kept as a string, for the error sample.
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Ok((latency, status, body))
+}
+
+/// One request's result.
+struct Answer {
+    /// `None` when no answer came.
+    latency: Option<Duration>,
+    status: Option<StatusCode>,
+    outcome: Outcome,
+}
+
+impl Answer {
+    fn transport(kind: &str, error: reqwest::Error) -> Answer {
+        Answer { latency: None, status: None, outcome: Outcome::Error(format!("{kind}: no answer: {error}")) }
+    }
+}
+
+enum Outcome {
+    Success(Success),
+    SoldOut { quantity: u32 },
+    Error(String),
+}
+
+struct Success {
+    /// The buyer, or for confirmations too the buyer who holds the booking.
+    index: usize,
+    booking_id: String,
+    quantity: u32,
+}
+
+/// The results of one phase, kept per worker and merged at the end.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u64>,
+    status_counts: BTreeMap<u16, u64>,
+    successes: Vec<Success>,
+    sold_out: u64,
+    /// The smallest quantity refused as sold out: availability only shrinks during the run, so
+    /// fewer units than this must be left at the end, or a refusal was wrong.
+    min_sold_out_quantity: Option<u32>,
+    transport_errors: u64,
+    errors: u64,
+    error_samples: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, answer: Answer) {
+        if let Some(latency) = answer.latency {
+            self.latencies_us.push(latency.as_micros().try_into().unwrap_or(u64::MAX));
+        }
+        match answer.status {
+            Some(status) => *self.status_counts.entry(status.as_u16()).or_default() += 1,
+            None => self.transport_errors += 1,
+        }
+        match answer.outcome {
+            Outcome::Success(success) => self.successes.push(success),
+            Outcome::SoldOut { quantity } => {
+                self.sold_out += 1;
+                self.min_sold_out_quantity =
+                    Some(self.min_sold_out_quantity.map_or(quantity, |q| q.min(quantity)));
+            }
+            Outcome::Error(description) => {
+                self.errors += 1;
+                if self.error_samples.len() < MAX_ERROR_SAMPLES {
+                    self.error_samples.push(description);
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        for (status, count) in other.status_counts {
+            *self.status_counts.entry(status).or_default() += count;
+        }
+        self.successes.extend(other.successes);
+        self.sold_out += other.sold_out;
+        self.min_sold_out_quantity = match (self.min_sold_out_quantity, other.min_sold_out_quantity) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.transport_errors += other.transport_errors;
+        self.errors += other.errors;
+        let room = MAX_ERROR_SAMPLES.saturating_sub(self.error_samples.len());
+        self.error_samples.extend(other.error_samples.into_iter().take(room));
+    }
+
+    fn success_units(&self) -> u64 {
+        self.successes.iter().map(|success| u64::from(success.quantity)).sum()
+    }
+}
+
+/// Runs `job(0..total)` with at most `options.concurrency` jobs in flight and returns the
+/// merged results and the time from the first request to the last answer. Each worker takes the
+/// next index until none is left, so the workers start together and stay busy.
+async fn in_parallel<F, Fut>(
+    options: &FlashSaleOptions,
+    total: usize,
+    phase: &'static str,
+    job: F,
+) -> anyhow::Result<(Tally, Duration)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Answer> + Send,
+{
+    let workers = (options.concurrency as usize).min(total);
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    // The workers wait for each other, so that the first requests leave at one moment.
+    let start = Arc::new(Barrier::new(workers + 1));
+    let mut tasks = JoinSet::new();
+    for _ in 0..workers {
+        let (job, next, done, start) = (job.clone(), next.clone(), done.clone(), start.clone());
+        tasks.spawn(async move {
+            start.wait().await;
+            let mut tally = Tally::default();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= total {
+                    return tally;
+                }
+                tally.record(job(index).await);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    start.wait().await;
+    let started = Instant::now();
+    let stop_progress = CancellationToken::new();
+    let progress = (!options.quiet && total > 0)
+        .then(|| tokio::spawn(show_progress(phase, total, done.clone(), started, stop_progress.clone())));
+    let mut merged = Tally::default();
+    while let Some(joined) = tasks.join_next().await {
+        merged.merge(joined.with_context(|| format!("a {phase} worker panicked"))?);
+    }
+    let elapsed = started.elapsed();
+    stop_progress.cancel();
+    if let Some(progress) = progress {
+        let _ = progress.await;
+    }
+    Ok((merged, elapsed))
+}
+
+/// Redraws one line on stderr until `stop`, then ends it.
+async fn show_progress(
+    phase: &'static str,
+    total: usize,
+    done: Arc<AtomicU64>,
+    started: Instant,
+    stop: CancellationToken,
+) {
+    use std::io::Write as _;
+    let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
+    loop {
+        let stopping = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = stop.cancelled() => true,
+        };
+        let count = done.load(Ordering::Relaxed);
+        let per_s = rate(count, started.elapsed().as_secs_f64());
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "\r{phase}: {count}/{total} done, {per_s:.0}/s   ");
+        if stopping {
+            let _ = writeln!(stderr);
+            return;
+        }
+        let _ = stderr.flush();
+    }
+}
+
+/// What the read-back found.
+struct Check {
+    sold: u64,
+    held: u64,
+    available: u64,
+    live_bookings: u64,
+    duplicate_units: u64,
+    oversold: u64,
+    problems: Vec<String>,
+}
+
+async fn check_inventory(
+    api: &Api,
+    organizer: &str,
+    sale: &Sale,
+    options: &FlashSaleOptions,
+    holds: &Tally,
+    confirms: &Tally,
+) -> anyhow::Result<Check> {
+    let mut problems = Vec::new();
+    let event_path = format!("/api/v1/events/{}", sale.event_id);
+    let capacity = sale.capacity;
+
+    let availability =
+        api.call(Method::GET, &format!("{event_path}/availability"), organizer, None, StatusCode::OK).await?;
+    let category = availability["categories"]
+        .as_array()
+        .and_then(|categories| categories.iter().find(|category| category["id"] == sale.category_id.as_str()))
+        .context("the availability lists the event's category")?;
+    let count =
+        |value: &Value, field: &str| value[field].as_u64().with_context(|| format!("reading `{field}`"));
+    let (sold, held, available) =
+        (count(category, "sold")?, count(category, "held")?, count(category, "available")?);
+    if sold + held + available != capacity {
+        problems.push(format!(
+            "availability: sold {sold} + held {held} + available {available} != capacity {capacity}"
+        ));
+    }
+    if options.seated {
+        let mut statuses: HashMap<String, u64> = HashMap::new();
+        for seat in availability["seats"].as_array().into_iter().flatten() {
+            *statuses.entry(seat["status"].as_str().unwrap_or("unknown").to_owned()).or_default() += 1;
+        }
+        let seat_count = |status: &str| statuses.get(status).copied().unwrap_or(0);
+        let seats = (seat_count("sold"), seat_count("held"), seat_count("available"));
+        if seats != (sold, held, available) {
+            problems.push(format!(
+                "availability: the seat map shows (sold, held, available) {seats:?}, the category ({sold}, {held}, {available})"
+            ));
+        }
+    }
+
+    let stats =
+        api.call(Method::GET, &format!("{event_path}/stats"), organizer, None, StatusCode::OK).await?;
+    let stats_counts = (count(&stats, "sold")?, count(&stats, "held")?, count(&stats, "available")?);
+    if stats_counts != (sold, held, available) {
+        problems.push(format!(
+            "stats: (sold, held, available) {stats_counts:?} differ from the availability ({sold}, {held}, {available})"
+        ));
+    }
+    let revenue_cents = stats["revenue_cents"].as_u64().context("reading `revenue_cents`")?;
+    if revenue_cents != sold * PRICE_CENTS {
+        problems.push(format!("stats: revenue {revenue_cents} cents for {sold} tickets at {PRICE_CENTS}"));
+    }
+
+    // Every booking of the event: the live ones must add up to what is held and sold.
+    let mut cursor: Option<String> = None;
+    let (mut live_bookings, mut confirmed_bookings, mut pending_units, mut confirmed_units) = (0, 0, 0, 0);
+    let mut seat_owners: HashMap<String, u64> = HashMap::new();
+    loop {
+        let mut path = format!("{event_path}/bookings?limit={BOOKINGS_PAGE_SIZE}");
+        if let Some(cursor) = &cursor {
+            path.push_str("&cursor=");
+            path.push_str(&percent_encoded(cursor));
+        }
+        let page = api.call(Method::GET, &path, organizer, None, StatusCode::OK).await?;
+        for booking in page["items"].as_array().context("a bookings page has items")? {
+            let status = booking["status"].as_str().unwrap_or_default();
+            if status != "pending" && status != "confirmed" {
+                continue;
+            }
+            live_bookings += 1;
+            let units: u64 = booking["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| item["quantity"].as_u64().unwrap_or(0))
+                .sum();
+            if status == "confirmed" {
+                confirmed_bookings += 1;
+                confirmed_units += units;
+            } else {
+                pending_units += units;
+            }
+            let seats = booking["seats"].as_array().map_or(&[][..], Vec::as_slice);
+            if options.seated && seats.len() as u64 != units {
+                problems.push(format!(
+                    "booking {}: {} seats for {units} tickets",
+                    booking["id"],
+                    seats.len()
+                ));
+            }
+            for seat in seats {
+                *seat_owners.entry(seat.as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let duplicate_units = seat_owners.values().filter(|&&owners| owners > 1).count() as u64;
+    if duplicate_units > 0 {
+        problems.push(format!("{duplicate_units} seats are in more than one live booking"));
+    }
+    if (pending_units, confirmed_units) != (held, sold) {
+        problems.push(format!(
+            "live bookings hold {pending_units} and sold {confirmed_units} units; the availability says {held} and {sold}"
+        ));
+    }
+
+    // What the buyers were told must match what the server recorded. A request without an
+    // answer may or may not have taken effect, so this is checked only when every one had one.
+    let holds_count = holds.successes.len() as u64;
+    let confirms_count = confirms.successes.len() as u64;
+    if holds.errors + confirms.errors == 0 {
+        let confirmed_by_buyers = confirms.success_units();
+        let held_by_buyers = holds.success_units() - confirmed_by_buyers;
+        if (live_bookings, confirmed_bookings) != (holds_count, confirms_count) {
+            problems.push(format!(
+                "{live_bookings} live and {confirmed_bookings} confirmed bookings after {holds_count} holds and {confirms_count} confirmations"
+            ));
+        }
+        if (held, sold) != (held_by_buyers, confirmed_by_buyers) {
+            problems.push(format!(
+                "buyers hold {held_by_buyers} and bought {confirmed_by_buyers} units; the availability says {held} and {sold}"
+            ));
+        }
+    }
+    if let Some(quantity) = holds.min_sold_out_quantity {
+        if available >= u64::from(quantity) {
+            problems.push(format!(
+                "a hold of {quantity} was refused as sold out, yet {available} units are still available"
+            ));
+        }
+    }
+
+    let in_use = (sold + held).max(pending_units + confirmed_units);
+    let oversold = duplicate_units + in_use.saturating_sub(capacity);
+    Ok(Check { sold, held, available, live_bookings, duplicate_units, oversold, problems })
+}
+
+/// `text` with every byte outside the URL-safe set percent-encoded, for a query parameter.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// p50, p95, p99 and max of `latencies_us`, in milliseconds; zeros when there are none.
+fn percentiles_ms(mut latencies_us: Vec<u64>) -> [f64; 4] {
+    latencies_us.sort_unstable();
+    // Nearest rank: the smallest latency that at least `share` of the requests did not exceed.
+    let at = |share: f64| -> f64 {
+        if latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = ((share * latencies_us.len() as f64).ceil() as usize).clamp(1, latencies_us.len());
+        round3(latencies_us[rank - 1] as f64 / 1000.0)
+    };
+    [at(0.50), at(0.95), at(0.99), at(1.0)]
+}
+
+fn rate(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        round3(count as f64 / seconds)
+    } else {
+        0.0
+    }
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seated_layout_has_the_requested_seats_in_bounded_rows_and_sections() {
+        for seats in [1, 99, 100, 101, 4_999, 5_000, 5_001, 12_345, MAX_SEATS] {
+            let sections = seated_layout(seats);
+            let mut total = 0;
+            for section in &sections {
+                let rows = section["rows"].as_array().unwrap();
+                assert!(!rows.is_empty() && rows.len() <= ROWS_PER_SECTION as usize);
+                for row in rows {
+                    let in_row = row["seats"].as_u64().unwrap();
+                    assert!((1..=u64::from(SEATS_PER_ROW)).contains(&in_row));
+                    total += in_row;
+                }
+            }
+            assert_eq!(total, u64::from(seats));
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let latencies_us: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(percentiles_ms(latencies_us), [50.0, 95.0, 99.0, 100.0]);
+        assert_eq!(percentiles_ms(vec![1500]), [1.5, 1.5, 1.5, 1.5]);
+        assert_eq!(percentiles_ms(Vec::new()), [0.0; 4]);
+    }
+}
