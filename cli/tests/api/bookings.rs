@@ -20,6 +20,9 @@ on_both_backends!(
     cancelling_returns_the_tickets_to_sale_at_once,
     cancelling_an_event_refunds_its_bookings,
     limits_per_booking_and_per_buyer_hold,
+    confirmations_racing_an_event_cancellation_are_all_refunded,
+    holds_whose_clients_gave_up_are_recorded_or_released,
+    a_ticket_used_at_the_door_is_not_refunded,
 );
 
 /// A published event with a general-admission category of `standing` places and, when
@@ -529,6 +532,7 @@ async fn limits_per_booking_and_per_buyer_hold(backend: Backend) {
         json!({"event_id": id(&event), "items": [{"category_id": "nope", "quantity": 1}]}),
         json!({"event_id": id(&event), "seats": ["Nowhere/A/1"]}),
         json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": 1}], "user_id": "me"}),
+        json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": 1_000_000}]}),
     ] {
         let response = app.hold(&buyer, bad.clone()).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
@@ -540,4 +544,85 @@ async fn limits_per_booking_and_per_buyer_hold(backend: Backend) {
         )
         .await;
     assert_problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+async fn confirmations_racing_an_event_cancellation_are_all_refunded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (organizer, event) = on_sale(&app, 100, 0).await;
+    let standing = category(&event, 0);
+    let mut holds = Vec::new();
+    for _ in 0..30 {
+        let (_, buyer) = app.mint_customer();
+        let booking = app
+            .hold_ok(
+                &buyer,
+                json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": 1}]}),
+            )
+            .await;
+        holds.push((buyer, id(&booking)));
+    }
+    let confirmations = holds.iter().map(|(buyer, booking)| app.confirm(buyer, booking, "tok_ok"));
+    let cancel = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        app.post(&format!("/api/v1/events/{}/cancel", id(&event)), json!({}), Some(&organizer)).await.status()
+    };
+    let (_, cancelled) = tokio::join!(futures::future::join_all(confirmations), cancel);
+    assert_eq!(cancelled, StatusCode::OK);
+    for (buyer, booking) in &holds {
+        let read: Value =
+            app.get(&format!("/api/v1/bookings/{booking}"), Some(buyer)).await.json().await.unwrap();
+        let status = read["status"].as_str().unwrap();
+        assert!(
+            status == "refunded" || status == "cancelled",
+            "{booking} is {status} after its event was cancelled"
+        );
+    }
+    assert!(app.live_units().await.is_empty());
+}
+
+async fn holds_whose_clients_gave_up_are_recorded_or_released(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, event) = on_sale(&app, 200, 0).await;
+    let standing = category(&event, 0);
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(3)).build().unwrap();
+    let attempts = (0..40).map(|_| {
+        let (_, buyer) = app.mint_customer();
+        let request = impatient
+            .post(app.url("/api/v1/bookings"))
+            .bearer_auth(buyer)
+            .json(&json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": 2}]}));
+        async move { request.send().await.is_ok() }
+    });
+    futures::future::join_all(attempts).await;
+    // Whatever the clients saw, every hold the store made is a pending booking in the database.
+    until(|| async {
+        let (_, held, _) = app.counts(&event, &standing).await;
+        held == app.live_units().await.len() as u64
+    })
+    .await;
+}
+
+async fn a_ticket_used_at_the_door_is_not_refunded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (organizer, event) = on_sale(&app, 10, 0).await;
+    let (_, buyer) = app.mint_customer();
+    let booking = app
+        .hold_ok(
+            &buyer,
+            json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]}),
+        )
+        .await;
+    let confirmed: Value = app.confirm(&buyer, &id(&booking), "tok_ok").await.json().await.unwrap();
+    let code = confirmed["tickets"][0]["code"].as_str().unwrap();
+    assert_eq!(
+        app.post("/api/v1/checkin", json!({"code": code}), Some(&organizer)).await.status(),
+        StatusCode::OK
+    );
+    let cancel =
+        app.post(&format!("/api/v1/bookings/{}/cancel", id(&booking)), json!({}), Some(&buyer)).await;
+    assert_problem(cancel, StatusCode::CONFLICT, "conflict").await;
+    let both = app
+        .hold(&buyer, json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}], "seats": ["x"]}))
+        .await;
+    assert_problem(both, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }

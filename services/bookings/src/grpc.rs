@@ -23,6 +23,18 @@ pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// Runs a change on its own task, so that it completes even when the caller gives up (a client
+/// that disconnects, a timeout): a hold half-made or a payment half-recorded would otherwise be
+/// left behind.
+async fn detached<T, F, Fut>(bookings: &Bookings, work: F) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: FnOnce(Bookings) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+{
+    tokio::spawn(work(bookings.clone())).await.map_err(Error::internal)?
+}
+
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(text.trim()).map_err(|_| Error::not_found(what))
 }
@@ -135,7 +147,9 @@ impl BookingService for Bookings {
                 seats: request.seats,
                 idempotency_key: request.idempotency_key,
             };
-            self.create_booking(caller, new).await.map(booking_to_proto)
+            detached(self, move |bookings| async move { bookings.create_booking(caller, new).await })
+                .await
+                .map(booking_to_proto)
         };
         reply(result.await)
     }
@@ -166,7 +180,10 @@ impl BookingService for Bookings {
         let result = async {
             let caller = caller(request.caller)?;
             let booking_id = parse_id(&request.booking_id, "booking")?;
-            self.confirm(caller, booking_id, &request.payment_token).await.map(booking_to_proto)
+            let token = request.payment_token;
+            detached(self, move |bookings| async move { bookings.confirm(caller, booking_id, &token).await })
+                .await
+                .map(booking_to_proto)
         };
         reply(result.await)
     }
@@ -175,7 +192,10 @@ impl BookingService for Bookings {
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
-            self.cancel(caller, parse_id(&request.booking_id, "booking")?).await.map(booking_to_proto)
+            let booking_id = parse_id(&request.booking_id, "booking")?;
+            detached(self, move |bookings| async move { bookings.cancel(caller, booking_id).await })
+                .await
+                .map(booking_to_proto)
         };
         reply(result.await)
     }
@@ -297,7 +317,9 @@ impl BookingService for Bookings {
     ) -> Reply<pb::CancelEventBookingsResponse> {
         let result = async {
             let event_id = parse_id(&request.into_inner().event_id, "event")?;
-            let (cancelled, refunded) = Bookings::cancel_event_bookings(self, event_id).await?;
+            let (cancelled, refunded) =
+                detached(self, move |bookings| async move { bookings.cancel_event_bookings(event_id).await })
+                    .await?;
             Ok(pb::CancelEventBookingsResponse { cancelled, refunded })
         };
         reply(result.await)

@@ -32,6 +32,12 @@ use crate::tickets::TicketSigner;
 
 pub type EventsClient = EventServiceClient<InterceptedService<Channel, AttachToken>>;
 
+#[derive(Clone, Copy, Debug)]
+enum StoreChange {
+    Confirm,
+    Release,
+}
+
 /// How long a hold lasts before it expires (API.md: 10 minutes).
 pub const HOLD_TTL: Duration = Duration::from_secs(10 * 60);
 /// How long an event's status, sale start and limits are trusted without asking the events
@@ -42,8 +48,18 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 /// Idempotency keys are kept at least this long (API.md: 24 hours).
 pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-/// How long a request with a key waits for the first request with the same key to finish.
-const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(10);
+/// How long a request with a key waits for the first request with the same key to finish; well
+/// inside the callers' own timeouts, so that they get this service's answer.
+const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(5);
+/// A claimed key whose booking has not appeared after this long belongs to a request that died
+/// (its process crashed): a retry may take the key over.
+const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(30);
+/// Attempts of a change to the inventory store that met a rebuild of the event's inventory.
+const STORE_ATTEMPTS: usize = 3;
+/// Passes of the refund sweep of a cancelled event, and the pause between them: a confirmation
+/// that was already committing when the event closed shows up in a later pass.
+const CANCEL_SWEEP_PASSES: usize = 5;
+const CANCEL_SWEEP_PAUSE: Duration = Duration::from_millis(50);
 /// Expired holds released per sweep of the expirer.
 pub const EXPIRY_BATCH: u32 = 500;
 
@@ -84,12 +100,14 @@ impl EventInfo {
         self.event.categories.iter().find(|category| category.id == id)
     }
 
-    /// The category a seat belongs to.
-    fn seat_category(&self, seat_id: &str) -> Option<Uuid> {
-        self.units
-            .iter()
-            .find(|units| units.seat_ids.iter().any(|seat| seat == seat_id))
-            .and_then(|units| Uuid::parse_str(&units.category_id).ok())
+    /// Seat id → category id, for every seat of the event.
+    fn seat_map(&self) -> HashMap<String, Uuid> {
+        let mut map = HashMap::new();
+        for units in &self.units {
+            let Ok(category_id) = Uuid::parse_str(&units.category_id) else { continue };
+            map.extend(units.seat_ids.iter().map(|seat| (seat.clone(), category_id)));
+        }
+        map
     }
 
     fn specs(&self) -> Vec<CategorySpec> {
@@ -124,6 +142,8 @@ struct Inner {
     signer: TicketSigner,
     clock: Clock,
     event_cache: Mutex<HashMap<Uuid, (Instant, Arc<EventInfo>)>>,
+    /// Seat id → category id of published events, built once: their seats never change.
+    seat_maps: Mutex<HashMap<Uuid, Arc<HashMap<String, Uuid>>>>,
 }
 
 fn booking_not_found() -> Error {
@@ -143,8 +163,16 @@ impl Bookings {
         signer: TicketSigner,
         clock: Clock,
     ) -> Self {
-        let inner =
-            Inner { store, inventory, events, payments, signer, clock, event_cache: Mutex::default() };
+        let inner = Inner {
+            store,
+            inventory,
+            events,
+            payments,
+            signer,
+            clock,
+            event_cache: Mutex::default(),
+            seat_maps: Mutex::default(),
+        };
         Bookings { inner: Arc::new(inner) }
     }
 
@@ -197,6 +225,40 @@ impl Bookings {
         self.inner.inventory.ensure_loaded(event_id, &snapshot).await.map_err(store_error)
     }
 
+    /// The seat map of a published event, from the cache.
+    fn seat_map(&self, event_id: Uuid, info: &EventInfo) -> Arc<HashMap<String, Uuid>> {
+        let mut maps = self.inner.seat_maps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        maps.entry(event_id).or_insert_with(|| Arc::new(info.seat_map())).clone()
+    }
+
+    /// Applies a confirmation or a release to the inventory store. Either must not be lost: when
+    /// it meets a rebuild of the event's inventory (which answers "not loaded" until done), it
+    /// waits for the rebuild and applies the change again; both are idempotent.
+    async fn apply_to_store(
+        &self,
+        event_id: Uuid,
+        booking_id: Uuid,
+        change: StoreChange,
+    ) -> Result<(), Error> {
+        let mut last_error = None;
+        for _ in 0..STORE_ATTEMPTS {
+            let info = self.event_info(event_id, false).await?;
+            if let Err(error) = self.ensure_loaded(&info).await {
+                last_error = Some(error);
+                continue;
+            }
+            let applied = match change {
+                StoreChange::Confirm => self.inner.inventory.confirm(event_id, booking_id).await,
+                StoreChange::Release => self.inner.inventory.release(event_id, booking_id).await,
+            };
+            match applied {
+                Ok(()) => return Ok(()),
+                Err(error) => last_error = Some(store_error(error)),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| Error::unavailable("the inventory store does not answer")))
+    }
+
     /// Holds tickets for `caller`: decided in the inventory store, acknowledged once the
     /// pending booking is committed.
     pub async fn create_booking(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
@@ -238,9 +300,15 @@ impl Bookings {
                         "Idempotency-Key: this key was used with another request body",
                     ));
                 }
-                KeyClaim::Existing { booking_id, .. } => {
+                KeyClaim::Existing { booking_id, claimed_at, .. } => {
                     if let Some(booking) = self.inner.store.booking(booking_id).await? {
                         return Ok(booking);
+                    }
+                    let lease = chrono::Duration::from_std(IDEMPOTENCY_LEASE).map_err(Error::internal)?;
+                    if self.inner.clock.now() - claimed_at > lease {
+                        // Its first request died without an answer: start over.
+                        self.inner.store.forget_idempotency_key(caller.user_id, &key).await?;
+                        continue;
                     }
                     // The first request is still holding: wait for its answer.
                     if started.elapsed() > IDEMPOTENCY_WAIT {
@@ -279,32 +347,41 @@ impl Bookings {
         }
         let hold_request = self.parse_hold(caller, &info, request, booking_id)?;
         self.ensure_loaded(&info).await?;
-        let units =
-            match self.inner.inventory.hold(request.event_id, &hold_request).await.map_err(store_error)? {
-                HoldOutcome::Held(units) | HoldOutcome::AlreadyHeld(units) => units,
-                HoldOutcome::SoldOut { category_id } => {
-                    return Err(Error::new(
-                        Code::SoldOut,
-                        format!("not enough tickets left in category {category_id}"),
-                    ));
-                }
-                HoldOutcome::SeatUnavailable { seat_id } => {
-                    return Err(Error::new(Code::SeatUnavailable, format!("seat {seat_id} is taken")));
-                }
-                HoldOutcome::LimitExceeded { live } => {
-                    return Err(Error::new(
-                        Code::LimitExceeded,
-                        format!(
-                            "an account may have at most {} tickets of this event; you have {live}",
-                            hold_request.per_user_cap
-                        ),
-                    ));
-                }
-            };
+        let outcome = match self.inner.inventory.hold(request.event_id, &hold_request).await {
+            Ok(outcome) => outcome,
+            // The event's inventory was being rebuilt: wait for it and decide again.
+            Err(_) => {
+                self.ensure_loaded(&info).await?;
+                self.inner.inventory.hold(request.event_id, &hold_request).await.map_err(store_error)?
+            }
+        };
+        let units = match outcome {
+            HoldOutcome::Held(units) | HoldOutcome::AlreadyHeld(units) => units,
+            HoldOutcome::SoldOut { category_id } => {
+                return Err(Error::new(
+                    Code::SoldOut,
+                    format!("not enough tickets left in category {category_id}"),
+                ));
+            }
+            HoldOutcome::SeatUnavailable { seat_id } => {
+                return Err(Error::new(Code::SeatUnavailable, format!("seat {seat_id} is taken")));
+            }
+            HoldOutcome::LimitExceeded { live } => {
+                return Err(Error::new(
+                    Code::LimitExceeded,
+                    format!(
+                        "an account may have at most {} tickets of this event; you have {live}",
+                        hold_request.per_user_cap
+                    ),
+                ));
+            }
+        };
         let booking = self.pending_booking(caller, &info, request.event_id, booking_id, &units, now)?;
         if let Err(error) = self.inner.store.insert_pending(&booking, &units, now).await {
             // Not recorded, so not held: give the units back.
-            if let Err(release_error) = self.inner.inventory.release(request.event_id, booking_id).await {
+            if let Err(release_error) =
+                self.apply_to_store(request.event_id, booking_id, StoreChange::Release).await
+            {
                 tracing::error!(%booking_id, error = %release_error, "releasing an unrecorded hold fails");
             }
             return Err(error);
@@ -314,7 +391,7 @@ impl Bookings {
     }
 
     /// Checks the request against the event: known categories and seats, and the
-    /// per-booking limit.
+    /// per-booking limit (first, so that a huge request costs nothing).
     fn parse_hold(
         &self,
         caller: Caller,
@@ -323,8 +400,21 @@ impl Bookings {
         booking_id: Uuid,
     ) -> Result<HoldRequest, Error> {
         let max = info.event.max_tickets_per_booking;
+        if !request.items.is_empty() && !request.seats.is_empty() {
+            return Err(Error::validation("items or seats: ask for either, not both"));
+        }
+        let total = request.items.iter().map(|(_, quantity)| u64::from(*quantity)).sum::<u64>()
+            + request.seats.len() as u64;
+        if total == 0 {
+            return Err(Error::validation("items or seats: ask for at least one ticket"));
+        }
+        if total > u64::from(max) {
+            return Err(Error::new(
+                Code::LimitExceeded,
+                format!("a booking has at most {max} tickets for this event"),
+            ));
+        }
         let mut quantities = Vec::with_capacity(request.items.len());
-        let mut total: u64 = 0;
         for (index, (category_id, quantity)) in request.items.iter().enumerate() {
             let category = Uuid::parse_str(category_id.trim())
                 .ok()
@@ -338,30 +428,23 @@ impl Bookings {
             if quantities.iter().any(|(existing, _)| *existing == category) {
                 return Err(Error::validation(format!("items[{index}].category_id: named twice")));
             }
-            total += u64::from(*quantity);
             quantities.push((category, *quantity));
         }
         let mut seats = Vec::with_capacity(request.seats.len());
-        let mut seen = HashSet::new();
-        for (index, seat_id) in request.seats.iter().enumerate() {
-            let seat_id = seat_id.trim();
-            let category = info
-                .seat_category(seat_id)
-                .ok_or_else(|| Error::validation(format!("seats[{index}]: not a seat of this event")))?;
-            if !seen.insert(seat_id.to_owned()) {
-                return Err(Error::validation(format!("seats[{index}]: named twice")));
+        if !request.seats.is_empty() {
+            let event_id = Uuid::parse_str(&info.event.id).map_err(Error::internal)?;
+            let seat_map = self.seat_map(event_id, info);
+            let mut seen = HashSet::new();
+            for (index, seat_id) in request.seats.iter().enumerate() {
+                let seat_id = seat_id.trim();
+                let category = *seat_map
+                    .get(seat_id)
+                    .ok_or_else(|| Error::validation(format!("seats[{index}]: not a seat of this event")))?;
+                if !seen.insert(seat_id.to_owned()) {
+                    return Err(Error::validation(format!("seats[{index}]: named twice")));
+                }
+                seats.push((category, seat_id.to_owned()));
             }
-            total += 1;
-            seats.push((category, seat_id.to_owned()));
-        }
-        if total == 0 {
-            return Err(Error::validation("items or seats: ask for at least one ticket"));
-        }
-        if total > u64::from(max) {
-            return Err(Error::new(
-                Code::LimitExceeded,
-                format!("a booking has at most {max} tickets for this event"),
-            ));
         }
         Ok(HoldRequest { booking_id, user_id: caller.user_id, quantities, seats, per_user_cap: max })
     }
@@ -512,19 +595,30 @@ impl Bookings {
             .collect();
         let now = self.inner.clock.now();
         if !self.inner.store.confirm(booking.id, &charge_id, &tickets, now).await? {
-            // Another confirmation won (same charge, by its idempotency key), or the hold ran
-            // out while the payment was made: then the money goes back.
+            // Another confirmation won (same charge, by its idempotency key); or the hold ran
+            // out, the booking was cancelled or the event closed while the payment was made:
+            // then the money goes back.
             let current = self.inner.store.booking(booking.id).await?.ok_or_else(booking_not_found)?;
             if current.status == BookingStatus::Confirmed {
                 return Ok(current);
             }
             self.refund_charge(booking.id).await?;
-            if current.status == BookingStatus::Pending {
-                self.expire(booking.id, booking.event_id).await?;
+            if self.inner.store.is_closed(booking.event_id).await? {
+                self.cancel_pending(&current).await?;
+                return Err(Error::new(Code::Conflict, "the event was cancelled; the payment is refunded"));
             }
-            return Err(hold_expired());
+            return match current.status {
+                BookingStatus::Pending | BookingStatus::Expired => {
+                    self.expire(booking.id, booking.event_id).await?;
+                    Err(hold_expired())
+                }
+                status => Err(Error::new(
+                    Code::Conflict,
+                    format!("the booking is {}; the payment is refunded", status.as_str()),
+                )),
+            };
         }
-        if let Err(error) = self.inner.inventory.confirm(booking.event_id, booking.id).await {
+        if let Err(error) = self.apply_to_store(booking.event_id, booking.id, StoreChange::Confirm).await {
             // The sale is recorded; the store only counts it as held until it is rebuilt.
             tracing::error!(%booking_id, error = %error, "marking units sold in the inventory store fails");
         }
@@ -551,7 +645,7 @@ impl Bookings {
     }
 
     async fn release_units(&self, event_id: Uuid, booking_id: Uuid) {
-        if let Err(error) = self.inner.inventory.release(event_id, booking_id).await {
+        if let Err(error) = self.apply_to_store(event_id, booking_id, StoreChange::Release).await {
             // The database released them; the store catches up when it is rebuilt.
             tracing::error!(%booking_id, error = %error, "releasing units in the inventory store fails");
         }
@@ -590,6 +684,12 @@ impl Bookings {
                 self.cancel_pending(&booking).await?;
             }
             BookingStatus::Confirmed => {
+                if booking.tickets.iter().any(|ticket| ticket.checked_in_at.is_some()) {
+                    return Err(Error::new(
+                        Code::Conflict,
+                        "a ticket of this booking was already used at the door; it cannot be refunded",
+                    ));
+                }
                 self.refund(&booking).await?;
             }
             BookingStatus::Expired => {
@@ -604,15 +704,27 @@ impl Bookings {
     }
 
     /// Cancels or refunds every live booking of an event, for an event its organizer cancelled.
+    /// The event is closed first, so no confirmation can succeed afterwards; a few passes catch
+    /// the ones that were committing at that moment.
     pub async fn cancel_event_bookings(&self, event_id: Uuid) -> Result<(u32, u32), Error> {
+        self.inner.store.close_event(event_id, self.inner.clock.now()).await?;
         self.inner.event_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&event_id);
         let (mut cancelled, mut refunded) = (0, 0);
-        for (booking_id, status) in self.inner.store.live_bookings(event_id).await? {
-            let Some(booking) = self.inner.store.booking(booking_id).await? else { continue };
-            match status {
-                BookingStatus::Pending if self.cancel_pending(&booking).await? => cancelled += 1,
-                BookingStatus::Confirmed if self.refund(&booking).await? => refunded += 1,
-                _ => {}
+        for pass in 0..CANCEL_SWEEP_PASSES {
+            if pass > 0 {
+                tokio::time::sleep(CANCEL_SWEEP_PAUSE).await;
+            }
+            let live = self.inner.store.live_bookings(event_id).await?;
+            if live.is_empty() && pass > 0 {
+                break;
+            }
+            for (booking_id, status) in live {
+                let Some(booking) = self.inner.store.booking(booking_id).await? else { continue };
+                match status {
+                    BookingStatus::Pending if self.cancel_pending(&booking).await? => cancelled += 1,
+                    BookingStatus::Confirmed if self.refund(&booking).await? => refunded += 1,
+                    _ => {}
+                }
             }
         }
         tracing::info!(%event_id, cancelled, refunded, "closed the bookings of a cancelled event");

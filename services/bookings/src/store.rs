@@ -105,7 +105,7 @@ pub enum KeyClaim {
     /// The key is new; this request owns it and will create `booking_id`.
     Claimed,
     /// An earlier request with the key.
-    Existing { request_hash: String, booking_id: Uuid },
+    Existing { request_hash: String, booking_id: Uuid, claimed_at: DateTime<Utc> },
 }
 
 /// Where a page of bookings continues: after (created_at, id).
@@ -178,6 +178,9 @@ pub trait BookingStore: Send + Sync + 'static {
     ) -> Result<KeyClaim>;
     async fn forget_idempotency_key(&self, user_id: Uuid, key: &str) -> Result<()>;
     async fn purge_idempotency_keys(&self, older_than: DateTime<Utc>) -> Result<u64>;
+    /// Records that the event was cancelled: from now on no booking of it can be confirmed.
+    async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()>;
+    async fn is_closed(&self, event_id: Uuid) -> Result<bool>;
     async fn ping(&self) -> Result<()>;
 }
 
@@ -385,7 +388,8 @@ macro_rules! sql_store {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 let confirmed = sqlx::query(
                     "UPDATE bookings SET status = 'confirmed', charge_id = $2, updated_at = $3 \
-                     WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+                     WHERE id = $1 AND status = 'pending' AND expires_at > $3 \
+                     AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id)",
                 )
                 .bind(booking_id)
                 .bind(charge_id)
@@ -570,15 +574,18 @@ macro_rules! sql_store {
                 if inserted.rows_affected() == 1 {
                     return Ok(KeyClaim::Claimed);
                 }
-                let existing: Option<(String, Uuid)> =
-                    sqlx::query_as("SELECT request_hash, booking_id FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+                let existing: Option<(String, Uuid, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT request_hash, booking_id, created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+                )
                         .bind(user_id)
                         .bind(key)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(database_error)?;
                 match existing {
-                    Some((request_hash, booking_id)) => Ok(KeyClaim::Existing { request_hash, booking_id }),
+                    Some((request_hash, booking_id, claimed_at)) => {
+                        Ok(KeyClaim::Existing { request_hash, booking_id, claimed_at })
+                    }
                     // The holder gave it up between the two statements: claim it again.
                     None => Box::pin(self.claim_idempotency_key(user_id, key, request_hash, booking_id, now)).await,
                 }
@@ -601,6 +608,25 @@ macro_rules! sql_store {
                     .await
                     .map_err(database_error)?;
                 Ok(purged.rows_affected())
+            }
+
+            async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("INSERT INTO closed_events (event_id, closed_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
+                    .bind(event_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(())
+            }
+
+            async fn is_closed(&self, event_id: Uuid) -> Result<bool> {
+                let closed: Option<(Uuid,)> = sqlx::query_as("SELECT event_id FROM closed_events WHERE event_id = $1")
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(closed.is_some())
             }
 
             async fn ping(&self) -> Result<()> {

@@ -1,3 +1,4 @@
+DROP TABLE closed_events;
 DROP TABLE idempotency_keys;
 DROP TABLE tickets;
 DROP TABLE booking_units;

@@ -57,3 +57,10 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (user_id, key)
 );
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- Events whose organizer cancelled them: a confirmation never succeeds for them, whatever it
+-- raced with, so refunding an event's bookings cannot miss one.
+CREATE TABLE closed_events (
+    event_id UUID PRIMARY KEY,
+    closed_at TIMESTAMPTZ NOT NULL
+);
