@@ -277,15 +277,16 @@ pub async fn build_bookings(
 ) -> anyhow::Result<Bookings> {
     let store = boxoffice_bookings::open_store(&database(settings, "bookings")).await?;
     let inventory: Arc<dyn InventoryStore> = match &settings.redis_url {
-        Some(url) => {
-            Arc::new(RedisInventory::connect(url, &format!("{}inventory:", settings.redis_key_prefix)).await?)
-        }
+        Some(url) => Arc::new(RedisInventory::connect(url, &settings.redis_key_prefix).await?),
         None => Arc::new(MemoryInventory::new()),
     };
     let attach = AttachToken::new(internal_token).context("reading the internal token")?;
     let events = EventServiceClient::with_interceptor(events, attach)
         .max_decoding_message_size(boxoffice_bookings::grpc::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(boxoffice_bookings::grpc::MAX_MESSAGE_BYTES);
+    // The database is the record: every inventory is rebuilt from it after a start, so that no
+    // hold a crashed process left in the store outlives it.
+    inventory.forget_all().await.context("resetting the inventory store")?;
     let payments = Arc::new(TestPaymentProvider::new());
     Ok(Bookings::new(store, inventory, events, payments, ticket_signer(settings)?, clock))
 }

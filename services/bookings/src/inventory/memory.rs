@@ -91,6 +91,11 @@ impl InventoryStore for MemoryInventory {
         }
     }
 
+    async fn forget_all(&self) -> Result<()> {
+        self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }

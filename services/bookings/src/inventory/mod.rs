@@ -158,6 +158,11 @@ pub trait InventoryStore: Send + Sync + 'static {
     /// `None` when the event is not loaded.
     async fn availability(&self, event_id: Uuid) -> Result<Option<Availability>>;
 
+    /// Marks every event's inventory as not loaded, so each is rebuilt from the database on its
+    /// next use. The bookings service does this when it starts: holds a crashed process made in
+    /// the store but never recorded in the database must not outlive it.
+    async fn forget_all(&self) -> Result<()>;
+
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
 }

@@ -801,12 +801,44 @@ impl InventoryStore for RedisInventory {
             .transpose()
     }
 
+    async fn forget_all(&self) -> Result<()> {
+        // Only the markers go: the next load of each event clears its leftovers first.
+        let pattern = format!("{}inventory:*:loaded", self.key_prefix);
+        let mut connection = self.connection.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_BATCH)
+                .query_async(&mut connection)
+                .await
+                .context("SCAN in Redis")?;
+            if !keys.is_empty() {
+                let _: () = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut connection)
+                    .await
+                    .context("UNLINK in Redis")?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         let _: String =
             redis::cmd("PING").query_async(&mut self.connection.clone()).await.context("PING to Redis")?;
         Ok(())
     }
 }
+
+/// Keys looked at per SCAN step when forgetting every inventory.
+const SCAN_BATCH: usize = 1_000;
 
 fn parse_hold_reply(event_id: Uuid, reply: &[String]) -> Result<HoldOutcome> {
     let (tag, rest) = reply.split_first().context("the hold script replies nothing")?;

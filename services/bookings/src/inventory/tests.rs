@@ -126,6 +126,7 @@ on_both_backends!(
     releasing_returns_held_and_sold_units_to_sale_once,
     an_event_that_is_not_loaded_refuses_decisions,
     a_rebuild_from_the_snapshot_gives_the_same_inventory,
+    forgetting_every_inventory_drops_holds_the_database_never_recorded,
     concurrent_loaders_take_the_snapshot_once,
     a_failed_or_inconsistent_load_leaves_the_event_unloaded,
     large_categories_load_in_full,
@@ -615,6 +616,20 @@ async fn a_rebuild_from_the_snapshot_gives_the_same_inventory(suite: &Suite) {
     assert_eq!(counts(&after, event.standing), Counts { capacity: STANDING_CAPACITY, held: 0, sold: 2 });
     assert_eq!(seat_state(&after, "Stalls/A/2"), Some(UnitState::Sold));
     assert_eq!(seat_state(&after, "Balcony/A/3"), None);
+}
+
+async fn forgetting_every_inventory_drops_holds_the_database_never_recorded(suite: &Suite) {
+    let event = Event::new();
+    let store = suite.loaded(&event).await;
+    // A hold the store made for a process that crashed before recording it.
+    let orphan = HoldRequest::by(Uuid::new_v4()).quantity(event.standing, 3);
+    held(store.hold(event.id(), &orphan).await.unwrap());
+    assert_eq!(counts(&availability(&store, &event).await, event.standing).held, 3);
+
+    store.forget_all().await.unwrap();
+    assert_eq!(store.availability(event.id()).await.unwrap(), None, "the event must be rebuilt");
+    store.ensure_loaded(event.id(), &source_of(event.snapshot.clone())).await.unwrap();
+    assert_eq!(counts(&availability(&store, &event).await, event.standing).held, 0);
 }
 
 async fn concurrent_loaders_take_the_snapshot_once(suite: &Suite) {
