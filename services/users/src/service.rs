@@ -169,10 +169,11 @@ impl Users {
         Ok(())
     }
 
+    /// Locks the email. The count of attempts stays until its window ends: resetting it here
+    /// would let guesses that passed the lock check a moment earlier start counting from one.
     async fn lock(&self, email: &Email) -> Result<(), Error> {
         tracing::warn!("locking an account after repeated failed logins");
-        self.kv.set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION).await.map_err(kv_error)?;
-        self.kv.delete(&failures_key(email.as_str())).await.map_err(kv_error)
+        self.kv.set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION).await.map_err(kv_error)
     }
 
     /// The right password ends the count of failures.
