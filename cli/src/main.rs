@@ -9,6 +9,12 @@ use boxoffice_config::{LogFormat, Settings};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+/// A service allocates and frees many small buffers per request from every thread; glibc's
+/// allocator spent an eighth of the server's time on that in the flash-sale profile
+/// (BENCHMARKS.md), mimalloc a fraction of it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "boxoffice", version, about = "A ticket booking system that holds a real on-sale")]
 struct Cli {

@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
+pub mod token_cache;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,7 +57,7 @@ pub struct AppState {
     users: UsersClient,
     events: EventsClient,
     bookings: BookingsClient,
-    verifier: Arc<Verifier>,
+    verifier: Arc<token_cache::VerifiedTokens>,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
 }
@@ -103,7 +104,7 @@ impl AppState {
             users,
             events,
             bookings,
-            verifier: Arc::new(verifier),
+            verifier: Arc::new(token_cache::VerifiedTokens::new(verifier)),
             kv,
             auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
         })
