@@ -7,6 +7,7 @@
 //! unique index on live units is the last guard. Holds expire by the service's [`Clock`].
 
 pub mod clock;
+pub mod group_commit;
 pub mod grpc;
 pub mod inventory;
 pub mod payments;

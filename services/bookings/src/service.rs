@@ -19,13 +19,14 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::group_commit::GroupCommit;
 use crate::inventory::{
     Availability, BoxFuture, CategorySpec, CategoryUnits, Counts, HoldOutcome, HoldRequest, InventoryStore,
     Snapshot,
 };
 use crate::payments::{PaymentError, PaymentProvider};
 use crate::store::{
-    BookingRecord, BookingStatus, BookingStore, CategorySales, CheckIn, Item, KeyClaim, Position,
+    BookingRecord, BookingStatus, BookingStore, CategorySales, CheckIn, Item, KeyClaim, NewHold, Position,
     TicketRecord,
 };
 use crate::tickets::TicketSigner;
@@ -141,6 +142,7 @@ struct Inner {
     payments: Arc<dyn PaymentProvider>,
     signer: TicketSigner,
     clock: Clock,
+    commits: GroupCommit,
     event_cache: Mutex<HashMap<Uuid, (Instant, Arc<EventInfo>)>>,
     /// Seat id → category id of published events, built once: their seats never change.
     seat_maps: Mutex<HashMap<Uuid, Arc<HashMap<String, Uuid>>>>,
@@ -163,6 +165,7 @@ impl Bookings {
         signer: TicketSigner,
         clock: Clock,
     ) -> Self {
+        let commits = GroupCommit::start(store.clone());
         let inner = Inner {
             store,
             inventory,
@@ -170,6 +173,7 @@ impl Bookings {
             payments,
             signer,
             clock,
+            commits,
             event_cache: Mutex::default(),
             seat_maps: Mutex::default(),
         };
@@ -377,7 +381,8 @@ impl Bookings {
             }
         };
         let booking = self.pending_booking(caller, &info, request.event_id, booking_id, &units, now)?;
-        if let Err(error) = self.inner.store.insert_pending(&booking, &units, now).await {
+        let hold = NewHold { booking: booking.clone(), units };
+        if let Err(error) = self.inner.commits.insert(hold, now).await {
             // Not recorded, so not held: give the units back.
             if let Err(release_error) =
                 self.apply_to_store(request.event_id, booking_id, StoreChange::Release).await

@@ -64,6 +64,18 @@ pub struct Item {
 /// A unit of a booking: (category id, unit id).
 pub type Unit = (Uuid, String);
 
+/// A pending booking to record with its units.
+#[derive(Clone, Debug)]
+pub struct NewHold {
+    pub booking: BookingRecord,
+    pub units: Vec<Unit>,
+}
+
+/// Rows per INSERT statement, within SQLite's limit of 32,766 bound parameters (11 per booking,
+/// 4 per unit).
+const BOOKINGS_PER_INSERT: usize = 1_000;
+const UNITS_PER_INSERT: usize = 5_000;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookingRecord {
     pub id: Uuid,
@@ -121,10 +133,10 @@ pub struct CategorySales {
 
 #[async_trait::async_trait]
 pub trait BookingStore: Send + Sync + 'static {
-    /// Records a new pending booking and its units. Fails with `seat_unavailable` if a unit is
-    /// live in another booking: the database's guard against any wrong answer of the store.
-    async fn insert_pending(&self, booking: &BookingRecord, units: &[Unit], now: DateTime<Utc>)
-        -> Result<()>;
+    /// Records new pending bookings with their units, all or none, in one transaction. Fails
+    /// with `seat_unavailable` if a unit is live in another booking: the database's guard
+    /// against any wrong answer of the store.
+    async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()>;
     async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>>;
     async fn units(&self, booking_id: Uuid) -> Result<Vec<Unit>>;
     /// Bookings of one user (or of everyone when `user_id` is None), newest first.
@@ -297,43 +309,56 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl BookingStore for $name {
-            async fn insert_pending(&self, booking: &BookingRecord, units: &[Unit], now: DateTime<Utc>) -> Result<()> {
+            async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                sqlx::query(
-                    "INSERT INTO bookings (id, event_id, user_id, status, items, seats, total_cents, currency, \
-                     expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(booking.id)
-                .bind(booking.event_id)
-                .bind(booking.user_id)
-                .bind(booking.status.as_str())
-                .bind(serde_json::to_string(&booking.items).map_err(Error::internal)?)
-                .bind(serde_json::to_string(&booking.seats).map_err(Error::internal)?)
-                .bind(booking.total_cents)
-                .bind(&booking.currency)
-                .bind(booking.expires_at)
-                .bind(booking.created_at)
-                .bind(now)
-                .execute(&mut *transaction)
-                .await
-                .map_err(database_error)?;
-                let mut insert = sqlx::QueryBuilder::<$database>::new(
-                    "INSERT INTO booking_units (booking_id, event_id, category_id, unit_id) ",
-                );
-                insert.push_values(units, |mut row, (category_id, unit_id)| {
-                    row.push_bind(booking.id).push_bind(booking.event_id).push_bind(*category_id).push_bind(unit_id.clone());
-                });
-                match insert.build().execute(&mut *transaction).await {
-                    Ok(_) => {}
-                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                        // The store let a unit go twice; the database refuses the second sale.
-                        tracing::error!(booking_id = %booking.id, "the inventory store claimed a unit that is live in another booking");
-                        return Err(Error::new(
-                            boxoffice_errors::Code::SeatUnavailable,
-                            "a requested ticket was taken a moment ago; try again",
-                        ));
+                for chunk in holds.chunks(BOOKINGS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO bookings (id, event_id, user_id, status, items, seats, total_cents, currency, \
+                         expires_at, created_at, updated_at) ",
+                    );
+                    let mut encoded = Vec::with_capacity(chunk.len());
+                    for hold in chunk {
+                        let items = serde_json::to_string(&hold.booking.items).map_err(Error::internal)?;
+                        let seats = serde_json::to_string(&hold.booking.seats).map_err(Error::internal)?;
+                        encoded.push((items, seats));
                     }
-                    Err(error) => return Err(database_error(error)),
+                    insert.push_values(chunk.iter().zip(encoded), |mut row, (hold, (items, seats))| {
+                        let booking = &hold.booking;
+                        row.push_bind(booking.id)
+                            .push_bind(booking.event_id)
+                            .push_bind(booking.user_id)
+                            .push_bind(booking.status.as_str())
+                            .push_bind(items)
+                            .push_bind(seats)
+                            .push_bind(booking.total_cents)
+                            .push_bind(booking.currency.clone())
+                            .push_bind(booking.expires_at)
+                            .push_bind(booking.created_at)
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *transaction).await.map_err(database_error)?;
+                }
+                let units: Vec<(&BookingRecord, &Unit)> =
+                    holds.iter().flat_map(|hold| hold.units.iter().map(move |unit| (&hold.booking, unit))).collect();
+                for chunk in units.chunks(UNITS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO booking_units (booking_id, event_id, category_id, unit_id) ",
+                    );
+                    insert.push_values(chunk, |mut row, (booking, (category_id, unit_id))| {
+                        row.push_bind(booking.id).push_bind(booking.event_id).push_bind(*category_id).push_bind(unit_id.clone());
+                    });
+                    match insert.build().execute(&mut *transaction).await {
+                        Ok(_) => {}
+                        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                            // The store let a unit go twice; the database refuses the second sale.
+                            tracing::error!("the inventory store claimed a unit that is live in another booking");
+                            return Err(Error::new(
+                                boxoffice_errors::Code::SeatUnavailable,
+                                "a requested ticket was taken a moment ago; try again",
+                            ));
+                        }
+                        Err(error) => return Err(database_error(error)),
+                    }
                 }
                 transaction.commit().await.map_err(database_error)
             }

@@ -1,0 +1,91 @@
+//! Group commit: the pending bookings of concurrent holds are recorded in one transaction, so a
+//! rush of buyers costs the database one commit per batch instead of one per buyer.
+//!
+//! A hold is still acknowledged only once its own booking is committed: each waits for the
+//! answer of the batch it joined. If a batch fails (a unit the database refuses, say), each of
+//! its holds is retried alone, so one bad hold never fails the others.
+
+use std::sync::Arc;
+
+use boxoffice_errors::Error;
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::store::{BookingStore, NewHold};
+
+/// Holds recorded in one transaction at most.
+pub const MAX_BATCH: usize = 256;
+/// Transactions in flight at once: PostgreSQL commits them in parallel (SQLite in turn).
+pub const WRITERS: usize = 4;
+/// Holds waiting for a writer at most; beyond that a hold waits to be queued.
+const QUEUE_CAPACITY: usize = 4_096;
+
+struct Pending {
+    hold: NewHold,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<(), Error>>,
+}
+
+#[derive(Clone)]
+pub struct GroupCommit {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl GroupCommit {
+    /// Starts the writers; they stop when the last clone of this is dropped.
+    pub fn start(store: Arc<dyn BookingStore>) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..WRITERS {
+            tokio::spawn(write(store.clone(), receiver.clone()));
+        }
+        GroupCommit { sender }
+    }
+
+    /// Records one hold, in whatever batch it joins, and answers once it is committed.
+    pub async fn insert(&self, hold: NewHold, now: DateTime<Utc>) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Pending { hold, now, reply })
+            .await
+            .map_err(|_| Error::unavailable("the booking writers have stopped"))?;
+        answer.await.map_err(|_| Error::internal("a booking writer stopped before answering"))?
+    }
+}
+
+async fn write(store: Arc<dyn BookingStore>, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(pending) => batch.push(pending),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let now = batch.iter().map(|pending| pending.now).max().unwrap_or_else(Utc::now);
+        let holds: Vec<NewHold> = batch.iter().map(|pending| pending.hold.clone()).collect();
+        match store.insert_pending(&holds, now).await {
+            Ok(()) => {
+                metrics::histogram!("bookings_commit_batch_size").record(batch.len() as f64);
+                for pending in batch {
+                    let _ = pending.reply.send(Ok(()));
+                }
+            }
+            Err(error) if batch.len() == 1 => {
+                let pending = batch.into_iter().next().expect("a batch of one");
+                let _ = pending.reply.send(Err(error));
+            }
+            Err(_) => {
+                for pending in batch {
+                    let result = store.insert_pending(std::slice::from_ref(&pending.hold), pending.now).await;
+                    let _ = pending.reply.send(result);
+                }
+            }
+        }
+    }
+}
