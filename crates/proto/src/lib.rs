@@ -140,6 +140,13 @@ mod role {
 
 pub use role::role_from_wire;
 
+/// Reads the caller that every internal call carries (`user_id`, `role` of any of the
+/// services' `Caller` messages, whose role numbers are the same); `None` when either is not
+/// valid.
+pub fn caller_from_wire(user_id: &str, role: i32) -> Option<(uuid::Uuid, boxoffice_auth::Role)> {
+    Some((uuid::Uuid::parse_str(user_id).ok()?, role_from_wire(role)?))
+}
+
 /// The shared secret that every internal gRPC call carries, so that only boxoffice's own
 /// services (and not any process that can reach a service's port) may call it.
 pub mod internal_auth {

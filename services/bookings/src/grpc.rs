@@ -1,6 +1,5 @@
 //! The gRPC face of the bookings service: converts wire types and calls [`Bookings`].
 
-use boxoffice_auth::Role;
 use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::booking as pb;
 use boxoffice_proto::booking::booking_service_server::{BookingService, BookingServiceServer};
@@ -41,14 +40,8 @@ fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
 
 fn caller(caller: Option<pb::Caller>) -> Result<Caller, Error> {
     let caller = caller.ok_or_else(|| Error::unauthorized("this needs an access token"))?;
-    let user_id =
-        Uuid::parse_str(&caller.user_id).map_err(|_| Error::unauthorized("the caller is not a user"))?;
-    let role = match pb::Role::try_from(caller.role) {
-        Ok(pb::Role::Customer) => Role::Customer,
-        Ok(pb::Role::Organizer) => Role::Organizer,
-        Ok(pb::Role::Admin) => Role::Admin,
-        _ => return Err(Error::unauthorized("the caller has no role")),
-    };
+    let (user_id, role) = boxoffice_proto::caller_from_wire(&caller.user_id, caller.role)
+        .ok_or_else(|| Error::unauthorized("the caller is not a user with a role"))?;
     Ok(Caller { user_id, role })
 }
 

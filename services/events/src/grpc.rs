@@ -1,6 +1,5 @@
 //! The gRPC face of the events service: converts wire types and calls [`Events`].
 
-use boxoffice_auth::Role;
 use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::event as pb;
 use boxoffice_proto::event::event_service_server::{EventService, EventServiceServer};
@@ -37,14 +36,8 @@ fn optional_caller(caller: Option<pb::Caller>) -> Result<Option<Caller>, Error> 
     let Some(caller) = caller else {
         return Ok(None);
     };
-    let user_id =
-        Uuid::parse_str(&caller.user_id).map_err(|_| Error::unauthorized("the caller is not a user"))?;
-    let role = match pb::Role::try_from(caller.role) {
-        Ok(pb::Role::Customer) => Role::Customer,
-        Ok(pb::Role::Organizer) => Role::Organizer,
-        Ok(pb::Role::Admin) => Role::Admin,
-        _ => return Err(Error::unauthorized("the caller has no role")),
-    };
+    let (user_id, role) = boxoffice_proto::caller_from_wire(&caller.user_id, caller.role)
+        .ok_or_else(|| Error::unauthorized("the caller is not a user with a role"))?;
     Ok(Some(Caller { user_id, role }))
 }
 
