@@ -318,6 +318,14 @@ impl BookingService for Bookings {
         reply(result.await)
     }
 
+    async fn load_inventory(&self, request: Request<pb::LoadInventoryRequest>) -> Reply<pb::Empty> {
+        let result = async {
+            let event_id = parse_id(&request.into_inner().event_id, "event")?;
+            self.load_inventory(event_id).await.map(|()| pb::Empty {})
+        };
+        reply(result.await)
+    }
+
     async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
         reply(Bookings::check_ready(self).await.map(|()| pb::Empty {}))
     }

@@ -830,6 +830,16 @@ impl Bookings {
         Ok(page(bookings, limit))
     }
 
+    /// Loads a just-published event's units into the inventory store (asking the events service
+    /// afresh, so a cached draft does not hide the publication).
+    pub async fn load_inventory(&self, event_id: Uuid) -> Result<(), Error> {
+        let info = self.event_info(event_id, true).await?;
+        if info.status() == events_pb::EventStatus::Published {
+            self.ensure_loaded(&info).await?;
+        }
+        Ok(())
+    }
+
     /// One sweep of the expirer: releases every hold that is due.
     pub async fn expire_due(&self) -> Result<usize, Error> {
         let due = self.inner.store.due_expirations(self.inner.clock.now(), EXPIRY_BATCH).await?;

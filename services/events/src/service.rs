@@ -376,24 +376,35 @@ impl Events {
     /// Puts a draft on sale. Its categories and seats are frozen from now on: they are the
     /// inventory the bookings service sells.
     pub async fn publish(&self, caller: Caller, event_id: Uuid) -> Result<EventRecord, Error> {
-        self.modify(caller, event_id, |event| {
-            Box::pin(async move {
-                match event.status {
-                    EventStatus::Published => Ok(false),
-                    EventStatus::Cancelled => {
-                        Err(Error::new(Code::Conflict, "a cancelled event cannot be published"))
+        let event = self
+            .modify(caller, event_id, |event| {
+                Box::pin(async move {
+                    match event.status {
+                        EventStatus::Published => Ok(false),
+                        EventStatus::Cancelled => {
+                            Err(Error::new(Code::Conflict, "a cancelled event cannot be published"))
+                        }
+                        EventStatus::Draft if event.ends_at <= Utc::now() => {
+                            Err(Error::new(Code::Conflict, "the event is over; it cannot be published"))
+                        }
+                        EventStatus::Draft => {
+                            event.status = EventStatus::Published;
+                            Ok(true)
+                        }
                     }
-                    EventStatus::Draft if event.ends_at <= Utc::now() => {
-                        Err(Error::new(Code::Conflict, "the event is over; it cannot be published"))
-                    }
-                    EventStatus::Draft => {
-                        event.status = EventStatus::Published;
-                        Ok(true)
-                    }
-                }
+                })
             })
-        })
-        .await
+            .await?;
+        // Loading the inventory now spares the first buyers of an on-sale the wait. It is only
+        // a head start: the bookings service loads it on first use anyway, so a failure here
+        // does not fail the publication.
+        if let Some(bookings) = &self.bookings {
+            let request = booking_pb::LoadInventoryRequest { event_id: event_id.to_string() };
+            if let Err(status) = bookings.clone().load_inventory(request).await {
+                tracing::warn!(%event_id, %status, "loading the inventory of a published event fails; it loads on first use");
+            }
+        }
+        Ok(event)
     }
 
     /// Takes the event off sale for good and refunds its bookings. Cancelling again repeats
