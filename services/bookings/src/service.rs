@@ -217,13 +217,15 @@ impl Bookings {
     async fn ensure_loaded(&self, info: &Arc<EventInfo>) -> Result<(), Error> {
         let event_id = Uuid::parse_str(&info.event.id).map_err(Error::internal)?;
         let store = self.inner.store.clone();
-        let specs = info.specs();
+        let info = info.clone();
+        // The snapshot, with every seat id of the event, is built only when the store has to
+        // load; most calls find the event loaded and cost nothing here.
         let snapshot = move || -> BoxFuture<'static, anyhow::Result<Snapshot>> {
             let store = store.clone();
-            let categories = specs.clone();
+            let info = info.clone();
             Box::pin(async move {
                 let live = store.live_units(event_id).await.map_err(|error| anyhow::anyhow!(error))?;
-                Ok(Snapshot { event_id, categories, live })
+                Ok(Snapshot { event_id, categories: info.specs(), live })
             })
         };
         self.inner.inventory.ensure_loaded(event_id, &snapshot).await.map_err(store_error)
