@@ -356,18 +356,23 @@ pub async fn start_with_clock(
             let users_addr = users_listener.local_addr()?;
             let events_addr = events_listener.local_addr()?;
             let bookings_addr = bookings_listener.local_addr()?;
-            let users_url = format!("http://{users_addr}");
             let events_url = format!("http://{events_addr}");
             let bookings_url = format!("http://{bookings_addr}");
 
             let users = build_users(settings, kv.clone()).await?;
-            spawn_grpc(tasks, users_listener, users_grpc(users, &internal_token), "users", shutdown.clone());
+            spawn_grpc(
+                tasks,
+                users_listener,
+                users_grpc(users.clone(), &internal_token),
+                "users",
+                shutdown.clone(),
+            );
             let events =
                 build_events(settings, kv.clone(), channel_to(&bookings_url)?, &internal_token).await?;
             spawn_grpc(
                 tasks,
                 events_listener,
-                events_grpc(events, &internal_token),
+                events_grpc(events.clone(), &internal_token),
                 "events",
                 shutdown.clone(),
             );
@@ -376,16 +381,16 @@ pub async fn start_with_clock(
             spawn_grpc(
                 tasks,
                 bookings_listener,
-                bookings_grpc(bookings, &internal_token),
+                bookings_grpc(bookings.clone(), &internal_token),
                 "bookings",
                 shutdown.clone(),
             );
 
+            // The gateway calls the services in this process directly, not over loopback.
             let state = boxoffice_gateway::AppState::connect(
-                channel_to(&users_url)?,
-                channel_to(&events_url)?,
-                channel_to(&bookings_url)?,
-                &internal_token,
+                boxoffice_gateway::in_process(boxoffice_users::grpc::server(users)),
+                boxoffice_gateway::in_process(boxoffice_events::grpc::server(events)),
+                boxoffice_gateway::in_process(boxoffice_bookings::grpc::server(bookings)),
                 kv,
             )
             .await?
@@ -455,11 +460,11 @@ pub async fn start_with_clock(
         }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
+            let token = required_internal_token(settings)?;
             let state = boxoffice_gateway::AppState::connect(
-                channel_to(&settings.users_url)?,
-                channel_to(&settings.events_url)?,
-                channel_to(&settings.bookings_url)?,
-                required_internal_token(settings)?,
+                boxoffice_gateway::over_network(channel_to(&settings.users_url)?, token)?,
+                boxoffice_gateway::over_network(channel_to(&settings.events_url)?, token)?,
+                boxoffice_gateway::over_network(channel_to(&settings.bookings_url)?, token)?,
                 kv,
             )
             .await?

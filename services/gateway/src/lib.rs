@@ -24,12 +24,12 @@ use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
 use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
-use boxoffice_proto::internal_auth::AttachToken;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
@@ -47,9 +47,46 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// category id each in one `Availability`.
 pub const MAX_GRPC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-type UsersClient = UserServiceClient<InterceptedService<Channel, AttachToken>>;
-type EventsClient = EventServiceClient<InterceptedService<Channel, AttachToken>>;
-type BookingsClient = BookingServiceClient<InterceptedService<Channel, AttachToken>>;
+/// How the gateway reaches a service: over the network, or by calling the service's gRPC server
+/// directly when both run in one process (which skips loopback TCP and HTTP/2 framing on both
+/// sides of the busiest hop of a flash sale).
+pub type Connection =
+    BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, tonic::Status>;
+
+/// A connection over `channel`, carrying the internal token on every call.
+pub fn over_network(channel: Channel, internal_token: &str) -> anyhow::Result<Connection> {
+    let token: http::HeaderValue = internal_token.parse().context("reading the internal token")?;
+    let with_token = channel
+        .map_request(move |mut request: http::Request<tonic::body::Body>| {
+            request.headers_mut().insert(boxoffice_proto::internal_auth::METADATA_KEY, token.clone());
+            request
+        })
+        .map_err(|error| tonic::Status::unavailable(format!("calling a service fails: {error}")));
+    Ok(BoxCloneSyncService::new(with_token))
+}
+
+/// A connection to a gRPC server in this process. The internal token guards the network; a
+/// call within the process needs none.
+pub fn in_process<S>(server: S) -> Connection
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    BoxCloneSyncService::new(
+        server.map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
+    )
+}
+
+type UsersClient = UserServiceClient<Connection>;
+type EventsClient = EventServiceClient<Connection>;
+type BookingsClient = BookingServiceClient<Connection>;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -67,20 +104,18 @@ impl AppState {
     /// here; the users service may still be starting, so this retries for a while. The events
     /// and bookings services are not called until a request needs them.
     pub async fn connect(
-        users_channel: Channel,
-        events_channel: Channel,
-        bookings_channel: Channel,
-        internal_token: &str,
+        users: Connection,
+        events: Connection,
+        bookings: Connection,
         kv: Kv,
     ) -> anyhow::Result<Self> {
-        let attach = AttachToken::new(internal_token).context("reading the internal token")?;
-        let events = EventServiceClient::with_interceptor(events_channel, attach.clone())
+        let events = EventServiceClient::new(events)
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-        let bookings = BookingServiceClient::with_interceptor(bookings_channel, attach.clone())
+        let bookings = BookingServiceClient::new(bookings)
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-        let mut users = UserServiceClient::with_interceptor(users_channel, attach);
+        let mut users = UserServiceClient::new(users);
         let started = Instant::now();
         let key = loop {
             match users.get_verification_key(pb::Empty {}).await {
