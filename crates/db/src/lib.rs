@@ -9,6 +9,7 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -24,6 +25,68 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Database {
     Postgres { url: String, max_connections: u32 },
     Sqlite { path: PathBuf, max_connections: u32 },
+}
+
+/// A service's migrations, one set per backend.
+pub struct Migrations {
+    pub postgres: &'static Migrator,
+    pub sqlite: &'static Migrator,
+}
+
+/// An open, migrated database of one service.
+pub enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Opens the database of the service that owns `schema` (a PostgreSQL schema, or the SQLite file
+/// the configuration names) and applies its pending migrations, so a fresh database is ready.
+pub async fn open_migrated(
+    database: &Database,
+    schema: &str,
+    migrations: &Migrations,
+) -> anyhow::Result<Pool> {
+    Ok(match database {
+        Database::Postgres { url, max_connections } => {
+            let pool = postgres_pool(url, schema, *max_connections).await?;
+            migrations.postgres.run(&pool).await.with_context(|| format!("migrating the {schema} schema"))?;
+            Pool::Postgres(pool)
+        }
+        Database::Sqlite { path, max_connections } => {
+            let pool = sqlite_pool(path, *max_connections).await?;
+            migrations.sqlite.run(&pool).await.with_context(|| format!("migrating {}", path.display()))?;
+            Pool::Sqlite(pool)
+        }
+    })
+}
+
+/// Reverts the service's migrations newer than `target` (0 reverts all), for `boxoffice migrate
+/// --down-to`.
+pub async fn revert_migrations(
+    database: &Database,
+    schema: &str,
+    migrations: &Migrations,
+    target: i64,
+) -> anyhow::Result<()> {
+    match database {
+        Database::Postgres { url, max_connections } => {
+            let pool = postgres_pool(url, schema, *max_connections).await?;
+            migrations
+                .postgres
+                .undo(&pool, target)
+                .await
+                .with_context(|| format!("reverting the {schema} schema"))?;
+        }
+        Database::Sqlite { path, max_connections } => {
+            let pool = sqlite_pool(path, *max_connections).await?;
+            migrations
+                .sqlite
+                .undo(&pool, target)
+                .await
+                .with_context(|| format!("reverting {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Connects to `schema` in the PostgreSQL database at `url`, creating the schema if needed; the

@@ -18,11 +18,11 @@ pub mod tickets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 pub use boxoffice_db::Database;
+use boxoffice_db::Pool;
 pub use clock::Clock;
 pub use service::Bookings;
-use store::{BookingStore, PostgresBookingStore, SqliteBookingStore, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+use store::{BookingStore, PostgresBookingStore, SqliteBookingStore, MIGRATIONS, POSTGRES_SCHEMA};
 use tokio_util::sync::CancellationToken;
 
 /// How often the expirer looks for holds that ran out: a hold is released within this long of
@@ -31,35 +31,17 @@ pub const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_millis(200);
 /// How often old Idempotency-Keys are purged.
 pub const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
-/// Opens the store and applies pending migrations.
+/// Opens the store and applies pending migrations, so a fresh database is ready at once.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn BookingStore>> {
-    Ok(match database {
-        Database::Postgres { url, max_connections } => {
-            let store = PostgresBookingStore::connect(url, *max_connections).await?;
-            POSTGRES_MIGRATIONS.run(store.pool()).await.context("migrating the bookings schema")?;
-            Arc::new(store)
-        }
-        Database::Sqlite { path, max_connections } => {
-            let store = SqliteBookingStore::open(path, *max_connections).await?;
-            SQLITE_MIGRATIONS.run(store.pool()).await.context("migrating bookings.db")?;
-            Arc::new(store)
-        }
+    Ok(match boxoffice_db::open_migrated(database, POSTGRES_SCHEMA, &MIGRATIONS).await? {
+        Pool::Postgres(pool) => Arc::new(PostgresBookingStore::new(pool)),
+        Pool::Sqlite(pool) => Arc::new(SqliteBookingStore::new(pool)),
     })
 }
 
 /// Reverts migrations down to `target` (0 reverts all), for `boxoffice migrate --down-to`.
 pub async fn revert_migrations(database: &Database, target: i64) -> anyhow::Result<()> {
-    match database {
-        Database::Postgres { url, max_connections } => {
-            let store = PostgresBookingStore::connect(url, *max_connections).await?;
-            POSTGRES_MIGRATIONS.undo(store.pool(), target).await.context("reverting the bookings schema")?;
-        }
-        Database::Sqlite { path, max_connections } => {
-            let store = SqliteBookingStore::open(path, *max_connections).await?;
-            SQLITE_MIGRATIONS.undo(store.pool(), target).await.context("reverting bookings.db")?;
-        }
-    }
-    Ok(())
+    boxoffice_db::revert_migrations(database, POSTGRES_SCHEMA, &MIGRATIONS, target).await
 }
 
 /// Releases holds as they expire, and purges old Idempotency-Keys, until `shutdown`. Every

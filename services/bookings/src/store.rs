@@ -5,8 +5,6 @@
 //! write lock at once. A later release adds the transactional outbox to these same
 //! transactions.
 
-use std::path::Path;
-
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,8 +16,10 @@ use crate::inventory::{LiveUnit, UnitState};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub const POSTGRES_SCHEMA: &str = "bookings";
-pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
-pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static MIGRATIONS: boxoffice_db::Migrations =
+    boxoffice_db::Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -688,15 +688,13 @@ sql_store!(PostgresBookingStore, sqlx::Postgres);
 sql_store!(SqliteBookingStore, sqlx::Sqlite);
 
 impl PostgresBookingStore {
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(PostgresBookingStore {
-            pool: boxoffice_db::postgres_pool(url, POSTGRES_SCHEMA, max_connections).await?,
-        })
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        PostgresBookingStore { pool }
     }
 }
 
 impl SqliteBookingStore {
-    pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(SqliteBookingStore { pool: boxoffice_db::sqlite_pool(path, max_connections).await? })
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        SqliteBookingStore { pool }
     }
 }

@@ -11,38 +11,20 @@ pub mod store;
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 pub use boxoffice_db::Database;
+use boxoffice_db::Pool;
 pub use service::Events;
-use store::{EventStore, PostgresEventStore, SqliteEventStore, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+use store::{EventStore, PostgresEventStore, SqliteEventStore, MIGRATIONS, POSTGRES_SCHEMA};
 
-/// Opens the store and applies pending migrations.
+/// Opens the store and applies pending migrations, so a fresh database is ready at once.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn EventStore>> {
-    Ok(match database {
-        Database::Postgres { url, max_connections } => {
-            let store = PostgresEventStore::connect(url, *max_connections).await?;
-            POSTGRES_MIGRATIONS.run(store.pool()).await.context("migrating the events schema")?;
-            Arc::new(store)
-        }
-        Database::Sqlite { path, max_connections } => {
-            let store = SqliteEventStore::open(path, *max_connections).await?;
-            SQLITE_MIGRATIONS.run(store.pool()).await.context("migrating events.db")?;
-            Arc::new(store)
-        }
+    Ok(match boxoffice_db::open_migrated(database, POSTGRES_SCHEMA, &MIGRATIONS).await? {
+        Pool::Postgres(pool) => Arc::new(PostgresEventStore::new(pool)),
+        Pool::Sqlite(pool) => Arc::new(SqliteEventStore::new(pool)),
     })
 }
 
 /// Reverts migrations down to `target` (0 reverts all), for `boxoffice migrate --down-to`.
 pub async fn revert_migrations(database: &Database, target: i64) -> anyhow::Result<()> {
-    match database {
-        Database::Postgres { url, max_connections } => {
-            let store = PostgresEventStore::connect(url, *max_connections).await?;
-            POSTGRES_MIGRATIONS.undo(store.pool(), target).await.context("reverting the events schema")?;
-        }
-        Database::Sqlite { path, max_connections } => {
-            let store = SqliteEventStore::open(path, *max_connections).await?;
-            SQLITE_MIGRATIONS.undo(store.pool(), target).await.context("reverting events.db")?;
-        }
-    }
-    Ok(())
+    boxoffice_db::revert_migrations(database, POSTGRES_SCHEMA, &MIGRATIONS, target).await
 }

@@ -2,8 +2,6 @@
 //! written once in [`sql_store!`], implements [`EventStore`] for both; only the substring search
 //! differs (a trigram index on PostgreSQL, an FTS5 trigram table on SQLite).
 
-use std::path::Path;
-
 use boxoffice_errors::{Code, Error};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -16,8 +14,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The PostgreSQL schema this service owns; no other service reads it.
 pub const POSTGRES_SCHEMA: &str = "events";
 
-pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
-pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static MIGRATIONS: boxoffice_db::Migrations =
+    boxoffice_db::Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VenueRecord {
@@ -367,16 +367,14 @@ sql_store!(
 );
 
 impl PostgresEventStore {
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(PostgresEventStore {
-            pool: boxoffice_db::postgres_pool(url, POSTGRES_SCHEMA, max_connections).await?,
-        })
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        PostgresEventStore { pool }
     }
 }
 
 impl SqliteEventStore {
-    pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(SqliteEventStore { pool: boxoffice_db::sqlite_pool(path, max_connections).await? })
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        SqliteEventStore { pool }
     }
 }
 

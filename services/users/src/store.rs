@@ -5,7 +5,6 @@
 //! starts with its write, so SQLite takes its write lock at once instead of upgrading a read lock
 //! (which fails under concurrency instead of waiting).
 
-use std::path::Path;
 use std::str::FromStr as _;
 
 use boxoffice_auth::Role;
@@ -21,8 +20,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The PostgreSQL schema this service owns; no other service reads it.
 pub const POSTGRES_SCHEMA: &str = "users";
 
-pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
-pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static MIGRATIONS: boxoffice_db::Migrations =
+    boxoffice_db::Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// An account as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -393,15 +394,13 @@ sql_store!(PostgresUserStore, sqlx::Postgres);
 sql_store!(SqliteUserStore, sqlx::Sqlite);
 
 impl PostgresUserStore {
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(PostgresUserStore {
-            pool: boxoffice_db::postgres_pool(url, POSTGRES_SCHEMA, max_connections).await?,
-        })
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        PostgresUserStore { pool }
     }
 }
 
 impl SqliteUserStore {
-    pub async fn open(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
-        Ok(SqliteUserStore { pool: boxoffice_db::sqlite_pool(path, max_connections).await? })
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        SqliteUserStore { pool }
     }
 }
