@@ -96,9 +96,12 @@ impl EventInfo {
         Uuid::parse_str(&self.event.organizer_id).ok()
     }
 
+    /// The category with this id. Called for every item and unit of a hold, so the id is
+    /// written into a stack buffer rather than a new string.
     fn category(&self, category_id: Uuid) -> Option<&events_pb::Category> {
-        let id = category_id.to_string();
-        self.event.categories.iter().find(|category| category.id == id)
+        let mut buffer = Uuid::encode_buffer();
+        let id = category_id.hyphenated().encode_lower(&mut buffer);
+        self.event.categories.iter().find(|category| category.id == *id)
     }
 
     /// Seat id → category id, for every seat of the event.
