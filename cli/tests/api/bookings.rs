@@ -18,6 +18,7 @@ on_both_backends!(
     availability_survives_a_restart_and_a_lost_store,
     nobody_acts_on_a_booking_or_ticket_that_is_not_theirs,
     cancelling_returns_the_tickets_to_sale_at_once,
+    buyers_refused_as_sold_out_get_the_tickets_the_moment_they_return,
     cancelling_an_event_refunds_its_bookings,
     limits_per_booking_and_per_buyer_hold,
     confirmations_racing_an_event_cancellation_are_all_refunded,
@@ -481,6 +482,39 @@ async fn cancelling_returns_the_tickets_to_sale_at_once(backend: Backend) {
     let check_in = app.post("/api/v1/checkin", json!({"code": code}), Some(&organizer)).await;
     assert_problem(check_in, StatusCode::CONFLICT, "conflict").await;
     assert!(app.live_units().await.is_empty());
+}
+
+/// Refusals are remembered for a moment (so that a flood of late buyers costs little), which
+/// must never keep returned tickets off sale.
+async fn buyers_refused_as_sold_out_get_the_tickets_the_moment_they_return(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, event) = on_sale(&app, 3, 0).await;
+    let standing = category(&event, 0);
+    let ask = |quantity: u32| json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": quantity}]});
+    let (_, first) = app.mint_customer();
+    let (_, second) = app.mint_customer();
+    let (_, late) = app.mint_customer();
+    app.hold_ok(&first, ask(1)).await;
+    let pending = app.hold_ok(&second, ask(2)).await;
+    for quantity in [1, 2, 1] {
+        assert_problem(app.hold(&late, ask(quantity)).await, StatusCode::CONFLICT, "sold_out").await;
+    }
+    let cancelled =
+        app.post(&format!("/api/v1/bookings/{}/cancel", id(&pending)), json!({}), Some(&second)).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    // Two are back: asking for three is still refused, two are sold at once.
+    assert_problem(app.hold(&late, ask(3)).await, StatusCode::CONFLICT, "sold_out").await;
+    let returned = app.hold_ok(&late, ask(2)).await;
+    assert_problem(app.hold(&second, ask(1)).await, StatusCode::CONFLICT, "sold_out").await;
+
+    // The same after a refund of a confirmed booking.
+    let confirmed = app.confirm(&late, &id(&returned), "tok_ok").await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let refunded =
+        app.post(&format!("/api/v1/bookings/{}/cancel", id(&returned)), json!({}), Some(&late)).await;
+    assert_eq!(refunded.status(), StatusCode::OK);
+    app.hold_ok(&second, ask(2)).await;
+    assert_eq!(app.counts(&event, &standing).await, (0, 3, 0));
 }
 
 async fn cancelling_an_event_refunds_its_bookings(backend: Backend) {

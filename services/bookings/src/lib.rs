@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod inventory;
 pub mod payments;
 pub mod service;
+pub mod sold_out;
 pub mod store;
 pub mod tickets;
 

@@ -25,6 +25,7 @@ use crate::inventory::{
     Snapshot,
 };
 use crate::payments::{PaymentError, PaymentProvider};
+use crate::sold_out::SoldOutMemo;
 use crate::store::{
     BookingRecord, BookingStatus, BookingStore, CategorySales, CheckIn, Item, KeyClaim, NewHold, Position,
     TicketRecord,
@@ -146,9 +147,14 @@ struct Inner {
     signer: TicketSigner,
     clock: Clock,
     commits: GroupCommit,
+    sold_out: SoldOutMemo,
     event_cache: Mutex<HashMap<Uuid, (Instant, Arc<EventInfo>)>>,
     /// Seat id → category id of published events, built once: their seats never change.
     seat_maps: Mutex<HashMap<Uuid, Arc<HashMap<String, Uuid>>>>,
+}
+
+fn sold_out(category_id: Uuid) -> Error {
+    Error::new(Code::SoldOut, format!("not enough tickets left in category {category_id}"))
 }
 
 fn booking_not_found() -> Error {
@@ -177,6 +183,7 @@ impl Bookings {
             signer,
             clock,
             commits,
+            sold_out: SoldOutMemo::default(),
             event_cache: Mutex::default(),
             seat_maps: Mutex::default(),
         };
@@ -261,7 +268,12 @@ impl Bookings {
                 StoreChange::Release => self.inner.inventory.release(event_id, booking_id).await,
             };
             match applied {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if let StoreChange::Release = change {
+                        self.inner.sold_out.released(event_id);
+                    }
+                    return Ok(());
+                }
                 Err(error) => last_error = Some(store_error(error)),
             }
         }
@@ -355,10 +367,21 @@ impl Bookings {
             return Err(Error::new(Code::Conflict, "the event is over"));
         }
         let hold_request = self.parse_hold(caller, &info, request, booking_id)?;
-        self.ensure_loaded(&info).await?;
+        // Most holds of an on-sale ask for what is gone; the store said so a moment ago.
+        let only_quantities = hold_request.seats.is_empty();
+        if only_quantities {
+            if let Some(category_id) = self.inner.sold_out.refused(request.event_id, &hold_request.quantities)
+            {
+                return Err(sold_out(category_id));
+            }
+        }
+        let generation = self.inner.sold_out.generation();
+        // Almost always the event is loaded (publishing loads it), so the hold goes first and a
+        // load happens only when the store says it has to: one round trip per hold, not two.
         let outcome = match self.inner.inventory.hold(request.event_id, &hold_request).await {
             Ok(outcome) => outcome,
-            // The event's inventory was being rebuilt: wait for it and decide again.
+            // The event is not loaded, or its inventory is being rebuilt: (wait for the) load
+            // and decide again.
             Err(_) => {
                 self.ensure_loaded(&info).await?;
                 self.inner.inventory.hold(request.event_id, &hold_request).await.map_err(store_error)?
@@ -367,10 +390,11 @@ impl Bookings {
         let units = match outcome {
             HoldOutcome::Held(units) | HoldOutcome::AlreadyHeld(units) => units,
             HoldOutcome::SoldOut { category_id } => {
-                return Err(Error::new(
-                    Code::SoldOut,
-                    format!("not enough tickets left in category {category_id}"),
-                ));
+                let wanted = hold_request.quantities.iter().find(|(category, _)| *category == category_id);
+                if let (true, Some((_, quantity))) = (only_quantities, wanted) {
+                    self.inner.sold_out.remember(request.event_id, generation, category_id, *quantity);
+                }
+                return Err(sold_out(category_id));
             }
             HoldOutcome::SeatUnavailable { seat_id } => {
                 return Err(Error::new(Code::SeatUnavailable, format!("seat {seat_id} is taken")));
