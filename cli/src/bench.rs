@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use boxoffice_auth::{Claims, Role, SigningKey};
+use boxoffice_auth::{Claims, Role, TokenKey};
 use boxoffice_config::Settings;
 use rand::seq::SliceRandom as _;
 use rand::Rng as _;
@@ -254,17 +254,17 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("http://{}", settings.http_addr),
     };
-    if settings.jwt_private_key.is_none() && settings.is_embedded() {
-        // `signing_key` would create a new key here, which the server has never seen.
-        let path = settings.data_dir.join(crate::SIGNING_KEY_FILE);
+    if settings.jwt_secret.is_none() && settings.is_embedded() {
+        // `token_key` would create a new secret here, which the server has never seen.
+        let path = settings.data_dir.join(crate::TOKEN_SECRET_FILE);
         anyhow::ensure!(
             path.exists(),
             "{} does not exist: run the bench with the server's configuration (BOXOFFICE_DATA_DIR, \
-             or BOXOFFICE_JWT_PRIVATE_KEY, or --config) so that it signs tokens with the server's key",
+             or BOXOFFICE_JWT_SECRET, or --config) so that it signs tokens with the server's secret",
             path.display()
         );
     }
-    let key = crate::signing_key(settings)?;
+    let key = crate::token_key(settings)?;
     let client = Client::builder()
         .pool_max_idle_per_host(options.concurrency as usize)
         .timeout(REQUEST_TIMEOUT)
@@ -381,12 +381,12 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
     })
 }
 
-fn mint(key: &SigningKey, role: Role) -> anyhow::Result<String> {
+fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
     key.sign(&Claims::new(Uuid::now_v7(), role, Uuid::now_v7(), chrono::Utc::now()))
 }
 
-/// `count` customer tokens, signed on every core: 100,000 Ed25519 signatures take seconds on one.
-fn mint_customers(key: &SigningKey, count: usize) -> anyhow::Result<Vec<String>> {
+/// `count` customer tokens, signed on every core.
+fn mint_customers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<String>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, count.max(1));
     let chunk = count.div_ceil(threads);
     std::thread::scope(|scope| {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use boxoffice_auth::SigningKey;
+use boxoffice_auth::TokenKey;
 use boxoffice_bookings::inventory::{InventoryStore, MemoryInventory, RedisInventory};
 use boxoffice_bookings::payments::TestPaymentProvider;
 use boxoffice_bookings::tickets::TicketSigner;
@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Server};
 
-/// The file, under the data directory, that keeps the embedded default's signing key.
-pub const SIGNING_KEY_FILE: &str = "jwt-ed25519.key";
+/// The file, under the data directory, that keeps the embedded default's access token secret.
+pub const TOKEN_SECRET_FILE: &str = "jwt-hs256.key";
 /// The file, under the data directory, that keeps the embedded default's ticket secret.
 pub const TICKET_SECRET_FILE: &str = "ticket-hmac.key";
 /// A call from one service to another that takes longer than this has failed.
@@ -130,20 +130,17 @@ pub async fn open_kv(settings: &Settings) -> anyhow::Result<Kv> {
     }
 }
 
-/// The key that signs access tokens: from configuration, or, for the embedded default, from a
-/// file under the data directory that the first start creates.
-pub fn signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
-    let text = secret(
-        settings,
-        settings.jwt_private_key.as_deref(),
-        "BOXOFFICE_JWT_PRIVATE_KEY",
-        SIGNING_KEY_FILE,
-        || Ok(SigningKey::generate()?.to_base64()),
-    )?;
-    SigningKey::from_base64(&text).context("reading the access token signing key")
+/// The secret that signs and verifies access tokens: from configuration, or, for the embedded
+/// default, from a file under the data directory that the first start creates.
+pub fn token_key(settings: &Settings) -> anyhow::Result<TokenKey> {
+    let text =
+        secret(settings, settings.jwt_secret.as_deref(), "BOXOFFICE_JWT_SECRET", TOKEN_SECRET_FILE, || {
+            Ok(TokenKey::generate_secret())
+        })?;
+    TokenKey::new(&text).context("reading BOXOFFICE_JWT_SECRET")
 }
 
-/// The secret that signs ticket codes, found like [`signing_key`].
+/// The secret that signs ticket codes, found like [`token_key`].
 pub fn ticket_signer(settings: &Settings) -> anyhow::Result<TicketSigner> {
     let text = secret(
         settings,
@@ -214,9 +211,9 @@ fn load_or_create_secret_file(
 
 /// The users service, ready to serve: database opened and migrated, key loaded.
 pub async fn build_users(settings: &Settings, kv: Kv) -> anyhow::Result<Users> {
-    let key = signing_key(settings)?;
+    let key = token_key(settings)?;
     let store = boxoffice_users::open_store(&database(settings, "users")).await?;
-    let users = Users::new(store, kv, Arc::new(key));
+    let users = Users::new(store, kv, key);
     let restored = users.restore_revocations().await.map_err(|error| anyhow::anyhow!(error))?;
     if restored > 0 {
         tracing::info!(sessions = restored, "restored recent revocations");
@@ -387,13 +384,13 @@ pub async fn start_with_clock(
             );
 
             // The gateway calls the services in this process directly, not over loopback.
-            let state = boxoffice_gateway::AppState::connect(
+            let state = boxoffice_gateway::AppState::new(
                 boxoffice_gateway::in_process(boxoffice_users::grpc::server(users)),
                 boxoffice_gateway::in_process(boxoffice_events::grpc::server(events)),
                 boxoffice_gateway::in_process(boxoffice_bookings::grpc::server(bookings)),
                 kv,
+                token_key(settings)?,
             )
-            .await?
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
             let http_addr = listener.local_addr()?;
@@ -461,13 +458,13 @@ pub async fn start_with_clock(
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
             let token = required_internal_token(settings)?;
-            let state = boxoffice_gateway::AppState::connect(
+            let state = boxoffice_gateway::AppState::new(
                 boxoffice_gateway::over_network(channel_to(&settings.users_url)?, token)?,
                 boxoffice_gateway::over_network(channel_to(&settings.events_url)?, token)?,
                 boxoffice_gateway::over_network(channel_to(&settings.bookings_url)?, token)?,
                 kv,
+                token_key(settings)?,
             )
-            .await?
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
             let http_addr = listener.local_addr()?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use boxoffice::ServiceName;
-use boxoffice_auth::{Role, SigningKey};
+use boxoffice_auth::{Role, TokenKey};
 use boxoffice_config::{LogFormat, Settings};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -44,7 +44,7 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Manage the access token signing key.
+    /// Make secrets for the configuration.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -87,7 +87,8 @@ enum BenchCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Print a new Ed25519 signing key for BOXOFFICE_JWT_PRIVATE_KEY.
+    /// Print a new random secret (for BOXOFFICE_JWT_SECRET, BOXOFFICE_TICKET_SECRET or
+    /// BOXOFFICE_INTERNAL_TOKEN).
     Generate,
 }
 
@@ -105,7 +106,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Keys { command: KeysCommand::Generate } = cli.command {
-        println!("{}", SigningKey::generate()?.to_base64());
+        println!("{}", TokenKey::generate_secret());
         return Ok(());
     }
     let settings = Settings::load(cli.config.as_deref())?;

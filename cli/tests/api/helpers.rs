@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use boxoffice::Running;
-use boxoffice_auth::SigningKey;
+use boxoffice_auth::TokenKey;
 use boxoffice_bookings::Clock;
 use boxoffice_config::Settings;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -86,7 +86,7 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
         settings.database_url = Some(format!("{base}/{name}"));
         settings.redis_url = Some(redis_url());
         settings.redis_key_prefix = format!("test:{}:", Uuid::new_v4());
-        settings.jwt_private_key = Some(SigningKey::generate().unwrap().to_base64());
+        settings.jwt_secret = Some(TokenKey::generate_secret());
         settings.ticket_secret = Some(boxoffice_auth::random_token());
         settings.database_max_connections = 5;
     }
@@ -232,12 +232,13 @@ impl TestApp {
             Uuid::now_v7(),
             chrono::Utc::now(),
         );
-        (user_id, self.signing_key().sign(&claims).unwrap())
+        (user_id, self.token_key().sign(&claims).unwrap())
     }
 
-    /// The key the server signs with: from the settings, or the file the embedded default made.
-    pub fn signing_key(&self) -> SigningKey {
-        boxoffice::signing_key(&self.settings).unwrap()
+    /// The secret the server signs tokens with: from the settings, or the file the embedded
+    /// default made.
+    pub fn token_key(&self) -> TokenKey {
+        boxoffice::token_key(&self.settings).unwrap()
     }
 
     /// Runs `sql` (one text column) against `service`'s own database.
@@ -259,7 +260,7 @@ impl Drop for TestApp {
 pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
     command.args(args).env("BOXOFFICE_DATA_DIR", &settings.data_dir).env("RUST_LOG", "warn");
-    for key in ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_PRIVATE_KEY", "TICKET_SECRET"] {
+    for key in ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_SECRET", "TICKET_SECRET"] {
         command.env_remove(format!("BOXOFFICE_{key}"));
     }
     if let Some(url) = &settings.database_url {
@@ -268,8 +269,8 @@ pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     if let Some(url) = &settings.redis_url {
         command.env("BOXOFFICE_REDIS_URL", url).env("BOXOFFICE_REDIS_KEY_PREFIX", &settings.redis_key_prefix);
     }
-    if let Some(key) = &settings.jwt_private_key {
-        command.env("BOXOFFICE_JWT_PRIVATE_KEY", key);
+    if let Some(secret) = &settings.jwt_secret {
+        command.env("BOXOFFICE_JWT_SECRET", secret);
     }
     if let Some(secret) = &settings.ticket_secret {
         command.env("BOXOFFICE_TICKET_SECRET", secret);

@@ -1,5 +1,5 @@
 use base64::Engine as _;
-use boxoffice_auth::{Claims, Role, SigningKey};
+use boxoffice_auth::{Claims, Role, TokenKey};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -22,7 +22,7 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
     let (_, tokens) = app.customer().await;
     let me = app.me(&tokens.access).await;
     let user_id = Uuid::parse_str(me["id"].as_str().unwrap()).unwrap();
-    let key = app.signing_key();
+    let key = app.token_key();
     let now = chrono::Utc::now();
 
     // The same claims, made an admin, with the signature of the original.
@@ -38,16 +38,24 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
         base64url(br#"{"alg":"none","typ":"JWT"}"#),
         base64url(payload.to_string().as_bytes())
     );
-    // An HMAC token keyed with the public key: the classic algorithm confusion.
-    let hmac = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+    // The same claims under another algorithm: HS512 with an unrelated key, and EdDSA.
+    let hs512 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
         &payload,
-        &jsonwebtoken::EncodingKey::from_secret(key.public_key()),
+        &jsonwebtoken::EncodingKey::from_secret(TokenKey::generate_secret().as_bytes()),
+    )
+    .unwrap();
+    let eddsa_key =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let eddsa = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &payload,
+        &jsonwebtoken::EncodingKey::from_ed_der(eddsa_key.as_ref()),
     )
     .unwrap();
 
     let session_id = Uuid::now_v7();
-    let other_key = SigningKey::generate().unwrap();
+    let other_key = TokenKey::new(&TokenKey::generate_secret()).unwrap();
     let wrong_key = other_key.sign(&Claims::new(user_id, Role::Admin, session_id, now)).unwrap();
     let expired = key
         .sign(&Claims::new(user_id, Role::Customer, session_id, now - chrono::Duration::hours(1)))
@@ -62,7 +70,8 @@ async fn forged_expired_and_foreign_tokens_are_refused_with_401(backend: Backend
     for (name, token) in [
         ("tampered payload", tampered),
         ("alg none", unsigned),
-        ("HS256 with the public key", hmac),
+        ("HS512", hs512),
+        ("EdDSA", eddsa),
         ("wrong key", wrong_key),
         ("expired", expired),
         ("wrong audience", wrong_audience),

@@ -1,18 +1,14 @@
-//! Access tokens: the claims, signing with the users service's Ed25519 key and verification at
-//! the gateway.
+//! Access tokens: the claims, signing by the users service and verification at the gateway.
 //!
-//! Tokens are JWTs signed with EdDSA (Ed25519). Verification accepts that one algorithm only
-//! (so `alg: none` or an HMAC token made with the public key are refused) and checks `iss`,
-//! `aud`, `exp` and `nbf`. The gateway needs only the public key, which it fetches from the users
-//! service once at start.
+//! Tokens are JWTs signed with HS256 (HMAC-SHA256) under a secret that the users service and the
+//! gateway share (see [`TokenKey`] for why not a key pair). Verification accepts that one
+//! algorithm only and checks `iss`, `aud`, `exp` and `nbf`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, EncodingKey};
-use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -22,7 +18,7 @@ pub const AUDIENCE: &str = "boxoffice-api";
 pub const ACCESS_TOKEN_TTL_S: i64 = 15 * 60;
 /// Clock skew tolerated between the users service and the gateway.
 pub const CLOCK_LEEWAY_S: u64 = 5;
-pub const ALGORITHM_NAME: &str = "EdDSA";
+pub const ALGORITHM_NAME: &str = "HS256";
 /// How long a revoked session stays on the revocation list: as long as any access token of it
 /// may still be valid.
 pub const REVOCATION_TTL_S: u64 = ACCESS_TOKEN_TTL_S as u64 + CLOCK_LEEWAY_S;
@@ -116,57 +112,36 @@ impl Claims {
     }
 }
 
-/// The users service's private key. Its PKCS#8 form is what configuration and the key file hold.
-pub struct SigningKey {
-    encoding: EncodingKey,
-    public_key: Vec<u8>,
-    pkcs8: Vec<u8>,
+/// The secret that signs and verifies access tokens (HMAC-SHA256). The users service signs with
+/// it; the gateway, the only place tokens are checked, verifies with it.
+///
+/// A shared secret rather than a key pair, because nothing outside boxoffice verifies tokens: the
+/// gateway already holds the internal token that every service trusts, so a public key would
+/// protect nothing more, while an Ed25519 check costs about 36 µs per request and an HMAC about
+/// one. The secret is configuration (`BOXOFFICE_JWT_SECRET`), at least [`MIN_SECRET_BYTES`] long.
+#[derive(Clone)]
+pub struct TokenKey {
+    key: ring::hmac::Key,
 }
 
-impl fmt::Debug for SigningKey {
+impl fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").finish_non_exhaustive()
+        f.debug_struct("TokenKey").finish_non_exhaustive()
     }
 }
 
-impl SigningKey {
-    pub fn generate() -> anyhow::Result<Self> {
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| anyhow::anyhow!("generating an Ed25519 key fails"))?;
-        Self::from_pkcs8(pkcs8.as_ref())
-    }
+/// The shortest secret accepted: HMAC-SHA256 wants a key as long as its output.
+pub const MIN_SECRET_BYTES: usize = 32;
 
-    pub fn from_pkcs8(pkcs8: &[u8]) -> anyhow::Result<Self> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-            .map_err(|error| anyhow::anyhow!("the key is not an Ed25519 PKCS#8 key: {error}"))?;
-        Ok(SigningKey {
-            encoding: EncodingKey::from_ed_der(pkcs8),
-            public_key: pair.public_key().as_ref().to_vec(),
-            pkcs8: pkcs8.to_vec(),
-        })
-    }
+/// `{"alg":"HS256","typ":"JWT"}`, the header of every token, as it is sent.
+const HEADER_SEGMENT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
-    /// Reads the base64 (standard alphabet) PKCS#8 form that `boxoffice keys generate` prints.
-    pub fn from_base64(text: &str) -> anyhow::Result<Self> {
-        let pkcs8 = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|error| anyhow::anyhow!("the key is not valid base64: {error}"))?;
-        Self::from_pkcs8(&pkcs8)
-    }
+/// Tokens longer than this are not ours and are refused before any decoding.
+const MAX_TOKEN_BYTES: usize = 4_096;
 
-    pub fn to_base64(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(&self.pkcs8)
-    }
-
-    pub fn public_key(&self) -> &[u8] {
-        &self.public_key
-    }
-
-    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
-        jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::EdDSA), claims, &self.encoding)
-            .map_err(|error| anyhow::anyhow!("signing an access token fails: {error}"))
-    }
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -177,37 +152,39 @@ pub enum VerifyError {
     Invalid,
 }
 
-/// Verifies access tokens with the users service's public key.
-///
-/// The check is written out rather than left to `jsonwebtoken`, for speed: it runs for every
-/// request, and curve25519-dalek's vectorised arithmetic verifies an Ed25519 signature in about
-/// half the time of ring's portable code. The rules are those of any careful JWT library: the
-/// header must name EdDSA (nothing else, so `alg: none` and HMAC confusion are refused), the
-/// signature must verify strictly (no malleable encodings), then `iss`, `aud`, `exp` and `nbf`
-/// are checked.
-#[derive(Clone)]
-pub struct Verifier {
-    key: ed25519_dalek::VerifyingKey,
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-}
-
-/// Tokens longer than this are not ours and are refused before any decoding.
-const MAX_TOKEN_BYTES: usize = 4_096;
-
-impl Verifier {
-    pub fn new(public_key: &[u8]) -> anyhow::Result<Self> {
-        let bytes: [u8; 32] = public_key
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("an Ed25519 public key has 32 bytes, not {}", public_key.len()))?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-            .map_err(|error| anyhow::anyhow!("the key is not an Ed25519 public key: {error}"))?;
-        Ok(Verifier { key })
+impl TokenKey {
+    /// A key from the secret's text (what configuration and the key file hold).
+    pub fn new(secret: &str) -> anyhow::Result<Self> {
+        let secret = secret.trim();
+        anyhow::ensure!(
+            secret.len() >= MIN_SECRET_BYTES,
+            "the access token secret must be at least {MIN_SECRET_BYTES} characters long; create one \
+             with `boxoffice keys generate`"
+        );
+        Ok(TokenKey { key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()) })
     }
 
+    /// A new random secret, in the text form [`TokenKey::new`] reads.
+    pub fn generate_secret() -> String {
+        random_token()
+    }
+
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = serde_json::to_vec(claims)?;
+        let mut token = String::with_capacity(HEADER_SEGMENT.len() + 2 + payload.len() * 4 / 3 + 44);
+        token.push_str(HEADER_SEGMENT);
+        token.push('.');
+        engine.encode_string(&payload, &mut token);
+        let tag = ring::hmac::sign(&self.key, token.as_bytes());
+        token.push('.');
+        engine.encode_string(tag.as_ref(), &mut token);
+        Ok(token)
+    }
+
+    /// Checks a token as any careful JWT library would: the header must name HS256 (nothing
+    /// else, so `alg: none` and tokens of other algorithms are refused), the signature must
+    /// match (compared in constant time), then `iss`, `aud`, `exp` and `nbf` are checked.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::Invalid);
@@ -219,24 +196,20 @@ impl Verifier {
             return Err(VerifyError::Invalid);
         };
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header: Header = engine
-            .decode(header_part)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(VerifyError::Invalid)?;
-        if header.alg != ALGORITHM_NAME {
-            return Err(VerifyError::Invalid);
+        if header_part != HEADER_SEGMENT {
+            let header: Header = engine
+                .decode(header_part)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .ok_or(VerifyError::Invalid)?;
+            if header.alg != ALGORITHM_NAME {
+                return Err(VerifyError::Invalid);
+            }
         }
-        let signature: [u8; 64] = engine
-            .decode(signature)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(VerifyError::Invalid)?;
+        let signature = engine.decode(signature).map_err(|_| VerifyError::Invalid)?;
         // The signature covers `<header>.<payload>` as sent.
         let signed = &token.as_bytes()[..header_part.len() + 1 + payload.len()];
-        self.key
-            .verify_strict(signed, &ed25519_dalek::Signature::from_bytes(&signature))
-            .map_err(|_| VerifyError::Invalid)?;
+        ring::hmac::verify(&self.key, signed, &signature).map_err(|_| VerifyError::Invalid)?;
         let claims: Claims = engine
             .decode(payload)
             .ok()
@@ -261,74 +234,96 @@ impl Verifier {
 mod tests {
     use super::*;
 
-    fn token_with(claims: &Claims, key: &SigningKey) -> String {
-        key.sign(claims).unwrap()
+    fn key() -> TokenKey {
+        TokenKey::new(&TokenKey::generate_secret()).unwrap()
+    }
+
+    fn claims(role: Role) -> Claims {
+        Claims::new(Uuid::now_v7(), role, Uuid::now_v7(), Utc::now())
     }
 
     #[test]
-    fn a_signed_token_verifies_with_the_public_key() {
-        let key = SigningKey::generate().unwrap();
-        let claims = Claims::new(Uuid::now_v7(), Role::Organizer, Uuid::now_v7(), Utc::now());
-        let verifier = Verifier::new(key.public_key()).unwrap();
-        assert_eq!(verifier.verify(&token_with(&claims, &key)).unwrap(), claims);
+    fn a_signed_token_verifies_with_the_same_secret_only() {
+        let key = key();
+        let claims = claims(Role::Organizer);
+        assert_eq!(key.verify(&key.sign(&claims).unwrap()).unwrap(), claims);
+        let other = self::key();
+        assert_eq!(other.verify(&key.sign(&claims).unwrap()), Err(VerifyError::Invalid));
     }
 
     #[test]
-    fn the_key_survives_its_base64_form() {
-        let key = SigningKey::generate().unwrap();
-        let again = SigningKey::from_base64(&key.to_base64()).unwrap();
-        assert_eq!(key.public_key(), again.public_key());
+    fn the_header_is_the_one_jwt_libraries_write() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        assert_eq!(HEADER_SEGMENT, engine.encode(br#"{"alg":"HS256","typ":"JWT"}"#));
     }
 
     #[test]
-    fn a_token_from_another_key_is_invalid() {
-        let key = SigningKey::generate().unwrap();
-        let other = SigningKey::generate().unwrap();
-        let claims = Claims::new(Uuid::now_v7(), Role::Admin, Uuid::now_v7(), Utc::now());
-        let verifier = Verifier::new(key.public_key()).unwrap();
-        assert_eq!(verifier.verify(&token_with(&claims, &other)), Err(VerifyError::Invalid));
+    fn short_secrets_are_refused() {
+        assert!(TokenKey::new("too short").is_err());
+        assert!(TokenKey::new(&"x".repeat(MIN_SECRET_BYTES)).is_ok());
+    }
+
+    #[test]
+    fn tokens_of_jwt_libraries_verify_here_and_ours_verify_there() {
+        let secret = TokenKey::generate_secret();
+        let key = TokenKey::new(&secret).unwrap();
+        let claims = claims(Role::Customer);
+        // Another header (no `typ`) with the same algorithm is fine.
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = engine.encode(br#"{"alg":"HS256"}"#);
+        let payload = engine.encode(serde_json::to_vec(&claims).unwrap());
+        let signed = format!("{header}.{payload}");
+        let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = engine.encode(ring::hmac::sign(&hmac, signed.as_bytes()).as_ref());
+        assert_eq!(key.verify(&format!("{signed}.{tag}")).unwrap(), claims);
+        // And ours is a standard HS256 JWT.
+        let token = key.sign(&claims).unwrap();
+        let (signed, tag) = token.rsplit_once('.').unwrap();
+        ring::hmac::verify(&hmac, signed.as_bytes(), &engine.decode(tag).unwrap()).unwrap();
     }
 
     #[test]
     fn expired_and_foreign_audience_tokens_are_refused() {
-        let key = SigningKey::generate().unwrap();
-        let verifier = Verifier::new(key.public_key()).unwrap();
+        let key = key();
         let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
         let expired = Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), an_hour_ago);
-        assert_eq!(verifier.verify(&token_with(&expired, &key)), Err(VerifyError::Expired));
+        assert_eq!(key.verify(&key.sign(&expired).unwrap()), Err(VerifyError::Expired));
 
-        let mut foreign = Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), Utc::now());
+        let mut foreign = claims(Role::Customer);
         foreign.aud = "another-api".into();
-        assert_eq!(verifier.verify(&token_with(&foreign, &key)), Err(VerifyError::Invalid));
-    }
-
-    #[test]
-    fn an_unsigned_token_is_refused() {
-        let key = SigningKey::generate().unwrap();
-        let verifier = Verifier::new(key.public_key()).unwrap();
-        let claims = Claims::new(Uuid::now_v7(), Role::Admin, Uuid::now_v7(), Utc::now());
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = engine.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let payload = engine.encode(serde_json::to_vec(&claims).unwrap());
-        assert_eq!(verifier.verify(&format!("{header}.{payload}.")), Err(VerifyError::Invalid));
-    }
-
-    #[test]
-    fn a_token_signed_by_jsonwebtoken_verifies_here_and_a_not_yet_valid_one_does_not() {
-        let key = SigningKey::generate().unwrap();
-        let verifier = Verifier::new(key.public_key()).unwrap();
-        let mut claims = Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), Utc::now());
-        claims.nbf += 3600;
-        assert_eq!(verifier.verify(&token_with(&claims, &key)), Err(VerifyError::Invalid));
-        let mut issuer = Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), Utc::now());
+        assert_eq!(key.verify(&key.sign(&foreign).unwrap()), Err(VerifyError::Invalid));
+        let mut issuer = claims(Role::Customer);
         issuer.iss = "someone".into();
-        assert_eq!(verifier.verify(&token_with(&issuer, &key)), Err(VerifyError::Invalid));
-        let token =
-            token_with(&Claims::new(Uuid::now_v7(), Role::Customer, Uuid::now_v7(), Utc::now()), &key);
-        for mangled in
-            [format!("{token}.extra"), token.replacen('.', "", 1), String::new(), "a.b.c".to_owned()]
-        {
-            assert_eq!(verifier.verify(&mangled), Err(VerifyError::Invalid), "{mangled}");
+        assert_eq!(key.verify(&key.sign(&issuer).unwrap()), Err(VerifyError::Invalid));
+        let mut early = claims(Role::Customer);
+        early.nbf += 3600;
+        assert_eq!(key.verify(&key.sign(&early).unwrap()), Err(VerifyError::Invalid));
+    }
+
+    #[test]
+    fn other_algorithms_and_mangled_tokens_are_refused() {
+        let key = key();
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let token = key.sign(&claims(Role::Admin)).unwrap();
+        let (_, rest) = token.split_once('.').unwrap();
+        let (payload, tag) = rest.split_once('.').unwrap();
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512"}"#, r#"{"alg":"EdDSA"}"#, "{}"] {
+            let header = engine.encode(header);
+            assert_eq!(key.verify(&format!("{header}.{payload}.")), Err(VerifyError::Invalid));
+            assert_eq!(key.verify(&format!("{header}.{payload}.{tag}")), Err(VerifyError::Invalid));
+        }
+        let mut short_tag = tag.to_owned();
+        short_tag.truncate(20);
+        for mangled in [
+            format!("{token}.extra"),
+            token.replacen('.', "", 1),
+            format!("{HEADER_SEGMENT}.{payload}.{short_tag}"),
+            format!("{HEADER_SEGMENT}.{payload}x.{tag}"),
+            String::new(),
+            "a.b.c".to_owned(),
+            "x".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
+            assert_eq!(key.verify(&mangled), Err(VerifyError::Invalid), "{mangled}");
         }
     }
 

@@ -29,7 +29,7 @@ pub const KEYS: &[&str] = &[
     "bookings_grpc_addr",
     "bookings_url",
     "admin_addr",
-    "jwt_private_key",
+    "jwt_secret",
     "ticket_secret",
     "internal_token",
     "log_format",
@@ -76,10 +76,11 @@ pub struct Settings {
     pub bookings_url: String,
     /// Health, readiness and metrics of a service that runs on its own and has no public API.
     pub admin_addr: SocketAddr,
-    /// The Ed25519 private key that signs access tokens, base64 PKCS#8 (`boxoffice keys
-    /// generate`). Required with PostgreSQL; generated under `data_dir` when embedded.
+    /// The secret (32+ characters, `boxoffice keys generate`) that signs and verifies access
+    /// tokens; the users service and the gateway need the same one. Required with PostgreSQL;
+    /// generated under `data_dir` when embedded.
     #[serde(default, deserialize_with = "text::optional")]
-    pub jwt_private_key: Option<String>,
+    pub jwt_secret: Option<String>,
     /// The secret (32+ characters) that signs ticket codes. Required with PostgreSQL; generated
     /// under `data_dir` when embedded.
     #[serde(default, deserialize_with = "text::optional")]
@@ -156,7 +157,7 @@ impl Default for Settings {
             bookings_grpc_addr: ([127, 0, 0, 1], 50053).into(),
             bookings_url: "http://127.0.0.1:50053".to_owned(),
             admin_addr: ([127, 0, 0, 1], 9090).into(),
-            jwt_private_key: None,
+            jwt_secret: None,
             ticket_secret: None,
             internal_token: None,
             log_format: LogFormat::Text,
@@ -250,7 +251,7 @@ mod tests {
             bookings_grpc_addr: _,
             bookings_url: _,
             admin_addr: _,
-            jwt_private_key: _,
+            jwt_secret: _,
             ticket_secret: _,
             internal_token: _,
             log_format: _,
@@ -265,11 +266,11 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("BOXOFFICE_REDIS_KEY_PREFIX", "123");
             jail.set_env("BOXOFFICE_DATA_DIR", "2024");
-            jail.set_env("BOXOFFICE_JWT_PRIVATE_KEY", "true");
+            jail.set_env("BOXOFFICE_JWT_SECRET", "true");
             let settings = Settings::load(None).expect("loads");
             assert_eq!(settings.redis_key_prefix, "123");
             assert_eq!(settings.data_dir, PathBuf::from("2024"));
-            assert_eq!(settings.jwt_private_key.as_deref(), Some("true"));
+            assert_eq!(settings.jwt_secret.as_deref(), Some("true"));
             Ok(())
         });
     }

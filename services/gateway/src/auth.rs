@@ -114,12 +114,12 @@ impl FromRequestParts<AppState> for AuthUser {
             })
             .filter(|token| !token.is_empty())
             .ok_or_else(|| Error::unauthorized("the Authorization header must be `Bearer <access token>`"))?;
-        let claims = state.verifier.verify(token).map_err(|error| match error {
+        let claims = state.tokens().verify(token).map_err(|error| match error {
             VerifyError::Expired => Error::unauthorized("the access token has expired; refresh it"),
             VerifyError::Invalid => Error::unauthorized("the access token is invalid"),
         })?;
         let revoked = state
-            .kv
+            .kv()
             .exists(&revoked_session_key(claims.sid))
             .await
             .map_err(|error| Error::unavailable(format!("{error:#}")))?;

@@ -7,10 +7,9 @@ pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
-pub mod token_cache;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -19,12 +18,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use boxoffice_auth::Verifier;
+use boxoffice_auth::TokenKey;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
 use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
-use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -38,8 +36,6 @@ use crate::problem::ApiError;
 
 /// The largest request body the gateway reads.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
-/// How long the gateway waits for the users service's key when both start at once.
-pub const VERIFICATION_KEY_WAIT: Duration = Duration::from_secs(30);
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The largest gRPC message the gateway sends to or takes from the events and bookings
 /// services. tonic's default of 4 MiB is too small for a venue of 250,000 seats, whose seat ids
@@ -88,83 +84,79 @@ type UsersClient = UserServiceClient<Connection>;
 type EventsClient = EventServiceClient<Connection>;
 type BookingsClient = BookingServiceClient<Connection>;
 
-/// What every handler shares.
+/// What every handler shares; clones share one copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
     users: UsersClient,
     events: EventsClient,
     bookings: BookingsClient,
-    verifier: Arc<token_cache::VerifiedTokens>,
+    tokens: TokenKey,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
 }
 
 impl AppState {
-    /// Connects the gateway to its services. The users service's public key is fetched once
-    /// here; the users service may still be starting, so this retries for a while. The events
-    /// and bookings services are not called until a request needs them.
-    pub async fn connect(
+    /// The gateway, calling its services through these connections (which connect lazily: no
+    /// service is called until a request needs it) and checking access tokens with `tokens`.
+    pub fn new(
         users: Connection,
         events: Connection,
         bookings: Connection,
         kv: Kv,
-    ) -> anyhow::Result<Self> {
+        tokens: TokenKey,
+    ) -> Self {
         let events = EventServiceClient::new(events)
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
         let bookings = BookingServiceClient::new(bookings)
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-        let mut users = UserServiceClient::new(users);
-        let started = Instant::now();
-        let key = loop {
-            match users.get_verification_key(pb::Empty {}).await {
-                Ok(key) => break key.into_inner(),
-                Err(status) if started.elapsed() < VERIFICATION_KEY_WAIT => {
-                    tracing::info!(%status, "waiting for the users service");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(status) => {
-                    return Err(anyhow::anyhow!("fetching the token verification key fails: {status}"));
-                }
-            }
-        };
-        anyhow::ensure!(
-            key.algorithm == boxoffice_auth::ALGORITHM_NAME,
-            "the users service signs with {}, which the gateway does not accept",
-            key.algorithm
-        );
-        let verifier = Verifier::new(&key.public_key).context("reading the verification key")?;
-        Ok(AppState {
-            users,
+        AppState(Arc::new(Shared {
+            users: UserServiceClient::new(users),
             events,
             bookings,
-            verifier: Arc::new(token_cache::VerifiedTokens::new(verifier)),
+            tokens,
             kv,
             auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
-        })
+        }))
     }
 
     /// Sets how many signup, login and refresh requests one client address may make per
-    /// minute; 0 turns the limit off.
+    /// minute; 0 turns the limit off. Call it before the state is shared.
     pub fn with_auth_rate_limit(mut self, requests_per_minute: u32) -> Self {
-        self.auth_rate_limit_per_minute = requests_per_minute;
+        Arc::get_mut(&mut self.0)
+            .expect("the rate limit is set before the state is shared")
+            .auth_rate_limit_per_minute = requests_per_minute;
         self
+    }
+
+    pub fn tokens(&self) -> &TokenKey {
+        &self.0.tokens
+    }
+
+    pub fn kv(&self) -> &Kv {
+        &self.0.kv
+    }
+
+    pub fn auth_rate_limit_per_minute(&self) -> u32 {
+        self.0.auth_rate_limit_per_minute
     }
 
     /// A client of the users service; clones share one connection.
     pub fn users(&self) -> UsersClient {
-        self.users.clone()
+        self.0.users.clone()
     }
 
     /// A client of the events service; clones share one connection.
     pub fn events(&self) -> EventsClient {
-        self.events.clone()
+        self.0.events.clone()
     }
 
     /// A client of the bookings service; clones share one connection.
     pub fn bookings(&self) -> BookingsClient {
-        self.bookings.clone()
+        self.0.bookings.clone()
     }
 }
 

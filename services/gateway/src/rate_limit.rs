@@ -18,15 +18,15 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Limits signup, login and refresh per client address (the TCP peer; a forwarded-for header
 /// is not trusted, since any client can write one).
 pub async fn limit_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.auth_rate_limit_per_minute;
+    let limit = state.auth_rate_limit_per_minute();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let (Some(peer), true) = (peer, limit > 0) else {
         return next.run(request).await;
     };
     let key = format!("rate:auth:{peer}");
-    match state.kv.incr_in_window(&key, WINDOW).await {
+    match state.kv().incr_in_window(&key, WINDOW).await {
         Ok(count) if count > u64::from(limit) => {
-            let retry_after = state.kv.ttl(&key).await.ok().flatten().unwrap_or(WINDOW);
+            let retry_after = state.kv().ttl(&key).await.ok().flatten().unwrap_or(WINDOW);
             metrics::counter!("http_rate_limited_total", "scope" => "auth").increment(1);
             ApiError(Error::rate_limited(
                 "too many signup, login or refresh requests from this address; slow down",

@@ -144,15 +144,6 @@ impl UserService for Users {
         reply(result.await)
     }
 
-    async fn get_verification_key(&self, _request: Request<pb::Empty>) -> Reply<pb::VerificationKey> {
-        Ok(Response::new(pb::VerificationKey {
-            algorithm: boxoffice_auth::ALGORITHM_NAME.to_owned(),
-            public_key: self.signing_key().public_key().to_vec(),
-            issuer: boxoffice_auth::ISSUER.to_owned(),
-            audience: boxoffice_auth::AUDIENCE.to_owned(),
-        }))
-    }
-
     async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
         reply(Users::check_ready(self).await.map(|()| pb::Empty {}))
     }

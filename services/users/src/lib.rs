@@ -1,5 +1,5 @@
 //! The users service: accounts, roles, argon2id passwords, sessions with rotating refresh
-//! tokens, and the Ed25519 key that signs access tokens.
+//! tokens, and the secret that signs access tokens.
 //!
 //! It owns its database (the `users` schema on PostgreSQL, `users.db` embedded); nothing else
 //! reads it. Callers reach it over gRPC ([`grpc::server`]); the operator CLI calls [`Users`]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use boxoffice_auth::{Claims, Role, SigningKey, ACCESS_TOKEN_TTL_S, REVOCATION_TTL_S};
+use boxoffice_auth::{Claims, Role, TokenKey, ACCESS_TOKEN_TTL_S, REVOCATION_TTL_S};
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
 use chrono::Utc;
@@ -47,7 +47,7 @@ pub struct NewAccount<'a> {
 pub struct Users {
     store: Arc<dyn UserStore>,
     kv: Kv,
-    signing_key: Arc<SigningKey>,
+    tokens: TokenKey,
     hasher: PasswordHasher,
 }
 
@@ -79,12 +79,8 @@ fn kv_error(error: anyhow::Error) -> Error {
 }
 
 impl Users {
-    pub fn new(store: Arc<dyn UserStore>, kv: Kv, signing_key: Arc<SigningKey>) -> Self {
-        Users { store, kv, signing_key, hasher: PasswordHasher::default() }
-    }
-
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.signing_key
+    pub fn new(store: Arc<dyn UserStore>, kv: Kv, tokens: TokenKey) -> Self {
+        Users { store, kv, tokens, hasher: PasswordHasher::default() }
     }
 
     pub async fn create_account(&self, account: NewAccount<'_>) -> Result<UserRecord, Error> {
@@ -183,7 +179,7 @@ impl Users {
 
     fn tokens(&self, user: UserRecord, session_id: Uuid, refresh_token: String) -> Result<Tokens, Error> {
         let claims = Claims::new(user.id, user.role, session_id, Utc::now());
-        let access_token = self.signing_key.sign(&claims).map_err(Error::internal)?;
+        let access_token = self.tokens.sign(&claims).map_err(Error::internal)?;
         Ok(Tokens { access_token, refresh_token, expires_in_s: ACCESS_TOKEN_TTL_S, user })
     }
 

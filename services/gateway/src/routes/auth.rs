@@ -45,7 +45,7 @@ pub struct RefreshRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
-    /// A JWT (EdDSA) for `Authorization: Bearer`, valid for `expires_in` seconds.
+    /// A JWT (HS256) for `Authorization: Bearer`, valid for `expires_in` seconds.
     pub access_token: String,
     /// Single-use: each refresh returns a new one, and presenting a used one ends the session.
     pub refresh_token: String,

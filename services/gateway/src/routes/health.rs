@@ -31,7 +31,7 @@ pub async fn healthz() -> Json<HealthResponse> {
     (status = 503, description = "`unavailable`: a dependency does not answer", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
-    state.kv.ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
+    state.kv().ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
     state.users().check_ready(user::Empty {}).await?;
     state.events().check_ready(event::Empty {}).await?;
     state.bookings().check_ready(booking::Empty {}).await?;
