@@ -85,7 +85,8 @@ pub struct NewBooking {
 #[derive(Clone, Debug)]
 pub struct EventInfo {
     pub event: events_pb::Event,
-    pub units: Vec<events_pb::CategoryUnits>,
+    /// Fetched once per event: they never change once the event is published.
+    pub units: Arc<Vec<events_pb::CategoryUnits>>,
 }
 
 impl EventInfo {
@@ -108,7 +109,7 @@ impl EventInfo {
     /// Seat id → category id, for every seat of the event.
     fn seat_map(&self) -> HashMap<String, Uuid> {
         let mut map = HashMap::new();
-        for units in &self.units {
+        for units in self.units.iter() {
             let Ok(category_id) = Uuid::parse_str(&units.category_id) else { continue };
             map.extend(units.seat_ids.iter().map(|seat| (seat.clone(), category_id)));
         }
@@ -195,17 +196,30 @@ impl Bookings {
     }
 
     /// The event, from the events service or the short cache. `fresh` skips the cache, for
-    /// decisions that take money.
+    /// decisions that take money. The units of a published event are fetched once.
     async fn event_info(&self, event_id: Uuid, fresh: bool) -> Result<Arc<EventInfo>, Error> {
-        if !fresh {
+        let known_units = {
             let cache = self.inner.event_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some((fetched, info)) = cache.get(&event_id) {
-                if fetched.elapsed() < EVENT_INFO_TTL {
+            match cache.get(&event_id) {
+                Some((fetched, info)) if !fresh && fetched.elapsed() < EVENT_INFO_TTL => {
                     return Ok(info.clone());
                 }
+                // Published and cancelled events never change their units again.
+                Some((_, info))
+                    if matches!(
+                        info.status(),
+                        events_pb::EventStatus::Published | events_pb::EventStatus::Cancelled
+                    ) =>
+                {
+                    Some(info.units.clone())
+                }
+                _ => None,
             }
-        }
-        let request = events_pb::GetEventInventoryRequest { event_id: event_id.to_string() };
+        };
+        let request = events_pb::GetEventInventoryRequest {
+            event_id: event_id.to_string(),
+            event_only: known_units.is_some(),
+        };
         let inventory = self
             .inner
             .events
@@ -217,7 +231,8 @@ impl Bookings {
         let event = inventory
             .event
             .ok_or_else(|| Error::internal("the events service sent an inventory without its event"))?;
-        let info = Arc::new(EventInfo { event, units: inventory.units });
+        let units = known_units.unwrap_or_else(|| Arc::new(inventory.units));
+        let info = Arc::new(EventInfo { event, units });
         let mut cache = self.inner.event_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.insert(event_id, (Instant::now(), info.clone()));
         Ok(info)

@@ -270,8 +270,9 @@ impl EventService for Events {
         request: Request<pb::GetEventInventoryRequest>,
     ) -> Reply<pb::EventInventory> {
         let result = async {
-            let event_id = parse_id(&request.into_inner().event_id, "event")?;
-            let (event, units) = self.inventory(event_id).await?;
+            let request = request.into_inner();
+            let event_id = parse_id(&request.event_id, "event")?;
+            let (event, units) = self.inventory(event_id, !request.event_only).await?;
             let units = units
                 .into_iter()
                 .map(|units| pb::CategoryUnits {

@@ -479,9 +479,17 @@ impl Events {
         Ok((events, next_cursor))
     }
 
-    /// The event and every unit it sells, for the bookings service.
-    pub async fn inventory(&self, event_id: Uuid) -> Result<(EventRecord, Vec<CategoryUnits>), Error> {
+    /// The event, for the bookings service, and, `with_units`, every unit it sells (every seat id
+    /// of a seated category).
+    pub async fn inventory(
+        &self,
+        event_id: Uuid,
+        with_units: bool,
+    ) -> Result<(EventRecord, Vec<CategoryUnits>), Error> {
         let event = self.store.event(event_id).await?.ok_or_else(event_not_found)?;
+        if !with_units {
+            return Ok((event, Vec::new()));
+        }
         let layout = match event.venue_id {
             Some(venue_id) => Some(self.venue(venue_id).await?.layout),
             None => None,

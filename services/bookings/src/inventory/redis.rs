@@ -132,8 +132,9 @@ const HOLD: &str = r"
 -- A script that fails half-way keeps the writes it made, so everything is checked first and
 -- the writes, which cannot fail, come last. MemoryInventory::hold makes the same decisions.
 
--- Free seats read at a time by 'best available', which usually stops at the first page.
-local SCAN_PAGE_SEATS = 500
+-- Free seats read at a time by 'best available': a small first page, as it usually finds its
+-- run among the first free seats, then pages twice as long each time, up to the largest.
+local FIRST_PAGE_SEATS, LARGEST_PAGE_SEATS = 32, 1024
 -- Larger seat numbers do not count as numbers for adjacency, as with Rust's u32.
 local MAX_SEAT_NUMBER = 4294967295
 
@@ -206,9 +207,9 @@ local function best_available(category, count)
   if redis.call('ZCARD', key) - (claimed_in[category] or 0) < count then return nil end
   local run, first = {}, {}
   local previous_seat, previous_index
-  local start = 0
+  local start, page_seats = 0, math.max(FIRST_PAGE_SEATS, 2 * count)
   while true do
-    local page = redis.call('ZRANGE', key, start, start + SCAN_PAGE_SEATS - 1, 'WITHSCORES')
+    local page = redis.call('ZRANGE', key, start, start + page_seats - 1, 'WITHSCORES')
     if #page == 0 then break end
     for i = 1, #page, 2 do
       local seat, index = page[i], tonumber(page[i + 1])
@@ -223,7 +224,8 @@ local function best_available(category, count)
         previous_seat, previous_index = seat, index
       end
     end
-    start = start + SCAN_PAGE_SEATS
+    start = start + page_seats
+    page_seats = math.min(2 * page_seats, LARGEST_PAGE_SEATS)
   end
   if #first == count then return first end
   return nil
