@@ -404,6 +404,7 @@ pub async fn start_with_clock(
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
             let internal_token = required_internal_token(settings)?;
+            shared_token_key(settings)?;
             let users = build_users(settings, kv).await?;
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             running.users_grpc_addr = Some(listener.local_addr()?);
@@ -463,7 +464,7 @@ pub async fn start_with_clock(
                 boxoffice_gateway::over_network(channel_to(&settings.events_url)?, token)?,
                 boxoffice_gateway::over_network(channel_to(&settings.bookings_url)?, token)?,
                 kv,
-                token_key(settings)?,
+                shared_token_key(settings)?,
             )
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
@@ -486,6 +487,18 @@ fn required_internal_token(settings: &Settings) -> anyhow::Result<&str> {
          at least {MIN_TOKEN_CHARS} characters (for example from `boxoffice keys generate`)"
     );
     Ok(token)
+}
+
+/// The token secret of a service in its own process: the users service signs with it and the
+/// gateway verifies with it, so both must be configured with the same one; a secret generated
+/// under each one's data directory would differ.
+fn shared_token_key(settings: &Settings) -> anyhow::Result<TokenKey> {
+    anyhow::ensure!(
+        settings.jwt_secret.is_some(),
+        "running the users service or the gateway on its own needs BOXOFFICE_JWT_SECRET, the same \
+         in both (for example from `boxoffice keys generate`)"
+    );
+    token_key(settings)
 }
 
 /// Services in separate processes must share revocations and lockouts, which memory cannot.

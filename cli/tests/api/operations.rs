@@ -227,6 +227,17 @@ async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
             assert!(format!("{error:#}").contains("BOXOFFICE_INTERNAL_TOKEN"), "{error:#}");
         }
     }
+
+    // The users service signs tokens and the gateway verifies them: both need the same secret,
+    // which each would otherwise generate on its own.
+    let mut settings = fresh_settings(Backend::Embedded).await;
+    settings.redis_url = Some(crate::helpers::redis_url());
+    settings.internal_token = Some(boxoffice_auth::random_token());
+    for service in [ServiceName::Users, ServiceName::Gateway] {
+        let error = boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
+        assert!(format!("{error:#}").contains("BOXOFFICE_JWT_SECRET"), "{error:#}");
+    }
+    let _ = std::fs::remove_dir_all(&settings.data_dir);
 }
 
 async fn revocations_survive_a_restart_and_a_lost_store(backend: Backend) {
