@@ -23,12 +23,6 @@ pub const ALGORITHM_NAME: &str = "HS256";
 /// may still be valid.
 pub const REVOCATION_TTL_S: u64 = ACCESS_TOKEN_TTL_S as u64 + CLOCK_LEEWAY_S;
 
-/// The key, in the shared store, that marks a session revoked. The users service writes it on
-/// logout and revocation; the gateway refuses every access token whose `sid` has it.
-pub fn revoked_session_key(session_id: Uuid) -> String {
-    format!("revoked-session:{session_id}")
-}
-
 /// What an account may do. New accounts are customers; only an admin or an operator changes this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

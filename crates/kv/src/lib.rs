@@ -8,11 +8,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod log_follower;
 mod memory;
 mod redis_store;
+pub mod revocations;
 
+pub use log_follower::LogFollower;
 pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
+pub use revocations::{revoked_session_key, Revocations};
 
 pub type Result<T> = anyhow::Result<T>;
 
@@ -29,6 +33,14 @@ pub trait Store: Send + Sync + 'static {
     /// The time left before `key` expires, or `None` when it does not exist.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>>;
     async fn delete(&self, key: &str) -> Result<()>;
+    /// Sets `key` for `ttl`, as [`Store::set_ex`] with the value `1`, and appends `entry` to the
+    /// log at `log` with the same lifetime, in one step (a store without logs only sets the key).
+    async fn set_and_log(&self, key: &str, log: &str, entry: &str, ttl: Duration) -> Result<()>;
+    /// A copy of the log at `log`, kept current in this process, for a store that is far away
+    /// (Redis); `None` for one that is as cheap to read as a copy (memory).
+    fn follow_log(&self, _log: String) -> Option<Arc<LogFollower>> {
+        None
+    }
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
 }

@@ -1,11 +1,13 @@
 //! The production store: Redis 7, shared by every replica.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands as _;
 
+use crate::log_follower::LogFollower;
 use crate::{Result, Store};
 
 /// Increments a counter and sets its expiry only when the increment created it, in one step.
@@ -17,18 +19,38 @@ end
 return count
 ";
 
+/// Sets a key and appends it to a log, whose entries older than their lifetime it trims, in one
+/// step, by the Redis clock.
+///
+/// KEYS: the key, the log (a stream). ARGV: the lifetime in milliseconds, the log entry.
+const SET_AND_LOG: &str = r"
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+redis.call('XADD', KEYS[2], 'MINID', now - ttl, '*', 'entry', ARGV[2], 'until', now + ttl)
+return 1
+";
+
 /// A [`Store`] on Redis. The connection manager multiplexes one connection and reconnects.
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     connection: ConnectionManager,
     incr_in_window: redis::Script,
+    set_and_log: redis::Script,
 }
 
 impl RedisStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).context("parsing the Redis URL")?;
-        let connection = ConnectionManager::new(client).await.context("connecting to Redis")?;
-        Ok(RedisStore { connection, incr_in_window: redis::Script::new(INCR_IN_WINDOW) })
+        let connection = ConnectionManager::new(client.clone()).await.context("connecting to Redis")?;
+        Ok(RedisStore {
+            client,
+            connection,
+            incr_in_window: redis::Script::new(INCR_IN_WINDOW),
+            set_and_log: redis::Script::new(SET_AND_LOG),
+        })
     }
 }
 
@@ -84,6 +106,24 @@ impl Store for RedisStore {
         let mut connection = self.connection.clone();
         let _: () = connection.del(key).await.context("DEL in Redis")?;
         Ok(())
+    }
+
+    async fn set_and_log(&self, key: &str, log: &str, entry: &str, ttl: Duration) -> Result<()> {
+        let mut connection = self.connection.clone();
+        let _: i64 = self
+            .set_and_log
+            .key(key)
+            .key(log)
+            .arg(millis(ttl))
+            .arg(entry)
+            .invoke_async(&mut connection)
+            .await
+            .context("setting and logging a key in Redis")?;
+        Ok(())
+    }
+
+    fn follow_log(&self, log: String) -> Option<Arc<LogFollower>> {
+        Some(LogFollower::start(self.client.clone(), self.connection.clone(), log))
     }
 
     async fn ping(&self) -> Result<()> {

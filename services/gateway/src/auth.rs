@@ -1,10 +1,10 @@
 //! Authentication at the edge: every request with a bearer token is verified here, locally,
-//! with the users service's public key, then checked against the shared revocation list.
+//! with the secret shared with the users service, then checked against the revocation list.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use boxoffice_auth::{revoked_session_key, Role, VerifyError};
+use boxoffice_auth::{Role, VerifyError};
 use boxoffice_errors::Error;
 use boxoffice_proto::booking::Caller as BookingCaller;
 use boxoffice_proto::event::Caller;
@@ -119,8 +119,8 @@ impl FromRequestParts<AppState> for AuthUser {
             VerifyError::Invalid => Error::unauthorized("the access token is invalid"),
         })?;
         let revoked = state
-            .kv()
-            .exists(&revoked_session_key(claims.sid))
+            .revocations()
+            .is_revoked(claims.sid)
             .await
             .map_err(|error| Error::unavailable(format!("{error:#}")))?;
         if revoked {

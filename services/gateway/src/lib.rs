@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use boxoffice_auth::TokenKey;
 use boxoffice_errors::{Code, Error};
-use boxoffice_kv::Kv;
+use boxoffice_kv::{Kv, Revocations};
 use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
@@ -93,6 +93,7 @@ struct Shared {
     events: EventsClient,
     bookings: BookingsClient,
     tokens: TokenKey,
+    revocations: Revocations,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
 }
@@ -118,6 +119,7 @@ impl AppState {
             events,
             bookings,
             tokens,
+            revocations: kv.revocations(),
             kv,
             auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
         }))
@@ -134,6 +136,10 @@ impl AppState {
 
     pub fn tokens(&self) -> &TokenKey {
         &self.0.tokens
+    }
+
+    pub fn revocations(&self) -> &Revocations {
+        &self.0.revocations
     }
 
     pub fn kv(&self) -> &Kv {
@@ -164,21 +170,26 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     // The endpoints that take credentials are where guessing happens, so they are limited per
     // client address on top of the per-account lockout.
+    let catch_up = || middleware::from_fn_with_state(state.clone(), catch_up_revocations);
     let credentials = Router::new()
         .route("/auth/signup", post(routes::auth::signup))
         .route("/auth/login", post(routes::auth::login))
-        .route("/auth/refresh", post(routes::auth::refresh))
+        .route("/auth/refresh", post(routes::auth::refresh).route_layer(catch_up()))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_auth));
-    let api = Router::new()
-        .merge(credentials)
+    // The calls that may revoke sessions.
+    let revoking = Router::new()
         .route("/auth/logout", post(routes::auth::logout))
         .route(
             "/users/me",
             get(routes::users::me).patch(routes::users::update_me).delete(routes::users::delete_me),
         )
         .route("/users/me/password", post(routes::users::change_password))
-        .route("/users/{id}", get(routes::users::get_user))
         .route("/users/{id}/role", patch(routes::users::set_role))
+        .route_layer(catch_up());
+    let api = Router::new()
+        .merge(credentials)
+        .merge(revoking)
+        .route("/users/{id}", get(routes::users::get_user))
         .route("/venues", post(routes::venues::create_venue))
         .route("/venues/{id}", get(routes::venues::get_venue))
         .route("/events", get(routes::events::list_events).post(routes::events::create_event))
@@ -220,6 +231,18 @@ pub fn router(state: AppState) -> Router {
         // Outermost: the id exists before anything else runs and is on every response.
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// After a call that may have revoked sessions (a logout, a reused refresh token, a password or
+/// role change, a deleted account), waits until this gateway's copy of the revocation list has
+/// it, so that the caller's next request is checked against it.
+async fn catch_up_revocations(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let changes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if changes {
+        state.revocations().catch_up().await;
+    }
+    response
 }
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {

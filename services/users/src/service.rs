@@ -214,11 +214,7 @@ impl Users {
         for &session_id in session_ids {
             self.store.revoke_session(session_id, now).await?;
             self.kv
-                .set_ex(
-                    &boxoffice_auth::revoked_session_key(session_id),
-                    "1",
-                    Duration::from_secs(REVOCATION_TTL_S),
-                )
+                .revoke_session(session_id, Duration::from_secs(REVOCATION_TTL_S))
                 .await
                 .map_err(kv_error)?;
         }
@@ -304,11 +300,7 @@ impl Users {
         let revoked = self.store.sessions_revoked_since(Utc::now() - lifetime).await?;
         for &session_id in &revoked {
             self.kv
-                .set_ex(
-                    &boxoffice_auth::revoked_session_key(session_id),
-                    "1",
-                    Duration::from_secs(REVOCATION_TTL_S),
-                )
+                .revoke_session(session_id, Duration::from_secs(REVOCATION_TTL_S))
                 .await
                 .map_err(kv_error)?;
         }
