@@ -80,7 +80,7 @@ impl LogFollower {
     /// Whether `entry` is in the log, or `None` when the copy is not current.
     pub fn contains(&self, entry: &str) -> Option<bool> {
         let heard_at = *self.heard_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !heard_at.is_some_and(|at| at.elapsed() < STALE_AFTER) {
+        if heard_at.is_none_or(|at| at.elapsed() >= STALE_AFTER) {
             return None;
         }
         Some(self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains_key(entry))
