@@ -137,7 +137,11 @@ pub fn token_key(settings: &Settings) -> anyhow::Result<TokenKey> {
         secret(settings, settings.jwt_secret.as_deref(), "BOXOFFICE_JWT_SECRET", TOKEN_SECRET_FILE, || {
             Ok(TokenKey::generate_secret())
         })?;
-    TokenKey::new(&text).context("reading BOXOFFICE_JWT_SECRET")
+    let source = match settings.jwt_secret {
+        Some(_) => "BOXOFFICE_JWT_SECRET".to_owned(),
+        None => settings.data_dir.join(TOKEN_SECRET_FILE).display().to_string(),
+    };
+    TokenKey::new(&text).with_context(|| format!("reading the access token secret from {source}"))
 }
 
 /// The secret that signs ticket codes, found like [`token_key`].

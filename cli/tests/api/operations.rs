@@ -188,6 +188,17 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     let refused = stranger.create_user(request).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 
+    // A gateway configured with another token secret would refuse every token the users service
+    // signs: it says it is not ready.
+    let mut mismatched = settings.clone();
+    mismatched.jwt_secret = Some(boxoffice_auth::TokenKey::generate_secret());
+    mismatched.http_addr = ([127, 0, 0, 1], 0).into();
+    let other_gateway =
+        boxoffice::start(&mismatched, Some(ServiceName::Gateway), shutdown.clone()).await.unwrap();
+    let other_api = format!("http://{}", other_gateway.http_addr.unwrap());
+    let not_ready = client.get(format!("{other_api}/readyz")).send().await.unwrap();
+    assert_problem(not_ready, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+
     // With the users service gone, the gateway is alive but not ready.
     users_shutdown.cancel();
     users.wait().await.unwrap();
@@ -197,6 +208,7 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
 
     shutdown.cancel();
     gateway.wait().await.unwrap();
+    other_gateway.wait().await.unwrap();
     events.wait().await.unwrap();
     bookings.wait().await.unwrap();
 }

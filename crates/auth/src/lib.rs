@@ -112,7 +112,7 @@ impl Claims {
 /// A shared secret rather than a key pair, because nothing outside boxoffice verifies tokens: the
 /// gateway already holds the internal token that every service trusts, so a public key would
 /// protect nothing more, while an Ed25519 check costs about 36 µs per request and an HMAC about
-/// one. The secret is configuration (`BOXOFFICE_JWT_SECRET`), at least [`MIN_SECRET_BYTES`] long.
+/// one. The secret is configuration (`BOXOFFICE_JWT_SECRET`), at least [`MIN_SECRET_CHARS`] long.
 #[derive(Clone)]
 pub struct TokenKey {
     key: ring::hmac::Key,
@@ -124,8 +124,9 @@ impl fmt::Debug for TokenKey {
     }
 }
 
-/// The shortest secret accepted: HMAC-SHA256 wants a key as long as its output.
-pub const MIN_SECRET_BYTES: usize = 32;
+/// The shortest secret accepted, in characters (the secret's UTF-8 text is the HMAC key, and
+/// HMAC-SHA256 wants a key at least as long as its output).
+pub const MIN_SECRET_CHARS: usize = 32;
 
 /// `{"alg":"HS256","typ":"JWT"}`, the header of every token, as it is sent.
 const HEADER_SEGMENT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -136,6 +137,8 @@ const MAX_TOKEN_BYTES: usize = 4_096;
 #[derive(Deserialize)]
 struct Header {
     alg: String,
+    /// Extensions the verifier must understand (RFC 7515 §4.1.11): this one understands none.
+    crit: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -151,11 +154,18 @@ impl TokenKey {
     pub fn new(secret: &str) -> anyhow::Result<Self> {
         let secret = secret.trim();
         anyhow::ensure!(
-            secret.len() >= MIN_SECRET_BYTES,
-            "the access token secret must be at least {MIN_SECRET_BYTES} characters long; create one \
+            secret.chars().count() >= MIN_SECRET_CHARS,
+            "the access token secret must be at least {MIN_SECRET_CHARS} characters long; create one \
              with `boxoffice keys generate`"
         );
         Ok(TokenKey { key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()) })
+    }
+
+    /// A name for this secret that reveals nothing of it (the start of an HMAC of a fixed
+    /// text), so that two processes can check that they share it.
+    pub fn key_id(&self) -> String {
+        let tag = ring::hmac::sign(&self.key, b"boxoffice access token key id");
+        tag.as_ref()[..8].iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
     /// A new random secret, in the text form [`TokenKey::new`] reads.
@@ -196,7 +206,7 @@ impl TokenKey {
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .ok_or(VerifyError::Invalid)?;
-            if header.alg != ALGORITHM_NAME {
+            if header.alg != ALGORITHM_NAME || header.crit.is_some() {
                 return Err(VerifyError::Invalid);
             }
         }
@@ -214,10 +224,10 @@ impl TokenKey {
         }
         let now = chrono::Utc::now().timestamp();
         let leeway = CLOCK_LEEWAY_S as i64;
-        if now > claims.exp + leeway {
+        if now > claims.exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
         }
-        if now + leeway < claims.nbf {
+        if now.saturating_add(leeway) < claims.nbf {
             return Err(VerifyError::Invalid);
         }
         Ok(claims)
@@ -252,9 +262,19 @@ mod tests {
     }
 
     #[test]
+    fn key_ids_tell_secrets_apart() {
+        let secret = TokenKey::generate_secret();
+        let key = TokenKey::new(&secret).unwrap();
+        assert_eq!(key.key_id(), TokenKey::new(&secret).unwrap().key_id());
+        assert_ne!(key.key_id(), self::key().key_id());
+        assert_eq!(key.key_id().len(), 16);
+    }
+
+    #[test]
     fn short_secrets_are_refused() {
         assert!(TokenKey::new("too short").is_err());
-        assert!(TokenKey::new(&"x".repeat(MIN_SECRET_BYTES)).is_ok());
+        assert!(TokenKey::new(&"€".repeat(MIN_SECRET_CHARS - 1)).is_err(), "characters count, not bytes");
+        assert!(TokenKey::new(&"x".repeat(MIN_SECRET_CHARS)).is_ok());
     }
 
     #[test]
@@ -289,6 +309,9 @@ mod tests {
         let mut issuer = claims(Role::Customer);
         issuer.iss = "someone".into();
         assert_eq!(key.verify(&key.sign(&issuer).unwrap()), Err(VerifyError::Invalid));
+        let mut forever = claims(Role::Customer);
+        forever.exp = i64::MAX;
+        assert!(key.verify(&key.sign(&forever).unwrap()).is_ok(), "no overflow");
         let mut early = claims(Role::Customer);
         early.nbf += 3600;
         assert_eq!(key.verify(&key.sign(&early).unwrap()), Err(VerifyError::Invalid));
@@ -296,15 +319,23 @@ mod tests {
 
     #[test]
     fn other_algorithms_and_mangled_tokens_are_refused() {
-        let key = key();
+        let secret = TokenKey::generate_secret();
+        let key = TokenKey::new(&secret).unwrap();
+        let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let token = key.sign(&claims(Role::Admin)).unwrap();
         let (_, rest) = token.split_once('.').unwrap();
         let (payload, tag) = rest.split_once('.').unwrap();
-        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512"}"#, r#"{"alg":"EdDSA"}"#, "{}"] {
+        let critical = r#"{"alg":"HS256","crit":["exp"]}"#;
+        for header in
+            [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512"}"#, r#"{"alg":"EdDSA"}"#, "{}", critical]
+        {
             let header = engine.encode(header);
             assert_eq!(key.verify(&format!("{header}.{payload}.")), Err(VerifyError::Invalid));
-            assert_eq!(key.verify(&format!("{header}.{payload}.{tag}")), Err(VerifyError::Invalid));
+            // Signed with the right secret: the header alone is refused.
+            let signed = format!("{header}.{payload}");
+            let tag = engine.encode(ring::hmac::sign(&hmac, signed.as_bytes()).as_ref());
+            assert_eq!(key.verify(&format!("{signed}.{tag}")), Err(VerifyError::Invalid), "{signed}");
         }
         let mut short_tag = tag.to_owned();
         short_tag.truncate(20);

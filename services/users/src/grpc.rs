@@ -144,6 +144,10 @@ impl UserService for Users {
         reply(result.await)
     }
 
+    async fn get_token_key_id(&self, _request: Request<pb::Empty>) -> Reply<pb::TokenKeyId> {
+        Ok(Response::new(pb::TokenKeyId { key_id: self.token_key_id() }))
+    }
+
     async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
         reply(Users::check_ready(self).await.map(|()| pb::Empty {}))
     }

@@ -83,6 +83,11 @@ impl Users {
         Users { store, kv, tokens, hasher: PasswordHasher::default() }
     }
 
+    /// Names the secret this service signs access tokens with (see [`TokenKey::key_id`]).
+    pub fn token_key_id(&self) -> String {
+        self.tokens.key_id()
+    }
+
     pub async fn create_account(&self, account: NewAccount<'_>) -> Result<UserRecord, Error> {
         let email = Email::parse(account.email)?;
         let password = Password::parse(account.password, "password")?;

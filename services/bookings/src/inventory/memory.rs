@@ -228,12 +228,6 @@ impl EventInventory {
         if requested == 0 {
             return HoldOutcome::Held(Vec::new());
         }
-        // The cap is checked before any unit is looked at, which also bounds the work of a hold.
-        let live = self.live_by_user.get(&request.user_id).copied().unwrap_or(0);
-        if u64::from(live) + requested > u64::from(request.per_user_cap) {
-            return HoldOutcome::LimitExceeded { live };
-        }
-
         let mut claimed: HashSet<(usize, u32)> = HashSet::new();
         let mut chosen: Vec<(usize, u32)> = Vec::with_capacity(request.seats.len());
         for (category_id, seat_id) in &request.seats {
@@ -279,6 +273,13 @@ impl EventInventory {
                     picks.push(Pick::Seats { category: position, indices });
                 }
             }
+        }
+
+        // The cap comes after availability: what is gone is sold out for everyone, so that a
+        // remembered "sold out" (the service's memo) and the store always give the same answer.
+        let live = self.live_by_user.get(&request.user_id).copied().unwrap_or(0);
+        if u64::from(live) + requested > u64::from(request.per_user_cap) {
+            return HoldOutcome::LimitExceeded { live };
         }
 
         // Everything is available: take it, quantities first, then the chosen seats.

@@ -165,10 +165,6 @@ for i = 1, tonumber(ARGV[seat_count_at]) do
 end
 if requested == 0 then return {'held'} end
 
--- The cap comes before any unit is looked at, which also bounds the work of one hold.
-local live = tonumber(redis.call('HGET', base .. 'users', user_id) or '0')
-if live + requested > per_user_cap then return {'limit_exceeded', tostring(live)} end
-
 local kinds = {}
 local function kind_of(category)
   if kinds[category] == nil then
@@ -263,6 +259,11 @@ for _, quantity in ipairs(quantities) do
     end
   end
 end
+
+-- The cap comes after availability: what is gone is sold out for everyone, so that a remembered
+-- 'sold out' (the service's memo) and the store always give the same answer.
+local live = tonumber(redis.call('HGET', base .. 'users', user_id) or '0')
+if live + requested > per_user_cap then return {'limit_exceeded', tostring(live)} end
 
 -- Everything is available: take it, quantities first, then the chosen seats.
 local units = {}

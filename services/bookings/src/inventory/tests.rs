@@ -121,6 +121,7 @@ on_both_backends!(
     a_seat_that_is_held_sold_unknown_or_of_another_category_is_unavailable,
     best_available_takes_adjacent_seats_in_one_row_else_the_first_free_ones,
     the_per_user_cap_counts_live_units_and_a_release_gives_the_allowance_back,
+    a_category_that_is_gone_is_sold_out_even_for_a_buyer_at_the_cap,
     a_repeated_booking_id_answers_already_held_and_changes_nothing,
     confirming_turns_held_units_into_sold_ones_once,
     releasing_returns_held_and_sold_units_to_sale_once,
@@ -424,6 +425,26 @@ async fn best_available_takes_adjacent_seats_in_one_row_else_the_first_free_ones
         [event.stall("B/1"), event.stall("B/2")]
     );
     assert_eq!(held(store.hold(event.id(), &best(1)).await.unwrap()), [event.stall("B/4")]);
+}
+
+/// Availability is decided before the cap, so that "sold out" does not depend on who asks (the
+/// service repeats recent sold-out answers without asking the store).
+async fn a_category_that_is_gone_is_sold_out_even_for_a_buyer_at_the_cap(suite: &Suite) {
+    let event = Event::new();
+    let store = suite.loaded(&event).await;
+    let buyer = Uuid::new_v4();
+    held(store.hold(event.id(), &HoldRequest::by(buyer).quantity(event.standing, 2).cap(2)).await.unwrap());
+    let everything = HoldRequest::by(Uuid::new_v4()).quantity(event.balcony, 3);
+    held(store.hold(event.id(), &everything).await.unwrap());
+    assert_eq!(
+        store.hold(event.id(), &HoldRequest::by(buyer).quantity(event.balcony, 1).cap(2)).await.unwrap(),
+        HoldOutcome::SoldOut { category_id: event.balcony }
+    );
+    assert_eq!(
+        store.hold(event.id(), &HoldRequest::by(buyer).quantity(event.standing, 1).cap(2)).await.unwrap(),
+        HoldOutcome::LimitExceeded { live: 2 },
+        "with units left, the cap answers"
+    );
 }
 
 async fn the_per_user_cap_counts_live_units_and_a_release_gives_the_allowance_back(suite: &Suite) {

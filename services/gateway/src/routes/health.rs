@@ -25,14 +25,25 @@ pub async fn healthz() -> Json<HealthResponse> {
 }
 
 /// The gateway's dependencies answer: the users, events and bookings services (and their
-/// databases) and the shared store.
+/// databases) and the shared store; and the users service signs access tokens with the secret
+/// the gateway verifies them with.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = HealthResponse),
-    (status = 503, description = "`unavailable`: a dependency does not answer", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "`unavailable`: a dependency does not answer, or the users service signs tokens with another secret", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
     state.kv().ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
     state.users().check_ready(user::Empty {}).await?;
+    let signing = state.users().get_token_key_id(user::Empty {}).await?.into_inner().key_id;
+    if signing != state.tokens().key_id() {
+        tracing::error!(
+            "the users service signs access tokens with another secret than the gateway checks them \
+             with: give both the same BOXOFFICE_JWT_SECRET"
+        );
+        return Err(
+            Error::unavailable("the users service and the gateway have different token secrets").into()
+        );
+    }
     state.events().check_ready(event::Empty {}).await?;
     state.bookings().check_ready(booking::Empty {}).await?;
     Ok(Json(HealthResponse { status: "ready" }))
