@@ -15,7 +15,7 @@ pub mod revocations;
 
 pub use log_follower::LogFollower;
 pub use memory::MemoryStore;
-pub use redis_store::RedisStore;
+pub use redis_store::{connect as connect_redis, connection_config as redis_connection_config, RedisStore};
 pub use revocations::{revoked_session_key, Revocations};
 
 pub type Result<T> = anyhow::Result<T>;

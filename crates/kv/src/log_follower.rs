@@ -8,10 +8,11 @@
 //! lifetime. A background task reads the whole stream, then blocks on `XREAD` for what comes
 //! next, on a connection of its own.
 //!
-//! The copy answers only while it is current: it has read the stream and heard from Redis within
+//! An entry in the copy is always true (entries are only ever added). Its absence counts only
+//! while the copy is current: it has read the stream and heard from Redis within
 //! [`STALE_AFTER`] (the blocking read returns at least every [`BLOCK`]). Otherwise
-//! [`LogFollower::contains`] says it does not know and the caller asks Redis itself, so a lost
-//! connection or a stalled task never hides an entry for longer than that.
+//! [`LogFollower::contains`] says it does not know and the caller asks Redis itself, so a lost or
+//! stalled connection never hides a new entry for longer than that.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -23,13 +24,15 @@ use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use tokio::sync::watch;
 
 /// How long one blocking read waits for new entries.
-pub const BLOCK: Duration = Duration::from_secs(1);
-/// Without word from Redis for this long, the copy is not trusted.
-pub const STALE_AFTER: Duration = Duration::from_secs(3);
-/// How long [`LogFollower::catch_up`] waits for the copy to reach the log's end.
+pub const BLOCK: Duration = Duration::from_millis(250);
+/// Without word from Redis for this long, the copy's "not there" is not trusted.
+pub const STALE_AFTER: Duration = Duration::from_secs(1);
+/// How long [`LogFollower::catch_up`] takes at most, reading the log's end included.
 pub const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
-/// The pause before the task reconnects after an error.
+/// The pause before the task reconnects after an error; it doubles with every failure in a row,
+/// up to the longest.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Entries read at a time.
 const READ_COUNT: usize = 1_000;
 /// Entries are kept this long past their `until`, so that a clock of this process that runs
@@ -37,6 +40,8 @@ const READ_COUNT: usize = 1_000;
 const KEEP_PAST_UNTIL: Duration = Duration::from_secs(60);
 /// How often entries past their time are dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
+/// An entry is kept at most this long, whatever its `until` says.
+const LONGEST_ENTRY_LIFE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A stream entry id: milliseconds, then a sequence number.
 type Position = (u64, u64);
@@ -77,37 +82,41 @@ impl LogFollower {
         follower
     }
 
-    /// Whether `entry` is in the log, or `None` when the copy is not current.
+    /// Whether `entry` is in the log: yes when the copy has it, no when the copy is current and
+    /// does not, `None` (ask Redis) otherwise.
     pub fn contains(&self, entry: &str) -> Option<bool> {
-        let heard_at = *self.heard_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if heard_at.is_none_or(|at| at.elapsed() >= STALE_AFTER) {
-            return None;
+        if self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains_key(entry) {
+            return Some(true);
         }
-        Some(self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains_key(entry))
+        self.is_current().then_some(false)
+    }
+
+    /// Whether the copy has read the log and heard from Redis lately.
+    pub fn is_current(&self) -> bool {
+        let heard_at = *self.heard_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        heard_at.is_some_and(|at| at.elapsed() < STALE_AFTER)
     }
 
     /// Waits until the copy holds everything the log held when this was called, for a writer's
     /// caller that must see its own write in its next request. When the copy does not get there
     /// in time it stops answering, so that lookups go to Redis until it has caught up.
     pub async fn catch_up(&self) {
-        if self.contains("").is_none() {
+        if !self.is_current() {
             return; // Lookups go to Redis anyway.
         }
-        let tail = match self.tail().await {
-            Ok(Some(tail)) => tail,
-            Ok(None) => return,
-            Err(error) => {
-                tracing::warn!(log = %self.log, error = %format!("{error:#}"), "reading the end of a log fails");
-                self.set_stale();
-                return;
-            }
+        let caught_up = async {
+            let Some(tail) = self.tail().await? else { return Ok(()) };
+            let mut applied = self.applied.subscribe();
+            applied.wait_for(|applied| applied.is_some_and(|applied| applied >= tail)).await?;
+            anyhow::Ok(())
         };
-        let mut applied = self.applied.subscribe();
-        let reached = applied.wait_for(|applied| applied.is_some_and(|applied| applied >= tail));
-        if tokio::time::timeout(CATCH_UP_WAIT, reached).await.is_err() {
-            tracing::warn!(log = %self.log, "the copy of a log lags behind; reading Redis instead");
-            self.set_stale();
-        }
+        let failure = match tokio::time::timeout(CATCH_UP_WAIT, caught_up).await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => format!("{error:#}"),
+            Err(_) => "it took too long".to_owned(),
+        };
+        tracing::warn!(log = %self.log, %failure, "the copy of a log did not catch up; reading Redis instead");
+        self.set_stale();
     }
 
     async fn tail(&self) -> anyhow::Result<Option<Position>> {
@@ -146,7 +155,8 @@ impl LogFollower {
             let (Some(entry), Some(until)) = (item.get::<String>("entry"), item.get::<u64>("until")) else {
                 continue; // Not written by this crate.
             };
-            entries.insert(entry, until);
+            let latest = unix_millis().saturating_add(LONGEST_ENTRY_LIFE.as_millis() as u64);
+            entries.insert(entry, until.min(latest));
         }
         Ok(last)
     }
@@ -154,25 +164,39 @@ impl LogFollower {
     fn prune(&self) {
         let now = unix_millis();
         let keep = KEEP_PAST_UNTIL.as_millis() as u64;
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|_, until| until.saturating_add(keep) > now);
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.retain(|_, until| until.saturating_add(keep) > now);
+        if entries.capacity() > 2 * entries.len() + 1024 {
+            entries.shrink_to_fit();
+        }
     }
 }
 
-/// The task: follows the log until the follower is dropped, starting over after any error.
+/// The task: follows the log until the follower is dropped, starting over after any error. The
+/// first failure in a row is a warning; the others, while Redis stays away, are debug lines.
 async fn follow(follower: Weak<LogFollower>, client: redis::Client) {
+    let mut pause = RETRY_AFTER;
     loop {
         let error = match follow_once(&follower, &client).await {
             Ok(()) => return, // The follower is gone.
             Err(error) => error,
         };
         let Some(strong) = follower.upgrade() else { return };
+        // An attempt that read the whole log got through: this failure starts a new series.
+        if strong.applied.borrow().is_some() {
+            pause = RETRY_AFTER;
+        }
         strong.set_stale();
-        tracing::warn!(log = %strong.log, error = %format!("{error:#}"), "following a log fails; retrying");
+        strong.applied.send_replace(None);
+        let error = format!("{error:#}");
+        if pause == RETRY_AFTER {
+            tracing::warn!(log = %strong.log, %error, "following a log fails; reading Redis directly until it works again");
+        } else {
+            tracing::debug!(log = %strong.log, %error, "following a log still fails");
+        }
         drop(strong);
-        tokio::time::sleep(RETRY_AFTER).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(LONGEST_RETRY_AFTER);
     }
 }
 

@@ -24,13 +24,36 @@ return count
 ///
 /// KEYS: the key, the log (a stream). ARGV: the lifetime in milliseconds, the log entry.
 const SET_AND_LOG: &str = r"
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ttl = tonumber(ARGV[1])
+-- The log first: a script stops at its first error, so a key is never set without its entry.
 redis.call('XADD', KEYS[2], 'MINID', now - ttl, '*', 'entry', ARGV[2], 'until', now + ttl)
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 return 1
 ";
+
+/// How every Redis connection of boxoffice behaves: commands fail after a few seconds instead of
+/// waiting for a server that does not answer, and a lost connection is retried briefly (each
+/// command that meets a reconnection waits for it), so that requests get a 503 while Redis is
+/// away rather than hang.
+pub fn connection_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(1))
+        .set_response_timeout(Duration::from_secs(5))
+        .set_number_of_retries(2)
+        .set_factor(100)
+        .set_max_delay(500)
+}
+
+/// Connects to Redis at `url` with [`connection_config`].
+pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager)> {
+    let client = redis::Client::open(url).context("parsing the Redis URL")?;
+    let connection = ConnectionManager::new_with_config(client.clone(), connection_config())
+        .await
+        .context("connecting to Redis")?;
+    Ok((client, connection))
+}
 
 /// A [`Store`] on Redis. The connection manager multiplexes one connection and reconnects.
 #[derive(Clone)]
@@ -43,8 +66,7 @@ pub struct RedisStore {
 
 impl RedisStore {
     pub async fn connect(url: &str) -> Result<Self> {
-        let client = redis::Client::open(url).context("parsing the Redis URL")?;
-        let connection = ConnectionManager::new(client.clone()).await.context("connecting to Redis")?;
+        let (client, connection) = connect(url).await?;
         Ok(RedisStore {
             client,
             connection,

@@ -67,7 +67,7 @@ impl Revocations {
 
     /// Whether lookups are answered from a current copy of the log (for tests and metrics).
     pub fn is_following(&self) -> bool {
-        self.follower.as_ref().is_some_and(|follower| follower.contains("").is_some())
+        self.follower.as_ref().is_some_and(|follower| follower.is_current())
     }
 }
 
@@ -134,15 +134,19 @@ mod tests {
             assert!(revocations.is_following());
             assert!(revocations.is_revoked(session).await.unwrap());
         }
-        // A copy that cannot be trusted is not used: the keys decide. (A key removed behind the
-        // log's back shows which one answered.)
+        // The copy's entries always count; its silence counts only while it is current, else the
+        // keys decide. (Keys written or removed behind the log's back show which one answered.)
         let session = Uuid::now_v7();
         writer.revoke_session(session, Duration::from_secs(60)).await.unwrap();
         revocations.catch_up().await;
         writer.delete(&revoked_session_key(session)).await.unwrap();
+        let key_only = Uuid::now_v7();
+        writer.set_ex(&revoked_session_key(key_only), "1", Duration::from_secs(60)).await.unwrap();
         assert!(revocations.is_revoked(session).await.unwrap(), "answered from the copy");
+        assert!(!revocations.is_revoked(key_only).await.unwrap(), "answered from the current copy");
         revocations.follower.as_ref().unwrap().set_stale_for_tests();
-        assert!(!revocations.is_revoked(session).await.unwrap(), "answered from the key");
+        assert!(revocations.is_revoked(session).await.unwrap(), "an entry of a stale copy still counts");
+        assert!(revocations.is_revoked(key_only).await.unwrap(), "answered from the key");
     }
 
     #[tokio::test]

@@ -450,8 +450,7 @@ struct Load<'a> {
 impl RedisInventory {
     /// Connects to Redis at `url`; every key starts with `key_prefix`.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url).context("parsing the Redis URL")?;
-        let connection = ConnectionManager::new(client).await.context("connecting to Redis")?;
+        let (_, connection) = boxoffice_kv::connect_redis(url).await?;
         Ok(Self::from_manager(connection, key_prefix))
     }
 
