@@ -9,6 +9,7 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use boxoffice_errors::Error;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -138,4 +139,11 @@ pub async fn sqlite_pool(path: &Path, max_connections: u32) -> anyhow::Result<Sq
         .connect_with(options)
         .await
         .with_context(|| format!("opening the SQLite database {}", path.display()))
+}
+
+/// A database failure, as the services report it: an internal error, logged where it happens,
+/// whose detail the client never sees.
+#[track_caller]
+pub fn database_error(error: sqlx::Error) -> Error {
+    Error::internal(format!("database: {error}"))
 }

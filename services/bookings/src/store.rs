@@ -5,6 +5,7 @@
 //! write lock at once. A later release adds the transactional outbox to these same
 //! transactions.
 
+use boxoffice_db::database_error;
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -265,11 +266,6 @@ const BOOKING_COLUMNS: &str =
     "id, event_id, user_id, status, items, seats, total_cents, currency, expires_at, created_at";
 const TICKET_COLUMNS: &str =
     "id, booking_id, event_id, category_id, unit_id, seat, price_cents, code, checked_in_at";
-
-#[track_caller]
-fn database_error(error: sqlx::Error) -> Error {
-    Error::internal(format!("database: {error}"))
-}
 
 macro_rules! sql_store {
     ($name:ident, $database:ty) => {

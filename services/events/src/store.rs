@@ -2,6 +2,7 @@
 //! written once in [`sql_store!`], implements [`EventStore`] for both; only the substring search
 //! differs (a trigram index on PostgreSQL, an FTS5 trigram table on SQLite).
 
+use boxoffice_db::database_error;
 use boxoffice_errors::{Code, Error};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -156,11 +157,6 @@ impl TryFrom<EventRow> for EventRecord {
 const VENUE_COLUMNS: &str = "id, organizer_id, name, city, address, layout, created_at";
 const EVENT_COLUMNS: &str = "id, organizer_id, venue_id, name, description, city, starts_at, ends_at, \
      sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version";
-
-#[track_caller]
-fn database_error(error: sqlx::Error) -> Error {
-    Error::internal(format!("database: {error}"))
-}
 
 /// The lower-case text that `q` searches: name and description.
 fn search_text(event: &EventRecord) -> String {

@@ -8,6 +8,7 @@
 use std::str::FromStr as _;
 
 use boxoffice_auth::Role;
+use boxoffice_db::database_error;
 use boxoffice_errors::{Code, Error};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -126,11 +127,6 @@ impl TryFrom<UserRow> for UserRecord {
 }
 
 const USER_COLUMNS: &str = "id, email, password_hash, first_name, last_name, role, created_at";
-
-#[track_caller]
-fn database_error(error: sqlx::Error) -> Error {
-    Error::internal(format!("database: {error}"))
-}
 
 fn into_record(row: Option<UserRow>) -> Result<Option<UserRecord>> {
     row.map(UserRecord::try_from).transpose()
