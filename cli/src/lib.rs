@@ -213,9 +213,8 @@ fn load_or_create_secret_file(
     }
 }
 
-/// The users service, ready to serve: database opened and migrated, key loaded.
-pub async fn build_users(settings: &Settings, kv: Kv) -> anyhow::Result<Users> {
-    let key = token_key(settings)?;
+/// The users service, ready to serve with `key`: database opened and migrated.
+pub async fn build_users(settings: &Settings, kv: Kv, key: TokenKey) -> anyhow::Result<Users> {
     let store = boxoffice_users::open_store(&database(settings, "users")).await?;
     let users = Users::new(store, kv, key);
     let restored = users.restore_revocations().await.map_err(|error| anyhow::anyhow!(error))?;
@@ -360,7 +359,9 @@ pub async fn start_with_clock(
             let events_url = format!("http://{events_addr}");
             let bookings_url = format!("http://{bookings_addr}");
 
-            let users = build_users(settings, kv.clone()).await?;
+            // One secret signs (users) and verifies (gateway) the access tokens.
+            let tokens = token_key(settings)?;
+            let users = build_users(settings, kv.clone(), tokens.clone()).await?;
             spawn_grpc(
                 tasks,
                 users_listener,
@@ -393,7 +394,7 @@ pub async fn start_with_clock(
                 boxoffice_gateway::in_process(boxoffice_events::grpc::server(events)),
                 boxoffice_gateway::in_process(boxoffice_bookings::grpc::server(bookings)),
                 kv,
-                token_key(settings)?,
+                tokens,
             )
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
             let listener = bind(settings.http_addr, "public API").await?;
@@ -408,8 +409,7 @@ pub async fn start_with_clock(
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
             let internal_token = required_internal_token(settings)?;
-            shared_token_key(settings)?;
-            let users = build_users(settings, kv).await?;
+            let users = build_users(settings, kv, shared_token_key(settings)?).await?;
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             running.users_grpc_addr = Some(listener.local_addr()?);
             spawn_grpc(tasks, listener, users_grpc(users.clone(), internal_token), "users", shutdown.clone());

@@ -125,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users { command: UsersCommand::Add { email, password, role, first_name, last_name } } => {
             let kv = boxoffice::open_kv(&settings).await?;
-            let users = boxoffice::build_users(&settings, kv).await?;
+            let users = boxoffice::build_users(&settings, kv, boxoffice::token_key(&settings)?).await?;
             let local_part = email.split('@').next().unwrap_or_default().to_owned();
             let first_name = first_name.unwrap_or(local_part);
             let last_name = last_name.unwrap_or_else(|| capitalized(role.as_str()));
