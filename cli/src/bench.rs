@@ -20,8 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use boxoffice_auth::{Claims, Role, TokenKey};
+use boxoffice_auth::{Claims, TokenKey};
 use boxoffice_config::Settings;
+// The API's own limits, checked here so that a bad option fails before any setup.
+use boxoffice_types::limits::{MAX_GENERAL_ADMISSION_CAPACITY, MAX_PAGE_SIZE, MAX_TICKETS_PER_BOOKING};
+use boxoffice_types::Role;
 use rand::seq::SliceRandom as _;
 use rand::Rng as _;
 use reqwest::{Client, Method, StatusCode};
@@ -37,10 +40,8 @@ pub const DEFAULT_BUYERS: u32 = 100_000;
 pub const DEFAULT_CONCURRENCY: u32 = 256;
 pub const DEFAULT_CONFIRM_SHARE: f64 = 0.1;
 pub const DEFAULT_MAX_PER_BUYER: u32 = 4;
-/// The API's own limits, checked here so that a bad option fails before any setup.
-pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
-pub const MAX_GENERAL_ADMISSION_UNITS: u32 = 1_000_000;
-pub const MAX_SEATS: u32 = 250_000;
+/// The largest venue, in the type of the options.
+const MAX_SEATS_PER_VENUE_U32: u32 = boxoffice_types::limits::MAX_SEATS_PER_VENUE as u32;
 /// The venue of a seated run: rows of at most this many seats...
 pub const SEATS_PER_ROW: u32 = 100;
 /// ...in sections of at most this many rows.
@@ -53,8 +54,6 @@ pub const MAX_CONCURRENCY: u32 = 10_000;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the progress line on stderr is redrawn.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
-/// The largest page of `GET /events/{id}/bookings`.
-pub const BOOKINGS_PAGE_SIZE: u32 = 100;
 /// Error descriptions kept for the report; the rest are only counted.
 pub const MAX_ERROR_SAMPLES: usize = 5;
 pub const PRICE_CENTS: u64 = 5_000;
@@ -105,7 +104,7 @@ impl Default for FlashSaleOptions {
 
 impl FlashSaleOptions {
     fn check(&self) -> anyhow::Result<()> {
-        let max_units = if self.seated { MAX_SEATS } else { MAX_GENERAL_ADMISSION_UNITS };
+        let max_units = if self.seated { MAX_SEATS_PER_VENUE_U32 } else { MAX_GENERAL_ADMISSION_CAPACITY };
         anyhow::ensure!((1..=max_units).contains(&self.units), "--units must be 1 to {max_units}");
         anyhow::ensure!((1..=MAX_BUYERS).contains(&self.buyers), "--buyers must be 1 to {MAX_BUYERS}");
         anyhow::ensure!(
@@ -830,7 +829,7 @@ async fn check_inventory(
     let (mut live_bookings, mut confirmed_bookings, mut pending_units, mut confirmed_units) = (0, 0, 0, 0);
     let mut seat_owners: HashMap<String, u64> = HashMap::new();
     loop {
-        let mut path = format!("{event_path}/bookings?limit={BOOKINGS_PAGE_SIZE}");
+        let mut path = format!("{event_path}/bookings?limit={MAX_PAGE_SIZE}");
         if let Some(cursor) = &cursor {
             path.push_str("&cursor=");
             path.push_str(&percent_encoded(cursor));
@@ -954,7 +953,7 @@ mod tests {
 
     #[test]
     fn a_seated_layout_has_the_requested_seats_in_bounded_rows_and_sections() {
-        for seats in [1, 99, 100, 101, 4_999, 5_000, 5_001, 12_345, MAX_SEATS] {
+        for seats in [1, 99, 100, 101, 4_999, 5_000, 5_001, 12_345, MAX_SEATS_PER_VENUE_U32] {
             let sections = seated_layout(seats);
             let mut total = 0;
             for section in &sections {

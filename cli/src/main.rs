@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use boxoffice::ServiceName;
-use boxoffice_auth::{Role, TokenKey};
+use boxoffice_auth::TokenKey;
 use boxoffice_config::{LogFormat, Settings};
+use boxoffice_types::Role;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -124,8 +125,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users { command: UsersCommand::Add { email, password, role, first_name, last_name } } => {
+            // Said before anything is written: an operator who runs this from another directory
+            // than the server's learns at once that the account goes elsewhere.
+            let new_data_dir = settings.is_embedded() && !settings.data_dir.exists();
             let kv = boxoffice::open_kv(&settings).await?;
-            let users = boxoffice::build_users(&settings, kv, boxoffice::token_key(&settings)?).await?;
+            let users = boxoffice::users(&settings, kv, boxoffice::token_key(&settings)?).await?;
             let local_part = email.split('@').next().unwrap_or_default().to_owned();
             let first_name = first_name.unwrap_or(local_part);
             let last_name = last_name.unwrap_or_else(|| capitalized(role.as_str()));
@@ -138,6 +142,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let user = users.create_account(account).await.map_err(|error| anyhow::anyhow!(error.detail))?;
             println!("created {} {} (id {})", user.role, user.email, user.id);
+            println!("in {}", boxoffice::describe_database(&settings, "users"));
+            if new_data_dir {
+                println!(
+                    "note: the data directory {} did not exist and was created now; a server that runs \
+                     elsewhere does not see this account (set BOXOFFICE_DATA_DIR to its data directory)",
+                    std::path::absolute(&settings.data_dir)
+                        .unwrap_or_else(|_| settings.data_dir.clone())
+                        .display()
+                );
+            }
             Ok(())
         }
         Command::Bench { command: BenchCommand::FlashSale(options) } => {

@@ -228,7 +228,7 @@ impl TestApp {
         let user_id = Uuid::now_v7();
         let claims = boxoffice_auth::Claims::new(
             user_id,
-            boxoffice_auth::Role::Customer,
+            boxoffice_types::Role::Customer,
             Uuid::now_v7(),
             chrono::Utc::now(),
         );

@@ -183,7 +183,7 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
         password: PASSWORD.into(),
         first_name: "I".into(),
         last_name: "X".into(),
-        role: pb::Role::Admin.into(),
+        role: boxoffice_proto::WireEnum::to_wire(boxoffice_types::Role::Admin),
     };
     let refused = stranger.create_user(request).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);

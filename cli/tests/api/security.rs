@@ -1,5 +1,6 @@
 use base64::Engine as _;
-use boxoffice_auth::{Claims, Role, TokenKey};
+use boxoffice_auth::{Claims, TokenKey};
+use boxoffice_types::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;

@@ -1,6 +1,7 @@
 //! What verifying an access token costs: the gateway does it for every authenticated request.
 
-use boxoffice_auth::{Claims, Role, TokenKey};
+use boxoffice_auth::{Claims, TokenKey};
+use boxoffice_types::Role;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use uuid::Uuid;
 

@@ -5,9 +5,9 @@
 //! algorithm only and checks `iss`, `aud`, `exp` and `nbf`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::Engine as _;
+use boxoffice_types::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,48 +22,6 @@ pub const ALGORITHM_NAME: &str = "HS256";
 /// How long a revoked session stays on the revocation list: as long as any access token of it
 /// may still be valid.
 pub const REVOCATION_TTL_S: u64 = ACCESS_TOKEN_TTL_S as u64 + CLOCK_LEEWAY_S;
-
-/// What an account may do. New accounts are customers; only an admin or an operator changes this.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Customer,
-    Organizer,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Customer => "customer",
-            Role::Organizer => "organizer",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown role `{0}`; expected customer, organizer or admin")]
-pub struct UnknownRole(pub String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "customer" => Ok(Role::Customer),
-            "organizer" => Ok(Role::Organizer),
-            "admin" => Ok(Role::Admin),
-            other => Err(UnknownRole(other.to_owned())),
-        }
-    }
-}
 
 /// A random secret of 32 bytes, as URL-safe base64 (43 characters).
 pub fn random_token() -> String {
@@ -350,14 +308,5 @@ mod tests {
         ] {
             assert_eq!(key.verify(&mangled), Err(VerifyError::Invalid), "{mangled}");
         }
-    }
-
-    #[test]
-    fn roles_parse_from_their_names_only() {
-        for role in [Role::Customer, Role::Organizer, Role::Admin] {
-            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
-        }
-        assert!("Admin".parse::<Role>().is_err());
-        assert!("root".parse::<Role>().is_err());
     }
 }

@@ -9,6 +9,10 @@
 use std::fmt;
 use std::time::Duration;
 
+mod problem;
+
+pub use problem::{response as problem_response, Problem, PROBLEM_CONTENT_TYPE};
+
 /// The metadata entry of a `tonic::Status` that carries the stable problem code.
 pub const CODE_METADATA_KEY: &str = "x-boxoffice-code";
 /// The metadata entry of a `tonic::Status` that carries `Retry-After` in seconds.

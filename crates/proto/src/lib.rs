@@ -1,223 +1,159 @@
-//! The generated gRPC types, servers and typed clients of every boxoffice service.
+//! The generated gRPC types, servers and typed clients of every boxoffice service, and their
+//! conversions to the shared types of `boxoffice-types`.
 //!
-//! Servers and clients share these types; no other crate defines a copy of a wire type.
+//! Servers and clients share these types; no other crate defines a copy of a wire type. Each
+//! pair of a shared type and its wire twin converts here, once: services and the gateway convert
+//! at their edges (`grpc.rs`, client adapters) and their cores never see a wire type.
 
-pub mod user {
-    tonic::include_proto!("boxoffice.user.v1");
-}
-
-pub mod event {
-    tonic::include_proto!("boxoffice.event.v1");
-}
-
-pub mod booking {
-    tonic::include_proto!("boxoffice.booking.v1");
-}
-
-/// Conversions between the wire's role enums and [`boxoffice_auth::Role`], written once.
-mod role {
-    use std::fmt;
-
-    use boxoffice_auth::Role;
-
-    use crate::booking::{Caller as BookingCaller, Role as BookingRole};
-    use crate::event::{Caller, Role as EventRole};
-    use crate::user::Role as WireRole;
-
-    impl From<Role> for WireRole {
-        fn from(role: Role) -> Self {
-            match role {
-                Role::Customer => WireRole::Customer,
-                Role::Organizer => WireRole::Organizer,
-                Role::Admin => WireRole::Admin,
+/// The generated code, nested as its protobuf packages are (`boxoffice.user.v1`), which is how
+/// the packages refer to each other.
+mod generated {
+    pub mod boxoffice {
+        pub mod common {
+            pub mod v1 {
+                tonic::include_proto!("boxoffice.common.v1");
             }
         }
-    }
-
-    impl TryFrom<WireRole> for Role {
-        type Error = WireRole;
-
-        /// Fails for `ROLE_UNSPECIFIED`, which no account has.
-        fn try_from(role: WireRole) -> Result<Self, WireRole> {
-            match role {
-                WireRole::Customer => Ok(Role::Customer),
-                WireRole::Organizer => Ok(Role::Organizer),
-                WireRole::Admin => Ok(Role::Admin),
-                WireRole::Unspecified => Err(role),
+        pub mod user {
+            pub mod v1 {
+                tonic::include_proto!("boxoffice.user.v1");
             }
         }
-    }
-
-    // event.proto keeps its own copy of the role enum so that its package does not import the
-    // users service's; the two copies convert the same way.
-    impl From<Role> for EventRole {
-        fn from(role: Role) -> Self {
-            match role {
-                Role::Customer => EventRole::Customer,
-                Role::Organizer => EventRole::Organizer,
-                Role::Admin => EventRole::Admin,
+        pub mod event {
+            pub mod v1 {
+                tonic::include_proto!("boxoffice.event.v1");
             }
         }
-    }
-
-    impl TryFrom<EventRole> for Role {
-        type Error = EventRole;
-
-        /// Fails for `ROLE_UNSPECIFIED`, which no caller has.
-        fn try_from(role: EventRole) -> Result<Self, EventRole> {
-            match role {
-                EventRole::Customer => Ok(Role::Customer),
-                EventRole::Organizer => Ok(Role::Organizer),
-                EventRole::Admin => Ok(Role::Admin),
-                EventRole::Unspecified => Err(role),
+        pub mod booking {
+            pub mod v1 {
+                tonic::include_proto!("boxoffice.booking.v1");
             }
-        }
-    }
-
-    impl Caller {
-        /// The caller of an events call, from a verified access token's subject and role.
-        pub fn new(user_id: impl fmt::Display, role: Role) -> Self {
-            Caller { user_id: user_id.to_string(), role: EventRole::from(role).into() }
-        }
-    }
-
-    // booking.proto keeps a third copy, for the same reason as event.proto.
-    impl From<Role> for BookingRole {
-        fn from(role: Role) -> Self {
-            match role {
-                Role::Customer => BookingRole::Customer,
-                Role::Organizer => BookingRole::Organizer,
-                Role::Admin => BookingRole::Admin,
-            }
-        }
-    }
-
-    impl TryFrom<BookingRole> for Role {
-        type Error = BookingRole;
-
-        /// Fails for `ROLE_UNSPECIFIED`, which no caller has.
-        fn try_from(role: BookingRole) -> Result<Self, BookingRole> {
-            match role {
-                BookingRole::Customer => Ok(Role::Customer),
-                BookingRole::Organizer => Ok(Role::Organizer),
-                BookingRole::Admin => Ok(Role::Admin),
-                BookingRole::Unspecified => Err(role),
-            }
-        }
-    }
-
-    impl BookingCaller {
-        /// The caller of a bookings call, from a verified access token's subject and role.
-        pub fn new(user_id: impl fmt::Display, role: Role) -> Self {
-            BookingCaller { user_id: user_id.to_string(), role: BookingRole::from(role).into() }
-        }
-    }
-
-    /// Reads the role of a wire message (an `i32`); `None` for unknown or unspecified values.
-    pub fn role_from_wire(value: i32) -> Option<Role> {
-        WireRole::try_from(value).ok().and_then(|role| Role::try_from(role).ok())
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn every_role_round_trips_through_every_wire_enum() {
-            for role in [Role::Customer, Role::Organizer, Role::Admin] {
-                assert_eq!(Role::try_from(WireRole::from(role)), Ok(role));
-                assert_eq!(Role::try_from(EventRole::from(role)), Ok(role));
-                assert_eq!(Role::try_from(BookingRole::from(role)), Ok(role));
-            }
-            let caller = Caller::new("0190a5a4-0000-7000-8000-000000000000", Role::Organizer);
-            assert_eq!(caller.role(), EventRole::Organizer);
-            let caller = BookingCaller::new("0190a5a4-0000-7000-8000-000000000000", Role::Admin);
-            assert_eq!(caller.role(), BookingRole::Admin);
-            assert_eq!(caller.user_id, "0190a5a4-0000-7000-8000-000000000000");
         }
     }
 }
 
-pub use role::role_from_wire;
+pub use generated::boxoffice::booking::v1 as booking;
+pub use generated::boxoffice::common::v1 as common;
+pub use generated::boxoffice::event::v1 as event;
+pub use generated::boxoffice::user::v1 as user;
 
-/// Reads the caller that every internal call carries (`user_id`, `role` of any of the
-/// services' `Caller` messages, whose role numbers are the same); `None` when either is not
-/// valid.
-pub fn caller_from_wire(user_id: &str, role: i32) -> Option<(uuid::Uuid, boxoffice_auth::Role)> {
-    Some((uuid::Uuid::parse_str(user_id).ok()?, role_from_wire(role)?))
+use boxoffice_errors::Error;
+use boxoffice_types::limits::PageSize;
+use boxoffice_types::{BookingStatus, Caller, CategoryKind, EventStatus, Role, SeatStatus};
+use uuid::Uuid;
+
+/// A shared enum and the wire enum it travels as. Wire enums arrive as `i32` and may hold a
+/// number this build does not know, or their `UNSPECIFIED` zero, which no shared value has.
+pub trait WireEnum: Sized + Copy {
+    /// The shared value of a wire number; `None` for `UNSPECIFIED` and unknown numbers.
+    fn from_wire(value: i32) -> Option<Self>;
+    /// The wire number of the shared value.
+    fn to_wire(self) -> i32;
 }
 
-/// The shared secret that every internal gRPC call carries, so that only boxoffice's own
-/// services (and not any process that can reach a service's port) may call it.
-pub mod internal_auth {
-    use std::sync::Arc;
-
-    use tonic::metadata::{Ascii, MetadataValue};
-    use tonic::service::Interceptor;
-    use tonic::{Request, Status};
-
-    pub const METADATA_KEY: &str = "x-boxoffice-internal-token";
-    /// Shorter secrets are refused at start; a generated one has 43 characters.
-    pub const MIN_TOKEN_CHARS: usize = 32;
-
-    /// Client side: adds the token to every call.
-    #[derive(Clone)]
-    pub struct AttachToken(MetadataValue<Ascii>);
-
-    impl AttachToken {
-        pub fn new(token: &str) -> Result<Self, Status> {
-            token
-                .parse()
-                .map(AttachToken)
-                .map_err(|_| Status::invalid_argument("the internal token must be ASCII"))
-        }
-    }
-
-    impl Interceptor for AttachToken {
-        fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-            request.metadata_mut().insert(METADATA_KEY, self.0.clone());
-            Ok(request)
-        }
-    }
-
-    /// Server side: refuses every call without the token.
-    #[derive(Clone)]
-    pub struct RequireToken(Arc<[u8]>);
-
-    impl RequireToken {
-        pub fn new(token: &str) -> Self {
-            RequireToken(token.as_bytes().into())
-        }
-    }
-
-    impl Interceptor for RequireToken {
-        fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
-            let presented = request.metadata().get(METADATA_KEY).map(|value| value.as_bytes());
-            match presented {
-                Some(presented) if constant_time_eq(presented, &self.0) => Ok(request),
-                _ => Err(Status::unauthenticated("internal calls need the internal token")),
+/// Pairs each variant of a shared enum with the same-named variant of its wire enum.
+macro_rules! wire_enum {
+    ($shared:ty => $wire:ty { $($variant:ident),+ $(,)? }) => {
+        impl From<$shared> for $wire {
+            fn from(value: $shared) -> Self {
+                match value { $(<$shared>::$variant => <$wire>::$variant,)+ }
             }
         }
-    }
 
-    /// Compares without stopping at the first difference, so the time taken reveals nothing
-    /// about how much of a guess was right.
-    fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-        left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    }
+        impl WireEnum for $shared {
+            fn from_wire(value: i32) -> Option<Self> {
+                match <$wire>::try_from(value).ok()? {
+                    $(<$wire>::$variant => Some(<$shared>::$variant),)+
+                    <$wire>::Unspecified => None,
+                }
+            }
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn only_the_right_token_passes() {
-            let mut require = RequireToken::new("s3cret-s3cret-s3cret-s3cret-s3cret");
-            let mut attach = AttachToken::new("s3cret-s3cret-s3cret-s3cret-s3cret").unwrap();
-            assert!(require.call(attach.call(Request::new(())).unwrap()).is_ok());
-            let mut wrong = AttachToken::new("s3cret-s3cret-s3cret-s3cret-s3creT").unwrap();
-            assert!(require.call(wrong.call(Request::new(())).unwrap()).is_err());
-            assert!(require.call(Request::new(())).is_err());
+            fn to_wire(self) -> i32 {
+                <$wire>::from(self).into()
+            }
         }
+    };
+}
+
+wire_enum!(Role => common::Role { Customer, Organizer, Admin });
+wire_enum!(BookingStatus => booking::BookingStatus { Pending, Confirmed, Cancelled, Expired, Refunded });
+wire_enum!(SeatStatus => booking::SeatStatus { Available, Held, Sold });
+wire_enum!(EventStatus => event::EventStatus { Draft, Published, Cancelled });
+wire_enum!(CategoryKind => event::CategoryKind { GeneralAdmission, Seated });
+
+impl From<Caller> for common::Caller {
+    fn from(caller: Caller) -> Self {
+        common::Caller { user_id: caller.user_id.to_string(), role: caller.role.to_wire() }
+    }
+}
+
+impl TryFrom<common::Caller> for Caller {
+    type Error = Error;
+
+    /// Fails with `unauthorized` when the user id or the role cannot be read: the gateway sends
+    /// only callers of verified tokens, so a bad one is not a user.
+    fn try_from(caller: common::Caller) -> Result<Self, Error> {
+        let user_id = Uuid::parse_str(&caller.user_id).ok();
+        match (user_id, Role::from_wire(caller.role)) {
+            (Some(user_id), Some(role)) => Ok(Caller { user_id, role }),
+            _ => Err(Error::unauthorized("the caller is not a user with a role")),
+        }
+    }
+}
+
+/// The caller a call needs: absent is `unauthorized`.
+pub fn required_caller(caller: Option<common::Caller>) -> Result<Caller, Error> {
+    caller.ok_or_else(|| Error::unauthorized("this needs an access token"))?.try_into()
+}
+
+/// The caller of a call that anyone may make, if there is one.
+pub fn optional_caller(caller: Option<common::Caller>) -> Result<Option<Caller>, Error> {
+    caller.map(Caller::try_from).transpose()
+}
+
+/// A page of a list as a client asked for it.
+impl common::PageRequest {
+    pub fn new(size: PageSize, cursor: Option<String>) -> Self {
+        common::PageRequest { limit: size.get(), cursor }
+    }
+
+    /// The page size, checked: a service checks it whatever its caller did.
+    pub fn size(&self) -> Result<PageSize, Error> {
+        PageSize::from_wire(self.limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<T: WireEnum + PartialEq + std::fmt::Debug>(all: &[T]) {
+        for &value in all {
+            assert_eq!(T::from_wire(value.to_wire()), Some(value));
+        }
+        assert_eq!(T::from_wire(0), None, "UNSPECIFIED is no value");
+        assert_eq!(T::from_wire(i32::MAX), None);
+    }
+
+    #[test]
+    fn every_shared_enum_round_trips_through_its_wire_enum() {
+        round_trips(Role::ALL);
+        round_trips(BookingStatus::ALL);
+        round_trips(SeatStatus::ALL);
+        round_trips(EventStatus::ALL);
+        round_trips(CategoryKind::ALL);
+    }
+
+    #[test]
+    fn a_caller_round_trips_and_a_bad_one_is_unauthorized() {
+        let caller = Caller::new(Uuid::now_v7(), Role::Organizer);
+        assert_eq!(required_caller(Some(caller.into())).unwrap(), caller);
+        assert_eq!(optional_caller(None).unwrap(), None);
+        let code = boxoffice_errors::Code::Unauthorized;
+        assert_eq!(required_caller(None).unwrap_err().code, code);
+        let bad = common::Caller { user_id: "me".to_owned(), role: Role::Admin.to_wire() };
+        assert_eq!(required_caller(Some(bad)).unwrap_err().code, code);
+        let unspecified = common::Caller { user_id: Uuid::now_v7().to_string(), role: 0 };
+        assert_eq!(required_caller(Some(unspecified)).unwrap_err().code, code);
     }
 }

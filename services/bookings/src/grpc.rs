@@ -3,21 +3,22 @@
 use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::booking as pb;
 use boxoffice_proto::booking::booking_service_server::{BookingService, BookingServiceServer};
+use boxoffice_proto::common::Empty;
+use boxoffice_proto::{optional_caller, required_caller as caller, WireEnum as _};
+use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
+use boxoffice_types::SeatStatus;
 use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::inventory::{Availability, UnitState};
-use crate::service::{Bookings, Caller, NewBooking};
+use crate::service::{Bookings, NewBooking};
 use crate::store::{BookingRecord, BookingStatus, CategorySales, TicketRecord};
-
-/// The largest gRPC message either side accepts: availability lists every seat of a venue.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
     BookingServiceServer::new(bookings)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES)
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -38,25 +39,8 @@ fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(text.trim()).map_err(|_| Error::not_found(what))
 }
 
-fn caller(caller: Option<pb::Caller>) -> Result<Caller, Error> {
-    let caller = caller.ok_or_else(|| Error::unauthorized("this needs an access token"))?;
-    let (user_id, role) = boxoffice_proto::caller_from_wire(&caller.user_id, caller.role)
-        .ok_or_else(|| Error::unauthorized("the caller is not a user with a role"))?;
-    Ok(Caller { user_id, role })
-}
-
 fn format_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
-fn status_to_proto(status: BookingStatus) -> pb::BookingStatus {
-    match status {
-        BookingStatus::Pending => pb::BookingStatus::Pending,
-        BookingStatus::Confirmed => pb::BookingStatus::Confirmed,
-        BookingStatus::Cancelled => pb::BookingStatus::Cancelled,
-        BookingStatus::Expired => pb::BookingStatus::Expired,
-        BookingStatus::Refunded => pb::BookingStatus::Refunded,
-    }
 }
 
 fn ticket_to_proto(ticket: TicketRecord) -> pb::Ticket {
@@ -74,7 +58,7 @@ fn booking_to_proto(booking: BookingRecord) -> pb::Booking {
         id: booking.id.to_string(),
         event_id: booking.event_id.to_string(),
         user_id: booking.user_id.to_string(),
-        status: status_to_proto(booking.status).into(),
+        status: booking.status.to_wire(),
         items: booking
             .items
             .into_iter()
@@ -118,11 +102,11 @@ fn availability_to_proto(event_id: Uuid, availability: Availability) -> pb::Avai
                 id: seat_id,
                 category_id: category_id.to_string(),
                 status: match state {
-                    None => pb::SeatStatus::Available,
-                    Some(UnitState::Held) => pb::SeatStatus::Held,
-                    Some(UnitState::Sold) => pb::SeatStatus::Sold,
+                    None => SeatStatus::Available,
+                    Some(UnitState::Held) => SeatStatus::Held,
+                    Some(UnitState::Sold) => SeatStatus::Sold,
                 }
-                .into(),
+                .to_wire(),
             })
             .collect(),
     }
@@ -163,7 +147,8 @@ impl BookingService for Bookings {
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
-            self.list(caller, request.limit, request.cursor.as_deref()).await.map(page_to_proto)
+            let page = request.page.unwrap_or_default();
+            self.list(caller, page.size()?, page.cursor.as_deref()).await.map(page_to_proto)
         };
         reply(result.await)
     }
@@ -226,7 +211,7 @@ impl BookingService for Bookings {
         let request = request.into_inner();
         let result = async {
             let event_id = parse_id(&request.event_id, "event")?;
-            let caller = request.caller.map(|wire| caller(Some(wire))).transpose()?;
+            let caller = optional_caller(request.caller)?;
             let (_, availability) = self.availability(caller, event_id).await?;
             Ok(availability_to_proto(event_id, availability))
         };
@@ -288,16 +273,15 @@ impl BookingService for Bookings {
         let result = async {
             let caller = caller(request.caller)?;
             let event_id = parse_id(&request.event_id, "event")?;
-            let status = match request.status.map(pb::BookingStatus::try_from) {
-                None => None,
-                Some(Ok(pb::BookingStatus::Pending)) => Some(BookingStatus::Pending),
-                Some(Ok(pb::BookingStatus::Confirmed)) => Some(BookingStatus::Confirmed),
-                Some(Ok(pb::BookingStatus::Cancelled)) => Some(BookingStatus::Cancelled),
-                Some(Ok(pb::BookingStatus::Expired)) => Some(BookingStatus::Expired),
-                Some(Ok(pb::BookingStatus::Refunded)) => Some(BookingStatus::Refunded),
-                Some(_) => return Err(Error::validation("status: not a booking status")),
-            };
-            self.event_bookings(caller, event_id, status, request.limit, request.cursor.as_deref())
+            let status = request
+                .status
+                .map(|status| {
+                    BookingStatus::from_wire(status)
+                        .ok_or_else(|| Error::validation("status: not a booking status"))
+                })
+                .transpose()?;
+            let page = request.page.unwrap_or_default();
+            self.event_bookings(caller, event_id, status, page.size()?, page.cursor.as_deref())
                 .await
                 .map(page_to_proto)
         };
@@ -318,15 +302,15 @@ impl BookingService for Bookings {
         reply(result.await)
     }
 
-    async fn load_inventory(&self, request: Request<pb::LoadInventoryRequest>) -> Reply<pb::Empty> {
+    async fn load_inventory(&self, request: Request<pb::LoadInventoryRequest>) -> Reply<Empty> {
         let result = async {
             let event_id = parse_id(&request.into_inner().event_id, "event")?;
-            self.load_inventory(event_id).await.map(|()| pb::Empty {})
+            self.load_inventory(event_id).await.map(|()| Empty {})
         };
         reply(result.await)
     }
 
-    async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
-        reply(Bookings::check_ready(self).await.map(|()| pb::Empty {}))
+    async fn check_ready(&self, _request: Request<Empty>) -> Reply<Empty> {
+        reply(Bookings::check_ready(self).await.map(|()| Empty {}))
     }
 }

@@ -19,11 +19,18 @@ pub mod tickets;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 pub use boxoffice_db::Database;
 use boxoffice_db::Pool;
+use boxoffice_proto::event::event_service_client::EventServiceClient;
+use boxoffice_runtime::Connection;
+use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
 pub use clock::Clock;
+use inventory::{InventoryStore, MemoryInventory, RedisInventory};
+use payments::TestPaymentProvider;
 pub use service::Bookings;
 use store::{BookingStore, PostgresBookingStore, SqliteBookingStore, MIGRATIONS, POSTGRES_SCHEMA};
+use tickets::TicketSigner;
 use tokio_util::sync::CancellationToken;
 
 /// How often the expirer looks for holds that ran out: a hold is released within this long of
@@ -31,6 +38,47 @@ use tokio_util::sync::CancellationToken;
 pub const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_millis(200);
 /// How often old Idempotency-Keys are purged.
 pub const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Where the inventory store keeps its state.
+pub enum InventoryBackend {
+    /// One process: the embedded default.
+    Memory,
+    /// Shared by every replica.
+    Redis { url: String, key_prefix: String },
+}
+
+/// What the bookings service needs.
+pub struct Deps {
+    /// Its own database, the record of every hold and sale.
+    pub database: Database,
+    pub inventory: InventoryBackend,
+    /// The events service, which says what an event sells.
+    pub events: Connection,
+    /// Signs and checks ticket codes.
+    pub tickets: TicketSigner,
+    /// The clock holds expire by; tests move it.
+    pub clock: Clock,
+}
+
+/// The bookings service, ready to serve: its database opened and migrated, the inventory store
+/// connected and every event in it marked for a rebuild.
+pub async fn build(deps: Deps) -> anyhow::Result<Bookings> {
+    let store = open_store(&deps.database).await?;
+    let inventory: Arc<dyn InventoryStore> = match &deps.inventory {
+        InventoryBackend::Redis { url, key_prefix } => {
+            Arc::new(RedisInventory::connect(url, key_prefix).await?)
+        }
+        InventoryBackend::Memory => Arc::new(MemoryInventory::new()),
+    };
+    let events = EventServiceClient::new(deps.events)
+        .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+    // The database is the record: every inventory is rebuilt from it after a start, so that no
+    // hold a crashed process left in the store outlives it.
+    inventory.forget_all().await.context("resetting the inventory store")?;
+    let payments = Arc::new(TestPaymentProvider::new());
+    Ok(Bookings::new(store, inventory, events, payments, deps.tickets, deps.clock))
+}
 
 /// Opens the store and applies pending migrations, so a fresh database is ready at once.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn BookingStore>> {

@@ -7,15 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use boxoffice_auth::Role;
 use boxoffice_errors::{Code, Error};
 use boxoffice_proto::event as events_pb;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
-use boxoffice_proto::internal_auth::AttachToken;
+use boxoffice_runtime::Connection;
+use boxoffice_types::limits::{PageSize, IDEMPOTENCY_KEY_MAX_CHARS};
+use boxoffice_types::{Caller, Role};
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -32,7 +31,7 @@ use crate::store::{
 };
 use crate::tickets::TicketSigner;
 
-pub type EventsClient = EventServiceClient<InterceptedService<Channel, AttachToken>>;
+pub type EventsClient = EventServiceClient<Connection>;
 
 #[derive(Clone, Copy, Debug)]
 enum StoreChange {
@@ -45,9 +44,6 @@ pub const HOLD_TTL: Duration = Duration::from_secs(10 * 60);
 /// How long an event's status, sale start and limits are trusted without asking the events
 /// service again. Categories and units are frozen once published, so only these can change.
 pub const EVENT_INFO_TTL: Duration = Duration::from_secs(1);
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
-pub const MAX_PAGE_SIZE: u32 = 100;
-pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 /// Idempotency keys are kept at least this long (API.md: 24 hours).
 pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a request with a key waits for the first request with the same key to finish; well
@@ -64,13 +60,6 @@ const CANCEL_SWEEP_PASSES: usize = 5;
 const CANCEL_SWEEP_PAUSE: Duration = Duration::from_millis(50);
 /// Expired holds released per sweep of the expirer.
 pub const EXPIRY_BATCH: u32 = 500;
-
-/// Who is asking, from a verified access token.
-#[derive(Clone, Copy, Debug)]
-pub struct Caller {
-    pub user_id: Uuid,
-    pub role: Role,
-}
 
 /// A hold request, not yet checked.
 #[derive(Clone, Debug, Default)]
@@ -564,10 +553,10 @@ impl Bookings {
     pub async fn list(
         &self,
         caller: Caller,
-        limit: u32,
+        limit: PageSize,
         cursor: Option<&str>,
     ) -> Result<(Vec<BookingRecord>, Option<String>), Error> {
-        let limit = page_size(limit)?;
+        let limit = limit.get();
         let after = cursor.map(decode_cursor).transpose()?;
         let user = (caller.role != Role::Admin).then_some(caller.user_id);
         let bookings = self.inner.store.list(user, after, limit + 1).await?;
@@ -863,12 +852,12 @@ impl Bookings {
         caller: Caller,
         event_id: Uuid,
         status: Option<BookingStatus>,
-        limit: u32,
+        limit: PageSize,
         cursor: Option<&str>,
     ) -> Result<(Vec<BookingRecord>, Option<String>), Error> {
         let info = self.event_info(event_id, false).await?;
         require_organizer(caller, &info)?;
-        let limit = page_size(limit)?;
+        let limit = limit.get();
         let after = cursor.map(decode_cursor).transpose()?;
         let bookings = self.inner.store.list_for_event(event_id, status, after, limit + 1).await?;
         Ok(page(bookings, limit))
@@ -959,14 +948,6 @@ fn request_hash(request: &NewBooking) -> String {
         hasher.update(format!("|seat:{}", seat.trim()).as_bytes());
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())
-}
-
-fn page_size(limit: u32) -> Result<u32, Error> {
-    match limit {
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        limit if limit <= MAX_PAGE_SIZE => Ok(limit),
-        _ => Err(Error::validation(format!("limit: must be 1 to {MAX_PAGE_SIZE}"))),
-    }
 }
 
 fn page(mut bookings: Vec<BookingRecord>, limit: u32) -> (Vec<BookingRecord>, Option<String>) {

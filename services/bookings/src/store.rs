@@ -22,38 +22,7 @@ pub static MIGRATIONS: boxoffice_db::Migrations =
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BookingStatus {
-    Pending,
-    Confirmed,
-    Cancelled,
-    Expired,
-    Refunded,
-}
-
-impl BookingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BookingStatus::Pending => "pending",
-            BookingStatus::Confirmed => "confirmed",
-            BookingStatus::Cancelled => "cancelled",
-            BookingStatus::Expired => "expired",
-            BookingStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(BookingStatus::Pending),
-            "confirmed" => Some(BookingStatus::Confirmed),
-            "cancelled" => Some(BookingStatus::Cancelled),
-            "expired" => Some(BookingStatus::Expired),
-            "refunded" => Some(BookingStatus::Refunded),
-            _ => None,
-        }
-    }
-}
+pub use boxoffice_types::BookingStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {

@@ -4,6 +4,11 @@
 use std::collections::HashSet;
 
 use boxoffice_errors::Error;
+/// The limits that the gateway and the bench tool check too.
+pub use boxoffice_types::limits::{
+    DEFAULT_MAX_TICKETS_PER_BOOKING, MAX_GENERAL_ADMISSION_CAPACITY, MAX_SEATS_PER_VENUE,
+    MAX_TICKETS_PER_BOOKING,
+};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,16 +22,11 @@ pub const ROW_LABEL_MAX_CHARS: usize = 20;
 pub const MAX_SECTIONS_PER_VENUE: usize = 500;
 pub const MAX_ROWS_PER_SECTION: usize = 1_000;
 pub const MAX_SEATS_PER_ROW: u32 = 2_000;
-/// A stadium; larger crowds are general admission.
-pub const MAX_SEATS_PER_VENUE: u64 = 250_000;
 pub const MAX_CATEGORIES_PER_EVENT: usize = 50;
-pub const MAX_GENERAL_ADMISSION_CAPACITY: u32 = 1_000_000;
 /// Every unit of an event is loaded into the inventory store when it is published.
 pub const MAX_EVENT_CAPACITY: u64 = 2_000_000;
 /// A hundred million of the currency's main unit.
 pub const MAX_PRICE_CENTS: i64 = 10_000_000_000;
-pub const DEFAULT_MAX_TICKETS_PER_BOOKING: u32 = 10;
-pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
 /// The bytes of all seat ids of a venue together: every seat id travels in one gRPC message and
 /// one JSON answer, which must stay well inside the 64 MiB message limit.
 pub const MAX_SEAT_ID_BYTES_PER_VENUE: u64 = 16 * 1024 * 1024;
@@ -213,32 +213,8 @@ fn parse_label(input: &str, field: &str, max_chars: usize) -> Result<String, Err
     Ok(label)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventStatus {
-    Draft,
-    Published,
-    Cancelled,
-}
-
-impl EventStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventStatus::Draft => "draft",
-            EventStatus::Published => "published",
-            EventStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EventStatus> {
-        match text {
-            "draft" => Some(EventStatus::Draft),
-            "published" => Some(EventStatus::Published),
-            "cancelled" => Some(EventStatus::Cancelled),
-            _ => None,
-        }
-    }
-}
+/// Where an event stands: the one definition every service shares.
+pub use boxoffice_types::EventStatus;
 
 /// How a category's tickets are laid out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

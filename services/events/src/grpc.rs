@@ -1,44 +1,31 @@
 //! The gRPC face of the events service: converts wire types and calls [`Events`].
 
 use boxoffice_errors::{grpc_reply as reply, Error};
+use boxoffice_proto::common::Empty;
 use boxoffice_proto::event as pb;
 use boxoffice_proto::event::event_service_server::{EventService, EventServiceServer};
+use boxoffice_proto::{optional_caller, required_caller as caller, WireEnum as _};
+use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
+use boxoffice_types::CategoryKind;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{
-    format_time, seat_id, Category, EventStatus, NewCategory, NewPlacement, Placement, RowLayout,
-    SectionLayout,
+    format_time, seat_id, Category, NewCategory, NewPlacement, Placement, RowLayout, SectionLayout,
 };
-use crate::service::{Caller, EventPatch, Events, ListRequest, NewEvent};
+use crate::service::{EventPatch, Events, ListRequest, NewEvent};
 use crate::store::{EventRecord, VenueRecord};
-
-/// The largest gRPC message either side accepts: a venue of 250,000 seats lists every seat id.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn server(events: Events) -> EventServiceServer<Events> {
     EventServiceServer::new(events)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES)
 }
 
 type Reply<T> = Result<Response<T>, Status>;
 
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(text).map_err(|_| Error::not_found(what))
-}
-
-fn caller(caller: Option<pb::Caller>) -> Result<Caller, Error> {
-    optional_caller(caller)?.ok_or_else(|| Error::unauthorized("this needs an access token"))
-}
-
-fn optional_caller(caller: Option<pb::Caller>) -> Result<Option<Caller>, Error> {
-    let Some(caller) = caller else {
-        return Ok(None);
-    };
-    let (user_id, role) = boxoffice_proto::caller_from_wire(&caller.user_id, caller.role)
-        .ok_or_else(|| Error::unauthorized("the caller is not a user with a role"))?;
-    Ok(Some(Caller { user_id, role }))
 }
 
 fn venue_to_proto(venue: VenueRecord) -> pb::Venue {
@@ -75,8 +62,8 @@ fn venue_to_proto(venue: VenueRecord) -> pb::Venue {
 
 fn category_to_proto(category: Category) -> pb::Category {
     let (kind, sections) = match category.placement {
-        Placement::GeneralAdmission => (pb::CategoryKind::GeneralAdmission, Vec::new()),
-        Placement::Seated { sections } => (pb::CategoryKind::Seated, sections),
+        Placement::GeneralAdmission => (CategoryKind::GeneralAdmission, Vec::new()),
+        Placement::Seated { sections } => (CategoryKind::Seated, sections),
     };
     pb::Category {
         id: category.id.to_string(),
@@ -84,17 +71,12 @@ fn category_to_proto(category: Category) -> pb::Category {
         price_cents: category.price_cents,
         currency: category.currency,
         capacity: category.capacity,
-        kind: kind.into(),
+        kind: kind.to_wire(),
         sections,
     }
 }
 
 pub fn event_to_proto(event: EventRecord) -> pb::Event {
-    let status = match event.status {
-        EventStatus::Draft => pb::EventStatus::Draft,
-        EventStatus::Published => pb::EventStatus::Published,
-        EventStatus::Cancelled => pb::EventStatus::Cancelled,
-    };
     pb::Event {
         id: event.id.to_string(),
         organizer_id: event.organizer_id.to_string(),
@@ -105,7 +87,7 @@ pub fn event_to_proto(event: EventRecord) -> pb::Event {
         starts_at: format_time(event.starts_at),
         ends_at: format_time(event.ends_at),
         sale_starts_at: event.sale_starts_at.map(format_time),
-        status: status.into(),
+        status: event.status.to_wire(),
         max_tickets_per_booking: event.max_tickets_per_booking,
         categories: event.categories.into_iter().map(category_to_proto).collect(),
         created_at: format_time(event.created_at),
@@ -223,12 +205,12 @@ impl EventService for Events {
         reply(result.await)
     }
 
-    async fn delete_event(&self, request: Request<pb::DeleteEventRequest>) -> Reply<pb::Empty> {
+    async fn delete_event(&self, request: Request<pb::DeleteEventRequest>) -> Reply<Empty> {
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
             let event_id = parse_id(&request.event_id, "event")?;
-            self.delete(caller, event_id).await.map(|()| pb::Empty {})
+            self.delete(caller, event_id).await.map(|()| Empty {})
         };
         reply(result.await)
     }
@@ -247,13 +229,14 @@ impl EventService for Events {
         let request = request.into_inner();
         let result = async {
             let caller = optional_caller(request.caller)?;
+            let page = request.page.unwrap_or_default();
             let list = ListRequest {
                 q: request.q,
                 city: request.city,
                 from: request.from,
                 to: request.to,
-                limit: request.limit,
-                cursor: request.cursor,
+                limit: page.size()?,
+                cursor: page.cursor,
                 mine: request.mine,
             };
             let (events, next_cursor) = self.list(caller, list).await?;
@@ -286,7 +269,7 @@ impl EventService for Events {
         reply(result.await)
     }
 
-    async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
-        reply(Events::check_ready(self).await.map(|()| pb::Empty {}))
+    async fn check_ready(&self, _request: Request<Empty>) -> Reply<Empty> {
+        reply(Events::check_ready(self).await.map(|()| Empty {}))
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! It owns its database (the `events` schema on PostgreSQL, `events.db` embedded); nothing else
 //! reads it. Public event reads are cached in the shared store and dropped on every change.
+//! [`build`] makes it from its dependencies; callers reach it over gRPC ([`grpc::server`]).
 
 pub mod domain;
 pub mod grpc;
+pub mod sales;
 pub mod service;
 pub mod store;
 
@@ -13,8 +15,27 @@ use std::sync::Arc;
 
 pub use boxoffice_db::Database;
 use boxoffice_db::Pool;
+use boxoffice_kv::Kv;
+use boxoffice_runtime::Connection;
+use sales::BookingsClient;
 pub use service::Events;
 use store::{EventStore, PostgresEventStore, SqliteEventStore, MIGRATIONS, POSTGRES_SCHEMA};
+
+/// What the events service needs.
+pub struct Deps {
+    /// Its own database.
+    pub database: Database,
+    /// The shared store, for the cache of public event reads.
+    pub kv: Kv,
+    /// The bookings service, which sells the published events and refunds the cancelled ones.
+    pub bookings: Connection,
+}
+
+/// The events service, ready to serve: its database opened and migrated.
+pub async fn build(deps: Deps) -> anyhow::Result<Events> {
+    let store = open_store(&deps.database).await?;
+    Ok(Events::new(store, deps.kv, Arc::new(BookingsClient::new(deps.bookings))))
+}
 
 /// Opens the store and applies pending migrations, so a fresh database is ready at once.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn EventStore>> {

@@ -4,15 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use boxoffice_auth::Role;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
-use boxoffice_proto::booking as booking_pb;
-use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
-use boxoffice_proto::internal_auth::AttachToken;
+use boxoffice_types::limits::PageSize;
+use boxoffice_types::Caller;
 use chrono::{DateTime, SubsecRound as _, Utc};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -20,10 +16,9 @@ use crate::domain::{
     parse_time, Category, EventStatus, Layout, NewCategory, NewPlacement, Placement, SectionLayout,
     ADDRESS_MAX_CHARS, CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
 };
+use crate::sales::Sales;
 use crate::store::{concurrent_update, EventRecord, EventStore, ListQuery, VenueRecord};
 
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
-pub const MAX_PAGE_SIZE: u32 = 100;
 /// How long a public event stays in the cache. Every change deletes the entry at once; the
 /// expiry only bounds how long a read that raced a change can serve the older copy.
 pub const EVENT_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -35,23 +30,12 @@ const SEARCH_MAX_CHARS: usize = 200;
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// Who is asking, from a verified access token.
-#[derive(Clone, Copy, Debug)]
-pub struct Caller {
-    pub user_id: Uuid,
-    pub role: Role,
-}
-
-impl Caller {
-    fn owns(&self, organizer_id: Uuid) -> bool {
-        self.role == Role::Admin || self.user_id == organizer_id
-    }
-
-    fn require_organizer(&self) -> Result<(), Error> {
-        match self.role {
-            Role::Organizer | Role::Admin => Ok(()),
-            Role::Customer => Err(Error::new(Code::Forbidden, "only organizers and admins may do this")),
-        }
+/// Venues and events are made by organizers and admins.
+fn require_organizer(caller: Caller) -> Result<(), Error> {
+    if caller.is_organizer() {
+        Ok(())
+    } else {
+        Err(Error::new(Code::Forbidden, "only organizers and admins may do this"))
     }
 }
 
@@ -85,13 +69,13 @@ pub struct EventPatch {
 }
 
 /// A listing request, not yet parsed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ListRequest {
     pub q: Option<String>,
     pub city: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
-    pub limit: u32,
+    pub limit: PageSize,
     pub cursor: Option<String>,
     pub mine: bool,
 }
@@ -104,14 +88,13 @@ pub struct CategoryUnits {
     pub seat_ids: Vec<String>,
 }
 
-pub type BookingsClient = BookingServiceClient<InterceptedService<Channel, AttachToken>>;
-
 #[derive(Clone)]
 pub struct Events {
     store: Arc<dyn EventStore>,
     kv: Kv,
-    /// Refunds the bookings of a cancelled event; absent only in tests of this crate alone.
-    bookings: Option<BookingsClient>,
+    /// The bookings service: loads a published event's inventory, refunds a cancelled one's
+    /// bookings.
+    sales: Arc<dyn Sales>,
 }
 
 /// The current time as the databases store it: to the microsecond, so that what a request
@@ -133,14 +116,8 @@ fn parse_venue_id(text: &str) -> Result<Uuid, Error> {
 }
 
 impl Events {
-    pub fn new(store: Arc<dyn EventStore>, kv: Kv) -> Self {
-        Events { store, kv, bookings: None }
-    }
-
-    /// Connects the bookings service, which refunds the bookings of cancelled events.
-    pub fn with_bookings(mut self, bookings: BookingsClient) -> Self {
-        self.bookings = Some(bookings);
-        self
+    pub fn new(store: Arc<dyn EventStore>, kv: Kv, sales: Arc<dyn Sales>) -> Self {
+        Events { store, kv, sales }
     }
 
     pub async fn create_venue(
@@ -151,7 +128,7 @@ impl Events {
         address: &str,
         sections: Vec<SectionLayout>,
     ) -> Result<VenueRecord, Error> {
-        caller.require_organizer()?;
+        require_organizer(caller)?;
         let venue = VenueRecord {
             id: Uuid::now_v7(),
             organizer_id: caller.user_id,
@@ -179,7 +156,7 @@ impl Events {
     }
 
     pub async fn create_event(&self, caller: Caller, new: NewEvent) -> Result<EventRecord, Error> {
-        caller.require_organizer()?;
+        require_organizer(caller)?;
         let name = parse_text(&new.name, "name", NAME_MAX_CHARS)?;
         let description = parse_optional_text(&new.description, "description", DESCRIPTION_MAX_CHARS)?;
         let city = parse_text(&new.city, "city", CITY_MAX_CHARS)?;
@@ -398,11 +375,8 @@ impl Events {
         // Loading the inventory now spares the first buyers of an on-sale the wait. It is only
         // a head start: the bookings service loads it on first use anyway, so a failure here
         // does not fail the publication.
-        if let Some(bookings) = &self.bookings {
-            let request = booking_pb::LoadInventoryRequest { event_id: event_id.to_string() };
-            if let Err(status) = bookings.clone().load_inventory(request).await {
-                tracing::warn!(%event_id, %status, "loading the inventory of a published event fails; it loads on first use");
-            }
+        if let Err(error) = self.sales.load_inventory(event_id).await {
+            tracing::warn!(%event_id, %error, "loading the inventory of a published event fails; it loads on first use");
         }
         Ok(event)
     }
@@ -421,14 +395,7 @@ impl Events {
                 })
             })
             .await?;
-        if let Some(bookings) = &self.bookings {
-            let request = booking_pb::CancelEventBookingsRequest { event_id: event_id.to_string() };
-            bookings
-                .clone()
-                .cancel_event_bookings(request)
-                .await
-                .map_err(|status| Error::from_status(&status))?;
-        }
+        self.sales.cancel_event_bookings(event_id).await?;
         Ok(event)
     }
 
@@ -450,11 +417,7 @@ impl Events {
         caller: Option<Caller>,
         request: ListRequest,
     ) -> Result<(Vec<EventRecord>, Option<String>), Error> {
-        let limit = match request.limit {
-            0 => DEFAULT_PAGE_SIZE,
-            limit if limit <= MAX_PAGE_SIZE => limit,
-            _ => return Err(Error::validation(format!("limit: must be 1 to {MAX_PAGE_SIZE}"))),
-        };
+        let limit = request.limit.get();
         let organizer_id = match (request.mine, caller) {
             (false, _) => None,
             (true, Some(caller)) => Some(caller.user_id),

@@ -4,10 +4,10 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use boxoffice_auth::{Role, VerifyError};
+use boxoffice_auth::VerifyError;
 use boxoffice_errors::Error;
-use boxoffice_proto::booking::Caller as BookingCaller;
-use boxoffice_proto::event::Caller;
+use boxoffice_proto::common::Caller;
+use boxoffice_types::Role;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
@@ -22,14 +22,9 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Who is asking, for the events service, which checks roles and ownership itself.
+    /// Who is asking, for a service, which checks roles and ownership itself.
     pub fn caller(&self) -> Caller {
-        Caller::new(self.user_id, self.role)
-    }
-
-    /// Who is asking, for the bookings service, which checks ownership itself.
-    pub fn booking_caller(&self) -> BookingCaller {
-        BookingCaller::new(self.user_id, self.role)
+        boxoffice_types::Caller::new(self.user_id, self.role).into()
     }
 }
 
@@ -43,10 +38,6 @@ pub struct OptionalAuthUser(pub Option<AuthUser>);
 impl OptionalAuthUser {
     pub fn caller(&self) -> Option<Caller> {
         self.0.as_ref().map(AuthUser::caller)
-    }
-
-    pub fn booking_caller(&self) -> Option<BookingCaller> {
-        self.0.as_ref().map(AuthUser::booking_caller)
     }
 }
 

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::HeaderName;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use boxoffice_auth::TokenKey;
@@ -24,10 +24,9 @@ use boxoffice_kv::{Kv, Revocations};
 use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
+use boxoffice_runtime::Connection;
+use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
-use tower::util::BoxCloneSyncService;
-use tower::ServiceExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
@@ -37,49 +36,6 @@ use crate::problem::ApiError;
 /// The largest request body the gateway reads.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-/// The largest gRPC message the gateway sends to or takes from the events and bookings
-/// services. tonic's default of 4 MiB is too small for a venue of 250,000 seats, whose seat ids
-/// (each "<section>/<row>/<number>") come back in one `Venue`, and again with a status and a
-/// category id each in one `Availability`.
-pub const MAX_GRPC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
-/// How the gateway reaches a service: over the network, or by calling the service's gRPC server
-/// directly when both run in one process (which skips loopback TCP and HTTP/2 framing on both
-/// sides of the busiest hop of a flash sale).
-pub type Connection =
-    BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, tonic::Status>;
-
-/// A connection over `channel`, carrying the internal token on every call.
-pub fn over_network(channel: Channel, internal_token: &str) -> anyhow::Result<Connection> {
-    let token: http::HeaderValue = internal_token.parse().context("reading the internal token")?;
-    let with_token = channel
-        .map_request(move |mut request: http::Request<tonic::body::Body>| {
-            request.headers_mut().insert(boxoffice_proto::internal_auth::METADATA_KEY, token.clone());
-            request
-        })
-        .map_err(|error| tonic::Status::unavailable(format!("calling a service fails: {error}")));
-    Ok(BoxCloneSyncService::new(with_token))
-}
-
-/// A connection to a gRPC server in this process. The internal token guards the network; a
-/// call within the process needs none.
-pub fn in_process<S>(server: S) -> Connection
-where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    BoxCloneSyncService::new(
-        server.map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
-    )
-}
-
 type UsersClient = UserServiceClient<Connection>;
 type EventsClient = EventServiceClient<Connection>;
 type BookingsClient = BookingServiceClient<Connection>;
@@ -286,45 +242,4 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("serving the public API")
-}
-
-/// Serves health, readiness and metrics for a service running on its own, which has no public
-/// API, until `shutdown` is cancelled.
-pub async fn serve_admin<F, Fut>(
-    listener: tokio::net::TcpListener,
-    ready: F,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()>
-where
-    F: Fn() -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
-{
-    axum::serve(listener, admin_router(ready))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .context("serving the admin endpoint")
-}
-
-fn admin_router<F, Fut>(ready: F) -> Router
-where
-    F: Fn() -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
-{
-    Router::new()
-        .route("/healthz", get(routes::health::healthz))
-        .route(
-            "/readyz",
-            get(move || {
-                let ready = ready.clone();
-                async move {
-                    match ready().await {
-                        Ok(()) => (StatusCode::OK, Json(routes::health::HealthResponse { status: "ready" }))
-                            .into_response(),
-                        Err(error) => ApiError(error).into_response(),
-                    }
-                }
-            }),
-        )
-        .route("/metrics", get(routes::health::metrics))
-        .fallback(not_found)
 }

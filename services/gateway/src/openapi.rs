@@ -3,6 +3,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use boxoffice_errors::Code;
+use boxoffice_types::{BookingStatus, CategoryKind, EventStatus, Role, SeatStatus};
+
 use crate::problem::Problem;
 use crate::routes::{auth, bookings, events, health, users, venues, UserResponse};
 
@@ -28,20 +31,20 @@ use crate::routes::{auth, bookings, events, health, users, venues, UserResponse}
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
-        Problem, UserResponse, auth::SignupRequest, auth::LoginRequest, auth::RefreshRequest,
+        Problem, Code, Role, UserResponse, auth::SignupRequest, auth::LoginRequest, auth::RefreshRequest,
         auth::TokenResponse, users::UpdateMeRequest, users::ChangePasswordRequest,
         users::SetRoleRequest, health::HealthResponse,
         venues::CreateVenueRequest, venues::SectionLayout, venues::RowLayout,
         venues::VenueResponse,
         events::CreateEventRequest, events::UpdateEventRequest, events::CategoryRequest,
-        events::EventResponse, events::CategoryResponse, events::EventStatus,
-        events::CategoryKind, events::EventPage, events::AvailabilityResponse,
-        events::CategoryAvailability, events::SeatAvailability, events::SeatStatus,
+        events::EventResponse, events::CategoryResponse, EventStatus,
+        CategoryKind, events::EventPage, events::AvailabilityResponse,
+        events::CategoryAvailability, events::SeatAvailability, SeatStatus,
         events::EventStatsResponse, events::CategoryStatsResponse,
         bookings::CreateBookingRequest, bookings::BookingItemRequest,
         bookings::ConfirmBookingRequest, bookings::CancelBookingRequest, bookings::CheckInRequest,
         bookings::BookingResponse, bookings::BookingItemResponse, bookings::TicketResponse,
-        bookings::BookingStatus, bookings::BookingPage, bookings::CheckInResponse,
+        BookingStatus, bookings::BookingPage, bookings::CheckInResponse,
         bookings::PngImage,
     )),
     modifiers(&BearerAuth),

@@ -6,33 +6,12 @@ use std::error::Error as _;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use boxoffice_errors::{Code, Error};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
-
-/// An RFC 9457 problem document with boxoffice's stable `code`.
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct Problem {
-    /// A URI naming the kind of problem: `urn:boxoffice:problem:<code>`.
-    #[serde(rename = "type")]
-    #[schema(example = "urn:boxoffice:problem:validation_failed")]
-    pub problem_type: String,
-    #[schema(example = "Validation failed")]
-    pub title: String,
-    #[schema(example = 422)]
-    pub status: u16,
-    #[schema(example = "password: must be 8 to 128 characters")]
-    pub detail: String,
-    /// Stable and machine-readable: `validation_failed`, `invalid_credentials`, `email_taken`,
-    /// `unauthorized`, `forbidden`, `not_found`, `rate_limited`, ...
-    #[schema(example = "validation_failed")]
-    pub code: String,
-}
+pub use boxoffice_errors::Problem;
 
 /// The error every handler returns.
 #[derive(Debug)]
@@ -54,26 +33,7 @@ impl From<tonic::Status> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let error = self.0;
-        let status = error.http_status();
-        let problem = Problem {
-            problem_type: format!("urn:boxoffice:problem:{}", error.code),
-            title: error.code.title().to_owned(),
-            status: status.as_u16(),
-            detail: error.detail,
-            code: error.code.as_str().to_owned(),
-        };
-        let body = serde_json::to_vec(&problem).expect("a problem serializes");
-        let mut response = (status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
-        if let Some(retry_after) = error.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
+        boxoffice_runtime::problem(&self.0)
     }
 }
 

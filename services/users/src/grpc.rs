@@ -1,9 +1,11 @@
 //! The gRPC face of the users service: converts wire types and calls [`Users`].
 
-use boxoffice_auth::Role;
 use boxoffice_errors::{grpc_reply as reply, Error};
+use boxoffice_proto::common::Empty;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_server::{UserService, UserServiceServer};
+use boxoffice_proto::WireEnum as _;
+use boxoffice_types::Role;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -16,8 +18,7 @@ pub fn server(users: Users) -> UserServiceServer<Users> {
 }
 
 fn role_from_proto(role: i32) -> Result<Role, Error> {
-    boxoffice_proto::role_from_wire(role)
-        .ok_or_else(|| Error::validation("role: must be customer, organizer or admin"))
+    Role::from_wire(role).ok_or_else(|| Error::validation("role: must be customer, organizer or admin"))
 }
 
 fn user_to_proto(user: UserRecord) -> pb::User {
@@ -26,7 +27,7 @@ fn user_to_proto(user: UserRecord) -> pb::User {
         email: user.email,
         first_name: user.first_name,
         last_name: user.last_name,
-        role: pb::Role::from(user.role).into(),
+        role: user.role.to_wire(),
         created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }
 }
@@ -86,11 +87,11 @@ impl UserService for Users {
         reply(self.refresh(&request.into_inner().refresh_token).await.map(tokens_to_proto))
     }
 
-    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<pb::Empty> {
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<Empty> {
         let request = request.into_inner();
         let result = async {
             let session_id = parse_id(&request.session_id, "session")?;
-            self.logout(session_id).await.map(|()| pb::Empty {})
+            self.logout(session_id).await.map(|()| Empty {})
         };
         reply(result.await)
     }
@@ -114,22 +115,22 @@ impl UserService for Users {
         reply(result.await)
     }
 
-    async fn delete_user(&self, request: Request<pb::DeleteUserRequest>) -> Reply<pb::Empty> {
+    async fn delete_user(&self, request: Request<pb::DeleteUserRequest>) -> Reply<Empty> {
         let result = async {
             let user_id = parse_id(&request.into_inner().user_id, "user")?;
-            self.delete(user_id).await.map(|()| pb::Empty {})
+            self.delete(user_id).await.map(|()| Empty {})
         };
         reply(result.await)
     }
 
-    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Reply<pb::Empty> {
+    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Reply<Empty> {
         let request = request.into_inner();
         let result = async {
             let user_id = parse_id(&request.user_id, "user")?;
             let session_id = parse_id(&request.session_id, "session")?;
             self.change_password(user_id, session_id, &request.current_password, &request.new_password)
                 .await
-                .map(|()| pb::Empty {})
+                .map(|()| Empty {})
         };
         reply(result.await)
     }
@@ -144,11 +145,11 @@ impl UserService for Users {
         reply(result.await)
     }
 
-    async fn get_token_key_id(&self, _request: Request<pb::Empty>) -> Reply<pb::TokenKeyId> {
+    async fn get_token_key_id(&self, _request: Request<Empty>) -> Reply<pb::TokenKeyId> {
         Ok(Response::new(pb::TokenKeyId { key_id: self.token_key_id() }))
     }
 
-    async fn check_ready(&self, _request: Request<pb::Empty>) -> Reply<pb::Empty> {
-        reply(Users::check_ready(self).await.map(|()| pb::Empty {}))
+    async fn check_ready(&self, _request: Request<Empty>) -> Reply<Empty> {
+        reply(Users::check_ready(self).await.map(|()| Empty {}))
     }
 }

@@ -2,8 +2,8 @@
 //! tokens, and the secret that signs access tokens.
 //!
 //! It owns its database (the `users` schema on PostgreSQL, `users.db` embedded); nothing else
-//! reads it. Callers reach it over gRPC ([`grpc::server`]); the operator CLI calls [`Users`]
-//! directly.
+//! reads it. [`build`] makes it from its dependencies; callers reach it over gRPC
+//! ([`grpc::server`]); the operator CLI calls [`Users`] directly.
 
 pub mod domain;
 pub mod grpc;
@@ -16,8 +16,33 @@ use std::sync::Arc;
 pub use service::{NewAccount, Users};
 use store::{PostgresUserStore, SqliteUserStore, UserStore, MIGRATIONS, POSTGRES_SCHEMA};
 
+use boxoffice_auth::TokenKey;
 pub use boxoffice_db::Database;
 use boxoffice_db::Pool;
+use boxoffice_kv::Kv;
+
+/// What the users service needs.
+pub struct Deps {
+    /// Its own database.
+    pub database: Database,
+    /// The shared store: revocations and login lockouts.
+    pub kv: Kv,
+    /// The secret that signs access tokens; the gateway verifies with the same one.
+    pub tokens: TokenKey,
+}
+
+/// The users service, ready to serve: its database opened and migrated, and the sessions
+/// revoked within an access token's lifetime back on the revocation list (a Redis that lost its
+/// data has lost them).
+pub async fn build(deps: Deps) -> anyhow::Result<Users> {
+    let store = open_store(&deps.database).await?;
+    let users = Users::new(store, deps.kv, deps.tokens);
+    let restored = users.restore_revocations().await.map_err(|error| anyhow::anyhow!(error))?;
+    if restored > 0 {
+        tracing::info!(sessions = restored, "restored recent revocations");
+    }
+    Ok(users)
+}
 
 /// Opens the store and applies pending migrations, so a fresh database is ready at once.
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn UserStore>> {

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use boxoffice_auth::{Claims, Role, TokenKey, ACCESS_TOKEN_TTL_S, REVOCATION_TTL_S};
+use boxoffice_auth::{Claims, TokenKey, ACCESS_TOKEN_TTL_S, REVOCATION_TTL_S};
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
+use boxoffice_types::Role;
 use chrono::Utc;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};

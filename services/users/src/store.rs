@@ -7,9 +7,9 @@
 
 use std::str::FromStr as _;
 
-use boxoffice_auth::Role;
 use boxoffice_db::database_error;
 use boxoffice_errors::{Code, Error};
+use boxoffice_types::Role;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;

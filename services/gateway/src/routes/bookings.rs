@@ -13,13 +13,17 @@ use axum::response::IntoResponse;
 use axum::Json;
 use boxoffice_errors::Error;
 use boxoffice_proto::booking as pb;
+use boxoffice_proto::common::Caller;
+use boxoffice_proto::WireEnum as _;
+use boxoffice_types::limits::IDEMPOTENCY_KEY_MAX_CHARS;
+pub use boxoffice_types::BookingStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use super::{non_empty, page_limit, service_id, PageQuery, PathId};
+use super::{non_empty, page_request, service_id, PageQuery, PathId};
 use crate::auth::AuthUser;
 use crate::problem::{ApiError, ApiJson, ApiOptionalJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
@@ -27,8 +31,6 @@ use crate::AppState;
 /// The header that makes a retried `POST /bookings` return the booking of the first try
 /// instead of holding a second set of tickets.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
-/// The bookings service keeps every key it has seen for a while, so their size is bounded.
-pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 
 // ---- Requests ----
 
@@ -57,11 +59,11 @@ impl IdempotencyKey {
         // same bytes to every client, proxy and store that handles it.
         let bytes = value.as_bytes();
         if bytes.is_empty()
-            || bytes.len() > IDEMPOTENCY_KEY_CHARS_MAX
+            || bytes.len() > IDEMPOTENCY_KEY_MAX_CHARS
             || !bytes.iter().all(u8::is_ascii_graphic)
         {
             return Err(Error::validation(format!(
-                "Idempotency-Key: must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters"
+                "Idempotency-Key: must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters"
             )));
         }
         Ok(String::from_utf8_lossy(bytes).into_owned())
@@ -102,7 +104,7 @@ pub struct CreateBookingRequest {
 impl CreateBookingRequest {
     fn into_proto(
         self,
-        caller: pb::Caller,
+        caller: Caller,
         idempotency_key: IdempotencyKey,
     ) -> ApiResult<pb::CreateBookingRequest> {
         let items = self.items.unwrap_or_default();
@@ -149,73 +151,14 @@ pub struct CheckInRequest {
 
 // ---- Responses ----
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BookingStatus {
-    /// Holding its tickets until `expires_at`.
-    Pending,
-    /// Paid; its tickets are issued.
-    Confirmed,
-    /// Cancelled while pending, by its owner or because the event was cancelled.
-    Cancelled,
-    /// Not confirmed before `expires_at`; its tickets went back to sale.
-    Expired,
-    /// Cancelled after confirmation and paid back.
-    Refunded,
-}
-
-impl BookingStatus {
-    const ALL: [BookingStatus; 5] = [
-        BookingStatus::Pending,
-        BookingStatus::Confirmed,
-        BookingStatus::Cancelled,
-        BookingStatus::Expired,
-        BookingStatus::Refunded,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            BookingStatus::Pending => "pending",
-            BookingStatus::Confirmed => "confirmed",
-            BookingStatus::Cancelled => "cancelled",
-            BookingStatus::Expired => "expired",
-            BookingStatus::Refunded => "refunded",
-        }
-    }
-
-    /// Reads the `status` filter of a list; `None` for an absent or empty one.
-    pub fn parse_filter(value: Option<String>) -> ApiResult<Option<Self>> {
-        let Some(value) = non_empty(value) else {
-            return Ok(None);
-        };
-        Self::ALL.into_iter().find(|status| status.as_str() == value).map(Some).ok_or_else(|| {
-            let names = Self::ALL.map(BookingStatus::as_str).join(", ");
-            Error::validation(format!("status: must be one of {names}")).into()
-        })
-    }
-
-    fn from_proto(status: i32) -> ApiResult<Self> {
-        match pb::BookingStatus::try_from(status) {
-            Ok(pb::BookingStatus::Pending) => Ok(BookingStatus::Pending),
-            Ok(pb::BookingStatus::Confirmed) => Ok(BookingStatus::Confirmed),
-            Ok(pb::BookingStatus::Cancelled) => Ok(BookingStatus::Cancelled),
-            Ok(pb::BookingStatus::Expired) => Ok(BookingStatus::Expired),
-            Ok(pb::BookingStatus::Refunded) => Ok(BookingStatus::Refunded),
-            Ok(pb::BookingStatus::Unspecified) | Err(_) => {
-                Err(unexpected(format!("booking status {status}")))
-            }
-        }
-    }
-
-    pub fn into_proto(self) -> pb::BookingStatus {
-        match self {
-            BookingStatus::Pending => pb::BookingStatus::Pending,
-            BookingStatus::Confirmed => pb::BookingStatus::Confirmed,
-            BookingStatus::Cancelled => pb::BookingStatus::Cancelled,
-            BookingStatus::Expired => pb::BookingStatus::Expired,
-            BookingStatus::Refunded => pb::BookingStatus::Refunded,
-        }
-    }
+/// Reads the `status` filter of a list; `None` for an absent or empty one.
+pub fn parse_status_filter(value: Option<String>) -> ApiResult<Option<BookingStatus>> {
+    let Some(value) = non_empty(value) else {
+        return Ok(None);
+    };
+    BookingStatus::parse(&value)
+        .map(Some)
+        .ok_or_else(|| Error::validation(format!("status: must be one of {}", BookingStatus::names())).into())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -289,7 +232,8 @@ impl BookingResponse {
             id: service_id("bookings", &booking.id)?,
             event_id: service_id("bookings", &booking.event_id)?,
             user_id: service_id("bookings", &booking.user_id)?,
-            status: BookingStatus::from_proto(booking.status)?,
+            status: BookingStatus::from_wire(booking.status)
+                .ok_or_else(|| unexpected(format!("booking status {}", booking.status)))?,
             items: booking
                 .items
                 .into_iter()
@@ -379,7 +323,7 @@ pub async fn create_booking(
     idempotency_key: IdempotencyKey,
     ApiJson(body): ApiJson<CreateBookingRequest>,
 ) -> ApiResult<(StatusCode, Json<BookingResponse>)> {
-    let request = body.into_proto(caller.booking_caller(), idempotency_key)?;
+    let request = body.into_proto(caller.caller(), idempotency_key)?;
     let booking = state.bookings().create_booking(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(BookingResponse::from_proto(booking)?)))
 }
@@ -398,9 +342,8 @@ pub async fn list_bookings(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<BookingPage>> {
     let request = pb::ListBookingsRequest {
-        caller: Some(caller.booking_caller()),
-        limit: page_limit(query.limit)?,
-        cursor: non_empty(query.cursor),
+        caller: Some(caller.caller()),
+        page: Some(page_request(query.limit, query.cursor)?),
     };
     let page = state.bookings().list_bookings(request).await?.into_inner();
     Ok(Json(BookingPage::from_proto(page)?))
@@ -420,8 +363,7 @@ pub async fn get_booking(
     caller: AuthUser,
     PathId(booking_id): PathId,
 ) -> ApiResult<Json<BookingResponse>> {
-    let request =
-        pb::GetBookingRequest { caller: Some(caller.booking_caller()), booking_id: booking_id.to_string() };
+    let request = pb::GetBookingRequest { caller: Some(caller.caller()), booking_id: booking_id.to_string() };
     let booking = state.bookings().get_booking(request).await?.into_inner();
     Ok(Json(BookingResponse::from_proto(booking)?))
 }
@@ -446,7 +388,7 @@ pub async fn confirm_booking(
     ApiJson(body): ApiJson<ConfirmBookingRequest>,
 ) -> ApiResult<Json<BookingResponse>> {
     let request = pb::ConfirmBookingRequest {
-        caller: Some(caller.booking_caller()),
+        caller: Some(caller.caller()),
         booking_id: booking_id.to_string(),
         payment_token: body.payment_token,
     };
@@ -473,10 +415,8 @@ pub async fn cancel_booking(
     PathId(booking_id): PathId,
     ApiOptionalJson(_body): ApiOptionalJson<CancelBookingRequest>,
 ) -> ApiResult<Json<BookingResponse>> {
-    let request = pb::CancelBookingRequest {
-        caller: Some(caller.booking_caller()),
-        booking_id: booking_id.to_string(),
-    };
+    let request =
+        pb::CancelBookingRequest { caller: Some(caller.caller()), booking_id: booking_id.to_string() };
     let booking = state.bookings().cancel_booking(request).await?.into_inner();
     Ok(Json(BookingResponse::from_proto(booking)?))
 }
@@ -494,8 +434,7 @@ pub async fn ticket_qr(
     caller: AuthUser,
     PathId(ticket_id): PathId,
 ) -> ApiResult<impl IntoResponse> {
-    let request =
-        pb::GetTicketQrRequest { caller: Some(caller.booking_caller()), ticket_id: ticket_id.to_string() };
+    let request = pb::GetTicketQrRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
     let qr = state.bookings().get_ticket_qr(request).await?.into_inner();
     // The code in the image admits its holder, so no shared cache may keep it and no browser
     // may store it beyond showing it.
@@ -524,7 +463,7 @@ pub async fn check_in(
     caller: AuthUser,
     ApiJson(body): ApiJson<CheckInRequest>,
 ) -> ApiResult<Json<CheckInResponse>> {
-    let request = pb::CheckInRequest { caller: Some(caller.booking_caller()), code: body.code };
+    let request = pb::CheckInRequest { caller: Some(caller.caller()), code: body.code };
     let result = state.bookings().check_in(request).await?.into_inner();
     Ok(Json(CheckInResponse {
         ticket_id: service_id("bookings", &result.ticket_id)?,
@@ -553,9 +492,9 @@ mod tests {
     fn an_idempotency_key_is_1_to_255_visible_ascii_characters() {
         assert_eq!(key(&[]).unwrap(), None);
         assert_eq!(key(&[b"retry-7f3a"]).unwrap().as_deref(), Some("retry-7f3a"));
-        let longest = "k".repeat(IDEMPOTENCY_KEY_CHARS_MAX);
+        let longest = "k".repeat(IDEMPOTENCY_KEY_MAX_CHARS);
         assert_eq!(key(&[longest.as_bytes()]).unwrap(), Some(longest));
-        let too_long = "k".repeat(IDEMPOTENCY_KEY_CHARS_MAX + 1);
+        let too_long = "k".repeat(IDEMPOTENCY_KEY_MAX_CHARS + 1);
         for refused in [b"".as_slice(), b"two words", b"caf\xc3\xa9", b"tab\there", too_long.as_bytes()] {
             let error = key(&[refused]).unwrap_err();
             assert_eq!(error.code, Code::ValidationFailed);
@@ -566,7 +505,7 @@ mod tests {
     }
 
     fn create(json: &str) -> ApiResult<pb::CreateBookingRequest> {
-        let caller = pb::Caller::new(Uuid::now_v7(), boxoffice_auth::Role::Customer);
+        let caller = boxoffice_types::Caller::new(Uuid::now_v7(), boxoffice_types::Role::Customer).into();
         serde_json::from_str::<CreateBookingRequest>(json)
             .unwrap()
             .into_proto(caller, IdempotencyKey(Some("k".to_owned())))
@@ -609,17 +548,13 @@ mod tests {
 
     #[test]
     fn a_status_filter_is_one_of_the_five_statuses_or_nothing() {
-        assert_eq!(BookingStatus::parse_filter(None).unwrap(), None);
-        assert_eq!(BookingStatus::parse_filter(Some(String::new())).unwrap(), None);
-        for status in BookingStatus::ALL {
-            let parsed = BookingStatus::parse_filter(Some(status.as_str().to_owned())).unwrap();
-            assert_eq!(parsed, Some(status));
-            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
-            assert_eq!(BookingStatus::from_proto(status.into_proto().into()).unwrap(), status);
+        assert_eq!(parse_status_filter(None).unwrap(), None);
+        assert_eq!(parse_status_filter(Some(String::new())).unwrap(), None);
+        for &status in BookingStatus::ALL {
+            assert_eq!(parse_status_filter(Some(status.as_str().to_owned())).unwrap(), Some(status));
         }
-        let ApiError(error) = BookingStatus::parse_filter(Some("Paid".to_owned())).unwrap_err();
+        let ApiError(error) = parse_status_filter(Some("Paid".to_owned())).unwrap_err();
         assert!(error.detail.starts_with("status: "), "{}", error.detail);
-        assert!(BookingStatus::from_proto(0).is_err());
     }
 
     #[test]
@@ -629,7 +564,7 @@ mod tests {
             id: id(),
             event_id: id(),
             user_id: id(),
-            status: pb::BookingStatus::Confirmed.into(),
+            status: BookingStatus::Confirmed.to_wire(),
             items: vec![pb::BookingItem { category_id: "c".to_owned(), quantity: 1, unit_price_cents: 4500 }],
             seats: Vec::new(),
             total_cents: 4500,

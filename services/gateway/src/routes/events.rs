@@ -10,13 +10,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use boxoffice_errors::Error;
-use boxoffice_proto::{booking, event as pb};
+use boxoffice_proto::common::Caller;
+use boxoffice_proto::{booking, event as pb, WireEnum as _};
+use boxoffice_types::{BookingStatus, CategoryKind, EventStatus, SeatStatus};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::bookings::{BookingPage, BookingStatus};
-use super::{non_empty, page_limit, service_id, PathId};
+use super::bookings::{parse_status_filter, BookingPage};
+use super::{non_empty, page_request, service_id, PathId};
 use crate::auth::{AuthUser, OptionalAuthUser, Organizer};
 use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
@@ -182,26 +184,6 @@ pub struct EventBookingsQuery {
 // ---- Responses ----
 
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventStatus {
-    /// Seen only by its owner and admins; not bookable.
-    Draft,
-    /// Visible to anyone; bookable from `sale_starts_at`.
-    Published,
-    /// Off sale for good; its bookings are refunded. Only its organizer and admins see it.
-    Cancelled,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CategoryKind {
-    /// `capacity` interchangeable places.
-    GeneralAdmission,
-    /// Every seat of `sections` of the event's venue.
-    Seated,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryResponse {
     /// Assigned by the server; new ones whenever the categories are replaced.
     pub id: String,
@@ -248,14 +230,8 @@ pub struct EventResponse {
 
 impl EventResponse {
     pub fn from_proto(event: pb::Event) -> ApiResult<Self> {
-        let status = match pb::EventStatus::try_from(event.status) {
-            Ok(pb::EventStatus::Draft) => EventStatus::Draft,
-            Ok(pb::EventStatus::Published) => EventStatus::Published,
-            Ok(pb::EventStatus::Cancelled) => EventStatus::Cancelled,
-            Ok(pb::EventStatus::Unspecified) | Err(_) => {
-                return Err(unexpected(format!("event status {}", event.status)))
-            }
-        };
+        let status = EventStatus::from_wire(event.status)
+            .ok_or_else(|| unexpected(format!("event status {}", event.status)))?;
         let categories =
             event.categories.into_iter().map(CategoryResponse::from_proto).collect::<ApiResult<_>>()?;
         Ok(EventResponse {
@@ -278,13 +254,9 @@ impl EventResponse {
 
 impl CategoryResponse {
     fn from_proto(category: pb::Category) -> ApiResult<Self> {
-        let (kind, sections) = match pb::CategoryKind::try_from(category.kind) {
-            Ok(pb::CategoryKind::GeneralAdmission) => (CategoryKind::GeneralAdmission, None),
-            Ok(pb::CategoryKind::Seated) => (CategoryKind::Seated, Some(category.sections)),
-            Ok(pb::CategoryKind::Unspecified) | Err(_) => {
-                return Err(unexpected(format!("category kind {}", category.kind)))
-            }
-        };
+        let kind = CategoryKind::from_wire(category.kind)
+            .ok_or_else(|| unexpected(format!("category kind {}", category.kind)))?;
+        let sections = (kind == CategoryKind::Seated).then_some(category.sections);
         Ok(CategoryResponse {
             id: category.id,
             name: category.name,
@@ -306,15 +278,6 @@ pub struct EventPage {
     pub items: Vec<EventResponse>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SeatStatus {
-    Available,
-    /// In a pending booking until its hold expires.
-    Held,
-    Sold,
 }
 
 /// For every category and at every moment, `sold + held + available = capacity`.
@@ -361,18 +324,12 @@ impl AvailabilityResponse {
             .seats
             .into_iter()
             .map(|seat| {
-                let status = match booking::SeatStatus::try_from(seat.status) {
-                    Ok(booking::SeatStatus::Available) => SeatStatus::Available,
-                    Ok(booking::SeatStatus::Held) => SeatStatus::Held,
-                    Ok(booking::SeatStatus::Sold) => SeatStatus::Sold,
-                    Ok(booking::SeatStatus::Unspecified) | Err(_) => {
-                        return Err(Error::internal(format!(
-                            "the bookings service sent an unknown seat status {}",
-                            seat.status
-                        ))
-                        .into())
-                    }
-                };
+                let status = SeatStatus::from_wire(seat.status).ok_or_else(|| {
+                    Error::internal(format!(
+                        "the bookings service sent an unknown seat status {}",
+                        seat.status
+                    ))
+                })?;
                 Ok(SeatAvailability { id: seat.id, category_id: seat.category_id, status })
             })
             .collect::<ApiResult<_>>()?;
@@ -586,7 +543,7 @@ pub async fn list_events(
     caller: OptionalAuthUser,
     ApiQuery(query): ApiQuery<ListEventsQuery>,
 ) -> ApiResult<Json<EventPage>> {
-    let limit = page_limit(query.limit)?;
+    let page = page_request(query.limit, query.cursor)?;
     let mine = query.mine.unwrap_or(false);
     if mine && caller.0.is_none() {
         return Err(Error::unauthorized("mine=true needs `Authorization: Bearer <access token>`").into());
@@ -596,8 +553,7 @@ pub async fn list_events(
         city: non_empty(query.city),
         from: non_empty(query.from),
         to: non_empty(query.to),
-        limit,
-        cursor: non_empty(query.cursor),
+        page: Some(page),
         caller: caller.caller(),
         mine,
     };
@@ -638,8 +594,7 @@ pub async fn availability(
 ) -> ApiResult<Json<AvailabilityResponse>> {
     // The bookings service asks the events service whether this caller may see the event (a
     // draft only for its owner and admins), so no second call is needed here.
-    let request =
-        booking::GetAvailabilityRequest { event_id: event_id.to_string(), caller: caller.booking_caller() };
+    let request = booking::GetAvailabilityRequest { event_id: event_id.to_string(), caller: caller.caller() };
     let availability = state.bookings().get_availability(request).await?.into_inner();
     Ok(Json(AvailabilityResponse::from_proto(availability)?))
 }
@@ -658,10 +613,8 @@ pub async fn stats(
     caller: AuthUser,
     PathId(event_id): PathId,
 ) -> ApiResult<Json<EventStatsResponse>> {
-    let request = booking::GetEventStatsRequest {
-        caller: Some(caller.booking_caller()),
-        event_id: event_id.to_string(),
-    };
+    let request =
+        booking::GetEventStatsRequest { caller: Some(caller.caller()), event_id: event_id.to_string() };
     let stats = state.bookings().get_event_stats(request).await?.into_inner();
     Ok(Json(EventStatsResponse::from_proto(stats)?))
 }
@@ -683,17 +636,16 @@ pub async fn event_bookings(
     ApiQuery(query): ApiQuery<EventBookingsQuery>,
 ) -> ApiResult<Json<BookingPage>> {
     let request = booking::ListEventBookingsRequest {
-        caller: Some(caller.booking_caller()),
+        caller: Some(caller.caller()),
         event_id: event_id.to_string(),
-        limit: page_limit(query.limit)?,
-        cursor: non_empty(query.cursor),
-        status: BookingStatus::parse_filter(query.status)?.map(|status| status.into_proto().into()),
+        page: Some(page_request(query.limit, query.cursor)?),
+        status: parse_status_filter(query.status)?.map(BookingStatus::to_wire),
     };
     let page = state.bookings().list_event_bookings(request).await?.into_inner();
     Ok(Json(BookingPage::from_proto(page)?))
 }
 
-async fn fetch_event(state: &AppState, event_id: Uuid, caller: Option<pb::Caller>) -> ApiResult<pb::Event> {
+async fn fetch_event(state: &AppState, event_id: Uuid, caller: Option<Caller>) -> ApiResult<pb::Event> {
     let request = pb::GetEventRequest { event_id: event_id.to_string(), caller };
     Ok(state.events().get_event(request).await?.into_inner())
 }

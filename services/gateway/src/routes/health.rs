@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use boxoffice_errors::Error;
-use boxoffice_proto::{booking, event, user};
+use boxoffice_proto::common::Empty;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -33,8 +33,8 @@ pub async fn healthz() -> Json<HealthResponse> {
 ))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
     state.kv().ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
-    state.users().check_ready(user::Empty {}).await?;
-    let signing = state.users().get_token_key_id(user::Empty {}).await?.into_inner().key_id;
+    state.users().check_ready(Empty {}).await?;
+    let signing = state.users().get_token_key_id(Empty {}).await?.into_inner().key_id;
     if signing != state.tokens().key_id() {
         tracing::error!(
             "the users service signs access tokens with another secret than the gateway checks them \
@@ -44,8 +44,8 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthRespo
             Error::unavailable("the users service and the gateway have different token secrets").into()
         );
     }
-    state.events().check_ready(event::Empty {}).await?;
-    state.bookings().check_ready(booking::Empty {}).await?;
+    state.events().check_ready(Empty {}).await?;
+    state.bookings().check_ready(Empty {}).await?;
     Ok(Json(HealthResponse { status: "ready" }))
 }
 

@@ -10,27 +10,20 @@ pub mod venues;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use boxoffice_errors::Error;
+use boxoffice_proto::common::PageRequest;
 use boxoffice_proto::user as pb;
+use boxoffice_proto::WireEnum as _;
+use boxoffice_types::limits::PageSize;
+use boxoffice_types::Role;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::problem::{ApiError, ApiResult};
 
-/// How many items a page of a list holds when the client does not say.
-pub const DEFAULT_PAGE_LIMIT: u32 = 20;
-/// The most items a page of a list holds, so that no request makes a service read a whole table.
-pub const MAX_PAGE_LIMIT: u32 = 100;
-
-/// Reads the `limit` query parameter of a list.
-pub fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
-    match limit {
-        None => Ok(DEFAULT_PAGE_LIMIT),
-        Some(limit @ 1..=MAX_PAGE_LIMIT) => Ok(limit),
-        Some(_) => Err(Error::validation(format!("limit: must be 1 to {MAX_PAGE_LIMIT}")).into()),
-    }
+/// The page of a list a client asks for, checked here as the service will check it again.
+pub fn page_request(limit: Option<u32>, cursor: Option<String>) -> ApiResult<PageRequest> {
+    Ok(PageRequest::new(PageSize::parse(limit)?, non_empty(cursor)))
 }
 
 /// The page of a list: how many items, from where.
@@ -67,25 +60,10 @@ pub struct UserResponse {
     pub first_name: String,
     #[schema(example = "Lovelace")]
     pub last_name: String,
-    #[schema(schema_with = role_schema)]
-    pub role: String,
+    pub role: Role,
     /// RFC 3339, UTC.
     #[schema(example = "2026-11-25T06:00:00.000Z")]
     pub created_at: String,
-}
-
-/// The schema of a role: one of three names.
-pub fn role_schema() -> impl Into<RefOr<Schema>> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(["customer", "organizer", "admin"]))
-        .description(Some("What the account may do: customer, organizer or admin"))
-}
-
-fn role_name(role: i32) -> ApiResult<String> {
-    boxoffice_proto::role_from_wire(role)
-        .map(|role| role.as_str().to_owned())
-        .ok_or_else(|| Error::internal(format!("the users service sent an unknown role {role}")).into())
 }
 
 impl UserResponse {
@@ -97,7 +75,9 @@ impl UserResponse {
             email: user.email,
             first_name: user.first_name,
             last_name: user.last_name,
-            role: role_name(user.role)?,
+            role: Role::from_wire(user.role).ok_or_else(|| {
+                Error::internal(format!("the users service sent an unknown role {}", user.role))
+            })?,
             created_at: user.created_at,
         })
     }

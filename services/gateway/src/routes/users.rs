@@ -3,8 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use boxoffice_auth::Role;
 use boxoffice_proto::user as pb;
+use boxoffice_proto::WireEnum as _;
+use boxoffice_types::Role;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -34,7 +35,6 @@ pub struct ChangePasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRoleRequest {
-    #[schema(schema_with = super::role_schema)]
     pub role: Role,
 }
 
@@ -143,7 +143,7 @@ pub async fn set_role(
     PathId(user_id): PathId,
     ApiJson(body): ApiJson<SetRoleRequest>,
 ) -> ApiResult<Json<UserResponse>> {
-    let request = pb::SetRoleRequest { user_id: user_id.to_string(), role: pb::Role::from(body.role).into() };
+    let request = pb::SetRoleRequest { user_id: user_id.to_string(), role: body.role.to_wire() };
     let user = state.users().set_role(request).await?.into_inner();
     Ok(Json(UserResponse::from_proto(user)?))
 }

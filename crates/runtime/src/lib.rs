@@ -1,0 +1,23 @@
+//! What every boxoffice process shares, whichever services it runs:
+//!
+//! - [`connection`]: how one service calls another, over the network with the internal token,
+//!   or directly when both run in this process;
+//! - [`internal_token`]: the shared secret that internal calls carry, and the check every gRPC
+//!   server makes;
+//! - [`grpc`]: serving a service's gRPC server behind that check;
+//! - [`admin`]: `/healthz`, `/readyz` and `/metrics` of a process that has no public API.
+
+pub mod admin;
+pub mod connection;
+pub mod grpc;
+pub mod internal_token;
+
+use axum::response::{IntoResponse as _, Response};
+pub use connection::Connection;
+pub use internal_token::InternalToken;
+
+/// A failure as an HTTP answer: the problem document of `error`, for the public API and the
+/// admin endpoints alike.
+pub fn problem(error: &boxoffice_errors::Error) -> Response {
+    boxoffice_errors::problem_response(error).map(axum::body::Body::from).into_response()
+}

@@ -1,0 +1,71 @@
+//! The limits that both sides of a call check: the gateway, to answer a client at once, and the
+//! service that owns the rule, because it trusts no caller. Each is defined here once.
+//!
+//! Limits that only one service checks stay beside that service's domain types.
+
+use boxoffice_errors::Error;
+
+/// The largest gRPC message a service or a client of it sends or takes. tonic's default of
+/// 4 MiB is too small for a venue of [`MAX_SEATS_PER_VENUE`] seats, whose seat ids (each
+/// `<section>/<row>/<number>`) come back in one `Venue`, and again with a status and a category
+/// id each in one `Availability`.
+pub const MAX_GRPC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// How many items a page of a list holds when the client does not say (API.md).
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// The most items a page of a list holds, so that no request makes a service read a whole table.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The longest `Idempotency-Key` of a new booking. The bookings service keeps every key it has
+/// seen for a day, so their size is bounded.
+pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
+
+/// The tickets one booking holds when the organizer does not say (API.md).
+pub const DEFAULT_MAX_TICKETS_PER_BOOKING: u32 = 10;
+/// The most an organizer may allow one booking to hold.
+pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
+/// The places of one general-admission category at most.
+pub const MAX_GENERAL_ADMISSION_CAPACITY: u32 = 1_000_000;
+/// A stadium; larger crowds are general admission.
+pub const MAX_SEATS_PER_VENUE: u64 = 250_000;
+
+/// The size of one page of a list: 1 to [`MAX_PAGE_SIZE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageSize(u32);
+
+impl PageSize {
+    /// A client's `limit`; none means [`DEFAULT_PAGE_SIZE`].
+    pub fn parse(limit: Option<u32>) -> Result<Self, Error> {
+        match limit {
+            None => Ok(PageSize(DEFAULT_PAGE_SIZE)),
+            Some(limit @ 1..=MAX_PAGE_SIZE) => Ok(PageSize(limit)),
+            Some(_) => Err(Error::validation(format!("limit: must be 1 to {MAX_PAGE_SIZE}"))),
+        }
+    }
+
+    /// A `limit` from the wire, where 0 (proto3's absent number) means the default.
+    pub fn from_wire(limit: u32) -> Result<Self, Error> {
+        Self::parse((limit != 0).then_some(limit))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_holds_1_to_100_items_and_20_by_default() {
+        assert_eq!(PageSize::parse(None).unwrap().get(), DEFAULT_PAGE_SIZE);
+        assert_eq!(PageSize::from_wire(0).unwrap().get(), DEFAULT_PAGE_SIZE);
+        assert_eq!(PageSize::parse(Some(MAX_PAGE_SIZE)).unwrap().get(), MAX_PAGE_SIZE);
+        for refused in [Some(0), Some(MAX_PAGE_SIZE + 1)] {
+            let error = PageSize::parse(refused).unwrap_err();
+            assert!(error.detail.starts_with("limit: "), "{}", error.detail);
+        }
+        assert!(PageSize::from_wire(MAX_PAGE_SIZE + 1).is_err());
+    }
+}
