@@ -85,6 +85,8 @@ codes! {
     AlreadyCheckedIn => ("already_checked_in", 409, AlreadyExists, "Already checked in"),
     /// 409: the resource is not in a state that allows this.
     Conflict => ("conflict", 409, FailedPrecondition, "Conflict"),
+    /// 410: the ticket's booking was refunded; the ticket no longer admits anyone.
+    TicketRefunded => ("ticket_refunded", 410, FailedPrecondition, "Ticket refunded"),
     /// 413: the request body is larger than the gateway accepts.
     PayloadTooLarge => ("payload_too_large", 413, InvalidArgument, "Payload too large"),
     /// 415: the body is not `application/json`.
