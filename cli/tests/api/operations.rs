@@ -15,7 +15,67 @@ on_both_backends!(
     migrations_revert_and_reapply,
     the_cli_refuses_bad_accounts_with_a_clear_message,
     revocations_survive_a_restart_and_a_lost_store,
+    users_add_says_which_database_it_wrote_to,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_the_same_data_directory_is_refused_with_a_clear_message() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    // Another process, as an operator would start it by mistake: same data, another port.
+    let second = app.cli(&["serve"]).env("BOXOFFICE_HTTP_ADDR", "127.0.0.1:0").output().unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("already serving the data directory"), "{stderr}");
+    assert!(stderr.contains(&app.settings.data_dir.display().to_string()), "{stderr}");
+    // In this process too, and the first one keeps serving.
+    let error = boxoffice::start(&app.settings, None, CancellationToken::new()).await.err().unwrap();
+    assert!(format!("{error:#}").contains("already serving"), "{error:#}");
+    app.customer().await;
+    // Once the first one has stopped, the data directory is free again.
+    let settings = app.stop().await;
+    let app = TestApp::start(Backend::Embedded, settings).await;
+    app.customer().await;
+}
+
+async fn users_add_says_which_database_it_wrote_to(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let add = |email: &str| {
+        app.cli(&["users", "add", "--email", email, "--password", PASSWORD, "--role", "organizer"])
+            .output()
+            .unwrap()
+    };
+    let output = add("where@example.com");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match backend {
+        Backend::Embedded => {
+            let file = std::path::absolute(app.settings.data_dir.join("users.db")).unwrap();
+            assert!(stdout.contains(&format!("in SQLite {}", file.display())), "{stdout}");
+        }
+        Backend::Postgres => {
+            assert!(stdout.contains("in PostgreSQL postgres://"), "{stdout}");
+            assert!(stdout.contains("(schema users)"), "{stdout}");
+        }
+    }
+    assert!(!stdout.contains("note:"), "the server's data directory exists: {stdout}");
+
+    // Run from elsewhere, the embedded default makes a new data directory: it says so.
+    if backend == Backend::Embedded {
+        let elsewhere = std::env::temp_dir().join(format!("boxoffice-elsewhere-{}", uuid::Uuid::new_v4()));
+        let output = app
+            .cli(&["users", "add", "--email", "lost@example.com", "--password", PASSWORD, "--role", "admin"])
+            .env("BOXOFFICE_DATA_DIR", &elsewhere)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&format!("note: the data directory {} did not exist", elsewhere.display())),
+            "{stdout}"
+        );
+        std::fs::remove_dir_all(&elsewhere).unwrap();
+    }
+}
 
 async fn accounts_and_tokens_survive_a_restart(backend: Backend) {
     let app = TestApp::spawn(backend).await;
