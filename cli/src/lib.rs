@@ -18,7 +18,7 @@ use boxoffice_events::Events;
 use boxoffice_kv::Kv;
 use boxoffice_runtime::connection::{in_process, over_network};
 use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
-use boxoffice_runtime::{Connection, InternalToken};
+use boxoffice_runtime::{Connection, GrpcServer, InternalToken};
 use boxoffice_users::{Database, Users};
 pub use data_dir::{describe_database, DataDirLock};
 pub use secrets::{ticket_signer, token_key, TICKET_SECRET_FILE, TOKEN_SECRET_FILE};
@@ -99,16 +99,7 @@ impl Running {
     /// Serves one service's gRPC server on `listener`, behind the internal token.
     fn serve_grpc<S>(&mut self, listener: TcpListener, server: S, token: &InternalToken)
     where
-        S: tower::Service<
-                http::Request<tonic::body::Body>,
-                Response = http::Response<tonic::body::Body>,
-                Error = std::convert::Infallible,
-            > + tonic::server::NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
+        S: GrpcServer + tonic::server::NamedService,
     {
         let serving = boxoffice_runtime::grpc::serve(listener, server, token.clone(), self.shutdown.clone());
         self.tasks.spawn(serving);

@@ -10,6 +10,7 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceExt as _;
 
 use crate::internal_token::{InternalToken, METADATA_KEY};
+use crate::GrpcServer;
 
 /// A call from one service to another that takes longer than this has failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,18 +46,7 @@ fn channel_to(url: &str) -> anyhow::Result<Channel> {
 
 /// A connection to a gRPC server in this process. The internal token guards the network; a
 /// call within the process needs none.
-pub fn in_process<S>(server: S) -> Connection
-where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+pub fn in_process(server: impl GrpcServer) -> Connection {
     BoxCloneSyncService::new(
         server.map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
     )

@@ -8,6 +8,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 
 use crate::internal_token::InternalToken;
+use crate::GrpcServer;
 
 /// Serves `server` on `listener`, refusing every call without `token`, until `shutdown`; then
 /// finishes the calls in flight.
@@ -18,16 +19,7 @@ pub async fn serve<S>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()>
 where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: GrpcServer + NamedService,
 {
     let name = S::NAME;
     Server::builder()

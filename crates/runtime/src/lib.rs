@@ -16,6 +16,34 @@ use axum::response::{IntoResponse as _, Response};
 pub use connection::Connection;
 pub use internal_token::InternalToken;
 
+/// A generated gRPC server (`XServiceServer<Service>`), which can be served on the network or
+/// called in this process.
+pub trait GrpcServer:
+    tower::Service<
+        http::Request<tonic::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcServer for S where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A failure as an HTTP answer: the problem document of `error`, for the public API and the
 /// admin endpoints alike.
 pub fn problem(error: &boxoffice_errors::Error) -> Response {
