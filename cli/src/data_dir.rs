@@ -3,12 +3,18 @@
 
 use std::fs::{File, TryLockError};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use boxoffice_config::Settings;
 
 /// The file under the data directory that a serving process holds locked.
 pub const LOCK_FILE: &str = "boxoffice.lock";
+/// How long a start waits for the lock before it gives up. A lock is held a moment longer than
+/// its process serves: by a process that is still exiting, or by a child that another thread of
+/// the process was starting (it holds a copy of every open file until it runs its program).
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 /// An exclusive lock on the data directory, held while `serve` runs.
 ///
@@ -24,14 +30,14 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Takes the lock when this process keeps state in its own memory or in SQLite files: that
     /// is, unless it runs on both PostgreSQL and Redis, where replicas share everything.
-    pub fn acquire_if_needed(settings: &Settings) -> anyhow::Result<Option<Self>> {
+    pub async fn acquire_if_needed(settings: &Settings) -> anyhow::Result<Option<Self>> {
         if settings.database_url.is_some() && settings.redis_url.is_some() {
             return Ok(None);
         }
-        Self::acquire(&settings.data_dir).map(Some)
+        Self::acquire(&settings.data_dir).await.map(Some)
     }
 
-    fn acquire(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    async fn acquire(data_dir: &std::path::Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
         let path = data_dir.join(LOCK_FILE);
@@ -41,16 +47,22 @@ impl DataDirLock {
             .write(true)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(DataDirLock { _file: file }),
-            Err(TryLockError::WouldBlock) => anyhow::bail!(
-                "another boxoffice is already serving the data directory {} (it holds {}); stop it, \
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(DataDirLock { _file: file }),
+                Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    tokio::time::sleep(LOCK_RETRY).await;
+                }
+                Err(TryLockError::WouldBlock) => anyhow::bail!(
+                    "another boxoffice is already serving the data directory {} (it holds {}); stop it, \
                  or give this one another BOXOFFICE_DATA_DIR",
-                absolute(data_dir).display(),
-                LOCK_FILE
-            ),
-            Err(TryLockError::Error(error)) => {
-                Err(error).with_context(|| format!("locking {}", path.display()))
+                    absolute(data_dir).display(),
+                    LOCK_FILE
+                ),
+                Err(TryLockError::Error(error)) => {
+                    return Err(error).with_context(|| format!("locking {}", path.display()));
+                }
             }
         }
     }
@@ -104,14 +116,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_second_lock_on_one_directory_is_refused_until_the_first_is_dropped() {
+    #[tokio::test]
+    async fn a_second_lock_on_one_directory_is_refused_until_the_first_is_dropped() {
         let dir = std::env::temp_dir().join(format!("boxoffice-lock-{}", std::process::id()));
-        let first = DataDirLock::acquire(&dir).unwrap();
-        let error = DataDirLock::acquire(&dir).unwrap_err().to_string();
+        let first = DataDirLock::acquire(&dir).await.unwrap();
+        let error = DataDirLock::acquire(&dir).await.unwrap_err().to_string();
         assert!(error.contains("already serving the data directory"), "{error}");
+        // A lock given up while a start waits for it is taken.
+        let waiting = tokio::spawn({
+            let dir = dir.clone();
+            async move { DataDirLock::acquire(&dir).await }
+        });
+        tokio::time::sleep(LOCK_RETRY * 2).await;
         drop(first);
-        DataDirLock::acquire(&dir).unwrap();
+        waiting.await.unwrap().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

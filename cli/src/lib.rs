@@ -286,7 +286,7 @@ pub async fn start_with_clock(
 /// Every service in this process. They reach each other on ephemeral loopback ports, so two
 /// instances never collide; the gateway calls them directly, without the network.
 async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> anyhow::Result<()> {
-    running._data_dir_lock = DataDirLock::acquire_if_needed(settings)?;
+    running._data_dir_lock = DataDirLock::acquire_if_needed(settings).await?;
     let kv = open_kv(settings).await?;
     let token = match &settings.internal_token {
         Some(token) => InternalToken::parse(token).context("reading BOXOFFICE_INTERNAL_TOKEN")?,
