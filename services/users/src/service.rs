@@ -1,4 +1,9 @@
 //! What the users service does, independent of how it is called.
+//!
+//! Roles obey one rule besides who may change them (admins, checked by the gateway): an admin
+//! always remains, so that someone can still manage the accounts. The last admin can neither be
+//! demoted nor deleted (409 `conflict`); the store keeps the rule atomically (see
+//! [`crate::store`]).
 
 use std::time::Duration;
 
@@ -15,7 +20,7 @@ use uuid::Uuid;
 
 use crate::domain::{Email, Password, PersonName};
 use crate::password::PasswordHasher;
-use crate::store::{NewRefreshToken, Rotation, UserRecord, UserStore};
+use crate::store::{Guarded, NewRefreshToken, Rotation, UserRecord, UserStore};
 
 /// A refresh token opens new access tokens for this long after it was issued.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -69,6 +74,14 @@ fn locked(left: Duration) -> Error {
 
 fn invalid_credentials() -> Error {
     Error::new(Code::InvalidCredentials, "the email or the password is wrong")
+}
+
+/// The refusal of a change that would leave no admin.
+fn last_admin(what: &str) -> Error {
+    Error::new(
+        Code::Conflict,
+        format!("this account is the only admin; make another account admin before {what} it"),
+    )
 }
 
 fn hash_refresh_token(token: &str) -> Vec<u8> {
@@ -255,13 +268,24 @@ impl Users {
             .ok_or_else(|| Error::not_found("user"))
     }
 
+    /// Deletes the account, unless it is the last admin. Its sessions end first: once the
+    /// account is gone, so are their rows, which the revocation list is restored from.
     pub async fn delete(&self, user_id: Uuid) -> Result<(), Error> {
-        self.revoke_user_sessions(user_id, None).await?;
-        if !self.store.delete_user(user_id).await? {
-            return Err(Error::not_found("user"));
+        // Checked before the sessions end, so that a refused deletion leaves the admin logged
+        // in. The deletion checks again, atomically: when two admins delete themselves at once,
+        // both pass here, one is deleted, and the other is refused, logged out but still admin.
+        if self.store.is_last_admin(user_id).await? {
+            return Err(last_admin("deleting"));
         }
-        tracing::info!(%user_id, "account deleted");
-        Ok(())
+        self.revoke_user_sessions(user_id, None).await?;
+        match self.store.delete_user(user_id).await? {
+            Guarded::Done(()) => {
+                tracing::info!(%user_id, "account deleted");
+                Ok(())
+            }
+            Guarded::NotFound => Err(Error::not_found("user")),
+            Guarded::LastAdmin => Err(last_admin("deleting")),
+        }
     }
 
     /// Changes the password and ends every other session. A wrong current password counts
@@ -289,10 +313,14 @@ impl Users {
         self.revoke_user_sessions(user_id, Some(session_id)).await
     }
 
-    /// Changes a role. The user's sessions end, so that no access token keeps the old role.
+    /// Changes a role, unless that takes it from the last admin. The user's sessions end, so
+    /// that no access token keeps the old role.
     pub async fn set_role(&self, user_id: Uuid, role: Role) -> Result<UserRecord, Error> {
-        let user =
-            self.store.set_role(user_id, role, Utc::now()).await?.ok_or_else(|| Error::not_found("user"))?;
+        let user = match self.store.set_role(user_id, role, Utc::now()).await? {
+            Guarded::Done(user) => user,
+            Guarded::NotFound => return Err(Error::not_found("user")),
+            Guarded::LastAdmin => return Err(last_admin("demoting")),
+        };
         self.revoke_user_sessions(user_id, None).await?;
         tracing::info!(%user_id, %role, "role changed");
         Ok(user)
