@@ -102,6 +102,18 @@ impl Users {
         self.tokens.key_id()
     }
 
+    /// A signup: anyone may open an account, and it is a customer's. Other roles are given by
+    /// an operator (`boxoffice users add`) or an admin.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<UserRecord, Error> {
+        self.create_account(NewAccount { email, password, first_name, last_name, role: Role::Customer }).await
+    }
+
     pub async fn create_account(&self, account: NewAccount<'_>) -> Result<UserRecord, Error> {
         let email = Email::parse(account.email)?;
         let password = Password::parse(account.password, "password")?;
