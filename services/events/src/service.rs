@@ -27,7 +27,16 @@ use crate::store::{concurrent_update, EventRecord, EventStore};
 /// Attempts of a read-modify-write update that keeps losing to concurrent updates; between
 /// attempts it waits a little longer each time, so a burst of patches to one event all land.
 const UPDATE_ATTEMPTS: u32 = 12;
+/// The mean wait before the second attempt; the n-th waits n times as long on average.
 const UPDATE_BACKOFF: Duration = Duration::from_millis(5);
+
+/// The wait before `attempt` (1 or more): random, between none and twice the mean. Updates that
+/// lost one race together would otherwise retry together and collide again, each round letting
+/// only one through, so that a burst of N patches needs N rounds for its last one.
+fn backoff(attempt: u32) -> Duration {
+    let mean = UPDATE_BACKOFF * attempt;
+    mean.mul_f64(rand::random::<f64>() * 2.0)
+}
 
 pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
@@ -94,7 +103,7 @@ impl Events {
     {
         for attempt in 0..UPDATE_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(UPDATE_BACKOFF * attempt).await;
+                tokio::time::sleep(backoff(attempt)).await;
             }
             let mut event = self.event_to_change(caller, event_id).await?;
             if !change(&mut event).await? {
