@@ -3,7 +3,7 @@
 //!
 //! Every field is parsed with the rules of [`crate::domain`]; a patch is applied to the stored
 //! event and the whole result checked again (the schedule, the categories against the venue),
-//! inside the read-modify-write loop of [`Events::modify`], so that concurrent patches all land.
+//! inside the read-modify-write loop of `Events::modify`, so that concurrent patches all land.
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_types::Caller;
