@@ -19,6 +19,8 @@ on_both_backends!(
     a_patch_shows_in_the_public_read_at_once,
     availability_stats_and_bookings_of_a_new_event,
     concurrent_patches_to_one_event_all_land,
+    an_event_that_starts_in_the_past_is_refused_and_no_patch_moves_a_start_into_the_past,
+    an_event_that_has_begun_may_still_be_renamed_but_its_start_not_moved_into_the_past,
 );
 
 fn venue_body(sections: Value) -> Value {
@@ -170,6 +172,7 @@ async fn invalid_events_are_refused_with_a_detail_naming_the_field(backend: Back
         (with("starts_at", json!("next friday")), "starts_at"),
         (with("starts_at", json!("9999-12-31T23:00:00-23:00")), "starts_at"),
         (with("starts_at", json!("2030-06-30T23:59:60Z")), "starts_at"),
+        (with("starts_at", json!("2001-06-01T19:00:00Z")), "starts_at"),
         (with("ends_at", json!("2030-05-01T19:00:00Z")), "ends_at"),
         (with("sale_starts_at", json!("2030-07-01T00:00:00Z")), "sale_starts_at"),
         (with("max_tickets_per_booking", json!(51)), "max_tickets_per_booking"),
@@ -507,4 +510,74 @@ async fn concurrent_patches_to_one_event_all_land(backend: Backend) {
     let statuses: Vec<StatusCode> =
         futures::future::join_all(patches).await.into_iter().map(|response| response.status()).collect();
     assert!(statuses.iter().all(|&status| status == StatusCode::OK), "{statuses:?}");
+}
+
+/// RFC 3339, `offset` from now.
+fn from_now(offset: chrono::Duration) -> String {
+    (chrono::Utc::now() + offset).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn an_event_that_starts_in_the_past_is_refused_and_no_patch_moves_a_start_into_the_past(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let an_hour_ago = from_now(-chrono::Duration::hours(1));
+    let past =
+        app.post("/api/v1/events", event_body("Yesterday's News", &an_hour_ago), Some(&organizer.access));
+    let problem = assert_problem(past.await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("starts_at"), "{problem}");
+    assert!(app.all_pages("mine=true", Some(&organizer.access)).await.is_empty(), "nothing was created");
+
+    let draft = app.create_event(&organizer.access, event_body("Ahead", "2030-06-01T19:00:00Z")).await;
+    let path = format!("/api/v1/events/{}", draft["id"].as_str().unwrap());
+    let back = app.patch(&path, json!({"starts_at": an_hour_ago}), &organizer.access).await;
+    let problem = assert_problem(back, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("starts_at"), "{problem}");
+
+    let published = app.publish(&organizer.access, draft["id"].as_str().unwrap()).await;
+    let back =
+        app.patch(&path, json!({"name": "Renamed", "starts_at": an_hour_ago}), &organizer.access).await;
+    assert_problem(back, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let unchanged: Value = app.get(&path, None).await.json().await.unwrap();
+    assert_eq!(unchanged, published, "a refused patch changes nothing, not even the name");
+
+    let later = app.patch(&path, json!({"starts_at": "2030-07-01T19:00:00Z"}), &organizer.access).await;
+    assert_eq!(later.status(), StatusCode::OK, "a start may still move ahead");
+}
+
+async fn an_event_that_has_begun_may_still_be_renamed_but_its_start_not_moved_into_the_past(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let lead = std::time::Duration::from_secs(2);
+    let mut body = event_body("Starting Soon", &from_now(chrono::Duration::from_std(lead).unwrap()));
+    body["ends_at"] = json!(from_now(chrono::Duration::hours(3)));
+    let event = app.create_event(&organizer.access, body).await;
+    let event = app.publish(&organizer.access, event["id"].as_str().unwrap()).await;
+    let path = format!("/api/v1/events/{}", event["id"].as_str().unwrap());
+    // Let the event begin.
+    tokio::time::sleep(lead + std::time::Duration::from_millis(500)).await;
+
+    let renamed = app.patch(&path, json!({"name": "Running"}), &organizer.access).await;
+    assert_eq!(renamed.status(), StatusCode::OK, "a running event may be renamed");
+    // A client that sends the whole form back sends the start unchanged.
+    let whole_form = json!({
+        "name": "Running Late",
+        "starts_at": event["starts_at"],
+        "ends_at": from_now(chrono::Duration::hours(4)),
+    });
+    let resent = app.patch(&path, whole_form, &organizer.access).await;
+    assert_eq!(resent.status(), StatusCode::OK, "an unchanged start is not moved");
+    let moved_back = app
+        .patch(&path, json!({"starts_at": from_now(-chrono::Duration::minutes(5))}), &organizer.access)
+        .await;
+    let problem = assert_problem(moved_back, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("starts_at"), "{problem}");
+
+    let read: Value = app.get(&path, None).await.json().await.unwrap();
+    assert_eq!(read["name"], "Running Late");
+    assert_eq!(read["starts_at"], event["starts_at"]);
+    assert_eq!(read["status"], "published");
 }

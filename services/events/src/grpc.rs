@@ -1,4 +1,5 @@
-//! The gRPC face of the events service: converts wire types and calls [`Events`].
+//! The gRPC face of the events service: converts wire types and calls [`Events`]. Nothing here
+//! decides anything; every rule is in the feature modules and [`crate::domain`].
 
 use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::common::Empty;
@@ -13,7 +14,9 @@ use uuid::Uuid;
 use crate::domain::{
     format_time, seat_id, Category, NewCategory, NewPlacement, Placement, RowLayout, SectionLayout,
 };
-use crate::service::{EventPatch, Events, ListRequest, NewEvent};
+use crate::editing::{EventPatch, NewEvent};
+use crate::search::ListRequest;
+use crate::service::Events;
 use crate::store::{EventRecord, VenueRecord};
 
 pub fn server(events: Events) -> EventServiceServer<Events> {

@@ -4,20 +4,42 @@
 //! It owns its database (the `events` schema on PostgreSQL, `events.db` embedded); nothing else
 //! reads it. Public event reads are cached in the shared store and dropped on every change.
 //! [`build`] makes it from its dependencies; callers reach it over gRPC ([`grpc::server`]).
+//!
+//! The code is laid out by what it does for the user, one `impl Events` block per feature, so
+//! that the next feature (a waiting room, a web page of the seat map) finds one place to land:
+//! - [`service`]: the [`Events`] struct, who may change an event, and the read-modify-write loop
+//!   every change goes through;
+//! - [`venues`], [`editing`] (create, patch, delete), [`lifecycle`] (publish, cancel),
+//!   [`search`] (read and list, through [`cache`]), [`inventory`] (what the bookings service
+//!   sells);
+//! - [`domain`]: the values events are made of, parsed once;
+//! - [`store`]: the database, one SQL body for both backends;
+//! - at the edges, the only code that knows wire types: [`grpc`] (the service's own) and
+//!   [`bookings_client`] (the bookings service's, behind the [`sales::Sales`] port).
 
+pub mod bookings_client;
+pub mod cache;
 pub mod domain;
+pub mod editing;
 pub mod grpc;
+pub mod inventory;
+pub mod lifecycle;
 pub mod sales;
+pub mod search;
 pub mod service;
 pub mod store;
+pub mod venues;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
+use bookings_client::BookingsClient;
 pub use boxoffice_db::Database;
 use boxoffice_db::Pool;
 use boxoffice_kv::Kv;
 use boxoffice_runtime::Connection;
-use sales::BookingsClient;
 pub use service::Events;
 use store::{EventStore, PostgresEventStore, SqliteEventStore, MIGRATIONS, POSTGRES_SCHEMA};
 

@@ -1,14 +1,11 @@
 //! What the events service needs of the bookings service, in its own terms: an event's
 //! inventory loaded ahead of its on-sale, and a cancelled event's bookings refunded.
 //!
-//! The gRPC client that does it over the wire is [`BookingsClient`]; tests of this crate use
-//! a fake.
+//! The gRPC client that does it over the wire is [`crate::bookings_client::BookingsClient`];
+//! the tests of [`crate::Events`] use a fake that records the calls.
 
 use async_trait::async_trait;
 use boxoffice_errors::Error;
-use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
-use boxoffice_proto::booking::{CancelEventBookingsRequest, LoadInventoryRequest};
-use boxoffice_runtime::Connection;
 use uuid::Uuid;
 
 /// What became of the bookings of a cancelled event.
@@ -29,36 +26,4 @@ pub trait Sales: Send + Sync + 'static {
     /// Cancels every pending booking of a cancelled event and refunds every confirmed one.
     /// Idempotent: a retry after a partial failure completes the refunds.
     async fn cancel_event_bookings(&self, event_id: Uuid) -> Result<Refunds, Error>;
-}
-
-/// [`Sales`] over gRPC: the only place where the events service speaks the bookings service's
-/// wire types.
-#[derive(Clone)]
-pub struct BookingsClient(BookingServiceClient<Connection>);
-
-impl BookingsClient {
-    pub fn new(connection: Connection) -> Self {
-        BookingsClient(BookingServiceClient::new(connection))
-    }
-}
-
-#[async_trait]
-impl Sales for BookingsClient {
-    async fn load_inventory(&self, event_id: Uuid) -> Result<(), Error> {
-        let request = LoadInventoryRequest { event_id: event_id.to_string() };
-        self.0.clone().load_inventory(request).await.map_err(|status| Error::from_status(&status))?;
-        Ok(())
-    }
-
-    async fn cancel_event_bookings(&self, event_id: Uuid) -> Result<Refunds, Error> {
-        let request = CancelEventBookingsRequest { event_id: event_id.to_string() };
-        let response = self
-            .0
-            .clone()
-            .cancel_event_bookings(request)
-            .await
-            .map_err(|status| Error::from_status(&status))?
-            .into_inner();
-        Ok(Refunds { cancelled: response.cancelled, refunded: response.refunded })
-    }
 }

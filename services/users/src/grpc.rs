@@ -1,4 +1,5 @@
-//! The gRPC face of the users service: converts wire types and calls [`Users`].
+//! The gRPC face of the users service: converts wire types and calls [`Users`]. Nothing here
+//! decides anything; every rule is in [`crate::service`] and [`crate::domain`].
 
 use boxoffice_errors::{grpc_reply as reply, Error};
 use boxoffice_proto::common::Empty;
@@ -53,14 +54,8 @@ type Reply<T> = Result<Response<T>, Status>;
 impl UserService for Users {
     async fn signup(&self, request: Request<pb::SignupRequest>) -> Reply<pb::User> {
         let request = request.into_inner();
-        let account = NewAccount {
-            email: &request.email,
-            password: &request.password,
-            first_name: &request.first_name,
-            last_name: &request.last_name,
-            role: Role::Customer,
-        };
-        reply(self.create_account(account).await.map(user_to_proto))
+        let user = self.sign_up(&request.email, &request.password, &request.first_name, &request.last_name);
+        reply(user.await.map(user_to_proto))
     }
 
     async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Reply<pb::User> {

@@ -1,4 +1,9 @@
 //! What the users service does, independent of how it is called.
+//!
+//! Roles obey one rule besides who may change them (admins, checked by the gateway): an admin
+//! always remains, so that someone can still manage the accounts. The last admin can neither be
+//! demoted nor deleted (409 `conflict`); the store keeps the rule atomically (see
+//! [`crate::store`]).
 
 use std::time::Duration;
 
@@ -15,7 +20,7 @@ use uuid::Uuid;
 
 use crate::domain::{Email, Password, PersonName};
 use crate::password::PasswordHasher;
-use crate::store::{NewRefreshToken, Rotation, UserRecord, UserStore};
+use crate::store::{Guarded, NewRefreshToken, Rotation, UserRecord, UserStore};
 
 /// A refresh token opens new access tokens for this long after it was issued.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -71,6 +76,14 @@ fn invalid_credentials() -> Error {
     Error::new(Code::InvalidCredentials, "the email or the password is wrong")
 }
 
+/// The refusal of a change that would leave no admin.
+fn last_admin(what: &str) -> Error {
+    Error::new(
+        Code::Conflict,
+        format!("this account is the only admin; make another account admin before {what} it"),
+    )
+}
+
 fn hash_refresh_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -87,6 +100,18 @@ impl Users {
     /// Names the secret this service signs access tokens with (see [`TokenKey::key_id`]).
     pub fn token_key_id(&self) -> String {
         self.tokens.key_id()
+    }
+
+    /// A signup: anyone may open an account, and it is a customer's. Other roles are given by
+    /// an operator (`boxoffice users add`) or an admin.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<UserRecord, Error> {
+        self.create_account(NewAccount { email, password, first_name, last_name, role: Role::Customer }).await
     }
 
     pub async fn create_account(&self, account: NewAccount<'_>) -> Result<UserRecord, Error> {
@@ -255,13 +280,24 @@ impl Users {
             .ok_or_else(|| Error::not_found("user"))
     }
 
+    /// Deletes the account, unless it is the last admin. Its sessions end first: once the
+    /// account is gone, so are their rows, which the revocation list is restored from.
     pub async fn delete(&self, user_id: Uuid) -> Result<(), Error> {
-        self.revoke_user_sessions(user_id, None).await?;
-        if !self.store.delete_user(user_id).await? {
-            return Err(Error::not_found("user"));
+        // Checked before the sessions end, so that a refused deletion leaves the admin logged
+        // in. The deletion checks again, atomically: when two admins delete themselves at once,
+        // both pass here, one is deleted, and the other is refused, logged out but still admin.
+        if self.store.is_last_admin(user_id).await? {
+            return Err(last_admin("deleting"));
         }
-        tracing::info!(%user_id, "account deleted");
-        Ok(())
+        self.revoke_user_sessions(user_id, None).await?;
+        match self.store.delete_user(user_id).await? {
+            Guarded::Done(()) => {
+                tracing::info!(%user_id, "account deleted");
+                Ok(())
+            }
+            Guarded::NotFound => Err(Error::not_found("user")),
+            Guarded::LastAdmin => Err(last_admin("deleting")),
+        }
     }
 
     /// Changes the password and ends every other session. A wrong current password counts
@@ -289,10 +325,14 @@ impl Users {
         self.revoke_user_sessions(user_id, Some(session_id)).await
     }
 
-    /// Changes a role. The user's sessions end, so that no access token keeps the old role.
+    /// Changes a role, unless that takes it from the last admin. The user's sessions end, so
+    /// that no access token keeps the old role.
     pub async fn set_role(&self, user_id: Uuid, role: Role) -> Result<UserRecord, Error> {
-        let user =
-            self.store.set_role(user_id, role, Utc::now()).await?.ok_or_else(|| Error::not_found("user"))?;
+        let user = match self.store.set_role(user_id, role, Utc::now()).await? {
+            Guarded::Done(user) => user,
+            Guarded::NotFound => return Err(Error::not_found("user")),
+            Guarded::LastAdmin => return Err(last_admin("demoting")),
+        };
         self.revoke_user_sessions(user_id, None).await?;
         tracing::info!(%user_id, %role, "role changed");
         Ok(user)

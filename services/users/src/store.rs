@@ -4,6 +4,15 @@
 //! [`sql_store!`], implements [`UserStore`] for each pool type. Each transaction that writes
 //! starts with its write, so SQLite takes its write lock at once instead of upgrading a read lock
 //! (which fails under concurrency instead of waiting).
+//!
+//! One invariant is kept here rather than in the service, because only a transaction can keep
+//! it: **an admin always remains**. A role change or a deletion that would take the admin role
+//! from the last admin is refused ([`Guarded::LastAdmin`]), atomically: the condition is part
+//! of the `UPDATE` or `DELETE` itself, and on PostgreSQL every admin row is locked first
+//! (`SELECT ... FOR UPDATE`, in id order so two such transactions cannot deadlock), so that two
+//! admins demoting each other at once are serialised and the second sees the first's change.
+//! SQLite needs no lock: it runs one writer at a time, and the statement is the transaction's
+//! first, so it reads the latest data.
 
 use std::str::FromStr as _;
 
@@ -56,6 +65,15 @@ pub enum Rotation {
     Invalid,
 }
 
+/// What became of a change that could take the admin role from an account.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Guarded<T> {
+    Done(T),
+    NotFound,
+    /// Refused: the account is the only admin, and the change would leave none.
+    LastAdmin,
+}
+
 #[async_trait::async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// Fails with `email_taken` when the email is in use.
@@ -70,8 +88,13 @@ pub trait UserStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>>;
     async fn update_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<bool>;
-    async fn set_role(&self, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<Option<UserRecord>>;
-    async fn delete_user(&self, id: Uuid) -> Result<bool>;
+    /// Changes the role, unless that takes it from the last admin.
+    async fn set_role(&self, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<Guarded<UserRecord>>;
+    /// Deletes the account, unless it is the last admin.
+    async fn delete_user(&self, id: Uuid) -> Result<Guarded<()>>;
+    /// Whether the account is an admin and no other account is. Only a hint, read without
+    /// locks: [`UserStore::set_role`] and [`UserStore::delete_user`] decide.
+    async fn is_last_admin(&self, id: Uuid) -> Result<bool>;
     async fn open_session(
         &self,
         session_id: Uuid,
@@ -132,8 +155,12 @@ fn into_record(row: Option<UserRow>) -> Result<Option<UserRecord>> {
     row.map(UserRecord::try_from).transpose()
 }
 
+/// True of the row of an account (`$1`) that is an admin while no other account is.
+const IS_LAST_ADMIN: &str = "role = 'admin' AND NOT EXISTS \
+     (SELECT 1 FROM users AS other WHERE other.role = 'admin' AND other.id <> $1)";
+
 macro_rules! sql_store {
-    ($name:ident, $database:ty) => {
+    ($name:ident, $database:ty, lock_admins = $lock_admins:expr) => {
         #[derive(Clone)]
         pub struct $name {
             pool: sqlx::Pool<$database>,
@@ -142,6 +169,30 @@ macro_rules! sql_store {
         impl $name {
             pub fn pool(&self) -> &sqlx::Pool<$database> {
                 &self.pool
+            }
+
+            /// Locks every admin row until the transaction ends, where the backend needs it (see
+            /// the module's documentation).
+            async fn lock_admins(transaction: &mut sqlx::Transaction<'_, $database>) -> Result<()> {
+                let lock: Option<&str> = $lock_admins;
+                if let Some(lock) = lock {
+                    sqlx::query(lock).execute(&mut **transaction).await.map_err(database_error)?;
+                }
+                Ok(())
+            }
+
+            /// Why a guarded change touched no row: the account does not exist, or it is the
+            /// last admin.
+            async fn refusal<T>(
+                transaction: &mut sqlx::Transaction<'_, $database>,
+                id: Uuid,
+            ) -> Result<Guarded<T>> {
+                let exists: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **transaction)
+                    .await
+                    .map_err(database_error)?;
+                Ok(if exists.is_some() { Guarded::LastAdmin } else { Guarded::NotFound })
             }
         }
 
@@ -226,26 +277,53 @@ macro_rules! sql_store {
                 Ok(result.rows_affected() == 1)
             }
 
-            async fn set_role(&self, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<Option<UserRecord>> {
+            async fn set_role(&self, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<Guarded<UserRecord>> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                if role != Role::Admin {
+                    Self::lock_admins(&mut transaction).await?;
+                }
                 let row = sqlx::query_as::<_, UserRow>(&format!(
-                    "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
+                    "UPDATE users SET role = $2, updated_at = $3 \
+                     WHERE id = $1 AND ($2 = 'admin' OR NOT ({IS_LAST_ADMIN})) RETURNING {USER_COLUMNS}"
                 ))
                 .bind(id)
                 .bind(role.as_str())
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *transaction)
                 .await
                 .map_err(database_error)?;
-                into_record(row)
+                let outcome = match into_record(row)? {
+                    Some(user) => Guarded::Done(user),
+                    None => Self::refusal(&mut transaction, id).await?,
+                };
+                transaction.commit().await.map_err(database_error)?;
+                Ok(outcome)
             }
 
-            async fn delete_user(&self, id: Uuid) -> Result<bool> {
-                let result = sqlx::query("DELETE FROM users WHERE id = $1")
+            async fn delete_user(&self, id: Uuid) -> Result<Guarded<()>> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                Self::lock_admins(&mut transaction).await?;
+                let result = sqlx::query(&format!("DELETE FROM users WHERE id = $1 AND NOT ({IS_LAST_ADMIN})"))
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *transaction)
                     .await
                     .map_err(database_error)?;
-                Ok(result.rows_affected() == 1)
+                let outcome = match result.rows_affected() {
+                    1 => Guarded::Done(()),
+                    _ => Self::refusal(&mut transaction, id).await?,
+                };
+                transaction.commit().await.map_err(database_error)?;
+                Ok(outcome)
+            }
+
+            async fn is_last_admin(&self, id: Uuid) -> Result<bool> {
+                let last: Option<bool> =
+                    sqlx::query_scalar(&format!("SELECT {IS_LAST_ADMIN} FROM users WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(database_error)?;
+                Ok(last.unwrap_or(false))
             }
 
             async fn open_session(
@@ -386,8 +464,12 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(PostgresUserStore, sqlx::Postgres);
-sql_store!(SqliteUserStore, sqlx::Sqlite);
+sql_store!(
+    PostgresUserStore,
+    sqlx::Postgres,
+    lock_admins = Some("SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE")
+);
+sql_store!(SqliteUserStore, sqlx::Sqlite, lock_admins = None);
 
 impl PostgresUserStore {
     pub fn new(pool: sqlx::PgPool) -> Self {

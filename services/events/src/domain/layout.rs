@@ -1,0 +1,213 @@
+//! A venue's seat map: sections of rows of numbered seats, and the seat ids derived from it
+//! (`<section>/<row>/<number>`). The map is checked once, when the venue is created; a [`Layout`]
+//! can only hold one that passed, so every seat id it yields is distinct.
+
+use std::collections::HashSet;
+
+use boxoffice_errors::Error;
+/// The limit that the gateway and the bench tool check too.
+pub use boxoffice_types::limits::MAX_SEATS_PER_VENUE;
+use serde::{Deserialize, Serialize};
+
+use super::text::parse_text;
+
+pub const SECTION_NAME_MAX_CHARS: usize = 50;
+pub const ROW_LABEL_MAX_CHARS: usize = 20;
+pub const MAX_SECTIONS_PER_VENUE: usize = 500;
+pub const MAX_ROWS_PER_SECTION: usize = 1_000;
+pub const MAX_SEATS_PER_ROW: u32 = 2_000;
+/// The bytes of all seat ids of a venue together: every seat id travels in one gRPC message and
+/// one JSON answer, which must stay well inside the 64 MiB message limit.
+pub const MAX_SEAT_ID_BYTES_PER_VENUE: u64 = 16 * 1024 * 1024;
+/// The separator of seat ids, so it may not appear in section names or row labels.
+pub const SEAT_ID_SEPARATOR: char = '/';
+
+pub fn seat_id(section: &str, row: &str, number: u32) -> String {
+    format!("{section}{SEAT_ID_SEPARATOR}{row}{SEAT_ID_SEPARATOR}{number}")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowLayout {
+    pub label: String,
+    pub seats: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionLayout {
+    pub name: String,
+    pub rows: Vec<RowLayout>,
+}
+
+impl SectionLayout {
+    pub fn capacity(&self) -> u64 {
+        self.rows.iter().map(|row| u64::from(row.seats)).sum()
+    }
+
+    /// Every seat id of the section, row by row, in seat order.
+    pub fn seat_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.rows
+            .iter()
+            .flat_map(move |row| (1..=row.seats).map(move |number| seat_id(&self.name, &row.label, number)))
+    }
+}
+
+/// A venue's seat map, checked: unique names, no separators, within the limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Layout(Vec<SectionLayout>);
+
+impl Layout {
+    pub fn parse(sections: Vec<SectionLayout>) -> Result<Layout, Error> {
+        if sections.is_empty() || sections.len() > MAX_SECTIONS_PER_VENUE {
+            return Err(Error::validation(format!("sections: give 1 to {MAX_SECTIONS_PER_VENUE} sections")));
+        }
+        let mut section_names = HashSet::new();
+        let mut total: u64 = 0;
+        let mut parsed = Vec::with_capacity(sections.len());
+        for (section_index, section) in sections.into_iter().enumerate() {
+            let field = format!("sections[{section_index}]");
+            let name = parse_label(&section.name, &format!("{field}.name"), SECTION_NAME_MAX_CHARS)?;
+            if !section_names.insert(name.to_lowercase()) {
+                return Err(Error::validation(format!("{field}.name: `{name}` is used by another section")));
+            }
+            if section.rows.is_empty() || section.rows.len() > MAX_ROWS_PER_SECTION {
+                return Err(Error::validation(format!(
+                    "{field}.rows: give 1 to {MAX_ROWS_PER_SECTION} rows"
+                )));
+            }
+            let mut labels = HashSet::new();
+            let mut rows = Vec::with_capacity(section.rows.len());
+            for (row_index, row) in section.rows.into_iter().enumerate() {
+                let row_field = format!("{field}.rows[{row_index}]");
+                let label = parse_label(&row.label, &format!("{row_field}.label"), ROW_LABEL_MAX_CHARS)?;
+                if !labels.insert(label.to_lowercase()) {
+                    return Err(Error::validation(format!(
+                        "{row_field}.label: `{label}` is used by another row"
+                    )));
+                }
+                if row.seats == 0 || row.seats > MAX_SEATS_PER_ROW {
+                    return Err(Error::validation(format!(
+                        "{row_field}.seats: must be 1 to {MAX_SEATS_PER_ROW}"
+                    )));
+                }
+                total += u64::from(row.seats);
+                rows.push(RowLayout { label, seats: row.seats });
+            }
+            parsed.push(SectionLayout { name, rows });
+        }
+        if total > MAX_SEATS_PER_VENUE {
+            return Err(Error::validation(format!(
+                "sections: a venue has at most {MAX_SEATS_PER_VENUE} seats, not {total}"
+            )));
+        }
+        let layout = Layout(parsed);
+        if layout.seat_id_bytes() > MAX_SEAT_ID_BYTES_PER_VENUE {
+            return Err(Error::validation(
+                "sections: the seat ids of this venue are too long together; use shorter section names and row labels",
+            ));
+        }
+        Ok(layout)
+    }
+
+    pub fn sections(&self) -> &[SectionLayout] {
+        &self.0
+    }
+
+    pub fn capacity(&self) -> u64 {
+        self.0.iter().map(SectionLayout::capacity).sum()
+    }
+
+    /// The bytes of every seat id (`<section>/<row>/<number>`) of the venue together.
+    fn seat_id_bytes(&self) -> u64 {
+        let mut bytes = 0;
+        for section in &self.0 {
+            for row in &section.rows {
+                let prefix = (section.name.len() + row.label.len() + 2) as u64;
+                let digits: u64 = (1..=row.seats).map(|number| u64::from(number.ilog10() + 1)).sum();
+                bytes += prefix * u64::from(row.seats) + digits;
+            }
+        }
+        bytes
+    }
+
+    pub fn section(&self, name: &str) -> Option<&SectionLayout> {
+        self.0.iter().find(|section| section.name == name)
+    }
+}
+
+fn parse_label(input: &str, field: &str, max_chars: usize) -> Result<String, Error> {
+    let label = parse_text(input, field, max_chars)?;
+    if label.contains(SEAT_ID_SEPARATOR) {
+        return Err(Error::validation(format!("{field}: must not contain `{SEAT_ID_SEPARATOR}`")));
+    }
+    Ok(label)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn section(name: &str, rows: &[(&str, u32)]) -> SectionLayout {
+        SectionLayout {
+            name: name.to_owned(),
+            rows: rows
+                .iter()
+                .map(|(label, seats)| RowLayout { label: (*label).to_owned(), seats: *seats })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn seat_ids_follow_the_layout() {
+        let layout = Layout::parse(vec![section("Floor", &[("A", 2), ("B", 1)])]).unwrap();
+        let ids: Vec<String> = layout.sections()[0].seat_ids().collect();
+        assert_eq!(ids, ["Floor/A/1", "Floor/A/2", "Floor/B/1"]);
+        assert_eq!(layout.capacity(), 3);
+    }
+
+    #[test]
+    fn bad_layouts_name_the_field() {
+        let cases = [
+            (vec![], "sections"),
+            (vec![section("A/B", &[("1", 1)])], "sections[0].name"),
+            (vec![section("A", &[("1", 1)]), section("a", &[("1", 1)])], "sections[1].name"),
+            (vec![section("A", &[])], "sections[0].rows"),
+            (vec![section("A", &[("1", 0)])], "sections[0].rows[0].seats"),
+            (vec![section("A", &[("1", 1), ("1", 2)])], "sections[0].rows[1].label"),
+            (vec![section("A", &[(" ", 1)])], "sections[0].rows[0].label"),
+        ];
+        for (sections, field) in cases {
+            let error = Layout::parse(sections).unwrap_err();
+            assert!(error.detail.starts_with(field), "{field}: {}", error.detail);
+        }
+        let huge: Vec<SectionLayout> = (0..200).map(|s| section(&format!("S{s}"), &[("A", 2000)])).collect();
+        assert!(Layout::parse(huge).is_err(), "400,000 seats is above the limit");
+        let long_names: Vec<SectionLayout> = (0..5)
+            .map(|s| SectionLayout {
+                name: format!("{}{s:02}", "𝔸".repeat(48)),
+                rows: (0..25)
+                    .map(|r| RowLayout { label: format!("{}{r:02}", "𝔹".repeat(18)), seats: 2000 })
+                    .collect(),
+            })
+            .collect();
+        assert!(Layout::parse(long_names).unwrap_err().detail.contains("too long"));
+    }
+
+    proptest! {
+        #[test]
+        fn every_seat_of_a_valid_layout_has_a_distinct_id(rows in proptest::collection::vec(1u32..50, 1..20), sections in 1usize..5) {
+            let layout: Vec<SectionLayout> = (0..sections)
+                .map(|s| SectionLayout {
+                    name: format!("S{s}"),
+                    rows: rows.iter().enumerate().map(|(r, &seats)| RowLayout { label: format!("R{r}"), seats }).collect(),
+                })
+                .collect();
+            let layout = Layout::parse(layout).unwrap();
+            let ids: Vec<String> = layout.sections().iter().flat_map(SectionLayout::seat_ids).collect();
+            let distinct: HashSet<&String> = ids.iter().collect();
+            prop_assert_eq!(ids.len() as u64, layout.capacity());
+            prop_assert_eq!(distinct.len(), ids.len());
+        }
+    }
+}
