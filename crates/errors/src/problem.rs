@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Code, Error};
+use crate::Error;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -25,7 +25,7 @@ pub struct Problem {
     #[cfg_attr(feature = "openapi", schema(example = "password: must be 8 to 128 characters"))]
     pub detail: String,
     /// Stable and machine-readable.
-    #[cfg_attr(feature = "openapi", schema(value_type = Code))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::Code))]
     pub code: String,
 }
 
@@ -59,16 +59,16 @@ pub fn response(error: &Error) -> http::Response<Vec<u8>> {
 }
 
 #[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Code {
+impl utoipa::PartialSchema for crate::Code {
     /// Every stable code, as an enum of strings.
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(Code::ALL.iter().map(|code| code.as_str())))
+            .enum_values(Some(crate::Code::ALL.iter().map(|code| code.as_str())))
             .description(Some("A stable, machine-readable reason for the failure"))
             .into()
     }
 }
 
 #[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Code {}
+impl utoipa::ToSchema for crate::Code {}
