@@ -56,18 +56,15 @@ impl Bookings {
             }
             for (booking_id, status) in live {
                 let Some(booking) = self.inner.db.booking(booking_id).await? else { continue };
-                match Change::cancelling(status) {
-                    Some(Change::Refund) => {
-                        if self.refund(&booking).await? {
-                            refunded += 1;
-                        }
-                    }
-                    Some(change) => {
-                        if self.close(booking_id, event_id, change).await? {
-                            cancelled += 1;
-                        }
-                    }
-                    None => {}
+                let Some(change) = Change::cancelling(status) else { continue };
+                let closed = match change {
+                    Change::Refund => self.refund(&booking).await?,
+                    change => self.close(booking_id, event_id, change).await?,
+                };
+                match (closed, change) {
+                    (false, _) => {}
+                    (true, Change::Refund) => refunded += 1,
+                    (true, _) => cancelled += 1,
                 }
             }
         }
