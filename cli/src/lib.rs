@@ -152,7 +152,7 @@ pub fn database(settings: &Settings, service: &str) -> Database {
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     boxoffice_users::open_store(&database(settings, "users")).await?;
     boxoffice_events::open_store(&database(settings, "events")).await?;
-    boxoffice_bookings::open_store(&database(settings, "bookings")).await?;
+    boxoffice_bookings::open_db(&database(settings, "bookings")).await?;
     Ok(())
 }
 

@@ -24,6 +24,7 @@ on_both_backends!(
     confirmations_racing_an_event_cancellation_are_all_refunded,
     holds_whose_clients_gave_up_are_recorded_or_released,
     a_ticket_used_at_the_door_is_not_refunded,
+    the_qr_image_of_a_refunded_ticket_is_gone_with_410_ticket_refunded,
 );
 
 /// A published event with a general-admission category of `standing` places and, when
@@ -659,4 +660,28 @@ async fn a_ticket_used_at_the_door_is_not_refunded(backend: Backend) {
         .hold(&buyer, json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}], "seats": ["x"]}))
         .await;
     assert_problem(both, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+async fn the_qr_image_of_a_refunded_ticket_is_gone_with_410_ticket_refunded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, event) = on_sale(&app, 10, 0).await;
+    let (_, buyer) = app.mint_customer();
+    let booking = app
+        .hold_ok(
+            &buyer,
+            json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]}),
+        )
+        .await;
+    let confirmed: Value = app.confirm(&buyer, &id(&booking), "tok_ok").await.json().await.unwrap();
+    let qr_path = format!("/api/v1/tickets/{}/qr", id(&confirmed["tickets"][0]));
+    let qr = app.get(&qr_path, Some(&buyer)).await;
+    assert_eq!(qr.status(), StatusCode::OK);
+    assert_eq!(decode_qr(&qr.bytes().await.unwrap()), confirmed["tickets"][0]["code"].as_str().unwrap());
+
+    let cancel =
+        app.post(&format!("/api/v1/bookings/{}/cancel", id(&booking)), json!({}), Some(&buyer)).await;
+    assert_eq!(cancel.status(), StatusCode::OK);
+    let refunded: Value = cancel.json().await.unwrap();
+    assert_eq!(refunded["status"], "refunded");
+    assert_problem(app.get(&qr_path, Some(&buyer)).await, StatusCode::GONE, "ticket_refunded").await;
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use boxoffice_bookings::domain::HoldRequest;
 use boxoffice_bookings::inventory::{
-    BoxFuture, CategorySpec, CategoryUnits, HoldRequest, InventoryStore, MemoryInventory, RedisInventory,
-    Snapshot,
+    BoxFuture, CategorySpec, CategoryUnits, InventoryStore, MemoryInventory, RedisInventory, Snapshot,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 use uuid::Uuid;

@@ -11,7 +11,7 @@ use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::store::{BookingStore, NewHold};
+use crate::db::{BookingDb, NewHold};
 
 /// Holds recorded in one transaction at most.
 pub const MAX_BATCH: usize = 256;
@@ -33,11 +33,11 @@ pub struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writers; they stop when the last clone of this is dropped.
-    pub fn start(store: Arc<dyn BookingStore>) -> Self {
+    pub fn start(db: Arc<dyn BookingDb>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..WRITERS {
-            tokio::spawn(write(store.clone(), receiver.clone()));
+            tokio::spawn(write(db.clone(), receiver.clone()));
         }
         GroupCommit { sender }
     }
@@ -53,7 +53,7 @@ impl GroupCommit {
     }
 }
 
-async fn write(store: Arc<dyn BookingStore>, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+async fn write(db: Arc<dyn BookingDb>, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
@@ -69,7 +69,7 @@ async fn write(store: Arc<dyn BookingStore>, receiver: Arc<Mutex<mpsc::Receiver<
         };
         let now = batch.iter().map(|pending| pending.now).max().unwrap_or_else(Utc::now);
         let holds: Vec<NewHold> = batch.iter().map(|pending| pending.hold.clone()).collect();
-        match store.insert_pending(&holds, now).await {
+        match db.insert_pending(&holds, now).await {
             Ok(()) => {
                 metrics::histogram!("bookings_commit_batch_size").record(batch.len() as f64);
                 for pending in batch {
@@ -82,7 +82,7 @@ async fn write(store: Arc<dyn BookingStore>, receiver: Arc<Mutex<mpsc::Receiver<
             }
             Err(_) => {
                 for pending in batch {
-                    let result = store.insert_pending(std::slice::from_ref(&pending.hold), pending.now).await;
+                    let result = db.insert_pending(std::slice::from_ref(&pending.hold), pending.now).await;
                     let _ = pending.reply.send(result);
                 }
             }

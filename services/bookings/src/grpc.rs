@@ -11,9 +11,11 @@ use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::db::CategorySales;
+use crate::domain::{BookingRecord, BookingStatus, NewBooking, TicketRecord};
 use crate::inventory::{Availability, UnitState};
-use crate::service::{Bookings, NewBooking};
-use crate::store::{BookingRecord, BookingStatus, CategorySales, TicketRecord};
+use crate::queries::BookingPage;
+use crate::service::Bookings;
 
 pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
     BookingServiceServer::new(bookings)
@@ -77,7 +79,7 @@ fn booking_to_proto(booking: BookingRecord) -> pb::Booking {
     }
 }
 
-fn page_to_proto((bookings, next_cursor): (Vec<BookingRecord>, Option<String>)) -> pb::ListBookingsResponse {
+fn page_to_proto((bookings, next_cursor): BookingPage) -> pb::ListBookingsResponse {
     pb::ListBookingsResponse { items: bookings.into_iter().map(booking_to_proto).collect(), next_cursor }
 }
 
@@ -223,7 +225,7 @@ impl BookingService for Bookings {
         let result = async {
             let caller = caller(request.caller)?;
             let event_id = parse_id(&request.event_id, "event")?;
-            let (info, availability, sales) = self.stats(caller, event_id).await?;
+            let (event, availability, sales) = self.stats(caller, event_id).await?;
             let sales_of = |category_id: Uuid| {
                 sales
                     .iter()
@@ -253,8 +255,7 @@ impl BookingService for Bookings {
                 available: categories.iter().map(|category| category.available).sum(),
                 revenue_cents: categories.iter().map(|category| category.revenue_cents).sum(),
                 checked_in: categories.iter().map(|category| category.checked_in).sum(),
-                currency: info
-                    .event
+                currency: event
                     .categories
                     .first()
                     .map(|category| category.currency.clone())

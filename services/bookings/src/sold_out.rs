@@ -1,4 +1,5 @@
-//! Recent "sold out" answers of the inventory store, remembered for a moment.
+//! Recent "sold out" answers of the inventory store, remembered for a moment. Only the
+//! inventory's façade (`inventory/guarded.rs`) uses it, and it runs the whole protocol below.
 //!
 //! Once a category is gone, almost every request of an on-sale asks for it anyway: in a flash
 //! sale of 10,000 units for 100,000 buyers, 96% of the holds are refused. The store answers each

@@ -1,16 +1,17 @@
-//! The inventory store: where every hold decision is made, atomically and without touching the
-//! database.
+//! The inventory: where every hold decision is made, atomically and without touching the
+//! database. The service calls it only through [`GuardedInventory`] (`guarded.rs`), which
+//! rebuilds an event that is missing, keeps the sold-out memo and retries what meets a rebuild.
 //!
 //! Every sellable unit has an id: a seat id (`<section>/<row>/<number>`) for a seated category,
 //! or `<category_id>:<n>` (n from 1 to capacity) for a general-admission one. A hold claims all
 //! of its units or none, in one atomic step, and records the hold under its booking id. There is
 //! no counter row that every buyer updates.
 //!
-//! Two implementations with exactly the same semantics: [`RedisInventory`] (production; one Lua
-//! script per decision) and [`MemoryInventory`] (embedded; one short lock per decision). The
-//! same test suite (`tests.rs`) runs against both.
+//! Two implementations of [`InventoryStore`] with exactly the same semantics: [`RedisInventory`]
+//! (production; one Lua script per decision, in `redis/*.lua`) and [`MemoryInventory`]
+//! (embedded; one short lock per decision). The same test suite (`tests.rs`) runs against both.
 //!
-//! The database stays the record: the store is rebuilt from it ([`Snapshot`]) whenever an
+//! The database stays the record: the inventory is rebuilt from it ([`Snapshot`]) whenever an
 //! event's inventory is missing (first use, a restart of the embedded default, Redis losing its
 //! data).
 
@@ -21,11 +22,15 @@ use std::pin::Pin;
 use anyhow::{ensure, Context as _};
 use uuid::Uuid;
 
+use crate::domain::HoldRequest;
+
+mod guarded;
 mod memory;
 mod redis;
 #[cfg(test)]
 mod tests;
 
+pub use self::guarded::GuardedInventory;
 pub use self::memory::MemoryInventory;
 pub use self::redis::RedisInventory;
 
@@ -76,21 +81,6 @@ pub struct Snapshot {
 
 /// Takes a [`Snapshot`] of one event from the database and the events service.
 pub type SnapshotSource<'a> = &'a (dyn Fn() -> BoxFuture<'static, Result<Snapshot>> + Send + Sync);
-
-/// What one hold asks for. Quantities and seats may be combined in one request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HoldRequest {
-    pub booking_id: Uuid,
-    pub user_id: Uuid,
-    /// Interchangeable units of general-admission categories, or "best available" seats of
-    /// seated ones: adjacent seats in one row where possible, else the first free seats in
-    /// seat-map order.
-    pub quantities: Vec<(Uuid, u32)>,
-    /// Chosen seats: (category id, seat id).
-    pub seats: Vec<(Uuid, String)>,
-    /// The most live (held or sold) units this user may have in this event, this hold included.
-    pub per_user_cap: u32,
-}
 
 /// The answer to a hold. Anything but `Held` claimed nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,7 +164,7 @@ pub fn general_admission_unit(category_id: Uuid, n: u32) -> String {
 
 /// Whether two seats sit side by side: the same row (the seat id up to its last `/`) and seat
 /// numbers (the digits after it) one apart. "Best available" also requires consecutive seat-map
-/// indices. The Redis scripts mirror this rule (`seats_adjacent` in `redis.rs`).
+/// indices. The Redis scripts mirror this rule (`seats_adjacent` in `redis/hold.lua`).
 pub(crate) fn seats_adjacent(one: &str, other: &str) -> bool {
     fn row_and_number(seat_id: &str) -> Option<(&str, u32)> {
         let (row, digits) = seat_id.rsplit_once('/')?;

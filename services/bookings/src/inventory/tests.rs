@@ -2,6 +2,11 @@
 //! behaviour below is an `async fn(&Suite)`; `on_both_backends!` turns it into the tests
 //! `<behaviour>::memory` and `<behaviour>::redis`. Redis is at `BOXOFFICE_TEST_REDIS_URL`, and
 //! every store gets a key prefix of its own.
+//!
+//! Why one file of about 1,000 lines: it is one suite. The examples, the concurrency tests and
+//! the property test (random operations checked against a model, and both stores compared with
+//! each other) share the fixture event, the request builder and the `Suite`; split, each part
+//! would import the others' helpers and a behaviour could be added to one store's tests only.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

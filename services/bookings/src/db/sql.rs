@@ -1,242 +1,22 @@
-//! The bookings service's database, the record of every hold and sale: PostgreSQL in
-//! production, SQLite embedded, one SQL body for both ([`sql_store!`]).
-//!
-//! Every state change is one transaction, and each starts with its write, so SQLite takes its
-//! write lock at once. A later release adds the transactional outbox to these same
-//! transactions.
+//! [`BookingDb`] in SQL: one body (the `sql_db!` macro) for PostgreSQL and SQLite, whose
+//! dialects agree on every statement written here. Rows are read into the structs of `rows.rs`.
 
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
+use super::rows::{parse_status, BookingRow, TicketRow, BOOKING_COLUMNS, TICKET_COLUMNS};
+use super::{BookingDb, CategorySales, CheckIn, KeyClaim, NewHold, Position, Result};
+use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Transition, Unit};
 use crate::inventory::{LiveUnit, UnitState};
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-pub const POSTGRES_SCHEMA: &str = "bookings";
-pub static MIGRATIONS: boxoffice_db::Migrations =
-    boxoffice_db::Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-
-pub use boxoffice_types::BookingStatus;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Item {
-    pub category_id: Uuid,
-    pub quantity: u32,
-    pub unit_price_cents: i64,
-}
-
-/// A unit of a booking: (category id, unit id).
-pub type Unit = (Uuid, String);
-
-/// A pending booking to record with its units.
-#[derive(Clone, Debug)]
-pub struct NewHold {
-    pub booking: BookingRecord,
-    pub units: Vec<Unit>,
-}
 
 /// Rows per INSERT statement, within SQLite's limit of 32,766 bound parameters (11 per booking,
 /// 4 per unit).
 const BOOKINGS_PER_INSERT: usize = 1_000;
 const UNITS_PER_INSERT: usize = 5_000;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BookingRecord {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub user_id: Uuid,
-    pub status: BookingStatus,
-    pub items: Vec<Item>,
-    pub seats: Vec<String>,
-    pub total_cents: i64,
-    pub currency: String,
-    pub expires_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub tickets: Vec<TicketRecord>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TicketRecord {
-    pub id: Uuid,
-    pub booking_id: Uuid,
-    pub event_id: Uuid,
-    pub category_id: Uuid,
-    pub unit_id: String,
-    pub seat: Option<String>,
-    pub price_cents: i64,
-    pub code: String,
-    pub checked_in_at: Option<DateTime<Utc>>,
-}
-
-/// The outcome of admitting a ticket.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CheckIn {
-    Admitted(DateTime<Utc>),
-    AlreadyAdmitted(DateTime<Utc>),
-}
-
-/// What an Idempotency-Key already stands for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyClaim {
-    /// The key is new; this request owns it and will create `booking_id`.
-    Claimed,
-    /// An earlier request with the key.
-    Existing { request_hash: String, booking_id: Uuid, claimed_at: DateTime<Utc> },
-}
-
-/// Where a page of bookings continues: after (created_at, id).
-pub type Position = (DateTime<Utc>, Uuid);
-
-/// Sales figures of one category of an event.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CategorySales {
-    pub sold: u32,
-    pub revenue_cents: i64,
-    pub checked_in: u32,
-}
-
-#[async_trait::async_trait]
-pub trait BookingStore: Send + Sync + 'static {
-    /// Records new pending bookings with their units, all or none, in one transaction. Fails
-    /// with `seat_unavailable` if a unit is live in another booking: the database's guard
-    /// against any wrong answer of the store.
-    async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()>;
-    async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>>;
-    async fn units(&self, booking_id: Uuid) -> Result<Vec<Unit>>;
-    /// Bookings of one user (or of everyone when `user_id` is None), newest first.
-    async fn list(
-        &self,
-        user_id: Option<Uuid>,
-        after: Option<Position>,
-        limit: u32,
-    ) -> Result<Vec<BookingRecord>>;
-    async fn list_for_event(
-        &self,
-        event_id: Uuid,
-        status: Option<BookingStatus>,
-        after: Option<Position>,
-        limit: u32,
-    ) -> Result<Vec<BookingRecord>>;
-    /// pending → confirmed with its tickets, if the hold has not expired. False otherwise.
-    async fn confirm(
-        &self,
-        booking_id: Uuid,
-        charge_id: &str,
-        tickets: &[TicketRecord],
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
-    /// `from` → `to` and the booking's units released, in one transaction. False when the
-    /// booking was not in `from` (or, for an expiry, not yet due).
-    async fn close(
-        &self,
-        booking_id: Uuid,
-        from: BookingStatus,
-        to: BookingStatus,
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
-    /// Pending bookings whose hold has run out: (booking id, event id).
-    async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>>;
-    /// Live (pending or confirmed) bookings of an event: (booking id, status).
-    async fn live_bookings(&self, event_id: Uuid) -> Result<Vec<(Uuid, BookingStatus)>>;
-    /// Every unit that a live booking of the event has, to rebuild the inventory store.
-    async fn live_units(&self, event_id: Uuid) -> Result<Vec<LiveUnit>>;
-    async fn ticket(&self, ticket_id: Uuid) -> Result<Option<(TicketRecord, Uuid, BookingStatus)>>;
-    async fn check_in(&self, ticket_id: Uuid, now: DateTime<Utc>) -> Result<CheckIn>;
-    /// Per category: tickets sold, their revenue and how many were admitted.
-    async fn sales(&self, event_id: Uuid) -> Result<Vec<(Uuid, CategorySales)>>;
-    async fn claim_idempotency_key(
-        &self,
-        user_id: Uuid,
-        key: &str,
-        request_hash: &str,
-        booking_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<KeyClaim>;
-    async fn forget_idempotency_key(&self, user_id: Uuid, key: &str) -> Result<()>;
-    async fn purge_idempotency_keys(&self, older_than: DateTime<Utc>) -> Result<u64>;
-    /// Records that the event was cancelled: from now on no booking of it can be confirmed.
-    async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()>;
-    async fn is_closed(&self, event_id: Uuid) -> Result<bool>;
-    async fn ping(&self) -> Result<()>;
-}
-
-#[derive(sqlx::FromRow)]
-struct BookingRow {
-    id: Uuid,
-    event_id: Uuid,
-    user_id: Uuid,
-    status: String,
-    items: String,
-    seats: String,
-    total_cents: i64,
-    currency: String,
-    expires_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-}
-
-impl BookingRow {
-    fn into_record(self, tickets: Vec<TicketRecord>) -> Result<BookingRecord> {
-        Ok(BookingRecord {
-            id: self.id,
-            event_id: self.event_id,
-            user_id: self.user_id,
-            status: parse_status(&self.status)?,
-            items: serde_json::from_str(&self.items).map_err(Error::internal)?,
-            seats: serde_json::from_str(&self.seats).map_err(Error::internal)?,
-            total_cents: self.total_cents,
-            currency: self.currency,
-            expires_at: self.expires_at,
-            created_at: self.created_at,
-            tickets,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct TicketRow {
-    id: Uuid,
-    booking_id: Uuid,
-    event_id: Uuid,
-    category_id: Uuid,
-    unit_id: String,
-    seat: Option<String>,
-    price_cents: i64,
-    code: String,
-    checked_in_at: Option<DateTime<Utc>>,
-}
-
-impl From<TicketRow> for TicketRecord {
-    fn from(row: TicketRow) -> Self {
-        TicketRecord {
-            id: row.id,
-            booking_id: row.booking_id,
-            event_id: row.event_id,
-            category_id: row.category_id,
-            unit_id: row.unit_id,
-            seat: row.seat,
-            price_cents: row.price_cents,
-            code: row.code,
-            checked_in_at: row.checked_in_at,
-        }
-    }
-}
-
-fn parse_status(text: &str) -> Result<BookingStatus> {
-    BookingStatus::parse(text).ok_or_else(|| Error::internal(format!("unknown booking status {text}")))
-}
-
-const BOOKING_COLUMNS: &str =
-    "id, event_id, user_id, status, items, seats, total_cents, currency, expires_at, created_at";
-const TICKET_COLUMNS: &str =
-    "id, booking_id, event_id, category_id, unit_id, seat, price_cents, code, checked_in_at";
-
-macro_rules! sql_store {
+macro_rules! sql_db {
     ($name:ident, $database:ty) => {
         #[derive(Clone)]
         pub struct $name {
@@ -273,7 +53,7 @@ macro_rules! sql_store {
         }
 
         #[async_trait::async_trait]
-        impl BookingStore for $name {
+        impl BookingDb for $name {
             async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 for chunk in holds.chunks(BOOKINGS_PER_INSERT) {
@@ -315,8 +95,8 @@ macro_rules! sql_store {
                     match insert.build().execute(&mut *transaction).await {
                         Ok(_) => {}
                         Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                            // The store let a unit go twice; the database refuses the second sale.
-                            tracing::error!("the inventory store claimed a unit that is live in another booking");
+                            // The inventory let a unit go twice; the database refuses the second sale.
+                            tracing::error!("the inventory claimed a unit that is live in another booking");
                             return Err(Error::new(
                                 boxoffice_errors::Code::SeatUnavailable,
                                 "a requested ticket was taken a moment ago; try again",
@@ -375,15 +155,18 @@ macro_rules! sql_store {
             }
 
             async fn confirm(&self, booking_id: Uuid, charge_id: &str, tickets: &[TicketRecord], now: DateTime<Utc>) -> Result<bool> {
+                let Transition { from, to } = Change::Confirm.transition();
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 let confirmed = sqlx::query(
-                    "UPDATE bookings SET status = 'confirmed', charge_id = $2, updated_at = $3 \
-                     WHERE id = $1 AND status = 'pending' AND expires_at > $3 \
+                    "UPDATE bookings SET status = $5, charge_id = $2, updated_at = $3 \
+                     WHERE id = $1 AND status = $4 AND expires_at > $3 \
                      AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id)",
                 )
                 .bind(booking_id)
                 .bind(charge_id)
                 .bind(now)
+                .bind(from.as_str())
+                .bind(to.as_str())
                 .execute(&mut *transaction)
                 .await
                 .map_err(database_error)?;
@@ -411,11 +194,15 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
-            async fn close(&self, booking_id: Uuid, from: BookingStatus, to: BookingStatus, now: DateTime<Utc>) -> Result<bool> {
+            async fn close(&self, booking_id: Uuid, change: Change, now: DateTime<Utc>) -> Result<bool> {
+                if !change.releases_units() {
+                    return Err(Error::internal(format!("{change:?} does not close a booking")));
+                }
+                let Transition { from, to } = change.transition();
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 // An expiry applies only once the hold is due, so it can never overtake a
                 // confirmation that came in time.
-                let due = if to == BookingStatus::Expired { " AND expires_at <= $4" } else { "" };
+                let due = if change == Change::Expire { " AND expires_at <= $4" } else { "" };
                 let closed = sqlx::query(&format!(
                     "UPDATE bookings SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2{due}"
                 ))
@@ -649,17 +436,17 @@ fn push_page<'a, DB: sqlx::Database>(
     sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
 }
 
-sql_store!(PostgresBookingStore, sqlx::Postgres);
-sql_store!(SqliteBookingStore, sqlx::Sqlite);
+sql_db!(PostgresBookingDb, sqlx::Postgres);
+sql_db!(SqliteBookingDb, sqlx::Sqlite);
 
-impl PostgresBookingStore {
+impl PostgresBookingDb {
     pub fn new(pool: sqlx::PgPool) -> Self {
-        PostgresBookingStore { pool }
+        PostgresBookingDb { pool }
     }
 }
 
-impl SqliteBookingStore {
+impl SqliteBookingDb {
     pub fn new(pool: sqlx::SqlitePool) -> Self {
-        SqliteBookingStore { pool }
+        SqliteBookingDb { pool }
     }
 }

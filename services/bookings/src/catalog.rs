@@ -1,0 +1,175 @@
+//! What the bookings service needs of the events service, in its own terms: an event on sale
+//! ([`SaleEvent`]: who owns it, whether and until when it sells, its prices and limits) and its
+//! units ([`EventUnits`]: what the inventory sells).
+//!
+//! [`EventCatalog`] is the port; the gRPC adapter that implements it is `events_client.rs`, the
+//! only place besides `grpc.rs` where this crate speaks wire types, and tests use a fake. The
+//! events service's strings are parsed there, once per fetch, so a hold reads typed values.
+//!
+//! [`CachedCatalog`] stands in front of the port: an event is trusted for [`EVENT_INFO_TTL`]
+//! (a hold at 30,000 requests a second must not ask the events service each time), `fresh`
+//! reads skip it (a decision that takes money), and the units of a published or cancelled event
+//! are fetched once, as they never change again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use boxoffice_errors::Error;
+use boxoffice_types::{Caller, CategoryKind, EventStatus, Role};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::EVENT_INFO_TTL;
+use crate::inventory::{CategorySpec, CategoryUnits};
+
+/// Events whose answer is cached at most; beyond that the stale entries go, or all of them.
+const MAX_CACHED_EVENTS: usize = 10_000;
+
+/// An event as the bookings service sells it.
+#[derive(Clone, Debug)]
+pub struct SaleEvent {
+    pub id: Uuid,
+    pub organizer_id: Uuid,
+    pub status: EventStatus,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// `None`: on sale as soon as published.
+    pub sale_starts_at: Option<DateTime<Utc>>,
+    pub max_tickets_per_booking: u32,
+    pub categories: Vec<SaleCategory>,
+    /// Shared by every fetch of a published event: they never change.
+    pub units: Arc<EventUnits>,
+}
+
+/// A category's price and layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaleCategory {
+    pub id: Uuid,
+    pub price_cents: i64,
+    /// ISO 4217; the same for every category of an event.
+    pub currency: String,
+    pub kind: CategoryKind,
+}
+
+impl SaleEvent {
+    /// The category with this id.
+    pub fn category(&self, category_id: Uuid) -> Option<&SaleCategory> {
+        self.categories.iter().find(|category| category.id == category_id)
+    }
+
+    pub fn is_published(&self) -> bool {
+        self.status == EventStatus::Published
+    }
+
+    /// Whether `caller` may act as the event's organizer: its owner, or an admin.
+    pub fn is_organized_by(&self, caller: Caller) -> bool {
+        caller.role == Role::Admin || caller.user_id == self.organizer_id
+    }
+}
+
+/// Every unit an event sells, per category in the events service's order, and which category
+/// each seat is of.
+#[derive(Debug)]
+pub struct EventUnits {
+    categories: Vec<CategorySpec>,
+    /// Seat id → category id, built on the first hold of chosen seats: most events sell
+    /// general admission or "best available" only, and a draft's units are fetched again.
+    seats: OnceLock<HashMap<String, Uuid>>,
+}
+
+impl EventUnits {
+    pub fn new(categories: Vec<CategorySpec>) -> Self {
+        EventUnits { categories, seats: OnceLock::new() }
+    }
+
+    /// What the inventory is built from.
+    pub fn categories(&self) -> &[CategorySpec] {
+        &self.categories
+    }
+
+    /// The category of a seat of the event; `None` for a seat it does not have.
+    pub fn seat_category(&self, seat_id: &str) -> Option<Uuid> {
+        let seats = self.seats.get_or_init(|| {
+            let mut seats = HashMap::new();
+            for spec in &self.categories {
+                if let CategoryUnits::Seated { seat_ids } = &spec.units {
+                    seats.extend(seat_ids.iter().map(|seat| (seat.clone(), spec.category_id)));
+                }
+            }
+            seats
+        });
+        seats.get(seat_id).copied()
+    }
+}
+
+/// The events service, as the bookings service needs it.
+#[async_trait]
+pub trait EventCatalog: Send + Sync + 'static {
+    /// The event as the events service has it now. With `known_units`, the units are not asked
+    /// for again and the answer carries these; without, they are fetched.
+    ///
+    /// Fails with `not_found` for an event the events service does not know.
+    async fn event(&self, event_id: Uuid, known_units: Option<Arc<EventUnits>>) -> Result<SaleEvent, Error>;
+}
+
+/// An [`EventCatalog`] with the short cache in front of it.
+pub struct CachedCatalog {
+    source: Arc<dyn EventCatalog>,
+    cache: Mutex<HashMap<Uuid, (Instant, Arc<SaleEvent>)>>,
+}
+
+impl CachedCatalog {
+    pub fn new(source: Arc<dyn EventCatalog>) -> Self {
+        CachedCatalog { source, cache: Mutex::default() }
+    }
+
+    fn cache(&self) -> MutexGuard<'_, HashMap<Uuid, (Instant, Arc<SaleEvent>)>> {
+        // The map holds only finished answers, so a panic elsewhere cannot leave it half-changed.
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The event, at most [`EVENT_INFO_TTL`] old.
+    pub async fn event(&self, event_id: Uuid) -> Result<Arc<SaleEvent>, Error> {
+        self.fetch(event_id, false).await
+    }
+
+    /// The event as the events service has it now, for decisions that take money.
+    pub async fn fresh_event(&self, event_id: Uuid) -> Result<Arc<SaleEvent>, Error> {
+        self.fetch(event_id, true).await
+    }
+
+    /// Drops the event from the cache: it just changed (it was cancelled).
+    pub fn forget(&self, event_id: Uuid) {
+        self.cache().remove(&event_id);
+    }
+
+    async fn fetch(&self, event_id: Uuid, fresh: bool) -> Result<Arc<SaleEvent>, Error> {
+        let known_units = {
+            let cache = self.cache();
+            match cache.get(&event_id) {
+                Some((fetched, event)) if !fresh && fetched.elapsed() < EVENT_INFO_TTL => {
+                    return Ok(event.clone());
+                }
+                // Published and cancelled events never change their units again.
+                Some((_, event))
+                    if matches!(event.status, EventStatus::Published | EventStatus::Cancelled) =>
+                {
+                    Some(event.units.clone())
+                }
+                _ => None,
+            }
+        };
+        let event = Arc::new(self.source.event(event_id, known_units).await?);
+        let mut cache = self.cache();
+        if cache.len() >= MAX_CACHED_EVENTS && !cache.contains_key(&event_id) {
+            cache.retain(|_, (fetched, _)| fetched.elapsed() < EVENT_INFO_TTL);
+            if cache.len() >= MAX_CACHED_EVENTS {
+                cache.clear();
+            }
+        }
+        cache.insert(event_id, (Instant::now(), event.clone()));
+        Ok(event)
+    }
+}

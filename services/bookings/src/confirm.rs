@@ -1,0 +1,123 @@
+//! Confirming a hold: the payment, then the tickets.
+//!
+//! Money is taken only for a live hold of an event still on sale (asked of the events service
+//! afresh), and the charge carries the booking id as its idempotency key. The tickets are
+//! issued by the database's compare-and-set [`Change::Confirm`], which succeeds only while the
+//! hold is pending, unexpired and its event not closed; if it fails, the charge is refunded at
+//! once and the booking settles as the table of transitions says (expired, or cancelled with
+//! its event). The inventory then counts the units as sold.
+
+use boxoffice_errors::{Code, Error};
+use boxoffice_types::{Caller, CategoryKind};
+use uuid::Uuid;
+
+use crate::domain::{next, BookingRecord, BookingStatus, Change, TicketRecord};
+use crate::payments::PaymentError;
+use crate::service::Bookings;
+
+fn hold_expired() -> Error {
+    Error::new(Code::HoldExpired, "the hold expired before the payment; nothing was charged")
+}
+
+impl Bookings {
+    /// Takes the payment and turns the hold into tickets. Repeating it returns the confirmed
+    /// booking; after the hold expired it fails with `hold_expired` and nothing is charged.
+    pub async fn confirm(
+        &self,
+        caller: Caller,
+        booking_id: Uuid,
+        payment_token: &str,
+    ) -> Result<BookingRecord, Error> {
+        let booking = self.own_booking(caller, booking_id).await?;
+        if next(booking.status, Change::Confirm).is_none() {
+            return match booking.status {
+                BookingStatus::Confirmed => Ok(booking),
+                BookingStatus::Expired => Err(hold_expired()),
+                status => Err(Error::new(Code::Conflict, format!("the booking is {}", status.as_str()))),
+            };
+        }
+        if self.inner.clock.now() >= booking.expires_at {
+            self.expire(booking.id, booking.event_id).await?;
+            return Err(hold_expired());
+        }
+        if payment_token.trim().is_empty() {
+            return Err(Error::validation("payment_token: must not be empty"));
+        }
+        // Money is taken only for an event still on sale: ask the events service afresh.
+        let event = self.inner.catalog.fresh_event(booking.event_id).await?;
+        if !event.is_published() {
+            self.close(booking.id, booking.event_id, Change::Cancel).await?;
+            return Err(Error::new(Code::Conflict, "the event was cancelled; the hold is released"));
+        }
+        let charge_id = match self
+            .inner
+            .payments
+            .charge(booking.id, booking.total_cents, &booking.currency, payment_token.trim())
+            .await
+        {
+            Ok(charge_id) => charge_id,
+            Err(PaymentError::Declined) => {
+                return Err(Error::new(
+                    Code::PaymentDeclined,
+                    "the payment was declined; the hold stays until it expires",
+                ));
+            }
+            Err(PaymentError::Unavailable(why)) => return Err(Error::unavailable(why)),
+        };
+        let units = self.inner.db.units(booking.id).await?;
+        let tickets: Vec<TicketRecord> = units
+            .into_iter()
+            .map(|(category_id, unit_id)| {
+                let id = Uuid::now_v7();
+                let category = event.category(category_id);
+                let seated = category.is_some_and(|category| category.kind == CategoryKind::Seated);
+                TicketRecord {
+                    id,
+                    booking_id: booking.id,
+                    event_id: booking.event_id,
+                    category_id,
+                    seat: seated.then(|| unit_id.clone()),
+                    unit_id,
+                    price_cents: category.map_or(0, |category| category.price_cents),
+                    code: self.inner.signer.code(id, booking.event_id),
+                    checked_in_at: None,
+                }
+            })
+            .collect();
+        let now = self.inner.clock.now();
+        if !self.inner.db.confirm(booking.id, &charge_id, &tickets, now).await? {
+            return self.settle_refused_confirmation(&booking).await;
+        }
+        if let Err(error) = self.inner.inventory.confirm(booking.event_id, booking.id).await {
+            // The sale is recorded; the inventory only counts it as held until it is rebuilt.
+            tracing::error!(%booking_id, error = %error, "marking units sold in the inventory fails");
+        }
+        metrics::counter!("bookings_confirmed_total").increment(1);
+        self.reread(booking.id).await
+    }
+
+    /// The database refused the confirmation after the charge: another confirmation won (same
+    /// charge, by its idempotency key); or the hold ran out, the booking was cancelled or the
+    /// event closed while the payment was made: then the money goes back.
+    async fn settle_refused_confirmation(&self, booking: &BookingRecord) -> Result<BookingRecord, Error> {
+        let current = self.reread(booking.id).await?;
+        if current.status == BookingStatus::Confirmed {
+            return Ok(current);
+        }
+        self.refund_charge(booking.id).await?;
+        if self.inner.db.is_closed(booking.event_id).await? {
+            self.close(booking.id, booking.event_id, Change::Cancel).await?;
+            return Err(Error::new(Code::Conflict, "the event was cancelled; the payment is refunded"));
+        }
+        match current.status {
+            BookingStatus::Pending | BookingStatus::Expired => {
+                self.expire(booking.id, booking.event_id).await?;
+                Err(hold_expired())
+            }
+            status => Err(Error::new(
+                Code::Conflict,
+                format!("the booking is {}; the payment is refunded", status.as_str()),
+            )),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The bookings service's database, the record of every hold and sale: PostgreSQL in
+//! production, SQLite embedded, one SQL body for both (`sql.rs`). The other store of the
+//! service, the inventory (`crate::inventory`), is a fast copy rebuilt from this one.
+//!
+//! Every state change is one transaction, and each starts with its write, so SQLite takes its
+//! write lock at once. Status changes are compare-and-sets whose `from` and `to` come from the
+//! table of transitions (`crate::domain::TRANSITIONS`). A later release adds the transactional
+//! outbox to these same transactions.
+
+use boxoffice_errors::Error;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Unit};
+use crate::inventory::LiveUnit;
+
+mod rows;
+mod sql;
+
+pub use self::sql::{PostgresBookingDb, SqliteBookingDb};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub const POSTGRES_SCHEMA: &str = "bookings";
+pub static MIGRATIONS: boxoffice_db::Migrations =
+    boxoffice_db::Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A pending booking to record with its units.
+#[derive(Clone, Debug)]
+pub struct NewHold {
+    pub booking: BookingRecord,
+    pub units: Vec<Unit>,
+}
+
+/// The outcome of admitting a ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckIn {
+    Admitted(DateTime<Utc>),
+    AlreadyAdmitted(DateTime<Utc>),
+}
+
+/// What an Idempotency-Key already stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// The key is new; this request owns it and will create `booking_id`.
+    Claimed,
+    /// An earlier request with the key.
+    Existing { request_hash: String, booking_id: Uuid, claimed_at: DateTime<Utc> },
+}
+
+/// Where a page of bookings continues: after (created_at, id).
+pub type Position = (DateTime<Utc>, Uuid);
+
+/// Sales figures of one category of an event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CategorySales {
+    pub sold: u32,
+    pub revenue_cents: i64,
+    pub checked_in: u32,
+}
+
+#[async_trait::async_trait]
+pub trait BookingDb: Send + Sync + 'static {
+    /// Records new pending bookings with their units, all or none, in one transaction. Fails
+    /// with `seat_unavailable` if a unit is live in another booking: the database's guard
+    /// against any wrong answer of the inventory.
+    async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()>;
+    async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>>;
+    async fn units(&self, booking_id: Uuid) -> Result<Vec<Unit>>;
+    /// Bookings of one user (or of everyone when `user_id` is None), newest first.
+    async fn list(
+        &self,
+        user_id: Option<Uuid>,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<BookingRecord>>;
+    async fn list_for_event(
+        &self,
+        event_id: Uuid,
+        status: Option<BookingStatus>,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<BookingRecord>>;
+    /// The booking confirmed ([`Change::Confirm`]'s compare-and-set) with its tickets, if the
+    /// hold has not expired and the event is not closed. False otherwise.
+    async fn confirm(
+        &self,
+        booking_id: Uuid,
+        charge_id: &str,
+        tickets: &[TicketRecord],
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// A change that ends the booking ([`Change::releases_units`]): its compare-and-set
+    /// ([`Change::transition`]) and the booking's units released, in one transaction. False when
+    /// the booking was not in the change's `from` status (or, for an expiry, not yet due).
+    async fn close(&self, booking_id: Uuid, change: Change, now: DateTime<Utc>) -> Result<bool>;
+    /// Pending bookings whose hold has run out: (booking id, event id).
+    async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>>;
+    /// Live (pending or confirmed) bookings of an event: (booking id, status).
+    async fn live_bookings(&self, event_id: Uuid) -> Result<Vec<(Uuid, BookingStatus)>>;
+    /// Every unit that a live booking of the event has, to rebuild the inventory.
+    async fn live_units(&self, event_id: Uuid) -> Result<Vec<LiveUnit>>;
+    /// The ticket, its owner's user id and its booking's status.
+    async fn ticket(&self, ticket_id: Uuid) -> Result<Option<(TicketRecord, Uuid, BookingStatus)>>;
+    async fn check_in(&self, ticket_id: Uuid, now: DateTime<Utc>) -> Result<CheckIn>;
+    /// Per category: tickets sold, their revenue and how many were admitted.
+    async fn sales(&self, event_id: Uuid) -> Result<Vec<(Uuid, CategorySales)>>;
+    async fn claim_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key: &str,
+        request_hash: &str,
+        booking_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<KeyClaim>;
+    async fn forget_idempotency_key(&self, user_id: Uuid, key: &str) -> Result<()>;
+    async fn purge_idempotency_keys(&self, older_than: DateTime<Utc>) -> Result<u64>;
+    /// Records that the event was cancelled: from now on no booking of it can be confirmed.
+    async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()>;
+    async fn is_closed(&self, event_id: Uuid) -> Result<bool>;
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,70 @@
+//! Holds that run out: the expirer releases every due hold ([`Change::Expire`], a
+//! compare-and-set that applies only to a pending booking whose hold is due, so it never
+//! overtakes a confirmation that came in time) and purges old Idempotency-Keys.
+//!
+//! Every replica may run the expirer: each expiry is a compare-and-set in the database, so a
+//! hold is released once.
+
+use boxoffice_errors::Error;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::{
+    Change, EXPIRY_BATCH, EXPIRY_SWEEP_INTERVAL, IDEMPOTENCY_KEY_TTL, IDEMPOTENCY_PURGE_INTERVAL,
+};
+use crate::service::Bookings;
+
+impl Bookings {
+    /// Releases a due hold: the booking becomes `expired` and its units return to sale. False
+    /// when it was not a due, pending hold.
+    pub async fn expire(&self, booking_id: Uuid, event_id: Uuid) -> Result<bool, Error> {
+        let expired = self.close(booking_id, event_id, Change::Expire).await?;
+        if expired {
+            metrics::counter!("bookings_expired_total").increment(1);
+        }
+        Ok(expired)
+    }
+
+    /// One sweep of the expirer: releases every hold that is due, [`EXPIRY_BATCH`] at most.
+    pub async fn expire_due(&self) -> Result<usize, Error> {
+        let due = self.inner.db.due_expirations(self.inner.clock.now(), EXPIRY_BATCH).await?;
+        let mut expired = 0;
+        for (booking_id, event_id) in due {
+            if self.expire(booking_id, event_id).await? {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Forgets Idempotency-Keys older than [`IDEMPOTENCY_KEY_TTL`].
+    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
+        let cutoff = self.inner.clock.now()
+            - chrono::Duration::from_std(IDEMPOTENCY_KEY_TTL).map_err(Error::internal)?;
+        self.inner.db.purge_idempotency_keys(cutoff).await
+    }
+}
+
+/// Releases holds as they expire, and purges old Idempotency-Keys, until `shutdown`.
+pub async fn run_expirer(bookings: Bookings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut sweep = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut purge = tokio::time::interval(IDEMPOTENCY_PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            _ = sweep.tick() => {
+                if let Err(error) = bookings.expire_due().await {
+                    tracing::warn!(error = %error, "releasing expired holds fails; retrying");
+                }
+            }
+            _ = purge.tick() => {
+                match bookings.purge_idempotency_keys().await {
+                    Ok(purged) if purged > 0 => tracing::info!(purged, "purged old idempotency keys"),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(error = %error, "purging idempotency keys fails"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The bookings service without a running events service: `Bookings` built on a fake
+//! [`EventCatalog`], the in-memory inventory and a temporary SQLite database, driven through
+//! its public methods as `grpc.rs` drives it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use boxoffice_bookings::catalog::{EventCatalog, EventUnits, SaleCategory, SaleEvent};
+use boxoffice_bookings::domain::{BookingStatus, NewBooking, HOLD_TTL};
+use boxoffice_bookings::inventory::{CategorySpec, CategoryUnits, MemoryInventory};
+use boxoffice_bookings::payments::{TestPaymentProvider, APPROVED_TOKEN};
+use boxoffice_bookings::tickets::TicketSigner;
+use boxoffice_bookings::{open_db, Bookings, Clock, Database};
+use boxoffice_errors::{Code, Error};
+use boxoffice_types::limits::PageSize;
+use boxoffice_types::{Caller, CategoryKind, EventStatus, Role};
+use chrono::Utc;
+use uuid::Uuid;
+
+const CAPACITY: u32 = 10;
+const PRICE_CENTS: i64 = 2_500;
+const MAX_TICKETS_PER_BOOKING: u32 = 8;
+
+/// One published event with one general-admission category, as the events service would
+/// describe it; counts how often it is asked and how often for the units.
+struct FakeCatalog {
+    event_id: Uuid,
+    organizer_id: Uuid,
+    category_id: Uuid,
+    asked: AtomicUsize,
+    units_asked: AtomicUsize,
+}
+
+impl FakeCatalog {
+    fn new() -> Self {
+        FakeCatalog {
+            event_id: Uuid::now_v7(),
+            organizer_id: Uuid::now_v7(),
+            category_id: Uuid::now_v7(),
+            asked: AtomicUsize::new(0),
+            units_asked: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl EventCatalog for FakeCatalog {
+    async fn event(&self, event_id: Uuid, known_units: Option<Arc<EventUnits>>) -> Result<SaleEvent, Error> {
+        if event_id != self.event_id {
+            return Err(Error::not_found("event"));
+        }
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let units = known_units.unwrap_or_else(|| {
+            self.units_asked.fetch_add(1, Ordering::SeqCst);
+            let units = CategoryUnits::GeneralAdmission { capacity: CAPACITY };
+            Arc::new(EventUnits::new(vec![CategorySpec { category_id: self.category_id, units }]))
+        });
+        let now = Utc::now();
+        Ok(SaleEvent {
+            id: self.event_id,
+            organizer_id: self.organizer_id,
+            status: EventStatus::Published,
+            starts_at: now + chrono::Duration::days(30),
+            ends_at: now + chrono::Duration::days(31),
+            sale_starts_at: None,
+            max_tickets_per_booking: MAX_TICKETS_PER_BOOKING,
+            categories: vec![SaleCategory {
+                id: self.category_id,
+                price_cents: PRICE_CENTS,
+                currency: "EUR".to_owned(),
+                kind: CategoryKind::GeneralAdmission,
+            }],
+            units,
+        })
+    }
+}
+
+/// A `Bookings` of its own, with the database file deleted at the end.
+struct Service {
+    bookings: Bookings,
+    catalog: Arc<FakeCatalog>,
+    path: PathBuf,
+}
+
+impl Service {
+    async fn start() -> Self {
+        let path = std::env::temp_dir().join(format!("boxoffice-bookings-test-{}.db", Uuid::now_v7()));
+        let db = open_db(&Database::Sqlite { path: path.clone(), max_connections: 4 }).await.unwrap();
+        let catalog = Arc::new(FakeCatalog::new());
+        let bookings = Bookings::new(
+            db,
+            Arc::new(MemoryInventory::new()),
+            catalog.clone(),
+            Arc::new(TestPaymentProvider::new()),
+            TicketSigner::new(&[7; 32]).unwrap(),
+            Clock::system(),
+        );
+        Service { bookings, catalog, path }
+    }
+
+    fn request(&self, quantity: u32) -> NewBooking {
+        NewBooking {
+            event_id: self.catalog.event_id,
+            items: vec![(self.catalog.category_id.to_string(), quantity)],
+            ..NewBooking::default()
+        }
+    }
+
+    /// (available, held, sold) of the category.
+    async fn counts(&self) -> (u32, u32, u32) {
+        let (_, availability) = self.bookings.availability(None, self.catalog.event_id).await.unwrap();
+        let (_, counts) = availability.categories[0];
+        (counts.available(), counts.held, counts.sold)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+fn buyer() -> Caller {
+    Caller::new(Uuid::now_v7(), Role::Customer)
+}
+
+#[tokio::test]
+async fn a_hold_then_a_confirmation_issues_one_ticket_per_unit() {
+    let service = Service::start().await;
+    let buyer = buyer();
+    let held = service.bookings.create_booking(buyer, service.request(3)).await.unwrap();
+    assert_eq!(held.status, BookingStatus::Pending);
+    assert_eq!(held.total_cents, 3 * PRICE_CENTS);
+    assert_eq!(held.currency, "EUR");
+    assert_eq!(service.counts().await, (CAPACITY - 3, 3, 0));
+
+    let confirmed = service.bookings.confirm(buyer, held.id, APPROVED_TOKEN).await.unwrap();
+    assert_eq!(confirmed.status, BookingStatus::Confirmed);
+    assert_eq!(confirmed.tickets.len(), 3);
+    assert!(confirmed
+        .tickets
+        .iter()
+        .all(|ticket| ticket.price_cents == PRICE_CENTS && ticket.seat.is_none()));
+    assert_eq!(service.counts().await, (CAPACITY - 3, 0, 3));
+    let qr = service.bookings.ticket_qr(buyer, confirmed.tickets[0].id).await.unwrap();
+    assert!(qr.starts_with(b"\x89PNG"), "a PNG image");
+}
+
+#[tokio::test]
+async fn a_hold_of_more_than_is_left_is_sold_out_and_holds_nothing() {
+    let service = Service::start().await;
+    service.bookings.create_booking(buyer(), service.request(CAPACITY - 2)).await.unwrap();
+
+    let late = buyer();
+    for _ in 0..2 {
+        // The second refusal comes from the sold-out memo; both must say the same.
+        let refused = service.bookings.create_booking(late, service.request(3)).await.unwrap_err();
+        assert_eq!(refused.code, Code::SoldOut, "{}", refused.detail);
+    }
+    assert_eq!(service.counts().await, (2, CAPACITY - 2, 0));
+    let (mine, _) = service.bookings.list(late, PageSize::parse(None).unwrap(), None).await.unwrap();
+    assert!(mine.is_empty(), "a refused hold records no booking");
+    let rest = service.bookings.create_booking(late, service.request(2)).await.unwrap();
+    assert_eq!(rest.items[0].quantity, 2, "what is left can still be had");
+}
+
+#[tokio::test]
+async fn an_expired_hold_cannot_be_confirmed_and_its_units_return() {
+    let service = Service::start().await;
+    let buyer = buyer();
+    let held = service.bookings.create_booking(buyer, service.request(4)).await.unwrap();
+    service.bookings.clock().advance(HOLD_TTL + Duration::from_secs(1));
+
+    let refused = service.bookings.confirm(buyer, held.id, APPROVED_TOKEN).await.unwrap_err();
+    assert_eq!(refused.code, Code::HoldExpired, "{}", refused.detail);
+    let booking = service.bookings.booking(buyer, held.id).await.unwrap();
+    assert_eq!(booking.status, BookingStatus::Expired);
+    assert!(booking.tickets.is_empty());
+    assert_eq!(service.counts().await, (CAPACITY, 0, 0));
+    let again = service.bookings.confirm(buyer, held.id, APPROVED_TOKEN).await.unwrap_err();
+    assert_eq!(again.code, Code::HoldExpired);
+}
+
+#[tokio::test]
+async fn the_expirer_releases_due_holds_once() {
+    let service = Service::start().await;
+    service.bookings.create_booking(buyer(), service.request(2)).await.unwrap();
+    assert_eq!(service.bookings.expire_due().await.unwrap(), 0, "nothing is due yet");
+    service.bookings.clock().advance(HOLD_TTL);
+    assert_eq!(service.bookings.expire_due().await.unwrap(), 1);
+    assert_eq!(service.bookings.expire_due().await.unwrap(), 0);
+    assert_eq!(service.counts().await, (CAPACITY, 0, 0));
+}
+
+#[tokio::test]
+async fn a_refunded_ticket_has_no_qr_image_and_does_not_check_in() {
+    let service = Service::start().await;
+    let buyer = buyer();
+    let held = service.bookings.create_booking(buyer, service.request(1)).await.unwrap();
+    let confirmed = service.bookings.confirm(buyer, held.id, APPROVED_TOKEN).await.unwrap();
+    let refunded = service.bookings.cancel(buyer, held.id).await.unwrap();
+    assert_eq!(refunded.status, BookingStatus::Refunded);
+    assert_eq!(service.counts().await, (CAPACITY, 0, 0));
+
+    let ticket = &confirmed.tickets[0];
+    let qr = service.bookings.ticket_qr(buyer, ticket.id).await.unwrap_err();
+    assert_eq!(qr.code, Code::TicketRefunded, "{}", qr.detail);
+    let organizer = Caller::new(service.catalog.organizer_id, Role::Organizer);
+    let at_the_door = service.bookings.check_in(organizer, &ticket.code).await.unwrap_err();
+    assert_eq!(at_the_door.code, Code::Conflict);
+}
+
+#[tokio::test]
+async fn the_catalog_is_asked_once_a_second_and_the_units_once() {
+    let service = Service::start().await;
+    for _ in 0..5 {
+        service.bookings.create_booking(buyer(), service.request(1)).await.unwrap();
+    }
+    assert_eq!(service.catalog.asked.load(Ordering::SeqCst), 1, "holds read the cached event");
+    let held = service.bookings.create_booking(buyer(), service.request(1)).await.unwrap();
+    // A confirmation asks afresh, but not for the units of a published event.
+    let owner = Caller::new(held.user_id, Role::Customer);
+    service.bookings.confirm(owner, held.id, APPROVED_TOKEN).await.unwrap();
+    assert_eq!(service.catalog.asked.load(Ordering::SeqCst), 2);
+    assert_eq!(service.catalog.units_asked.load(Ordering::SeqCst), 1);
+    let unknown = service.bookings.availability(None, Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(unknown.code, Code::NotFound);
+}
