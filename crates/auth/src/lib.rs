@@ -1,10 +1,12 @@
 //! Access tokens: the claims, signing by the users service and verification at the gateway.
 //!
 //! Tokens are JWTs signed with HS256 (HMAC-SHA256) under a secret that the users service and the
-//! gateway share (see [`TokenKey`] for why not a key pair). Verification accepts that one
-//! algorithm only and checks `iss`, `aud`, `exp` and `nbf`.
+//! gateway share (see [`TokenKey`] for why not a key pair). The `jsonwebtoken` crate writes and
+//! checks them; verification accepts that one algorithm only and requires and checks `iss`,
+//! `aud`, `exp` and `nbf`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use boxoffice_types::Role;
@@ -71,9 +73,23 @@ impl Claims {
 /// gateway already holds the internal token that every service trusts, so a public key would
 /// protect nothing more, while an Ed25519 check costs about 36 µs per request and an HMAC about
 /// one. The secret is configuration (`BOXOFFICE_JWT_SECRET`), at least [`MIN_SECRET_CHARS`] long.
+///
+/// The JWT itself is written and checked by the `jsonwebtoken` crate; this type only configures it
+/// (HS256 alone, the required claims, the leeway) and adds the two checks it does not make: a size
+/// limit and the refusal of `crit` headers.
 #[derive(Clone)]
 pub struct TokenKey {
-    key: ring::hmac::Key,
+    /// The keys and the validation rules are built once, and the gateway clones the key into its
+    /// state, so they sit behind one shared pointer and a clone costs a reference count.
+    inner: Arc<KeyInner>,
+}
+
+struct KeyInner {
+    encoding: jsonwebtoken::EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
+    header: jsonwebtoken::Header,
+    validation: jsonwebtoken::Validation,
+    key_id: String,
 }
 
 impl fmt::Debug for TokenKey {
@@ -86,17 +102,45 @@ impl fmt::Debug for TokenKey {
 /// HMAC-SHA256 wants a key at least as long as its output).
 pub const MIN_SECRET_CHARS: usize = 32;
 
-/// `{"alg":"HS256","typ":"JWT"}`, the header of every token, as it is sent.
-const HEADER_SEGMENT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+/// `{"typ":"JWT","alg":"HS256"}`, the header `jsonwebtoken` writes for HS256 and so the header of
+/// every token we sign, as it is sent. A token carrying exactly this header has no `crit` member,
+/// so verification need not decode it a second time.
+const HEADER_SEGMENT: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
 
 /// Tokens longer than this are not ours and are refused before any decoding.
 const MAX_TOKEN_BYTES: usize = 4_096;
 
+/// The claims `jsonwebtoken` must find in every token before it checks them: without them a
+/// token could not be refused for its issuer, audience or lifetime.
+const REQUIRED_CLAIMS: [&str; 4] = ["iss", "aud", "exp", "nbf"];
+
+/// The one header member `jsonwebtoken` 9 does not model: extensions the verifier must
+/// understand (RFC 7515 §4.1.11). We understand none, so any `crit` member, even `null` or an
+/// empty list, refuses the token.
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
-    /// Extensions the verifier must understand (RFC 7515 §4.1.11): this one understands none.
-    crit: Option<serde_json::Value>,
+struct CriticalHeader {
+    #[serde(default, deserialize_with = "member_present")]
+    crit: bool,
+}
+
+/// True whatever the value is: a member that is there, even as `null`, counts.
+fn member_present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// Whether a header segment, as sent, names critical extensions. A segment that is not base64 of
+/// a JSON object counts as one that does, since such a token is refused anyway.
+fn names_critical_extensions(header_segment: &str) -> bool {
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header_segment)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<CriticalHeader>(&bytes).ok());
+    // `Option::is_none_or` would say this in one call, but it needs Rust 1.82 and the workspace
+    // declares 1.80.
+    match header {
+        Some(header) => header.crit,
+        None => true,
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -116,14 +160,36 @@ impl TokenKey {
             "the access token secret must be at least {MIN_SECRET_CHARS} characters long; create one \
              with `boxoffice keys generate`"
         );
-        Ok(TokenKey { key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()) })
+        // HS256 and nothing else: `jsonwebtoken` refuses a token whose header names any other
+        // algorithm (or none, or one it does not know) before it looks at the signature.
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.algorithms = vec![jsonwebtoken::Algorithm::HS256];
+        validation.set_required_spec_claims(&REQUIRED_CLAIMS);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.validate_aud = true;
+        validation.validate_exp = true;
+        // `jsonwebtoken` leaves `nbf` unchecked unless asked.
+        validation.validate_nbf = true;
+        // A token is good until `exp` plus the leeway, and from `nbf` minus it, as before the move
+        // to `jsonwebtoken`; none is refused for expiring soon.
+        validation.leeway = CLOCK_LEEWAY_S;
+        validation.reject_tokens_expiring_in_less_than = 0;
+        Ok(TokenKey {
+            inner: Arc::new(KeyInner {
+                encoding: jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+                decoding: jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+                header: jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                validation,
+                key_id: key_id(secret),
+            }),
+        })
     }
 
     /// A name for this secret that reveals nothing of it (the start of an HMAC of a fixed
     /// text), so that two processes can check that they share it.
     pub fn key_id(&self) -> String {
-        let tag = ring::hmac::sign(&self.key, b"boxoffice access token key id");
-        tag.as_ref()[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+        self.inner.key_id.clone()
     }
 
     /// A new random secret, in the text form [`TokenKey::new`] reads.
@@ -132,64 +198,49 @@ impl TokenKey {
     }
 
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let payload = serde_json::to_vec(claims)?;
-        let mut token = String::with_capacity(HEADER_SEGMENT.len() + 2 + payload.len() * 4 / 3 + 44);
-        token.push_str(HEADER_SEGMENT);
-        token.push('.');
-        engine.encode_string(&payload, &mut token);
-        let tag = ring::hmac::sign(&self.key, token.as_bytes());
-        token.push('.');
-        engine.encode_string(tag.as_ref(), &mut token);
-        Ok(token)
+        let inner = &*self.inner;
+        Ok(jsonwebtoken::encode(&inner.header, claims, &inner.encoding)?)
     }
 
-    /// Checks a token as any careful JWT library would: the header must name HS256 (nothing
-    /// else, so `alg: none` and tokens of other algorithms are refused), the signature must
-    /// match (compared in constant time), then `iss`, `aud`, `exp` and `nbf` are checked.
+    /// Checks a token with `jsonwebtoken`: the header must name HS256 (nothing else, so
+    /// `alg: none` and tokens of other algorithms are refused), the signature must match
+    /// (compared in constant time), then `iss`, `aud`, `exp` and `nbf` must be there and are
+    /// checked, with [`CLOCK_LEEWAY_S`] of leeway on the times.
+    ///
+    /// Around that, tokens longer than [`MAX_TOKEN_BYTES`] are refused before any decoding, and
+    /// so are headers with a `crit` member. An `exp` of `i64::MAX` is accepted (never expires)
+    /// without overflowing; negative times are refused as missing, since `jsonwebtoken` reads
+    /// `exp` and `nbf` as unsigned numbers.
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::Invalid);
         }
-        let mut parts = token.split('.');
-        let (Some(header_part), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        // A compact JWS has three segments. Checking that here means the header looked at for
+        // `crit` is the one `jsonwebtoken` reads, whatever the token holds.
+        let mut segments = token.split('.');
+        let (Some(header), Some(_), Some(_), None) =
+            (segments.next(), segments.next(), segments.next(), segments.next())
         else {
             return Err(VerifyError::Invalid);
         };
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        if header_part != HEADER_SEGMENT {
-            let header: Header = engine
-                .decode(header_part)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or(VerifyError::Invalid)?;
-            if header.alg != ALGORITHM_NAME || header.crit.is_some() {
-                return Err(VerifyError::Invalid);
-            }
-        }
-        let signature = engine.decode(signature).map_err(|_| VerifyError::Invalid)?;
-        // The signature covers `<header>.<payload>` as sent.
-        let signed = &token.as_bytes()[..header_part.len() + 1 + payload.len()];
-        ring::hmac::verify(&self.key, signed, &signature).map_err(|_| VerifyError::Invalid)?;
-        let claims: Claims = engine
-            .decode(payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(VerifyError::Invalid)?;
-        if claims.iss != ISSUER || claims.aud != AUDIENCE {
+        if header != HEADER_SEGMENT && names_critical_extensions(header) {
             return Err(VerifyError::Invalid);
         }
-        let now = chrono::Utc::now().timestamp();
-        let leeway = CLOCK_LEEWAY_S as i64;
-        if now > claims.exp.saturating_add(leeway) {
-            return Err(VerifyError::Expired);
-        }
-        if now.saturating_add(leeway) < claims.nbf {
-            return Err(VerifyError::Invalid);
-        }
-        Ok(claims)
+        let inner = &*self.inner;
+        jsonwebtoken::decode::<Claims>(token, &inner.decoding, &inner.validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => VerifyError::Expired,
+                _ => VerifyError::Invalid,
+            })
     }
+}
+
+/// The first 8 bytes of HMAC-SHA256 of a fixed text under the secret, in hex.
+fn key_id(secret: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, b"boxoffice access token key id");
+    tag.as_ref()[..8].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -213,10 +264,26 @@ mod tests {
         assert_eq!(other.verify(&key.sign(&claims).unwrap()), Err(VerifyError::Invalid));
     }
 
+    /// A token with the given header and payload, signed with HS256 under the secret whatever
+    /// the header says, as a forger who knows the secret would write it.
+    fn forge(secret: &str, header: &str, payload: &serde_json::Value) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let signed = format!("{}.{}", engine.encode(header), engine.encode(payload.to_string()));
+        let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = engine.encode(ring::hmac::sign(&hmac, signed.as_bytes()).as_ref());
+        format!("{signed}.{tag}")
+    }
+
     #[test]
     fn the_header_is_the_one_jwt_libraries_write() {
+        // `jsonwebtoken` writes `typ` before `alg`; the members are the standard two.
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        assert_eq!(HEADER_SEGMENT, engine.encode(br#"{"alg":"HS256","typ":"JWT"}"#));
+        let header: serde_json::Value =
+            serde_json::from_slice(&engine.decode(HEADER_SEGMENT).unwrap()).unwrap();
+        assert_eq!(header, serde_json::json!({"alg": "HS256", "typ": "JWT"}));
+        assert_eq!(header["alg"], ALGORITHM_NAME);
+        let token = key().sign(&claims(Role::Customer)).unwrap();
+        assert_eq!(token.split('.').next(), Some(HEADER_SEGMENT));
     }
 
     #[test]
@@ -226,6 +293,9 @@ mod tests {
         assert_eq!(key.key_id(), TokenKey::new(&secret).unwrap().key_id());
         assert_ne!(key.key_id(), self::key().key_id());
         assert_eq!(key.key_id().len(), 16);
+        // The same text as before the move to `jsonwebtoken`: HMAC-SHA256 of the fixed text, so
+        // a gateway and a users service of different versions still agree.
+        assert_eq!(TokenKey::new(&"x".repeat(32)).unwrap().key_id(), "d479f2ef5e609de1");
     }
 
     #[test]
@@ -285,9 +355,18 @@ mod tests {
         let (_, rest) = token.split_once('.').unwrap();
         let (payload, tag) = rest.split_once('.').unwrap();
         let critical = r#"{"alg":"HS256","crit":["exp"]}"#;
-        for header in
-            [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512"}"#, r#"{"alg":"EdDSA"}"#, "{}", critical]
-        {
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"HS512"}"#,
+            r#"{"alg":"EdDSA"}"#,
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            r#"{"alg":"hs256","typ":"JWT"}"#,
+            r#"{"typ":"JWT"}"#,
+            "{}",
+            critical,
+            r#"{"alg":"HS256","typ":"JWT","crit":[]}"#,
+            r#"{"alg":"HS256","typ":"JWT","crit":null}"#,
+        ] {
             let header = engine.encode(header);
             assert_eq!(key.verify(&format!("{header}.{payload}.")), Err(VerifyError::Invalid));
             // Signed with the right secret: the header alone is refused.
@@ -308,5 +387,79 @@ mod tests {
         ] {
             assert_eq!(key.verify(&mangled), Err(VerifyError::Invalid), "{mangled}");
         }
+    }
+
+    #[test]
+    fn a_lower_case_algorithm_name_is_refused() {
+        let secret = TokenKey::generate_secret();
+        let key = TokenKey::new(&secret).unwrap();
+        let payload = serde_json::to_value(claims(Role::Customer)).unwrap();
+        assert!(key.verify(&forge(&secret, r#"{"alg":"HS256","typ":"JWT"}"#, &payload)).is_ok());
+        let lower = forge(&secret, r#"{"alg":"hs256","typ":"JWT"}"#, &payload);
+        assert_eq!(key.verify(&lower), Err(VerifyError::Invalid));
+    }
+
+    #[test]
+    fn tokens_missing_a_required_claim_are_refused() {
+        let secret = TokenKey::generate_secret();
+        let key = TokenKey::new(&secret).unwrap();
+        for claim in ["iss", "aud", "exp", "nbf"] {
+            let mut payload = serde_json::to_value(claims(Role::Customer)).unwrap();
+            payload.as_object_mut().unwrap().remove(claim);
+            let token = forge(&secret, r#"{"alg":"HS256","typ":"JWT"}"#, &payload);
+            assert_eq!(key.verify(&token), Err(VerifyError::Invalid), "without {claim}");
+        }
+    }
+
+    #[test]
+    fn times_of_another_type_are_refused() {
+        // GHSA-h395-gr6q-cpjc: `jsonwebtoken` before 10.3 skips a time it cannot read unless the
+        // claim is required. Both are required here, so such a token must still be refused.
+        let secret = TokenKey::generate_secret();
+        let key = TokenKey::new(&secret).unwrap();
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        for (claim, value) in [
+            ("nbf", serde_json::json!("99999999999")),
+            ("exp", serde_json::json!("never")),
+            ("exp", serde_json::json!(null)),
+            ("exp", serde_json::json!(-1)),
+            ("nbf", serde_json::json!(-1)),
+        ] {
+            let mut payload = serde_json::to_value(claims(Role::Customer)).unwrap();
+            payload[claim] = value.clone();
+            let token = forge(&secret, header, &payload);
+            assert_eq!(key.verify(&token), Err(VerifyError::Invalid), "{claim}: {value}");
+        }
+    }
+
+    #[test]
+    fn the_clock_leeway_applies_to_exp_and_nbf() {
+        let key = key();
+        let leeway = CLOCK_LEEWAY_S as i64;
+        let now = Utc::now().timestamp();
+        let mut just_expired = claims(Role::Customer);
+        just_expired.exp = now - leeway + 2;
+        assert!(key.verify(&key.sign(&just_expired).unwrap()).is_ok());
+        just_expired.exp = now - leeway - 5;
+        assert_eq!(key.verify(&key.sign(&just_expired).unwrap()), Err(VerifyError::Expired));
+        let mut nearly_valid = claims(Role::Customer);
+        nearly_valid.nbf = now + leeway - 2;
+        assert!(key.verify(&key.sign(&nearly_valid).unwrap()).is_ok());
+        nearly_valid.nbf = now + leeway + 5;
+        assert_eq!(key.verify(&key.sign(&nearly_valid).unwrap()), Err(VerifyError::Invalid));
+    }
+
+    #[test]
+    fn the_key_can_be_shared_between_tasks() {
+        // The gateway keeps the key in state that every request handler clones.
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<TokenKey>();
+    }
+
+    #[test]
+    fn the_key_is_not_printed() {
+        let secret = TokenKey::generate_secret();
+        let printed = format!("{:?}", TokenKey::new(&secret).unwrap());
+        assert!(!printed.contains(&secret), "{printed}");
     }
 }
