@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod bench;
+mod contract;
 mod bookings;
 mod events;
 mod gateway;
