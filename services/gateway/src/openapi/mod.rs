@@ -253,6 +253,20 @@ mod tests {
         assert_eq!(codes, expected);
     }
 
+    #[test]
+    fn the_shared_enums_are_documented_by_the_names_the_api_sends() {
+        use boxoffice_types::{BookingStatus, CategoryKind, EventStatus, Role, SeatStatus};
+
+        let document = document();
+        let names = |schema: &str| document["components"]["schemas"][schema]["enum"].clone();
+        let expected = |names: Vec<&str>| json!(names);
+        assert_eq!(names("BookingStatus"), expected(BookingStatus::ALL.iter().map(|v| v.as_str()).collect()));
+        assert_eq!(names("EventStatus"), expected(EventStatus::ALL.iter().map(|v| v.as_str()).collect()));
+        assert_eq!(names("CategoryKind"), expected(CategoryKind::ALL.iter().map(|v| v.as_str()).collect()));
+        assert_eq!(names("SeatStatus"), expected(SeatStatus::ALL.iter().map(|v| v.as_str()).collect()));
+        assert_eq!(names("Role"), expected(Role::ALL.iter().map(|v| v.as_str()).collect()));
+    }
+
     /// The numbers the document states where utoipa takes only literals, against the constants
     /// they come from.
     #[test]
