@@ -13,6 +13,7 @@
 //! modules; `cli/tests/api/contract.rs` checks that the document states the services' own
 //! numbers, so that a change on either side fails a test instead of drifting.
 
+use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AnyOfBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
@@ -258,10 +259,14 @@ pub fn ends_at_patch() -> Object {
     time(true, "When the event ends, after `starts_at`.")
 }
 
-/// A time filter of a list: a time, or empty for none.
-fn time_filter(description: &str) -> Schema {
+/// A filter of a list: `schema`, or empty for none (an HTML form sends its empty fields).
+pub fn or_empty(schema: impl Into<RefOr<Schema>>) -> Schema {
     let empty = string(false).enum_values(Some([""])).description(Some("No filter"));
-    Schema::AnyOf(AnyOfBuilder::new().item(empty).item(time(false, description)).build())
+    Schema::AnyOf(AnyOfBuilder::new().item(empty).item(schema).build())
+}
+
+fn time_filter(description: &str) -> Schema {
+    or_empty(time(false, description))
 }
 
 pub fn from_filter() -> Schema {

@@ -13,12 +13,14 @@ use boxoffice_proto::booking;
 use boxoffice_proto::WireEnum as _;
 use boxoffice_types::{BookingStatus, SeatStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::{Ref, Schema};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::bookings::dto::{parse_status_filter, BookingPage};
 use super::{non_empty, page_request, service_id, PathId};
 use crate::auth::{AuthUser, OptionalAuthUser};
+use crate::openapi::fields;
 use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiQuery, ApiResult};
 use crate::AppState;
@@ -44,9 +46,13 @@ pub struct EventBookingsQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Only bookings in this status; absent for all.
-    #[param(value_type = Option<BookingStatus>)]
+    /// Only bookings in this status; absent or empty for all.
+    #[param(schema_with = status_filter)]
     pub status: Option<String>,
+}
+
+fn status_filter() -> Schema {
+    fields::or_empty(Ref::from_schema_name(BookingStatus::name()))
 }
 
 // ---- Responses ----
