@@ -5,8 +5,8 @@ mod helpers;
 
 mod auth;
 mod bench;
-mod contract;
 mod bookings;
+mod contract;
 mod events;
 mod gateway;
 mod operations;

@@ -3,10 +3,10 @@
 //! which calls that may revoke sessions wait to catch up on ([`catch_up_revocations`]).
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use boxoffice_auth::VerifyError;
 use boxoffice_errors::Error;
 use boxoffice_proto::common::Caller;
@@ -127,11 +127,7 @@ impl FromRequestParts<AppState> for AuthUser {
 /// After a call that may have revoked sessions (a logout, a reused refresh token, a password or
 /// role change, a deleted account), waits until this gateway's copy of the revocation list has
 /// it, so that the caller's next request is checked against it.
-pub async fn catch_up_revocations(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn catch_up_revocations(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let changes = !request.method().is_safe();
     let response = next.run(request).await;
     if changes {

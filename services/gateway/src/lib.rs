@@ -10,8 +10,10 @@
 //! - `problem.rs`: errors as problem documents, and the JSON and query extractors whose every
 //!   rejection is one; `whole_number.rs`: integer fields that take `10.0`.
 //! - `request_id.rs`: the safe request id; `rate_limit.rs`: the per-address limit on credentials.
-//! - `openapi/`: the document (`/api/v1/openapi.json`, with the Swagger UI at `/api/v1/docs`),
-//!   the failure responses many operations share, and the schemas of checked fields.
+//! - `openapi/`: the document served at `/api/v1/openapi.json` (the Swagger UI of
+//!   `/api/v1/docs` reads it): `responses.rs`, the failure responses many operations share;
+//!   `fields.rs`, the schemas of the fields that the services check beyond their JSON type. The
+//!   document is exact, and `scripts/schemathesis` checks the running server against it.
 
 pub mod auth;
 pub mod openapi;
@@ -43,7 +45,6 @@ use crate::problem::ApiError;
 
 /// The largest request body the gateway reads.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
-pub use request_id::REQUEST_ID_HEADER;
 type UsersClient = UserServiceClient<Connection>;
 type EventsClient = EventServiceClient<Connection>;
 type BookingsClient = BookingServiceClient<Connection>;

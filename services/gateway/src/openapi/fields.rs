@@ -13,10 +13,10 @@
 //! modules; `cli/tests/api/contract.rs` checks that the document states the services' own
 //! numbers, so that a change on either side fails a test instead of drifting.
 
-use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AnyOfBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
+use utoipa::openapi::RefOr;
 
 /// The limits of `services/users/src/domain.rs`.
 pub mod users {
@@ -82,8 +82,11 @@ impl Trimmed {
 }
 
 fn string(nullable: bool) -> ObjectBuilder {
-    let schema_type =
-        if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { SchemaType::new(Type::String) };
+    let schema_type = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
     ObjectBuilder::new().schema_type(schema_type)
 }
 
@@ -224,7 +227,9 @@ pub fn city_filter() -> Object {
 pub fn currency() -> Object {
     string(false)
         .pattern(Some(format!("^[{WHITESPACE}]*[A-Za-z]{{3}}[{WHITESPACE}]*$")))
-        .description(Some("ISO 4217, three letters; kept in upper case. The same for every category of an event."))
+        .description(Some(
+            "ISO 4217, three letters; kept in upper case. The same for every category of an event.",
+        ))
         .examples(["EUR"])
         .build()
 }
@@ -290,6 +295,9 @@ mod tests {
         (may_be_empty || count > 0) && count <= max_chars && !trimmed.chars().any(refused)
     }
 
+    /// Whether the service refuses a character of the trimmed text.
+    type Refused = fn(char) -> bool;
+
     fn events_control(c: char) -> bool {
         c.is_control() && !matches!(c, '\n' | '\r' | '\t')
     }
@@ -314,7 +322,7 @@ mod tests {
     proptest! {
         #[test]
         fn a_trimmed_text_pattern_accepts_exactly_what_the_service_accepts(text in text()) {
-            let cases: [(Trimmed, fn(char) -> bool); 4] = [
+            let cases: [(Trimmed, Refused); 4] = [
                 (Trimmed { max_chars: 5, ..PERSON_NAME }, char::is_control),
                 (Trimmed { max_chars: 5, ..event_text(5) }, events_control),
                 (Trimmed { max_chars: 5, ..DESCRIPTION }, events_control),

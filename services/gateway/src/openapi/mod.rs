@@ -64,18 +64,26 @@ pub fn document() -> Value {
     let mut shared = document["components"]["responses"].take();
     let mut responses: Vec<&mut Value> = Vec::new();
     if let Some(paths) = document["paths"].as_object_mut() {
-        for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        for operation in
+            paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut())
+        {
             if let Some(operation_responses) = operation["responses"].as_object_mut() {
                 responses.extend(operation_responses.values_mut());
             }
         }
     }
-    for response in responses.into_iter().chain(shared.as_object_mut().into_iter().flat_map(|map| map.values_mut())) {
+    for response in
+        responses.into_iter().chain(shared.as_object_mut().into_iter().flat_map(|map| map.values_mut()))
+    {
         // A reference to a shared response gets its headers there.
         if response.get("$ref").is_some() {
             continue;
         }
-        let headers = response.as_object_mut().expect("a response is an object").entry("headers").or_insert_with(|| json!({}));
+        let headers = response
+            .as_object_mut()
+            .expect("a response is an object")
+            .entry("headers")
+            .or_insert_with(|| json!({}));
         for header in headers.as_object_mut().expect("headers are an object").values_mut() {
             header["required"] = json!(true);
         }
@@ -190,9 +198,10 @@ mod tests {
                     assert!(has(status), "{name} reads a body, so it needs {status}");
                 }
             }
-            if operation["parameters"].as_array().is_some_and(|parameters| {
-                parameters.iter().any(|parameter| parameter["in"] == "query")
-            }) {
+            if operation["parameters"]
+                .as_array()
+                .is_some_and(|parameters| parameters.iter().any(|parameter| parameter["in"] == "query"))
+            {
                 assert!(has("422"), "{name} reads its query, so it needs 422");
             }
             // Every operation but the process's own liveness and metrics calls a service.
@@ -221,7 +230,10 @@ mod tests {
             assert_eq!(response["headers"][REQUEST_ID_HEADER]["required"], true, "{}", shared.name);
         }
         let retry_after = &components["RateLimited"]["headers"]["Retry-After"];
-        assert_eq!((&retry_after["required"], &retry_after["schema"]["type"]), (&json!(true), &json!("integer")));
+        assert_eq!(
+            (&retry_after["required"], &retry_after["schema"]["type"]),
+            (&json!(true), &json!("integer"))
+        );
         assert_eq!(components["Unauthorized"]["headers"]["WWW-Authenticate"]["required"], true);
         let signup = &document["paths"]["/api/v1/auth/signup"]["post"]["responses"];
         assert_eq!(signup["429"]["$ref"], "#/components/responses/RateLimited");
@@ -292,7 +304,10 @@ mod tests {
             [("/api/v1/events", "get"), ("/api/v1/bookings", "get"), ("/api/v1/events/{id}/bookings", "get")]
         {
             let limit = parameter(path, method, "limit");
-            assert_eq!((&limit["maximum"], &limit["default"]), (&json!(MAX_PAGE_SIZE), &json!(DEFAULT_PAGE_SIZE)));
+            assert_eq!(
+                (&limit["maximum"], &limit["default"]),
+                (&json!(MAX_PAGE_SIZE), &json!(DEFAULT_PAGE_SIZE))
+            );
         }
         let key = parameter("/api/v1/bookings", "post", "Idempotency-Key");
         assert_eq!(key["maxLength"], json!(IDEMPOTENCY_KEY_MAX_CHARS));

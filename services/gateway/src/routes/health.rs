@@ -16,9 +16,11 @@ use crate::problem::ApiResult;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
-
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {

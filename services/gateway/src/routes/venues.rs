@@ -12,9 +12,7 @@ use uuid::Uuid;
 use super::{service_id, PathId};
 use crate::auth::Organizer;
 use crate::openapi::fields;
-use crate::openapi::responses::{
-    BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed,
-};
+use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiJson, ApiResult};
 use crate::whole_number;
 use crate::AppState;

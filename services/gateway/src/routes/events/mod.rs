@@ -21,9 +21,7 @@ use self::dto::{
 };
 use super::{non_empty, page_request, PathId};
 use crate::auth::{AuthUser, OptionalAuthUser, Organizer};
-use crate::openapi::responses::{
-    BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed,
-};
+use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
 
@@ -37,7 +35,13 @@ pub fn router() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    create_event, list_events, get_event, update_event, delete_event, publish_event, cancel_event
+    create_event,
+    list_events,
+    get_event,
+    update_event,
+    delete_event,
+    publish_event,
+    cancel_event
 ))]
 pub struct Doc;
 
