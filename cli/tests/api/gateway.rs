@@ -6,6 +6,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     every_response_carries_a_request_id_and_echoes_the_clients,
+    only_a_short_safe_request_id_is_echoed_and_any_other_is_replaced_by_a_new_one,
     unknown_routes_bad_bodies_and_wrong_methods_get_problem_documents,
     health_readiness_metrics_and_the_openapi_document_are_served,
     credential_endpoints_are_rate_limited_per_client_address,
@@ -21,6 +22,34 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients(backend: Bac
     let echoed =
         app.request(Method::GET, "/healthz").header("x-request-id", "client-chosen-42").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "client-chosen-42");
+}
+
+async fn only_a_short_safe_request_id_is_echoed_and_any_other_is_replaced_by_a_new_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let request_id = |sent: String| {
+        let request = app.request(Method::GET, "/healthz").header("x-request-id", sent);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.headers()["x-request-id"].to_str().unwrap().to_owned()
+        }
+    };
+    for safe in ["client-chosen-42".to_owned(), "A.b_c-9".to_owned(), "k".repeat(128)] {
+        assert_eq!(request_id(safe.clone()).await, safe);
+    }
+    for unsafe_id in [
+        "k".repeat(5_000),
+        "k".repeat(129),
+        "<script>alert(1)</script>".to_owned(),
+        "two words".to_owned(),
+        String::new(),
+    ] {
+        let answered = request_id(unsafe_id.clone()).await;
+        assert_ne!(answered, unsafe_id);
+        assert!(uuid::Uuid::parse_str(&answered).is_ok(), "{unsafe_id:?} became {answered:?}");
+    }
+    // Each replacement is new, so two requests are never mistaken for one in the logs.
+    assert_ne!(request_id("<b>".to_owned()).await, request_id("<b>".to_owned()).await);
 }
 
 async fn unknown_routes_bad_bodies_and_wrong_methods_get_problem_documents(backend: Backend) {

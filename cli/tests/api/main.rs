@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod bench;
 mod bookings;
+mod contract;
 mod events;
 mod gateway;
 mod operations;

@@ -15,7 +15,9 @@ macro_rules! named_enum {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident ($what:literal) {
-            $( $(#[$doc:meta])* $variant:ident => $text:literal, )+
+            // `tt`, not `literal`: utoipa's derive reads `#[serde(rename = ...)]` only when the
+            // name reaches it as a plain string token, not wrapped as a captured literal.
+            $( $(#[$doc:meta])* $variant:ident => $text:tt, )+
         }
     ) => {
         $(#[$meta])*

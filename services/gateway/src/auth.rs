@@ -1,9 +1,12 @@
 //! Authentication at the edge: every request with a bearer token is verified here, locally,
-//! with the secret shared with the users service, then checked against the revocation list.
+//! with the secret shared with the users service, then checked against the revocation list,
+//! which calls that may revoke sessions wait to catch up on ([`catch_up_revocations`]).
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use boxoffice_auth::VerifyError;
 use boxoffice_errors::Error;
 use boxoffice_proto::common::Caller;
@@ -119,4 +122,16 @@ impl FromRequestParts<AppState> for AuthUser {
         }
         Ok(AuthUser { user_id: claims.sub, role: claims.role, session_id: claims.sid })
     }
+}
+
+/// After a call that may have revoked sessions (a logout, a reused refresh token, a password or
+/// role change, a deleted account), waits until this gateway's copy of the revocation list has
+/// it, so that the caller's next request is checked against it.
+pub async fn catch_up_revocations(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let changes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if changes {
+        state.revocations().catch_up().await;
+    }
+    response
 }

@@ -1,23 +1,36 @@
 //! The gateway: the public REST/JSON API. It authenticates every request at the edge, turns
 //! every failure into a problem document, tags every response with a request id, and calls the
 //! services over gRPC through their typed clients.
+//!
+//! - `routes/`: one module per feature (auth, users, venues, events, sales, bookings, tickets,
+//!   health, docs), each with its routes, its part of the OpenAPI document, its requests and
+//!   responses and their conversions to and from the services' wire types.
+//! - `auth.rs`: the extractors that verify the caller (`AuthUser`, `OptionalAuthUser`,
+//!   `Organizer`, `Admin`) and the catch-up on the revocation list after calls that revoke.
+//! - `problem.rs`: errors as problem documents, and the JSON and query extractors whose every
+//!   rejection is one; `whole_number.rs`: integer fields that take `10.0`.
+//! - `request_id.rs`: the safe request id; `rate_limit.rs`: the per-address limit on credentials.
+//! - `openapi/`: the document served at `/api/v1/openapi.json` (the Swagger UI of
+//!   `/api/v1/docs` reads it): `responses.rs`, the failure responses many operations share;
+//!   `fields.rs`, the schemas of the fields that the services check beyond their JSON type. The
+//!   document is exact, and `scripts/schemathesis` checks the running server against it.
 
 pub mod auth;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
+pub mod request_id;
 pub mod routes;
+pub mod whole_number;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::HeaderName;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
+use axum::Router;
 use boxoffice_auth::TokenKey;
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::{Kv, Revocations};
@@ -27,15 +40,11 @@ use boxoffice_proto::user::user_service_client::UserServiceClient;
 use boxoffice_runtime::Connection;
 use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-use utoipa::OpenApi as _;
 
 use crate::problem::ApiError;
 
 /// The largest request body the gateway reads.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 type UsersClient = UserServiceClient<Connection>;
 type EventsClient = EventServiceClient<Connection>;
 type BookingsClient = BookingServiceClient<Connection>;
@@ -122,87 +131,28 @@ impl AppState {
     }
 }
 
-/// The whole public API with its middleware.
+/// The whole public API with its middleware: the features' routes under `/api/v1`, the
+/// documentation, and the operations endpoints at the root.
 pub fn router(state: AppState) -> Router {
-    // The endpoints that take credentials are where guessing happens, so they are limited per
-    // client address on top of the per-account lockout.
-    let catch_up = || middleware::from_fn_with_state(state.clone(), catch_up_revocations);
-    let credentials = Router::new()
-        .route("/auth/signup", post(routes::auth::signup))
-        .route("/auth/login", post(routes::auth::login))
-        .route("/auth/refresh", post(routes::auth::refresh).route_layer(catch_up()))
-        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_auth));
-    // The calls that may revoke sessions.
-    let revoking = Router::new()
-        .route("/auth/logout", post(routes::auth::logout))
-        .route(
-            "/users/me",
-            get(routes::users::me).patch(routes::users::update_me).delete(routes::users::delete_me),
-        )
-        .route("/users/me/password", post(routes::users::change_password))
-        .route("/users/{id}/role", patch(routes::users::set_role))
-        .route_layer(catch_up());
     let api = Router::new()
-        .merge(credentials)
-        .merge(revoking)
-        .route("/users/{id}", get(routes::users::get_user))
-        .route("/venues", post(routes::venues::create_venue))
-        .route("/venues/{id}", get(routes::venues::get_venue))
-        .route("/events", get(routes::events::list_events).post(routes::events::create_event))
-        .route(
-            "/events/{id}",
-            get(routes::events::get_event)
-                .patch(routes::events::update_event)
-                .delete(routes::events::delete_event),
-        )
-        .route("/events/{id}/publish", post(routes::events::publish_event))
-        .route("/events/{id}/cancel", post(routes::events::cancel_event))
-        .route("/events/{id}/availability", get(routes::events::availability))
-        .route("/events/{id}/stats", get(routes::events::stats))
-        .route("/events/{id}/bookings", get(routes::events::event_bookings))
-        .route("/bookings", get(routes::bookings::list_bookings).post(routes::bookings::create_booking))
-        .route("/bookings/{id}", get(routes::bookings::get_booking))
-        .route("/bookings/{id}/confirm", post(routes::bookings::confirm_booking))
-        .route("/bookings/{id}/cancel", post(routes::bookings::cancel_booking))
-        .route("/tickets/{id}/qr", get(routes::bookings::ticket_qr))
-        .route("/checkin", post(routes::bookings::check_in))
-        .route("/openapi.json", get(openapi_json));
-
-    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
-    Router::new()
+        .merge(routes::auth::router(&state))
+        .merge(routes::users::router(&state))
+        .merge(routes::venues::router())
+        .merge(routes::events::router())
+        .merge(routes::sales::router())
+        .merge(routes::bookings::router())
+        .merge(routes::tickets::router());
+    let app = Router::new()
         .nest("/api/v1", api)
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::health::metrics))
+        .merge(routes::docs::router())
+        .merge(routes::health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let request_id =
-                request.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
-        }))
-        // Outermost: the id exists before anything else runs and is on every response.
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-}
-
-/// After a call that may have revoked sessions (a logout, a reused refresh token, a password or
-/// role change, a deleted account), waits until this gateway's copy of the revocation list has
-/// it, so that the caller's next request is checked against it.
-async fn catch_up_revocations(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let changes = !request.method().is_safe();
-    let response = next.run(request).await;
-    if changes {
-        state.revocations().catch_up().await;
-    }
-    response
-}
-
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi::ApiDoc::openapi())
+        .layer(middleware::from_fn(record_metrics));
+    // Outermost: the id exists before anything else runs and is on every response.
+    request_id::tag_requests(app)
 }
 
 async fn not_found() -> ApiError {

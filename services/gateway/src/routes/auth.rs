@@ -1,33 +1,56 @@
 //! `/api/v1/auth/*`: signup, login, refresh and logout.
+//!
+//! The endpoints that take credentials (signup, login, refresh) are limited per client address
+//! on top of the users service's per-account lockout, since they are where guessing happens.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use boxoffice_errors::Error;
 use boxoffice_proto::user as pb;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 
-use super::UserResponse;
-use crate::auth::AuthUser;
+use super::users::UserResponse;
+use crate::auth::{catch_up_revocations, AuthUser};
+use crate::openapi::fields;
+use crate::openapi::responses::{BadBody, RateLimited, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::rate_limit::limit_auth;
 use crate::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let catch_up = || middleware::from_fn_with_state(state.clone(), catch_up_revocations);
+    let credentials = Router::new()
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        // A reused refresh token revokes its session.
+        .route("/auth/refresh", post(refresh).route_layer(catch_up()))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_auth));
+    Router::new().merge(credentials).route("/auth/logout", post(logout).route_layer(catch_up()))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(signup, login, refresh, logout))]
+pub struct Doc;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
-    /// 8 to 128 characters; common passwords are refused.
-    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
+    #[schema(schema_with = fields::new_password, example = "correct horse battery")]
     pub password: String,
-    #[schema(example = "Ada", max_length = 100)]
+    #[schema(schema_with = fields::person_name, example = "Ada")]
     pub first_name: String,
-    #[schema(example = "Lovelace", max_length = 100)]
+    #[schema(schema_with = fields::person_name, example = "Lovelace")]
     pub last_name: String,
 }
 
+/// Any email and password: a malformed email is answered like an unknown one, with 401.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -40,6 +63,7 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// Any string: one that is not a live refresh token is answered with 401.
     pub refresh_token: String,
 }
 
@@ -78,11 +102,11 @@ fn no_store(body: TokenResponse) -> Response {
 }
 
 /// Create a customer account.
-#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
     responses(
         (status = 201, description = "The account", body = UserResponse),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a field is missing, unknown or invalid", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, RateLimited, Unavailable,
     ))]
 pub async fn signup(
     State(state): State<AppState>,
@@ -98,12 +122,14 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(UserResponse::from_proto(user)?)))
 }
 
-/// Log in with email and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+/// Log in with email and password. After repeated failures the account is locked for a while
+/// (429, whatever the password).
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "A token pair", body = TokenResponse),
+        (status = 200, description = "A token pair", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, description = "`invalid_credentials`, the same for an unknown email and a wrong password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: the account is locked after repeated failures; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, RateLimited, Unavailable,
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -115,10 +141,12 @@ pub async fn login(
 }
 
 /// Exchange a refresh token for a new token pair.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
-        (status = 200, description = "A new token pair; the presented refresh token is used up", body = TokenResponse),
-        (status = 401, description = "`unauthorized`: invalid, expired or reused (a reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A new token pair; the presented refresh token is used up", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 401, description = "`unauthorized`: the refresh token is invalid, expired or reused (a reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, RateLimited, Unavailable,
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -130,11 +158,8 @@ pub async fn refresh(
 }
 
 /// End the session: its refresh tokens and the current access token stop working.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Logged out"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-    ))]
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Logged out"), Unauthorized, Unavailable))]
 pub async fn logout(State(state): State<AppState>, caller: AuthUser) -> ApiResult<StatusCode> {
     let request =
         pb::LogoutRequest { user_id: caller.user_id.to_string(), session_id: caller.session_id.to_string() };

@@ -1,16 +1,26 @@
-//! Liveness, readiness and metrics.
+//! Liveness, readiness and metrics, at the root rather than under `/api/v1`, where every
+//! service's admin endpoint serves them too.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use boxoffice_errors::Error;
 use boxoffice_proto::common::Empty;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::{ApiResult, Problem};
+use crate::openapi::responses::Unavailable;
+use crate::problem::ApiResult;
 use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
@@ -26,11 +36,9 @@ pub async fn healthz() -> Json<HealthResponse> {
 
 /// The gateway's dependencies answer: the users, events and bookings services (and their
 /// databases) and the shared store; and the users service signs access tokens with the secret
-/// the gateway verifies them with.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, body = HealthResponse),
-    (status = 503, description = "`unavailable`: a dependency does not answer, or the users service signs tokens with another secret", body = Problem, content_type = "application/problem+json"),
-))]
+/// the gateway verifies them with. Otherwise 503.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = HealthResponse), Unavailable))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
     state.kv().ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
     state.users().check_ready(Empty {}).await?;

@@ -1,9 +1,19 @@
-//! The public API, one module per feature.
+//! The public API, one module per feature. Each feature declares its routes (`router`, merged
+//! by [`crate::router`]) and its part of the OpenAPI document (`Doc`, nested by
+//! [`crate::openapi::ApiDoc`]) side by side, with paths relative to `/api/v1`; its requests,
+//! responses and their conversions to and from the services' wire types live beside the handlers,
+//! or in a `dto.rs` of the feature's own when there are many.
+//!
+//! What every feature shares is here: the `{id}` of a path, the page of a list, and reading the
+//! ids that services send.
 
 pub mod auth;
 pub mod bookings;
+pub mod docs;
 pub mod events;
 pub mod health;
+pub mod sales;
+pub mod tickets;
 pub mod users;
 pub mod venues;
 
@@ -11,12 +21,9 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use boxoffice_errors::Error;
 use boxoffice_proto::common::PageRequest;
-use boxoffice_proto::user as pb;
-use boxoffice_proto::WireEnum as _;
 use boxoffice_types::limits::PageSize;
-use boxoffice_types::Role;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::problem::{ApiError, ApiResult};
@@ -30,7 +37,7 @@ pub fn page_request(limit: Option<u32>, cursor: Option<String>) -> ApiResult<Pag
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// 1 to 100.
+    /// 1 to 100 (`boxoffice_types::limits::MAX_PAGE_SIZE`).
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -48,39 +55,6 @@ pub fn service_id(service: &str, text: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(text).map_err(|error| {
         Error::internal(format!("the {service} service sent a bad id {text:?}: {error}")).into()
     })
-}
-
-/// An account as the API shows it. The password hash never leaves the users service.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse {
-    pub id: Uuid,
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    #[schema(example = "Ada")]
-    pub first_name: String,
-    #[schema(example = "Lovelace")]
-    pub last_name: String,
-    pub role: Role,
-    /// RFC 3339, UTC.
-    #[schema(example = "2026-11-25T06:00:00.000Z")]
-    pub created_at: String,
-}
-
-impl UserResponse {
-    pub fn from_proto(user: pb::User) -> ApiResult<Self> {
-        let id = Uuid::parse_str(&user.id)
-            .map_err(|error| Error::internal(format!("the users service sent a bad id: {error}")))?;
-        Ok(UserResponse {
-            id,
-            email: user.email,
-            first_name: user.first_name,
-            last_name: user.last_name,
-            role: Role::from_wire(user.role).ok_or_else(|| {
-                Error::internal(format!("the users service sent an unknown role {}", user.role))
-            })?,
-            created_at: user.created_at,
-        })
-    }
 }
 
 /// The `{id}` of a path. One that is not a UUID (or not even UTF-8) names nothing: 404, as for

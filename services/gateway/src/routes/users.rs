@@ -2,33 +2,88 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::routing::{get, patch, post};
+use axum::{middleware, Json, Router};
+use boxoffice_errors::Error;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::WireEnum as _;
 use boxoffice_types::Role;
-use serde::Deserialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
 
-use super::{PathId, UserResponse};
-use crate::auth::{Admin, AuthUser};
+use super::PathId;
+use crate::auth::{catch_up_revocations, Admin, AuthUser};
+use crate::openapi::fields;
+use crate::openapi::responses::{
+    BadBody, Forbidden, NotFound, RateLimited, Unauthorized, Unavailable, ValidationFailed,
+};
 use crate::problem::{ApiJson, ApiResult, Problem};
 use crate::AppState;
 
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Every change here may revoke sessions: a password or role change, a deleted account.
+    let revoking = Router::new()
+        .route("/users/me", get(me).patch(update_me).delete(delete_me))
+        .route("/users/me/password", post(change_password))
+        .route("/users/{id}/role", patch(set_role))
+        .route_layer(middleware::from_fn_with_state(state.clone(), catch_up_revocations));
+    Router::new().merge(revoking).route("/users/{id}", get(get_user))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(me, update_me, delete_me, change_password, get_user, set_role))]
+pub struct Doc;
+
+/// An account as the API shows it. The password hash never leaves the users service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada")]
+    pub first_name: String,
+    #[schema(example = "Lovelace")]
+    pub last_name: String,
+    pub role: Role,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-11-25T06:00:00.000Z")]
+    pub created_at: String,
+}
+
+impl UserResponse {
+    pub fn from_proto(user: pb::User) -> ApiResult<Self> {
+        let id = Uuid::parse_str(&user.id)
+            .map_err(|error| Error::internal(format!("the users service sent a bad id: {error}")))?;
+        Ok(UserResponse {
+            id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            role: Role::from_wire(user.role).ok_or_else(|| {
+                Error::internal(format!("the users service sent an unknown role {}", user.role))
+            })?,
+            created_at: user.created_at,
+        })
+    }
+}
+
+/// A patch of the caller's names: absent or `null` keeps a name.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
-    #[schema(example = "Ada", max_length = 100)]
+    #[schema(schema_with = fields::person_name_patch, example = "Ada")]
     pub first_name: Option<String>,
-    #[schema(example = "King", max_length = 100)]
+    #[schema(schema_with = fields::person_name_patch, example = "King")]
     pub last_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    /// Any string; a wrong one is a 422 and counts towards the account's lockout.
     pub current_password: String,
-    /// 8 to 128 characters; common passwords are refused.
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(schema_with = fields::new_password)]
     pub new_password: String,
 }
 
@@ -39,11 +94,8 @@ pub struct SetRoleRequest {
 }
 
 /// The caller's account.
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
-    responses(
-        (status = 200, body = UserResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-    ))]
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserResponse), Unauthorized, Unavailable))]
 pub async fn me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<UserResponse>> {
     let request = pb::GetUserRequest { user_id: caller.user_id.to_string() };
     let user = state.users().get_user(request).await?.into_inner();
@@ -51,11 +103,11 @@ pub async fn me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Js
 }
 
 /// Change the caller's names.
-#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])),
     request_body = UpdateMeRequest,
     responses(
         (status = 200, body = UserResponse),
-        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, Unauthorized, Unavailable,
     ))]
 pub async fn update_me(
     State(state): State<AppState>,
@@ -72,10 +124,11 @@ pub async fn update_me(
 }
 
 /// Delete the caller's account and end all of its sessions. Answers with the deleted account.
-#[utoipa::path(delete, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/users/me", tag = "users", security(("bearer" = [])),
     responses(
         (status = 200, description = "The account as it was", body = UserResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the caller is the only admin", body = Problem, content_type = "application/problem+json"),
+        Unauthorized, Unavailable,
     ))]
 pub async fn delete_me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<UserResponse>> {
     let mut users = state.users();
@@ -86,12 +139,12 @@ pub async fn delete_me(State(state): State<AppState>, caller: AuthUser) -> ApiRe
 }
 
 /// Change the caller's password. Every other session of the account ends.
-#[utoipa::path(post, path = "/api/v1/users/me/password", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/users/me/password", tag = "users", security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 422, description = "`validation_failed`: the current password is wrong or the new one is weak", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many wrong passwords", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing, unknown or invalid, the current password is wrong, or the new one is weak; `detail` names the field", body = Problem, content_type = "application/problem+json"),
+        BadBody, Unauthorized, RateLimited, Unavailable,
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -109,13 +162,9 @@ pub async fn change_password(
 }
 
 /// Any account, by id (admin only).
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The user id")),
-    responses(
-        (status = 200, body = UserResponse),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses((status = 200, body = UserResponse), Unauthorized, Forbidden, NotFound, Unavailable))]
 pub async fn get_user(
     State(state): State<AppState>,
     _admin: Admin,
@@ -128,14 +177,13 @@ pub async fn get_user(
 
 /// Change an account's role (admin only). The account's sessions end, so that no token keeps
 /// the old role.
-#[utoipa::path(patch, path = "/api/v1/users/{id}/role", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/{id}/role", tag = "users", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The user id")),
     request_body = SetRoleRequest,
     responses(
         (status = 200, body = UserResponse),
-        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: not a role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the account is the only admin's", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, Unauthorized, Forbidden, NotFound, Unavailable,
     ))]
 pub async fn set_role(
     State(state): State<AppState>,

@@ -2,24 +2,38 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use boxoffice_proto::event as pb;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{service_id, PathId};
 use crate::auth::Organizer;
-use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::openapi::fields;
+use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
+use crate::problem::{ApiJson, ApiResult};
+use crate::whole_number;
 use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/venues", post(create_venue)).route("/venues/{id}", get(get_venue))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(create_venue, get_venue))]
+pub struct Doc;
 
 /// A section of a venue: the same shape in a request and in a response.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SectionLayout {
     /// Unique in the venue; may not contain "/", the separator of seat ids.
-    #[schema(example = "Floor")]
+    #[schema(schema_with = fields::section_name, example = "Floor")]
     pub name: String,
+    /// 1 to 1,000 rows, their labels unique in the section.
+    #[schema(min_items = 1, max_items = 1000)]
     pub rows: Vec<RowLayout>,
 }
 
@@ -27,23 +41,27 @@ pub struct SectionLayout {
 #[serde(deny_unknown_fields)]
 pub struct RowLayout {
     /// Unique in its section; may not contain "/".
-    #[schema(example = "A")]
+    #[schema(schema_with = fields::row_label, example = "A")]
     pub label: String,
     /// The number of seats in the row, numbered from 1.
-    #[schema(example = 20, minimum = 1)]
+    #[serde(deserialize_with = "whole_number::required")]
+    #[schema(example = 20, minimum = 1, maximum = 2000)]
     pub seats: u32,
 }
 
+/// A venue and its seat map: at most 250,000 seats (`MAX_SEATS_PER_VENUE`), whose ids together
+/// stay within 16 MiB.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVenueRequest {
-    #[schema(example = "Town Hall")]
+    #[schema(schema_with = fields::venue_name, example = "Town Hall")]
     pub name: String,
-    #[schema(example = "Lyon")]
+    #[schema(schema_with = fields::city, example = "Lyon")]
     pub city: String,
-    #[schema(example = "1 place de la Comédie")]
+    #[schema(schema_with = fields::address, example = "1 place de la Comédie")]
     pub address: String,
-    /// At least one.
+    /// 1 to 500 sections, their names unique in the venue.
+    #[schema(min_items = 1, max_items = 500)]
     pub sections: Vec<SectionLayout>,
 }
 
@@ -103,49 +121,49 @@ impl VenueResponse {
     }
 }
 
+impl CreateVenueRequest {
+    fn into_proto(self, caller: &crate::auth::AuthUser) -> pb::CreateVenueRequest {
+        pb::CreateVenueRequest {
+            caller: Some(caller.caller()),
+            name: self.name,
+            city: self.city,
+            address: self.address,
+            sections: self
+                .sections
+                .into_iter()
+                .map(|section| pb::NewSection {
+                    name: section.name,
+                    rows: section
+                        .rows
+                        .into_iter()
+                        .map(|row| pb::NewRow { label: row.label, seats: row.seats })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Create a venue (organizers and admins). Its seats are numbered from the layout.
-#[utoipa::path(post, path = "/api/v1/venues", tag = "venues", security(("bearer" = [])),
+#[utoipa::path(post, path = "/venues", tag = "venues", security(("bearer" = [])),
     request_body = CreateVenueRequest,
     responses(
         (status = 201, description = "The venue with every seat listed by id", body = VenueResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not an organizer or admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a field is missing, unknown or invalid; `detail` names it", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn create_venue(
     State(state): State<AppState>,
     Organizer(caller): Organizer,
     ApiJson(body): ApiJson<CreateVenueRequest>,
 ) -> ApiResult<(StatusCode, Json<VenueResponse>)> {
-    let request = pb::CreateVenueRequest {
-        caller: Some(caller.caller()),
-        name: body.name,
-        city: body.city,
-        address: body.address,
-        sections: body
-            .sections
-            .into_iter()
-            .map(|section| pb::NewSection {
-                name: section.name,
-                rows: section
-                    .rows
-                    .into_iter()
-                    .map(|row| pb::NewRow { label: row.label, seats: row.seats })
-                    .collect(),
-            })
-            .collect(),
-    };
-    let venue = state.events().create_venue(request).await?.into_inner();
+    let venue = state.events().create_venue(body.into_proto(&caller)).await?.into_inner();
     Ok((StatusCode::CREATED, Json(VenueResponse::from_proto(venue)?)))
 }
 
 /// A venue with its seat map. Anyone may read it, so that clients can draw it.
-#[utoipa::path(get, path = "/api/v1/venues/{id}", tag = "venues",
+#[utoipa::path(get, path = "/venues/{id}", tag = "venues",
     params(("id" = uuid::Uuid, Path, description = "The venue id")),
-    responses(
-        (status = 200, body = VenueResponse),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses((status = 200, body = VenueResponse), NotFound, Unavailable))]
 pub async fn get_venue(
     State(state): State<AppState>,
     PathId(venue_id): PathId,

@@ -1,16 +1,9 @@
-//! `/api/v1/bookings/*`, `/api/v1/tickets/*` and `/api/v1/checkin`: holding tickets, paying for
-//! them, and admitting their holders.
-//!
-//! The bookings service checks ownership, limits, the all-or-nothing hold and the idempotency
-//! of a retried booking, and answers with the stable codes (`sold_out`, `seat_unavailable`,
-//! `limit_exceeded`, `idempotency_conflict`, `hold_expired`, `payment_declined`, ...); the
-//! gateway only reads the request, passes the verified caller along and shapes the answers.
+//! The requests and responses of `/api/v1/bookings/*`, and their conversions to and from the
+//! bookings service's wire types.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
-use axum::Json;
+use axum::http::{HeaderMap, HeaderValue};
 use boxoffice_errors::Error;
 use boxoffice_proto::booking as pb;
 use boxoffice_proto::common::Caller;
@@ -18,15 +11,12 @@ use boxoffice_proto::WireEnum as _;
 use boxoffice_types::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 pub use boxoffice_types::BookingStatus;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{non_empty, page_request, service_id, PageQuery, PathId};
-use crate::auth::AuthUser;
-use crate::problem::{ApiError, ApiJson, ApiOptionalJson, ApiQuery, ApiResult, Problem};
-use crate::AppState;
+use crate::problem::{ApiError, ApiResult};
+use crate::routes::{non_empty, service_id};
+use crate::whole_number;
 
 /// The header that makes a retried `POST /bookings` return the booking of the first try
 /// instead of holding a second set of tickets.
@@ -84,8 +74,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 #[serde(deny_unknown_fields)]
 pub struct BookingItemRequest {
     pub category_id: String,
-    /// At least 1; all items together at most the event's `max_tickets_per_booking`.
-    #[schema(example = 2, minimum = 1)]
+    /// At least 1; all items together at most the event's `max_tickets_per_booking` (itself at
+    /// most 50).
+    #[serde(deserialize_with = "whole_number::required")]
+    #[schema(example = 2, minimum = 1, maximum = 50)]
     pub quantity: u32,
 }
 
@@ -102,7 +94,7 @@ pub struct CreateBookingRequest {
 }
 
 impl CreateBookingRequest {
-    fn into_proto(
+    pub(super) fn into_proto(
         self,
         caller: Caller,
         idempotency_key: IdempotencyKey,
@@ -141,13 +133,6 @@ pub struct ConfirmBookingRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBookingRequest {}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckInRequest {
-    /// The ticket's `code`, as read from its QR code.
-    pub code: String,
-}
 
 // ---- Responses ----
 
@@ -269,209 +254,8 @@ impl BookingPage {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckInResponse {
-    pub ticket_id: Uuid,
-    pub event_id: Uuid,
-    pub category_id: String,
-    /// "<section>/<row>/<number>"; `null` for general admission.
-    #[schema(example = "Floor/A/12")]
-    pub seat: Option<String>,
-    /// RFC 3339, UTC.
-    #[schema(example = "2026-12-12T18:42:07Z")]
-    pub checked_in_at: String,
-}
-
-/// A PNG image, for the OpenAPI document: the body of `GET /api/v1/tickets/{id}/qr`.
-pub struct PngImage;
-
-impl PartialSchema for PngImage {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .content_media_type("image/png")
-            .description(Some("A PNG image"))
-            .into()
-    }
-}
-
-impl ToSchema for PngImage {}
-
 fn unexpected(what: String) -> ApiError {
     Error::internal(format!("the bookings service sent an unknown {what}")).into()
-}
-
-// ---- Handlers ----
-
-/// Hold tickets in a new `pending` booking until `expires_at`, all or nothing. Retrying with the
-/// same `Idempotency-Key` and body returns the first booking instead of holding more tickets.
-#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])),
-    params(
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters, chosen by the client and scoped to the caller. The same key with the same body returns the same booking; with another body, 422 `idempotency_conflict`."),
-    ),
-    request_body = CreateBookingRequest,
-    responses(
-        (status = 201, description = "The booking, `pending`; for a retry with the same `Idempotency-Key` and body, the booking of the first try as it is now", body = BookingResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such published event", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sold_out` or `seat_unavailable` (nothing is held then); `conflict`: the sale has not started", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a field or the `Idempotency-Key` header is invalid, `detail` names it; `limit_exceeded`: more than the event's `max_tickets_per_booking`; `idempotency_conflict`: the key was used with another body", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn create_booking(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    idempotency_key: IdempotencyKey,
-    ApiJson(body): ApiJson<CreateBookingRequest>,
-) -> ApiResult<(StatusCode, Json<BookingResponse>)> {
-    let request = body.into_proto(caller.caller(), idempotency_key)?;
-    let booking = state.bookings().create_booking(request).await?.into_inner();
-    Ok((StatusCode::CREATED, Json(BookingResponse::from_proto(booking)?)))
-}
-
-/// The caller's bookings, newest first; for an admin, every booking.
-#[utoipa::path(get, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])),
-    params(PageQuery),
-    responses(
-        (status = 200, body = BookingPage),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a parameter is invalid; `detail` names it", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn list_bookings(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    ApiQuery(query): ApiQuery<PageQuery>,
-) -> ApiResult<Json<BookingPage>> {
-    let request = pb::ListBookingsRequest {
-        caller: Some(caller.caller()),
-        page: Some(page_request(query.limit, query.cursor)?),
-    };
-    let page = state.bookings().list_bookings(request).await?.into_inner();
-    Ok(Json(BookingPage::from_proto(page)?))
-}
-
-/// A booking of the caller's (an admin sees every booking). Another user's booking is 404, so
-/// that its existence does not leak.
-#[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "bookings", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The booking id")),
-    responses(
-        (status = 200, body = BookingResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get_booking(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    PathId(booking_id): PathId,
-) -> ApiResult<Json<BookingResponse>> {
-    let request = pb::GetBookingRequest { caller: Some(caller.caller()), booking_id: booking_id.to_string() };
-    let booking = state.bookings().get_booking(request).await?.into_inner();
-    Ok(Json(BookingResponse::from_proto(booking)?))
-}
-
-/// Pay for a `pending` booking and get its tickets. Confirming a confirmed booking returns it
-/// unchanged and charges nothing.
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/confirm", tag = "bookings", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The booking id")),
-    request_body = ConfirmBookingRequest,
-    responses(
-        (status = 200, description = "The booking, `confirmed`, with its tickets", body = BookingResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 402, description = "`payment_declined`: the hold stays until it expires", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`hold_expired`: too late, nothing is charged; `conflict`: the booking was cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn confirm_booking(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    PathId(booking_id): PathId,
-    ApiJson(body): ApiJson<ConfirmBookingRequest>,
-) -> ApiResult<Json<BookingResponse>> {
-    let request = pb::ConfirmBookingRequest {
-        caller: Some(caller.caller()),
-        booking_id: booking_id.to_string(),
-        payment_token: body.payment_token,
-    };
-    let booking = state.bookings().confirm_booking(request).await?.into_inner();
-    Ok(Json(BookingResponse::from_proto(booking)?))
-}
-
-/// Cancel a booking: a `pending` one becomes `cancelled`, a `confirmed` one `refunded`, and its
-/// tickets return to sale at once. Cancelling again returns it unchanged. The body may be left
-/// out.
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The booking id")),
-    request_body(content = Option<CancelBookingRequest>, description = "Optional: no body, `null` or `{}`"),
-    responses(
-        (status = 200, description = "The booking, `cancelled` or `refunded`", body = BookingResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the booking has expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the body has a field", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn cancel_booking(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    PathId(booking_id): PathId,
-    ApiOptionalJson(_body): ApiOptionalJson<CancelBookingRequest>,
-) -> ApiResult<Json<BookingResponse>> {
-    let request =
-        pb::CancelBookingRequest { caller: Some(caller.caller()), booking_id: booking_id.to_string() };
-    let booking = state.bookings().cancel_booking(request).await?.into_inner();
-    Ok(Json(BookingResponse::from_proto(booking)?))
-}
-
-/// The QR code of one of the caller's tickets, encoding its `code`.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/qr", tag = "bookings", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The ticket id")),
-    responses(
-        (status = 200, description = "The QR code of the ticket's `code`", body = PngImage, content_type = "image/png"),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such ticket of the caller's", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn ticket_qr(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    PathId(ticket_id): PathId,
-) -> ApiResult<impl IntoResponse> {
-    let request = pb::GetTicketQrRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
-    let qr = state.bookings().get_ticket_qr(request).await?.into_inner();
-    // The code in the image admits its holder, so no shared cache may keep it and no browser
-    // may store it beyond showing it.
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-        ],
-        qr.png,
-    ))
-}
-
-/// Admit a ticket at the door (the event's organizer or an admin). A forged, altered or unknown
-/// code is a 422.
-#[utoipa::path(post, path = "/api/v1/checkin", tag = "bookings", security(("bearer" = [])),
-    request_body = CheckInRequest,
-    responses(
-        (status = 200, description = "Admitted", body = CheckInResponse),
-        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: not the event's organizer or an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`already_checked_in`; `conflict`: the booking was refunded", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the code is forged, altered or unknown", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn check_in(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    ApiJson(body): ApiJson<CheckInRequest>,
-) -> ApiResult<Json<CheckInResponse>> {
-    let request = pb::CheckInRequest { caller: Some(caller.caller()), code: body.code };
-    let result = state.bookings().check_in(request).await?.into_inner();
-    Ok(Json(CheckInResponse {
-        ticket_id: service_id("bookings", &result.ticket_id)?,
-        event_id: service_id("bookings", &result.event_id)?,
-        category_id: result.category_id,
-        seat: result.seat,
-        checked_in_at: result.checked_in_at,
-    }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,272 @@
+//! Sales of an event: what is left to sell (availability, public), and what was sold (stats and
+//! the event's bookings, for its organizer and admins).
+//!
+//! These figures derive from holds and sales, so the bookings service owns them and answers for
+//! them; it asks the events service whether the caller may see the event (a draft only for its
+//! owner and admins) and checks ownership the same way, so no second call is needed here.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use boxoffice_errors::Error;
+use boxoffice_proto::booking;
+use boxoffice_proto::WireEnum as _;
+use boxoffice_types::{BookingStatus, SeatStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::{Ref, Schema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use super::bookings::dto::{parse_status_filter, BookingPage};
+use super::{non_empty, page_request, service_id, PathId};
+use crate::auth::{AuthUser, OptionalAuthUser};
+use crate::openapi::fields;
+use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
+use crate::problem::{ApiQuery, ApiResult};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/events/{id}/availability", get(availability))
+        .route("/events/{id}/stats", get(stats))
+        .route("/events/{id}/bookings", get(event_bookings))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(availability, stats, event_bookings))]
+pub struct Doc;
+
+// ---- Requests ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventBookingsQuery {
+    /// 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only bookings in this status; absent or empty for all.
+    #[param(schema_with = status_filter)]
+    pub status: Option<String>,
+}
+
+fn status_filter() -> Schema {
+    fields::or_empty(Ref::from_schema_name(BookingStatus::name()))
+}
+
+// ---- Responses ----
+
+/// For every category and at every moment, `sold + held + available = capacity`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryAvailability {
+    pub id: String,
+    pub capacity: u32,
+    pub available: u32,
+    pub held: u32,
+    pub sold: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatAvailability {
+    /// "<section>/<row>/<number>".
+    #[schema(example = "Floor/A/12")]
+    pub id: String,
+    pub category_id: String,
+    pub status: SeatStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityResponse {
+    pub event_id: Uuid,
+    pub categories: Vec<CategoryAvailability>,
+    /// Every seat of the seated categories; empty when there are none.
+    pub seats: Vec<SeatAvailability>,
+}
+
+impl AvailabilityResponse {
+    fn from_proto(availability: booking::Availability) -> ApiResult<Self> {
+        let categories = availability
+            .categories
+            .into_iter()
+            .map(|category| CategoryAvailability {
+                id: category.id,
+                capacity: category.capacity,
+                available: category.available,
+                held: category.held,
+                sold: category.sold,
+            })
+            .collect();
+        let seats = availability
+            .seats
+            .into_iter()
+            .map(|seat| {
+                let status = SeatStatus::from_wire(seat.status).ok_or_else(|| {
+                    Error::internal(format!(
+                        "the bookings service sent an unknown seat status {}",
+                        seat.status
+                    ))
+                })?;
+                Ok(SeatAvailability { id: seat.id, category_id: seat.category_id, status })
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(AvailabilityResponse {
+            event_id: service_id("bookings", &availability.event_id)?,
+            categories,
+            seats,
+        })
+    }
+}
+
+/// Totals over all categories; for each, `sold + held + available` is its capacity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventStatsResponse {
+    pub event_id: Uuid,
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    /// Over confirmed bookings; refunded ones no longer count.
+    pub revenue_cents: i64,
+    /// The currency of every category; `null` for an event without categories.
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+    /// Tickets admitted so far.
+    pub checked_in: u64,
+    /// The same figures per category.
+    pub categories: Vec<CategoryStatsResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryStatsResponse {
+    pub category_id: String,
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    pub revenue_cents: i64,
+    pub checked_in: u64,
+}
+
+impl EventStatsResponse {
+    fn from_proto(stats: booking::EventStats) -> ApiResult<Self> {
+        let categories = stats
+            .categories
+            .into_iter()
+            .map(|category| CategoryStatsResponse {
+                category_id: category.category_id,
+                sold: category.sold.into(),
+                held: category.held.into(),
+                available: category.available.into(),
+                revenue_cents: category.revenue_cents,
+                checked_in: category.checked_in.into(),
+            })
+            .collect();
+        Ok(EventStatsResponse {
+            event_id: service_id("bookings", &stats.event_id)?,
+            sold: stats.sold.into(),
+            held: stats.held.into(),
+            available: stats.available.into(),
+            revenue_cents: stats.revenue_cents,
+            // proto3 has no absent string: an event without categories has no currency.
+            currency: non_empty(Some(stats.currency)),
+            checked_in: stats.checked_in.into(),
+            categories,
+        })
+    }
+}
+
+// ---- Handlers ----
+
+/// What is left to sell, per category and per seat. A token is optional, but one that is sent
+/// must be valid; with one, the organizer of a draft sees it too.
+#[utoipa::path(get, path = "/events/{id}/availability", tag = "events", security((), ("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The event id")),
+    responses((status = 200, body = AvailabilityResponse), Unauthorized, NotFound, Unavailable))]
+pub async fn availability(
+    State(state): State<AppState>,
+    caller: OptionalAuthUser,
+    PathId(event_id): PathId,
+) -> ApiResult<Json<AvailabilityResponse>> {
+    let request = booking::GetAvailabilityRequest { event_id: event_id.to_string(), caller: caller.caller() };
+    let availability = state.bookings().get_availability(request).await?.into_inner();
+    Ok(Json(AvailabilityResponse::from_proto(availability)?))
+}
+
+/// Sales figures of an event (its organizer or an admin).
+#[utoipa::path(get, path = "/events/{id}/stats", tag = "events", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The event id")),
+    responses((status = 200, body = EventStatsResponse), Unauthorized, Forbidden, NotFound, Unavailable))]
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(event_id): PathId,
+) -> ApiResult<Json<EventStatsResponse>> {
+    let request =
+        booking::GetEventStatsRequest { caller: Some(caller.caller()), event_id: event_id.to_string() };
+    let stats = state.bookings().get_event_stats(request).await?.into_inner();
+    Ok(Json(EventStatsResponse::from_proto(stats)?))
+}
+
+/// The bookings of an event, newest first (its organizer or an admin).
+#[utoipa::path(get, path = "/events/{id}/bookings", tag = "events", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The event id"), EventBookingsQuery),
+    responses(
+        (status = 200, body = BookingPage),
+        ValidationFailed, Unauthorized, Forbidden, NotFound, Unavailable,
+    ))]
+pub async fn event_bookings(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(event_id): PathId,
+    ApiQuery(query): ApiQuery<EventBookingsQuery>,
+) -> ApiResult<Json<BookingPage>> {
+    let request = booking::ListEventBookingsRequest {
+        caller: Some(caller.caller()),
+        event_id: event_id.to_string(),
+        page: Some(page_request(query.limit, query.cursor)?),
+        status: parse_status_filter(query.status)?.map(BookingStatus::to_wire),
+    };
+    let page = state.bookings().list_event_bookings(request).await?.into_inner();
+    Ok(Json(BookingPage::from_proto(page)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn availability_and_stats_keep_their_shape() {
+        let event_id = Uuid::now_v7();
+        let availability = booking::Availability {
+            event_id: event_id.to_string(),
+            categories: vec![booking::CategoryAvailability {
+                id: "floor".to_owned(),
+                available: 1,
+                held: 1,
+                sold: 0,
+                capacity: 2,
+            }],
+            seats: vec![
+                booking::SeatAvailability {
+                    id: "Floor/A/1".to_owned(),
+                    category_id: "floor".to_owned(),
+                    status: booking::SeatStatus::Held.into(),
+                },
+                booking::SeatAvailability {
+                    id: "Floor/A/2".to_owned(),
+                    category_id: "floor".to_owned(),
+                    status: booking::SeatStatus::Available.into(),
+                },
+            ],
+        };
+        let json = serde_json::to_value(AvailabilityResponse::from_proto(availability).unwrap()).unwrap();
+        assert_eq!(json["event_id"], event_id.to_string());
+        assert_eq!(json["categories"][0]["capacity"], 2);
+        assert_eq!(json["seats"][0]["status"], "held");
+        assert_eq!(json["seats"][1]["status"], "available");
+
+        let stats = booking::EventStats { event_id: event_id.to_string(), ..Default::default() };
+        let json = serde_json::to_value(EventStatsResponse::from_proto(stats).unwrap()).unwrap();
+        assert!(json["currency"].is_null());
+        assert_eq!(json["categories"], serde_json::json!([]));
+    }
+}
