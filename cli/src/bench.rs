@@ -23,7 +23,8 @@ use anyhow::Context as _;
 use boxoffice_auth::{Claims, TokenKey};
 use boxoffice_config::Settings;
 // The API's own limits, checked here so that a bad option fails before any setup.
-use boxoffice_types::limits::{MAX_GENERAL_ADMISSION_CAPACITY, MAX_PAGE_SIZE, MAX_TICKETS_PER_BOOKING};
+use boxoffice_types::limits::events::{MAX_GENERAL_ADMISSION_CAPACITY, MAX_TICKETS_PER_BOOKING};
+use boxoffice_types::limits::MAX_PAGE_SIZE;
 use boxoffice_types::Role;
 use rand::seq::SliceRandom as _;
 use rand::Rng as _;
@@ -41,7 +42,7 @@ pub const DEFAULT_CONCURRENCY: u32 = 256;
 pub const DEFAULT_CONFIRM_SHARE: f64 = 0.1;
 pub const DEFAULT_MAX_PER_BUYER: u32 = 4;
 /// The largest venue, in the type of the options.
-const MAX_SEATS_PER_VENUE_U32: u32 = boxoffice_types::limits::MAX_SEATS_PER_VENUE as u32;
+const MAX_SEATS_PER_VENUE_U32: u32 = boxoffice_types::limits::events::MAX_SEATS_PER_VENUE as u32;
 /// The venue of a seated run: rows of at most this many seats...
 pub const SEATS_PER_ROW: u32 = 100;
 /// ...in sections of at most this many rows.

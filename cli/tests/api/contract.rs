@@ -1,6 +1,7 @@
-//! The contract between the OpenAPI document and the server: the document states the services'
-//! own limits, integer fields take whole numbers however JSON writes them, and the interactive
-//! page of the document is served with its assets.
+//! The contract between the OpenAPI document and the server: integer fields take whole numbers
+//! however JSON writes them, and the interactive page of the document is served with its assets.
+//! (The document states the services' limits from `boxoffice_types::limits`, where the services
+//! read them too.)
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -12,31 +13,6 @@ on_both_backends!(
     a_whole_number_written_with_a_zero_fraction_is_accepted_and_a_fraction_refused,
     the_api_page_is_served_with_its_assets_and_reads_the_document,
 );
-
-/// The gateway depends on no service crate, so `boxoffice_gateway::openapi::fields` restates
-/// the limits of the services' domain modules for the document; this is where they meet.
-#[test]
-fn the_document_states_the_services_own_limits() {
-    use boxoffice_events::domain as events;
-    use boxoffice_gateway::openapi::fields;
-    use boxoffice_users::domain as users;
-
-    assert_eq!(fields::users::EMAIL_MAX_CHARS, users::EMAIL_MAX_CHARS);
-    assert_eq!(fields::users::PASSWORD_MIN_CHARS, users::PASSWORD_MIN_CHARS);
-    assert_eq!(fields::users::PASSWORD_MAX_CHARS, users::PASSWORD_MAX_CHARS);
-    assert_eq!(fields::users::NAME_MAX_CHARS, users::NAME_MAX_CHARS);
-    assert_eq!(fields::events::NAME_MAX_CHARS, events::NAME_MAX_CHARS);
-    assert_eq!(fields::events::DESCRIPTION_MAX_CHARS, events::DESCRIPTION_MAX_CHARS);
-    assert_eq!(fields::events::CITY_MAX_CHARS, events::CITY_MAX_CHARS);
-    assert_eq!(fields::events::ADDRESS_MAX_CHARS, events::ADDRESS_MAX_CHARS);
-    assert_eq!(fields::events::SECTION_NAME_MAX_CHARS, events::SECTION_NAME_MAX_CHARS);
-    assert_eq!(fields::events::ROW_LABEL_MAX_CHARS, events::ROW_LABEL_MAX_CHARS);
-    assert_eq!(fields::events::MAX_SECTIONS_PER_VENUE, events::MAX_SECTIONS_PER_VENUE);
-    assert_eq!(fields::events::MAX_ROWS_PER_SECTION, events::MAX_ROWS_PER_SECTION);
-    assert_eq!(fields::events::MAX_SEATS_PER_ROW, events::MAX_SEATS_PER_ROW);
-    assert_eq!(fields::events::MAX_CATEGORIES_PER_EVENT, events::MAX_CATEGORIES_PER_EVENT);
-    assert_eq!(fields::events::MAX_PRICE_CENTS, events::MAX_PRICE_CENTS);
-}
 
 fn venue(seats: Value) -> Value {
     json!({

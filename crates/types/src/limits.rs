@@ -1,12 +1,14 @@
 //! The limits that both sides of a call check: the gateway, to answer a client at once, and the
 //! service that owns the rule, because it trusts no caller. Each is defined here once.
 //!
-//! Limits that only one service checks stay beside that service's domain types.
+//! The input limits of the public API are here too, in [`accounts`] and [`events`]: the owning
+//! service enforces them and the gateway states them in its OpenAPI document, so both read the
+//! same number. Limits that only one service checks stay beside that service's domain types.
 
 use boxoffice_errors::Error;
 
 /// The largest gRPC message a service or a client of it sends or takes. tonic's default of
-/// 4 MiB is too small for a venue of [`MAX_SEATS_PER_VENUE`] seats, whose seat ids (each
+/// 4 MiB is too small for a venue of [`events::MAX_SEATS_PER_VENUE`] seats, whose seat ids (each
 /// `<section>/<row>/<number>`) come back in one `Venue`, and again with a status and a category
 /// id each in one `Availability`.
 pub const MAX_GRPC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -19,15 +21,6 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// The longest `Idempotency-Key` of a new booking. The bookings service keeps every key it has
 /// seen for a day, so their size is bounded.
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
-
-/// The tickets one booking holds when the organizer does not say (API.md).
-pub const DEFAULT_MAX_TICKETS_PER_BOOKING: u32 = 10;
-/// The most an organizer may allow one booking to hold.
-pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
-/// The places of one general-admission category at most.
-pub const MAX_GENERAL_ADMISSION_CAPACITY: u32 = 1_000_000;
-/// A stadium; larger crowds are general admission.
-pub const MAX_SEATS_PER_VENUE: u64 = 250_000;
 
 /// The size of one page of a list: 1 to [`MAX_PAGE_SIZE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +44,44 @@ impl PageSize {
     pub fn get(self) -> u32 {
         self.0
     }
+}
+
+/// What an account is made of (the users service's `domain.rs`).
+pub mod accounts {
+    /// RFC 5321: 254 characters for an address.
+    pub const EMAIL_MAX_CHARS: usize = 254;
+    /// API.md: passwords are 8 to 128 characters (counted as Unicode scalar values).
+    pub const PASSWORD_MIN_CHARS: usize = 8;
+    pub const PASSWORD_MAX_CHARS: usize = 128;
+    /// A first or last name, once trimmed.
+    pub const NAME_MAX_CHARS: usize = 100;
+}
+
+/// What venues, events and their bookings are made of (the events service's `domain/`).
+pub mod events {
+    /// The name of a venue, an event or a category, once trimmed.
+    pub const NAME_MAX_CHARS: usize = 200;
+    pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
+    pub const CITY_MAX_CHARS: usize = 100;
+    pub const ADDRESS_MAX_CHARS: usize = 500;
+    /// A search term of the listing (`q`).
+    pub const SEARCH_MAX_CHARS: usize = 200;
+    pub const SECTION_NAME_MAX_CHARS: usize = 50;
+    pub const ROW_LABEL_MAX_CHARS: usize = 20;
+    pub const MAX_SECTIONS_PER_VENUE: usize = 500;
+    pub const MAX_ROWS_PER_SECTION: usize = 1_000;
+    pub const MAX_SEATS_PER_ROW: u32 = 2_000;
+    /// A stadium; larger crowds are general admission.
+    pub const MAX_SEATS_PER_VENUE: u64 = 250_000;
+    pub const MAX_CATEGORIES_PER_EVENT: usize = 50;
+    /// The places of one general-admission category at most.
+    pub const MAX_GENERAL_ADMISSION_CAPACITY: u32 = 1_000_000;
+    /// A hundred million of the currency's main unit.
+    pub const MAX_PRICE_CENTS: i64 = 10_000_000_000;
+    /// The tickets one booking holds when the organizer does not say (API.md).
+    pub const DEFAULT_MAX_TICKETS_PER_BOOKING: u32 = 10;
+    /// The most an organizer may allow one booking to hold.
+    pub const MAX_TICKETS_PER_BOOKING: u32 = 50;
 }
 
 #[cfg(test)]

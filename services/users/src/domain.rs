@@ -5,13 +5,12 @@ use std::fmt;
 
 use boxoffice_errors::Error;
 
-/// RFC 5321 limits: 254 characters for an address, 64 for its local part.
-pub const EMAIL_MAX_CHARS: usize = 254;
+/// The limits the gateway states in its OpenAPI document too, defined there once.
+pub use boxoffice_types::limits::accounts::{
+    EMAIL_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
+};
+/// RFC 5321: 64 characters for the local part of an address.
 pub const EMAIL_LOCAL_PART_MAX_CHARS: usize = 64;
-/// API.md: passwords are 8 to 128 characters (counted as Unicode scalar values).
-pub const PASSWORD_MIN_CHARS: usize = 8;
-pub const PASSWORD_MAX_CHARS: usize = 128;
-pub const NAME_MAX_CHARS: usize = 100;
 
 /// The most common passwords of breach corpora that satisfy the length rule; refusing them is
 /// what NIST SP 800-63B asks instead of composition rules.

@@ -9,8 +9,9 @@ use std::collections::HashSet;
 
 use boxoffice_errors::Error;
 /// The limits that the gateway and the bench tool check too.
-pub use boxoffice_types::limits::{
-    DEFAULT_MAX_TICKETS_PER_BOOKING, MAX_GENERAL_ADMISSION_CAPACITY, MAX_TICKETS_PER_BOOKING,
+pub use boxoffice_types::limits::events::{
+    DEFAULT_MAX_TICKETS_PER_BOOKING, MAX_CATEGORIES_PER_EVENT, MAX_GENERAL_ADMISSION_CAPACITY,
+    MAX_PRICE_CENTS, MAX_TICKETS_PER_BOOKING,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,11 +19,8 @@ use uuid::Uuid;
 use super::layout::Layout;
 use super::text::{parse_text, NAME_MAX_CHARS};
 
-pub const MAX_CATEGORIES_PER_EVENT: usize = 50;
 /// Every unit of an event is loaded into the inventory store when it is published.
 pub const MAX_EVENT_CAPACITY: u64 = 2_000_000;
-/// A hundred million of the currency's main unit.
-pub const MAX_PRICE_CENTS: i64 = 10_000_000_000;
 
 /// How a category's tickets are laid out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

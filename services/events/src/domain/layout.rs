@@ -5,17 +5,15 @@
 use std::collections::HashSet;
 
 use boxoffice_errors::Error;
-/// The limit that the gateway and the bench tool check too.
-pub use boxoffice_types::limits::MAX_SEATS_PER_VENUE;
+/// The limits that the gateway and the bench tool check too.
+pub use boxoffice_types::limits::events::{
+    MAX_ROWS_PER_SECTION, MAX_SEATS_PER_ROW, MAX_SEATS_PER_VENUE, MAX_SECTIONS_PER_VENUE,
+    ROW_LABEL_MAX_CHARS, SECTION_NAME_MAX_CHARS,
+};
 use serde::{Deserialize, Serialize};
 
 use super::text::parse_text;
 
-pub const SECTION_NAME_MAX_CHARS: usize = 50;
-pub const ROW_LABEL_MAX_CHARS: usize = 20;
-pub const MAX_SECTIONS_PER_VENUE: usize = 500;
-pub const MAX_ROWS_PER_SECTION: usize = 1_000;
-pub const MAX_SEATS_PER_ROW: u32 = 2_000;
 /// The bytes of all seat ids of a venue together: every seat id travels in one gRPC message and
 /// one JSON answer, which must stay well inside the 64 MiB message limit.
 pub const MAX_SEAT_ID_BYTES_PER_VENUE: u64 = 16 * 1024 * 1024;

@@ -5,12 +5,10 @@
 use boxoffice_errors::Error;
 use chrono::{DateTime, SubsecRound as _, Utc};
 
-pub const NAME_MAX_CHARS: usize = 200;
-pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
-pub const CITY_MAX_CHARS: usize = 100;
-pub const ADDRESS_MAX_CHARS: usize = 500;
-/// A search term of the listing (`q`).
-pub const SEARCH_MAX_CHARS: usize = 200;
+/// The limits the gateway states in its OpenAPI document too, defined there once.
+pub use boxoffice_types::limits::events::{
+    ADDRESS_MAX_CHARS, CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, SEARCH_MAX_CHARS,
+};
 /// Times are kept within the years every backend stores and sorts alike.
 pub const MIN_YEAR: i32 = 1970;
 pub const MAX_YEAR: i32 = 9999;

@@ -8,40 +8,15 @@
 //! around it too). "Whitespace" is what `str::trim` removes (Unicode `White_Space`), and
 //! "control characters" what `char::is_control` finds (Unicode `Cc`).
 //!
-//! The gateway depends on no service crate (ARCHITECTURE.md), so the limits that are not in
-//! `boxoffice_types::limits` are restated in [`users`] and [`events`] from the services' domain
-//! modules; `cli/tests/api/contract.rs` checks that the document states the services' own
-//! numbers, so that a change on either side fails a test instead of drifting.
+//! The numbers come from `boxoffice_types::limits`, where the services read them too, so the
+//! document cannot drift from what the services enforce.
 
 use utoipa::openapi::schema::{
     AnyOfBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::RefOr;
 
-/// The limits of `services/users/src/domain.rs`.
-pub mod users {
-    pub const EMAIL_MAX_CHARS: usize = 254;
-    pub const PASSWORD_MIN_CHARS: usize = 8;
-    pub const PASSWORD_MAX_CHARS: usize = 128;
-    pub const NAME_MAX_CHARS: usize = 100;
-}
-
-/// The limits of `services/events/src/domain.rs`, and the search limit of its `service.rs`.
-pub mod events {
-    pub const NAME_MAX_CHARS: usize = 200;
-    pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
-    pub const CITY_MAX_CHARS: usize = 100;
-    pub const ADDRESS_MAX_CHARS: usize = 500;
-    pub const SECTION_NAME_MAX_CHARS: usize = 50;
-    pub const ROW_LABEL_MAX_CHARS: usize = 20;
-    pub const MAX_SECTIONS_PER_VENUE: usize = 500;
-    pub const MAX_ROWS_PER_SECTION: usize = 1_000;
-    pub const MAX_SEATS_PER_ROW: u32 = 2_000;
-    pub const MAX_CATEGORIES_PER_EVENT: usize = 50;
-    pub const MAX_PRICE_CENTS: i64 = 10_000_000_000;
-    /// `SEARCH_MAX_CHARS`, private to `services/events/src/service.rs`.
-    pub const SEARCH_MAX_CHARS: usize = 200;
-}
+use boxoffice_types::limits::{accounts as users, events};
 
 /// Unicode `White_Space`, which `str::trim` removes, as the body of a regex class.
 const WHITESPACE: &str = r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";

@@ -283,10 +283,8 @@ mod tests {
     /// they come from.
     #[test]
     fn the_documented_limits_are_the_constants() {
-        use boxoffice_types::limits::{
-            DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX_CHARS, MAX_GENERAL_ADMISSION_CAPACITY, MAX_PAGE_SIZE,
-            MAX_TICKETS_PER_BOOKING,
-        };
+        use boxoffice_types::limits::events::{MAX_GENERAL_ADMISSION_CAPACITY, MAX_TICKETS_PER_BOOKING};
+        use boxoffice_types::limits::{DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX_CHARS, MAX_PAGE_SIZE};
 
         let document = document();
         let schemas = &document["components"]["schemas"];
@@ -316,16 +314,16 @@ mod tests {
             ("UpdateEventRequest", "max_tickets_per_booking", json!(MAX_TICKETS_PER_BOOKING)),
             ("BookingItemRequest", "quantity", json!(MAX_TICKETS_PER_BOOKING)),
             ("CategoryRequest", "capacity", json!(MAX_GENERAL_ADMISSION_CAPACITY)),
-            ("CategoryRequest", "price_cents", json!(fields::events::MAX_PRICE_CENTS)),
-            ("RowLayout", "seats", json!(fields::events::MAX_SEATS_PER_ROW)),
+            ("CategoryRequest", "price_cents", json!(boxoffice_types::limits::events::MAX_PRICE_CENTS)),
+            ("RowLayout", "seats", json!(boxoffice_types::limits::events::MAX_SEATS_PER_ROW)),
         ] {
             assert_eq!(property(schema, name)["maximum"], maximum, "{schema}.{name}");
         }
         for (schema, name, max_items) in [
-            ("CreateVenueRequest", "sections", fields::events::MAX_SECTIONS_PER_VENUE),
-            ("SectionLayout", "rows", fields::events::MAX_ROWS_PER_SECTION),
-            ("CreateEventRequest", "categories", fields::events::MAX_CATEGORIES_PER_EVENT),
-            ("UpdateEventRequest", "categories", fields::events::MAX_CATEGORIES_PER_EVENT),
+            ("CreateVenueRequest", "sections", boxoffice_types::limits::events::MAX_SECTIONS_PER_VENUE),
+            ("SectionLayout", "rows", boxoffice_types::limits::events::MAX_ROWS_PER_SECTION),
+            ("CreateEventRequest", "categories", boxoffice_types::limits::events::MAX_CATEGORIES_PER_EVENT),
+            ("UpdateEventRequest", "categories", boxoffice_types::limits::events::MAX_CATEGORIES_PER_EVENT),
         ] {
             assert_eq!(property(schema, name)["maxItems"], json!(max_items), "{schema}.{name}");
         }
