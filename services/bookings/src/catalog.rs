@@ -17,8 +17,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use boxoffice_errors::Error;
-use boxoffice_types::{Caller, CategoryKind, EventStatus, Role};
+use boxoffice_types::{Caller, CategoryKind, EventStatus};
 use chrono::{DateTime, Utc};
+use futures::future::{BoxFuture, FutureExt as _, Shared};
 use uuid::Uuid;
 
 use crate::domain::EVENT_INFO_TTL;
@@ -65,7 +66,7 @@ impl SaleEvent {
 
     /// Whether `caller` may act as the event's organizer: its owner, or an admin.
     pub fn is_organized_by(&self, caller: Caller) -> bool {
-        caller.role == Role::Admin || caller.user_id == self.organizer_id
+        caller.owns(self.organizer_id)
     }
 }
 
@@ -115,61 +116,103 @@ pub trait EventCatalog: Send + Sync + 'static {
 }
 
 /// An [`EventCatalog`] with the short cache in front of it.
+///
+/// When an event's entry runs out in the middle of an on-sale, hundreds of holds miss it at
+/// once; they share one fetch (the first one's) instead of each asking the events service. A
+/// `fresh` read never joins a fetch that began before it: it asks on its own.
 pub struct CachedCatalog {
     source: Arc<dyn EventCatalog>,
-    cache: Mutex<HashMap<Uuid, (Instant, Arc<SaleEvent>)>>,
+    state: Arc<CacheState>,
+}
+
+/// One fetch of an event, awaited by every read that missed the cache while it runs.
+type Fetch = Shared<BoxFuture<'static, Result<Arc<SaleEvent>, Error>>>;
+
+#[derive(Default)]
+struct CacheState {
+    /// Finished answers, with when they were fetched.
+    events: Mutex<HashMap<Uuid, (Instant, Arc<SaleEvent>)>>,
+    /// The fetches under way; each removes itself when done.
+    in_flight: Mutex<HashMap<Uuid, Fetch>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The maps hold only finished values, so a panic elsewhere cannot leave them half-changed.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl CacheState {
+    /// Remembers what was fetched at `fetched`, within [`MAX_CACHED_EVENTS`].
+    fn store(&self, event_id: Uuid, fetched: Instant, event: Arc<SaleEvent>) {
+        let mut events = lock(&self.events);
+        if events.len() >= MAX_CACHED_EVENTS && !events.contains_key(&event_id) {
+            events.retain(|_, (fetched, _)| fetched.elapsed() < EVENT_INFO_TTL);
+            if events.len() >= MAX_CACHED_EVENTS {
+                events.clear();
+            }
+        }
+        events.insert(event_id, (fetched, event));
+    }
 }
 
 impl CachedCatalog {
     pub fn new(source: Arc<dyn EventCatalog>) -> Self {
-        CachedCatalog { source, cache: Mutex::default() }
-    }
-
-    fn cache(&self) -> MutexGuard<'_, HashMap<Uuid, (Instant, Arc<SaleEvent>)>> {
-        // The map holds only finished answers, so a panic elsewhere cannot leave it half-changed.
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        CachedCatalog { source, state: Arc::default() }
     }
 
     /// The event, at most [`EVENT_INFO_TTL`] old.
     pub async fn event(&self, event_id: Uuid) -> Result<Arc<SaleEvent>, Error> {
-        self.fetch(event_id, false).await
+        let known_units = match self.cached(event_id, false) {
+            Ok(event) => return Ok(event),
+            Err(known_units) => known_units,
+        };
+        let fetch = lock(&self.state.in_flight)
+            .entry(event_id)
+            .or_insert_with(|| self.start_fetch(event_id, known_units))
+            .clone();
+        fetch.await
     }
 
     /// The event as the events service has it now, for decisions that take money.
     pub async fn fresh_event(&self, event_id: Uuid) -> Result<Arc<SaleEvent>, Error> {
-        self.fetch(event_id, true).await
+        let known_units = self.cached(event_id, true).err().flatten();
+        let fetched = Instant::now();
+        let event = Arc::new(self.source.event(event_id, known_units).await?);
+        self.state.store(event_id, fetched, event.clone());
+        Ok(event)
     }
 
     /// Drops the event from the cache: it just changed (it was cancelled).
     pub fn forget(&self, event_id: Uuid) {
-        self.cache().remove(&event_id);
+        lock(&self.state.events).remove(&event_id);
     }
 
-    async fn fetch(&self, event_id: Uuid, fresh: bool) -> Result<Arc<SaleEvent>, Error> {
-        let known_units = {
-            let cache = self.cache();
-            match cache.get(&event_id) {
-                Some((fetched, event)) if !fresh && fetched.elapsed() < EVENT_INFO_TTL => {
-                    return Ok(event.clone());
-                }
-                // Published and cancelled events never change their units again.
-                Some((_, event))
-                    if matches!(event.status, EventStatus::Published | EventStatus::Cancelled) =>
-                {
-                    Some(event.units.clone())
-                }
-                _ => None,
+    /// The cached event if it may be used; otherwise the units to fetch it with, if they are
+    /// known (published and cancelled events never change their units again).
+    fn cached(&self, event_id: Uuid, fresh: bool) -> Result<Arc<SaleEvent>, Option<Arc<EventUnits>>> {
+        match lock(&self.state.events).get(&event_id) {
+            Some((fetched, event)) if !fresh && fetched.elapsed() < EVENT_INFO_TTL => Ok(event.clone()),
+            Some((_, event)) if matches!(event.status, EventStatus::Published | EventStatus::Cancelled) => {
+                Err(Some(event.units.clone()))
             }
-        };
-        let event = Arc::new(self.source.event(event_id, known_units).await?);
-        let mut cache = self.cache();
-        if cache.len() >= MAX_CACHED_EVENTS && !cache.contains_key(&event_id) {
-            cache.retain(|_, (fetched, _)| fetched.elapsed() < EVENT_INFO_TTL);
-            if cache.len() >= MAX_CACHED_EVENTS {
-                cache.clear();
-            }
+            _ => Err(None),
         }
-        cache.insert(event_id, (Instant::now(), event.clone()));
-        Ok(event)
+    }
+
+    /// A fetch that stores its answer (timed from its start, so that an answer is never trusted
+    /// for longer than [`EVENT_INFO_TTL`] after it was asked for) and then leaves `in_flight`.
+    fn start_fetch(&self, event_id: Uuid, known_units: Option<Arc<EventUnits>>) -> Fetch {
+        let (source, state) = (self.source.clone(), self.state.clone());
+        async move {
+            let fetched = Instant::now();
+            let result = source.event(event_id, known_units).await.map(Arc::new);
+            if let Ok(event) = &result {
+                state.store(event_id, fetched, event.clone());
+            }
+            lock(&state.in_flight).remove(&event_id);
+            result
+        }
+        .boxed()
+        .shared()
     }
 }

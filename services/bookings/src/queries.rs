@@ -25,7 +25,7 @@ impl Bookings {
     /// The booking if `caller` may see it: its owner, or an admin. Others get 404.
     pub async fn booking(&self, caller: Caller, booking_id: Uuid) -> Result<BookingRecord, Error> {
         match self.inner.db.booking(booking_id).await? {
-            Some(booking) if booking.user_id == caller.user_id || caller.role == Role::Admin => Ok(booking),
+            Some(booking) if caller.owns(booking.user_id) => Ok(booking),
             _ => Err(booking_not_found()),
         }
     }

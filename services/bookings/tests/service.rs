@@ -3,7 +3,7 @@
 //! its public methods as `grpc.rs` drives it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ struct FakeCatalog {
     category_id: Uuid,
     asked: AtomicUsize,
     units_asked: AtomicUsize,
+    /// How long an answer takes, as a remote service's would.
+    latency_ms: AtomicU64,
 }
 
 impl FakeCatalog {
@@ -42,6 +44,7 @@ impl FakeCatalog {
             category_id: Uuid::now_v7(),
             asked: AtomicUsize::new(0),
             units_asked: AtomicUsize::new(0),
+            latency_ms: AtomicU64::new(0),
         }
     }
 }
@@ -53,6 +56,7 @@ impl EventCatalog for FakeCatalog {
             return Err(Error::not_found("event"));
         }
         self.asked.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(self.latency_ms.load(Ordering::SeqCst))).await;
         let units = known_units.unwrap_or_else(|| {
             self.units_asked.fetch_add(1, Ordering::SeqCst);
             let units = CategoryUnits::GeneralAdmission { capacity: CAPACITY };
@@ -232,4 +236,29 @@ async fn the_catalog_is_asked_once_a_second_and_the_units_once() {
     assert_eq!(service.catalog.units_asked.load(Ordering::SeqCst), 1);
     let unknown = service.bookings.availability(None, Uuid::now_v7()).await.unwrap_err();
     assert_eq!(unknown.code, Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_that_miss_the_cache_together_share_one_question_to_the_catalog() {
+    let service = Arc::new(Service::start().await);
+    service.catalog.latency_ms.store(50, Ordering::SeqCst);
+    let rush = || {
+        let holds: Vec<_> = (0..100)
+            .map(|_| {
+                let service = service.clone();
+                // Sold out or held, either way each hold reads the event.
+                tokio::spawn(
+                    async move { service.bookings.create_booking(buyer(), service.request(1)).await },
+                )
+            })
+            .collect();
+        futures::future::join_all(holds)
+    };
+    rush().await;
+    assert_eq!(service.catalog.asked.load(Ordering::SeqCst), 1, "one fetch for the whole rush");
+    // Once the answer is older than it may be, the next rush asks once more.
+    tokio::time::sleep(boxoffice_bookings::domain::EVENT_INFO_TTL + Duration::from_millis(50)).await;
+    rush().await;
+    assert_eq!(service.catalog.asked.load(Ordering::SeqCst), 2);
+    assert_eq!(service.catalog.units_asked.load(Ordering::SeqCst), 1);
 }
