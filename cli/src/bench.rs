@@ -13,6 +13,9 @@
 //! `tok_ok`. Finally the tool reads the event back over the API and checks the inventory
 //! invariants: `sold + held + available = capacity`, the organizer's stats agree, the live
 //! bookings add up to what is held and sold, and no seat is in two live bookings.
+//!
+//! Why one file of about 1,000 lines: it is one run, read from top to bottom (options, setup,
+//! the sale, the check, the report), and nothing else in the binary uses its parts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -32,7 +32,7 @@ pub struct Problem {
 impl Problem {
     pub fn new(error: &Error) -> Self {
         Problem {
-            problem_type: format!("urn:boxoffice:problem:{}", error.code),
+            problem_type: format!("{PROBLEM_TYPE_PREFIX}{}", error.code),
             title: error.code.title().to_owned(),
             status: error.http_status().as_u16(),
             detail: error.detail.clone(),
@@ -41,10 +41,38 @@ impl Problem {
     }
 }
 
+/// The prefix of every problem's `type`, followed by its code.
+const PROBLEM_TYPE_PREFIX: &str = "urn:boxoffice:problem:";
+
+/// A [`Problem`] as it is written: the same fields, borrowed from the error, so that answering
+/// a failure (most answers of an on-sale are `sold_out`) builds no strings but the body.
+#[derive(Serialize)]
+struct ProblemView<'a> {
+    #[serde(rename = "type", serialize_with = "problem_type")]
+    code_for_type: crate::Code,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    code: &'static str,
+}
+
+fn problem_type<S: serde::Serializer>(code: &crate::Code, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{PROBLEM_TYPE_PREFIX}{code}"))
+}
+
 /// The HTTP answer to `error`: its status, the problem document, and the headers its code calls
 /// for (`Retry-After` when the client should wait, `WWW-Authenticate` on a 401).
 pub fn response(error: &Error) -> http::Response<Vec<u8>> {
-    let body = serde_json::to_vec(&Problem::new(error)).expect("a problem serializes");
+    let view = ProblemView {
+        code_for_type: error.code,
+        title: error.code.title(),
+        status: error.http_status().as_u16(),
+        detail: &error.detail,
+        code: error.code.as_str(),
+    };
+    // Room for the fixed fields and the detail, so the body is written without growing.
+    let mut body = Vec::with_capacity(160 + error.detail.len());
+    serde_json::to_writer(&mut body, &view).expect("a problem serializes");
     let mut response = http::Response::new(body);
     *response.status_mut() = error.http_status();
     let headers = response.headers_mut();
@@ -72,3 +100,17 @@ impl utoipa::PartialSchema for crate::Code {
 
 #[cfg(feature = "openapi")]
 impl utoipa::ToSchema for crate::Code {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_document_is_the_problem_of_the_error() {
+        for &code in crate::Code::ALL {
+            let error = Error::new(code, "a \"quoted\" detail");
+            let written: Problem = serde_json::from_slice(response(&error).body()).unwrap();
+            assert_eq!(written, Problem::new(&error));
+        }
+    }
+}

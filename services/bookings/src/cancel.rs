@@ -12,8 +12,13 @@ use crate::service::Bookings;
 
 impl Bookings {
     /// pending → cancelled, confirmed → refunded; the tickets return to sale at once.
-    /// Cancelling a cancelled or refunded booking changes nothing.
+    /// Cancelling a cancelled or refunded booking changes nothing. Runs to the end on its own
+    /// task once begun.
     pub async fn cancel(&self, caller: Caller, booking_id: Uuid) -> Result<BookingRecord, Error> {
+        self.detached(move |this| async move { this.cancel_own(caller, booking_id).await }).await
+    }
+
+    async fn cancel_own(&self, caller: Caller, booking_id: Uuid) -> Result<BookingRecord, Error> {
         let booking = self.own_booking(caller, booking_id).await?;
         match Change::cancelling(booking.status) {
             Some(Change::Refund) => {
@@ -41,8 +46,13 @@ impl Bookings {
 
     /// Cancels or refunds every live booking of an event, for an event its organizer cancelled:
     /// (cancelled, refunded). The event is closed first, so no confirmation can succeed
-    /// afterwards; a few passes catch the ones that were committing at that moment.
+    /// afterwards; a few passes catch the ones that were committing at that moment. Runs to
+    /// the end on its own task once begun.
     pub async fn cancel_event_bookings(&self, event_id: Uuid) -> Result<(u32, u32), Error> {
+        self.detached(move |this| async move { this.close_event_bookings(event_id).await }).await
+    }
+
+    async fn close_event_bookings(&self, event_id: Uuid) -> Result<(u32, u32), Error> {
         self.inner.db.close_event(event_id, self.inner.clock.now()).await?;
         self.inner.catalog.forget(event_id);
         let (mut cancelled, mut refunded) = (0, 0);

@@ -22,7 +22,18 @@ fn hold_expired() -> Error {
 impl Bookings {
     /// Takes the payment and turns the hold into tickets. Repeating it returns the confirmed
     /// booking; after the hold expired it fails with `hold_expired` and nothing is charged.
+    /// Runs to the end on its own task once begun.
     pub async fn confirm(
+        &self,
+        caller: Caller,
+        booking_id: Uuid,
+        payment_token: &str,
+    ) -> Result<BookingRecord, Error> {
+        let payment_token = payment_token.to_owned();
+        self.detached(move |this| async move { this.pay(caller, booking_id, &payment_token).await }).await
+    }
+
+    async fn pay(
         &self,
         caller: Caller,
         booking_id: Uuid,

@@ -25,18 +25,6 @@ pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
 
 type Reply<T> = Result<Response<T>, Status>;
 
-/// Runs a change on its own task, so that it completes even when the caller gives up (a client
-/// that disconnects, a timeout): a hold half-made or a payment half-recorded would otherwise be
-/// left behind.
-async fn detached<T, F, Fut>(bookings: &Bookings, work: F) -> Result<T, Error>
-where
-    T: Send + 'static,
-    F: FnOnce(Bookings) -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
-{
-    tokio::spawn(work(bookings.clone())).await.map_err(Error::internal)?
-}
-
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(text.trim()).map_err(|_| Error::not_found(what))
 }
@@ -126,9 +114,7 @@ impl BookingService for Bookings {
                 seats: request.seats,
                 idempotency_key: request.idempotency_key,
             };
-            detached(self, move |bookings| async move { bookings.create_booking(caller, new).await })
-                .await
-                .map(booking_to_proto)
+            self.create_booking(caller, new).await.map(booking_to_proto)
         };
         reply(result.await)
     }
@@ -161,9 +147,7 @@ impl BookingService for Bookings {
             let caller = caller(request.caller)?;
             let booking_id = parse_id(&request.booking_id, "booking")?;
             let token = request.payment_token;
-            detached(self, move |bookings| async move { bookings.confirm(caller, booking_id, &token).await })
-                .await
-                .map(booking_to_proto)
+            self.confirm(caller, booking_id, &token).await.map(booking_to_proto)
         };
         reply(result.await)
     }
@@ -173,9 +157,7 @@ impl BookingService for Bookings {
         let result = async {
             let caller = caller(request.caller)?;
             let booking_id = parse_id(&request.booking_id, "booking")?;
-            detached(self, move |bookings| async move { bookings.cancel(caller, booking_id).await })
-                .await
-                .map(booking_to_proto)
+            self.cancel(caller, booking_id).await.map(booking_to_proto)
         };
         reply(result.await)
     }
@@ -295,9 +277,7 @@ impl BookingService for Bookings {
     ) -> Reply<pb::CancelEventBookingsResponse> {
         let result = async {
             let event_id = parse_id(&request.into_inner().event_id, "event")?;
-            let (cancelled, refunded) =
-                detached(self, move |bookings| async move { bookings.cancel_event_bookings(event_id).await })
-                    .await?;
+            let (cancelled, refunded) = self.cancel_event_bookings(event_id).await?;
             Ok(pb::CancelEventBookingsResponse { cancelled, refunded })
         };
         reply(result.await)

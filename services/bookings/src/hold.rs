@@ -9,6 +9,7 @@
 //! the database before the hold, so of concurrent requests with one key one holds and the
 //! others wait for its answer.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -31,10 +32,27 @@ use crate::service::Bookings;
 impl Bookings {
     /// Holds tickets for `caller`: decided in the inventory, acknowledged once the pending
     /// booking is committed.
+    ///
+    /// Most holds of an on-sale ask for what is gone, and the sold-out memo says so before
+    /// anything changes: those are answered on the caller's task. Every other hold runs to the
+    /// end on its own task once begun (a hold made but unrecorded must not be left behind), and
+    /// so does every request with an Idempotency-Key, whose claim comes first: a retry of a
+    /// booking that succeeded gets that booking, whatever the memo says now.
     pub async fn create_booking(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
-        let Some(key) = request.idempotency_key.clone() else {
-            return self.hold(caller, &request, Uuid::now_v7()).await;
-        };
+        if request.idempotency_key.is_some() {
+            return self
+                .detached(move |this| async move { this.create_with_key(caller, request).await })
+                .await;
+        }
+        let (event, hold) = self.check_hold(caller, &request, Uuid::now_v7()).await?;
+        if let Some(refusal) = self.inner.inventory.refused_recently(&event, &hold) {
+            return Err(refusal_error(refusal, &hold));
+        }
+        self.detached(move |this| async move { this.hold_checked(caller, &event, hold).await }).await
+    }
+
+    async fn create_with_key(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
+        let key = request.idempotency_key.clone().unwrap_or_default();
         if key.is_empty() || key.chars().count() > IDEMPOTENCY_KEY_MAX_CHARS {
             return Err(Error::validation(format!(
                 "Idempotency-Key: must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters"
@@ -98,6 +116,18 @@ impl Bookings {
         request: &NewBooking,
         booking_id: Uuid,
     ) -> Result<BookingRecord, Error> {
+        let (event, hold) = self.check_hold(caller, request, booking_id).await?;
+        self.hold_checked(caller, &event, hold).await
+    }
+
+    /// What a hold checks before it changes anything: the event is on sale, and the request
+    /// names its categories and seats within its limits.
+    async fn check_hold(
+        &self,
+        caller: Caller,
+        request: &NewBooking,
+        booking_id: Uuid,
+    ) -> Result<(Arc<SaleEvent>, HoldRequest), Error> {
         let event = self.inner.catalog.event(request.event_id).await?;
         let now = self.inner.clock.now();
         if !event.is_published() {
@@ -117,29 +147,24 @@ impl Bookings {
         if now >= event.ends_at {
             return Err(Error::new(Code::Conflict, "the event is over"));
         }
-        let hold_request = parse_hold(caller, &event, request, booking_id)?;
-        let units = match self.inner.inventory.hold(&event, &hold_request).await? {
+        let hold = parse_hold(caller, &event, request, booking_id)?;
+        Ok((event, hold))
+    }
+
+    /// The hold itself: decided in the inventory, then recorded.
+    async fn hold_checked(
+        &self,
+        caller: Caller,
+        event: &Arc<SaleEvent>,
+        hold: HoldRequest,
+    ) -> Result<BookingRecord, Error> {
+        let booking_id = hold.booking_id;
+        let units = match self.inner.inventory.hold(event, &hold).await? {
             HoldOutcome::Held(units) | HoldOutcome::AlreadyHeld(units) => units,
-            HoldOutcome::SoldOut { category_id } => {
-                return Err(Error::new(
-                    Code::SoldOut,
-                    format!("not enough tickets left in category {category_id}"),
-                ));
-            }
-            HoldOutcome::SeatUnavailable { seat_id } => {
-                return Err(Error::new(Code::SeatUnavailable, format!("seat {seat_id} is taken")));
-            }
-            HoldOutcome::LimitExceeded { live } => {
-                return Err(Error::new(
-                    Code::LimitExceeded,
-                    format!(
-                        "an account may have at most {} tickets of this event; you have {live}",
-                        hold_request.per_user_cap
-                    ),
-                ));
-            }
+            refusal => return Err(refusal_error(refusal, &hold)),
         };
-        let booking = pending_booking(caller, &event, booking_id, &units, now)?;
+        let now = self.inner.clock.now();
+        let booking = pending_booking(caller, event, booking_id, &units, now)?;
         let hold = NewHold { booking: booking.clone(), units };
         if let Err(error) = self.inner.commits.insert(hold, now).await {
             // Not recorded, so not held: give the units back.
@@ -161,6 +186,28 @@ impl Bookings {
             self.inner.inventory.load(&event).await?;
         }
         Ok(())
+    }
+}
+
+/// The error a refusal of the inventory answers.
+fn refusal_error(outcome: HoldOutcome, hold: &HoldRequest) -> Error {
+    match outcome {
+        HoldOutcome::SoldOut { category_id } => {
+            Error::new(Code::SoldOut, format!("not enough tickets left in category {category_id}"))
+        }
+        HoldOutcome::SeatUnavailable { seat_id } => {
+            Error::new(Code::SeatUnavailable, format!("seat {seat_id} is taken"))
+        }
+        HoldOutcome::LimitExceeded { live } => Error::new(
+            Code::LimitExceeded,
+            format!(
+                "an account may have at most {} tickets of this event; you have {live}",
+                hold.per_user_cap
+            ),
+        ),
+        HoldOutcome::Held(_) | HoldOutcome::AlreadyHeld(_) => {
+            Error::internal("a hold that was granted was taken for a refusal")
+        }
     }
 }
 

@@ -62,6 +62,18 @@ impl Bookings {
         self.inner.inventory.ping().await
     }
 
+    /// Runs a change on its own task, so that it completes even when its caller gives up (a
+    /// client that disconnects, a timeout): a hold half-made or a payment half-recorded would
+    /// otherwise be left behind. Every change of a booking goes through here.
+    pub(crate) async fn detached<T, F, Fut>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Bookings) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        tokio::spawn(work(self.clone())).await.map_err(Error::internal)?
+    }
+
     /// The booking if it is `caller`'s own; admins read others' but do not act for them.
     pub(crate) async fn own_booking(&self, caller: Caller, booking_id: Uuid) -> Result<BookingRecord, Error> {
         match self.inner.db.booking(booking_id).await? {

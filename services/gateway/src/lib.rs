@@ -9,7 +9,8 @@
 //!   `Organizer`, `Admin`) and the catch-up on the revocation list after calls that revoke.
 //! - `problem.rs`: errors as problem documents, and the JSON and query extractors whose every
 //!   rejection is one; `whole_number.rs`: integer fields that take `10.0`.
-//! - `request_id.rs`: the safe request id; `rate_limit.rs`: the per-address limit on credentials.
+//! - `request_id.rs`: the safe request id; `request_metrics.rs`: requests counted and timed by
+//!   route, method and status; `rate_limit.rs`: the per-address limit on credentials.
 //! - `openapi/`: the document served at `/api/v1/openapi.json` (the Swagger UI of
 //!   `/api/v1/docs` reads it): `responses.rs`, the failure responses many operations share;
 //!   `fields.rs`, the schemas of the fields that the services check beyond their JSON type. The
@@ -20,16 +21,15 @@ pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod request_id;
+pub mod request_metrics;
 pub mod routes;
 pub mod whole_number;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context as _;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::Router;
 use boxoffice_auth::TokenKey;
 use boxoffice_errors::{Code, Error};
@@ -150,7 +150,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        .layer(middleware::from_fn(record_metrics));
+        .layer(middleware::from_fn(request_metrics::record));
     // Outermost: the id exists before anything else runs and is on every response.
     request_id::tag_requests(app)
 }
@@ -161,23 +161,6 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError(Error::new(Code::MethodNotAllowed, "the endpoint does not take this method"))
-}
-
-/// Counts requests and their latency by route (the matched pattern, so ids do not explode the
-/// number of series), method and status.
-async fn record_metrics(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
-    response
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then finishes the requests in

@@ -142,6 +142,11 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     {
         return Err(Error::validation("the body must be a JSON object"));
     }
+    // Most bodies are right: they are read once, without tracking where a mistake would be.
+    // Only a body that fails is read again, by serde_path_to_error, to name the field.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| (error.path().to_string(), error.into_inner()))

@@ -54,16 +54,24 @@ impl GuardedInventory {
         GuardedInventory { store, sold_out: SoldOutMemo::default(), db, catalog }
     }
 
+    /// The refusal of the sold-out memo, if it already refuses this hold: a look that changes
+    /// nothing, so that such a hold is answered at once.
+    pub fn refused_recently(&self, event: &SaleEvent, request: &HoldRequest) -> Option<HoldOutcome> {
+        if !request.seats.is_empty() {
+            return None;
+        }
+        let category_id = self.sold_out.refused(event.id, &request.quantities)?;
+        Some(HoldOutcome::SoldOut { category_id })
+    }
+
     /// Decides one hold of `event`: every unit of the request or none. A refusal is an
     /// outcome, not an error; errors mean the inventory cannot decide.
     pub async fn hold(&self, event: &Arc<SaleEvent>, request: &HoldRequest) -> Result<HoldOutcome, Error> {
         // Most holds of an on-sale ask for what is gone; the store said so a moment ago.
-        let only_quantities = request.seats.is_empty();
-        if only_quantities {
-            if let Some(category_id) = self.sold_out.refused(event.id, &request.quantities) {
-                return Ok(HoldOutcome::SoldOut { category_id });
-            }
+        if let Some(refusal) = self.refused_recently(event, request) {
+            return Ok(refusal);
         }
+        let only_quantities = request.seats.is_empty();
         let generation = self.sold_out.generation();
         let outcome = match self.store.hold(event.id, request).await {
             Ok(outcome) => outcome,
