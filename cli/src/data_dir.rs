@@ -38,8 +38,7 @@ impl DataDirLock {
     }
 
     async fn acquire(data_dir: &std::path::Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        boxoffice_db::create_private_dir(data_dir)?;
         let path = data_dir.join(LOCK_FILE);
         let file = File::options()
             .create(true)
@@ -66,6 +65,30 @@ impl DataDirLock {
             }
         }
     }
+}
+
+/// Whether an operator command is about to create the embedded data directory: asked before
+/// anything is written, for [`where_it_went`].
+pub fn data_dir_is_new(settings: &Settings) -> bool {
+    settings.is_embedded() && !settings.data_dir.exists()
+}
+
+/// What an operator command that wrote to `services`' databases tells its user: where each one
+/// is, and, when the command made the data directory (as when run from another directory than
+/// the server's), that a server elsewhere does not see what it wrote.
+pub fn where_it_went(settings: &Settings, services: &[&str], data_dir_was_new: bool) -> String {
+    let mut lines: Vec<String> = services
+        .iter()
+        .map(|service| format!("{service}: {}", describe_database(settings, service)))
+        .collect();
+    if data_dir_was_new {
+        lines.push(format!(
+            "note: the data directory {} did not exist and was created now; a server that runs \
+             elsewhere does not see this (set BOXOFFICE_DATA_DIR to its data directory)",
+            absolute(&settings.data_dir).display()
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Where `service` keeps its data, for people: the SQLite file, or the PostgreSQL database and

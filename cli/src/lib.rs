@@ -20,7 +20,7 @@ use boxoffice_runtime::connection::{in_process, over_network};
 use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
 use boxoffice_runtime::{Connection, GrpcServer, InternalToken};
 use boxoffice_users::{Database, Users};
-pub use data_dir::{describe_database, DataDirLock};
+pub use data_dir::{data_dir_is_new, describe_database, where_it_went, DataDirLock};
 pub use secrets::{ticket_signer, token_key, TICKET_SECRET_FILE, TOKEN_SECRET_FILE};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -147,6 +147,9 @@ pub fn database(settings: &Settings, service: &str) -> Database {
         },
     }
 }
+
+/// The services that keep data of their own, each in its own database or schema.
+pub const SERVICES_WITH_DATA: [&str; 3] = ["users", "events", "bookings"];
 
 /// Applies every service's pending migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {

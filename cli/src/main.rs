@@ -114,20 +114,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     boxoffice_telemetry::init_logs(settings.log_format == LogFormat::Json);
     match cli.command {
         Command::Serve { service } => serve(&settings, service).await,
-        Command::Migrate { down_to: None } => {
-            boxoffice::migrate(&settings).await?;
-            println!("migrations applied");
-            Ok(())
-        }
-        Command::Migrate { down_to: Some(version) } => {
-            boxoffice::revert_migrations(&settings, version).await?;
-            println!("migrations reverted to version {version}");
+        Command::Migrate { down_to } => {
+            let new_data_dir = boxoffice::data_dir_is_new(&settings);
+            match down_to {
+                None => {
+                    boxoffice::migrate(&settings).await?;
+                    println!("migrations applied");
+                }
+                Some(version) => {
+                    boxoffice::revert_migrations(&settings, version).await?;
+                    println!("migrations reverted to version {version}");
+                }
+            }
+            println!("{}", boxoffice::where_it_went(&settings, &boxoffice::SERVICES_WITH_DATA, new_data_dir));
             Ok(())
         }
         Command::Users { command: UsersCommand::Add { email, password, role, first_name, last_name } } => {
             // Said before anything is written: an operator who runs this from another directory
             // than the server's learns at once that the account goes elsewhere.
-            let new_data_dir = settings.is_embedded() && !settings.data_dir.exists();
+            let new_data_dir = boxoffice::data_dir_is_new(&settings);
             let kv = boxoffice::open_kv(&settings).await?;
             let users = boxoffice::users(&settings, kv, boxoffice::token_key(&settings)?).await?;
             let local_part = email.split('@').next().unwrap_or_default().to_owned();
@@ -142,16 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let user = users.create_account(account).await.map_err(|error| anyhow::anyhow!(error.detail))?;
             println!("created {} {} (id {})", user.role, user.email, user.id);
-            println!("in {}", boxoffice::describe_database(&settings, "users"));
-            if new_data_dir {
-                println!(
-                    "note: the data directory {} did not exist and was created now; a server that runs \
-                     elsewhere does not see this account (set BOXOFFICE_DATA_DIR to its data directory)",
-                    std::path::absolute(&settings.data_dir)
-                        .unwrap_or_else(|_| settings.data_dir.clone())
-                        .display()
-                );
-            }
+            println!("{}", boxoffice::where_it_went(&settings, &["users"], new_data_dir));
             Ok(())
         }
         Command::Bench { command: BenchCommand::FlashSale(options) } => {

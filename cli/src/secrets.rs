@@ -70,7 +70,7 @@ fn load_or_create_secret_file(
         return read(path);
     }
     let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    boxoffice_db::create_private_dir(parent)?;
     // The secret is written whole to a private file, then linked into place: two processes
     // starting at once (`serve` and `users add`, say) never see a half-written secret, and the
     // loser of the race uses the winner's.

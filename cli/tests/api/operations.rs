@@ -15,7 +15,7 @@ on_both_backends!(
     migrations_revert_and_reapply,
     the_cli_refuses_bad_accounts_with_a_clear_message,
     revocations_survive_a_restart_and_a_lost_store,
-    users_add_says_which_database_it_wrote_to,
+    operator_commands_say_which_database_they_wrote_to,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +37,7 @@ async fn a_second_serve_on_the_same_data_directory_is_refused_with_a_clear_messa
     app.customer().await;
 }
 
-async fn users_add_says_which_database_it_wrote_to(backend: Backend) {
+async fn operator_commands_say_which_database_they_wrote_to(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let add = |email: &str| {
         app.cli(&["users", "add", "--email", email, "--password", PASSWORD, "--role", "organizer"])
@@ -50,10 +50,10 @@ async fn users_add_says_which_database_it_wrote_to(backend: Backend) {
     match backend {
         Backend::Embedded => {
             let file = std::path::absolute(app.settings.data_dir.join("users.db")).unwrap();
-            assert!(stdout.contains(&format!("in SQLite {}", file.display())), "{stdout}");
+            assert!(stdout.contains(&format!("users: SQLite {}", file.display())), "{stdout}");
         }
         Backend::Postgres => {
-            assert!(stdout.contains("in PostgreSQL postgres://"), "{stdout}");
+            assert!(stdout.contains("users: PostgreSQL postgres://"), "{stdout}");
             assert!(stdout.contains("(schema users)"), "{stdout}");
         }
     }
@@ -73,6 +73,19 @@ async fn users_add_says_which_database_it_wrote_to(backend: Backend) {
             stdout.contains(&format!("note: the data directory {} did not exist", elsewhere.display())),
             "{stdout}"
         );
+        // Readable by this user only: it holds the password hashes and the secrets.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&elsewhere).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        std::fs::remove_dir_all(&elsewhere).unwrap();
+
+        // `migrate` says the same, for every service's database.
+        let output = app.cli(&["migrate"]).env("BOXOFFICE_DATA_DIR", &elsewhere).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let bookings = elsewhere.join("bookings.db");
+        assert!(stdout.contains(&format!("bookings: SQLite {}", bookings.display())), "{stdout}");
+        assert!(stdout.contains("note: the data directory"), "{stdout}");
         std::fs::remove_dir_all(&elsewhere).unwrap();
     }
 }

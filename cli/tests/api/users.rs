@@ -101,6 +101,13 @@ async fn a_role_change_ends_the_sessions_that_carry_the_old_role(backend: Backen
     let (email, customer) = app.customer().await;
     let me = app.me(&customer.access).await;
     let id = me["id"].as_str().unwrap();
+    // The role the account has already: nothing changes, and its sessions go on.
+    let same =
+        app.patch(&format!("/api/v1/users/{id}/role"), json!({"role": "customer"}), &admin.access).await;
+    assert_eq!(same.status(), StatusCode::OK);
+    assert_eq!(same.json::<Value>().await.unwrap()["role"], "customer");
+    app.me(&customer.access).await;
+
     let response =
         app.patch(&format!("/api/v1/users/{id}/role"), json!({"role": "admin"}), &admin.access).await;
     assert_eq!(response.status(), StatusCode::OK);

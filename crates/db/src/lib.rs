@@ -118,11 +118,21 @@ pub async fn postgres_pool(url: &str, schema: &str, max_connections: u32) -> any
         .context("opening the PostgreSQL pool")
 }
 
+/// Creates the directory (and its missing parents) readable by this user only: it holds the
+/// embedded databases (password hashes among them) and the generated secrets. A directory that
+/// exists keeps its permissions.
+pub fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).with_context(|| format!("creating the data directory {}", path.display()))
+}
+
 /// Opens (creating if needed) the SQLite file at `path`, in WAL mode.
 pub async fn sqlite_pool(path: &Path, max_connections: u32) -> anyhow::Result<SqlitePool> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating the data directory {}", parent.display()))?;
+        create_private_dir(parent)?;
     }
     let options = SqliteConnectOptions::new()
         .filename(path)

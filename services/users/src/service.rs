@@ -328,6 +328,13 @@ impl Users {
     /// Changes a role, unless that takes it from the last admin. The user's sessions end, so
     /// that no access token keeps the old role.
     pub async fn set_role(&self, user_id: Uuid, role: Role) -> Result<UserRecord, Error> {
+        // Setting the role an account has changes nothing, so it ends no session: the sessions
+        // end because their tokens carry the old role. (A change racing this read is ordered
+        // after it, as if this request had come first.)
+        let current = self.store.user_by_id(user_id).await?.ok_or_else(|| Error::not_found("user"))?;
+        if current.role == role {
+            return Ok(current);
+        }
         let user = match self.store.set_role(user_id, role, Utc::now()).await? {
             Guarded::Done(user) => user,
             Guarded::NotFound => return Err(Error::not_found("user")),

@@ -24,8 +24,9 @@ use boxoffice_errors::Code;
         title = "boxoffice",
         description = "The public API of boxoffice, a ticket booking system. Errors are \
             `application/problem+json` documents with a stable `code`. Unknown request fields \
-            are refused with 422 `validation_failed`; integer fields take whole numbers however \
-            they are written (`10`, `10.0`, `1e1`). Every response carries `x-request-id`: the \
+            are refused with 422 `validation_failed`; integer fields of a request body take whole \
+            numbers however they are written (`10`, `10.0`, `1e1`); integers in a query string \
+            are digits. Every response carries `x-request-id`: the \
             client's, when it sent a safe one (1 to 128 characters of `A-Z a-z 0-9 . _ -`), \
             otherwise a new UUID."
     ),

@@ -175,8 +175,8 @@ pub async fn get_user(
     Ok(Json(UserResponse::from_proto(user)?))
 }
 
-/// Change an account's role (admin only). The account's sessions end, so that no token keeps
-/// the old role.
+/// Change an account's role (admin only). When the role changes, the account's sessions end,
+/// so that no token keeps the old role; setting the role it has changes nothing.
 #[utoipa::path(patch, path = "/users/{id}/role", tag = "users", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The user id")),
     request_body = SetRoleRequest,
