@@ -3,7 +3,7 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_dir = "../../proto";
-    let files = ["common.proto", "user.proto", "event.proto", "booking.proto"];
+    let files = ["common.proto", "user.proto", "event.proto", "booking.proto", "domain_events.proto"];
     for file in files {
         println!("cargo:rerun-if-changed={proto_dir}/{file}");
     }

@@ -29,11 +29,18 @@ mod generated {
                 tonic::include_proto!("boxoffice.booking.v1");
             }
         }
+        pub mod domain {
+            pub mod v1 {
+                tonic::include_proto!("boxoffice.domain.v1");
+            }
+        }
     }
 }
 
 pub use generated::boxoffice::booking::v1 as booking;
 pub use generated::boxoffice::common::v1 as common;
+/// The domain events of `proto/domain_events.proto`: the envelope and every payload.
+pub use generated::boxoffice::domain::v1 as domain;
 pub use generated::boxoffice::event::v1 as event;
 pub use generated::boxoffice::user::v1 as user;
 

@@ -1,0 +1,205 @@
+//! Kafka: the publisher the relays use in production, and the consumer loop of a [`Handler`].
+//! Through rdkafka, with the librdkafka it bundles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::message::{Header, Message as _, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{Delivered, HandleError, Handler};
+use crate::relay::Publisher;
+use crate::{Pending, TopicNames};
+
+/// How long a message may take to be acknowledged before its batch counts as failed.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// `host:port,host:port`
+    pub brokers: String,
+    pub topics: TopicNames,
+    /// Partitions of each topic boxoffice creates (it creates only topics that do not exist).
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// The consumer groups are `<prefix><handler name>`.
+    pub group_prefix: String,
+}
+
+fn client_config(settings: &KafkaSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &settings.brokers).set("client.id", "boxoffice");
+    config
+}
+
+/// Publishes outbox rows: idempotent producer, `acks=all`, so a retried send is neither lost
+/// nor doubled by the producer, and each partition keeps the order of the rows.
+#[derive(Clone)]
+pub struct KafkaPublisher {
+    producer: FutureProducer,
+    topics: TopicNames,
+}
+
+impl KafkaPublisher {
+    /// Connects (lazily: a broker that is away delays publishing, not the start) and creates
+    /// the topics that do not exist yet.
+    pub async fn connect(settings: &KafkaSettings) -> anyhow::Result<Self> {
+        let producer: FutureProducer = client_config(settings)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            .create()
+            .context("creating the Kafka producer")?;
+        if let Err(error) = create_topics(settings).await {
+            tracing::warn!(error = %format!("{error:#}"), "creating the Kafka topics fails; the broker may create them");
+        }
+        Ok(KafkaPublisher { producer, topics: settings.topics.clone() })
+    }
+
+    /// Sends a dead letter: the message as it came, with why it could not be handled.
+    async fn dead_letter(&self, message: &rdkafka::message::BorrowedMessage<'_>, consumer: &str, reason: &str) -> anyhow::Result<()> {
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "reason", value: Some(reason) })
+            .insert(Header { key: "consumer", value: Some(consumer) })
+            .insert(Header { key: "topic", value: Some(message.topic()) })
+            .insert(Header { key: "partition", value: Some(&message.partition().to_string()) })
+            .insert(Header { key: "offset", value: Some(&message.offset().to_string()) });
+        let mut record = FutureRecord::to(&self.topics.dead_letters)
+            .payload(message.payload().unwrap_or_default())
+            .headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        self.producer.send(record, DELIVERY_TIMEOUT).await.map_err(|(error, _)| error)?;
+        metrics::counter!("domain_events_dead_lettered_total", "consumer" => consumer.to_owned()).increment(1);
+        Ok(())
+    }
+}
+
+async fn create_topics(settings: &KafkaSettings) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = client_config(settings).create()?;
+    let names = [
+        &settings.topics.users,
+        &settings.topics.events,
+        &settings.topics.bookings,
+        &settings.topics.dead_letters,
+    ];
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| NewTopic::new(name, settings.partitions, TopicReplication::Fixed(settings.replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(DELIVERY_TIMEOUT));
+    for result in admin.create_topics(&topics, &options).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => anyhow::bail!("creating the topic {topic}: {code}"),
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Publisher for KafkaPublisher {
+    async fn publish(&self, rows: &[Pending]) -> anyhow::Result<()> {
+        // All sent at once (librdkafka batches them), then every acknowledgement awaited.
+        let deliveries: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let record = FutureRecord::to(self.topics.name(row.topic)).key(&row.key).payload(&row.envelope);
+                self.producer.send(record, DELIVERY_TIMEOUT)
+            })
+            .collect();
+        for delivery in futures::future::join_all(deliveries).await {
+            delivery.map_err(|(error, _)| error).context("a domain event was not acknowledged by Kafka")?;
+        }
+        Ok(())
+    }
+}
+
+/// Feeds a handler from Kafka: its own consumer group, offsets committed only after a message
+/// is handled (or dead-lettered), so a crash redelivers, and a message that fails for now is
+/// retried before any after it.
+pub struct KafkaConsumer {
+    consumer: StreamConsumer,
+    publisher: KafkaPublisher,
+    handler: Arc<dyn Handler>,
+    topics: TopicNames,
+}
+
+impl KafkaConsumer {
+    pub fn new(settings: &KafkaSettings, publisher: KafkaPublisher, handler: Arc<dyn Handler>) -> anyhow::Result<Self> {
+        let group = format!("{}{}", settings.group_prefix, handler.name());
+        let consumer: StreamConsumer = client_config(settings)
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .context("creating the Kafka consumer")?;
+        let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();
+        consumer.subscribe(&names).with_context(|| format!("subscribing {group} to {names:?}"))?;
+        Ok(KafkaConsumer { consumer, publisher, handler, topics: settings.topics.clone() })
+    }
+
+    /// Consumes until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.handler.name();
+        loop {
+            let message = tokio::select! {
+                () = shutdown.cancelled() => return,
+                message = self.consumer.recv() => message,
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(consumer = name, %error, "reading from Kafka fails");
+                    tokio::time::sleep(RETRY_MIN).await;
+                    continue;
+                }
+            };
+            let outcome = match self.topics.topic(message.topic()) {
+                None => Err(format!("{} is not a topic of boxoffice", message.topic())),
+                Some(topic) => Delivered::parse(topic, message.payload().unwrap_or_default()),
+            };
+            let mut backoff = RETRY_MIN;
+            loop {
+                let result = match &outcome {
+                    Err(reason) => Err(HandleError::Malformed(reason.clone())),
+                    Ok(delivered) => self.handler.handle(delivered).await,
+                };
+                let failure = match result {
+                    Ok(()) => break,
+                    Err(HandleError::Malformed(reason)) => {
+                        tracing::error!(consumer = name, reason, topic = message.topic(), offset = message.offset(),
+                            "a domain event cannot be handled; sent to the dead letters");
+                        match self.publisher.dead_letter(&message, name, &reason).await {
+                            Ok(()) => break,
+                            Err(error) => error,
+                        }
+                    }
+                    Err(HandleError::Failed(error)) => error,
+                };
+                tracing::warn!(consumer = name, error = %format!("{failure:#}"), retry_in = ?backoff,
+                    "handling a domain event fails; retrying it");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+            if let Err(error) = self.consumer.commit_message(&message, CommitMode::Async) {
+                // The message may be delivered again after a restart; the handler deduplicates.
+                tracing::warn!(consumer = name, %error, "committing a consumer offset fails");
+            }
+        }
+    }
+}

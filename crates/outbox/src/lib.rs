@@ -1,0 +1,149 @@
+//! Domain events, delivered at least once and never lost: the transactional outbox.
+//!
+//! A service that changes something writes the domain event that tells of it
+//! ([`OutboxEvent`]) into its own `outbox` table, in the same transaction as the change
+//! ([`OutboxSql::write_outbox`]): the event exists if and only if the change does. A [`Relay`]
+//! per service then reads pending rows in order, hands them to a [`Publisher`] (Kafka, or the
+//! in-process [`Bus`] of the embedded default), and marks them sent only once the publisher has
+//! them; sent rows are deleted after a retention period. A publisher that is away (Kafka down)
+//! only delays delivery: rows wait, requests never do.
+//!
+//! Consumers receive [`Delivered`] messages through a [`Handler`]; delivery is at least once, so
+//! a handler deduplicates by event id in the same transaction as its effect
+//! ([`OutboxSql::mark_processed`]). A message that cannot be read is a dead letter: on Kafka it
+//! goes to the dead-letter topic with the reason, and the consumer goes on.
+//!
+//! Order: each aggregate's (user's, event's, booking's) events are published in the order of
+//! their rows, on one partition (the aggregate id is the key). Rows of one aggregate are written
+//! in the order of its changes because every change writes the aggregate's own row first, which
+//! serializes them, and only one relay of a service publishes at a time (`relay.rs`).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+mod bus;
+mod consumer;
+mod kafka;
+mod relay;
+mod sql;
+
+pub use bus::Bus;
+pub use consumer::{Delivered, HandleError, Handler};
+pub use kafka::{KafkaConsumer, KafkaPublisher, KafkaSettings};
+pub use relay::{Publisher, Relay, RelayHandle, RELAY_BATCH_MAX};
+pub use sql::{OutboxDb, OutboxSql};
+
+/// The version of every payload schema today (see `proto/domain_events.proto`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Where an event is published: one topic per kind of aggregate. The Kafka names are settings
+/// ([`TopicNames`]); rows store the kind, so renaming a topic needs no change to the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Users,
+    Events,
+    Bookings,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 3] = [Topic::Users, Topic::Events, Topic::Bookings];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Users => "users",
+            Topic::Events => "events",
+            Topic::Bookings => "bookings",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|topic| topic.as_str() == name)
+    }
+}
+
+/// The Kafka topic of each [`Topic`], and of the dead letters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicNames {
+    pub users: String,
+    pub events: String,
+    pub bookings: String,
+    pub dead_letters: String,
+}
+
+impl Default for TopicNames {
+    fn default() -> Self {
+        TopicNames {
+            users: "boxoffice.users".into(),
+            events: "boxoffice.events".into(),
+            bookings: "boxoffice.bookings".into(),
+            dead_letters: "boxoffice.dead-letters".into(),
+        }
+    }
+}
+
+impl TopicNames {
+    pub fn name(&self, topic: Topic) -> &str {
+        match topic {
+            Topic::Users => &self.users,
+            Topic::Events => &self.events,
+            Topic::Bookings => &self.bookings,
+        }
+    }
+
+    pub fn topic(&self, name: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|&topic| self.name(topic) == name)
+    }
+}
+
+/// A domain event on its way into the outbox: the encoded [`Envelope`] and where it goes.
+///
+/// [`Envelope`]: boxoffice_proto::domain::Envelope
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub event_id: Uuid,
+    pub topic: Topic,
+    /// The aggregate id: the Kafka key.
+    pub key: String,
+    pub envelope: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OutboxEvent {
+    /// The event `event_type` (`booking.confirmed`, ...) about `aggregate_id`, with its payload.
+    pub fn new(
+        topic: Topic,
+        event_type: &'static str,
+        aggregate_id: Uuid,
+        payload: &impl prost::Message,
+        occurred_at: DateTime<Utc>,
+    ) -> Self {
+        let event_id = Uuid::now_v7();
+        let key = aggregate_id.to_string();
+        let envelope = boxoffice_proto::domain::Envelope {
+            event_id: event_id.to_string(),
+            r#type: event_type.to_owned(),
+            schema_version: SCHEMA_VERSION,
+            aggregate_id: key.clone(),
+            occurred_at: occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            payload: payload.encode_to_vec(),
+        };
+        OutboxEvent {
+            event_id,
+            topic,
+            key,
+            envelope: prost::Message::encode_to_vec(&envelope),
+            created_at: occurred_at,
+        }
+    }
+}
+
+/// A pending row, as the relay hands it to a publisher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The row's position in the outbox: its order of publication.
+    pub position: i64,
+    pub topic: Topic,
+    pub key: String,
+    pub envelope: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,216 @@
+//! The outbox and processed-events tables, in each service's own database. The tables are
+//! created by each service's migrations (`outbox`, `outbox_relay`, `processed_events`).
+//!
+//! Writing happens inside the service's transactions ([`OutboxSql`]); relaying and purging
+//! happen on the relay's own connections ([`OutboxDb`]).
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, SqlitePool};
+use uuid::Uuid;
+
+use crate::{OutboxEvent, Pending, Topic};
+
+/// Rows per INSERT, within SQLite's limit of 32,766 bound parameters (5 per row).
+const ROWS_PER_INSERT: usize = 5_000;
+
+/// What the outbox writes inside a service's own transaction, for each database.
+#[async_trait::async_trait]
+pub trait OutboxSql: sqlx::Database {
+    /// Adds the events to the outbox, in order, on `connection` (the service's transaction).
+    async fn write_outbox(connection: &mut Self::Connection, events: &[OutboxEvent]) -> sqlx::Result<()>;
+
+    /// Records that `consumer` has handled `event_id`: true the first time, false when it had
+    /// (the message is a redelivery, and its effect must not happen again). Called in the
+    /// transaction of the effect, so that the two commit together.
+    async fn mark_processed(
+        connection: &mut Self::Connection,
+        consumer: &str,
+        event_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<bool>;
+
+    /// Marks relayed rows sent (the relay's own statement).
+    #[doc(hidden)]
+    async fn mark_sent(connection: &mut Self::Connection, sent: &[Pending]) -> sqlx::Result<()>;
+}
+
+macro_rules! outbox_sql {
+    ($database:ty) => {
+        #[async_trait::async_trait]
+        impl OutboxSql for $database {
+            async fn write_outbox(
+                connection: &mut <$database as sqlx::Database>::Connection,
+                events: &[OutboxEvent],
+            ) -> sqlx::Result<()> {
+                for chunk in events.chunks(ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO outbox (event_id, topic, aggregate_id, envelope, created_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, event| {
+                        row.push_bind(event.event_id)
+                            .push_bind(event.topic.as_str())
+                            .push_bind(event.key.clone())
+                            .push_bind(event.envelope.clone())
+                            .push_bind(event.created_at);
+                    });
+                    insert.build().execute(&mut *connection).await?;
+                }
+                Ok(())
+            }
+
+            async fn mark_processed(
+                connection: &mut <$database as sqlx::Database>::Connection,
+                consumer: &str,
+                event_id: Uuid,
+                now: DateTime<Utc>,
+            ) -> sqlx::Result<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(consumer)
+                .bind(event_id)
+                .bind(now)
+                .execute(&mut *connection)
+                .await?;
+                Ok(inserted.rows_affected() == 1)
+            }
+
+            async fn mark_sent(
+                connection: &mut <$database as sqlx::Database>::Connection,
+                sent: &[Pending],
+            ) -> sqlx::Result<()> {
+                let now = Utc::now();
+                for chunk in sent.chunks(ROWS_PER_INSERT) {
+                    let mut update = sqlx::QueryBuilder::<$database>::new("UPDATE outbox SET sent_at = ");
+                    update.push_bind(now).push(" WHERE id IN (");
+                    let mut ids = update.separated(", ");
+                    for row in chunk {
+                        ids.push_bind(row.position);
+                    }
+                    update.push(")");
+                    update.build().execute(&mut *connection).await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+outbox_sql!(sqlx::Postgres);
+outbox_sql!(sqlx::Sqlite);
+
+/// A service's outbox, as its relay reads it.
+#[derive(Clone, Debug)]
+pub enum OutboxDb {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// The rows of one round of the relay.
+pub(crate) enum Claimed {
+    /// Another replica's relay is publishing; this one waits.
+    Busy,
+    Rows(Vec<Pending>),
+}
+
+type Row = (i64, String, String, Vec<u8>, DateTime<Utc>);
+
+fn into_pending(rows: Vec<Row>) -> Vec<Pending> {
+    rows.into_iter()
+        .filter_map(|(position, topic, key, envelope, created_at)| match Topic::parse(&topic) {
+            Some(topic) => Some(Pending { position, topic, key, envelope, created_at }),
+            None => {
+                // Written by a newer build that knows a topic this one does not: left for it.
+                tracing::warn!(position, topic, "an outbox row names an unknown topic; left pending");
+                None
+            }
+        })
+        .collect()
+}
+
+const PENDING_SQL: &str = "SELECT id, topic, aggregate_id, envelope, created_at FROM outbox \
+                           WHERE sent_at IS NULL ORDER BY id LIMIT $1";
+
+impl OutboxDb {
+    /// Runs one round: takes the relay's turn (on PostgreSQL, the `outbox_relay` row, locked
+    /// with `FOR UPDATE SKIP LOCKED`, so replicas never publish at the same time and an
+    /// aggregate's events keep their order), reads up to `limit` pending rows in order, hands
+    /// them to `publish`, and marks them sent only if it succeeds. Returns how many were sent.
+    pub(crate) async fn relay_round<F, Fut>(&self, limit: u32, publish: F) -> anyhow::Result<Option<usize>>
+    where
+        F: FnOnce(Vec<Pending>) -> Fut + Send,
+        Fut: std::future::Future<Output = anyhow::Result<Vec<Pending>>> + Send,
+    {
+        match self {
+            OutboxDb::Postgres(pool) => {
+                let mut transaction = pool.begin().await?;
+                let turn: Option<(i16,)> =
+                    sqlx::query_as("SELECT id FROM outbox_relay WHERE id = 1 FOR UPDATE SKIP LOCKED")
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                let claimed = match turn {
+                    None => Claimed::Busy,
+                    Some(_) => Claimed::Rows(into_pending(
+                        sqlx::query_as::<_, Row>(PENDING_SQL)
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *transaction)
+                            .await?,
+                    )),
+                };
+                let Claimed::Rows(rows) = claimed else {
+                    transaction.rollback().await?;
+                    return Ok(None);
+                };
+                if rows.is_empty() {
+                    transaction.rollback().await?;
+                    return Ok(Some(0));
+                }
+                let sent = publish(rows).await?;
+                <sqlx::Postgres as OutboxSql>::mark_sent(&mut transaction, &sent).await?;
+                transaction.commit().await?;
+                Ok(Some(sent.len()))
+            }
+            // One process serves an embedded data directory, and one relay per service runs in
+            // it, so no turn is needed. No transaction either: a read transaction held while
+            // publishing could not become a write one after a hold committed meanwhile.
+            OutboxDb::Sqlite(pool) => {
+                let rows: Vec<Row> = sqlx::query_as(PENDING_SQL).bind(i64::from(limit)).fetch_all(pool).await?;
+                let rows = into_pending(rows);
+                if rows.is_empty() {
+                    return Ok(Some(0));
+                }
+                let sent = publish(rows).await?;
+                let mut connection = pool.acquire().await?;
+                <sqlx::Sqlite as OutboxSql>::mark_sent(&mut connection, &sent).await?;
+                Ok(Some(sent.len()))
+            }
+        }
+    }
+
+    /// The number of pending rows and the creation time of the oldest.
+    pub(crate) async fn backlog(&self) -> anyhow::Result<(i64, Option<DateTime<Utc>>)> {
+        const SQL: &str = "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL";
+        Ok(match self {
+            OutboxDb::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            OutboxDb::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+        })
+    }
+
+    /// Deletes rows sent before `before`, and processed-event records older than
+    /// `processed_before`. Returns how many outbox rows went.
+    pub(crate) async fn purge(&self, before: DateTime<Utc>, processed_before: DateTime<Utc>) -> anyhow::Result<u64> {
+        const OUTBOX: &str = "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1";
+        const PROCESSED: &str = "DELETE FROM processed_events WHERE processed_at < $1";
+        Ok(match self {
+            OutboxDb::Postgres(pool) => {
+                sqlx::query(PROCESSED).bind(processed_before).execute(pool).await?;
+                sqlx::query(OUTBOX).bind(before).execute(pool).await?.rows_affected()
+            }
+            OutboxDb::Sqlite(pool) => {
+                sqlx::query(PROCESSED).bind(processed_before).execute(pool).await?;
+                sqlx::query(OUTBOX).bind(before).execute(pool).await?.rows_affected()
+            }
+        })
+    }
+}
