@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod data_dir;
+mod messaging;
 mod secrets;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
 use boxoffice_runtime::{Connection, GrpcServer, InternalToken};
 use boxoffice_users::{Database, Users};
 pub use data_dir::{data_dir_is_new, describe_database, where_it_went, DataDirLock};
+use messaging::Messaging;
 pub use secrets::{ticket_signer, token_key, TICKET_SECRET_FILE, TOKEN_SECRET_FILE};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -260,6 +262,9 @@ pub async fn start_with_clock(
             let token = required_internal_token(settings)?;
             let bookings = bookings(settings, over_network(&settings.events_url, &token)?, clock).await?;
             running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
+            let messaging = Messaging::connect(settings, false).await?;
+            let relay = |publisher, retention| bookings.relay(publisher, retention);
+            messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
             let listener = bind(settings.bookings_grpc_addr, "bookings service").await?;
             running.bookings_grpc_addr = Some(listener.local_addr()?);
             running.serve_grpc(listener, boxoffice_bookings::grpc::server(bookings.clone()), &token);
@@ -312,6 +317,9 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     let events = events(settings, kv.clone(), over_network(&bookings_url, &token)?).await?;
     let bookings = bookings(settings, over_network(&events_url, &token)?, clock).await?;
     running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
+    let messaging = Messaging::connect(settings, true).await?;
+    let relay = |publisher, retention| bookings.relay(publisher, retention);
+    messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
 
     let users = boxoffice_users::grpc::server(users);
     let events = boxoffice_events::grpc::server(events);

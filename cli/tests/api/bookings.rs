@@ -25,6 +25,7 @@ on_both_backends!(
     holds_whose_clients_gave_up_are_recorded_or_released,
     a_ticket_used_at_the_door_is_not_refunded,
     the_qr_image_of_a_refunded_ticket_is_gone_with_410_ticket_refunded,
+    every_change_of_a_booking_is_told_once_through_the_outbox_in_order,
 );
 
 /// A published event with a general-admission category of `standing` places and, when
@@ -684,4 +685,64 @@ async fn the_qr_image_of_a_refunded_ticket_is_gone_with_410_ticket_refunded(back
     let refunded: Value = cancel.json().await.unwrap();
     assert_eq!(refunded["status"], "refunded");
     assert_problem(app.get(&qr_path, Some(&buyer)).await, StatusCode::GONE, "ticket_refunded").await;
+}
+
+async fn every_change_of_a_booking_is_told_once_through_the_outbox_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (organizer, event) = on_sale(&app, 10, 0).await;
+    let (_, buyer) = app.mint_customer();
+    let items =
+        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]});
+    // Held, confirmed, a ticket admitted; held and cancelled; held, confirmed and refunded.
+    let used = app.hold_ok(&buyer, items.clone()).await;
+    let confirmed: Value = app.confirm(&buyer, &id(&used), "tok_ok").await.json().await.unwrap();
+    let code = confirmed["tickets"][0]["code"].as_str().unwrap().to_owned();
+    let admitted = app.post("/api/v1/checkin", json!({"code": code}), Some(&organizer)).await;
+    assert_eq!(admitted.status(), StatusCode::OK);
+    let again = app.post("/api/v1/checkin", json!({"code": code}), Some(&organizer)).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a refused check-in tells nothing");
+    let dropped = app.hold_ok(&buyer, items.clone()).await;
+    let cancel = format!("/api/v1/bookings/{}/cancel", id(&dropped));
+    assert_eq!(app.post(&cancel, json!({}), Some(&buyer)).await.status(), StatusCode::OK);
+    assert_eq!(app.post(&cancel, json!({}), Some(&buyer)).await.status(), StatusCode::OK);
+    let refunded = app.hold_ok(&buyer, items).await;
+    assert_eq!(app.confirm(&buyer, &id(&refunded), "tok_ok").await.status(), StatusCode::OK);
+    let refund = format!("/api/v1/bookings/{}/cancel", id(&refunded));
+    assert_eq!(app.post(&refund, json!({}), Some(&buyer)).await.status(), StatusCode::OK);
+
+    // The relay publishes every row (here to the in-process bus, or nowhere, and marks it sent).
+    let mut outbox = app.outbox("bookings").await;
+    for _ in 0..100 {
+        if outbox.iter().all(|(_, sent)| *sent) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox = app.outbox("bookings").await;
+    }
+    assert!(outbox.iter().all(|(_, sent)| *sent), "every event is relayed");
+    let told = |booking: &Value| -> Vec<String> {
+        outbox
+            .iter()
+            .filter(|(envelope, _)| envelope.aggregate_id == id(booking))
+            .map(|(envelope, _)| envelope.r#type.clone())
+            .collect()
+    };
+    assert_eq!(told(&used), ["booking.held", "booking.confirmed", "ticket.checked_in"]);
+    assert_eq!(told(&dropped), ["booking.held", "booking.cancelled"]);
+    assert_eq!(told(&refunded), ["booking.held", "booking.confirmed", "booking.refunded"]);
+    let ids: HashSet<&str> = outbox.iter().map(|(envelope, _)| envelope.event_id.as_str()).collect();
+    assert_eq!(ids.len(), outbox.len(), "every event has an id of its own");
+
+    // The payloads say what happened, with the tickets of a confirmation.
+    let (envelope, _) = outbox
+        .iter()
+        .find(|(envelope, _)| envelope.r#type == "booking.confirmed" && envelope.aggregate_id == id(&used))
+        .unwrap();
+    assert_eq!(envelope.schema_version, 1);
+    let payload: boxoffice_proto::domain::BookingConfirmed =
+        prost::Message::decode(envelope.payload.as_slice()).unwrap();
+    assert_eq!(payload.event_id, id(&event));
+    assert_eq!(payload.total_cents, 2000);
+    assert_eq!(payload.tickets.len(), 1);
+    assert_eq!(payload.tickets[0].code, code);
 }

@@ -1,6 +1,7 @@
 //! Starting the real boxoffice for a test: on port 0, against a fresh database, on either
 //! backend, and driving it over HTTP.
 
+use boxoffice_proto::domain::Envelope;
 use std::process::Command;
 
 use boxoffice::Running;
@@ -244,6 +245,32 @@ impl TestApp {
     /// Runs `sql` (one text column) against `service`'s own database.
     pub async fn query_text(&self, service: &str, sql: &str) -> Vec<String> {
         query_text(&self.settings, service, sql).await
+    }
+
+    /// `service`'s outbox in order: each row's domain event, read, and whether it was sent.
+    pub async fn outbox(&self, service: &str) -> Vec<(Envelope, bool)> {
+        const SQL: &str = "SELECT envelope, sent_at IS NOT NULL FROM outbox ORDER BY id";
+        let rows: Vec<(Vec<u8>, bool)> = match &self.settings.database_url {
+            Some(url) => {
+                let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                    .unwrap()
+                    .options([("search_path", service)]);
+                let mut connection =
+                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+                sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
+            }
+            None => {
+                let url = format!("sqlite://{}", self.settings.sqlite_path(service).display());
+                let mut connection =
+                    <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+                sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
+            }
+        };
+        rows.into_iter()
+            .map(|(envelope, sent)| {
+                (<Envelope as prost::Message>::decode(envelope.as_slice()).unwrap(), sent)
+            })
+            .collect()
     }
 }
 

@@ -22,6 +22,14 @@ pub const KEYS: &[&str] = &[
     "redis_url",
     "redis_key_prefix",
     "kafka_brokers",
+    "kafka_topic_users",
+    "kafka_topic_events",
+    "kafka_topic_bookings",
+    "kafka_topic_dead_letters",
+    "kafka_partitions",
+    "kafka_replication_factor",
+    "kafka_group_prefix",
+    "outbox_retention_s",
     "users_grpc_addr",
     "users_url",
     "events_grpc_addr",
@@ -54,10 +62,27 @@ pub struct Settings {
     /// Prefixed to every Redis key, so that deployments sharing one Redis stay apart.
     #[serde(deserialize_with = "text::required")]
     pub redis_key_prefix: String,
-    /// Kafka brokers for domain events (used by a later release; accepted now so that
-    /// deployments can set it).
+    /// Kafka brokers (`host:port,...`) for domain events; when unset, they go over an
+    /// in-process bus (the embedded default).
     #[serde(default, deserialize_with = "text::optional")]
     pub kafka_brokers: Option<String>,
+    /// The topic of each aggregate's domain events, and of the messages no consumer could read.
+    #[serde(deserialize_with = "text::required")]
+    pub kafka_topic_users: String,
+    #[serde(deserialize_with = "text::required")]
+    pub kafka_topic_events: String,
+    #[serde(deserialize_with = "text::required")]
+    pub kafka_topic_bookings: String,
+    #[serde(deserialize_with = "text::required")]
+    pub kafka_topic_dead_letters: String,
+    /// Partitions and replicas of the topics boxoffice creates (it never changes existing ones).
+    pub kafka_partitions: i32,
+    pub kafka_replication_factor: i32,
+    /// Each consumer's group is this prefix and its name (`boxoffice-notifications`, ...).
+    #[serde(deserialize_with = "text::required")]
+    pub kafka_group_prefix: String,
+    /// How long a published domain event stays in its service's outbox before it is deleted.
+    pub outbox_retention_s: u64,
     /// The users service's gRPC listen address when it runs on its own (`--service users`).
     pub users_grpc_addr: SocketAddr,
     /// Where the gateway reaches the users service when they run as separate processes.
@@ -150,6 +175,14 @@ impl Default for Settings {
             redis_url: None,
             redis_key_prefix: "boxoffice:".to_owned(),
             kafka_brokers: None,
+            kafka_topic_users: "boxoffice.users".to_owned(),
+            kafka_topic_events: "boxoffice.events".to_owned(),
+            kafka_topic_bookings: "boxoffice.bookings".to_owned(),
+            kafka_topic_dead_letters: "boxoffice.dead-letters".to_owned(),
+            kafka_partitions: 12,
+            kafka_replication_factor: 1,
+            kafka_group_prefix: "boxoffice-".to_owned(),
+            outbox_retention_s: 24 * 60 * 60,
             users_grpc_addr: ([127, 0, 0, 1], 50051).into(),
             users_url: "http://127.0.0.1:50051".to_owned(),
             events_grpc_addr: ([127, 0, 0, 1], 50052).into(),
@@ -193,6 +226,8 @@ impl Settings {
 
     fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");
+        anyhow::ensure!(self.kafka_partitions >= 1, "kafka_partitions must be at least 1");
+        anyhow::ensure!(self.kafka_replication_factor >= 1, "kafka_replication_factor must be at least 1");
         Ok(())
     }
 
@@ -244,6 +279,14 @@ mod tests {
             redis_url: _,
             redis_key_prefix: _,
             kafka_brokers: _,
+            kafka_topic_users: _,
+            kafka_topic_events: _,
+            kafka_topic_bookings: _,
+            kafka_topic_dead_letters: _,
+            kafka_partitions: _,
+            kafka_replication_factor: _,
+            kafka_group_prefix: _,
+            outbox_retention_s: _,
             users_grpc_addr: _,
             users_url: _,
             events_grpc_addr: _,
@@ -258,7 +301,7 @@ mod tests {
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 19);
+        assert_eq!(KEYS.len(), 27);
     }
 
     #[test]

@@ -47,7 +47,11 @@ impl Publisher for Bus {
                     Ok(()) => {}
                     Err(HandleError::Malformed(reason)) => dead_letter(handler.name(), &reason),
                     Err(HandleError::Failed(error)) => {
-                        return Err(error.context(format!("{} handling {}", handler.name(), message.event_type)));
+                        return Err(error.context(format!(
+                            "{} handling {}",
+                            handler.name(),
+                            message.event_type
+                        )));
                     }
                 }
             }

@@ -22,8 +22,8 @@ impl Delivered {
     pub fn parse(topic: Topic, envelope: &[u8]) -> Result<Delivered, String> {
         let envelope = <boxoffice_proto::domain::Envelope as prost::Message>::decode(envelope)
             .map_err(|error| format!("not an envelope: {error}"))?;
-        let event_id =
-            Uuid::parse_str(&envelope.event_id).map_err(|_| format!("event_id {:?} is not a UUID", envelope.event_id))?;
+        let event_id = Uuid::parse_str(&envelope.event_id)
+            .map_err(|_| format!("event_id {:?} is not a UUID", envelope.event_id))?;
         let occurred_at = DateTime::parse_from_rfc3339(&envelope.occurred_at)
             .map_err(|_| format!("occurred_at {:?} is not an RFC 3339 time", envelope.occurred_at))?
             .with_timezone(&Utc);
@@ -44,7 +44,10 @@ impl Delivered {
     /// The payload as the message `M`; a payload that does not decode is a dead letter.
     pub fn payload<M: prost::Message + Default>(&self) -> Result<M, HandleError> {
         M::decode(self.payload.as_slice()).map_err(|error| {
-            HandleError::Malformed(format!("the payload of {} is not a valid message: {error}", self.event_type))
+            HandleError::Malformed(format!(
+                "the payload of {} is not a valid message: {error}",
+                self.event_type
+            ))
         })
     }
 }

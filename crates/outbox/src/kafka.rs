@@ -67,7 +67,12 @@ impl KafkaPublisher {
     }
 
     /// Sends a dead letter: the message as it came, with why it could not be handled.
-    async fn dead_letter(&self, message: &rdkafka::message::BorrowedMessage<'_>, consumer: &str, reason: &str) -> anyhow::Result<()> {
+    async fn dead_letter(
+        &self,
+        message: &rdkafka::message::BorrowedMessage<'_>,
+        consumer: &str,
+        reason: &str,
+    ) -> anyhow::Result<()> {
         let headers = OwnedHeaders::new()
             .insert(Header { key: "reason", value: Some(reason) })
             .insert(Header { key: "consumer", value: Some(consumer) })
@@ -81,7 +86,8 @@ impl KafkaPublisher {
             record = record.key(key);
         }
         self.producer.send(record, DELIVERY_TIMEOUT).await.map_err(|(error, _)| error)?;
-        metrics::counter!("domain_events_dead_lettered_total", "consumer" => consumer.to_owned()).increment(1);
+        metrics::counter!("domain_events_dead_lettered_total", "consumer" => consumer.to_owned())
+            .increment(1);
         Ok(())
     }
 }
@@ -96,7 +102,9 @@ async fn create_topics(settings: &KafkaSettings) -> anyhow::Result<()> {
     ];
     let topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|name| NewTopic::new(name, settings.partitions, TopicReplication::Fixed(settings.replication_factor)))
+        .map(|name| {
+            NewTopic::new(name, settings.partitions, TopicReplication::Fixed(settings.replication_factor))
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(DELIVERY_TIMEOUT));
     for result in admin.create_topics(&topics, &options).await? {
@@ -115,7 +123,8 @@ impl Publisher for KafkaPublisher {
         let deliveries: Vec<_> = rows
             .iter()
             .map(|row| {
-                let record = FutureRecord::to(self.topics.name(row.topic)).key(&row.key).payload(&row.envelope);
+                let record =
+                    FutureRecord::to(self.topics.name(row.topic)).key(&row.key).payload(&row.envelope);
                 self.producer.send(record, DELIVERY_TIMEOUT)
             })
             .collect();
@@ -137,7 +146,11 @@ pub struct KafkaConsumer {
 }
 
 impl KafkaConsumer {
-    pub fn new(settings: &KafkaSettings, publisher: KafkaPublisher, handler: Arc<dyn Handler>) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &KafkaSettings,
+        publisher: KafkaPublisher,
+        handler: Arc<dyn Handler>,
+    ) -> anyhow::Result<Self> {
         let group = format!("{}{}", settings.group_prefix, handler.name());
         let consumer: StreamConsumer = client_config(settings)
             .set("group.id", &group)
@@ -179,8 +192,13 @@ impl KafkaConsumer {
                 let failure = match result {
                     Ok(()) => break,
                     Err(HandleError::Malformed(reason)) => {
-                        tracing::error!(consumer = name, reason, topic = message.topic(), offset = message.offset(),
-                            "a domain event cannot be handled; sent to the dead letters");
+                        tracing::error!(
+                            consumer = name,
+                            reason,
+                            topic = message.topic(),
+                            offset = message.offset(),
+                            "a domain event cannot be handled; sent to the dead letters"
+                        );
                         match self.publisher.dead_letter(&message, name, &reason).await {
                             Ok(()) => break,
                             Err(error) => error,

@@ -61,17 +61,16 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// The relay of `service`'s outbox, which deletes sent rows `retention` after sending them,
-    /// and the handle its service wakes it with.
+    /// The relay of `service`'s outbox, woken through `handle` (the one the service's commits
+    /// wake), which deletes sent rows `retention` after sending them.
     pub fn new(
         service: &'static str,
         db: OutboxDb,
+        handle: RelayHandle,
         publisher: Arc<dyn Publisher>,
         retention: Duration,
-    ) -> (Relay, RelayHandle) {
-        let handle = RelayHandle::default();
-        let relay = Relay { service, db, publisher, retention, wake: handle.wake.clone() };
-        (relay, handle)
+    ) -> Relay {
+        Relay { service, db, publisher, retention, wake: handle.wake }
     }
 
     /// Relays until `shutdown`.
@@ -90,7 +89,8 @@ impl Relay {
                     IDLE_POLL
                 }
                 Err(error) => {
-                    metrics::counter!("outbox_publish_failures_total", "service" => self.service).increment(1);
+                    metrics::counter!("outbox_publish_failures_total", "service" => self.service)
+                        .increment(1);
                     tracing::warn!(service = self.service, error = %format!("{error:#}"), retry_in = ?backoff,
                         "publishing domain events fails; they wait in the outbox");
                     let wait = backoff;

@@ -175,7 +175,8 @@ impl OutboxDb {
             // it, so no turn is needed. No transaction either: a read transaction held while
             // publishing could not become a write one after a hold committed meanwhile.
             OutboxDb::Sqlite(pool) => {
-                let rows: Vec<Row> = sqlx::query_as(PENDING_SQL).bind(i64::from(limit)).fetch_all(pool).await?;
+                let rows: Vec<Row> =
+                    sqlx::query_as(PENDING_SQL).bind(i64::from(limit)).fetch_all(pool).await?;
                 let rows = into_pending(rows);
                 if rows.is_empty() {
                     return Ok(Some(0));
@@ -199,7 +200,11 @@ impl OutboxDb {
 
     /// Deletes rows sent before `before`, and processed-event records older than
     /// `processed_before`. Returns how many outbox rows went.
-    pub(crate) async fn purge(&self, before: DateTime<Utc>, processed_before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(crate) async fn purge(
+        &self,
+        before: DateTime<Utc>,
+        processed_before: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
         const OUTBOX: &str = "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1";
         const PROCESSED: &str = "DELETE FROM processed_events WHERE processed_at < $1";
         Ok(match self {

@@ -8,6 +8,7 @@ use boxoffice_types::Caller;
 use uuid::Uuid;
 
 use crate::domain::{BookingRecord, BookingStatus, Change, CANCEL_SWEEP_PASSES, CANCEL_SWEEP_PAUSE};
+use crate::domain_events::EndReason;
 use crate::service::Bookings;
 
 impl Bookings {
@@ -28,10 +29,10 @@ impl Bookings {
                         "a ticket of this booking was already used at the door; it cannot be refunded",
                     ));
                 }
-                self.refund(&booking).await?;
+                self.refund(&booking, EndReason::Requested).await?;
             }
             Some(change) => {
-                self.close(booking.id, booking.event_id, change).await?;
+                self.close(booking.id, booking.event_id, change, EndReason::Requested).await?;
             }
             None if booking.status == BookingStatus::Expired => {
                 return Err(Error::new(
@@ -68,8 +69,8 @@ impl Bookings {
                 let Some(booking) = self.inner.db.booking(booking_id).await? else { continue };
                 let Some(change) = Change::cancelling(status) else { continue };
                 let closed = match change {
-                    Change::Refund => self.refund(&booking).await?,
-                    change => self.close(booking_id, event_id, change).await?,
+                    Change::Refund => self.refund(&booking, EndReason::EventCancelled).await?,
+                    change => self.close(booking_id, event_id, change, EndReason::EventCancelled).await?,
                 };
                 match (closed, change) {
                     (false, _) => {}
@@ -84,8 +85,8 @@ impl Bookings {
 
     /// Pays a confirmed booking back, then marks it refunded and returns its units. The refund
     /// comes first: a booking marked refunded has surely had its money back.
-    async fn refund(&self, booking: &BookingRecord) -> Result<bool, Error> {
+    async fn refund(&self, booking: &BookingRecord, reason: EndReason) -> Result<bool, Error> {
         self.refund_charge(booking.id).await?;
-        self.close(booking.id, booking.event_id, Change::Refund).await
+        self.close(booking.id, booking.event_id, Change::Refund, reason).await
     }
 }

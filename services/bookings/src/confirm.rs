@@ -12,6 +12,7 @@ use boxoffice_types::{Caller, CategoryKind};
 use uuid::Uuid;
 
 use crate::domain::{next, BookingRecord, BookingStatus, Change, TicketRecord};
+use crate::domain_events::EndReason;
 use crate::payments::PaymentError;
 use crate::service::Bookings;
 
@@ -57,7 +58,7 @@ impl Bookings {
         // Money is taken only for an event still on sale: ask the events service afresh.
         let event = self.inner.catalog.fresh_event(booking.event_id).await?;
         if !event.is_published() {
-            self.close(booking.id, booking.event_id, Change::Cancel).await?;
+            self.close(booking.id, booking.event_id, Change::Cancel, EndReason::EventCancelled).await?;
             return Err(Error::new(Code::Conflict, "the event was cancelled; the hold is released"));
         }
         let charge_id = match self
@@ -117,7 +118,7 @@ impl Bookings {
         }
         self.refund_charge(booking.id).await?;
         if self.inner.db.is_closed(booking.event_id).await? {
-            self.close(booking.id, booking.event_id, Change::Cancel).await?;
+            self.close(booking.id, booking.event_id, Change::Cancel, EndReason::EventCancelled).await?;
             return Err(Error::new(Code::Conflict, "the event was cancelled; the payment is refunded"));
         }
         match current.status {

@@ -12,13 +12,14 @@ use uuid::Uuid;
 use crate::domain::{
     Change, EXPIRY_BATCH, EXPIRY_SWEEP_INTERVAL, IDEMPOTENCY_KEY_TTL, IDEMPOTENCY_PURGE_INTERVAL,
 };
+use crate::domain_events::EndReason;
 use crate::service::Bookings;
 
 impl Bookings {
     /// Releases a due hold: the booking becomes `expired` and its units return to sale. False
     /// when it was not a due, pending hold.
     pub async fn expire(&self, booking_id: Uuid, event_id: Uuid) -> Result<bool, Error> {
-        let expired = self.close(booking_id, event_id, Change::Expire).await?;
+        let expired = self.close(booking_id, event_id, Change::Expire, EndReason::Requested).await?;
         if expired {
             metrics::counter!("bookings_expired_total").increment(1);
         }

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod confirm;
 pub mod db;
 pub mod domain;
+pub mod domain_events;
 pub mod events_client;
 pub mod expiry;
 pub mod group_commit;

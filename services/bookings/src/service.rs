@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use boxoffice_errors::Error;
+use boxoffice_outbox::{Publisher, Relay};
 use boxoffice_types::Caller;
 use uuid::Uuid;
 
@@ -12,6 +13,7 @@ use crate::catalog::{CachedCatalog, EventCatalog};
 use crate::clock::Clock;
 use crate::db::BookingDb;
 use crate::domain::{BookingRecord, Change};
+use crate::domain_events::EndReason;
 use crate::group_commit::GroupCommit;
 use crate::inventory::{GuardedInventory, InventoryStore};
 use crate::payments::PaymentProvider;
@@ -51,6 +53,12 @@ impl Bookings {
         let inventory = GuardedInventory::new(inventory, db.clone(), catalog.clone());
         let inner = Inner { db, inventory, catalog, payments, signer, clock, commits };
         Bookings { inner: Arc::new(inner) }
+    }
+
+    /// The relay of this service's outbox, publishing to `publisher`.
+    pub fn relay(&self, publisher: Arc<dyn Publisher>, retention: std::time::Duration) -> Relay {
+        let (db, handle) = self.inner.db.outbox();
+        Relay::new("bookings", db, handle, publisher, retention)
     }
 
     pub fn clock(&self) -> &Clock {
@@ -95,8 +103,9 @@ impl Bookings {
         booking_id: Uuid,
         event_id: Uuid,
         change: Change,
+        reason: EndReason,
     ) -> Result<bool, Error> {
-        let closed = self.inner.db.close(booking_id, change, self.inner.clock.now()).await?;
+        let closed = self.inner.db.close(booking_id, change, reason, self.inner.clock.now()).await?;
         if closed {
             if let Err(error) = self.inner.inventory.release(event_id, booking_id).await {
                 // The database released them; the inventory catches up when it is rebuilt.

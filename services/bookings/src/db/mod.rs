@@ -4,8 +4,9 @@
 //!
 //! Every state change is one transaction, and each starts with its write, so SQLite takes its
 //! write lock at once. Status changes are compare-and-sets whose `from` and `to` come from the
-//! table of transitions (`crate::domain::TRANSITIONS`). A later release adds the transactional
-//! outbox to these same transactions.
+//! table of transitions (`crate::domain::TRANSITIONS`). Every change also writes its domain
+//! event (`crate::domain_events`) to the outbox in its own transaction, after the booking's row,
+//! so a booking's events are written in the order of its changes.
 
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Unit};
+use crate::domain_events::EndReason;
 use crate::inventory::LiveUnit;
 
 mod rows;
@@ -96,7 +98,15 @@ pub trait BookingDb: Send + Sync + 'static {
     /// A change that ends the booking ([`Change::releases_units`]): its compare-and-set
     /// ([`Change::transition`]) and the booking's units released, in one transaction. False when
     /// the booking was not in the change's `from` status (or, for an expiry, not yet due).
-    async fn close(&self, booking_id: Uuid, change: Change, now: DateTime<Utc>) -> Result<bool>;
+    /// Its domain event (`booking.cancelled` with `reason`, `booking.expired`,
+    /// `booking.refunded`) is written to the outbox in the same transaction.
+    async fn close(
+        &self,
+        booking_id: Uuid,
+        change: Change,
+        reason: EndReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Pending bookings whose hold has run out: (booking id, event id).
     async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>>;
     /// Live (pending or confirmed) bookings of an event: (booking id, status).
@@ -122,4 +132,7 @@ pub trait BookingDb: Send + Sync + 'static {
     async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()>;
     async fn is_closed(&self, event_id: Uuid) -> Result<bool>;
     async fn ping(&self) -> Result<()>;
+    /// The outbox of this database, for its relay, and the handle every commit that writes
+    /// domain events wakes it with.
+    fn outbox(&self) -> (boxoffice_outbox::OutboxDb, boxoffice_outbox::RelayHandle);
 }

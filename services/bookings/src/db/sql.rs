@@ -6,9 +6,12 @@ use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use boxoffice_outbox::{OutboxDb, OutboxSql as _, RelayHandle};
+
 use super::rows::{parse_status, BookingRow, TicketRow, BOOKING_COLUMNS, TICKET_COLUMNS};
 use super::{BookingDb, CategorySales, CheckIn, KeyClaim, NewHold, Position, Result};
 use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Transition, Unit};
+use crate::domain_events::{self, EndReason};
 use crate::inventory::{LiveUnit, UnitState};
 
 /// Rows per INSERT statement, within SQLite's limit of 32,766 bound parameters (11 per booking,
@@ -17,10 +20,12 @@ const BOOKINGS_PER_INSERT: usize = 1_000;
 const UNITS_PER_INSERT: usize = 5_000;
 
 macro_rules! sql_db {
-    ($name:ident, $database:ty) => {
+    ($name:ident, $database:ty, $outbox:ident) => {
         #[derive(Clone)]
         pub struct $name {
             pool: sqlx::Pool<$database>,
+            /// Woken after every commit that wrote domain events.
+            relay: RelayHandle,
         }
 
         impl $name {
@@ -105,7 +110,11 @@ macro_rules! sql_db {
                         Err(error) => return Err(database_error(error)),
                     }
                 }
-                transaction.commit().await.map_err(database_error)
+                let events: Vec<_> = holds.iter().map(|hold| domain_events::held(&hold.booking, now)).collect();
+                <$database>::write_outbox(&mut transaction, &events).await.map_err(database_error)?;
+                transaction.commit().await.map_err(database_error)?;
+                self.relay.wake();
+                Ok(())
             }
 
             async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>> {
@@ -157,23 +166,25 @@ macro_rules! sql_db {
             async fn confirm(&self, booking_id: Uuid, charge_id: &str, tickets: &[TicketRecord], now: DateTime<Utc>) -> Result<bool> {
                 let Transition { from, to } = Change::Confirm.transition();
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                let confirmed = sqlx::query(
+                let confirmed: Option<BookingRow> = sqlx::query_as(&format!(
                     "UPDATE bookings SET status = $5, charge_id = $2, updated_at = $3 \
                      WHERE id = $1 AND status = $4 AND expires_at > $3 \
-                     AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id)",
-                )
+                     AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id) \
+                     RETURNING {BOOKING_COLUMNS}"
+                ))
                 .bind(booking_id)
                 .bind(charge_id)
                 .bind(now)
                 .bind(from.as_str())
                 .bind(to.as_str())
-                .execute(&mut *transaction)
+                .fetch_optional(&mut *transaction)
                 .await
                 .map_err(database_error)?;
-                if confirmed.rows_affected() != 1 {
+                let Some(confirmed) = confirmed else {
                     transaction.rollback().await.map_err(database_error)?;
                     return Ok(false);
-                }
+                };
+                let event = domain_events::confirmed(&confirmed.into_record(Vec::new())?, tickets, now);
                 if !tickets.is_empty() {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
                         "INSERT INTO tickets (id, booking_id, event_id, category_id, unit_id, seat, price_cents, code) ",
@@ -190,11 +201,13 @@ macro_rules! sql_db {
                     });
                     insert.build().execute(&mut *transaction).await.map_err(database_error)?;
                 }
+                <$database>::write_outbox(&mut transaction, std::slice::from_ref(&event)).await.map_err(database_error)?;
                 transaction.commit().await.map_err(database_error)?;
+                self.relay.wake();
                 Ok(true)
             }
 
-            async fn close(&self, booking_id: Uuid, change: Change, now: DateTime<Utc>) -> Result<bool> {
+            async fn close(&self, booking_id: Uuid, change: Change, reason: EndReason, now: DateTime<Utc>) -> Result<bool> {
                 if !change.releases_units() {
                     return Err(Error::internal(format!("{change:?} does not close a booking")));
                 }
@@ -203,27 +216,32 @@ macro_rules! sql_db {
                 // An expiry applies only once the hold is due, so it can never overtake a
                 // confirmation that came in time.
                 let due = if change == Change::Expire { " AND expires_at <= $4" } else { "" };
-                let closed = sqlx::query(&format!(
-                    "UPDATE bookings SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2{due}"
+                let closed: Option<BookingRow> = sqlx::query_as(&format!(
+                    "UPDATE bookings SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2{due} \
+                     RETURNING {BOOKING_COLUMNS}"
                 ))
                 .bind(booking_id)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(now)
-                .execute(&mut *transaction)
+                .fetch_optional(&mut *transaction)
                 .await
                 .map_err(database_error)?;
-                if closed.rows_affected() != 1 {
+                let Some(closed) = closed else {
                     transaction.rollback().await.map_err(database_error)?;
                     return Ok(false);
-                }
+                };
+                let events: Vec<_> =
+                    domain_events::ended(&closed.into_record(Vec::new())?, change, reason, now).into_iter().collect();
                 sqlx::query("UPDATE booking_units SET released_at = $2 WHERE booking_id = $1 AND released_at IS NULL")
                     .bind(booking_id)
                     .bind(now)
                     .execute(&mut *transaction)
                     .await
                     .map_err(database_error)?;
+                <$database>::write_outbox(&mut transaction, &events).await.map_err(database_error)?;
                 transaction.commit().await.map_err(database_error)?;
+                self.relay.wake();
                 Ok(true)
             }
 
@@ -287,15 +305,24 @@ macro_rules! sql_db {
             }
 
             async fn check_in(&self, ticket_id: Uuid, now: DateTime<Utc>) -> Result<CheckIn> {
-                let admitted = sqlx::query("UPDATE tickets SET checked_in_at = $2 WHERE id = $1 AND checked_in_at IS NULL")
-                    .bind(ticket_id)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(database_error)?;
-                if admitted.rows_affected() == 1 {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                let admitted: Option<(Uuid, Uuid)> = sqlx::query_as(
+                    "UPDATE tickets SET checked_in_at = $2 WHERE id = $1 AND checked_in_at IS NULL \
+                     RETURNING booking_id, event_id",
+                )
+                .bind(ticket_id)
+                .bind(now)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                if let Some((booking_id, event_id)) = admitted {
+                    let event = domain_events::checked_in(ticket_id, booking_id, event_id, now);
+                    <$database>::write_outbox(&mut transaction, std::slice::from_ref(&event)).await.map_err(database_error)?;
+                    transaction.commit().await.map_err(database_error)?;
+                    self.relay.wake();
                     return Ok(CheckIn::Admitted(now));
                 }
+                transaction.rollback().await.map_err(database_error)?;
                 let (at,): (Option<DateTime<Utc>>,) = sqlx::query_as("SELECT checked_in_at FROM tickets WHERE id = $1")
                     .bind(ticket_id)
                     .fetch_one(&self.pool)
@@ -406,6 +433,10 @@ macro_rules! sql_db {
                 Ok(closed.is_some())
             }
 
+            fn outbox(&self) -> (OutboxDb, RelayHandle) {
+                (OutboxDb::$outbox(self.pool.clone()), self.relay.clone())
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(Error::unavailable)?;
                 Ok(())
@@ -436,17 +467,17 @@ fn push_page<'a, DB: sqlx::Database>(
     sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
 }
 
-sql_db!(PostgresBookingDb, sqlx::Postgres);
-sql_db!(SqliteBookingDb, sqlx::Sqlite);
+sql_db!(PostgresBookingDb, sqlx::Postgres, Postgres);
+sql_db!(SqliteBookingDb, sqlx::Sqlite, Sqlite);
 
 impl PostgresBookingDb {
     pub fn new(pool: sqlx::PgPool) -> Self {
-        PostgresBookingDb { pool }
+        PostgresBookingDb { pool, relay: RelayHandle::default() }
     }
 }
 
 impl SqliteBookingDb {
     pub fn new(pool: sqlx::SqlitePool) -> Self {
-        SqliteBookingDb { pool }
+        SqliteBookingDb { pool, relay: RelayHandle::default() }
     }
 }
