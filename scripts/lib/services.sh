@@ -64,3 +64,18 @@ drop_test_databases() {
     psql "$BOXOFFICE_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
 }
+
+# tansu, a Kafka-compatible broker (Apache-2.0) for the Kafka tests: built once with cargo into
+# ~/.cache/boxoffice/tansu (12 to 20 minutes the first time), then reused. Each test starts its
+# own broker on a free loopback port, with in-memory storage, and stops it.
+TANSU_VERSION=0.6.0
+ensure_tansu() {
+  local root="${BOXOFFICE_TANSU_ROOT:-$HOME/.cache/boxoffice/tansu}"
+  export BOXOFFICE_TEST_TANSU="$root/bin/tansu"
+  if [ -x "$BOXOFFICE_TEST_TANSU" ] && "$BOXOFFICE_TEST_TANSU" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+    return 0
+  fi
+  log "building tansu $TANSU_VERSION into $root (once; 12 to 20 minutes)"
+  CARGO_TARGET_DIR="$root-target" cargo install tansu --version "$TANSU_VERSION" --locked \
+    --features dynostore,postgres --root "$root" >&2
+}

@@ -31,7 +31,7 @@ on_both_backends!(
 /// A published event with a general-admission category of `standing` places and, when
 /// `seats` > 0, a seated category of one row of `seats` seats. Returns the organizer's token
 /// and the event.
-async fn on_sale(app: &TestApp, standing: u32, seats: u32) -> (String, Value) {
+pub(crate) async fn on_sale(app: &TestApp, standing: u32, seats: u32) -> (String, Value) {
     let (_, organizer) = app.user_with_role("organizer").await;
     let mut body = event_body("On Sale", "2030-05-01T20:00:00Z");
     body["max_tickets_per_booking"] = json!(4);
@@ -54,20 +54,20 @@ async fn on_sale(app: &TestApp, standing: u32, seats: u32) -> (String, Value) {
     (organizer.access, event)
 }
 
-fn category(event: &Value, index: usize) -> String {
+pub(crate) fn category(event: &Value, index: usize) -> String {
     event["categories"][index]["id"].as_str().unwrap().to_owned()
 }
 
-fn id(value: &Value) -> String {
+pub(crate) fn id(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
 
 impl TestApp {
-    async fn hold(&self, token: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn hold(&self, token: &str, body: Value) -> reqwest::Response {
         self.post("/api/v1/bookings", body, Some(token)).await
     }
 
-    async fn hold_ok(&self, token: &str, body: Value) -> Value {
+    pub(crate) async fn hold_ok(&self, token: &str, body: Value) -> Value {
         let response = self.hold(token, body).await;
         let status = response.status();
         let booking: Value = response.json().await.unwrap();
@@ -75,7 +75,12 @@ impl TestApp {
         booking
     }
 
-    async fn confirm(&self, token: &str, booking_id: &str, payment_token: &str) -> reqwest::Response {
+    pub(crate) async fn confirm(
+        &self,
+        token: &str,
+        booking_id: &str,
+        payment_token: &str,
+    ) -> reqwest::Response {
         self.post(
             &format!("/api/v1/bookings/{booking_id}/confirm"),
             json!({"payment_token": payment_token}),

@@ -9,6 +9,7 @@ mod bookings;
 mod contract;
 mod events;
 mod gateway;
+mod kafka;
 mod operations;
 mod security;
 mod users;

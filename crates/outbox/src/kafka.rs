@@ -46,7 +46,7 @@ fn client_config(settings: &KafkaSettings) -> ClientConfig {
 #[derive(Clone)]
 pub struct KafkaPublisher {
     producer: FutureProducer,
-    topics: TopicNames,
+    settings: Arc<KafkaSettings>,
 }
 
 impl KafkaPublisher {
@@ -63,7 +63,7 @@ impl KafkaPublisher {
         if let Err(error) = create_topics(settings).await {
             tracing::warn!(error = %format!("{error:#}"), "creating the Kafka topics fails; the broker may create them");
         }
-        Ok(KafkaPublisher { producer, topics: settings.topics.clone() })
+        Ok(KafkaPublisher { producer, settings: Arc::new(settings.clone()) })
     }
 
     /// Sends a dead letter: the message as it came, with why it could not be handled.
@@ -79,7 +79,7 @@ impl KafkaPublisher {
             .insert(Header { key: "topic", value: Some(message.topic()) })
             .insert(Header { key: "partition", value: Some(&message.partition().to_string()) })
             .insert(Header { key: "offset", value: Some(&message.offset().to_string()) });
-        let mut record = FutureRecord::to(&self.topics.dead_letters)
+        let mut record = FutureRecord::to(&self.settings.topics.dead_letters)
             .payload(message.payload().unwrap_or_default())
             .headers(headers);
         if let Some(key) = message.key() {
@@ -123,13 +123,21 @@ impl Publisher for KafkaPublisher {
         let deliveries: Vec<_> = rows
             .iter()
             .map(|row| {
-                let record =
-                    FutureRecord::to(self.topics.name(row.topic)).key(&row.key).payload(&row.envelope);
+                let record = FutureRecord::to(self.settings.topics.name(row.topic))
+                    .key(&row.key)
+                    .payload(&row.envelope);
                 self.producer.send(record, DELIVERY_TIMEOUT)
             })
             .collect();
         for delivery in futures::future::join_all(deliveries).await {
-            delivery.map_err(|(error, _)| error).context("a domain event was not acknowledged by Kafka")?;
+            if let Err((error, _)) = delivery {
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+                    // A broker that lost its topics (or never had them): they are made again
+                    // before the batch is sent again.
+                    create_topics(&self.settings).await?;
+                }
+                return Err(error).context("a domain event was not acknowledged by Kafka");
+            }
         }
         Ok(())
     }

@@ -1,0 +1,228 @@
+//! Domain events on a real Kafka-compatible broker: tansu, started by each test on a free
+//! loopback port with in-memory storage and reached through a proxy the test can cut (`BOXOFFICE_TEST_TANSU`, which scripts/test builds and
+//! caches), and read back with a Kafka consumer of the test's own.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use boxoffice_proto::domain::Envelope;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::{ClientConfig, Message as _};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::bookings::{category, id, on_sale};
+use crate::helpers::{fresh_settings, Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_confirmed_booking_is_told_on_kafka_once_after_its_hold,
+    with_the_broker_down_sales_go_on_and_every_event_arrives_when_it_returns,
+);
+
+/// A tansu broker, reached through a TCP proxy of the test's own on the address it advertises,
+/// so that the test can cut the network to it and restore it while the broker keeps its data.
+struct Broker {
+    child: Child,
+    proxy_port: u16,
+    broker_port: u16,
+    proxy: Option<CancellationToken>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Broker {
+    async fn start() -> Broker {
+        let binary = std::env::var("BOXOFFICE_TEST_TANSU").unwrap_or_else(|_| {
+            format!("{}/.cache/boxoffice/tansu/bin/tansu", std::env::var("HOME").unwrap_or_default())
+        });
+        let (proxy_port, broker_port) = (free_port(), free_port());
+        let child = Command::new(&binary)
+            .args(["broker", "--listener-url", &format!("tcp://127.0.0.1:{broker_port}")])
+            .args(["--advertised-listener-url", &format!("tcp://127.0.0.1:{proxy_port}")])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("tansu starts from {binary} (scripts/test builds it): {error}"));
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", broker_port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "tansu listens on {broker_port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut broker = Broker { child, proxy_port, broker_port, proxy: None };
+        broker.restore().await;
+        broker
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.proxy_port)
+    }
+
+    /// Closes every connection to the broker and refuses new ones.
+    fn cut(&mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            proxy.cancel();
+        }
+    }
+
+    /// Accepts connections to the broker again, on the same address.
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.proxy_port)).await.unwrap();
+        let cancel = CancellationToken::new();
+        let upstream = self.broker_port;
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => accepted.unwrap(),
+                };
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        self.proxy = Some(cancel);
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.cut();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn app_on(broker: &Broker, backend: Backend) -> TestApp {
+    let mut settings = fresh_settings(backend).await;
+    settings.kafka_brokers = Some(broker.address());
+    settings.kafka_partitions = 3;
+    TestApp::start(backend, settings).await
+}
+
+/// Reads the bookings topic from its beginning until `done` says the messages are all there
+/// (or 30 seconds pass): every message as (key, envelope).
+async fn read_bookings_topic(
+    broker: &Broker,
+    done: impl Fn(&[(String, Envelope)]) -> bool,
+) -> Vec<(String, Envelope)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["boxoffice.bookings"]).unwrap();
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(&messages) && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await else {
+            continue;
+        };
+        let key = String::from_utf8(message.key().unwrap_or_default().to_vec()).unwrap();
+        let envelope: Envelope = prost::Message::decode(message.payload().unwrap_or_default()).unwrap();
+        assert_eq!(key, envelope.aggregate_id, "the key is the aggregate id");
+        messages.push((key, envelope));
+    }
+    messages
+}
+
+/// The types told of each booking, in the order they arrived, each event id once.
+fn by_booking(messages: &[(String, Envelope)]) -> HashMap<String, Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut told: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, envelope) in messages {
+        if seen.insert(envelope.event_id.clone()) {
+            told.entry(key.clone()).or_default().push(envelope.r#type.clone());
+        }
+    }
+    told
+}
+
+async fn a_confirmed_booking_is_told_on_kafka_once_after_its_hold(backend: Backend) {
+    let broker = Broker::start().await;
+    let app = app_on(&broker, backend).await;
+    let (_, event) = on_sale(&app, 10, 0).await;
+    let (_, buyer) = app.mint_customer();
+    let items =
+        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 2}]});
+    let booking = app.hold_ok(&buyer, items).await;
+    let confirmed: Value = app.confirm(&buyer, &id(&booking), "tok_ok").await.json().await.unwrap();
+    assert_eq!(confirmed["status"], "confirmed");
+
+    let messages = read_bookings_topic(&broker, |messages| {
+        by_booking(messages).get(&id(&booking)).is_some_and(|told| told.len() >= 2)
+    })
+    .await;
+    let told = by_booking(&messages);
+    assert_eq!(told[&id(&booking)], ["booking.held", "booking.confirmed"]);
+    let confirmations: Vec<&Envelope> = messages
+        .iter()
+        .map(|(_, envelope)| envelope)
+        .filter(|envelope| envelope.r#type == "booking.confirmed")
+        .collect();
+    assert_eq!(confirmations.len(), 1, "one booking.confirmed, delivered once");
+    let payload: boxoffice_proto::domain::BookingConfirmed =
+        prost::Message::decode(confirmations[0].payload.as_slice()).unwrap();
+    let codes: Vec<&str> = confirmed["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ticket| ticket["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(payload.tickets.iter().map(|ticket| ticket.code.as_str()).collect::<Vec<_>>(), codes);
+}
+
+async fn with_the_broker_down_sales_go_on_and_every_event_arrives_when_it_returns(backend: Backend) {
+    let mut broker = Broker::start().await;
+    let app = app_on(&broker, backend).await;
+    let (_, event) = on_sale(&app, 100, 0).await;
+    broker.cut();
+
+    // Holds and confirmations answer as ever; their events wait in the outbox.
+    let mut bookings = Vec::new();
+    for _ in 0..10 {
+        let (_, buyer) = app.mint_customer();
+        let items =
+            json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]});
+        let booking = app.hold_ok(&buyer, items).await;
+        let response = app.confirm(&buyer, &id(&booking), "tok_ok").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        bookings.push(id(&booking));
+    }
+    let pending = app.outbox("bookings").await.iter().filter(|(_, sent)| !sent).count();
+    assert_eq!(pending, 20, "every event waits while the broker is away");
+
+    // The broker is reachable again: the relay publishes every waiting event.
+    broker.restore().await;
+    let started = Instant::now();
+    while app.outbox("bookings").await.iter().any(|(_, sent)| !sent) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the relay publishes what waited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let messages = read_bookings_topic(&broker, |messages| {
+        let told = by_booking(messages);
+        bookings.iter().all(|booking| told.get(booking).is_some_and(|told| told.len() >= 2))
+    })
+    .await;
+    let told = by_booking(&messages);
+    for booking in &bookings {
+        let expected = ["booking.held".to_owned(), "booking.confirmed".to_owned()];
+        assert_eq!(told.get(booking).map(Vec::as_slice), Some(&expected[..]), "in order, for {booking}");
+    }
+}
