@@ -235,6 +235,9 @@ pub async fn start_with_clock(
             let kv = shared_kv(settings, "users").await?;
             let token = required_internal_token(settings)?;
             let users = users(settings, kv, shared_token_key(settings)?).await?;
+            let messaging = Messaging::connect(settings, false).await?;
+            let relay = |publisher, retention| users.relay(publisher, retention);
+            messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             running.users_grpc_addr = Some(listener.local_addr()?);
             running.serve_grpc(listener, boxoffice_users::grpc::server(users.clone()), &token);
@@ -248,6 +251,9 @@ pub async fn start_with_clock(
             let kv = shared_kv(settings, "events").await?;
             let token = required_internal_token(settings)?;
             let events = events(settings, kv, over_network(&settings.bookings_url, &token)?).await?;
+            let messaging = Messaging::connect(settings, false).await?;
+            let relay = |publisher, retention| events.relay(publisher, retention);
+            messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
             let listener = bind(settings.events_grpc_addr, "events service").await?;
             running.events_grpc_addr = Some(listener.local_addr()?);
             running.serve_grpc(listener, boxoffice_events::grpc::server(events.clone()), &token);
@@ -318,6 +324,10 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     let bookings = bookings(settings, over_network(&events_url, &token)?, clock).await?;
     running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
     let messaging = Messaging::connect(settings, true).await?;
+    let relay = |publisher, retention| users.relay(publisher, retention);
+    messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
+    let relay = |publisher, retention| events.relay(publisher, retention);
+    messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
     let relay = |publisher, retention| bookings.relay(publisher, retention);
     messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
 

@@ -7,6 +7,7 @@ mod auth;
 mod bench;
 mod bookings;
 mod contract;
+mod domain_events;
 mod events;
 mod gateway;
 mod kafka;

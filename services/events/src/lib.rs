@@ -20,6 +20,7 @@
 pub mod bookings_client;
 pub mod cache;
 pub mod domain;
+pub mod domain_events;
 pub mod editing;
 pub mod grpc;
 pub mod inventory;

@@ -106,17 +106,37 @@ impl Events {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let mut event = self.event_to_change(caller, event_id).await?;
+            let before = event.status;
             if !change(&mut event).await? {
                 return Ok(event);
             }
             event.updated_at = now();
-            if self.store.update_event(&event).await? {
+            let told = crate::domain_events::told(before, &event, self.venue_name(&event).await?);
+            if self.store.update_event(&event, told.as_ref()).await? {
                 self.cache.forget(event_id).await?;
                 event.version += 1;
                 return Ok(event);
             }
         }
         Err(concurrent_update())
+    }
+
+    /// The name of the event's venue, for the domain events that tell of it.
+    async fn venue_name(&self, event: &EventRecord) -> Result<Option<String>, Error> {
+        match event.venue_id {
+            Some(venue_id) => Ok(self.store.venue(venue_id).await?.map(|venue| venue.name)),
+            None => Ok(None),
+        }
+    }
+
+    /// The relay of this service's outbox, publishing to `publisher`.
+    pub fn relay(
+        &self,
+        publisher: std::sync::Arc<dyn boxoffice_outbox::Publisher>,
+        retention: std::time::Duration,
+    ) -> boxoffice_outbox::Relay {
+        let (db, handle) = self.store.outbox();
+        boxoffice_outbox::Relay::new("events", db, handle, publisher, retention)
     }
 
     pub async fn check_ready(&self) -> Result<(), Error> {

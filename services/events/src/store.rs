@@ -4,6 +4,7 @@
 
 use boxoffice_db::database_error;
 use boxoffice_errors::{Code, Error};
+use boxoffice_outbox::{OutboxDb, OutboxEvent, OutboxSql, RelayHandle};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
@@ -74,12 +75,15 @@ pub trait EventStore: Send + Sync + 'static {
     async fn insert_event(&self, event: &EventRecord) -> Result<()>;
     async fn event(&self, id: Uuid) -> Result<Option<EventRecord>>;
     /// Writes `event` over the stored one if that is still at `event.version`, and bumps the
-    /// version. False when another update came first.
-    async fn update_event(&self, event: &EventRecord) -> Result<bool>;
+    /// version, with the domain event that tells of it (if any) in the same transaction. False
+    /// when another update came first.
+    async fn update_event(&self, event: &EventRecord, told: Option<&OutboxEvent>) -> Result<bool>;
     /// Deletes the event only while it is a draft.
     async fn delete_draft(&self, id: Uuid) -> Result<bool>;
     async fn list_events(&self, query: &ListQuery) -> Result<Vec<EventRecord>>;
     async fn ping(&self) -> Result<()>;
+    /// The outbox of this database, for its relay, and the handle that wakes it.
+    fn outbox(&self) -> (OutboxDb, RelayHandle);
 }
 
 #[derive(sqlx::FromRow)]
@@ -182,10 +186,12 @@ fn contains_pattern(text: &str) -> String {
 }
 
 macro_rules! sql_store {
-    ($name:ident, $database:ty, search_prefix = $search_prefix:literal, search_suffix = $search_suffix:literal) => {
+    ($name:ident, $database:ty, $outbox:ident, search_prefix = $search_prefix:literal, search_suffix = $search_suffix:literal) => {
         #[derive(Clone)]
         pub struct $name {
             pool: sqlx::Pool<$database>,
+            /// Woken after every commit that wrote a domain event.
+            relay: RelayHandle,
         }
 
         impl $name {
@@ -264,7 +270,8 @@ macro_rules! sql_store {
                 row.map(EventRecord::try_from).transpose()
             }
 
-            async fn update_event(&self, event: &EventRecord) -> Result<bool> {
+            async fn update_event(&self, event: &EventRecord, told: Option<&OutboxEvent>) -> Result<bool> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 let result = sqlx::query(
                     "UPDATE events SET venue_id = $3, name = $4, description = $5, city = $6, city_key = $7, \
                      search_text = $8, starts_at = $9, ends_at = $10, sale_starts_at = $11, status = $12, \
@@ -286,10 +293,22 @@ macro_rules! sql_store {
                 .bind(i64::from(event.max_tickets_per_booking))
                 .bind(categories_json(event)?)
                 .bind(event.updated_at)
-                .execute(&self.pool)
+                .execute(&mut *transaction)
                 .await;
                 match result {
-                    Ok(result) => Ok(result.rows_affected() == 1),
+                    Ok(result) if result.rows_affected() == 1 => {
+                        if let Some(told) = told {
+                            <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(told))
+                                .await
+                                .map_err(database_error)?;
+                        }
+                        transaction.commit().await.map_err(database_error)?;
+                        if told.is_some() {
+                            self.relay.wake();
+                        }
+                        Ok(true)
+                    }
+                    Ok(_) => Ok(false),
                     Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
                         Err(Error::validation("venue_id: no such venue"))
                     }
@@ -350,27 +369,38 @@ macro_rules! sql_store {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(Error::unavailable)?;
                 Ok(())
             }
+
+            fn outbox(&self) -> (OutboxDb, RelayHandle) {
+                (OutboxDb::$outbox(self.pool.clone()), self.relay.clone())
+            }
         }
     };
 }
 
-sql_store!(PostgresEventStore, sqlx::Postgres, search_prefix = "search_text LIKE ", search_suffix = "");
+sql_store!(
+    PostgresEventStore,
+    sqlx::Postgres,
+    Postgres,
+    search_prefix = "search_text LIKE ",
+    search_suffix = ""
+);
 sql_store!(
     SqliteEventStore,
     sqlx::Sqlite,
+    Sqlite,
     search_prefix = "seq IN (SELECT rowid FROM events_search WHERE search_text LIKE ",
     search_suffix = ")"
 );
 
 impl PostgresEventStore {
     pub fn new(pool: sqlx::PgPool) -> Self {
-        PostgresEventStore { pool }
+        PostgresEventStore { pool, relay: RelayHandle::default() }
     }
 }
 
 impl SqliteEventStore {
     pub fn new(pool: sqlx::SqlitePool) -> Self {
-        SqliteEventStore { pool }
+        SqliteEventStore { pool, relay: RelayHandle::default() }
     }
 }
 

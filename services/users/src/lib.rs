@@ -6,6 +6,7 @@
 //! ([`grpc::server`]); the operator CLI calls [`Users`] directly.
 
 pub mod domain;
+pub mod domain_events;
 pub mod grpc;
 pub mod password;
 pub mod service;

@@ -360,6 +360,16 @@ impl Users {
         Ok(revoked.len())
     }
 
+    /// The relay of this service's outbox, publishing to `publisher`.
+    pub fn relay(
+        &self,
+        publisher: std::sync::Arc<dyn boxoffice_outbox::Publisher>,
+        retention: std::time::Duration,
+    ) -> boxoffice_outbox::Relay {
+        let (db, handle) = self.store.outbox();
+        boxoffice_outbox::Relay::new("users", db, handle, publisher, retention)
+    }
+
     pub async fn check_ready(&self) -> Result<(), Error> {
         self.store.ping().await?;
         self.kv.ping().await.map_err(kv_error)

@@ -14,6 +14,7 @@
 //! SQLite needs no lock: it runs one writer at a time, and the statement is the transaction's
 //! first, so it reads the latest data.
 
+use boxoffice_outbox::{OutboxDb, OutboxSql, RelayHandle};
 use std::str::FromStr as _;
 
 use boxoffice_db::database_error;
@@ -76,7 +77,8 @@ pub enum Guarded<T> {
 
 #[async_trait::async_trait]
 pub trait UserStore: Send + Sync + 'static {
-    /// Fails with `email_taken` when the email is in use.
+    /// Fails with `email_taken` when the email is in use. Writes `user.registered` to the outbox
+    /// in the same transaction.
     async fn insert_user(&self, user: &UserRecord, now: DateTime<Utc>) -> Result<()>;
     async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>>;
     async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>>;
@@ -119,6 +121,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// Sessions revoked after `since`, whose access tokens may still be alive.
     async fn sessions_revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<Uuid>>;
     async fn ping(&self) -> Result<()>;
+    /// The outbox of this database, for its relay, and the handle that wakes it.
+    fn outbox(&self) -> (OutboxDb, RelayHandle);
 }
 
 #[derive(sqlx::FromRow)]
@@ -160,10 +164,12 @@ const IS_LAST_ADMIN: &str = "role = 'admin' AND NOT EXISTS \
      (SELECT 1 FROM users AS other WHERE other.role = 'admin' AND other.id <> $1)";
 
 macro_rules! sql_store {
-    ($name:ident, $database:ty, lock_admins = $lock_admins:expr) => {
+    ($name:ident, $database:ty, $outbox:ident, lock_admins = $lock_admins:expr) => {
         #[derive(Clone)]
         pub struct $name {
             pool: sqlx::Pool<$database>,
+            /// Woken after every commit that wrote a domain event.
+            relay: RelayHandle,
         }
 
         impl $name {
@@ -199,6 +205,7 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl UserStore for $name {
             async fn insert_user(&self, user: &UserRecord, now: DateTime<Utc>) -> Result<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 let result = sqlx::query(
                     "INSERT INTO users (id, email, password_hash, first_name, last_name, role, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -211,10 +218,18 @@ macro_rules! sql_store {
                 .bind(user.role.as_str())
                 .bind(user.created_at)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *transaction)
                 .await;
                 match result {
-                    Ok(_) => Ok(()),
+                    Ok(_) => {
+                        let told = crate::domain_events::registered(user, now);
+                        <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(&told))
+                            .await
+                            .map_err(database_error)?;
+                        transaction.commit().await.map_err(database_error)?;
+                        self.relay.wake();
+                        Ok(())
+                    }
                     Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(
                         Error::new(Code::EmailTaken, "an account with this email already exists"),
                     ),
@@ -460,6 +475,10 @@ macro_rules! sql_store {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(Error::unavailable)?;
                 Ok(())
             }
+
+            fn outbox(&self) -> (OutboxDb, RelayHandle) {
+                (OutboxDb::$outbox(self.pool.clone()), self.relay.clone())
+            }
         }
     };
 }
@@ -467,18 +486,19 @@ macro_rules! sql_store {
 sql_store!(
     PostgresUserStore,
     sqlx::Postgres,
+    Postgres,
     lock_admins = Some("SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE")
 );
-sql_store!(SqliteUserStore, sqlx::Sqlite, lock_admins = None);
+sql_store!(SqliteUserStore, sqlx::Sqlite, Sqlite, lock_admins = None);
 
 impl PostgresUserStore {
     pub fn new(pool: sqlx::PgPool) -> Self {
-        PostgresUserStore { pool }
+        PostgresUserStore { pool, relay: RelayHandle::default() }
     }
 }
 
 impl SqliteUserStore {
     pub fn new(pool: sqlx::SqlitePool) -> Self {
-        SqliteUserStore { pool }
+        SqliteUserStore { pool, relay: RelayHandle::default() }
     }
 }
