@@ -249,28 +249,7 @@ impl TestApp {
 
     /// `service`'s outbox in order: each row's domain event, read, and whether it was sent.
     pub async fn outbox(&self, service: &str) -> Vec<(Envelope, bool)> {
-        const SQL: &str = "SELECT envelope, sent_at IS NOT NULL FROM outbox ORDER BY id";
-        let rows: Vec<(Vec<u8>, bool)> = match &self.settings.database_url {
-            Some(url) => {
-                let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
-                    .unwrap()
-                    .options([("search_path", service)]);
-                let mut connection =
-                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-                sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
-            }
-            None => {
-                let url = format!("sqlite://{}", self.settings.sqlite_path(service).display());
-                let mut connection =
-                    <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-                sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
-            }
-        };
-        rows.into_iter()
-            .map(|(envelope, sent)| {
-                (<Envelope as prost::Message>::decode(envelope.as_slice()).unwrap(), sent)
-            })
-            .collect()
+        outbox(&self.settings, service).await
     }
 }
 
@@ -287,7 +266,9 @@ impl Drop for TestApp {
 pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
     command.args(args).env("BOXOFFICE_DATA_DIR", &settings.data_dir).env("RUST_LOG", "warn");
-    for key in ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_SECRET", "TICKET_SECRET"] {
+    for key in
+        ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_SECRET", "TICKET_SECRET", "KAFKA_BROKERS"]
+    {
         command.env_remove(format!("BOXOFFICE_{key}"));
     }
     if let Some(url) = &settings.database_url {
@@ -301,6 +282,9 @@ pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     }
     if let Some(secret) = &settings.ticket_secret {
         command.env("BOXOFFICE_TICKET_SECRET", secret);
+    }
+    if let Some(brokers) = &settings.kafka_brokers {
+        command.env("BOXOFFICE_KAFKA_BROKERS", brokers);
     }
     command
 }
@@ -324,6 +308,29 @@ pub async fn query_text(settings: &Settings, service: &str, sql: &str) -> Vec<St
             rows.into_iter().map(|(text,)| text).collect()
         }
     }
+}
+
+/// `service`'s outbox in order: each row's domain event, read, and whether it was sent.
+pub async fn outbox(settings: &Settings, service: &str) -> Vec<(Envelope, bool)> {
+    const SQL: &str = "SELECT envelope, sent_at IS NOT NULL FROM outbox ORDER BY id";
+    let rows: Vec<(Vec<u8>, bool)> = match &settings.database_url {
+        Some(url) => {
+            let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                .unwrap()
+                .options([("search_path", service)]);
+            let mut connection =
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+            sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
+        }
+        None => {
+            let url = format!("sqlite://{}", settings.sqlite_path(service).display());
+            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
+        }
+    };
+    rows.into_iter()
+        .map(|(envelope, sent)| (<Envelope as prost::Message>::decode(envelope.as_slice()).unwrap(), sent))
+        .collect()
 }
 
 pub struct Tokens {

@@ -14,12 +14,13 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::bookings::{category, id, on_sale};
-use crate::helpers::{fresh_settings, Backend, TestApp};
+use crate::helpers::{cli, fresh_settings, outbox, Backend, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_confirmed_booking_is_told_on_kafka_once_after_its_hold,
     with_the_broker_down_sales_go_on_and_every_event_arrives_when_it_returns,
+    events_committed_by_a_process_killed_before_publishing_them_are_published_after_its_restart,
 );
 
 /// A tansu broker, reached through a TCP proxy of the test's own on the address it advertises,
@@ -224,5 +225,99 @@ async fn with_the_broker_down_sales_go_on_and_every_event_arrives_when_it_return
     for booking in &bookings {
         let expected = ["booking.held".to_owned(), "booking.confirmed".to_owned()];
         assert_eq!(told.get(booking).map(Vec::as_slice), Some(&expected[..]), "in order, for {booking}");
+    }
+}
+
+/// `boxoffice serve` as its own process on `settings`, killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(settings: &boxoffice_config::Settings) -> Server {
+        let port = free_port();
+        let child = cli(settings, &["serve"])
+            .env("BOXOFFICE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "boxoffice serves on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, address: format!("http://127.0.0.1:{port}") }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn minted(settings: &boxoffice_config::Settings, role: boxoffice_types::Role) -> String {
+    let claims =
+        boxoffice_auth::Claims::new(uuid::Uuid::now_v7(), role, uuid::Uuid::now_v7(), chrono::Utc::now());
+    boxoffice::token_key(settings).unwrap().sign(&claims).unwrap()
+}
+
+async fn events_committed_by_a_process_killed_before_publishing_them_are_published_after_its_restart(
+    backend: Backend,
+) {
+    let mut broker = Broker::start().await;
+    broker.cut();
+    let mut settings = fresh_settings(backend).await;
+    settings.kafka_brokers = Some(broker.address());
+    let mut server = Server::start(&settings);
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value, token: &str| {
+        client.post(format!("{}{path}", server.address)).bearer_auth(token).json(&body).send()
+    };
+    let organizer = minted(&settings, boxoffice_types::Role::Organizer);
+    let mut body = crate::events::event_body("Killed", "2030-05-01T20:00:00Z");
+    body["categories"] =
+        json!([{"name": "Standing", "price_cents": 2000, "currency": "EUR", "capacity": 10}]);
+    let event: Value = post("/api/v1/events", body, &organizer).await.unwrap().json().await.unwrap();
+    let published =
+        post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
+    assert_eq!(published.status(), StatusCode::OK);
+    let buyer = minted(&settings, boxoffice_types::Role::Customer);
+    let items =
+        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]});
+    let booking: Value = post("/api/v1/bookings", items, &buyer).await.unwrap().json().await.unwrap();
+    let confirm = format!("/api/v1/bookings/{}/confirm", id(&booking));
+    let confirmed = post(&confirm, json!({"payment_token": "tok_ok"}), &buyer).await.unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert_eq!(outbox(&settings, "bookings").await.iter().filter(|(_, sent)| !sent).count(), 2);
+
+    // Killed with its events committed and unpublished; restarted with the broker back.
+    server.kill();
+    broker.restore().await;
+    let _server = Server::start(&settings);
+    let started = Instant::now();
+    for service in ["events", "bookings"] {
+        while outbox(&settings, service).await.iter().any(|(_, sent)| !sent) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the restarted relay publishes {service}' events"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let messages = read_bookings_topic(&broker, |messages| {
+        by_booking(messages).get(&id(&booking)).is_some_and(|told| told.len() >= 2)
+    })
+    .await;
+    assert_eq!(by_booking(&messages)[&id(&booking)], ["booking.held", "booking.confirmed"]);
+    if backend == Backend::Embedded {
+        let _ = std::fs::remove_dir_all(&settings.data_dir);
     }
 }

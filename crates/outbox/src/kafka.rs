@@ -50,8 +50,8 @@ pub struct KafkaPublisher {
 }
 
 impl KafkaPublisher {
-    /// Connects (lazily: a broker that is away delays publishing, not the start) and creates
-    /// the topics that do not exist yet.
+    /// Connects lazily, and creates the topics that do not exist yet in the background: a
+    /// broker that is away delays publishing, never the start.
     pub async fn connect(settings: &KafkaSettings) -> anyhow::Result<Self> {
         let producer: FutureProducer = client_config(settings)
             .set("enable.idempotence", "true")
@@ -60,10 +60,14 @@ impl KafkaPublisher {
             .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
             .create()
             .context("creating the Kafka producer")?;
-        if let Err(error) = create_topics(settings).await {
-            tracing::warn!(error = %format!("{error:#}"), "creating the Kafka topics fails; the broker may create them");
-        }
-        Ok(KafkaPublisher { producer, settings: Arc::new(settings.clone()) })
+        let settings = Arc::new(settings.clone());
+        let topics = settings.clone();
+        tokio::spawn(async move {
+            if let Err(error) = create_topics(&topics).await {
+                tracing::warn!(error = %format!("{error:#}"), "creating the Kafka topics fails; publishing makes them later");
+            }
+        });
+        Ok(KafkaPublisher { producer, settings })
     }
 
     /// Sends a dead letter: the message as it came, with why it could not be handled.
