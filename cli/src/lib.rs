@@ -10,9 +10,11 @@ mod secrets;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use boxoffice_auth::TokenKey;
+use boxoffice_bookings::consumers::EventCancellations;
 use boxoffice_bookings::{Bookings, Clock, InventoryBackend};
 use boxoffice_config::Settings;
 use boxoffice_events::Events;
@@ -269,6 +271,8 @@ pub async fn start_with_clock(
             let bookings = bookings(settings, over_network(&settings.events_url, &token)?, clock).await?;
             running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
             let messaging = Messaging::connect(settings, false).await?;
+            let saga = Arc::new(EventCancellations::new(bookings.clone()));
+            messaging.consume(&mut running.tasks, saga, running.shutdown.clone())?;
             let relay = |publisher, retention| bookings.relay(publisher, retention);
             messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
             let listener = bind(settings.bookings_grpc_addr, "bookings service").await?;
@@ -324,6 +328,9 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     let bookings = bookings(settings, over_network(&events_url, &token)?, clock).await?;
     running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
     let messaging = Messaging::connect(settings, true).await?;
+    // Consumers first: the bus hands a message to the consumers subscribed when it is published.
+    let saga = Arc::new(EventCancellations::new(bookings.clone()));
+    messaging.consume(&mut running.tasks, saga, running.shutdown.clone())?;
     let relay = |publisher, retention| users.relay(publisher, retention);
     messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
     let relay = |publisher, retention| events.relay(publisher, retention);

@@ -11,9 +11,6 @@ use boxoffice_outbox::{
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-// `consume` and the Kafka settings serve the consumers (notifications, the event-cancel saga),
-// which land next.
-#[allow(dead_code)]
 pub enum Messaging {
     Kafka {
         publisher: KafkaPublisher,
@@ -81,7 +78,6 @@ impl Messaging {
     }
 
     /// Feeds `handler` the domain events of its topics, until `shutdown`.
-    #[allow(dead_code)]
     pub fn consume(
         &self,
         tasks: &mut JoinSet<anyhow::Result<()>>,

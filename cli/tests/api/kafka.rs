@@ -21,6 +21,7 @@ on_both_backends!(
     a_confirmed_booking_is_told_on_kafka_once_after_its_hold,
     with_the_broker_down_sales_go_on_and_every_event_arrives_when_it_returns,
     events_committed_by_a_process_killed_before_publishing_them_are_published_after_its_restart,
+    a_cancelled_event_is_refunded_through_kafka_and_a_garbage_message_goes_to_the_dead_letters,
 );
 
 /// A tansu broker, reached through a TCP proxy of the test's own on the address it advertises,
@@ -320,4 +321,70 @@ async fn events_committed_by_a_process_killed_before_publishing_them_are_publish
     if backend == Backend::Embedded {
         let _ = std::fs::remove_dir_all(&settings.data_dir);
     }
+}
+
+async fn a_cancelled_event_is_refunded_through_kafka_and_a_garbage_message_goes_to_the_dead_letters(
+    backend: Backend,
+) {
+    let broker = Broker::start().await;
+    let app = app_on(&broker, backend).await;
+    let (organizer, event) = on_sale(&app, 10, 0).await;
+    let (_, buyer) = app.mint_customer();
+    let items =
+        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]});
+    let pending = app.hold_ok(&buyer, items.clone()).await;
+    let paid = app.hold_ok(&buyer, items).await;
+    assert_eq!(app.confirm(&buyer, &id(&paid), "tok_ok").await.status(), StatusCode::OK);
+
+    // A message no consumer can read, ahead of the cancellation on the same topic.
+    let producer: rdkafka::producer::FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.address()).create().unwrap();
+    let key = id(&event);
+    let garbage =
+        rdkafka::producer::FutureRecord::to("boxoffice.events").key(&key).payload("not an envelope");
+    producer.send(garbage, Duration::from_secs(10)).await.unwrap();
+    let cancel =
+        app.post(&format!("/api/v1/events/{}/cancel", id(&event)), json!({}), Some(&organizer)).await;
+    assert_eq!(cancel.status(), StatusCode::OK);
+
+    // The bookings service's consumer skips the garbage and refunds the event's bookings.
+    let status = |booking: Value| {
+        let (app, buyer) = (&app, &buyer);
+        async move {
+            let read: Value = app
+                .get(&format!("/api/v1/bookings/{}", id(&booking)), Some(buyer))
+                .await
+                .json()
+                .await
+                .unwrap();
+            read["status"].as_str().unwrap().to_owned()
+        }
+    };
+    let started = Instant::now();
+    while status(paid.clone()).await != "refunded" {
+        assert!(started.elapsed() < Duration::from_secs(30), "the saga refunds the paid booking");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status(pending).await, "cancelled");
+
+    // The garbage is in the dead letters, as it came, with the reason.
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["boxoffice.dead-letters"]).unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await.unwrap().unwrap();
+    assert_eq!(message.payload(), Some(&b"not an envelope"[..]));
+    use rdkafka::message::Headers as _;
+    let headers = message.headers().unwrap();
+    let reason =
+        headers.iter().find(|header| header.key == "reason").and_then(|header| header.value).unwrap();
+    assert!(
+        String::from_utf8_lossy(reason).contains("not an envelope"),
+        "{}",
+        String::from_utf8_lossy(reason)
+    );
 }

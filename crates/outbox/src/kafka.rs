@@ -168,6 +168,9 @@ impl KafkaConsumer {
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
+            // A topic made after the consumer subscribed (by the first relay to start) is
+            // found within seconds, not at librdkafka's default five minutes.
+            .set("topic.metadata.refresh.interval.ms", "2000")
             .create()
             .context("creating the Kafka consumer")?;
         let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();

@@ -271,18 +271,6 @@ impl BookingService for Bookings {
         reply(result.await)
     }
 
-    async fn cancel_event_bookings(
-        &self,
-        request: Request<pb::CancelEventBookingsRequest>,
-    ) -> Reply<pb::CancelEventBookingsResponse> {
-        let result = async {
-            let event_id = parse_id(&request.into_inner().event_id, "event")?;
-            let (cancelled, refunded) = self.cancel_event_bookings(event_id).await?;
-            Ok(pb::CancelEventBookingsResponse { cancelled, refunded })
-        };
-        reply(result.await)
-    }
-
     async fn load_inventory(&self, request: Request<pb::LoadInventoryRequest>) -> Reply<Empty> {
         let result = async {
             let event_id = parse_id(&request.into_inner().event_id, "event")?;

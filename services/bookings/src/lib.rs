@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod check_in;
 pub mod clock;
 pub mod confirm;
+pub mod consumers;
 pub mod db;
 pub mod domain;
 pub mod domain_events;

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use boxoffice_errors::Error;
 use boxoffice_proto::booking::booking_service_client::BookingServiceClient;
-use boxoffice_proto::booking::{CancelEventBookingsRequest, LoadInventoryRequest};
+use boxoffice_proto::booking::LoadInventoryRequest;
 use boxoffice_runtime::Connection;
 use uuid::Uuid;
 
-use crate::sales::{Refunds, Sales};
+use crate::sales::Sales;
 
 #[derive(Clone)]
 pub struct BookingsClient(BookingServiceClient<Connection>);
@@ -25,17 +25,5 @@ impl Sales for BookingsClient {
         let request = LoadInventoryRequest { event_id: event_id.to_string() };
         self.0.clone().load_inventory(request).await.map_err(|status| Error::from_status(&status))?;
         Ok(())
-    }
-
-    async fn cancel_event_bookings(&self, event_id: Uuid) -> Result<Refunds, Error> {
-        let request = CancelEventBookingsRequest { event_id: event_id.to_string() };
-        let response = self
-            .0
-            .clone()
-            .cancel_event_bookings(request)
-            .await
-            .map_err(|status| Error::from_status(&status))?
-            .into_inner();
-        Ok(Refunds { cancelled: response.cancelled, refunded: response.refunded })
     }
 }

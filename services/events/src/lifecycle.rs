@@ -52,8 +52,10 @@ impl Events {
         Ok(event)
     }
 
-    /// Takes the event off sale for good and refunds its bookings. Cancelling again repeats
-    /// the refunds, so a retry after a partial failure completes them.
+    /// Takes the event off sale for good. The change commits with its `event.cancelled`, on
+    /// which the bookings service cancels and refunds the event's bookings (at least once, so
+    /// they are all refunded even across failures and restarts). Cancelling again changes
+    /// nothing.
     pub async fn cancel(&self, caller: Caller, event_id: Uuid) -> Result<EventRecord, Error> {
         let event = self
             .modify(caller, event_id, |event| {
@@ -66,7 +68,6 @@ impl Events {
                 })
             })
             .await?;
-        self.sales.cancel_event_bookings(event_id).await?;
         Ok(event)
     }
 }

@@ -271,8 +271,7 @@ macro_rules! sql_store {
             }
 
             async fn update_event(&self, event: &EventRecord, told: Option<&OutboxEvent>) -> Result<bool> {
-                let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                let result = sqlx::query(
+                let query = sqlx::query(
                     "UPDATE events SET venue_id = $3, name = $4, description = $5, city = $6, city_key = $7, \
                      search_text = $8, starts_at = $9, ends_at = $10, sale_starts_at = $11, status = $12, \
                      max_tickets_per_booking = $13, categories = $14, updated_at = $15, version = version + 1 \
@@ -292,20 +291,26 @@ macro_rules! sql_store {
                 .bind(event.status.as_str())
                 .bind(i64::from(event.max_tickets_per_booking))
                 .bind(categories_json(event)?)
-                .bind(event.updated_at)
-                .execute(&mut *transaction)
-                .await;
-                match result {
+                .bind(event.updated_at);
+                // A change that tells nothing (a draft's) is one statement; one that tells commits
+                // its domain event with it.
+                let Some(told) = told else {
+                    return match query.execute(&self.pool).await {
+                        Ok(result) => Ok(result.rows_affected() == 1),
+                        Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
+                            Err(Error::validation("venue_id: no such venue"))
+                        }
+                        Err(error) => Err(database_error(error)),
+                    };
+                };
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                match query.execute(&mut *transaction).await {
                     Ok(result) if result.rows_affected() == 1 => {
-                        if let Some(told) = told {
-                            <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(told))
-                                .await
-                                .map_err(database_error)?;
-                        }
+                        <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(told))
+                            .await
+                            .map_err(database_error)?;
                         transaction.commit().await.map_err(database_error)?;
-                        if told.is_some() {
-                            self.relay.wake();
-                        }
+                        self.relay.wake();
                         Ok(true)
                     }
                     Ok(_) => Ok(false),

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::domain::{format_time, EventStatus, NewCategory, NewPlacement};
 use crate::editing::{EventPatch, NewEvent};
-use crate::sales::{Refunds, Sales};
+use crate::sales::Sales;
 use crate::service::now;
 use crate::store::{EventRecord, EventStore};
 use crate::{open_store, Database, Events};
@@ -23,7 +23,6 @@ use crate::{open_store, Database, Events};
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Call {
     LoadInventory(Uuid),
-    CancelEventBookings(Uuid),
 }
 
 /// A bookings service that records every call and answers with `failure` while one is set.
@@ -32,8 +31,6 @@ struct FakeSales {
     calls: Mutex<Vec<Call>>,
     failure: Mutex<Option<Error>>,
 }
-
-const REFUNDS: Refunds = Refunds { cancelled: 1, refunded: 2 };
 
 impl FakeSales {
     fn calls(&self) -> Vec<Call> {
@@ -57,10 +54,6 @@ impl FakeSales {
 impl Sales for FakeSales {
     async fn load_inventory(&self, event_id: Uuid) -> Result<(), Error> {
         self.answer(Call::LoadInventory(event_id))
-    }
-
-    async fn cancel_event_bookings(&self, event_id: Uuid) -> Result<Refunds, Error> {
-        self.answer(Call::CancelEventBookings(event_id)).map(|()| REFUNDS)
     }
 }
 
@@ -148,43 +141,18 @@ async fn a_failing_inventory_load_does_not_fail_the_publication() {
 }
 
 #[tokio::test]
-async fn cancelling_asks_for_refunds_and_returns_the_event_cancelled() {
+async fn cancelling_takes_the_event_off_sale_without_calling_the_bookings_service() {
     let fixture = Fixture::new().await;
     let draft = fixture.draft().await;
     fixture.events.publish(fixture.organizer, draft.id).await.unwrap();
 
     let cancelled = fixture.events.cancel(fixture.organizer, draft.id).await.unwrap();
     assert_eq!(cancelled.status, EventStatus::Cancelled);
-    assert_eq!(fixture.sales.calls(), [Call::LoadInventory(draft.id), Call::CancelEventBookings(draft.id)]);
+    let again = fixture.events.cancel(fixture.organizer, draft.id).await.unwrap();
+    assert_eq!(again.status, EventStatus::Cancelled, "cancelling again changes nothing");
+    assert_eq!(fixture.sales.calls(), [Call::LoadInventory(draft.id)], "refunds follow event.cancelled");
     let error = fixture.events.event(None, draft.id).await.unwrap_err();
     assert_eq!(error.code, Code::NotFound, "a cancelled event is not public");
-}
-
-#[tokio::test]
-async fn a_failing_refund_fails_the_cancellation_with_its_error_and_a_retry_completes_it() {
-    let fixture = Fixture::new().await;
-    let draft = fixture.draft().await;
-    fixture.events.publish(fixture.organizer, draft.id).await.unwrap();
-    let failure = Error::new(Code::Unavailable, "the payment provider does not answer");
-    fixture.sales.fail_with(Some(failure.clone()));
-
-    let error = fixture.events.cancel(fixture.organizer, draft.id).await.unwrap_err();
-    assert_eq!(error, failure, "the caller learns why, and that the refunds are not done");
-    let stored = fixture.store.event(draft.id).await.unwrap().unwrap();
-    assert_eq!(stored.status, EventStatus::Cancelled, "off sale at once, even before the refunds");
-
-    fixture.sales.fail_with(None);
-    let cancelled = fixture.events.cancel(fixture.organizer, draft.id).await.unwrap();
-    assert_eq!(cancelled.status, EventStatus::Cancelled);
-    assert_eq!(
-        fixture.sales.calls(),
-        [
-            Call::LoadInventory(draft.id),
-            Call::CancelEventBookings(draft.id),
-            Call::CancelEventBookings(draft.id)
-        ],
-        "cancelling again asks for the refunds again"
-    );
 }
 
 #[tokio::test]

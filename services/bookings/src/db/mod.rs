@@ -132,6 +132,10 @@ pub trait BookingDb: Send + Sync + 'static {
     async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()>;
     async fn is_closed(&self, event_id: Uuid) -> Result<bool>;
     async fn ping(&self) -> Result<()>;
+    /// Whether `consumer` has handled the domain event `event_id`.
+    async fn processed(&self, consumer: &str, event_id: Uuid) -> Result<bool>;
+    /// Records that `consumer` has handled `event_id`; false if it was recorded already.
+    async fn mark_processed(&self, consumer: &str, event_id: Uuid, now: DateTime<Utc>) -> Result<bool>;
     /// The outbox of this database, for its relay, and the handle every commit that writes
     /// domain events wakes it with.
     fn outbox(&self) -> (boxoffice_outbox::OutboxDb, boxoffice_outbox::RelayHandle);

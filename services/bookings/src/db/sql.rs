@@ -433,6 +433,22 @@ macro_rules! sql_db {
                 Ok(closed.is_some())
             }
 
+            async fn processed(&self, consumer: &str, event_id: Uuid) -> Result<bool> {
+                let found: Option<(i32,)> =
+                    sqlx::query_as("SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2")
+                        .bind(consumer)
+                        .bind(event_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(database_error)?;
+                Ok(found.is_some())
+            }
+
+            async fn mark_processed(&self, consumer: &str, event_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+                let mut connection = self.pool.acquire().await.map_err(database_error)?;
+                <$database>::mark_processed(&mut connection, consumer, event_id, now).await.map_err(database_error)
+            }
+
             fn outbox(&self) -> (OutboxDb, RelayHandle) {
                 (OutboxDb::$outbox(self.pool.clone()), self.relay.clone())
             }

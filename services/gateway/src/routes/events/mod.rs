@@ -130,8 +130,9 @@ pub async fn publish_event(
     Ok(Json(EventResponse::from_proto(event)?))
 }
 
-/// Cancel an event (its organizer or an admin); its bookings are refunded. Cancelling again
-/// repeats the refunds that have not happened yet.
+/// Cancel an event (its organizer or an admin). Its pending bookings are cancelled and its
+/// confirmed ones refunded within moments of the answer, by the bookings service, on the
+/// event's `event.cancelled` domain event. Cancelling again returns the event unchanged.
 #[utoipa::path(post, path = "/events/{id}/cancel", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The event id")),
     responses((status = 200, body = EventResponse), Unauthorized, Forbidden, NotFound, Unavailable))]
