@@ -17,7 +17,7 @@
 //! Why one file of about 1,000 lines: it is one run, read from top to bottom (options, setup,
 //! the sale, the check, the report), and nothing else in the binary uses its parts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -184,6 +184,14 @@ pub struct Report {
     /// True when the read-back found none of the `problems`.
     pub consistent: bool,
     pub problems: Vec<String>,
+
+    /// With Kafka configured (`BOXOFFICE_KAFKA_BROKERS`): the run's `booking.held` and
+    /// `booking.confirmed` events expected (one per hold and confirmation answered), how many
+    /// distinct ones were read back from the bookings topic, and how long after the last
+    /// confirmation the last one arrived.
+    pub kafka_events_expected: Option<u64>,
+    pub kafka_events_delivered: Option<u64>,
+    pub kafka_delivery_lag_s: Option<f64>,
 }
 
 impl Report {
@@ -237,6 +245,12 @@ impl Report {
             "read back: capacity {} = sold {} + held {} + available {}; {} live bookings; oversold {}\n",
             self.capacity, self.sold, self.held, self.available, self.live_bookings, self.oversold
         ));
+        if let (Some(expected), Some(delivered)) = (self.kafka_events_expected, self.kafka_events_delivered) {
+            out.push_str(&format!(
+                "kafka: {delivered} of {expected} events delivered, the last {:.2} s after the last confirmation\n",
+                self.kafka_delivery_lag_s.unwrap_or_default()
+            ));
+        }
         if self.consistent {
             out.push_str("consistent: yes\n");
         } else {
@@ -330,6 +344,22 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
 
     // ---- Read back and check.
     let check = check_inventory(&api, &organizer, &sale, options, &holds, &confirms).await?;
+    let kafka = match &settings.kafka_brokers {
+        Some(brokers) => {
+            let bookings: HashSet<String> =
+                holds.successes.iter().map(|success| success.booking_id.clone()).collect();
+            let expected = (holds.successes.len() + confirms.successes.len()) as u64;
+            let topic = &settings.kafka_topic_bookings;
+            Some((expected, count_kafka_events(brokers, topic, &bookings, expected).await?))
+        }
+        None => None,
+    };
+    let mut problems = check.problems;
+    if let Some((expected, (delivered, _))) = kafka {
+        if delivered < expected {
+            problems.push(format!("only {delivered} of the run's {expected} domain events reached Kafka"));
+        }
+    }
 
     let hold_s = hold_elapsed.as_secs_f64();
     let confirm_s = confirm_elapsed.as_secs_f64();
@@ -385,9 +415,52 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         live_bookings: check.live_bookings,
         duplicate_units: check.duplicate_units,
         oversold: check.oversold,
-        consistent: check.problems.is_empty(),
-        problems: check.problems,
+        consistent: problems.is_empty(),
+        problems,
+        kafka_events_expected: kafka.map(|(expected, _)| expected),
+        kafka_events_delivered: kafka.map(|(_, (delivered, _))| delivered),
+        kafka_delivery_lag_s: kafka.map(|(_, (_, lag))| round3(lag)),
     })
+}
+
+/// How long the tool waits for a run's domain events on Kafka.
+const KAFKA_WAIT: Duration = Duration::from_secs(120);
+
+/// Reads the bookings topic from its beginning until `expected` distinct events of `bookings`
+/// have arrived (or [`KAFKA_WAIT`] passes): how many did, and the seconds it took.
+async fn count_kafka_events(
+    brokers: &str,
+    topic: &str,
+    bookings: &HashSet<String>,
+    expected: u64,
+) -> anyhow::Result<(u64, f64)> {
+    use rdkafka::consumer::{Consumer as _, StreamConsumer};
+    use rdkafka::Message as _;
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("boxoffice-bench-{}", Uuid::now_v7()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let started = Instant::now();
+    let mut seen = HashSet::new();
+    while (seen.len() as u64) < expected && started.elapsed() < KAFKA_WAIT {
+        let Ok(message) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await else {
+            continue;
+        };
+        let message = message?;
+        let key = message.key().map(String::from_utf8_lossy).unwrap_or_default();
+        if !bookings.contains(key.as_ref()) {
+            continue;
+        }
+        let envelope: boxoffice_proto::domain::Envelope =
+            prost::Message::decode(message.payload().unwrap_or_default())?;
+        if envelope.r#type == "booking.held" || envelope.r#type == "booking.confirmed" {
+            seen.insert(envelope.event_id);
+        }
+    }
+    Ok((seen.len() as u64, started.elapsed().as_secs_f64()))
 }
 
 fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
