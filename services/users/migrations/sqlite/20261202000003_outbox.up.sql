@@ -1,7 +1,8 @@
 -- The transactional outbox (crates/outbox): domain events written in the transaction of the
 -- change they tell of, published by the relay in the order of `id`, deleted some time after.
+-- (SQLite: a rowid, always above every row present, which is all the order needs.)
 CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     event_id BLOB NOT NULL,
     topic TEXT NOT NULL,
     aggregate_id TEXT NOT NULL,
