@@ -24,6 +24,10 @@ pub const RELAY_BATCH_MAX: u32 = 500;
 /// How long an idle relay sleeps when no commit wakes it (another replica's commits, a turn
 /// that was busy).
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How long a woken relay waits before its round, so that the commits of a busy moment (a
+/// group commit every few milliseconds in an on-sale) are published in one round rather than
+/// one round each: a round is a transaction of its own.
+const GATHER: Duration = Duration::from_millis(20);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
@@ -106,7 +110,12 @@ impl Relay {
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = self.wake.notified(), if backoff == RETRY_MIN => {}
+                () = self.wake.notified(), if backoff == RETRY_MIN => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(GATHER) => {}
+                    }
+                }
                 () = tokio::time::sleep(wait) => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
             }
