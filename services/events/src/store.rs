@@ -185,6 +185,16 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// An event update's failure: a venue that does not exist is the caller's mistake.
+fn update_error(error: sqlx::Error) -> Error {
+    match error {
+        sqlx::Error::Database(error) if error.is_foreign_key_violation() => {
+            Error::validation("venue_id: no such venue")
+        }
+        error => database_error(error),
+    }
+}
+
 macro_rules! sql_store {
     ($name:ident, $database:ty, $outbox:ident, search_prefix = $search_prefix:literal, search_suffix = $search_suffix:literal) => {
         #[derive(Clone)]
@@ -295,17 +305,12 @@ macro_rules! sql_store {
                 // A change that tells nothing (a draft's) is one statement; one that tells commits
                 // its domain event with it.
                 let Some(told) = told else {
-                    return match query.execute(&self.pool).await {
-                        Ok(result) => Ok(result.rows_affected() == 1),
-                        Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
-                            Err(Error::validation("venue_id: no such venue"))
-                        }
-                        Err(error) => Err(database_error(error)),
-                    };
+                    let result = query.execute(&self.pool).await.map_err(update_error)?;
+                    return Ok(result.rows_affected() == 1);
                 };
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                match query.execute(&mut *transaction).await {
-                    Ok(result) if result.rows_affected() == 1 => {
+                match query.execute(&mut *transaction).await.map_err(update_error)? {
+                    result if result.rows_affected() == 1 => {
                         <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(told))
                             .await
                             .map_err(database_error)?;
@@ -313,11 +318,7 @@ macro_rules! sql_store {
                         self.relay.wake();
                         Ok(true)
                     }
-                    Ok(_) => Ok(false),
-                    Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
-                        Err(Error::validation("venue_id: no such venue"))
-                    }
-                    Err(error) => Err(database_error(error)),
+                    _ => Ok(false),
                 }
             }
 

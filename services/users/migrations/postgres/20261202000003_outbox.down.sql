@@ -1,3 +1,1 @@
-DROP TABLE processed_events;
-DROP TABLE outbox_relay;
-DROP TABLE outbox;
+../../../../crates/outbox/migrations/postgres/outbox.down.sql

@@ -1,0 +1,3 @@
+DROP TABLE processed_events;
+DROP TABLE outbox_relay;
+DROP TABLE outbox;
