@@ -39,10 +39,17 @@ fn free_port() -> u16 {
 
 impl Broker {
     async fn start() -> Broker {
+        let (proxy_port, broker_port) = (free_port(), free_port());
+        let child = Broker::spawn(proxy_port, broker_port);
+        let mut broker = Broker { child, proxy_port, broker_port, proxy: None };
+        broker.restore().await;
+        broker
+    }
+
+    fn spawn(proxy_port: u16, broker_port: u16) -> Child {
         let binary = std::env::var("BOXOFFICE_TEST_TANSU").unwrap_or_else(|_| {
             format!("{}/.cache/boxoffice/tansu/bin/tansu", std::env::var("HOME").unwrap_or_default())
         });
-        let (proxy_port, broker_port) = (free_port(), free_port());
         let child = Command::new(&binary)
             .args(["broker", "--listener-url", &format!("tcp://127.0.0.1:{broker_port}")])
             .args(["--advertised-listener-url", &format!("tcp://127.0.0.1:{proxy_port}")])
@@ -56,9 +63,7 @@ impl Broker {
             assert!(started.elapsed() < Duration::from_secs(20), "tansu listens on {broker_port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let mut broker = Broker { child, proxy_port, broker_port, proxy: None };
-        broker.restore().await;
-        broker
+        child
     }
 
     fn address(&self) -> String {

@@ -1,7 +1,8 @@
 //! Kafka: the publisher the relays use in production, and the consumer loop of a [`Handler`].
 //! Through rdkafka, with the librdkafka it bundles.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -9,7 +10,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 use tokio_util::sync::CancellationToken;
@@ -41,25 +42,35 @@ fn client_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
+/// Rounds that may fail in a row before the producer is made anew (a broker that came back
+/// without the producer's state refuses it for good).
+const FAILURES_BEFORE_NEW_PRODUCER: u32 = 3;
+
 /// Publishes outbox rows: idempotent producer, `acks=all`, so a retried send is neither lost
-/// nor doubled by the producer, and each partition keeps the order of the rows.
+/// nor doubled by the producer, and each partition keeps the order of the rows. Clones share
+/// the producer, which is made anew when it cannot go on (see [`FAILURES_BEFORE_NEW_PRODUCER`]).
 #[derive(Clone)]
 pub struct KafkaPublisher {
-    producer: FutureProducer,
+    producer: Arc<Mutex<FutureProducer>>,
+    failures: Arc<AtomicU32>,
     settings: Arc<KafkaSettings>,
+}
+
+fn new_producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
+    client_config(settings)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+        .create()
+        .context("creating the Kafka producer")
 }
 
 impl KafkaPublisher {
     /// Connects lazily, and creates the topics that do not exist yet in the background: a
     /// broker that is away delays publishing, never the start.
     pub async fn connect(settings: &KafkaSettings) -> anyhow::Result<Self> {
-        let producer: FutureProducer = client_config(settings)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
-            .create()
-            .context("creating the Kafka producer")?;
+        let producer = Arc::new(Mutex::new(new_producer(settings)?));
         let settings = Arc::new(settings.clone());
         let topics = settings.clone();
         tokio::spawn(async move {
@@ -67,7 +78,29 @@ impl KafkaPublisher {
                 tracing::warn!(error = %format!("{error:#}"), "creating the Kafka topics fails; publishing makes them later");
             }
         });
-        Ok(KafkaPublisher { producer, settings })
+        Ok(KafkaPublisher { producer, failures: Arc::new(AtomicU32::new(0)), settings })
+    }
+
+    fn producer(&self) -> FutureProducer {
+        self.producer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// After a failed round: a producer that cannot go on (a fatal error, a broker that does
+    /// not know its id) or that failed too many rounds in a row is made anew.
+    fn after_failure(&self, producer: &FutureProducer, code: Option<RDKafkaErrorCode>) -> anyhow::Result<()> {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let lost_state = matches!(
+            code,
+            Some(RDKafkaErrorCode::UnknownProducerId | RDKafkaErrorCode::OutOfOrderSequenceNumber)
+        );
+        if producer.client().fatal_error().is_some() || lost_state || failures >= FAILURES_BEFORE_NEW_PRODUCER
+        {
+            tracing::warn!(failures, "the Kafka producer is made anew");
+            *self.producer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                new_producer(&self.settings)?;
+            self.failures.store(0, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Sends a dead letter: the message as it came, with why it could not be handled.
@@ -89,7 +122,7 @@ impl KafkaPublisher {
         if let Some(key) = message.key() {
             record = record.key(key);
         }
-        self.producer.send(record, DELIVERY_TIMEOUT).await.map_err(|(error, _)| error)?;
+        self.producer().send(record, DELIVERY_TIMEOUT).await.map_err(|(error, _)| error)?;
         metrics::counter!("domain_events_dead_lettered_total", "consumer" => consumer.to_owned())
             .increment(1);
         Ok(())
@@ -124,13 +157,14 @@ async fn create_topics(settings: &KafkaSettings) -> anyhow::Result<()> {
 impl Publisher for KafkaPublisher {
     async fn publish(&self, rows: &[Pending]) -> anyhow::Result<()> {
         // All sent at once (librdkafka batches them), then every acknowledgement awaited.
+        let producer = self.producer();
         let deliveries: Vec<_> = rows
             .iter()
             .map(|row| {
                 let record = FutureRecord::to(self.settings.topics.name(row.topic))
                     .key(&row.key)
                     .payload(&row.envelope);
-                self.producer.send(record, DELIVERY_TIMEOUT)
+                producer.send(record, DELIVERY_TIMEOUT)
             })
             .collect();
         for delivery in futures::future::join_all(deliveries).await {
@@ -140,9 +174,11 @@ impl Publisher for KafkaPublisher {
                     // before the batch is sent again.
                     create_topics(&self.settings).await?;
                 }
+                self.after_failure(&producer, error.rdkafka_error_code())?;
                 return Err(error).context("a domain event was not acknowledged by Kafka");
             }
         }
+        self.failures.store(0, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -106,6 +106,10 @@ impl Relay {
                 if shutdown.is_cancelled() {
                     return;
                 }
+                // Draining a backlog: the gauges and the purge still run on time.
+                if futures::FutureExt::now_or_never(housekeeping.tick()).is_some() {
+                    self.housekeeping().await;
+                }
                 continue;
             }
             tokio::select! {

@@ -50,6 +50,9 @@ impl Bookings {
         }
         match self.inner.db.check_in(ticket_id, self.inner.clock.now()).await? {
             CheckIn::Admitted(at) => Ok((ticket, at)),
+            CheckIn::NotConfirmed => {
+                Err(Error::new(Code::Conflict, "the ticket's booking is no longer confirmed"))
+            }
             CheckIn::AlreadyAdmitted(at) => Err(Error::new(
                 Code::AlreadyCheckedIn,
                 format!(

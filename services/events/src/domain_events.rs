@@ -23,7 +23,7 @@ pub fn told(before: EventStatus, after: &EventRecord, venue_name: Option<String>
     let event_type = match (before, after.status) {
         (EventStatus::Draft, EventStatus::Published) => EVENT_PUBLISHED,
         (EventStatus::Published, EventStatus::Published) => EVENT_UPDATED,
-        (EventStatus::Draft | EventStatus::Published, EventStatus::Cancelled) => EVENT_CANCELLED,
+        (EventStatus::Published, EventStatus::Cancelled) => EVENT_CANCELLED,
         _ => return None,
     };
     let event = Some(pb::EventSummary {

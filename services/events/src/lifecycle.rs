@@ -2,9 +2,10 @@
 //! for good, which refunds its bookings. (A draft that never went on sale is deleted instead, in
 //! [`crate::editing`].)
 //!
-//! Both tell the bookings service, through the [`crate::sales::Sales`] port, after the new
-//! status is stored: publication asks it to load the inventory ahead of the first buyers, and
-//! cancellation asks it to refund.
+//! Each status change commits with its domain event (`event.published`, `event.cancelled`;
+//! `crate::domain_events`). Publication also asks the bookings service, through the
+//! [`crate::sales::Sales`] port, to load the inventory ahead of the first buyers; the refunds of
+//! a cancellation follow its `event.cancelled` in the bookings service.
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_types::Caller;

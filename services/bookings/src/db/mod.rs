@@ -42,6 +42,8 @@ pub struct NewHold {
 pub enum CheckIn {
     Admitted(DateTime<Utc>),
     AlreadyAdmitted(DateTime<Utc>),
+    /// The ticket's booking is no longer confirmed (refunded meanwhile).
+    NotConfirmed,
 }
 
 /// What an Idempotency-Key already stands for.

@@ -306,6 +306,23 @@ macro_rules! sql_db {
 
             async fn check_in(&self, ticket_id: Uuid, now: DateTime<Utc>) -> Result<CheckIn> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                // The booking's row first: a refund (which writes it too) and this check-in are
+                // ordered, so a refunded ticket is never admitted and the booking's events are
+                // written in the order of its changes.
+                let live: Option<(Uuid,)> = sqlx::query_as(
+                    "UPDATE bookings SET updated_at = $2 \
+                     WHERE id = (SELECT booking_id FROM tickets WHERE id = $1) AND status = $3 RETURNING id",
+                )
+                .bind(ticket_id)
+                .bind(now)
+                .bind(BookingStatus::Confirmed.as_str())
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                if live.is_none() {
+                    transaction.rollback().await.map_err(database_error)?;
+                    return Ok(CheckIn::NotConfirmed);
+                }
                 let admitted: Option<(Uuid, Uuid)> = sqlx::query_as(
                     "UPDATE tickets SET checked_in_at = $2 WHERE id = $1 AND checked_in_at IS NULL \
                      RETURNING booking_id, event_id",
