@@ -227,6 +227,17 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");
         anyhow::ensure!(self.kafka_partitions >= 1, "kafka_partitions must be at least 1");
+        let topics = [
+            &self.kafka_topic_users,
+            &self.kafka_topic_events,
+            &self.kafka_topic_bookings,
+            &self.kafka_topic_dead_letters,
+        ];
+        let distinct: std::collections::HashSet<_> = topics.iter().collect();
+        anyhow::ensure!(
+            distinct.len() == topics.len(),
+            "kafka_topic_users, kafka_topic_events, kafka_topic_bookings and kafka_topic_dead_letters must differ"
+        );
         anyhow::ensure!(self.kafka_replication_factor >= 1, "kafka_replication_factor must be at least 1");
         Ok(())
     }

@@ -208,8 +208,11 @@ impl OutboxDb {
         before: DateTime<Utc>,
         processed_before: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
-        const OUTBOX: &str = "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1";
-        const PROCESSED: &str = "DELETE FROM processed_events WHERE processed_at < $1";
+        // In bounded batches, so that no purge holds SQLite's one write lock for long.
+        const OUTBOX: &str = "DELETE FROM outbox WHERE id IN \
+                              (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1 LIMIT 5000)";
+        const PROCESSED: &str = "DELETE FROM processed_events WHERE (consumer, event_id) IN \
+                                 (SELECT consumer, event_id FROM processed_events WHERE processed_at < $1 LIMIT 5000)";
         Ok(match self {
             OutboxDb::Postgres(pool) => {
                 sqlx::query(PROCESSED).bind(processed_before).execute(pool).await?;

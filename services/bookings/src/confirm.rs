@@ -105,6 +105,15 @@ impl Bookings {
             tracing::error!(%booking_id, error = %error, "marking units sold in the inventory fails");
         }
         metrics::counter!("bookings_confirmed_total").increment(1);
+        // A confirmation that read the event open just before its cancellation closed it, and
+        // committed after the saga's last sweep, would keep the money: it is refunded here
+        // (refunding twice is a no-op, by the booking id).
+        if self.inner.db.is_closed(booking.event_id).await? {
+            self.refund_charge(booking.id).await?;
+            self.close(booking.id, booking.event_id, Change::Refund, EndReason::EventCancelled).await?;
+            tracing::warn!(%booking_id, "a confirmation committed as its event closed; refunded");
+            return Err(Error::new(Code::Conflict, "the event was cancelled; the payment is refunded"));
+        }
         self.reread(booking.id).await
     }
 

@@ -40,7 +40,10 @@ impl Handler for EventCancellations {
     }
 
     async fn handle(&self, message: &Delivered) -> Result<(), HandleError> {
-        if message.event_type != EVENT_CANCELLED {
+        // Other types, and other versions of this one (published beside it while readers move
+        // to them), are not this consumer's.
+        if message.event_type != EVENT_CANCELLED || message.schema_version != boxoffice_outbox::SCHEMA_VERSION
+        {
             return Ok(());
         }
         let db = &self.bookings.inner.db;
