@@ -33,6 +33,21 @@ struct Broker {
     proxy: Option<CancellationToken>,
 }
 
+/// Waits until `child` listens on `port`; a child that does not is stopped before the test
+/// fails, so that no process outlives it.
+fn wait_for_port(mut child: Child, port: u16, what: &str) -> Child {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} does not listen on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -58,12 +73,7 @@ impl Broker {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("tansu starts from {binary} (scripts/test builds it): {error}"));
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", broker_port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "tansu listens on {broker_port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
+        wait_for_port(child, broker_port, "tansu")
     }
 
     fn address(&self) -> String {
@@ -249,11 +259,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "boxoffice serves on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = wait_for_port(child, port, "boxoffice");
         Server { child, address: format!("http://127.0.0.1:{port}") }
     }
 
