@@ -207,6 +207,10 @@ impl KafkaConsumer {
             // A topic made after the consumer subscribed (by the first relay to start) is
             // found within seconds, not at librdkafka's default five minutes.
             .set("topic.metadata.refresh.interval.ms", "2000")
+            // A message that fails for now is retried (with backoff) before any after it, which
+            // may take longer than librdkafka's default 5 minutes between reads; the consumer
+            // stays in its group meanwhile instead of handing its partitions to another.
+            .set("max.poll.interval.ms", "3600000")
             .create()
             .context("creating the Kafka consumer")?;
         let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();
