@@ -128,14 +128,7 @@ impl Relay {
 
     /// One round; `None` when another replica had the turn.
     async fn round(&self) -> anyhow::Result<Option<usize>> {
-        let publisher = &self.publisher;
-        let sent = self
-            .db
-            .relay_round(RELAY_BATCH_MAX, |rows| async move {
-                publisher.publish(&rows).await?;
-                Ok(rows)
-            })
-            .await?;
+        let sent = self.db.relay_round(RELAY_BATCH_MAX, self.publisher.as_ref()).await?;
         if let Some(sent) = sent.filter(|&sent| sent > 0) {
             metrics::counter!("outbox_published_total", "service" => self.service).increment(sent as u64);
         }

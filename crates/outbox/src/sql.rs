@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
+use crate::relay::Publisher;
 use crate::{OutboxEvent, Pending, Topic};
 
 /// Rows per INSERT, within SQLite's limit of 32,766 bound parameters (5 per row).
@@ -107,30 +108,23 @@ pub enum OutboxDb {
     Sqlite(SqlitePool),
 }
 
-/// The rows of one round of the relay.
-pub(crate) enum Claimed {
-    /// Another replica's relay is publishing; this one waits.
-    Busy,
-    Rows(Vec<Pending>),
-}
-
 type Row = (i64, String, String, Vec<u8>, DateTime<Utc>);
 
+/// The rows as the publisher takes them; [`PENDING_SQL`] selects only topics this build knows.
 fn into_pending(rows: Vec<Row>) -> Vec<Pending> {
     rows.into_iter()
-        .filter_map(|(position, topic, key, envelope, created_at)| match Topic::parse(&topic) {
-            Some(topic) => Some(Pending { position, topic, key, envelope, created_at }),
-            None => {
-                // Written by a newer build that knows a topic this one does not: left for it.
-                tracing::warn!(position, topic, "an outbox row names an unknown topic; left pending");
-                None
-            }
+        .filter_map(|(position, topic, key, envelope, created_at)| {
+            Some(Pending { position, topic: Topic::parse(&topic)?, key, envelope, created_at })
         })
         .collect()
 }
 
+/// Rows sent, or processed-event records, deleted per purge statement: a purge never holds
+/// SQLite's one write lock for long.
+const PURGE_BATCH: u32 = 5_000;
+
 // Rows of a topic this build does not know (written by a newer one) are left for it, and never
-// fill a round.
+// fill a round; `known_topics_are_selected` keeps the list in step with `Topic::ALL`.
 const PENDING_SQL: &str = "SELECT id, topic, aggregate_id, envelope, created_at FROM outbox \
                            WHERE sent_at IS NULL AND topic IN ('users', 'events', 'bookings') \
                            ORDER BY id LIMIT $1";
@@ -139,12 +133,13 @@ impl OutboxDb {
     /// Runs one round: takes the relay's turn (on PostgreSQL, the `outbox_relay` row, locked
     /// with `FOR UPDATE SKIP LOCKED`, so replicas never publish at the same time and an
     /// aggregate's events keep their order), reads up to `limit` pending rows in order, hands
-    /// them to `publish`, and marks them sent only if it succeeds. Returns how many were sent.
-    pub(crate) async fn relay_round<F, Fut>(&self, limit: u32, publish: F) -> anyhow::Result<Option<usize>>
-    where
-        F: FnOnce(Vec<Pending>) -> Fut + Send,
-        Fut: std::future::Future<Output = anyhow::Result<Vec<Pending>>> + Send,
-    {
+    /// them to `publisher`, and marks them sent only if it took them all. Returns how many were
+    /// sent, or `None` when another replica had the turn.
+    pub(crate) async fn relay_round(
+        &self,
+        limit: u32,
+        publisher: &dyn Publisher,
+    ) -> anyhow::Result<Option<usize>> {
         match self {
             OutboxDb::Postgres(pool) => {
                 let mut transaction = pool.begin().await?;
@@ -152,27 +147,21 @@ impl OutboxDb {
                     sqlx::query_as("SELECT id FROM outbox_relay WHERE id = 1 FOR UPDATE SKIP LOCKED")
                         .fetch_optional(&mut *transaction)
                         .await?;
-                let claimed = match turn {
-                    None => Claimed::Busy,
-                    Some(_) => Claimed::Rows(into_pending(
-                        sqlx::query_as::<_, Row>(PENDING_SQL)
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *transaction)
-                            .await?,
-                    )),
-                };
-                let Claimed::Rows(rows) = claimed else {
+                if turn.is_none() {
                     transaction.rollback().await?;
                     return Ok(None);
-                };
+                }
+                let rows: Vec<Row> =
+                    sqlx::query_as(PENDING_SQL).bind(i64::from(limit)).fetch_all(&mut *transaction).await?;
+                let rows = into_pending(rows);
                 if rows.is_empty() {
                     transaction.rollback().await?;
                     return Ok(Some(0));
                 }
-                let sent = publish(rows).await?;
-                <sqlx::Postgres as OutboxSql>::mark_sent(&mut transaction, &sent).await?;
+                publisher.publish(&rows).await?;
+                <sqlx::Postgres as OutboxSql>::mark_sent(&mut transaction, &rows).await?;
                 transaction.commit().await?;
-                Ok(Some(sent.len()))
+                Ok(Some(rows.len()))
             }
             // One process serves an embedded data directory, and one relay per service runs in
             // it, so no turn is needed. No transaction either: a read transaction held while
@@ -184,10 +173,10 @@ impl OutboxDb {
                 if rows.is_empty() {
                     return Ok(Some(0));
                 }
-                let sent = publish(rows).await?;
+                publisher.publish(&rows).await?;
                 let mut connection = pool.acquire().await?;
-                <sqlx::Sqlite as OutboxSql>::mark_sent(&mut connection, &sent).await?;
-                Ok(Some(sent.len()))
+                <sqlx::Sqlite as OutboxSql>::mark_sent(&mut connection, &rows).await?;
+                Ok(Some(rows.len()))
             }
         }
     }
@@ -208,20 +197,32 @@ impl OutboxDb {
         before: DateTime<Utc>,
         processed_before: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
-        // In bounded batches, so that no purge holds SQLite's one write lock for long.
         const OUTBOX: &str = "DELETE FROM outbox WHERE id IN \
-                              (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1 LIMIT 5000)";
+                              (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1 LIMIT $2)";
         const PROCESSED: &str = "DELETE FROM processed_events WHERE (consumer, event_id) IN \
-                                 (SELECT consumer, event_id FROM processed_events WHERE processed_at < $1 LIMIT 5000)";
+                                 (SELECT consumer, event_id FROM processed_events WHERE processed_at < $1 LIMIT $2)";
+        let batch = i64::from(PURGE_BATCH);
         Ok(match self {
             OutboxDb::Postgres(pool) => {
-                sqlx::query(PROCESSED).bind(processed_before).execute(pool).await?;
-                sqlx::query(OUTBOX).bind(before).execute(pool).await?.rows_affected()
+                sqlx::query(PROCESSED).bind(processed_before).bind(batch).execute(pool).await?;
+                sqlx::query(OUTBOX).bind(before).bind(batch).execute(pool).await?.rows_affected()
             }
             OutboxDb::Sqlite(pool) => {
-                sqlx::query(PROCESSED).bind(processed_before).execute(pool).await?;
-                sqlx::query(OUTBOX).bind(before).execute(pool).await?.rows_affected()
+                sqlx::query(PROCESSED).bind(processed_before).bind(batch).execute(pool).await?;
+                sqlx::query(OUTBOX).bind(before).bind(batch).execute(pool).await?.rows_affected()
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_topics_are_selected() {
+        for topic in Topic::ALL {
+            assert!(PENDING_SQL.contains(&format!("'{}'", topic.as_str())), "{topic:?}");
+        }
     }
 }
