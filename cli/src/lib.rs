@@ -238,8 +238,7 @@ pub async fn start_with_clock(
             let token = required_internal_token(settings)?;
             let users = users(settings, kv, shared_token_key(settings)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
-            let relay = |publisher, retention| users.relay(publisher, retention);
-            messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
+            messaging.relay(&mut running.tasks, users.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             running.users_grpc_addr = Some(listener.local_addr()?);
             running.serve_grpc(listener, boxoffice_users::grpc::server(users.clone()), &token);
@@ -254,8 +253,7 @@ pub async fn start_with_clock(
             let token = required_internal_token(settings)?;
             let events = events(settings, kv, over_network(&settings.bookings_url, &token)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
-            let relay = |publisher, retention| events.relay(publisher, retention);
-            messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
+            messaging.relay(&mut running.tasks, events.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.events_grpc_addr, "events service").await?;
             running.events_grpc_addr = Some(listener.local_addr()?);
             running.serve_grpc(listener, boxoffice_events::grpc::server(events.clone()), &token);
@@ -273,8 +271,7 @@ pub async fn start_with_clock(
             let messaging = Messaging::connect(settings, false).await?;
             let saga = Arc::new(EventCancellations::new(bookings.clone()));
             messaging.consume(&mut running.tasks, saga, running.shutdown.clone())?;
-            let relay = |publisher, retention| bookings.relay(publisher, retention);
-            messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
+            messaging.relay(&mut running.tasks, bookings.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.bookings_grpc_addr, "bookings service").await?;
             running.bookings_grpc_addr = Some(listener.local_addr()?);
             running.serve_grpc(listener, boxoffice_bookings::grpc::server(bookings.clone()), &token);
@@ -331,12 +328,9 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     // Consumers first: the bus hands a message to the consumers subscribed when it is published.
     let saga = Arc::new(EventCancellations::new(bookings.clone()));
     messaging.consume(&mut running.tasks, saga, running.shutdown.clone())?;
-    let relay = |publisher, retention| users.relay(publisher, retention);
-    messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
-    let relay = |publisher, retention| events.relay(publisher, retention);
-    messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
-    let relay = |publisher, retention| bookings.relay(publisher, retention);
-    messaging.relay(&mut running.tasks, relay, settings, running.shutdown.clone());
+    messaging.relay(&mut running.tasks, users.outbox(), settings, running.shutdown.clone());
+    messaging.relay(&mut running.tasks, events.outbox(), settings, running.shutdown.clone());
+    messaging.relay(&mut running.tasks, bookings.outbox(), settings, running.shutdown.clone());
 
     let users = boxoffice_users::grpc::server(users);
     let events = boxoffice_events::grpc::server(events);

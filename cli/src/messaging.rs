@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use boxoffice_config::Settings;
 use boxoffice_outbox::{
-    Bus, Handler, KafkaConsumer, KafkaPublisher, KafkaSettings, Publisher, Relay, TopicNames,
+    Bus, Handler, KafkaConsumer, KafkaPublisher, KafkaSettings, Outbox, Publisher, Relay, TopicNames,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -57,11 +57,11 @@ impl Messaging {
         })
     }
 
-    /// Runs `relay`'s service outbox to the publisher, until `shutdown`.
+    /// Relays `outbox` to the publisher, until `shutdown`.
     pub fn relay(
         &self,
         tasks: &mut JoinSet<anyhow::Result<()>>,
-        relay: impl FnOnce(Arc<dyn Publisher>, Duration) -> Relay,
+        outbox: Outbox,
         settings: &Settings,
         shutdown: CancellationToken,
     ) {
@@ -70,7 +70,7 @@ impl Messaging {
             Messaging::Bus(bus) => Arc::new(bus.clone()),
             Messaging::Nowhere => return,
         };
-        let relay = relay(publisher, Duration::from_secs(settings.outbox_retention_s));
+        let relay = Relay::new(outbox, publisher, Duration::from_secs(settings.outbox_retention_s));
         tasks.spawn(async move {
             relay.run(shutdown).await;
             Ok(())

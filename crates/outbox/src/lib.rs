@@ -30,7 +30,7 @@ mod sql;
 pub use bus::Bus;
 pub use consumer::{Delivered, HandleError, Handler};
 pub use kafka::{KafkaConsumer, KafkaPublisher, KafkaSettings};
-pub use relay::{Publisher, Relay, RelayHandle, RELAY_BATCH_MAX};
+pub use relay::{Outbox, Publisher, Relay, RelayHandle, RELAY_BATCH_MAX};
 pub use sql::{OutboxDb, OutboxSql};
 
 /// The version of every payload schema today (see `proto/domain_events.proto`).

@@ -56,6 +56,16 @@ impl RelayHandle {
     }
 }
 
+/// A service's outbox, as the service hands it to its relay: the table, and the handle its
+/// commits wake the relay with.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    /// The service's name, in the relay's logs and metrics.
+    pub service: &'static str,
+    pub db: OutboxDb,
+    pub handle: RelayHandle,
+}
+
 pub struct Relay {
     service: &'static str,
     db: OutboxDb,
@@ -65,15 +75,10 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// The relay of `service`'s outbox, woken through `handle` (the one the service's commits
-    /// wake), which deletes sent rows `retention` after sending them.
-    pub fn new(
-        service: &'static str,
-        db: OutboxDb,
-        handle: RelayHandle,
-        publisher: Arc<dyn Publisher>,
-        retention: Duration,
-    ) -> Relay {
+    /// The relay of a service's outbox, woken by the service's commits, which deletes sent rows
+    /// `retention` after sending them.
+    pub fn new(outbox: Outbox, publisher: Arc<dyn Publisher>, retention: Duration) -> Relay {
+        let Outbox { service, db, handle } = outbox;
         Relay { service, db, publisher, retention, wake: handle.wake }
     }
 

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use boxoffice_outbox::{OutboxDb, OutboxEvent, OutboxSql, Pending, Publisher, Relay, RelayHandle, Topic};
+use boxoffice_outbox::{
+    Outbox, OutboxDb, OutboxEvent, OutboxSql, Pending, Publisher, Relay, RelayHandle, Topic,
+};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -66,8 +68,8 @@ where
     let handle = RelayHandle::default();
     let tasks: Vec<_> = (0..relays)
         .map(|_| {
-            let relay =
-                Relay::new("test", db.clone(), handle.clone(), recorder.clone(), Duration::from_secs(3600));
+            let outbox = Outbox { service: "test", db: db.clone(), handle: handle.clone() };
+            let relay = Relay::new(outbox, recorder.clone(), Duration::from_secs(3600));
             tokio::spawn(relay.run(shutdown.clone()))
         })
         .collect();

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use boxoffice_errors::Error;
-use boxoffice_outbox::{Publisher, Relay};
+use boxoffice_outbox::Outbox;
 use boxoffice_types::Caller;
 use uuid::Uuid;
 
@@ -55,10 +55,10 @@ impl Bookings {
         Bookings { inner: Arc::new(inner) }
     }
 
-    /// The relay of this service's outbox, publishing to `publisher`.
-    pub fn relay(&self, publisher: Arc<dyn Publisher>, retention: std::time::Duration) -> Relay {
+    /// This service's outbox, for its relay.
+    pub fn outbox(&self) -> Outbox {
         let (db, handle) = self.inner.db.outbox();
-        Relay::new("bookings", db, handle, publisher, retention)
+        Outbox { service: "bookings", db, handle }
     }
 
     pub fn clock(&self) -> &Clock {

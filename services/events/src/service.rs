@@ -129,14 +129,10 @@ impl Events {
         }
     }
 
-    /// The relay of this service's outbox, publishing to `publisher`.
-    pub fn relay(
-        &self,
-        publisher: std::sync::Arc<dyn boxoffice_outbox::Publisher>,
-        retention: std::time::Duration,
-    ) -> boxoffice_outbox::Relay {
+    /// This service's outbox, for its relay.
+    pub fn outbox(&self) -> boxoffice_outbox::Outbox {
         let (db, handle) = self.store.outbox();
-        boxoffice_outbox::Relay::new("events", db, handle, publisher, retention)
+        boxoffice_outbox::Outbox { service: "events", db, handle }
     }
 
     pub async fn check_ready(&self) -> Result<(), Error> {
