@@ -18,14 +18,18 @@ fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// What the change from an event in `before` status to `after` tells, if anything.
-pub fn told(before: EventStatus, after: &EventRecord, venue_name: Option<String>) -> Option<OutboxEvent> {
-    let event_type = match (before, after.status) {
-        (EventStatus::Draft, EventStatus::Published) => EVENT_PUBLISHED,
-        (EventStatus::Published, EventStatus::Published) => EVENT_UPDATED,
-        (EventStatus::Published, EventStatus::Cancelled) => EVENT_CANCELLED,
-        _ => return None,
-    };
+/// The domain event a change of status from `before` to `after` tells, if any.
+pub fn told_type(before: EventStatus, after: EventStatus) -> Option<&'static str> {
+    match (before, after) {
+        (EventStatus::Draft, EventStatus::Published) => Some(EVENT_PUBLISHED),
+        (EventStatus::Published, EventStatus::Published) => Some(EVENT_UPDATED),
+        (EventStatus::Published, EventStatus::Cancelled) => Some(EVENT_CANCELLED),
+        _ => None,
+    }
+}
+
+/// The domain event `event_type` (from [`told_type`]) of the event as it is `after` the change.
+pub fn told(event_type: &'static str, after: &EventRecord, venue_name: Option<String>) -> OutboxEvent {
     let event = Some(pb::EventSummary {
         event_id: after.id.to_string(),
         organizer_id: after.organizer_id.to_string(),
@@ -35,27 +39,10 @@ pub fn told(before: EventStatus, after: &EventRecord, venue_name: Option<String>
         starts_at: time(after.starts_at),
         ends_at: time(after.ends_at),
     });
-    Some(match event_type {
-        EVENT_PUBLISHED => OutboxEvent::new(
-            Topic::Events,
-            event_type,
-            after.id,
-            &pb::EventPublished { event },
-            after.updated_at,
-        ),
-        EVENT_UPDATED => OutboxEvent::new(
-            Topic::Events,
-            event_type,
-            after.id,
-            &pb::EventUpdated { event },
-            after.updated_at,
-        ),
-        _ => OutboxEvent::new(
-            Topic::Events,
-            event_type,
-            after.id,
-            &pb::EventCancelled { event },
-            after.updated_at,
-        ),
-    })
+    let (id, at) = (after.id, after.updated_at);
+    match event_type {
+        EVENT_PUBLISHED => OutboxEvent::new(Topic::Events, event_type, id, &pb::EventPublished { event }, at),
+        EVENT_UPDATED => OutboxEvent::new(Topic::Events, event_type, id, &pb::EventUpdated { event }, at),
+        _ => OutboxEvent::new(Topic::Events, event_type, id, &pb::EventCancelled { event }, at),
+    }
 }

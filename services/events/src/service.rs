@@ -111,7 +111,13 @@ impl Events {
                 return Ok(event);
             }
             event.updated_at = now();
-            let told = crate::domain_events::told(before, &event, self.venue_name(&event).await?);
+            // The venue's name is read only for a change that tells of it, not for a draft's.
+            let told = match crate::domain_events::told_type(before, event.status) {
+                Some(event_type) => {
+                    Some(crate::domain_events::told(event_type, &event, self.venue_name(&event).await?))
+                }
+                None => None,
+            };
             if self.store.update_event(&event, told.as_ref()).await? {
                 self.cache.forget(event_id).await?;
                 event.version += 1;
