@@ -434,6 +434,7 @@ async fn count_kafka_events(
     bookings: &HashSet<String>,
     expected: u64,
 ) -> anyhow::Result<(u64, f64)> {
+    use boxoffice_outbox::event_type::{BOOKING_CONFIRMED, BOOKING_HELD};
     use rdkafka::consumer::{Consumer as _, StreamConsumer};
     use rdkafka::Message as _;
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
@@ -456,7 +457,7 @@ async fn count_kafka_events(
         }
         let envelope: boxoffice_proto::domain::Envelope =
             prost::Message::decode(message.payload().unwrap_or_default())?;
-        if envelope.r#type == "booking.held" || envelope.r#type == "booking.confirmed" {
+        if envelope.r#type == BOOKING_HELD || envelope.r#type == BOOKING_CONFIRMED {
             seen.insert(envelope.event_id);
         }
     }

@@ -33,6 +33,34 @@ pub use kafka::{KafkaConsumer, KafkaPublisher, KafkaSettings};
 pub use relay::{Outbox, Publisher, Relay, RelayHandle, RELAY_BATCH_MAX};
 pub use sql::{OutboxDb, OutboxSql};
 
+/// The type of every domain event (the envelope's `type`), named once for the services that
+/// write them, the consumers that read them and `asyncapi.yaml`.
+pub mod event_type {
+    pub const USER_REGISTERED: &str = "user.registered";
+    pub const EVENT_PUBLISHED: &str = "event.published";
+    pub const EVENT_UPDATED: &str = "event.updated";
+    pub const EVENT_CANCELLED: &str = "event.cancelled";
+    pub const BOOKING_HELD: &str = "booking.held";
+    pub const BOOKING_CONFIRMED: &str = "booking.confirmed";
+    pub const BOOKING_CANCELLED: &str = "booking.cancelled";
+    pub const BOOKING_EXPIRED: &str = "booking.expired";
+    pub const BOOKING_REFUNDED: &str = "booking.refunded";
+    pub const TICKET_CHECKED_IN: &str = "ticket.checked_in";
+
+    pub const ALL: [&str; 10] = [
+        USER_REGISTERED,
+        EVENT_PUBLISHED,
+        EVENT_UPDATED,
+        EVENT_CANCELLED,
+        BOOKING_HELD,
+        BOOKING_CONFIRMED,
+        BOOKING_CANCELLED,
+        BOOKING_EXPIRED,
+        BOOKING_REFUNDED,
+        TICKET_CHECKED_IN,
+    ];
+}
+
 /// The version of every payload schema today (see `proto/domain_events.proto`).
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -9,6 +9,7 @@
 //! crash halfway is redelivered and finishes the work. Like `grpc.rs`, an edge: the one place
 //! that reads the other services' domain-event messages.
 
+use boxoffice_outbox::event_type::EVENT_CANCELLED;
 use boxoffice_outbox::{Delivered, HandleError, Handler, Topic};
 use boxoffice_proto::domain as pb;
 use uuid::Uuid;
@@ -17,7 +18,6 @@ use crate::service::Bookings;
 
 /// The bookings service's consumer: its name in `processed_events` and its Kafka group.
 pub const CONSUMER: &str = "bookings";
-const EVENT_CANCELLED: &str = "event.cancelled";
 
 pub struct EventCancellations {
     bookings: Bookings,
@@ -47,7 +47,7 @@ impl Handler for EventCancellations {
             return Ok(());
         }
         let db = &self.bookings.inner.db;
-        if db.processed(CONSUMER, message.event_id).await.map_err(failed)? {
+        if db.processed(CONSUMER, message.event_id).await? {
             return Ok(());
         }
         let payload: pb::EventCancelled = message.payload()?;
@@ -55,13 +55,9 @@ impl Handler for EventCancellations {
             .event
             .and_then(|event| Uuid::parse_str(&event.event_id).ok())
             .ok_or_else(|| HandleError::Malformed("event.cancelled names no event id".into()))?;
-        let (cancelled, refunded) = self.bookings.cancel_event_bookings(event_id).await.map_err(failed)?;
+        let (cancelled, refunded) = self.bookings.cancel_event_bookings(event_id).await?;
         tracing::info!(%event_id, cancelled, refunded, "the bookings of a cancelled event are closed");
-        db.mark_processed(CONSUMER, message.event_id, self.bookings.clock().now()).await.map_err(failed)?;
+        db.mark_processed(CONSUMER, message.event_id, self.bookings.clock().now()).await?;
         Ok(())
     }
-}
-
-fn failed(error: boxoffice_errors::Error) -> HandleError {
-    HandleError::Failed(anyhow::anyhow!("{}: {}", error.code.as_str(), error.detail))
 }

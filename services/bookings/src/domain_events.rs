@@ -3,19 +3,15 @@
 //! records become those wire messages. The database writes them to the outbox in the
 //! transaction of the change they tell of (`db/sql.rs`).
 
+use boxoffice_outbox::event_type::{
+    BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_EXPIRED, BOOKING_HELD, BOOKING_REFUNDED, TICKET_CHECKED_IN,
+};
 use boxoffice_outbox::{OutboxEvent, Topic};
 use boxoffice_proto::domain as pb;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{BookingRecord, Change, TicketRecord};
-
-pub const BOOKING_HELD: &str = "booking.held";
-pub const BOOKING_CONFIRMED: &str = "booking.confirmed";
-pub const BOOKING_CANCELLED: &str = "booking.cancelled";
-pub const BOOKING_EXPIRED: &str = "booking.expired";
-pub const BOOKING_REFUNDED: &str = "booking.refunded";
-pub const TICKET_CHECKED_IN: &str = "ticket.checked_in";
 
 /// Why a booking was cancelled or refunded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,16 +3,13 @@
 //! edge: the one place where the service's records become those wire messages; the store writes
 //! them to the outbox in the transaction of the change (`store.rs`).
 
+use boxoffice_outbox::event_type::{EVENT_CANCELLED, EVENT_PUBLISHED, EVENT_UPDATED};
 use boxoffice_outbox::{OutboxEvent, Topic};
 use boxoffice_proto::domain as pb;
 use boxoffice_types::EventStatus;
 use chrono::{DateTime, Utc};
 
 use crate::store::EventRecord;
-
-pub const EVENT_PUBLISHED: &str = "event.published";
-pub const EVENT_UPDATED: &str = "event.updated";
-pub const EVENT_CANCELLED: &str = "event.cancelled";
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

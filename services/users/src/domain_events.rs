@@ -2,13 +2,12 @@
 //! created. Like `grpc.rs`, an edge; the store writes it to the outbox in the transaction that
 //! creates the account (`store.rs`).
 
+use boxoffice_outbox::event_type::USER_REGISTERED;
 use boxoffice_outbox::{OutboxEvent, Topic};
 use boxoffice_proto::domain as pb;
 use chrono::{DateTime, Utc};
 
 use crate::store::UserRecord;
-
-pub const USER_REGISTERED: &str = "user.registered";
 
 pub fn registered(user: &UserRecord, at: DateTime<Utc>) -> OutboxEvent {
     let payload = pb::UserRegistered {
