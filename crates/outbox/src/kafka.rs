@@ -190,7 +190,6 @@ pub struct KafkaConsumer {
     consumer: StreamConsumer,
     publisher: KafkaPublisher,
     handler: Arc<dyn Handler>,
-    topics: TopicNames,
 }
 
 impl KafkaConsumer {
@@ -215,7 +214,7 @@ impl KafkaConsumer {
             .context("creating the Kafka consumer")?;
         let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();
         consumer.subscribe(&names).with_context(|| format!("subscribing {group} to {names:?}"))?;
-        Ok(KafkaConsumer { consumer, publisher, handler, topics: settings.topics.clone() })
+        Ok(KafkaConsumer { consumer, publisher, handler })
     }
 
     /// Consumes until `shutdown`.
@@ -234,7 +233,7 @@ impl KafkaConsumer {
                     continue;
                 }
             };
-            let outcome = match self.topics.topic(message.topic()) {
+            let outcome = match self.publisher.settings.topics.topic(message.topic()) {
                 None => Err(format!("{} is not a topic of boxoffice", message.topic())),
                 Some(topic) => Delivered::parse(topic, message.payload().unwrap_or_default()),
             };
