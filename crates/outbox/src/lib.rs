@@ -31,7 +31,7 @@ pub use bus::Bus;
 pub use consumer::{Delivered, HandleError, Handler};
 pub use kafka::{KafkaConsumer, KafkaPublisher, KafkaSettings};
 pub use relay::{Outbox, Publisher, Relay, RelayHandle, RELAY_BATCH_MAX};
-pub use sql::{OutboxDb, OutboxSql};
+pub use sql::{commit_telling, OutboxDb, OutboxSql};
 
 /// The type of every domain event (the envelope's `type`), named once for the services that
 /// write them, the consumers that read them and `asyncapi.yaml`.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
-use crate::relay::Publisher;
+use crate::relay::{Publisher, RelayHandle};
 use crate::{OutboxEvent, Pending, Topic};
 
 /// Rows per INSERT, within SQLite's limit of 32,766 bound parameters (5 per row).
@@ -100,6 +100,19 @@ macro_rules! outbox_sql {
 
 outbox_sql!(sqlx::Postgres);
 outbox_sql!(sqlx::Sqlite);
+
+/// How every change that tells something ends: its domain events written to the outbox in its
+/// `transaction`, the commit, then the relay woken.
+pub async fn commit_telling<D: OutboxSql>(
+    mut transaction: sqlx::Transaction<'_, D>,
+    events: &[OutboxEvent],
+    relay: &RelayHandle,
+) -> sqlx::Result<()> {
+    D::write_outbox(&mut transaction, events).await?;
+    transaction.commit().await?;
+    relay.wake();
+    Ok(())
+}
 
 /// A service's outbox, as its relay reads it.
 #[derive(Clone, Debug)]

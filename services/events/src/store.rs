@@ -4,7 +4,7 @@
 
 use boxoffice_db::database_error;
 use boxoffice_errors::{Code, Error};
-use boxoffice_outbox::{OutboxDb, OutboxEvent, OutboxSql, RelayHandle};
+use boxoffice_outbox::{commit_telling, OutboxDb, OutboxEvent, RelayHandle};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
@@ -311,11 +311,9 @@ macro_rules! sql_store {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 match query.execute(&mut *transaction).await.map_err(update_error)? {
                     result if result.rows_affected() == 1 => {
-                        <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(told))
+                        commit_telling(transaction, std::slice::from_ref(told), &self.relay)
                             .await
                             .map_err(database_error)?;
-                        transaction.commit().await.map_err(database_error)?;
-                        self.relay.wake();
                         Ok(true)
                     }
                     _ => Ok(false),

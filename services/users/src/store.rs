@@ -14,7 +14,7 @@
 //! SQLite needs no lock: it runs one writer at a time, and the statement is the transaction's
 //! first, so it reads the latest data.
 
-use boxoffice_outbox::{OutboxDb, OutboxSql, RelayHandle};
+use boxoffice_outbox::{commit_telling, OutboxDb, RelayHandle};
 use std::str::FromStr as _;
 
 use boxoffice_db::database_error;
@@ -223,11 +223,9 @@ macro_rules! sql_store {
                 match result {
                     Ok(_) => {
                         let told = crate::domain_events::registered(user, now);
-                        <$database as OutboxSql>::write_outbox(&mut transaction, std::slice::from_ref(&told))
+                        commit_telling(transaction, std::slice::from_ref(&told), &self.relay)
                             .await
                             .map_err(database_error)?;
-                        transaction.commit().await.map_err(database_error)?;
-                        self.relay.wake();
                         Ok(())
                     }
                     Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(

@@ -6,7 +6,7 @@ use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use boxoffice_outbox::{OutboxDb, OutboxSql as _, RelayHandle};
+use boxoffice_outbox::{commit_telling, OutboxDb, OutboxSql as _, RelayHandle};
 
 use super::rows::{parse_status, BookingRow, TicketRow, BOOKING_COLUMNS, TICKET_COLUMNS};
 use super::{BookingDb, CategorySales, CheckIn, KeyClaim, NewHold, Position, Result};
@@ -111,10 +111,7 @@ macro_rules! sql_db {
                     }
                 }
                 let events: Vec<_> = holds.iter().map(|hold| domain_events::held(&hold.booking, now)).collect();
-                <$database>::write_outbox(&mut transaction, &events).await.map_err(database_error)?;
-                transaction.commit().await.map_err(database_error)?;
-                self.relay.wake();
-                Ok(())
+                commit_telling(transaction, &events, &self.relay).await.map_err(database_error)
             }
 
             async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>> {
@@ -201,9 +198,7 @@ macro_rules! sql_db {
                     });
                     insert.build().execute(&mut *transaction).await.map_err(database_error)?;
                 }
-                <$database>::write_outbox(&mut transaction, std::slice::from_ref(&event)).await.map_err(database_error)?;
-                transaction.commit().await.map_err(database_error)?;
-                self.relay.wake();
+                commit_telling(transaction, std::slice::from_ref(&event), &self.relay).await.map_err(database_error)?;
                 Ok(true)
             }
 
@@ -239,9 +234,7 @@ macro_rules! sql_db {
                     .execute(&mut *transaction)
                     .await
                     .map_err(database_error)?;
-                <$database>::write_outbox(&mut transaction, &events).await.map_err(database_error)?;
-                transaction.commit().await.map_err(database_error)?;
-                self.relay.wake();
+                commit_telling(transaction, &events, &self.relay).await.map_err(database_error)?;
                 Ok(true)
             }
 
@@ -334,9 +327,7 @@ macro_rules! sql_db {
                 .map_err(database_error)?;
                 if let Some((booking_id, event_id)) = admitted {
                     let event = domain_events::checked_in(ticket_id, booking_id, event_id, now);
-                    <$database>::write_outbox(&mut transaction, std::slice::from_ref(&event)).await.map_err(database_error)?;
-                    transaction.commit().await.map_err(database_error)?;
-                    self.relay.wake();
+                    commit_telling(transaction, std::slice::from_ref(&event), &self.relay).await.map_err(database_error)?;
                     return Ok(CheckIn::Admitted(now));
                 }
                 transaction.rollback().await.map_err(database_error)?;
