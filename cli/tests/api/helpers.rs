@@ -289,46 +289,41 @@ pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     command
 }
 
+/// The rows (of type `$row`) of `$sql` on `$service`'s own database: its PostgreSQL schema, or
+/// its SQLite file.
+macro_rules! fetch_all {
+    ($settings:expr, $service:expr, $sql:expr, $row:ty) => {
+        match &$settings.database_url {
+            Some(url) => {
+                let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                    .unwrap()
+                    .options([("search_path", $service)]);
+                let mut connection =
+                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+                let rows: Vec<$row> = sqlx::query_as($sql).fetch_all(&mut connection).await.unwrap();
+                rows
+            }
+            None => {
+                let url = format!("sqlite://{}", $settings.sqlite_path($service).display());
+                let mut connection =
+                    <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+                let rows: Vec<$row> = sqlx::query_as($sql).fetch_all(&mut connection).await.unwrap();
+                rows
+            }
+        }
+    };
+}
+
 /// Runs `sql` (one text column) against `service`'s own database.
 pub async fn query_text(settings: &Settings, service: &str, sql: &str) -> Vec<String> {
-    match &settings.database_url {
-        Some(url) => {
-            let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
-                .unwrap()
-                .options([("search_path", service)]);
-            let mut connection =
-                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-            let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut connection).await.unwrap();
-            rows.into_iter().map(|(text,)| text).collect()
-        }
-        None => {
-            let url = format!("sqlite://{}", settings.sqlite_path(service).display());
-            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-            let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut connection).await.unwrap();
-            rows.into_iter().map(|(text,)| text).collect()
-        }
-    }
+    fetch_all!(settings, service, sql, (String,)).into_iter().map(|(text,)| text).collect()
 }
 
 /// `service`'s outbox in order: each row's domain event, read, and whether it was sent.
 pub async fn outbox(settings: &Settings, service: &str) -> Vec<(Envelope, bool)> {
     const SQL: &str = "SELECT envelope, sent_at IS NOT NULL FROM outbox ORDER BY id";
-    let rows: Vec<(Vec<u8>, bool)> = match &settings.database_url {
-        Some(url) => {
-            let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
-                .unwrap()
-                .options([("search_path", service)]);
-            let mut connection =
-                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-            sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
-        }
-        None => {
-            let url = format!("sqlite://{}", settings.sqlite_path(service).display());
-            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-            sqlx::query_as(SQL).fetch_all(&mut connection).await.unwrap()
-        }
-    };
-    rows.into_iter()
+    fetch_all!(settings, service, SQL, (Vec<u8>, bool))
+        .into_iter()
         .map(|(envelope, sent)| (<Envelope as prost::Message>::decode(envelope.as_slice()).unwrap(), sent))
         .collect()
 }
