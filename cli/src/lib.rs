@@ -19,6 +19,7 @@ use boxoffice_bookings::{Bookings, Clock, InventoryBackend};
 use boxoffice_config::Settings;
 use boxoffice_events::Events;
 use boxoffice_kv::Kv;
+use boxoffice_notifications::Notifications;
 use boxoffice_runtime::connection::{in_process, over_network};
 use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
 use boxoffice_runtime::{Connection, GrpcServer, InternalToken};
@@ -36,6 +37,7 @@ pub enum ServiceName {
     Users,
     Events,
     Bookings,
+    Notifications,
     Gateway,
 }
 
@@ -47,8 +49,11 @@ impl FromStr for ServiceName {
             "users" => Ok(ServiceName::Users),
             "events" => Ok(ServiceName::Events),
             "bookings" => Ok(ServiceName::Bookings),
+            "notifications" => Ok(ServiceName::Notifications),
             "gateway" => Ok(ServiceName::Gateway),
-            other => anyhow::bail!("unknown service `{other}`; expected users, events, bookings or gateway"),
+            other => anyhow::bail!(
+                "unknown service `{other}`; expected users, events, bookings, notifications or gateway"
+            ),
         }
     }
 }
@@ -153,18 +158,20 @@ pub fn database(settings: &Settings, service: &str) -> Database {
 }
 
 /// The services that keep data of their own, each in its own database or schema.
-pub const SERVICES_WITH_DATA: [&str; 3] = ["users", "events", "bookings"];
+pub const SERVICES_WITH_DATA: [&str; 4] = ["users", "events", "bookings", "notifications"];
 
 /// Applies every service's pending migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     boxoffice_users::open_store(&database(settings, "users")).await?;
     boxoffice_events::open_store(&database(settings, "events")).await?;
     boxoffice_bookings::open_db(&database(settings, "bookings")).await?;
+    boxoffice_notifications::open_store(&database(settings, "notifications")).await?;
     Ok(())
 }
 
 /// Reverts every service's migrations newer than `version`.
 pub async fn revert_migrations(settings: &Settings, version: i64) -> anyhow::Result<()> {
+    boxoffice_notifications::revert_migrations(&database(settings, "notifications"), version).await?;
     boxoffice_bookings::revert_migrations(&database(settings, "bookings"), version).await?;
     boxoffice_events::revert_migrations(&database(settings, "events"), version).await?;
     boxoffice_users::revert_migrations(&database(settings, "users"), version).await?;
@@ -203,6 +210,18 @@ async fn bookings(settings: &Settings, events: Connection, clock: Clock) -> anyh
         events,
         tickets: ticket_signer(settings)?,
         clock,
+    })
+    .await
+}
+
+/// The notifications service as configured, asking `users` whom to write to.
+async fn notifications(settings: &Settings, users: Connection) -> anyhow::Result<Notifications> {
+    boxoffice_notifications::build(boxoffice_notifications::Deps {
+        database: database(settings, "notifications"),
+        users,
+        smtp_url: settings.smtp_url.clone(),
+        mail_folder: settings.mail_folder(),
+        from: settings.mail_from.clone(),
     })
     .await
 }
@@ -281,6 +300,22 @@ pub async fn start_with_clock(
             };
             running.serve_admin(settings, ready).await?;
         }
+        Some(ServiceName::Notifications) => {
+            let token = required_internal_token(settings)?;
+            let notifications = notifications(settings, over_network(&settings.users_url, &token)?).await?;
+            let messaging = Messaging::connect(settings, false).await?;
+            messaging.consume(
+                &mut running.tasks,
+                Arc::new(notifications.clone()),
+                running.shutdown.clone(),
+            )?;
+            running.tasks.spawn(postman(notifications.clone(), running.shutdown.clone()));
+            let ready = move || {
+                let notifications = notifications.clone();
+                async move { notifications.check_ready().await }
+            };
+            running.serve_admin(settings, ready).await?;
+        }
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
             let token = required_internal_token(settings)?;
@@ -323,16 +358,20 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     let users = users(settings, kv.clone(), tokens.clone()).await?;
     let events = events(settings, kv.clone(), over_network(&bookings_url, &token)?).await?;
     let bookings = bookings(settings, over_network(&events_url, &token)?, clock).await?;
+    let users_server = boxoffice_users::grpc::server(users.clone());
+    let notifications = notifications(settings, in_process(users_server.clone())).await?;
     running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
+    running.tasks.spawn(postman(notifications.clone(), running.shutdown.clone()));
     let messaging = Messaging::connect(settings, true).await?;
     // Consumers first: the bus hands a message to the consumers subscribed when it is published.
     let saga = Arc::new(EventCancellations::new(bookings.clone()));
     messaging.consume(&mut running.tasks, saga, running.shutdown.clone())?;
+    messaging.consume(&mut running.tasks, Arc::new(notifications), running.shutdown.clone())?;
     messaging.relay(&mut running.tasks, users.outbox(), settings, running.shutdown.clone());
     messaging.relay(&mut running.tasks, events.outbox(), settings, running.shutdown.clone());
     messaging.relay(&mut running.tasks, bookings.outbox(), settings, running.shutdown.clone());
 
-    let users = boxoffice_users::grpc::server(users);
+    let users = users_server;
     let events = boxoffice_events::grpc::server(events);
     let bookings = boxoffice_bookings::grpc::server(bookings);
     running.serve_grpc(users_listener, users.clone(), &token);
@@ -347,6 +386,12 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     )
     .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
     running.serve_gateway(settings, gateway).await
+}
+
+/// The notifications service's postman, as a task of [`Running`].
+async fn postman(notifications: Notifications, shutdown: CancellationToken) -> anyhow::Result<()> {
+    boxoffice_notifications::run_postman(notifications, shutdown).await;
+    Ok(())
 }
 
 /// Services in separate processes prove to each other that they are boxoffice's with a secret

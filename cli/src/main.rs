@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Run every service in this process (the default), or one of them.
     Serve {
-        /// users, events, bookings or gateway.
+        /// users, events, bookings, notifications or gateway.
         #[arg(long)]
         service: Option<ServiceName>,
     },

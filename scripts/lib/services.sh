@@ -79,3 +79,20 @@ ensure_tansu() {
   CARGO_TARGET_DIR="$root-target" cargo install tansu --version "$TANSU_VERSION" --locked \
     --features dynostore,postgres --root "$root" >&2
 }
+
+# aiosmtpd, a real SMTP server (PyPI), in a virtualenv outside the clone: the notifications
+# tests send their emails to it. Exports BOXOFFICE_TEST_AIOSMTPD, the virtualenv's python.
+AIOSMTPD_VERSION=1.4.6
+ensure_aiosmtpd() {
+  local venv="${BOXOFFICE_AIOSMTPD_VENV:-$HOME/.cache/boxoffice/aiosmtpd-venv}"
+  export BOXOFFICE_TEST_AIOSMTPD="$venv/bin/python"
+  if "$BOXOFFICE_TEST_AIOSMTPD" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  log "installing aiosmtpd $AIOSMTPD_VERSION from PyPI into $venv"
+  if [ ! -x "$venv/bin/pip" ]; then
+    # Debian's python3 makes virtualenvs only with its python3-venv package.
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv --clear "$venv"; }
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+}

@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bookings::{category, id, on_sale};
 use crate::helpers::{cli, fresh_settings, outbox, Backend, TestApp};
+use crate::notifications::{
+    assert_every_holder_hears_of_a_cancellation, assert_tickets_email, buy, to, MailServer,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -22,6 +25,8 @@ on_both_backends!(
     with_the_broker_down_sales_go_on_and_every_event_arrives_when_it_returns,
     events_committed_by_a_process_killed_before_publishing_them_are_published_after_its_restart,
     a_cancelled_event_is_refunded_through_kafka_and_a_garbage_message_goes_to_the_dead_letters,
+    a_confirmation_is_emailed_once_and_a_replay_of_the_topics_from_the_beginning_sends_nothing,
+    cancelling_an_event_emails_every_holder_through_kafka,
 );
 
 /// A tansu broker, reached through a TCP proxy of the test's own on the address it advertises,
@@ -35,7 +40,7 @@ struct Broker {
 
 /// Waits until `child` listens on `port`; a child that does not is stopped before the test
 /// fails, so that no process outlives it.
-fn wait_for_port(mut child: Child, port: u16, what: &str) -> Child {
+pub(crate) fn wait_for_port(mut child: Child, port: u16, what: &str) -> Child {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if started.elapsed() > Duration::from_secs(30) {
@@ -48,7 +53,7 @@ fn wait_for_port(mut child: Child, port: u16, what: &str) -> Child {
     child
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -398,4 +403,96 @@ async fn a_cancelled_event_is_refunded_through_kafka_and_a_garbage_message_goes_
         "{}",
         String::from_utf8_lossy(reason)
     );
+}
+
+async fn app_with_mail_on(broker: &Broker, backend: Backend, mail: &MailServer) -> TestApp {
+    let mut settings = fresh_settings(backend).await;
+    settings.kafka_brokers = Some(broker.address());
+    settings.kafka_partitions = 3;
+    settings.smtp_url = Some(mail.url());
+    TestApp::start(backend, settings).await
+}
+
+/// Waits until consumer group `group` has committed, on every partition of `topics`, the
+/// offset after the last message: it has read them all.
+async fn wait_until_read_to_the_end(broker: &Broker, group: &str, topics: &[&str]) {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let timeout = Duration::from_secs(5);
+    let started = Instant::now();
+    loop {
+        let caught_up = tokio::task::block_in_place(|| {
+            let mut wanted = TopicPartitionList::new();
+            let mut ends = HashMap::new();
+            for topic in topics {
+                let metadata = consumer.fetch_metadata(Some(topic), timeout).unwrap();
+                for partition in metadata.topics()[0].partitions() {
+                    let (_, end) = consumer.fetch_watermarks(topic, partition.id(), timeout).unwrap();
+                    wanted.add_partition(topic, partition.id());
+                    ends.insert((topic.to_string(), partition.id()), end);
+                }
+            }
+            let committed = consumer.committed_offsets(wanted, timeout).unwrap();
+            committed.elements().iter().all(|element| {
+                let end = ends[&(element.topic().to_owned(), element.partition())];
+                match element.offset() {
+                    Offset::Offset(offset) => offset >= end,
+                    _ => end == 0,
+                }
+            })
+        });
+        if caught_up {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{group} reads {topics:?} to the end");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn a_confirmation_is_emailed_once_and_a_replay_of_the_topics_from_the_beginning_sends_nothing(
+    backend: Backend,
+) {
+    let broker = Broker::start().await;
+    let mail = MailServer::start();
+    let app = app_with_mail_on(&broker, backend, &mail).await;
+    let (_, event) = on_sale(&app, 10, 0).await;
+    let (email, _, booking) = buy(&app, &event, 2).await;
+
+    let received = mail.wait_for(1).await;
+    let emails = to(&received, &email);
+    assert_eq!(emails.len(), 1, "one email");
+    assert_tickets_email(&emails[0], &booking, &event);
+    let messages = read_bookings_topic(&broker, |messages| {
+        by_booking(messages).get(&id(&booking)).is_some_and(|told| told.len() >= 2)
+    })
+    .await;
+    let confirmed: Vec<_> = messages
+        .iter()
+        .filter(|(key, envelope)| key == &id(&booking) && envelope.r#type == "booking.confirmed")
+        .collect();
+    assert_eq!(confirmed.len(), 1, "one booking.confirmed on the topic");
+
+    // The same deployment, restarted with consumer groups of another name: they read every topic
+    // from its beginning, and the notifications service handles every message again.
+    let mut settings = app.stop().await;
+    settings.kafka_group_prefix = "replay-".to_owned();
+    let app = TestApp::start(backend, settings).await;
+    wait_until_read_to_the_end(&broker, "replay-notifications", &["boxoffice.events", "boxoffice.bookings"])
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(mail.received().len(), 1, "the replay sends no second email");
+    drop(app);
+}
+
+async fn cancelling_an_event_emails_every_holder_through_kafka(backend: Backend) {
+    let broker = Broker::start().await;
+    let mail = MailServer::start();
+    let app = app_with_mail_on(&broker, backend, &mail).await;
+    assert_every_holder_hears_of_a_cancellation(&app, &mail).await;
 }

@@ -11,6 +11,7 @@ mod domain_events;
 mod events;
 mod gateway;
 mod kafka;
+mod notifications;
 mod operations;
 mod security;
 mod users;

@@ -30,6 +30,8 @@ pub const KEYS: &[&str] = &[
     "kafka_replication_factor",
     "kafka_group_prefix",
     "outbox_retention_s",
+    "smtp_url",
+    "mail_from",
     "users_grpc_addr",
     "users_url",
     "events_grpc_addr",
@@ -83,6 +85,15 @@ pub struct Settings {
     pub kafka_group_prefix: String,
     /// How long a published domain event stays in its service's outbox before it is deleted.
     pub outbox_retention_s: u64,
+    /// The mail server the notifications service sends through: `smtps://user:password@host`
+    /// (TLS), `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtp://host:25`
+    /// (plain, for a relay on a trusted network). When unset, emails are written as `.eml` files
+    /// under `data_dir/mail/`.
+    #[serde(default, deserialize_with = "text::optional")]
+    pub smtp_url: Option<String>,
+    /// The sender of every email.
+    #[serde(deserialize_with = "text::required")]
+    pub mail_from: String,
     /// The users service's gRPC listen address when it runs on its own (`--service users`).
     pub users_grpc_addr: SocketAddr,
     /// Where the gateway reaches the users service when they run as separate processes.
@@ -183,6 +194,8 @@ impl Default for Settings {
             kafka_replication_factor: 1,
             kafka_group_prefix: "boxoffice-".to_owned(),
             outbox_retention_s: 24 * 60 * 60,
+            smtp_url: None,
+            mail_from: "boxoffice <tickets@boxoffice.localhost>".to_owned(),
             users_grpc_addr: ([127, 0, 0, 1], 50051).into(),
             users_url: "http://127.0.0.1:50051".to_owned(),
             events_grpc_addr: ([127, 0, 0, 1], 50052).into(),
@@ -247,6 +260,11 @@ impl Settings {
         self.database_url.is_none()
     }
 
+    /// Where emails are written when no mail server is configured.
+    pub fn mail_folder(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
     /// The SQLite file of one service under `data_dir`.
     pub fn sqlite_path(&self, service: &str) -> PathBuf {
         self.data_dir.join(format!("{service}.db"))
@@ -298,6 +316,8 @@ mod tests {
             kafka_replication_factor: _,
             kafka_group_prefix: _,
             outbox_retention_s: _,
+            smtp_url: _,
+            mail_from: _,
             users_grpc_addr: _,
             users_url: _,
             events_grpc_addr: _,
@@ -312,7 +332,7 @@ mod tests {
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 27);
+        assert_eq!(KEYS.len(), 29);
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! - [`BookingStatus`], [`EventStatus`], [`CategoryKind`], [`SeatStatus`]: the states the public
 //!   API shows, with the names it shows them by.
 //! - [`limits`]: the bounds both sides of a call check (page sizes, message sizes, keys).
+//! - [`money`]: amounts of money as people read them.
 
 pub mod limits;
+pub mod money;
 mod names;
 mod role;
 mod status;

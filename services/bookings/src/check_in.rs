@@ -30,7 +30,7 @@ impl Bookings {
                 "the ticket's booking was refunded; the ticket no longer admits anyone",
             ));
         }
-        crate::tickets::qr::png(&ticket.code).map_err(Error::internal)
+        boxoffice_qr::png(&ticket.code).map_err(Error::internal)
     }
 
     /// Admits a ticket, once, for the event's organizer or an admin.

@@ -35,6 +35,14 @@ pub fn told(event_type: &'static str, after: &EventRecord, venue_name: Option<St
         venue_name,
         starts_at: time(after.starts_at),
         ends_at: time(after.ends_at),
+        categories: after
+            .categories
+            .iter()
+            .map(|category| pb::CategoryName {
+                category_id: category.id.to_string(),
+                name: category.name.clone(),
+            })
+            .collect(),
     });
     let (id, at) = (after.id, after.updated_at);
     match event_type {

@@ -1,6 +1,5 @@
 //! Tickets: signed codes and their QR images.
 
 pub mod code;
-pub mod qr;
 
 pub use code::TicketSigner;

@@ -1,4 +1,5 @@
-//! The QR code of a ticket as a PNG image.
+//! The QR code of a ticket as a PNG image: what the tickets endpoint serves and what the
+//! tickets email shows, the same pixels for the same code.
 
 use qrcode::{Color, EcLevel, QrCode};
 

@@ -1,0 +1,42 @@
+-- What the notifications service knows of each published event, from the events topic: what
+-- its emails say about it. `cancelled_by` is the `event.cancelled` that cancelled it.
+CREATE TABLE known_events (
+    id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    city TEXT NOT NULL,
+    venue_name TEXT,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    cancelled_by BLOB
+);
+
+-- Who holds tickets of which event, from `booking.confirmed`: whom a cancellation notice goes
+-- to. A booking refunded at its owner's request leaves.
+CREATE TABLE ticket_holders (
+    booking_id BLOB PRIMARY KEY,
+    event_id BLOB NOT NULL,
+    user_id BLOB NOT NULL
+);
+CREATE INDEX ticket_holders_by_event ON ticket_holders (event_id);
+
+-- The emails, one per domain event and recipient (the unique key is the last guard against a
+-- second email for one event), written in the transaction that records the event processed.
+-- Sent, skipped and failed ones are kept for a while, then deleted.
+CREATE TABLE mail (
+    id BLOB PRIMARY KEY,
+    source_event_id BLOB NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('tickets', 'refund', 'event_cancelled')),
+    user_id BLOB NOT NULL,
+    event_id BLOB NOT NULL,
+    details TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'skipped', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    UNIQUE (source_event_id, user_id)
+);
+CREATE INDEX mail_due ON mail (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX mail_finished ON mail (finished_at) WHERE finished_at IS NOT NULL;

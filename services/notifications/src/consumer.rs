@@ -1,0 +1,142 @@
+//! What the notifications service does on the other services' domain events: it learns the
+//! events it writes about and who holds their tickets, and queues the emails it owes. Like a
+//! `grpc.rs`, an edge: the one place that reads the domain-event messages.
+//!
+//! Each message's effect commits with its processed-event record ([`MailStore::apply`]), so a
+//! redelivered or replayed message queues nothing twice. The handler only writes: sending is
+//! the postman's (`postman.rs`), so a slow or absent mail server never holds up the topics.
+
+use boxoffice_outbox::event_type::{
+    BOOKING_CONFIRMED, BOOKING_REFUNDED, EVENT_CANCELLED, EVENT_PUBLISHED, EVENT_UPDATED,
+};
+use boxoffice_outbox::{Delivered, HandleError, Handler, Topic};
+use boxoffice_proto::domain as pb;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{CategoryName, Effect, EventInfo, IssuedTicket, MailDetails, NewMail};
+use crate::service::Notifications;
+
+/// The notifications service's consumer: its name in `processed_events` and its Kafka group.
+pub const CONSUMER: &str = "notifications";
+
+#[async_trait::async_trait]
+impl Handler for Notifications {
+    fn name(&self) -> &'static str {
+        CONSUMER
+    }
+
+    fn topics(&self) -> &'static [Topic] {
+        &[Topic::Events, Topic::Bookings]
+    }
+
+    async fn handle(&self, message: &Delivered) -> Result<(), HandleError> {
+        // Other versions are published beside this one while readers move to them.
+        if message.schema_version != boxoffice_outbox::SCHEMA_VERSION {
+            return Ok(());
+        }
+        let Some(effect) = effect(message)? else {
+            // Holds, expiries and check-ins tell nobody anything: no write at all, so that the
+            // on-sale's stream of holds costs this service nothing.
+            return Ok(());
+        };
+        if let Some(queued) = self.store().apply(CONSUMER, message.event_id, &effect, Utc::now()).await? {
+            if queued > 0 {
+                self.wake_postman();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `message` changes here, if anything.
+fn effect(message: &Delivered) -> Result<Option<Effect>, HandleError> {
+    Ok(Some(match message.event_type.as_str() {
+        EVENT_PUBLISHED => Effect::EventKnown(event_info(message.payload::<pb::EventPublished>()?.event)?),
+        EVENT_UPDATED => Effect::EventKnown(event_info(message.payload::<pb::EventUpdated>()?.event)?),
+        EVENT_CANCELLED => Effect::EventCancelled {
+            event: event_info(message.payload::<pb::EventCancelled>()?.event)?,
+            cancellation: message.event_id,
+        },
+        BOOKING_CONFIRMED => {
+            let confirmed: pb::BookingConfirmed = message.payload()?;
+            let booking_id = id("booking_id", &confirmed.booking_id)?;
+            let tickets = confirmed
+                .tickets
+                .into_iter()
+                .map(|ticket| {
+                    Ok(IssuedTicket {
+                        id: id("ticket_id", &ticket.ticket_id)?,
+                        category_id: id("category_id", &ticket.category_id)?,
+                        seat: ticket.seat,
+                        code: ticket.code,
+                        price_cents: ticket.price_cents,
+                    })
+                })
+                .collect::<Result<Vec<_>, HandleError>>()?;
+            let details = MailDetails::Tickets {
+                booking_id,
+                total_cents: confirmed.total_cents,
+                currency: confirmed.currency,
+                tickets,
+            };
+            let mail = NewMail::new(
+                message.event_id,
+                id("user_id", &confirmed.user_id)?,
+                id("event_id", &confirmed.event_id)?,
+                details,
+            );
+            Effect::Confirmed { booking_id, mail }
+        }
+        BOOKING_REFUNDED => {
+            let refunded: pb::BookingRefunded = message.payload()?;
+            let booking_id = id("booking_id", &refunded.booking_id)?;
+            let because_event_cancelled = refunded.reason() == pb::EndReason::EventCancelled;
+            let details = MailDetails::Refund {
+                booking_id,
+                total_cents: refunded.total_cents,
+                currency: refunded.currency,
+                because_event_cancelled,
+            };
+            let mail = NewMail::new(
+                message.event_id,
+                id("user_id", &refunded.user_id)?,
+                id("event_id", &refunded.event_id)?,
+                details,
+            );
+            Effect::Refunded { booking_id, leaves_holders: !because_event_cancelled, mail }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn malformed(what: &str, value: &str) -> HandleError {
+    HandleError::Malformed(format!("{what} {value:?} is not valid"))
+}
+
+fn id(what: &str, text: &str) -> Result<Uuid, HandleError> {
+    Uuid::parse_str(text).map_err(|_| malformed(what, text))
+}
+
+fn time(what: &str, text: &str) -> Result<DateTime<Utc>, HandleError> {
+    DateTime::parse_from_rfc3339(text).map(|time| time.with_timezone(&Utc)).map_err(|_| malformed(what, text))
+}
+
+fn event_info(summary: Option<pb::EventSummary>) -> Result<EventInfo, HandleError> {
+    let summary = summary.ok_or_else(|| HandleError::Malformed("the message names no event".into()))?;
+    Ok(EventInfo {
+        id: id("event_id", &summary.event_id)?,
+        name: summary.name,
+        city: summary.city,
+        venue_name: summary.venue_name,
+        starts_at: time("starts_at", &summary.starts_at)?,
+        ends_at: time("ends_at", &summary.ends_at)?,
+        categories: summary
+            .categories
+            .into_iter()
+            .map(|category| {
+                Ok(CategoryName { id: id("category_id", &category.category_id)?, name: category.name })
+            })
+            .collect::<Result<_, HandleError>>()?,
+    })
+}

@@ -1,0 +1,373 @@
+//! The notifications service's database: PostgreSQL in production, SQLite embedded. One SQL
+//! body, written once in [`sql_store!`], implements [`MailStore`] for both; only the claim
+//! differs (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so that replicas never claim one email).
+//!
+//! Three tables: `known_events` and `ticket_holders`, what the service learnt from the other
+//! services' domain events, and `mail`, the emails it owes and has sent.
+
+use boxoffice_db::database_error;
+use boxoffice_errors::Error;
+use boxoffice_outbox::OutboxSql;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+use crate::domain::{CategoryName, Effect, EventInfo, MailDetails, MailJob, MailStatus, NewMail};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The PostgreSQL schema this service owns; no other service reads it.
+pub const POSTGRES_SCHEMA: &str = "notifications";
+
+pub static MIGRATIONS: boxoffice_db::Migrations =
+    boxoffice_db::Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Emails per INSERT, within SQLite's limit of 32,766 bound parameters (9 per email).
+const MAILS_PER_INSERT: usize = 1_000;
+
+#[async_trait::async_trait]
+pub trait MailStore: Send + Sync + 'static {
+    /// Records that `consumer` handled domain event `event_id`, and makes its `effect`, in one
+    /// transaction. Returns how many emails it queued, or `None` when the event had been
+    /// handled already (a redelivery: nothing happens).
+    async fn apply(
+        &self,
+        consumer: &str,
+        event_id: Uuid,
+        effect: &Effect,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>>;
+    /// Claims up to `limit` emails due at `now`: their attempts count one more, and nobody else
+    /// claims them before `lease_until`.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MailJob>>;
+    /// Ends an email: sent, skipped or failed.
+    async fn finish(
+        &self,
+        id: Uuid,
+        status: MailStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Leaves an email pending until `at`, after a failure.
+    async fn retry_at(&self, id: Uuid, at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// An event as the last of its domain events described it.
+    async fn event(&self, id: Uuid) -> Result<Option<EventInfo>>;
+    /// Emails waiting to be sent.
+    async fn pending(&self) -> Result<i64>;
+    /// Deletes emails finished, and records of events processed, before `before`.
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64>;
+    async fn ping(&self) -> Result<()>;
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    name: String,
+    city: String,
+    venue_name: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    categories: String,
+}
+
+impl TryFrom<EventRow> for EventInfo {
+    type Error = Error;
+
+    fn try_from(row: EventRow) -> Result<Self> {
+        let categories: Vec<CategoryName> = serde_json::from_str(&row.categories).map_err(Error::internal)?;
+        Ok(EventInfo {
+            id: row.id,
+            name: row.name,
+            city: row.city,
+            venue_name: row.venue_name,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            categories,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: Uuid,
+    user_id: Uuid,
+    event_id: Uuid,
+    details: String,
+    attempts: i32,
+}
+
+impl TryFrom<JobRow> for MailJob {
+    type Error = Error;
+
+    fn try_from(row: JobRow) -> Result<Self> {
+        Ok(MailJob {
+            id: row.id,
+            user_id: row.user_id,
+            event_id: row.event_id,
+            details: serde_json::from_str(&row.details).map_err(Error::internal)?,
+            attempts: u32::try_from(row.attempts).map_err(Error::internal)?,
+        })
+    }
+}
+
+fn details_json(details: &MailDetails) -> Result<String> {
+    serde_json::to_string(details).map_err(Error::internal)
+}
+
+macro_rules! sql_store {
+    ($name:ident, $database:ty, claim_lock = $claim_lock:literal) => {
+        #[derive(Clone)]
+        pub struct $name {
+            pool: sqlx::Pool<$database>,
+        }
+
+        impl $name {
+            pub fn new(pool: sqlx::Pool<$database>) -> Self {
+                $name { pool }
+            }
+
+            async fn upsert_event(connection: &mut <$database as sqlx::Database>::Connection, event: &EventInfo) -> Result<()> {
+                let categories = serde_json::to_string(&event.categories).map_err(Error::internal)?;
+                sqlx::query(
+                    "INSERT INTO known_events (id, name, city, venue_name, starts_at, ends_at, categories) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, city = excluded.city, \
+                     venue_name = excluded.venue_name, starts_at = excluded.starts_at, \
+                     ends_at = excluded.ends_at, categories = excluded.categories",
+                )
+                .bind(event.id)
+                .bind(&event.name)
+                .bind(&event.city)
+                .bind(&event.venue_name)
+                .bind(event.starts_at)
+                .bind(event.ends_at)
+                .bind(categories)
+                .execute(&mut *connection)
+                .await
+                .map_err(database_error)?;
+                Ok(())
+            }
+
+            /// Queues `mails`; one already owed for the same domain event and recipient stays
+            /// the only one. Returns how many were new.
+            async fn insert_mails(
+                connection: &mut <$database as sqlx::Database>::Connection,
+                mails: &[NewMail],
+                now: DateTime<Utc>,
+            ) -> Result<usize> {
+                let mut inserted = 0;
+                for chunk in mails.chunks(MAILS_PER_INSERT) {
+                    let rows = chunk
+                        .iter()
+                        .map(|mail| Ok((mail, details_json(&mail.details)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO mail (id, source_event_id, kind, user_id, event_id, details, status, \
+                         next_attempt_at, created_at) ",
+                    );
+                    insert.push_values(rows, |mut row, (mail, details)| {
+                        row.push_bind(mail.id)
+                            .push_bind(mail.source_event_id)
+                            .push_bind(mail.details.kind().as_str())
+                            .push_bind(mail.user_id)
+                            .push_bind(mail.event_id)
+                            .push_bind(details)
+                            .push_bind(MailStatus::Pending.as_str())
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    insert.push(" ON CONFLICT (source_event_id, user_id) DO NOTHING");
+                    let done = insert.build().execute(&mut *connection).await.map_err(database_error)?;
+                    inserted += usize::try_from(done.rows_affected()).map_err(Error::internal)?;
+                }
+                Ok(inserted)
+            }
+
+            /// Makes `effect` on the transaction's `connection`; returns the emails it queued.
+            async fn effect(
+                connection: &mut <$database as sqlx::Database>::Connection,
+                effect: &Effect,
+                now: DateTime<Utc>,
+            ) -> Result<usize> {
+                match effect {
+                    Effect::EventKnown(event) => {
+                        Self::upsert_event(connection, event).await?;
+                        Ok(0)
+                    }
+                    Effect::EventCancelled { event, cancellation } => {
+                        Self::upsert_event(connection, event).await?;
+                        sqlx::query("UPDATE known_events SET cancelled_by = $2 WHERE id = $1 AND cancelled_by IS NULL")
+                            .bind(event.id)
+                            .bind(cancellation)
+                            .execute(&mut *connection)
+                            .await
+                            .map_err(database_error)?;
+                        let holders: Vec<(Uuid,)> =
+                            sqlx::query_as("SELECT DISTINCT user_id FROM ticket_holders WHERE event_id = $1")
+                                .bind(event.id)
+                                .fetch_all(&mut *connection)
+                                .await
+                                .map_err(database_error)?;
+                        let mails: Vec<NewMail> = holders
+                            .into_iter()
+                            .map(|(user_id,)| {
+                                NewMail::new(*cancellation, user_id, event.id, MailDetails::EventCancelled)
+                            })
+                            .collect();
+                        Self::insert_mails(connection, &mails, now).await
+                    }
+                    Effect::Confirmed { booking_id, mail } => {
+                        sqlx::query(
+                            "INSERT INTO ticket_holders (booking_id, event_id, user_id) VALUES ($1, $2, $3) \
+                             ON CONFLICT (booking_id) DO NOTHING",
+                        )
+                        .bind(booking_id)
+                        .bind(mail.event_id)
+                        .bind(mail.user_id)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(database_error)?;
+                        let mut mails = vec![mail.clone()];
+                        // Confirmed after its event's cancellation was handled here: the holder
+                        // is told of it too, as one of the holders it went to.
+                        let cancelled: Option<(Option<Uuid>,)> =
+                            sqlx::query_as("SELECT cancelled_by FROM known_events WHERE id = $1")
+                                .bind(mail.event_id)
+                                .fetch_optional(&mut *connection)
+                                .await
+                                .map_err(database_error)?;
+                        if let Some((Some(cancellation),)) = cancelled {
+                            mails.push(NewMail::new(cancellation, mail.user_id, mail.event_id, MailDetails::EventCancelled));
+                        }
+                        Self::insert_mails(connection, &mails, now).await
+                    }
+                    Effect::Refunded { booking_id, leaves_holders, mail } => {
+                        if *leaves_holders {
+                            sqlx::query("DELETE FROM ticket_holders WHERE booking_id = $1")
+                                .bind(booking_id)
+                                .execute(&mut *connection)
+                                .await
+                                .map_err(database_error)?;
+                        }
+                        Self::insert_mails(connection, std::slice::from_ref(mail), now).await
+                    }
+                }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MailStore for $name {
+            async fn apply(
+                &self,
+                consumer: &str,
+                event_id: Uuid,
+                effect: &Effect,
+                now: DateTime<Utc>,
+            ) -> Result<Option<usize>> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                let first = <$database as OutboxSql>::mark_processed(&mut transaction, consumer, event_id, now)
+                    .await
+                    .map_err(database_error)?;
+                if !first {
+                    return Ok(None);
+                }
+                let queued = Self::effect(&mut transaction, effect, now).await?;
+                transaction.commit().await.map_err(database_error)?;
+                Ok(Some(queued))
+            }
+
+            async fn claim_due(
+                &self,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<MailJob>> {
+                let rows: Vec<JobRow> = sqlx::query_as(concat!(
+                    "UPDATE mail SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
+                     (SELECT id FROM mail WHERE status = 'pending' AND next_attempt_at <= $1 \
+                     ORDER BY next_attempt_at LIMIT $3",
+                    $claim_lock,
+                    ") RETURNING id, user_id, event_id, details, attempts"
+                ))
+                .bind(now)
+                .bind(lease_until)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.into_iter().map(MailJob::try_from).collect()
+            }
+
+            async fn finish(&self, id: Uuid, status: MailStatus, error: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE mail SET status = $2, last_error = $3, finished_at = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind(error)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(())
+            }
+
+            async fn retry_at(&self, id: Uuid, at: DateTime<Utc>, error: &str) -> Result<()> {
+                sqlx::query("UPDATE mail SET next_attempt_at = $2, last_error = $3 WHERE id = $1 AND status = 'pending'")
+                    .bind(id)
+                    .bind(at)
+                    .bind(error)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(())
+            }
+
+            async fn event(&self, id: Uuid) -> Result<Option<EventInfo>> {
+                let row: Option<EventRow> = sqlx::query_as(
+                    "SELECT id, name, city, venue_name, starts_at, ends_at, categories FROM known_events WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                row.map(EventInfo::try_from).transpose()
+            }
+
+            async fn pending(&self) -> Result<i64> {
+                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mail WHERE status = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(count)
+            }
+
+            async fn purge(&self, before: DateTime<Utc>) -> Result<u64> {
+                let mails = sqlx::query("DELETE FROM mail WHERE finished_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                let processed = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(mails.rows_affected() + processed.rows_affected())
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(database_error)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+sql_store!(PostgresMailStore, sqlx::Postgres, claim_lock = " FOR UPDATE SKIP LOCKED");
+sql_store!(SqliteMailStore, sqlx::Sqlite, claim_lock = "");
