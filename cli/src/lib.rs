@@ -169,6 +169,13 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts the notifications service's failed emails back in its queue (`boxoffice mail
+/// requeue-failed`); a running postman sends them within its next poll.
+pub async fn requeue_failed_mail(settings: &Settings) -> anyhow::Result<u64> {
+    let store = boxoffice_notifications::open_store(&database(settings, "notifications")).await?;
+    Ok(store.requeue_failed(chrono::Utc::now()).await?)
+}
+
 /// Reverts every service's migrations newer than `version`.
 pub async fn revert_migrations(settings: &Settings, version: i64) -> anyhow::Result<()> {
     boxoffice_notifications::revert_migrations(&database(settings, "notifications"), version).await?;
@@ -214,11 +221,17 @@ async fn bookings(settings: &Settings, events: Connection, clock: Clock) -> anyh
     .await
 }
 
-/// The notifications service as configured, asking `users` whom to write to.
-async fn notifications(settings: &Settings, users: Connection) -> anyhow::Result<Notifications> {
+/// The notifications service as configured, asking `users` whom to write to and `events` about
+/// events their topic has not told of.
+async fn notifications(
+    settings: &Settings,
+    users: Connection,
+    events: Connection,
+) -> anyhow::Result<Notifications> {
     boxoffice_notifications::build(boxoffice_notifications::Deps {
         database: database(settings, "notifications"),
         users,
+        events,
         smtp_url: settings.smtp_url.clone(),
         mail_folder: settings.mail_folder(),
         from: settings.mail_from.clone(),
@@ -302,7 +315,15 @@ pub async fn start_with_clock(
         }
         Some(ServiceName::Notifications) => {
             let token = required_internal_token(settings)?;
-            let notifications = notifications(settings, over_network(&settings.users_url, &token)?).await?;
+            // It learns everything from the topics: alone, without Kafka, it would do nothing.
+            anyhow::ensure!(
+                settings.kafka_brokers.is_some(),
+                "running the notifications service on its own needs BOXOFFICE_KAFKA_BROKERS, where it \
+                 reads the domain events it emails about; without Kafka, run `boxoffice serve`"
+            );
+            let users = over_network(&settings.users_url, &token)?;
+            let notifications =
+                notifications(settings, users, over_network(&settings.events_url, &token)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.consume(
                 &mut running.tasks,
@@ -359,7 +380,9 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     let events = events(settings, kv.clone(), over_network(&bookings_url, &token)?).await?;
     let bookings = bookings(settings, over_network(&events_url, &token)?, clock).await?;
     let users_server = boxoffice_users::grpc::server(users.clone());
-    let notifications = notifications(settings, in_process(users_server.clone())).await?;
+    let events_server = boxoffice_events::grpc::server(events.clone());
+    let notifications =
+        notifications(settings, in_process(users_server.clone()), in_process(events_server.clone())).await?;
     running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
     running.tasks.spawn(postman(notifications.clone(), running.shutdown.clone()));
     let messaging = Messaging::connect(settings, true).await?;
@@ -372,7 +395,7 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     messaging.relay(&mut running.tasks, bookings.outbox(), settings, running.shutdown.clone());
 
     let users = users_server;
-    let events = boxoffice_events::grpc::server(events);
+    let events = events_server;
     let bookings = boxoffice_bookings::grpc::server(bookings);
     running.serve_grpc(users_listener, users.clone(), &token);
     running.serve_grpc(events_listener, events.clone(), &token);

@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Operate the notifications service's emails.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Make secrets for the configuration.
     Keys {
         #[command(subcommand)]
@@ -84,6 +89,13 @@ enum BenchCommand {
     /// read-back finds an inconsistency. Uses the same configuration as `serve`, whose signing
     /// key mints the organizer's and the buyers' tokens.
     FlashSale(boxoffice::bench::FlashSaleOptions),
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Put every email that failed (every try refused, e.g. while the mail server was
+    /// misconfigured) back in the queue, to be tried again at once; safe while the server runs.
+    RequeueFailed,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +160,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let user = users.create_account(account).await.map_err(|error| anyhow::anyhow!(error.detail))?;
             println!("created {} {} (id {})", user.role, user.email, user.id);
             println!("{}", boxoffice::where_it_went(&settings, &["users"], new_data_dir));
+            Ok(())
+        }
+        Command::Mail { command: MailCommand::RequeueFailed } => {
+            let new_data_dir = boxoffice::data_dir_is_new(&settings);
+            let requeued = boxoffice::requeue_failed_mail(&settings).await?;
+            println!("{requeued} failed emails put back in the queue");
+            println!("{}", boxoffice::where_it_went(&settings, &["notifications"], new_data_dir));
             Ok(())
         }
         Command::Bench { command: BenchCommand::FlashSale(options) } => {

@@ -18,6 +18,8 @@ use crate::on_both_backends;
 on_both_backends!(
     a_confirmed_booking_is_emailed_once_with_its_tickets_qr_codes_and_calendar_entry,
     cancelling_an_event_emails_every_holder_and_refunds_them,
+    tickets_void_before_the_mail_server_could_take_them_are_not_sent,
+    an_event_published_before_the_service_knew_of_it_is_asked_of_the_events_service,
 );
 
 /// A real SMTP server that keeps what it receives in a maildir.
@@ -267,6 +269,17 @@ async fn without_a_mail_server_emails_are_written_as_eml_files_in_the_data_direc
     let emails = to(&files, &email);
     assert_eq!(emails.len(), 1, "one .eml file in {}", folder.display());
     assert_tickets_email(&emails[0], &booking, &event);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the tickets' folder is its user's only");
+    }
+
+    // Nothing failed, so an operator's requeue finds nothing.
+    let output = app.cli(&["mail", "requeue-failed"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("0 failed emails put back"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,4 +330,83 @@ async fn a_booking_of_someone_without_an_account_is_not_emailed_and_holds_nothin
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(statuses().await, ["skipped", "sent"]);
+}
+
+/// The mail statuses, once none is pending any more.
+async fn settled_statuses(app: &TestApp) -> Vec<String> {
+    let statuses =
+        || app.query_text("notifications", "SELECT kind || ' ' || status FROM mail ORDER BY created_at, id");
+    let started = Instant::now();
+    loop {
+        let now = statuses().await;
+        if !now.iter().any(|status| status.ends_with(" pending")) {
+            return now;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "every email is handled: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn tickets_void_before_the_mail_server_could_take_them_are_not_sent(backend: Backend) {
+    let port = free_port();
+    let mut settings = fresh_settings(backend).await;
+    settings.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    let app = TestApp::start(backend, settings).await;
+    let (organizer, event) = on_sale(&app, 10, 0).await;
+    let (email, _, _) = buy(&app, &event, 1).await;
+    let tried = || app.query_text("notifications", "SELECT last_error FROM mail WHERE last_error IS NOT NULL");
+    let started = Instant::now();
+    while tried().await.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first send fails");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cancel =
+        app.post(&format!("/api/v1/events/{}/cancel", id(&event)), json!({}), Some(&organizer)).await;
+    assert_eq!(cancel.status(), StatusCode::OK);
+
+    let mail = MailServer::start_on(port);
+    let statuses = settled_statuses(&app).await;
+    let received = mail.received();
+    let subjects: Vec<String> = to(&received, &email)
+        .iter()
+        .map(|message| message.subject().unwrap_or_default().to_owned())
+        .collect();
+    let name = event["name"].as_str().unwrap();
+    assert!(!subjects.iter().any(|subject| subject.starts_with("Your tickets")), "{subjects:?}");
+    assert!(subjects.contains(&format!("Cancelled: {name}")), "{subjects:?}");
+    assert!(subjects.contains(&format!("Refund for the cancelled event {name}")), "{subjects:?}");
+    assert!(statuses.contains(&"tickets skipped".to_owned()), "{statuses:?}");
+}
+
+async fn an_event_published_before_the_service_knew_of_it_is_asked_of_the_events_service(backend: Backend) {
+    let mail = MailServer::start();
+    let app = app_with_mail(backend, &mail).await;
+    let (_, event) = on_sale(&app, 10, 0).await;
+    // The notifications service forgets every event it was told of, as one deployed after them.
+    let settings = app.stop().await;
+    forget_known_events(&settings).await;
+    let app = TestApp::start(backend, settings).await;
+    let (email, _, booking) = buy(&app, &event, 1).await;
+    let received = mail.wait_for(1).await;
+    let emails = to(&received, &email);
+    assert_eq!(emails.len(), 1);
+    assert_tickets_email(&emails[0], &booking, &event);
+}
+
+async fn forget_known_events(settings: &boxoffice_config::Settings) {
+    match &settings.database_url {
+        Some(url) => {
+            let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                .unwrap()
+                .options([("search_path", "notifications")]);
+            let mut connection =
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+            sqlx::query("DELETE FROM known_events").execute(&mut connection).await.unwrap();
+        }
+        None => {
+            let url = format!("sqlite://{}", settings.sqlite_path("notifications").display());
+            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            sqlx::query("DELETE FROM known_events").execute(&mut connection).await.unwrap();
+        }
+    }
 }

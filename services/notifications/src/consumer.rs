@@ -52,10 +52,14 @@ impl Handler for Notifications {
 /// What `message` changes here, if anything.
 fn effect(message: &Delivered) -> Result<Option<Effect>, HandleError> {
     Ok(Some(match message.event_type.as_str() {
-        EVENT_PUBLISHED => Effect::EventKnown(event_info(message.payload::<pb::EventPublished>()?.event)?),
-        EVENT_UPDATED => Effect::EventKnown(event_info(message.payload::<pb::EventUpdated>()?.event)?),
+        EVENT_PUBLISHED => {
+            Effect::EventKnown(event_info(message, message.payload::<pb::EventPublished>()?.event)?)
+        }
+        EVENT_UPDATED => {
+            Effect::EventKnown(event_info(message, message.payload::<pb::EventUpdated>()?.event)?)
+        }
         EVENT_CANCELLED => Effect::EventCancelled {
-            event: event_info(message.payload::<pb::EventCancelled>()?.event)?,
+            event: event_info(message, message.payload::<pb::EventCancelled>()?.event)?,
             cancellation: message.event_id,
         },
         BOOKING_CONFIRMED => {
@@ -122,7 +126,8 @@ fn time(what: &str, text: &str) -> Result<DateTime<Utc>, HandleError> {
     DateTime::parse_from_rfc3339(text).map(|time| time.with_timezone(&Utc)).map_err(|_| malformed(what, text))
 }
 
-fn event_info(summary: Option<pb::EventSummary>) -> Result<EventInfo, HandleError> {
+/// The event as `message` (about it) describes it.
+fn event_info(message: &Delivered, summary: Option<pb::EventSummary>) -> Result<EventInfo, HandleError> {
     let summary = summary.ok_or_else(|| HandleError::Malformed("the message names no event".into()))?;
     Ok(EventInfo {
         id: id("event_id", &summary.event_id)?,
@@ -138,5 +143,6 @@ fn event_info(summary: Option<pb::EventSummary>) -> Result<EventInfo, HandleErro
                 Ok(CategoryName { id: id("category_id", &category.category_id)?, name: category.name })
             })
             .collect::<Result<_, HandleError>>()?,
+        changed_at: message.occurred_at,
     })
 }

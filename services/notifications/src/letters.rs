@@ -115,8 +115,10 @@ struct CancelledHtml<'a> {
 #[template(path = "event.ics", escape = "none")]
 struct Calendar {
     method: &'static str,
+    organizer_name: String,
+    organizer_email: String,
     uid: String,
-    sequence: u32,
+    sequence: i64,
     stamp: String,
     starts: String,
     ends: String,
@@ -190,6 +192,7 @@ pub fn write(
     job: &MailJob,
     recipient: &Recipient,
     event: &EventInfo,
+    from: &Mailbox,
     now: DateTime<Utc>,
 ) -> Result<Letter, LetterError> {
     let first_name = recipient.first_name.clone();
@@ -223,7 +226,7 @@ pub fn write(
                 text: TicketsText { v: &v }.render()?,
                 html: TicketsHtml { v: &v }.render()?,
                 images,
-                calendar: Some(calendar(event, false, now)?),
+                calendar: Some(calendar(event, false, from, now)?),
             }
         }
         MailDetails::Refund { booking_id, total_cents, currency, because_event_cancelled } => {
@@ -249,21 +252,29 @@ pub fn write(
                 text: CancelledText { v: &v }.render()?,
                 html: CancelledHtml { v: &v }.render()?,
                 images: Vec::new(),
-                calendar: Some(calendar(event, true, now)?),
+                calendar: Some(calendar(event, true, from, now)?),
             }
         }
     })
 }
 
-/// The event's calendar entry; a cancelled event's one (a later `SEQUENCE` of the same `UID`)
-/// takes it off the calendar it was added to.
-fn calendar(event: &EventInfo, cancelled: bool, now: DateTime<Utc>) -> Result<CalendarEntry, LetterError> {
+/// The event's calendar entry (iTIP, RFC 5546). Its `SEQUENCE` is the time of the event's last
+/// change, so the entry of a later change (its cancellation) replaces an earlier one's in a
+/// calendar that honours them.
+fn calendar(
+    event: &EventInfo,
+    cancelled: bool,
+    from: &Mailbox,
+    now: DateTime<Utc>,
+) -> Result<CalendarEntry, LetterError> {
     let ics_time = |at: DateTime<Utc>| at.format("%Y%m%dT%H%M%SZ").to_string();
     let method = if cancelled { "CANCEL" } else { "PUBLISH" };
     let entry = Calendar {
         method,
+        organizer_name: ics_param(from.name.as_deref().unwrap_or("boxoffice")),
+        organizer_email: from.email.to_string(),
         uid: format!("{}@boxoffice", event.id),
-        sequence: u32::from(cancelled),
+        sequence: event.changed_at.timestamp(),
         stamp: ics_time(now),
         starts: ics_time(event.starts_at),
         ends: ics_time(event.ends_at),
@@ -288,6 +299,12 @@ fn ics_text(text: &str) -> String {
         }
     }
     escaped
+}
+
+/// `text` as an iCalendar parameter value, quoted (RFC 5545, 3.2): no quotes or controls.
+fn ics_param(text: &str) -> String {
+    let cleaned: String = text.chars().filter(|c| *c != '"' && !c.is_control()).collect();
+    format!("\"{cleaned}\"")
 }
 
 /// Lines ended by CRLF and folded at 75 octets, never inside a character (RFC 5545, 3.1).

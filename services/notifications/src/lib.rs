@@ -6,11 +6,13 @@
 //! it owes in its own database ([`store`]), in the transaction that records the domain event
 //! processed, so that no redelivery or replay emails anyone twice. Its postman ([`postman`])
 //! sends them, through SMTP (lettre) when `BOXOFFICE_SMTP_URL` is set, or as `.eml` files; it
-//! asks the users service whom to write to at that moment ([`users_client`]). [`letters`]
+//! asks the users service whom to write to at that moment ([`users_client`]), and the events
+//! service about an event the topic has not told of ([`events_client`]). [`letters`]
 //! writes them from the templates in `templates/`.
 
 pub mod consumer;
 pub mod domain;
+pub mod events_client;
 pub mod letters;
 pub mod postman;
 pub mod service;
@@ -24,6 +26,7 @@ use anyhow::Context as _;
 pub use boxoffice_db::Database;
 use boxoffice_db::Pool;
 use boxoffice_runtime::Connection;
+use events_client::EventsClient;
 use lettre::message::Mailbox;
 pub use postman::{run_postman, Outgoing};
 pub use service::Notifications;
@@ -36,6 +39,8 @@ pub struct Deps {
     pub database: Database,
     /// The users service, which says whom an email goes to.
     pub users: Connection,
+    /// The events service, asked about an event the events topic has not told of.
+    pub events: Connection,
     /// The mail server's URL; without one, emails are written to `mail_folder`.
     pub smtp_url: Option<String>,
     pub mail_folder: PathBuf,
@@ -51,7 +56,13 @@ pub async fn build(deps: Deps) -> anyhow::Result<Notifications> {
         .with_context(|| format!("BOXOFFICE_MAIL_FROM {:?} is not a valid address", deps.from))?;
     let outgoing = Outgoing::new(deps.smtp_url.as_deref(), deps.mail_folder)?;
     let store = open_store(&deps.database).await?;
-    Ok(Notifications::new(store, UsersClient::new(deps.users), outgoing, from))
+    Ok(Notifications::new(
+        store,
+        UsersClient::new(deps.users),
+        EventsClient::new(deps.events),
+        outgoing,
+        from,
+    ))
 }
 
 /// Opens the database and applies pending migrations, so a fresh database is ready at once.

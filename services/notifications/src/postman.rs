@@ -1,30 +1,35 @@
-//! Sending the emails the consumer queued: claim those due, write each for its recipient as the
-//! account is now, hand it to the mail server (or write it to a file), and record the outcome.
-//! A failure that may pass (the mail server, the users service or the database away; the
-//! event not known yet) is tried again later, waiting twice as long each time
-//! ([`retry_wait`]), up to [`MAX_ATTEMPTS`]; one that cannot pass (an invalid address, a
-//! permanent SMTP refusal) ends the email as failed at once.
+//! Sending the emails the consumer queued: claim those due (tickets first), write each for its
+//! recipient as the account is now, hand it to the mail server (or write it to a file), and
+//! record the outcome. A tickets email whose tickets are void by then (refunded, or the event
+//! cancelled) is skipped. A failure is tried again later, waiting twice as long each time
+//! ([`retry_wait`]), up to [`MAX_ATTEMPTS`]: the mail server, the users service or the database
+//! away, the event not known yet, and every SMTP refusal too, since a 5xx as often means a
+//! mail server misconfigured (a password rotated, a sender refused) as a bad recipient; only an
+//! email that cannot be written (an invalid address) fails at once. `boxoffice mail
+//! requeue-failed` puts failed emails back.
 //!
 //! An email is marked sent right after the mail server took it; a process killed between the
-//! two sends it again when its claim runs out ([`CLAIM_LEASE`]), with the same Message-ID.
+//! two sends it again when its claim runs out ([`CLAIM_LEASE`]), with the same Message-ID. A
+//! try never outlasts [`DELIVERY_TIMEOUT`], well within the claim, and its outcome is recorded
+//! only while the claim is its own.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt as _;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::domain::{retry_wait, MailJob, MailStatus, CLAIM_LEASE, KEPT_FOR, MAX_ATTEMPTS};
+use crate::domain::{
+    retry_wait, MailDetails, MailJob, MailStatus, CLAIM_LEASE, DELIVERY_TIMEOUT, KEPT_FOR, MAX_ATTEMPTS,
+};
 use crate::letters;
 use crate::service::Notifications;
 
-/// Emails claimed at once.
-const CLAIM_BATCH: u32 = 32;
-/// Emails being written and sent at the same time.
-const SEND_CONCURRENCY: usize = 4;
+/// Emails being written and sent at the same time, and claimed at once: an email is claimed
+/// only when it is about to be sent.
+const SEND_CONCURRENCY: u32 = 4;
 /// How often the postman looks for emails due without being woken (retries, other replicas').
 const POLL: Duration = Duration::from_secs(1);
 /// How often finished emails are purged and the backlog measured.
@@ -57,14 +62,19 @@ impl Outgoing {
     /// `folder`.
     pub fn new(smtp_url: Option<&str>, folder: PathBuf) -> anyhow::Result<Self> {
         Ok(match smtp_url {
-            Some(url) => Outgoing::Smtp(
+            Some(url) => Outgoing::Smtp({
+                refuse_password_in_clear(url)?;
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     // The URL is not repeated: it may hold a password.
                     .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a valid SMTP URL: {error}"))?
                     .timeout(Some(SMTP_TIMEOUT))
-                    .build(),
-            ),
-            None => Outgoing::Files(folder),
+                    .build()
+            }),
+            None => {
+                // The files hold bearer ticket codes: readable by the service's user only.
+                boxoffice_db::create_private_dir(&folder)?;
+                Outgoing::Files(folder)
+            }
         })
     }
 
@@ -93,6 +103,23 @@ impl Outgoing {
     }
 }
 
+/// A password sent over a connection without TLS could be read on the way: an SMTP URL with
+/// credentials must ask for TLS (`smtps://`, or `smtp://` with `tls=required` for STARTTLS).
+fn refuse_password_in_clear(smtp_url: &str) -> anyhow::Result<()> {
+    // Errors never repeat the URL: it may hold a password.
+    let url = url::Url::parse(smtp_url)
+        .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a URL: {error}"))?;
+    let has_credentials = !url.username().is_empty() || url.password().is_some();
+    let tls_required = url.scheme() == "smtps"
+        || url.query_pairs().any(|(name, value)| name == "tls" && value == "required");
+    anyhow::ensure!(
+        !has_credentials || tls_required,
+        "BOXOFFICE_SMTP_URL has credentials but does not require TLS, so the password could cross the \
+         network in clear: use smtps://... or add ?tls=required (STARTTLS)"
+    );
+    Ok(())
+}
+
 /// Why an email was not sent this time.
 #[derive(Debug)]
 enum Failure {
@@ -105,21 +132,24 @@ enum Failure {
 /// What became of an email this time.
 enum Sent {
     Sent,
-    /// The account does not exist: nobody to write to.
-    NoRecipient,
+    /// Not sent, and never will be: why.
+    Skipped(&'static str),
 }
 
 /// Sends the emails due until `shutdown`; the emails it was sending are finished first.
 pub async fn run_postman(notifications: Notifications, shutdown: CancellationToken) {
-    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    let mut last_housekeeping: Option<std::time::Instant> = None;
     loop {
+        // By the clock, not in the wait below: a long backlog never holds it off.
+        if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING) {
+            keep_house(&notifications).await;
+            last_housekeeping = Some(std::time::Instant::now());
+        }
         let now = Utc::now();
         let lease_until = now + CLAIM_LEASE;
-        match notifications.store().claim_due(now, lease_until, CLAIM_BATCH).await {
+        match notifications.store().claim_due(now, lease_until, SEND_CONCURRENCY).await {
             Ok(jobs) if !jobs.is_empty() => {
-                futures::stream::iter(jobs)
-                    .for_each_concurrent(SEND_CONCURRENCY, |job| deliver(&notifications, job))
-                    .await;
+                futures::future::join_all(jobs.into_iter().map(|job| deliver(&notifications, job))).await;
                 if !shutdown.is_cancelled() {
                     continue;
                 }
@@ -131,7 +161,6 @@ pub async fn run_postman(notifications: Notifications, shutdown: CancellationTok
             () = shutdown.cancelled() => break,
             () = notifications.postman_woken() => {}
             () = tokio::time::sleep(POLL) => {}
-            _ = housekeeping.tick() => keep_house(&notifications).await,
         }
     }
 }
@@ -151,32 +180,35 @@ async fn keep_house(notifications: &Notifications) {
 /// Tries to send `job` once, and records what became of it.
 async fn deliver(notifications: &Notifications, job: MailJob) {
     let kind = job.details.kind().as_str();
-    let outcome = send(notifications, &job).await;
+    let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, send(notifications, &job)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Failure::Transient(format!("no answer within {DELIVERY_TIMEOUT:?}"))),
+    };
     let now = Utc::now();
     let store = notifications.store();
     let recorded = match outcome {
         Ok(Sent::Sent) => {
             metrics::counter!("notifications_emails_total", "kind" => kind, "outcome" => "sent").increment(1);
             tracing::info!(mail_id = %job.id, kind, "email sent");
-            store.finish(job.id, MailStatus::Sent, None, now).await
+            store.finish(&job, MailStatus::Sent, None, now).await
         }
-        Ok(Sent::NoRecipient) => {
+        Ok(Sent::Skipped(why)) => {
             metrics::counter!("notifications_emails_total", "kind" => kind, "outcome" => "skipped")
                 .increment(1);
-            tracing::info!(mail_id = %job.id, kind, user_id = %job.user_id, "no account to email; skipped");
-            store.finish(job.id, MailStatus::Skipped, Some("no such account"), now).await
+            tracing::info!(mail_id = %job.id, kind, user_id = %job.user_id, why, "email skipped");
+            store.finish(&job, MailStatus::Skipped, Some(why), now).await
         }
         Err(Failure::Transient(reason)) if job.attempts < MAX_ATTEMPTS => {
             metrics::counter!("notifications_send_retries_total", "kind" => kind).increment(1);
             let wait = retry_wait(job.attempts);
             tracing::warn!(mail_id = %job.id, kind, attempts = job.attempts, ?wait, reason, "email not sent; will try again");
-            store.retry_at(job.id, now + wait, &reason).await
+            store.retry_at(&job, now + wait, &reason).await
         }
         Err(Failure::Transient(reason) | Failure::Permanent(reason)) => {
             metrics::counter!("notifications_emails_total", "kind" => kind, "outcome" => "failed")
                 .increment(1);
             tracing::error!(mail_id = %job.id, kind, attempts = job.attempts, reason, "email given up");
-            store.finish(job.id, MailStatus::Failed, Some(&reason), now).await
+            store.finish(&job, MailStatus::Failed, Some(&reason), now).await
         }
     };
     if let Err(error) = recorded {
@@ -185,24 +217,64 @@ async fn deliver(notifications: &Notifications, job: MailJob) {
 }
 
 async fn send(notifications: &Notifications, job: &MailJob) -> Result<Sent, Failure> {
+    let store = notifications.store();
+    let transient =
+        |what: &str, error: boxoffice_errors::Error| Failure::Transient(format!("{what}: {error}"));
     let recipient = notifications
         .users()
         .recipient(job.user_id)
         .await
-        .map_err(|error| Failure::Transient(format!("the users service: {error}")))?;
+        .map_err(|error| transient("the users service", error))?;
     let Some(recipient) = recipient else {
-        return Ok(Sent::NoRecipient);
+        return Ok(Sent::Skipped("no such account"));
     };
-    let event = notifications
-        .store()
-        .event(job.event_id)
-        .await
-        .map_err(|error| Failure::Transient(format!("reading the event: {error}")))?
-        // Its domain events come on another topic, which may be behind this one.
-        .ok_or_else(|| Failure::Transient(format!("event {} is not known yet", job.event_id)))?;
-    let written = letters::write(job, &recipient, &event, Utc::now())
+    if let MailDetails::Tickets { booking_id, .. } = &job.details {
+        if !store.tickets_still_held(*booking_id).await.map_err(|error| transient("the database", error))? {
+            return Ok(Sent::Skipped("the tickets were void before they could be sent"));
+        }
+    }
+    let event = match store.event(job.event_id).await.map_err(|error| transient("the database", error))? {
+        Some(event) => event,
+        // The events topic has not told of it (it may be behind, or told of it before this
+        // service ran): the events service knows.
+        None => {
+            let event = notifications
+                .events()
+                .event(job.event_id, Utc::now())
+                .await
+                .map_err(|error| transient("the events service", error))?
+                .ok_or_else(|| Failure::Transient(format!("event {} is not known yet", job.event_id)))?;
+            store.remember_event(&event).await.map_err(|error| transient("the database", error))?;
+            event
+        }
+    };
+    let written = letters::write(job, &recipient, &event, notifications.from(), Utc::now())
         .and_then(|letter| letters::message(letter, job.id, notifications.from(), &recipient))
         .map_err(|error| Failure::Permanent(error.to_string()))?;
     notifications.outgoing().send(job.id, written).await?;
     Ok(Sent::Sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_never_sent_without_tls() {
+        for refused in [
+            "smtp://user:secret@mail.example.com:587",
+            "smtp://user:secret@mail.example.com?tls=opportunistic",
+        ] {
+            let error = refuse_password_in_clear(refused).unwrap_err().to_string();
+            assert!(error.contains("does not require TLS"), "{error}");
+            assert!(!error.contains("secret"), "the error repeats no password: {error}");
+        }
+        for accepted in [
+            "smtps://user:secret@mail.example.com",
+            "smtp://user:secret@mail.example.com:587?tls=required",
+            "smtp://127.0.0.1:25",
+        ] {
+            refuse_password_in_clear(accepted).unwrap();
+        }
+    }
 }

@@ -7,6 +7,7 @@ use boxoffice_errors::Error;
 use lettre::message::Mailbox;
 use tokio::sync::Notify;
 
+use crate::events_client::EventsClient;
 use crate::postman::Outgoing;
 use crate::store::MailStore;
 use crate::users_client::UsersClient;
@@ -19,14 +20,23 @@ pub struct Notifications {
 struct Inner {
     store: Arc<dyn MailStore>,
     users: UsersClient,
+    events: EventsClient,
     outgoing: Outgoing,
     from: Mailbox,
     postman: Notify,
 }
 
 impl Notifications {
-    pub fn new(store: Arc<dyn MailStore>, users: UsersClient, outgoing: Outgoing, from: Mailbox) -> Self {
-        Notifications { inner: Arc::new(Inner { store, users, outgoing, from, postman: Notify::new() }) }
+    pub fn new(
+        store: Arc<dyn MailStore>,
+        users: UsersClient,
+        events: EventsClient,
+        outgoing: Outgoing,
+        from: Mailbox,
+    ) -> Self {
+        Notifications {
+            inner: Arc::new(Inner { store, users, events, outgoing, from, postman: Notify::new() }),
+        }
     }
 
     pub fn store(&self) -> &dyn MailStore {
@@ -35,6 +45,10 @@ impl Notifications {
 
     pub fn users(&self) -> &UsersClient {
         &self.inner.users
+    }
+
+    pub fn events(&self) -> &EventsClient {
+        &self.inner.events
     }
 
     pub fn outgoing(&self) -> &Outgoing {

@@ -47,21 +47,32 @@ pub trait MailStore: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<MailJob>>;
-    /// Ends an email: sent, skipped or failed.
+    /// Ends an email claimed as `claimed` (its attempts then): sent, skipped or failed. Nothing
+    /// happens if it was claimed again since (a claim that ran out).
     async fn finish(
         &self,
-        id: Uuid,
+        claimed: &MailJob,
         status: MailStatus,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// Leaves an email pending until `at`, after a failure.
-    async fn retry_at(&self, id: Uuid, at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// Leaves an email claimed as `claimed` pending until `at`, after a failure.
+    async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()>;
     /// An event as the last of its domain events described it.
     async fn event(&self, id: Uuid) -> Result<Option<EventInfo>>;
+    /// Keeps `event`, learnt from the events service, as if its domain event had come.
+    async fn remember_event(&self, event: &EventInfo) -> Result<()>;
+    /// Whether booking `booking_id` still holds its tickets: confirmed, not refunded at its
+    /// owner's request, and its event not cancelled. A tickets email sent late (the mail server
+    /// was away) is not sent at all when the tickets are void by then.
+    async fn tickets_still_held(&self, booking_id: Uuid) -> Result<bool>;
+    /// Puts every failed email back in the queue, to be tried at `now` from its first attempt;
+    /// returns how many. For an operator, once what made them fail is fixed.
+    async fn requeue_failed(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Emails waiting to be sent.
     async fn pending(&self) -> Result<i64>;
-    /// Deletes emails finished, and records of events processed, before `before`.
+    /// Deletes emails finished, records of events processed, and events (with their holders)
+    /// that ended, before `before`.
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64>;
     async fn ping(&self) -> Result<()>;
 }
@@ -75,6 +86,7 @@ struct EventRow {
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     categories: String,
+    changed_at: DateTime<Utc>,
 }
 
 impl TryFrom<EventRow> for EventInfo {
@@ -90,6 +102,7 @@ impl TryFrom<EventRow> for EventInfo {
             starts_at: row.starts_at,
             ends_at: row.ends_at,
             categories,
+            changed_at: row.changed_at,
         })
     }
 }
@@ -121,8 +134,16 @@ fn details_json(details: &MailDetails) -> Result<String> {
     serde_json::to_string(details).map_err(Error::internal)
 }
 
+/// A lock of one event, for the transaction's length, on PostgreSQL: a confirmation and its
+/// event's cancellation handled at once by two replicas (each reads what the other writes) take
+/// turns, so that neither misses the other. SQLite has one writer at a time anyway.
+fn event_lock_key(event_id: Uuid) -> i64 {
+    let (high, _) = event_id.as_u64_pair();
+    i64::from_ne_bytes(high.to_ne_bytes())
+}
+
 macro_rules! sql_store {
-    ($name:ident, $database:ty, claim_lock = $claim_lock:literal) => {
+    ($name:ident, $database:ty, claim_lock = $claim_lock:literal, event_lock = $event_lock:literal) => {
         #[derive(Clone)]
         pub struct $name {
             pool: sqlx::Pool<$database>,
@@ -133,14 +154,24 @@ macro_rules! sql_store {
                 $name { pool }
             }
 
+            async fn lock_event(connection: &mut <$database as sqlx::Database>::Connection, event_id: Uuid) -> Result<()> {
+                sqlx::query($event_lock)
+                    .bind(event_lock_key(event_id))
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(database_error)?;
+                Ok(())
+            }
+
             async fn upsert_event(connection: &mut <$database as sqlx::Database>::Connection, event: &EventInfo) -> Result<()> {
                 let categories = serde_json::to_string(&event.categories).map_err(Error::internal)?;
                 sqlx::query(
-                    "INSERT INTO known_events (id, name, city, venue_name, starts_at, ends_at, categories) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                    "INSERT INTO known_events (id, name, city, venue_name, starts_at, ends_at, categories, changed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, city = excluded.city, \
                      venue_name = excluded.venue_name, starts_at = excluded.starts_at, \
-                     ends_at = excluded.ends_at, categories = excluded.categories",
+                     ends_at = excluded.ends_at, categories = excluded.categories, changed_at = excluded.changed_at \
+                     WHERE known_events.changed_at <= excluded.changed_at",
                 )
                 .bind(event.id)
                 .bind(&event.name)
@@ -149,6 +180,7 @@ macro_rules! sql_store {
                 .bind(event.starts_at)
                 .bind(event.ends_at)
                 .bind(categories)
+                .bind(event.changed_at)
                 .execute(&mut *connection)
                 .await
                 .map_err(database_error)?;
@@ -202,6 +234,7 @@ macro_rules! sql_store {
                         Ok(0)
                     }
                     Effect::EventCancelled { event, cancellation } => {
+                        Self::lock_event(connection, event.id).await?;
                         Self::upsert_event(connection, event).await?;
                         sqlx::query("UPDATE known_events SET cancelled_by = $2 WHERE id = $1 AND cancelled_by IS NULL")
                             .bind(event.id)
@@ -224,6 +257,7 @@ macro_rules! sql_store {
                         Self::insert_mails(connection, &mails, now).await
                     }
                     Effect::Confirmed { booking_id, mail } => {
+                        Self::lock_event(connection, mail.event_id).await?;
                         sqlx::query(
                             "INSERT INTO ticket_holders (booking_id, event_id, user_id) VALUES ($1, $2, $3) \
                              ON CONFLICT (booking_id) DO NOTHING",
@@ -292,7 +326,7 @@ macro_rules! sql_store {
                 let rows: Vec<JobRow> = sqlx::query_as(concat!(
                     "UPDATE mail SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
                      (SELECT id FROM mail WHERE status = 'pending' AND next_attempt_at <= $1 \
-                     ORDER BY next_attempt_at LIMIT $3",
+                     ORDER BY CASE kind WHEN 'tickets' THEN 0 ELSE 1 END, next_attempt_at LIMIT $3",
                     $claim_lock,
                     ") RETURNING id, user_id, event_id, details, attempts"
                 ))
@@ -305,32 +339,76 @@ macro_rules! sql_store {
                 rows.into_iter().map(MailJob::try_from).collect()
             }
 
-            async fn finish(&self, id: Uuid, status: MailStatus, error: Option<&str>, now: DateTime<Utc>) -> Result<()> {
-                sqlx::query("UPDATE mail SET status = $2, last_error = $3, finished_at = $4 WHERE id = $1")
-                    .bind(id)
-                    .bind(status.as_str())
-                    .bind(error)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(database_error)?;
+            async fn finish(
+                &self,
+                claimed: &MailJob,
+                status: MailStatus,
+                error: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE mail SET status = $3, last_error = $4, finished_at = $5 \
+                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+                )
+                .bind(claimed.id)
+                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
+                .bind(status.as_str())
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
                 Ok(())
             }
 
-            async fn retry_at(&self, id: Uuid, at: DateTime<Utc>, error: &str) -> Result<()> {
-                sqlx::query("UPDATE mail SET next_attempt_at = $2, last_error = $3 WHERE id = $1 AND status = 'pending'")
-                    .bind(id)
-                    .bind(at)
-                    .bind(error)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(database_error)?;
+            async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE mail SET next_attempt_at = $3, last_error = $4 \
+                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+                )
+                .bind(claimed.id)
+                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
+                .bind(at)
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
                 Ok(())
+            }
+
+            async fn remember_event(&self, event: &EventInfo) -> Result<()> {
+                let mut connection = self.pool.acquire().await.map_err(database_error)?;
+                Self::upsert_event(&mut connection, event).await
+            }
+
+            async fn tickets_still_held(&self, booking_id: Uuid) -> Result<bool> {
+                let held: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT h.booking_id FROM ticket_holders h LEFT JOIN known_events e ON e.id = h.event_id \
+                     WHERE h.booking_id = $1 AND e.cancelled_by IS NULL",
+                )
+                .bind(booking_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(held.is_some())
+            }
+
+            async fn requeue_failed(&self, now: DateTime<Utc>) -> Result<u64> {
+                let requeued = sqlx::query(
+                    "UPDATE mail SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL \
+                     WHERE status = 'failed'",
+                )
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(requeued.rows_affected())
             }
 
             async fn event(&self, id: Uuid) -> Result<Option<EventInfo>> {
                 let row: Option<EventRow> = sqlx::query_as(
-                    "SELECT id, name, city, venue_name, starts_at, ends_at, categories FROM known_events WHERE id = $1",
+                    "SELECT id, name, city, venue_name, starts_at, ends_at, categories, changed_at \
+                     FROM known_events WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -358,7 +436,19 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(database_error)?;
-                Ok(mails.rows_affected() + processed.rows_affected())
+                let holders = sqlx::query(
+                    "DELETE FROM ticket_holders WHERE event_id IN (SELECT id FROM known_events WHERE ends_at < $1)",
+                )
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
+                let events = sqlx::query("DELETE FROM known_events WHERE ends_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(mails.rows_affected() + processed.rows_affected() + holders.rows_affected() + events.rows_affected())
             }
 
             async fn ping(&self) -> Result<()> {
@@ -369,5 +459,10 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(PostgresMailStore, sqlx::Postgres, claim_lock = " FOR UPDATE SKIP LOCKED");
-sql_store!(SqliteMailStore, sqlx::Sqlite, claim_lock = "");
+sql_store!(
+    PostgresMailStore,
+    sqlx::Postgres,
+    claim_lock = " FOR UPDATE SKIP LOCKED",
+    event_lock = "SELECT pg_advisory_xact_lock($1)"
+);
+sql_store!(SqliteMailStore, sqlx::Sqlite, claim_lock = "", event_lock = "SELECT $1");

@@ -1,5 +1,7 @@
 -- What the notifications service knows of each published event, from the events topic: what
--- its emails say about it. `cancelled_by` is the `event.cancelled` that cancelled it.
+-- its emails say about it. `changed_at` is when it last changed (its calendar entry's
+-- SEQUENCE); `cancelled_by` is the `event.cancelled` that cancelled it. Deleted, with its
+-- holders, a while after it ended.
 CREATE TABLE known_events (
     id BLOB PRIMARY KEY,
     name TEXT NOT NULL,
@@ -8,11 +10,13 @@ CREATE TABLE known_events (
     starts_at TEXT NOT NULL,
     ends_at TEXT NOT NULL,
     categories TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
     cancelled_by BLOB
 );
 
 -- Who holds tickets of which event, from `booking.confirmed`: whom a cancellation notice goes
--- to. A booking refunded at its owner's request leaves.
+-- to, and whose tickets email is still wanted. A booking refunded at its owner's request
+-- leaves.
 CREATE TABLE ticket_holders (
     booking_id BLOB PRIMARY KEY,
     event_id BLOB NOT NULL,
@@ -39,4 +43,5 @@ CREATE TABLE mail (
     UNIQUE (source_event_id, user_id)
 );
 CREATE INDEX mail_due ON mail (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX known_events_by_end ON known_events (ends_at);
 CREATE INDEX mail_finished ON mail (finished_at) WHERE finished_at IS NOT NULL;
