@@ -496,3 +496,100 @@ async fn cancelling_an_event_emails_every_holder_through_kafka(backend: Backend)
     let app = app_with_mail_on(&broker, backend, &mail).await;
     assert_every_holder_hears_of_a_cancellation(&app, &mail).await;
 }
+
+/// Every service in a process of its own, as a scaled-out deployment runs them on PostgreSQL,
+/// Redis and Kafka: a sale made through the gateway is emailed by `serve --service
+/// notifications`, which learnt the event from the events topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() {
+    use boxoffice::ServiceName;
+    let broker = Broker::start().await;
+    let mail = MailServer::start();
+    let mut settings = fresh_settings(Backend::Postgres).await;
+    settings.kafka_brokers = Some(broker.address());
+    settings.kafka_partitions = 3;
+    settings.smtp_url = Some(mail.url());
+    settings.internal_token = Some(boxoffice_auth::random_token());
+    settings.admin_addr = ([127, 0, 0, 1], 0).into();
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    settings.users_grpc_addr = ([127, 0, 0, 1], ports[0]).into();
+    settings.events_grpc_addr = ([127, 0, 0, 1], ports[1]).into();
+    settings.bookings_grpc_addr = ([127, 0, 0, 1], ports[2]).into();
+    settings.users_url = format!("http://127.0.0.1:{}", ports[0]);
+    settings.events_url = format!("http://127.0.0.1:{}", ports[1]);
+    settings.bookings_url = format!("http://127.0.0.1:{}", ports[2]);
+    let shutdown = CancellationToken::new();
+    let mut running = Vec::new();
+    for service in [
+        ServiceName::Users,
+        ServiceName::Events,
+        ServiceName::Bookings,
+        ServiceName::Notifications,
+        ServiceName::Gateway,
+    ] {
+        running.push(boxoffice::start(&settings, Some(service), shutdown.clone()).await.unwrap());
+    }
+    let api = format!("http://{}", running[4].http_addr.unwrap());
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value, token: &str| {
+        client.post(format!("{api}{path}")).bearer_auth(token).json(&body).send()
+    };
+
+    let organizer = minted(&settings, boxoffice_types::Role::Organizer);
+    let mut body = crate::events::event_body("Split", "2030-05-01T20:00:00Z");
+    body["categories"] = json!([{"name": "Standing", "price_cents": 1500, "currency": "EUR", "capacity": 5}]);
+    let event: Value = post("/api/v1/events", body, &organizer).await.unwrap().json().await.unwrap();
+    let published =
+        post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
+    assert_eq!(published.status(), StatusCode::OK);
+    let event: Value = published.json().await.unwrap();
+
+    let email = "split-buyer@example.com";
+    let signup = client
+        .post(format!("{api}/api/v1/auth/signup"))
+        .json(&json!({"email": email, "password": crate::helpers::PASSWORD, "first_name": "Ada", "last_name": "L"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let login: Value = client
+        .post(format!("{api}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let buyer = login["access_token"].as_str().unwrap();
+    let hold = post(
+        "/api/v1/bookings",
+        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 2}]}),
+        buyer,
+    )
+    .await
+    .unwrap();
+    assert_eq!(hold.status(), StatusCode::CREATED);
+    let booking: Value = hold.json().await.unwrap();
+    let confirmed = post(
+        &format!("/api/v1/bookings/{}/confirm", id(&booking)),
+        json!({"payment_token": "tok_ok"}),
+        buyer,
+    )
+    .await
+    .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let booking: Value = confirmed.json().await.unwrap();
+
+    let received = mail.wait_for(1).await;
+    let emails = to(&received, email);
+    assert_eq!(emails.len(), 1, "the notifications service emails the tickets");
+    assert_tickets_email(&emails[0], &booking, &event);
+    let admin = format!("http://{}", running[3].admin_addr.unwrap());
+    assert_eq!(client.get(format!("{admin}/readyz")).send().await.unwrap().status(), StatusCode::OK);
+
+    shutdown.cancel();
+    for service in running {
+        service.wait().await.unwrap();
+    }
+}

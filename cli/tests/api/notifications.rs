@@ -354,7 +354,8 @@ async fn tickets_void_before_the_mail_server_could_take_them_are_not_sent(backen
     let app = TestApp::start(backend, settings).await;
     let (organizer, event) = on_sale(&app, 10, 0).await;
     let (email, _, _) = buy(&app, &event, 1).await;
-    let tried = || app.query_text("notifications", "SELECT last_error FROM mail WHERE last_error IS NOT NULL");
+    let tried =
+        || app.query_text("notifications", "SELECT last_error FROM mail WHERE last_error IS NOT NULL");
     let started = Instant::now();
     while tried().await.is_empty() {
         assert!(started.elapsed() < Duration::from_secs(30), "the first send fails");

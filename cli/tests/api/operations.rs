@@ -298,6 +298,13 @@ async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
         let error = boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
         assert!(format!("{error:#}").contains("BOXOFFICE_REDIS_URL"), "{error:#}");
     }
+    // The notifications service keeps nothing in the shared store, but learns everything from
+    // Kafka: alone without it, it would never send anything.
+    let error = boxoffice::start(&settings, Some(ServiceName::Notifications), CancellationToken::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{error:#}").contains("BOXOFFICE_KAFKA_BROKERS"), "{error:#}");
     let _ = std::fs::remove_dir_all(&settings.data_dir);
 
     let mut settings = fresh_settings(Backend::Postgres).await;
@@ -305,8 +312,13 @@ async fn a_service_on_its_own_needs_the_shared_store_and_the_internal_token() {
     settings.admin_addr = ([127, 0, 0, 1], 0).into();
     for token in [None, Some("too short".to_owned())] {
         settings.internal_token = token;
-        for service in [ServiceName::Users, ServiceName::Events, ServiceName::Bookings, ServiceName::Gateway]
-        {
+        for service in [
+            ServiceName::Users,
+            ServiceName::Events,
+            ServiceName::Bookings,
+            ServiceName::Notifications,
+            ServiceName::Gateway,
+        ] {
             let error =
                 boxoffice::start(&settings, Some(service), CancellationToken::new()).await.err().unwrap();
             assert!(format!("{error:#}").contains("BOXOFFICE_INTERNAL_TOKEN"), "{error:#}");
