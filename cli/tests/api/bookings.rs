@@ -198,7 +198,8 @@ async fn a_hold_confirmed_with_tok_ok_gives_tickets_that_check_in_once(backend: 
     assert_eq!(mine["items"].as_array().unwrap().len(), 2);
 }
 
-fn decode_qr(png_bytes: &[u8]) -> String {
+/// The text of the one QR code in a PNG image.
+pub(crate) fn decode_qr(png_bytes: &[u8]) -> String {
     let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     let mut reader = decoder.read_info().unwrap();
     let mut buffer = vec![0; reader.output_buffer_size()];

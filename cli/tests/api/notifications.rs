@@ -10,7 +10,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders as _};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::bookings::{category, id, on_sale};
+use crate::bookings::{category, decode_qr, id, on_sale};
 use crate::helpers::{fresh_settings, Backend, TestApp, Tokens};
 use crate::kafka::{free_port, wait_for_port};
 use crate::on_both_backends;
@@ -105,18 +105,6 @@ pub(crate) fn recipient(message: &Message<'_>) -> String {
 /// The emails among `raw` sent to `email`.
 pub(crate) fn to<'a>(raw: &'a [Vec<u8>], email: &str) -> Vec<Message<'a>> {
     raw.iter().map(|raw| parse(raw)).filter(|message| recipient(message) == email).collect()
-}
-
-fn decode_qr(png_bytes: &[u8]) -> String {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buffer = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buffer).unwrap();
-    let (width, height) = (info.width as usize, info.height as usize);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| buffer[y * width + x]);
-    let grids = image.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code per image");
-    grids[0].decode().unwrap().1
 }
 
 /// Checks that `message` is the tickets email of `booking` for `event`: every ticket's code in

@@ -3,7 +3,7 @@
 //! ago than the topic keeps): `GetEvent` and its venue's name. Besides `consumer.rs` and
 //! `users_client.rs`, the only place in the crate that speaks another service's wire types.
 
-use boxoffice_errors::{Code, Error};
+use boxoffice_errors::Error;
 use boxoffice_proto::event as pb;
 use boxoffice_proto::event::event_service_client::EventServiceClient;
 use boxoffice_runtime::Connection;
@@ -11,6 +11,7 @@ use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::absent_if_not_found;
 use crate::domain::{CategoryName, EventInfo};
 
 /// The events service's client. Clones share the connection.
@@ -26,20 +27,6 @@ fn parse_time(what: &str, text: &str) -> Result<DateTime<Utc>, Error> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
         .map_err(|_| unreadable(what, text))
-}
-
-fn absent_if_not_found<T>(result: Result<T, tonic::Status>) -> Result<Option<T>, Error> {
-    match result {
-        Ok(found) => Ok(Some(found)),
-        Err(status) => {
-            let error = Error::from_status(&status);
-            if error.code == Code::NotFound {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
-    }
 }
 
 impl EventsClient {

@@ -33,6 +33,22 @@ pub use service::Notifications;
 use store::{MailStore, PostgresMailStore, SqliteMailStore, MIGRATIONS, POSTGRES_SCHEMA};
 use users_client::UsersClient;
 
+/// The answer of a call to another service, `None` when it answered that there is no such
+/// thing: for the clients of `users_client.rs` and `events_client.rs`.
+fn absent_if_not_found<T>(result: Result<T, tonic::Status>) -> Result<Option<T>, boxoffice_errors::Error> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(status) => {
+            let error = boxoffice_errors::Error::from_status(&status);
+            if error.code == boxoffice_errors::Code::NotFound {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 /// What the notifications service needs.
 pub struct Deps {
     /// Its own database: the events it knows, the holders of their tickets, the emails.

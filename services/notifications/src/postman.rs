@@ -34,6 +34,8 @@ const SEND_CONCURRENCY: u32 = 4;
 const POLL: Duration = Duration::from_secs(1);
 /// How often finished emails are purged and the backlog measured.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How long a stop waits for the emails being sent.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The longest wait for the mail server's answer.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -136,7 +138,7 @@ enum Sent {
     Skipped(&'static str),
 }
 
-/// Sends the emails due until `shutdown`; the emails it was sending are finished first.
+/// Sends the emails due until `shutdown`.
 pub async fn run_postman(notifications: Notifications, shutdown: CancellationToken) {
     let mut last_housekeeping: Option<std::time::Instant> = None;
     loop {
@@ -149,7 +151,17 @@ pub async fn run_postman(notifications: Notifications, shutdown: CancellationTok
         let lease_until = now + CLAIM_LEASE;
         match notifications.store().claim_due(now, lease_until, SEND_CONCURRENCY).await {
             Ok(jobs) if !jobs.is_empty() => {
-                futures::future::join_all(jobs.into_iter().map(|job| deliver(&notifications, job))).await;
+                let sending =
+                    futures::future::join_all(jobs.into_iter().map(|job| deliver(&notifications, job)));
+                tokio::pin!(sending);
+                tokio::select! {
+                    _ = &mut sending => {}
+                    // A stop waits a little for the emails being sent; those still unsent are
+                    // tried again after their claim.
+                    () = shutdown.cancelled() => {
+                        let _ = tokio::time::timeout(SHUTDOWN_GRACE, sending).await;
+                    }
+                }
                 if !shutdown.is_cancelled() {
                     continue;
                 }

@@ -134,6 +134,14 @@ fn details_json(details: &MailDetails) -> Result<String> {
     serde_json::to_string(details).map_err(Error::internal)
 }
 
+/// What [`MailStore::purge`] deletes, each older than its `$1`; holders before their events.
+const PURGES: [&str; 4] = [
+    "DELETE FROM mail WHERE finished_at < $1",
+    "DELETE FROM processed_events WHERE processed_at < $1",
+    "DELETE FROM ticket_holders WHERE event_id IN (SELECT id FROM known_events WHERE ends_at < $1)",
+    "DELETE FROM known_events WHERE ends_at < $1",
+];
+
 /// A lock of one event, for the transaction's length, on PostgreSQL: a confirmation and its
 /// event's cancellation handled at once by two replicas (each reads what the other writes) take
 /// turns, so that neither misses the other. SQLite has one writer at a time anyway.
@@ -426,29 +434,16 @@ macro_rules! sql_store {
             }
 
             async fn purge(&self, before: DateTime<Utc>) -> Result<u64> {
-                let mails = sqlx::query("DELETE FROM mail WHERE finished_at < $1")
-                    .bind(before)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(database_error)?;
-                let processed = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
-                    .bind(before)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(database_error)?;
-                let holders = sqlx::query(
-                    "DELETE FROM ticket_holders WHERE event_id IN (SELECT id FROM known_events WHERE ends_at < $1)",
-                )
-                .bind(before)
-                .execute(&self.pool)
-                .await
-                .map_err(database_error)?;
-                let events = sqlx::query("DELETE FROM known_events WHERE ends_at < $1")
-                    .bind(before)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(database_error)?;
-                Ok(mails.rows_affected() + processed.rows_affected() + holders.rows_affected() + events.rows_affected())
+                let mut deleted = 0;
+                for statement in PURGES {
+                    let done = sqlx::query(statement)
+                        .bind(before)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(database_error)?;
+                    deleted += done.rows_affected();
+                }
+                Ok(deleted)
             }
 
             async fn ping(&self) -> Result<()> {

@@ -1,8 +1,10 @@
 //! Whom an email goes to: the users service's `GetUser`, asked when the email is sent, so that
-//! it goes to the account as it is then (an account deleted meanwhile gets nothing). Besides
-//! `consumer.rs`, the only place in the crate that speaks another service's wire types.
+//! it goes to the account as it is then (an account deleted meanwhile gets nothing). With
+//! `events_client.rs` and `consumer.rs`, the only places in the crate that speak another
+//! service's wire types.
 
-use boxoffice_errors::{Code, Error};
+use crate::absent_if_not_found;
+use boxoffice_errors::Error;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
 use boxoffice_runtime::Connection;
@@ -28,23 +30,10 @@ impl UsersClient {
     /// The account `user_id`, or `None` when there is none.
     pub async fn recipient(&self, user_id: Uuid) -> Result<Option<Recipient>, Error> {
         let request = pb::GetUserRequest { user_id: user_id.to_string() };
-        match self.0.clone().get_user(request).await {
-            Ok(user) => {
-                let user = user.into_inner();
-                Ok(Some(Recipient {
-                    email: user.email,
-                    first_name: user.first_name,
-                    last_name: user.last_name,
-                }))
-            }
-            Err(status) => {
-                let error = Error::from_status(&status);
-                if error.code == Code::NotFound {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        let user = absent_if_not_found(self.0.clone().get_user(request).await)?;
+        Ok(user.map(|user| {
+            let user = user.into_inner();
+            Recipient { email: user.email, first_name: user.first_name, last_name: user.last_name }
+        }))
     }
 }
