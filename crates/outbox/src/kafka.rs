@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
@@ -21,6 +21,9 @@ use crate::{Pending, TopicNames};
 
 /// How long a message may take to be acknowledged before its batch counts as failed.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a consumer commits the offsets of the messages it has handled (and once more as
+/// it stops); a crash redelivers at most this much, which the handlers deduplicate.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -183,9 +186,12 @@ impl Publisher for KafkaPublisher {
     }
 }
 
-/// Feeds a handler from Kafka: its own consumer group, offsets committed only after a message
+/// Feeds a handler from Kafka: its own consumer group, a message's offset stored only after it
 /// is handled (or dead-lettered), so a crash redelivers, and a message that fails for now is
-/// retried before any after it.
+/// retried before any after it. Stored offsets are committed every [`COMMIT_INTERVAL`] and when
+/// the consumer stops, not per message: a consumer that ignores most of a topic (the
+/// notifications service and an on-sale's holds) would otherwise cost the broker a commit per
+/// hold.
 pub struct KafkaConsumer {
     consumer: StreamConsumer,
     publisher: KafkaPublisher,
@@ -201,7 +207,9 @@ impl KafkaConsumer {
         let group = format!("{}{}", settings.group_prefix, handler.name());
         let consumer: StreamConsumer = client_config(settings)
             .set("group.id", &group)
-            .set("enable.auto.commit", "false")
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.commit.interval.ms", COMMIT_INTERVAL.as_millis().to_string())
             .set("auto.offset.reset", "earliest")
             // A topic made after the consumer subscribed (by the first relay to start) is
             // found within seconds, not at librdkafka's default five minutes.
@@ -268,9 +276,9 @@ impl KafkaConsumer {
                 }
                 backoff = (backoff * 2).min(RETRY_MAX);
             }
-            if let Err(error) = self.consumer.commit_message(&message, CommitMode::Async) {
+            if let Err(error) = self.consumer.store_offset_from_message(&message) {
                 // The message may be delivered again after a restart; the handler deduplicates.
-                tracing::warn!(consumer = name, %error, "committing a consumer offset fails");
+                tracing::warn!(consumer = name, %error, "storing a consumer offset fails");
             }
         }
     }
