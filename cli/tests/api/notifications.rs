@@ -22,6 +22,26 @@ on_both_backends!(
     an_event_published_before_the_service_knew_of_it_is_asked_of_the_events_service,
 );
 
+/// aiosmtpd's maildir handler, refusing the first emails it is given.
+const REFUSING_HANDLER: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class RefuseFirst(Mailbox):
+    def __init__(self, refusals, path):
+        super().__init__(path)
+        self.refusals = int(refusals)
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(args[0], args[1])
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refusals > 0:
+            self.refusals -= 1
+            return "550 5.7.1 Sender address rejected"
+        return await super().handle_DATA(server, session, envelope)
+"#;
+
 /// A real SMTP server that keeps what it receives in a maildir.
 pub(crate) struct MailServer {
     child: Child,
@@ -35,14 +55,27 @@ impl MailServer {
     }
 
     pub(crate) fn start_on(port: u16) -> MailServer {
+        MailServer::spawn(port, 0)
+    }
+
+    /// A server that refuses the first `refusals` emails with `550 5.7.1` (as one that does not
+    /// accept the sender yet), then takes them.
+    pub(crate) fn refusing_first(refusals: u32) -> MailServer {
+        MailServer::spawn(free_port(), refusals)
+    }
+
+    fn spawn(port: u16, refusals: u32) -> MailServer {
         let python = std::env::var("BOXOFFICE_TEST_AIOSMTPD").unwrap_or_else(|_| {
             format!("{}/.cache/boxoffice/aiosmtpd-venv/bin/python", std::env::var("HOME").unwrap_or_default())
         });
         let maildir = std::env::temp_dir().join(format!("boxoffice-test-mail-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&maildir).unwrap();
+        std::fs::write(maildir.join("refusing.py"), REFUSING_HANDLER).unwrap();
         let child = Command::new(&python)
+            .env("PYTHONPATH", &maildir)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+            .args(["-c", "refusing.RefuseFirst", &refusals.to_string()])
+            .arg(maildir.join("box"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -59,7 +92,7 @@ impl MailServer {
 
     /// Every email received so far, as it arrived.
     pub(crate) fn received(&self) -> Vec<Vec<u8>> {
-        read_folder(&self.maildir.join("new"))
+        read_folder(&self.maildir.join("box").join("new"))
     }
 
     /// The emails received, once at least `count` have arrived (or 30 seconds have passed).
@@ -398,4 +431,20 @@ async fn forget_known_events(settings: &boxoffice_config::Settings) {
             sqlx::query("DELETE FROM known_events").execute(&mut connection).await.unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_the_mail_server_refused_with_a_5xx_is_tried_again() {
+    let mail = MailServer::refusing_first(1);
+    let app = app_with_mail(Backend::Embedded, &mail).await;
+    let (_, event) = on_sale(&app, 10, 0).await;
+    let (email, _, booking) = buy(&app, &event, 1).await;
+    let received = mail.wait_for(1).await;
+    let emails = to(&received, &email);
+    assert_eq!(emails.len(), 1, "taken on the second try");
+    assert_tickets_email(&emails[0], &booking, &event);
+    let statuses = settled_statuses(&app).await;
+    assert_eq!(statuses, ["tickets sent"]);
+    let errors = app.query_text("notifications", "SELECT last_error FROM mail").await;
+    assert!(errors[0].contains("550"), "{errors:?}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
@@ -22,7 +22,7 @@ use crate::{Pending, TopicNames};
 /// How long a message may take to be acknowledged before its batch counts as failed.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a consumer commits the offsets of the messages it has handled (and once more as
-/// it stops); a crash redelivers at most this much, which the handlers deduplicate.
+/// it stops); a crash redelivers at most what it handled since, which the handlers deduplicate.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -186,14 +186,39 @@ impl Publisher for KafkaPublisher {
     }
 }
 
+/// A consumer closed on a thread of its own when dropped: rdkafka's close leaves the group and
+/// waits for the broker, so a process stopping while Kafka is away would wait for it forever.
+/// The thread ends with the close, or with the process.
+struct Closing(Option<StreamConsumer>);
+
+impl std::ops::Deref for Closing {
+    type Target = StreamConsumer;
+
+    fn deref(&self) -> &StreamConsumer {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            let closing = std::thread::Builder::new().name("kafka-consumer-close".into());
+            if let Err(error) = closing.spawn(move || drop(consumer)) {
+                tracing::warn!(%error, "no thread to close a Kafka consumer on; it is left open");
+            }
+        }
+    }
+}
+
 /// Feeds a handler from Kafka: its own consumer group, a message's offset stored only after it
 /// is handled (or dead-lettered), so a crash redelivers, and a message that fails for now is
-/// retried before any after it. Stored offsets are committed every [`COMMIT_INTERVAL`] and when
-/// the consumer stops, not per message: a consumer that ignores most of a topic (the
-/// notifications service and an on-sale's holds) would otherwise cost the broker a commit per
-/// hold.
+/// retried before any after it. Stored offsets are committed (asynchronously) every
+/// [`COMMIT_INTERVAL`] and as the consumer stops, not per message: a consumer that ignores most
+/// of a topic (the notifications service and an on-sale's holds) would otherwise cost the broker
+/// a commit per hold. librdkafka's own auto-commit is off: its last commit as the consumer is
+/// dropped waits for the broker, and would hang a process stopping while Kafka is away.
 pub struct KafkaConsumer {
-    consumer: StreamConsumer,
+    consumer: Closing,
     publisher: KafkaPublisher,
     handler: Arc<dyn Handler>,
 }
@@ -207,9 +232,8 @@ impl KafkaConsumer {
         let group = format!("{}{}", settings.group_prefix, handler.name());
         let consumer: StreamConsumer = client_config(settings)
             .set("group.id", &group)
-            .set("enable.auto.commit", "true")
+            .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("auto.commit.interval.ms", COMMIT_INTERVAL.as_millis().to_string())
             .set("auto.offset.reset", "earliest")
             // A topic made after the consumer subscribed (by the first relay to start) is
             // found within seconds, not at librdkafka's default five minutes.
@@ -222,15 +246,36 @@ impl KafkaConsumer {
             .context("creating the Kafka consumer")?;
         let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();
         consumer.subscribe(&names).with_context(|| format!("subscribing {group} to {names:?}"))?;
-        Ok(KafkaConsumer { consumer, publisher, handler })
+        Ok(KafkaConsumer { consumer: Closing(Some(consumer)), publisher, handler })
+    }
+
+    /// Commits the offsets stored since the last commit, without waiting for the broker.
+    fn commit_stored(&self, uncommitted: &mut bool) {
+        if !std::mem::take(uncommitted) {
+            return;
+        }
+        if let Err(error) = self.consumer.commit_consumer_state(CommitMode::Async) {
+            // The messages may be delivered again after a restart; the handler deduplicates.
+            tracing::warn!(consumer = self.handler.name(), %error, "committing consumer offsets fails");
+        }
     }
 
     /// Consumes until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.handler.name();
+        let mut commits = tokio::time::interval(COMMIT_INTERVAL);
+        commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut uncommitted = false;
         loop {
             let message = tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    self.commit_stored(&mut uncommitted);
+                    return;
+                }
+                _ = commits.tick() => {
+                    self.commit_stored(&mut uncommitted);
+                    continue;
+                }
                 message = self.consumer.recv() => message,
             };
             let message = match message {
@@ -271,14 +316,18 @@ impl KafkaConsumer {
                 tracing::warn!(consumer = name, error = %format!("{failure:#}"), retry_in = ?backoff,
                     "handling a domain event fails; retrying it");
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => {
+                        self.commit_stored(&mut uncommitted);
+                        return;
+                    }
                     () = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(RETRY_MAX);
             }
-            if let Err(error) = self.consumer.store_offset_from_message(&message) {
+            match self.consumer.store_offset_from_message(&message) {
+                Ok(()) => uncommitted = true,
                 // The message may be delivered again after a restart; the handler deduplicates.
-                tracing::warn!(consumer = name, %error, "storing a consumer offset fails");
+                Err(error) => tracing::warn!(consumer = name, %error, "storing a consumer offset fails"),
             }
         }
     }

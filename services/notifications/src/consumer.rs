@@ -144,5 +144,6 @@ fn event_info(message: &Delivered, summary: Option<pb::EventSummary>) -> Result<
             })
             .collect::<Result<_, HandleError>>()?,
         changed_at: message.occurred_at,
+        revision: 0,
     })
 }

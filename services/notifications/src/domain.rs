@@ -77,8 +77,11 @@ pub struct EventInfo {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub categories: Vec<CategoryName>,
-    /// When it last changed: a calendar entry of a later change replaces an earlier one's.
+    /// When it last changed: a message about an earlier change changes nothing.
     pub changed_at: DateTime<Utc>,
+    /// How many changes (and its cancellation) this service has seen: the `SEQUENCE` of its
+    /// calendar entry, so that the entry of a later change replaces an earlier one's.
+    pub revision: i64,
 }
 
 impl EventInfo {

@@ -38,9 +38,9 @@ impl EventsClient {
         )
     }
 
-    /// Published event `event_id` as at `now`, or `None` when the events service shows no such
-    /// event to anyone (a draft, a cancelled or deleted one).
-    pub async fn event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<Option<EventInfo>, Error> {
+    /// Published event `event_id` as it is now, or `None` when the events service shows no
+    /// such event to anyone (a draft, a cancelled or deleted one).
+    pub async fn event(&self, event_id: Uuid) -> Result<Option<EventInfo>, Error> {
         let request = pb::GetEventRequest { event_id: event_id.to_string(), caller: None };
         let Some(event) = absent_if_not_found(self.0.clone().get_event(request).await)? else {
             return Ok(None);
@@ -71,7 +71,9 @@ impl EventsClient {
             starts_at: parse_time("start", &event.starts_at)?,
             ends_at: parse_time("end", &event.ends_at)?,
             categories,
-            changed_at: now,
+            // Older than any domain event about it, which therefore replaces what this says.
+            changed_at: DateTime::UNIX_EPOCH,
+            revision: 0,
         }))
     }
 }

@@ -258,9 +258,9 @@ pub fn write(
     })
 }
 
-/// The event's calendar entry (iTIP, RFC 5546). Its `SEQUENCE` is the time of the event's last
-/// change, so the entry of a later change (its cancellation) replaces an earlier one's in a
-/// calendar that honours them.
+/// The event's calendar entry (iTIP, RFC 5546). Its `SEQUENCE` is the event's revision here,
+/// so the entry of a later change (its cancellation) replaces an earlier one's in a calendar
+/// that honours them.
 fn calendar(
     event: &EventInfo,
     cancelled: bool,
@@ -274,7 +274,7 @@ fn calendar(
         organizer_name: ics_param(from.name.as_deref().unwrap_or("boxoffice")),
         organizer_email: from.email.to_string(),
         uid: format!("{}@boxoffice", event.id),
-        sequence: event.changed_at.timestamp(),
+        sequence: event.revision,
         stamp: ics_time(now),
         starts: ics_time(event.starts_at),
         ends: ics_time(event.ends_at),

@@ -70,6 +70,13 @@ pub async fn build(deps: Deps) -> anyhow::Result<Notifications> {
         .from
         .parse()
         .with_context(|| format!("BOXOFFICE_MAIL_FROM {:?} is not a valid address", deps.from))?;
+    if deps.smtp_url.is_some() && from.email.domain().ends_with("localhost") {
+        tracing::warn!(
+            from = %from.email,
+            "BOXOFFICE_MAIL_FROM is not set to an address of this deployment's domain: a real mail \
+             server is likely to refuse every email from it"
+        );
+    }
     let outgoing = Outgoing::new(deps.smtp_url.as_deref(), deps.mail_folder)?;
     let store = open_store(&deps.database).await?;
     Ok(Notifications::new(

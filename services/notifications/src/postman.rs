@@ -82,19 +82,26 @@ impl Outgoing {
 
     async fn send(&self, mail_id: Uuid, message: Message) -> Result<(), Failure> {
         match self {
-            Outgoing::Smtp(transport) => match transport.send(message).await {
-                Ok(_) => Ok(()),
-                Err(error) if error.is_permanent() => {
-                    Err(Failure::Permanent(format!("the mail server refused it: {error}")))
-                }
-                Err(error) => Err(Failure::Transient(format!("the mail server: {error}"))),
-            },
+            // Every refusal is worth another try: a 5xx as often means a mail server
+            // misconfigured (a password rotated, the sender refused) as a bad recipient.
+            Outgoing::Smtp(transport) => transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|error| Failure::Transient(format!("the mail server: {error}"))),
             Outgoing::Files(folder) => {
                 let write = async {
-                    tokio::fs::create_dir_all(folder).await?;
+                    // The files hold bearer ticket codes: readable by the service's user only.
+                    boxoffice_db::create_private_dir(folder).map_err(std::io::Error::other)?;
                     // Written aside, then renamed: a reader never sees half an email.
                     let partial = folder.join(format!(".{mail_id}.eml.partial"));
-                    tokio::fs::write(&partial, message.formatted()).await?;
+                    let mut options = tokio::fs::OpenOptions::new();
+                    options.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    options.mode(0o600);
+                    let mut file = options.open(&partial).await?;
+                    tokio::io::AsyncWriteExt::write_all(&mut file, &message.formatted()).await?;
+                    file.sync_all().await?;
                     tokio::fs::rename(&partial, folder.join(format!("{mail_id}.eml"))).await
                 };
                 write
@@ -112,8 +119,9 @@ fn refuse_password_in_clear(smtp_url: &str) -> anyhow::Result<()> {
     let url = url::Url::parse(smtp_url)
         .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a URL: {error}"))?;
     let has_credentials = !url.username().is_empty() || url.password().is_some();
-    let tls_required = url.scheme() == "smtps"
-        || url.query_pairs().any(|(name, value)| name == "tls" && value == "required");
+    // The first `tls` parameter, as lettre reads it.
+    let tls = url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned());
+    let tls_required = url.scheme() == "smtps" || tls.as_deref() == Some("required");
     anyhow::ensure!(
         !has_credentials || tls_required,
         "BOXOFFICE_SMTP_URL has credentials but does not require TLS, so the password could cross the \
@@ -252,7 +260,7 @@ async fn send(notifications: &Notifications, job: &MailJob) -> Result<Sent, Fail
         None => {
             let event = notifications
                 .events()
-                .event(job.event_id, Utc::now())
+                .event(job.event_id)
                 .await
                 .map_err(|error| transient("the events service", error))?
                 .ok_or_else(|| Failure::Transient(format!("event {} is not known yet", job.event_id)))?;
@@ -260,6 +268,11 @@ async fn send(notifications: &Notifications, job: &MailJob) -> Result<Sent, Fail
             event
         }
     };
+    if event.ends_at < Utc::now() {
+        // A consumer group new to a topic reads what Kafka still keeps: no email about an
+        // event that is over.
+        return Ok(Sent::Skipped("the event is over"));
+    }
     let written = letters::write(job, &recipient, &event, notifications.from(), Utc::now())
         .and_then(|letter| letters::message(letter, job.id, notifications.from(), &recipient))
         .map_err(|error| Failure::Permanent(error.to_string()))?;

@@ -87,6 +87,7 @@ struct EventRow {
     ends_at: DateTime<Utc>,
     categories: String,
     changed_at: DateTime<Utc>,
+    revision: i32,
 }
 
 impl TryFrom<EventRow> for EventInfo {
@@ -103,6 +104,7 @@ impl TryFrom<EventRow> for EventInfo {
             ends_at: row.ends_at,
             categories,
             changed_at: row.changed_at,
+            revision: i64::from(row.revision),
         })
     }
 }
@@ -178,7 +180,8 @@ macro_rules! sql_store {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, city = excluded.city, \
                      venue_name = excluded.venue_name, starts_at = excluded.starts_at, \
-                     ends_at = excluded.ends_at, categories = excluded.categories, changed_at = excluded.changed_at \
+                     ends_at = excluded.ends_at, categories = excluded.categories, changed_at = excluded.changed_at, \
+                     revision = known_events.revision + 1 \
                      WHERE known_events.changed_at <= excluded.changed_at",
                 )
                 .bind(event.id)
@@ -244,7 +247,8 @@ macro_rules! sql_store {
                     Effect::EventCancelled { event, cancellation } => {
                         Self::lock_event(connection, event.id).await?;
                         Self::upsert_event(connection, event).await?;
-                        sqlx::query("UPDATE known_events SET cancelled_by = $2 WHERE id = $1 AND cancelled_by IS NULL")
+                        sqlx::query("UPDATE known_events SET cancelled_by = $2, revision = revision + 1 \
+                             WHERE id = $1 AND cancelled_by IS NULL")
                             .bind(event.id)
                             .bind(cancellation)
                             .execute(&mut *connection)
@@ -331,19 +335,29 @@ macro_rules! sql_store {
                 lease_until: DateTime<Utc>,
                 limit: u32,
             ) -> Result<Vec<MailJob>> {
-                let rows: Vec<JobRow> = sqlx::query_as(concat!(
-                    "UPDATE mail SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
-                     (SELECT id FROM mail WHERE status = 'pending' AND next_attempt_at <= $1 \
-                     ORDER BY CASE kind WHEN 'tickets' THEN 0 ELSE 1 END, next_attempt_at LIMIT $3",
-                    $claim_lock,
-                    ") RETURNING id, user_id, event_id, details, attempts"
-                ))
-                .bind(now)
-                .bind(lease_until)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(database_error)?;
+                // Tickets first, then the rest; each walks its own index in order.
+                let mut rows: Vec<JobRow> = Vec::new();
+                for which in ["kind = 'tickets'", "kind <> 'tickets'"] {
+                    let wanted = i64::from(limit) - i64::try_from(rows.len()).map_err(Error::internal)?;
+                    if wanted <= 0 {
+                        break;
+                    }
+                    let sql = format!(
+                        "UPDATE mail SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
+                         (SELECT id FROM mail WHERE status = 'pending' AND {which} AND next_attempt_at <= $1 \
+                         ORDER BY next_attempt_at LIMIT $3{}) \
+                         RETURNING id, user_id, event_id, details, attempts",
+                        $claim_lock
+                    );
+                    let claimed: Vec<JobRow> = sqlx::query_as(&sql)
+                        .bind(now)
+                        .bind(lease_until)
+                        .bind(wanted)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(database_error)?;
+                    rows.extend(claimed);
+                }
                 rows.into_iter().map(MailJob::try_from).collect()
             }
 
@@ -355,7 +369,7 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<()> {
                 sqlx::query(
-                    "UPDATE mail SET status = $3, last_error = $4, finished_at = $5 \
+                    "UPDATE mail SET status = $3, last_error = COALESCE($4, last_error), finished_at = $5 \
                      WHERE id = $1 AND attempts = $2 AND status = 'pending'",
                 )
                 .bind(claimed.id)
@@ -415,7 +429,7 @@ macro_rules! sql_store {
 
             async fn event(&self, id: Uuid) -> Result<Option<EventInfo>> {
                 let row: Option<EventRow> = sqlx::query_as(
-                    "SELECT id, name, city, venue_name, starts_at, ends_at, categories, changed_at \
+                    "SELECT id, name, city, venue_name, starts_at, ends_at, categories, changed_at, revision \
                      FROM known_events WHERE id = $1",
                 )
                 .bind(id)

@@ -1,7 +1,8 @@
 -- What the notifications service knows of each published event, from the events topic: what
--- its emails say about it. `changed_at` is when it last changed (its calendar entry's
--- SEQUENCE); `cancelled_by` is the `event.cancelled` that cancelled it. Deleted, with its
--- holders, a while after it ended.
+-- its emails say about it. `changed_at` is when it last changed (an older message changes
+-- nothing); `revision` counts its changes here (its calendar entry's SEQUENCE);
+-- `cancelled_by` is the `event.cancelled` that cancelled it. Deleted, with its holders, a while
+-- after it ended.
 CREATE TABLE known_events (
     id UUID PRIMARY KEY,
     name TEXT NOT NULL,
@@ -11,6 +12,7 @@ CREATE TABLE known_events (
     ends_at TIMESTAMPTZ NOT NULL,
     categories TEXT NOT NULL,
     changed_at TIMESTAMPTZ NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
     cancelled_by UUID
 );
 
@@ -43,5 +45,8 @@ CREATE TABLE mail (
     UNIQUE (source_event_id, user_id)
 );
 CREATE INDEX mail_due ON mail (next_attempt_at) WHERE status = 'pending';
+-- Tickets are sent first: their own index, so a cancellation's thousands of notices never make
+-- a claim sort them all.
+CREATE INDEX mail_tickets_due ON mail (next_attempt_at) WHERE status = 'pending' AND kind = 'tickets';
 CREATE INDEX known_events_by_end ON known_events (ends_at);
 CREATE INDEX mail_finished ON mail (finished_at) WHERE finished_at IS NOT NULL;
