@@ -233,6 +233,7 @@ async fn notifications(
         users,
         events,
         smtp_url: settings.smtp_url.clone(),
+        smtp_ca_file: settings.smtp_ca_file.clone(),
         mail_folder: settings.mail_folder(),
         from: settings.mail_from.clone(),
     })

@@ -64,7 +64,41 @@ impl MailServer {
         MailServer::spawn(free_port(), refusals)
     }
 
+    /// A server speaking TLS from the first byte (`smtps`), with a certificate for `localhost`
+    /// from a certificate authority of the test's own; returns it and the authority's PEM file,
+    /// for BOXOFFICE_SMTP_CA_FILE.
+    pub(crate) fn with_tls() -> (MailServer, PathBuf) {
+        let folder = std::env::temp_dir().join(format!("boxoffice-test-tls-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("leaf.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
+            .unwrap();
+        let openssl = |args: &str| {
+            let made = Command::new("openssl")
+                .args(args.split(' '))
+                .current_dir(&folder)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl runs");
+            assert!(made.success(), "openssl {args}");
+        };
+        openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=boxoffice-test-ca -keyout ca.key -out ca.pem");
+        openssl("req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr");
+        openssl("x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile leaf.ext -out cert.pem");
+        let (cert, key) = (folder.join("cert.pem"), folder.join("key.pem"));
+        let server = MailServer::spawn_with(
+            free_port(),
+            0,
+            &["--smtpscert", cert.to_str().unwrap(), "--smtpskey", key.to_str().unwrap()],
+        );
+        (server, folder.join("ca.pem"))
+    }
+
     fn spawn(port: u16, refusals: u32) -> MailServer {
+        MailServer::spawn_with(port, refusals, &[])
+    }
+
+    fn spawn_with(port: u16, refusals: u32, options: &[&str]) -> MailServer {
         let python = std::env::var("BOXOFFICE_TEST_AIOSMTPD").unwrap_or_else(|_| {
             format!("{}/.cache/boxoffice/aiosmtpd-venv/bin/python", std::env::var("HOME").unwrap_or_default())
         });
@@ -74,6 +108,7 @@ impl MailServer {
         let child = Command::new(&python)
             .env("PYTHONPATH", &maildir)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(options)
             .args(["-c", "refusing.RefuseFirst", &refusals.to_string()])
             .arg(maildir.join("box"))
             .stdout(Stdio::null())
@@ -447,4 +482,20 @@ async fn an_email_the_mail_server_refused_with_a_5xx_is_tried_again() {
     assert_eq!(statuses, ["tickets sent"]);
     let errors = app.query_text("notifications", "SELECT last_error FROM mail").await;
     assert!(errors[0].contains("550"), "{errors:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_go_over_tls_to_a_mail_server_whose_authority_is_configured() {
+    let (mail, authority) = MailServer::with_tls();
+    let mut settings = fresh_settings(Backend::Embedded).await;
+    settings.smtp_url = Some(format!("smtps://localhost:{}", mail.port));
+    settings.smtp_ca_file = Some(authority.clone());
+    let app = TestApp::start(Backend::Embedded, settings).await;
+    let (_, event) = on_sale(&app, 10, 0).await;
+    let (email, _, booking) = buy(&app, &event, 1).await;
+    let received = mail.wait_for(1).await;
+    let emails = to(&received, &email);
+    assert_eq!(emails.len(), 1, "the email arrives over TLS");
+    assert_tickets_email(&emails[0], &booking, &event);
+    let _ = std::fs::remove_dir_all(authority.parent().unwrap());
 }

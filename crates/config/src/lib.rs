@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "kafka_group_prefix",
     "outbox_retention_s",
     "smtp_url",
+    "smtp_ca_file",
     "mail_from",
     "users_grpc_addr",
     "users_url",
@@ -91,6 +92,10 @@ pub struct Settings {
     /// under `data_dir/mail/`.
     #[serde(default, deserialize_with = "text::optional")]
     pub smtp_url: Option<String>,
+    /// A PEM file of certificate authorities the mail server's certificate may also chain to
+    /// (a relay with a private CA), besides the Mozilla roots.
+    #[serde(default)]
+    pub smtp_ca_file: Option<PathBuf>,
     /// The sender of every email.
     #[serde(deserialize_with = "text::required")]
     pub mail_from: String,
@@ -195,6 +200,7 @@ impl Default for Settings {
             kafka_group_prefix: "boxoffice-".to_owned(),
             outbox_retention_s: 24 * 60 * 60,
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "boxoffice <tickets@boxoffice.localhost>".to_owned(),
             users_grpc_addr: ([127, 0, 0, 1], 50051).into(),
             users_url: "http://127.0.0.1:50051".to_owned(),
@@ -317,6 +323,7 @@ mod tests {
             kafka_group_prefix: _,
             outbox_retention_s: _,
             smtp_url: _,
+            smtp_ca_file: _,
             mail_from: _,
             users_grpc_addr: _,
             users_url: _,
@@ -332,7 +339,7 @@ mod tests {
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 29);
+        assert_eq!(KEYS.len(), 30);
     }
 
     #[test]

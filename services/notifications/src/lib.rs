@@ -59,6 +59,8 @@ pub struct Deps {
     pub events: Connection,
     /// The mail server's URL; without one, emails are written to `mail_folder`.
     pub smtp_url: Option<String>,
+    /// Certificate authorities the mail server's certificate may chain to, besides the usual.
+    pub smtp_ca_file: Option<PathBuf>,
     pub mail_folder: PathBuf,
     /// The sender of every email, e.g. `boxoffice <tickets@example.com>`.
     pub from: String,
@@ -77,7 +79,7 @@ pub async fn build(deps: Deps) -> anyhow::Result<Notifications> {
              server is likely to refuse every email from it"
         );
     }
-    let outgoing = Outgoing::new(deps.smtp_url.as_deref(), deps.mail_folder)?;
+    let outgoing = Outgoing::new(deps.smtp_url.as_deref(), deps.smtp_ca_file.as_deref(), deps.mail_folder)?;
     let store = open_store(&deps.database).await?;
     Ok(Notifications::new(
         store,

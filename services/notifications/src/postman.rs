@@ -13,10 +13,12 @@
 //! try never outlasts [`DELIVERY_TIMEOUT`], well within the claim, and its outcome is recorded
 //! only while the claim is its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use chrono::Utc;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -62,16 +64,19 @@ impl Outgoing {
     /// SMTP at `url` (`smtp://user:password@host:587?tls=required` for STARTTLS, `smtps://...`
     /// for TLS from the first byte, plain `smtp://host:25` on a trusted network), or files in
     /// `folder`.
-    pub fn new(smtp_url: Option<&str>, folder: PathBuf) -> anyhow::Result<Self> {
+    pub fn new(smtp_url: Option<&str>, ca_file: Option<&Path>, folder: PathBuf) -> anyhow::Result<Self> {
         Ok(match smtp_url {
-            Some(url) => Outgoing::Smtp({
+            Some(url) => {
                 refuse_password_in_clear(url)?;
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                let mut transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     // The URL is not repeated: it may hold a password.
                     .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a valid SMTP URL: {error}"))?
-                    .timeout(Some(SMTP_TIMEOUT))
-                    .build()
-            }),
+                    .timeout(Some(SMTP_TIMEOUT));
+                if let Some(ca_file) = ca_file {
+                    transport = transport.tls(tls_trusting(url, ca_file)?);
+                }
+                Outgoing::Smtp(transport.build())
+            }
             None => {
                 // The files hold bearer ticket codes: readable by the service's user only.
                 boxoffice_db::create_private_dir(&folder)?;
@@ -110,6 +115,29 @@ impl Outgoing {
             }
         }
     }
+}
+
+/// The TLS of `smtp_url` (implicit for `smtps`, STARTTLS as its `tls` parameter says), trusting
+/// the certificate authorities of `ca_file` besides the Mozilla roots.
+fn tls_trusting(smtp_url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
+    let url = url::Url::parse(smtp_url)
+        .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a URL: {error}"))?;
+    let host = url.host_str().ok_or_else(|| anyhow::anyhow!("BOXOFFICE_SMTP_URL names no host"))?;
+    let pem = std::fs::read(ca_file)
+        .with_context(|| format!("reading BOXOFFICE_SMTP_CA_FILE {}", ca_file.display()))?;
+    let authority = Certificate::from_pem(&pem)
+        .with_context(|| format!("BOXOFFICE_SMTP_CA_FILE {} is not a PEM certificate", ca_file.display()))?;
+    let parameters = TlsParameters::builder(host.to_owned())
+        .add_root_certificate(authority)
+        .build()
+        .context("setting up TLS for the mail server")?;
+    let tls = url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned());
+    Ok(match (url.scheme(), tls.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(parameters),
+        (_, Some("required")) => Tls::Required(parameters),
+        (_, Some("opportunistic")) => Tls::Opportunistic(parameters),
+        _ => Tls::None,
+    })
 }
 
 /// A password sent over a connection without TLS could be read on the way: an SMTP URL with
