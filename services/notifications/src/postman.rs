@@ -67,13 +67,14 @@ impl Outgoing {
     pub fn new(smtp_url: Option<&str>, ca_file: Option<&Path>, folder: PathBuf) -> anyhow::Result<Self> {
         Ok(match smtp_url {
             Some(url) => {
-                refuse_password_in_clear(url)?;
+                let parsed = parse_smtp_url(url)?;
+                refuse_password_in_clear(&parsed)?;
                 let mut transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     // The URL is not repeated: it may hold a password.
                     .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a valid SMTP URL: {error}"))?
                     .timeout(Some(SMTP_TIMEOUT));
                 if let Some(ca_file) = ca_file {
-                    transport = transport.tls(tls_trusting(url, ca_file)?);
+                    transport = transport.tls(tls_trusting(&parsed, ca_file)?);
                 }
                 Outgoing::Smtp(transport.build())
             }
@@ -117,11 +118,20 @@ impl Outgoing {
     }
 }
 
-/// The TLS of `smtp_url` (implicit for `smtps`, STARTTLS as its `tls` parameter says), trusting
+/// `BOXOFFICE_SMTP_URL`, read once for the checks below; lettre reads it on its own.
+fn parse_smtp_url(text: &str) -> anyhow::Result<url::Url> {
+    // Errors never repeat the URL: it may hold a password.
+    url::Url::parse(text).map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a URL: {error}"))
+}
+
+/// The first `tls` parameter of an SMTP URL, as lettre reads it.
+fn tls_parameter(url: &url::Url) -> Option<String> {
+    url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned())
+}
+
+/// The TLS of `url` (implicit for `smtps`, STARTTLS as its `tls` parameter says), trusting
 /// the certificate authorities of `ca_file` besides the Mozilla roots.
-fn tls_trusting(smtp_url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
-    let url = url::Url::parse(smtp_url)
-        .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a URL: {error}"))?;
+fn tls_trusting(url: &url::Url, ca_file: &Path) -> anyhow::Result<Tls> {
     let host = url.host_str().ok_or_else(|| anyhow::anyhow!("BOXOFFICE_SMTP_URL names no host"))?;
     let pem = std::fs::read(ca_file)
         .with_context(|| format!("reading BOXOFFICE_SMTP_CA_FILE {}", ca_file.display()))?;
@@ -131,8 +141,7 @@ fn tls_trusting(smtp_url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
         .add_root_certificate(authority)
         .build()
         .context("setting up TLS for the mail server")?;
-    let tls = url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned());
-    Ok(match (url.scheme(), tls.as_deref()) {
+    Ok(match (url.scheme(), tls_parameter(url).as_deref()) {
         ("smtps", _) => Tls::Wrapper(parameters),
         (_, Some("required")) => Tls::Required(parameters),
         (_, Some("opportunistic")) => Tls::Opportunistic(parameters),
@@ -142,14 +151,9 @@ fn tls_trusting(smtp_url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
 
 /// A password sent over a connection without TLS could be read on the way: an SMTP URL with
 /// credentials must ask for TLS (`smtps://`, or `smtp://` with `tls=required` for STARTTLS).
-fn refuse_password_in_clear(smtp_url: &str) -> anyhow::Result<()> {
-    // Errors never repeat the URL: it may hold a password.
-    let url = url::Url::parse(smtp_url)
-        .map_err(|error| anyhow::anyhow!("BOXOFFICE_SMTP_URL is not a URL: {error}"))?;
+fn refuse_password_in_clear(url: &url::Url) -> anyhow::Result<()> {
     let has_credentials = !url.username().is_empty() || url.password().is_some();
-    // The first `tls` parameter, as lettre reads it.
-    let tls = url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned());
-    let tls_required = url.scheme() == "smtps" || tls.as_deref() == Some("required");
+    let tls_required = url.scheme() == "smtps" || tls_parameter(url).as_deref() == Some("required");
     anyhow::ensure!(
         !has_credentials || tls_required,
         "BOXOFFICE_SMTP_URL has credentials but does not require TLS, so the password could cross the \
@@ -318,7 +322,7 @@ mod tests {
             "smtp://user:secret@mail.example.com:587",
             "smtp://user:secret@mail.example.com?tls=opportunistic",
         ] {
-            let error = refuse_password_in_clear(refused).unwrap_err().to_string();
+            let error = refuse_password_in_clear(&parse_smtp_url(refused).unwrap()).unwrap_err().to_string();
             assert!(error.contains("does not require TLS"), "{error}");
             assert!(!error.contains("secret"), "the error repeats no password: {error}");
         }
@@ -327,7 +331,7 @@ mod tests {
             "smtp://user:secret@mail.example.com:587?tls=required",
             "smtp://127.0.0.1:25",
         ] {
-            refuse_password_in_clear(accepted).unwrap();
+            refuse_password_in_clear(&parse_smtp_url(accepted).unwrap()).unwrap();
         }
     }
 }
