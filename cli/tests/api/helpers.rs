@@ -289,29 +289,44 @@ pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     command
 }
 
-/// The rows (of type `$row`) of `$sql` on `$service`'s own database: its PostgreSQL schema, or
-/// its SQLite file.
-macro_rules! fetch_all {
-    ($settings:expr, $service:expr, $sql:expr, $row:ty) => {
+/// `$body` with `$connection` open on `$service`'s own database: its PostgreSQL schema, or its
+/// SQLite file.
+macro_rules! on_database {
+    ($settings:expr, $service:expr, |$connection:ident| $body:expr) => {
         match &$settings.database_url {
             Some(url) => {
                 let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
                     .unwrap()
                     .options([("search_path", $service)]);
-                let mut connection =
+                let mut $connection =
                     <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-                let rows: Vec<$row> = sqlx::query_as($sql).fetch_all(&mut connection).await.unwrap();
-                rows
+                $body
             }
             None => {
                 let url = format!("sqlite://{}", $settings.sqlite_path($service).display());
-                let mut connection =
+                let mut $connection =
                     <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-                let rows: Vec<$row> = sqlx::query_as($sql).fetch_all(&mut connection).await.unwrap();
-                rows
+                $body
             }
         }
     };
+}
+
+/// The rows (of type `$row`) of `$sql` on `$service`'s own database.
+macro_rules! fetch_all {
+    ($settings:expr, $service:expr, $sql:expr, $row:ty) => {
+        on_database!($settings, $service, |connection| {
+            let rows: Vec<$row> = sqlx::query_as($sql).fetch_all(&mut connection).await.unwrap();
+            rows
+        })
+    };
+}
+
+/// Runs `sql`, a statement that returns nothing, against `service`'s own database.
+pub async fn execute(settings: &Settings, service: &str, sql: &str) {
+    on_database!(settings, service, |connection| {
+        sqlx::query(sql).execute(&mut connection).await.unwrap();
+    })
 }
 
 /// Runs `sql` (one text column) against `service`'s own database.

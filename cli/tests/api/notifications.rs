@@ -441,31 +441,13 @@ async fn an_event_published_before_the_service_knew_of_it_is_asked_of_the_events
     let (_, event) = on_sale(&app, 10, 0).await;
     // The notifications service forgets every event it was told of, as one deployed after them.
     let settings = app.stop().await;
-    forget_known_events(&settings).await;
+    crate::helpers::execute(&settings, "notifications", "DELETE FROM known_events").await;
     let app = TestApp::start(backend, settings).await;
     let (email, _, booking) = buy(&app, &event, 1).await;
     let received = mail.wait_for(1).await;
     let emails = to(&received, &email);
     assert_eq!(emails.len(), 1);
     assert_tickets_email(&emails[0], &booking, &event);
-}
-
-async fn forget_known_events(settings: &boxoffice_config::Settings) {
-    match &settings.database_url {
-        Some(url) => {
-            let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
-                .unwrap()
-                .options([("search_path", "notifications")]);
-            let mut connection =
-                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-            sqlx::query("DELETE FROM known_events").execute(&mut connection).await.unwrap();
-        }
-        None => {
-            let url = format!("sqlite://{}", settings.sqlite_path("notifications").display());
-            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-            sqlx::query("DELETE FROM known_events").execute(&mut connection).await.unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
