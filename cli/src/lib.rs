@@ -348,7 +348,8 @@ pub async fn start_with_clock(
                 kv,
                 shared_token_key(settings)?,
             )
-            .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
+            .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
+            .with_secure_cookies(settings.secure_cookies);
             running.serve_gateway(settings, gateway).await?;
         }
     }
@@ -408,7 +409,8 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
         kv,
         tokens,
     )
-    .with_auth_rate_limit(settings.auth_rate_limit_per_minute);
+    .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
+    .with_secure_cookies(settings.secure_cookies);
     running.serve_gateway(settings, gateway).await
 }
 

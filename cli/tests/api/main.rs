@@ -15,3 +15,4 @@ mod notifications;
 mod operations;
 mod security;
 mod users;
+mod web;

@@ -18,6 +18,9 @@ pub const ISSUER: &str = "boxoffice";
 pub const AUDIENCE: &str = "boxoffice-api";
 /// Access tokens are short-lived; revocation covers the rest of their life.
 pub const ACCESS_TOKEN_TTL_S: i64 = 15 * 60;
+/// A session's refresh token lives this long unless it is used or revoked first (the web app's
+/// refresh cookie as long).
+pub const REFRESH_TOKEN_TTL_S: u64 = 30 * 24 * 60 * 60;
 /// Clock skew tolerated between the users service and the gateway.
 pub const CLOCK_LEEWAY_S: u64 = 5;
 pub const ALGORITHM_NAME: &str = "HS256";

@@ -46,6 +46,7 @@ pub const KEYS: &[&str] = &[
     "log_format",
     "database_max_connections",
     "auth_rate_limit_per_minute",
+    "secure_cookies",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -137,6 +138,9 @@ pub struct Settings {
     /// Signup, login and refresh requests one client address may make per minute; 0 turns the
     /// limit off.
     pub auth_rate_limit_per_minute: u32,
+    /// Marks the web app's cookies `Secure` (sent over HTTPS only) and names them with the
+    /// `__Host-` prefix: set it when a TLS proxy serves the gateway.
+    pub secure_cookies: bool,
 }
 
 /// Environment variables arrive as text, but figment reads `123` or `true` as a number or a
@@ -215,6 +219,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             database_max_connections: 16,
             auth_rate_limit_per_minute: 120,
+            secure_cookies: false,
         }
     }
 }
@@ -338,8 +343,9 @@ mod tests {
             log_format: _,
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
+            secure_cookies: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 30);
+        assert_eq!(KEYS.len(), 31);
     }
 
     #[test]

@@ -73,6 +73,13 @@ pub mod events {
     pub const MAX_SEATS_PER_ROW: u32 = 2_000;
     /// A stadium; larger crowds are general admission.
     pub const MAX_SEATS_PER_VENUE: u64 = 250_000;
+    /// How far from the seat map's origin a section's centre may be placed, in seat pitches
+    /// (the distance between neighbouring seats of a row), along `x` and along `y`.
+    pub const MAX_SECTION_OFFSET: i32 = 10_000;
+    /// A section's rotation on the seat map, in degrees either way.
+    pub const MAX_SECTION_ROTATION: i32 = 180;
+    /// The arc of a section's widest row, in degrees: 0 draws straight rows.
+    pub const MAX_ROW_CURVE: u32 = 180;
     pub const MAX_CATEGORIES_PER_EVENT: usize = 50;
     /// The places of one general-admission category at most.
     pub const MAX_GENERAL_ADMISSION_CAPACITY: u32 = 1_000_000;

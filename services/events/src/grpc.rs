@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     format_time, seat_id, Category, NewCategory, NewPlacement, Placement, RowLayout, SectionLayout,
+    SectionShape,
 };
 use crate::editing::{EventPatch, NewEvent};
 use crate::search::ListRequest;
@@ -37,6 +38,10 @@ fn venue_to_proto(venue: VenueRecord) -> pb::Venue {
         .sections()
         .iter()
         .map(|section| pb::Section {
+            x: section.shape.position.map(|(x, _)| x),
+            y: section.shape.position.map(|(_, y)| y),
+            rotation: section.shape.rotation,
+            curve: section.shape.curve,
             name: section.name.clone(),
             rows: section
                 .rows
@@ -122,15 +127,22 @@ impl EventService for Events {
             let sections = request
                 .sections
                 .into_iter()
-                .map(|section| SectionLayout {
-                    name: section.name,
-                    rows: section
-                        .rows
-                        .into_iter()
-                        .map(|row| RowLayout { label: row.label, seats: row.seats })
-                        .collect(),
+                .enumerate()
+                .map(|(index, section)| {
+                    let field = format!("sections[{index}]");
+                    let shape =
+                        SectionShape::parse(section.x, section.y, section.rotation, section.curve, &field)?;
+                    Ok(SectionLayout {
+                        name: section.name,
+                        rows: section
+                            .rows
+                            .into_iter()
+                            .map(|row| RowLayout { label: row.label, seats: row.seats })
+                            .collect(),
+                        shape,
+                    })
                 })
-                .collect();
+                .collect::<Result<_, Error>>()?;
             let venue =
                 Events::create_venue(self, caller, &request.name, &request.city, &request.address, sections)
                     .await?;

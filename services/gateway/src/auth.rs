@@ -108,20 +108,26 @@ impl FromRequestParts<AppState> for AuthUser {
             })
             .filter(|token| !token.is_empty())
             .ok_or_else(|| Error::unauthorized("the Authorization header must be `Bearer <access token>`"))?;
-        let claims = state.tokens().verify(token).map_err(|error| match error {
-            VerifyError::Expired => Error::unauthorized("the access token has expired; refresh it"),
-            VerifyError::Invalid => Error::unauthorized("the access token is invalid"),
-        })?;
-        let revoked = state
-            .revocations()
-            .is_revoked(claims.sid)
-            .await
-            .map_err(|error| Error::unavailable(format!("{error:#}")))?;
-        if revoked {
-            return Err(ApiError(Error::unauthorized("the access token has been revoked")));
-        }
-        Ok(AuthUser { user_id: claims.sub, role: claims.role, session_id: claims.sid })
+        verify_access_token(state, token).await.map_err(ApiError)
     }
+}
+
+/// Checks an access token: signed by the users service, current, and of a session that is not
+/// revoked. Shared by the bearer header and the web app's session cookie.
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AuthUser, Error> {
+    let claims = state.tokens().verify(token).map_err(|error| match error {
+        VerifyError::Expired => Error::unauthorized("the access token has expired; refresh it"),
+        VerifyError::Invalid => Error::unauthorized("the access token is invalid"),
+    })?;
+    let revoked = state
+        .revocations()
+        .is_revoked(claims.sid)
+        .await
+        .map_err(|error| Error::unavailable(format!("{error:#}")))?;
+    if revoked {
+        return Err(Error::unauthorized("the access token has been revoked"));
+    }
+    Ok(AuthUser { user_id: claims.sub, role: claims.role, session_id: claims.sid })
 }
 
 /// After a call that may have revoked sessions (a logout, a reused refresh token, a password or

@@ -17,12 +17,14 @@
 //!   document is exact, and `scripts/schemathesis` checks the running server against it.
 
 pub mod auth;
+pub mod live;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod request_id;
 pub mod request_metrics;
 pub mod routes;
+pub mod web;
 pub mod whole_number;
 
 use std::sync::Arc;
@@ -61,6 +63,9 @@ struct Shared {
     revocations: Revocations,
     kv: Kv,
     auth_rate_limit_per_minute: u32,
+    cookies: web::session::CookiePolicy,
+    refreshes: web::session::Refreshes,
+    live: live::AvailabilityHub,
 }
 
 impl AppState {
@@ -87,6 +92,9 @@ impl AppState {
             revocations: kv.revocations(),
             kv,
             auth_rate_limit_per_minute: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
+            cookies: web::session::CookiePolicy::default(),
+            refreshes: web::session::Refreshes::default(),
+            live: live::AvailabilityHub::default(),
         }))
     }
 
@@ -97,6 +105,27 @@ impl AppState {
             .expect("the rate limit is set before the state is shared")
             .auth_rate_limit_per_minute = requests_per_minute;
         self
+    }
+
+    /// Marks the web app's cookies `Secure`, for a gateway behind HTTPS. Call it before the state
+    /// is shared.
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        Arc::get_mut(&mut self.0).expect("cookies are set before the state is shared").cookies =
+            web::session::CookiePolicy { secure };
+        self
+    }
+
+    pub fn cookie_policy(&self) -> web::session::CookiePolicy {
+        self.0.cookies
+    }
+
+    pub fn refreshes(&self) -> &web::session::Refreshes {
+        &self.0.refreshes
+    }
+
+    /// The availability streams of this gateway: one upstream watch per event.
+    pub fn live(&self) -> &live::AvailabilityHub {
+        &self.0.live
     }
 
     pub fn tokens(&self) -> &TokenKey {
@@ -144,19 +173,28 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tickets::router());
     let app = Router::new()
         .nest("/api/v1", api)
+        .merge(web::router(&state))
         .merge(routes::docs::router())
         .merge(routes::health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), web::session::cookie_session))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        .layer(middleware::from_fn(request_metrics::record));
+        .layer(middleware::from_fn(request_metrics::record))
+        .layer(middleware::from_fn(web::security::security_headers));
     // Outermost: the id exists before anything else runs and is on every response.
     request_id::tag_requests(app)
 }
 
-async fn not_found() -> ApiError {
-    ApiError(Error::new(Code::NotFound, "no such endpoint; see /api/v1/openapi.json"))
+/// An unknown path: a problem for API clients, a page for people.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if uri.path().starts_with("/api/") {
+        ApiError(Error::new(Code::NotFound, "no such endpoint; see /api/v1/openapi.json")).into_response()
+    } else {
+        web::page::PageError::not_found().into_response()
+    }
 }
 
 async fn method_not_allowed() -> ApiError {

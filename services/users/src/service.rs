@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use boxoffice_auth::{Claims, TokenKey, ACCESS_TOKEN_TTL_S, REVOCATION_TTL_S};
+use boxoffice_auth::{Claims, TokenKey, ACCESS_TOKEN_TTL_S, REFRESH_TOKEN_TTL_S, REVOCATION_TTL_S};
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
 use boxoffice_types::Role;
@@ -23,7 +23,7 @@ use crate::password::PasswordHasher;
 use crate::store::{Guarded, NewRefreshToken, Rotation, UserRecord, UserStore};
 
 /// A refresh token opens new access tokens for this long after it was issued.
-pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(REFRESH_TOKEN_TTL_S);
 pub const REFRESH_TOKEN_BYTES: usize = 32;
 /// A token longer than this is not one of ours and is refused without hashing it.
 const REFRESH_TOKEN_MAX_CHARS: usize = 128;

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use boxoffice_errors::Error;
 /// The limits that the gateway and the bench tool check too.
 pub use boxoffice_types::limits::events::{
-    MAX_ROWS_PER_SECTION, MAX_SEATS_PER_ROW, MAX_SEATS_PER_VENUE, MAX_SECTIONS_PER_VENUE,
-    ROW_LABEL_MAX_CHARS, SECTION_NAME_MAX_CHARS,
+    MAX_ROWS_PER_SECTION, MAX_ROW_CURVE, MAX_SEATS_PER_ROW, MAX_SEATS_PER_VENUE, MAX_SECTIONS_PER_VENUE,
+    MAX_SECTION_OFFSET, MAX_SECTION_ROTATION, ROW_LABEL_MAX_CHARS, SECTION_NAME_MAX_CHARS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,64 @@ pub struct RowLayout {
 pub struct SectionLayout {
     pub name: String,
     pub rows: Vec<RowLayout>,
+    /// Where the seat map draws the section; the map lays it out by itself when absent. Only
+    /// drawing depends on it: seat ids and capacity do not.
+    #[serde(default, skip_serializing_if = "SectionShape::is_unset")]
+    pub shape: SectionShape,
+}
+
+/// How a section is drawn, in seat pitches and degrees (see the limits for the ranges).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionShape {
+    /// The section's centre, `(x, y)`, with `y` growing away from the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<(i32, i32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve: Option<u32>,
+}
+
+impl SectionShape {
+    pub fn is_unset(&self) -> bool {
+        *self == SectionShape::default()
+    }
+
+    /// `x` and `y` come as two optional fields and must come together.
+    pub fn parse(
+        x: Option<i32>,
+        y: Option<i32>,
+        rotation: Option<i32>,
+        curve: Option<u32>,
+        field: &str,
+    ) -> Result<SectionShape, Error> {
+        let position = match (x, y) {
+            (Some(x), Some(y)) => Some((x, y)),
+            (None, None) => None,
+            _ => return Err(Error::validation(format!("{field}: give both x and y, or neither"))),
+        };
+        let offset = -MAX_SECTION_OFFSET..=MAX_SECTION_OFFSET;
+        if let Some((x, y)) = position {
+            for (name, value) in [("x", x), ("y", y)] {
+                if !offset.contains(&value) {
+                    return Err(Error::validation(format!(
+                        "{field}.{name}: must be -{MAX_SECTION_OFFSET} to {MAX_SECTION_OFFSET}"
+                    )));
+                }
+            }
+        }
+        if rotation
+            .is_some_and(|rotation| !(-MAX_SECTION_ROTATION..=MAX_SECTION_ROTATION).contains(&rotation))
+        {
+            return Err(Error::validation(format!(
+                "{field}.rotation: must be -{MAX_SECTION_ROTATION} to {MAX_SECTION_ROTATION} degrees"
+            )));
+        }
+        if curve.is_some_and(|curve| curve > MAX_ROW_CURVE) {
+            return Err(Error::validation(format!("{field}.curve: must be 0 to {MAX_ROW_CURVE} degrees")));
+        }
+        Ok(SectionShape { position, rotation, curve })
+    }
 }
 
 impl SectionLayout {
@@ -91,7 +149,7 @@ impl Layout {
                 total += u64::from(row.seats);
                 rows.push(RowLayout { label, seats: row.seats });
             }
-            parsed.push(SectionLayout { name, rows });
+            parsed.push(SectionLayout { name, rows, shape: section.shape });
         }
         if total > MAX_SEATS_PER_VENUE {
             return Err(Error::validation(format!(
@@ -153,6 +211,7 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(label, seats)| RowLayout { label: (*label).to_owned(), seats: *seats })
                 .collect(),
+            shape: SectionShape::default(),
         }
     }
 
@@ -183,6 +242,7 @@ pub(crate) mod tests {
         assert!(Layout::parse(huge).is_err(), "400,000 seats is above the limit");
         let long_names: Vec<SectionLayout> = (0..5)
             .map(|s| SectionLayout {
+                shape: SectionShape::default(),
                 name: format!("{}{s:02}", "𝔸".repeat(48)),
                 rows: (0..25)
                     .map(|r| RowLayout { label: format!("{}{r:02}", "𝔹".repeat(18)), seats: 2000 })
@@ -192,12 +252,38 @@ pub(crate) mod tests {
         assert!(Layout::parse(long_names).unwrap_err().detail.contains("too long"));
     }
 
+    #[test]
+    fn a_shape_is_checked_and_kept_where_it_is_stored() {
+        let shape = SectionShape::parse(Some(-40), Some(12), Some(-30), Some(60), "sections[0]").unwrap();
+        assert_eq!(shape, SectionShape { position: Some((-40, 12)), rotation: Some(-30), curve: Some(60) });
+        let mut placed = section("Balcony", &[("A", 3)]);
+        placed.shape = shape;
+        let layout = Layout::parse(vec![placed, section("Floor", &[("A", 1)])]).unwrap();
+        let stored = serde_json::to_string(&layout).unwrap();
+        assert_eq!(serde_json::from_str::<Layout>(&stored).unwrap(), layout);
+        assert!(!stored.contains(r#""name":"Floor","rows":[{"label":"A","seats":1}],"shape""#));
+        // A layout stored before shapes existed reads as one without them.
+        let old: Layout = serde_json::from_str(r#"[{"name":"F","rows":[{"label":"A","seats":2}]}]"#).unwrap();
+        assert!(old.sections()[0].shape.is_unset());
+        for (x, y, rotation, curve, field) in [
+            (Some(1), None, None, None, "s: give both"),
+            (Some(10_001), Some(0), None, None, "s.x: "),
+            (Some(0), Some(-10_001), None, None, "s.y: "),
+            (None, None, Some(181), None, "s.rotation: "),
+            (None, None, None, Some(181), "s.curve: "),
+        ] {
+            let error = SectionShape::parse(x, y, rotation, curve, "s").unwrap_err();
+            assert!(error.detail.starts_with(field), "{field}: {}", error.detail);
+        }
+    }
+
     proptest! {
         #[test]
         fn every_seat_of_a_valid_layout_has_a_distinct_id(rows in proptest::collection::vec(1u32..50, 1..20), sections in 1usize..5) {
             let layout: Vec<SectionLayout> = (0..sections)
                 .map(|s| SectionLayout {
                     name: format!("S{s}"),
+                    shape: SectionShape::default(),
                     rows: rows.iter().enumerate().map(|(r, &seats)| RowLayout { label: format!("R{r}"), seats }).collect(),
                 })
                 .collect();

@@ -317,6 +317,10 @@ mod tests {
             ("CategoryRequest", "capacity", json!(MAX_GENERAL_ADMISSION_CAPACITY)),
             ("CategoryRequest", "price_cents", json!(boxoffice_types::limits::events::MAX_PRICE_CENTS)),
             ("RowLayout", "seats", json!(boxoffice_types::limits::events::MAX_SEATS_PER_ROW)),
+            ("SectionLayout", "x", json!(boxoffice_types::limits::events::MAX_SECTION_OFFSET)),
+            ("SectionLayout", "y", json!(boxoffice_types::limits::events::MAX_SECTION_OFFSET)),
+            ("SectionLayout", "rotation", json!(boxoffice_types::limits::events::MAX_SECTION_ROTATION)),
+            ("SectionLayout", "curve", json!(boxoffice_types::limits::events::MAX_ROW_CURVE)),
         ] {
             assert_eq!(property(schema, name)["maximum"], maximum, "{schema}.{name}");
         }

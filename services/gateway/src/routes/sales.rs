@@ -28,12 +28,13 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/events/{id}/availability", get(availability))
+        .route("/events/{id}/availability/stream", get(availability_stream))
         .route("/events/{id}/stats", get(stats))
         .route("/events/{id}/bookings", get(event_bookings))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(availability, stats, event_bookings))]
+#[openapi(paths(availability, availability_stream, stats, event_bookings))]
 pub struct Doc;
 
 // ---- Requests ----
@@ -189,6 +190,27 @@ pub async fn availability(
     let request = booking::GetAvailabilityRequest { event_id: event_id.to_string(), caller: caller.caller() };
     let availability = state.bookings().get_availability(request).await?.into_inner();
     Ok(Json(AvailabilityResponse::from_proto(availability)?))
+}
+
+/// What is left to sell, pushed as it changes (Server-Sent Events), for pages that stay open: a
+/// `snapshot` event first, then `changes` events. Seats are numbered by their place in the
+/// venue's `seats` list: a snapshot's `seats` has one character per seat (`a` available, `h`
+/// held, `s` sold, `x` not on sale) and a change lists `[index, status]` pairs; both carry every
+/// category's counts and a `version` that grows with each change. A stream that falls behind is
+/// sent a new snapshot. Published events only. The gateway reads each watched event once for
+/// all its streams, four times a second.
+#[utoipa::path(get, path = "/events/{id}/availability/stream", tag = "events",
+    params(("id" = uuid::Uuid, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`; e.g. `event: snapshot` / `data: {\"version\":1,\"categories\":[{\"id\":\"…\",\"capacity\":4,\"available\":3,\"held\":1,\"sold\":0}],\"seats\":\"ahax\"}` then `event: changes` / `data: {\"version\":2,\"categories\":[…],\"seats\":[[0,\"s\"]]}`", body = String, content_type = "text/event-stream"),
+        NotFound, Unavailable,
+    ))]
+pub async fn availability_stream(
+    State(state): State<AppState>,
+    PathId(event_id): PathId,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    Ok(state.live().stream(&state, event_id).await?.into_response())
 }
 
 /// Sales figures of an event (its organizer or an admin).

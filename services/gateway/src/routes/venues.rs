@@ -35,6 +35,24 @@ pub struct SectionLayout {
     /// 1 to 1,000 rows, their labels unique in the section.
     #[schema(min_items = 1, max_items = 1000)]
     pub rows: Vec<RowLayout>,
+    /// Where the seat map draws the section's centre, in seat pitches (the distance between
+    /// neighbouring seats of a row); `y` grows away from the stage. Given with `y`, or neither:
+    /// the map lays out sections without a position by itself.
+    #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(example = -20, minimum = -10_000, maximum = 10_000)]
+    pub x: Option<i32>,
+    #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(example = 15, minimum = -10_000, maximum = 10_000)]
+    pub y: Option<i32>,
+    /// Degrees clockwise.
+    #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(example = -30, minimum = -180, maximum = 180)]
+    pub rotation: Option<i32>,
+    /// Rows drawn as concentric arcs around the stage: the degrees of arc of the widest row; 0
+    /// or absent draws straight rows.
+    #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(example = 40, minimum = 0, maximum = 180)]
+    pub curve: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -99,6 +117,10 @@ impl VenueResponse {
             .sections
             .into_iter()
             .map(|section| SectionLayout {
+                x: section.x,
+                y: section.y,
+                rotation: section.rotation,
+                curve: section.curve,
                 name: section.name,
                 rows: section
                     .rows
@@ -132,6 +154,10 @@ impl CreateVenueRequest {
                 .sections
                 .into_iter()
                 .map(|section| pb::NewSection {
+                    x: section.x,
+                    y: section.y,
+                    rotation: section.rotation,
+                    curve: section.curve,
                     name: section.name,
                     rows: section
                         .rows
@@ -194,8 +220,16 @@ mod tests {
                 pb::Section {
                     name: "Floor".to_owned(),
                     rows: vec![row("A", &["Floor/A/1", "Floor/A/2"]), row("B", &["Floor/B/1"])],
+                    ..Default::default()
                 },
-                pb::Section { name: "Balcony".to_owned(), rows: vec![row("A", &["Balcony/A/1"])] },
+                pb::Section {
+                    name: "Balcony".to_owned(),
+                    rows: vec![row("A", &["Balcony/A/1"])],
+                    x: Some(0),
+                    y: Some(30),
+                    rotation: Some(-15),
+                    curve: Some(40),
+                },
             ],
             capacity: 4,
             created_at: "2026-11-25T06:00:00Z".to_owned(),
@@ -203,5 +237,11 @@ mod tests {
         let response = VenueResponse::from_proto(venue).unwrap();
         assert_eq!(response.seats, ["Floor/A/1", "Floor/A/2", "Floor/B/1", "Balcony/A/1"]);
         assert_eq!(response.sections[0].rows[0].seats, 2);
+        let json = serde_json::to_value(&response.sections).unwrap();
+        assert!(json[0].get("x").is_none(), "a section without a shape has none in the JSON");
+        assert_eq!(
+            (&json[1]["y"], &json[1]["rotation"], &json[1]["curve"]),
+            (&30.into(), &(-15).into(), &40.into())
+        );
     }
 }

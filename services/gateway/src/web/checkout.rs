@@ -1,0 +1,361 @@
+//! After the hold: the booking's page (the hold's countdown and the payment form while it is
+//! pending, the tickets with their QR codes once paid), paying, cancelling with a confirmation
+//! step, and the list of the buyer's bookings. Another buyer's booking is a 404, as in the API.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use boxoffice_errors::{Code, Error};
+use boxoffice_proto::booking as pb;
+use boxoffice_proto::common::PageRequest;
+use boxoffice_proto::event as event_pb;
+use boxoffice_types::limits::PageSize;
+use boxoffice_types::BookingStatus;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::routes::bookings::dto::BookingResponse;
+use crate::routes::events::dto::EventResponse;
+use crate::routes::{non_empty, PathId};
+use crate::web::page::{money, render, render_with_status, Chrome, PageError, Viewer, When};
+use crate::AppState;
+
+/// Bookings on one page of "My tickets".
+const BOOKINGS_PER_PAGE: u32 = 20;
+
+fn status_text(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Pending => "held, waiting for payment",
+        BookingStatus::Confirmed => "paid",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Expired => "expired",
+        BookingStatus::Refunded => "refunded",
+    }
+}
+
+struct Line {
+    what: String,
+    price: String,
+}
+
+struct TicketView {
+    id: Uuid,
+    what: String,
+    code: String,
+    checked_in_at: Option<When>,
+}
+
+#[derive(Template)]
+#[template(path = "booking.html")]
+struct BookingPage {
+    chrome: Chrome,
+    id: Uuid,
+    event_id: Uuid,
+    event_name: String,
+    city: String,
+    starts_at: When,
+    status: &'static str,
+    status_text: &'static str,
+    pending: bool,
+    confirmed: bool,
+    expired: bool,
+    refunded: bool,
+    expires_at: When,
+    lines: Vec<Line>,
+    total: String,
+    tickets: Vec<TicketView>,
+    problem: Option<String>,
+    done: Option<String>,
+}
+
+/// A seat as people read it: `Floor, row A, seat 12`.
+fn seat_text(seat: &str) -> String {
+    let mut parts = seat.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(section), Some(row), Some(number)) => format!("{section}, row {row}, seat {number}"),
+        _ => seat.to_owned(),
+    }
+}
+
+async fn load(
+    state: &AppState,
+    user: AuthUser,
+    booking_id: Uuid,
+) -> Result<(BookingResponse, EventResponse), PageError> {
+    let request = pb::GetBookingRequest { caller: Some(user.caller()), booking_id: booking_id.to_string() };
+    let booking = BookingResponse::from_proto(state.bookings().get_booking(request).await?.into_inner())?;
+    let event = state
+        .events()
+        .get_event(event_pb::GetEventRequest {
+            event_id: booking.event_id.to_string(),
+            caller: Some(user.caller()),
+        })
+        .await?
+        .into_inner();
+    Ok((booking, EventResponse::from_proto(event)?))
+}
+
+fn booking_page(
+    chrome: Chrome,
+    booking: BookingResponse,
+    event: EventResponse,
+    problem: Option<String>,
+    done: Option<String>,
+) -> BookingPage {
+    let names: HashMap<&str, &str> =
+        event.categories.iter().map(|category| (category.id.as_str(), category.name.as_str())).collect();
+    let category = |id: &str| names.get(id).copied().unwrap_or("Ticket").to_owned();
+    let mut lines = Vec::new();
+    for item in &booking.items {
+        let price = money(item.unit_price_cents, &booking.currency);
+        lines.push(Line { what: format!("{} × {}", item.quantity, category(&item.category_id)), price });
+    }
+    for seat in &booking.seats {
+        lines.push(Line { what: seat_text(seat), price: String::new() });
+    }
+    let tickets = booking
+        .tickets
+        .iter()
+        .map(|ticket| TicketView {
+            id: ticket.id,
+            what: match &ticket.seat {
+                Some(seat) => format!("{}: {}", category(&ticket.category_id), seat_text(seat)),
+                None => category(&ticket.category_id),
+            },
+            code: ticket.code.clone(),
+            checked_in_at: ticket.checked_in_at.as_deref().map(When::parse),
+        })
+        .collect();
+    BookingPage {
+        chrome,
+        id: booking.id,
+        event_id: booking.event_id,
+        event_name: event.name,
+        city: event.city,
+        starts_at: When::parse(&event.starts_at),
+        status: booking.status.as_str(),
+        status_text: status_text(booking.status),
+        pending: booking.status == BookingStatus::Pending,
+        confirmed: booking.status == BookingStatus::Confirmed,
+        expired: booking.status == BookingStatus::Expired,
+        refunded: booking.status == BookingStatus::Refunded,
+        expires_at: When::parse(&booking.expires_at),
+        lines,
+        total: money(booking.total_cents, &booking.currency),
+        tickets,
+        problem,
+        done,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    /// Set by the redirect after a payment or a cancellation.
+    pub done: Option<String>,
+}
+
+/// `GET /bookings/{id}`.
+pub async fn booking(
+    State(state): State<AppState>,
+    Viewer { user, chrome }: Viewer,
+    PathId(booking_id): PathId,
+    Query(notice): Query<Notice>,
+) -> Result<Response, PageError> {
+    let (booking, event) = load(&state, user, booking_id).await?;
+    let done = match notice.done.as_deref() {
+        Some("paid") => Some("Paid: here are your tickets. They are also on their way by email.".to_owned()),
+        Some("cancelled") => Some("Done: the tickets went back on sale.".to_owned()),
+        Some("refunded") => Some("Refunded: the money goes back the way it came.".to_owned()),
+        _ => None,
+    };
+    Ok(render(&booking_page(chrome, booking, event, None, done)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PayForm {
+    pub payment_token: String,
+}
+
+/// `POST /bookings/{id}/pay`. A declined payment keeps the hold and says so; paying twice pays
+/// once (the service charges a booking once, keyed by its id).
+pub async fn pay(
+    State(state): State<AppState>,
+    Viewer { user, chrome }: Viewer,
+    PathId(booking_id): PathId,
+    Form(form): Form<PayForm>,
+) -> Result<Response, PageError> {
+    let request = pb::ConfirmBookingRequest {
+        caller: Some(user.caller()),
+        booking_id: booking_id.to_string(),
+        payment_token: form.payment_token,
+    };
+    match state.bookings().confirm_booking(request).await {
+        Ok(_) => Ok(Redirect::to(&format!("/bookings/{booking_id}?done=paid")).into_response()),
+        Err(status) => {
+            let error = Error::from_status(&status);
+            let problem = match error.code {
+                Code::PaymentDeclined => format!(
+                    "Your payment was declined ({}). Nothing was charged and your tickets are still held: \
+                     try another payment token before the hold ends.",
+                    error.detail
+                ),
+                Code::HoldExpired => {
+                    "Too late: the hold expired before the payment, so the tickets went back on sale. \
+                     Nothing was charged."
+                        .to_owned()
+                }
+                Code::ValidationFailed | Code::Conflict => error.detail.clone(),
+                _ => return Err(PageError(error)),
+            };
+            let (booking, event) = load(&state, user, booking_id).await?;
+            Ok(render_with_status(
+                error.http_status(),
+                &booking_page(chrome, booking, event, Some(problem), None),
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    title: String,
+    question: String,
+    action: String,
+    confirm: String,
+    back: String,
+    ask_password: bool,
+}
+
+/// `GET /bookings/{id}/cancel`: asks before cancelling, saying what will happen.
+pub async fn confirm_cancel(
+    State(state): State<AppState>,
+    Viewer { user, chrome }: Viewer,
+    PathId(booking_id): PathId,
+) -> Result<Response, PageError> {
+    let (booking, event) = load(&state, user, booking_id).await?;
+    let total = money(booking.total_cents, &booking.currency);
+    let (title, question, confirm) = match booking.status {
+        BookingStatus::Pending => (
+            "Release these tickets?",
+            format!("Your held tickets for {} go back on sale at once. Nothing was charged.", event.name),
+            "Release the tickets",
+        ),
+        BookingStatus::Confirmed => (
+            "Cancel and refund?",
+            format!(
+                "Your tickets for {} stop working at once and {total} is refunded. This cannot be undone.",
+                event.name
+            ),
+            "Cancel and refund",
+        ),
+        _ => return Ok(Redirect::to(&format!("/bookings/{booking_id}")).into_response()),
+    };
+    Ok(render(&ConfirmPage {
+        chrome,
+        title: title.to_owned(),
+        question,
+        action: format!("/bookings/{booking_id}/cancel"),
+        confirm: confirm.to_owned(),
+        back: format!("/bookings/{booking_id}"),
+        ask_password: false,
+    }))
+}
+
+/// `POST /bookings/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Viewer { user, chrome }: Viewer,
+    PathId(booking_id): PathId,
+) -> Result<Response, PageError> {
+    let request =
+        pb::CancelBookingRequest { caller: Some(user.caller()), booking_id: booking_id.to_string() };
+    match state.bookings().cancel_booking(request).await {
+        Ok(booking) => {
+            let booking = BookingResponse::from_proto(booking.into_inner())?;
+            let done = if booking.status == BookingStatus::Refunded { "refunded" } else { "cancelled" };
+            Ok(Redirect::to(&format!("/bookings/{booking_id}?done={done}")).into_response())
+        }
+        Err(status) => {
+            let error = Error::from_status(&status);
+            if error.code != Code::Conflict {
+                return Err(PageError(error));
+            }
+            let (booking, event) = load(&state, user, booking_id).await?;
+            Ok(render_with_status(
+                StatusCode::CONFLICT,
+                &booking_page(chrome, booking, event, Some(error.detail), None),
+            ))
+        }
+    }
+}
+
+struct BookingCard {
+    id: Uuid,
+    event_name: String,
+    starts_at: When,
+    status: &'static str,
+    status_text: &'static str,
+    tickets: String,
+    total: String,
+}
+
+#[derive(Template)]
+#[template(path = "bookings.html")]
+struct BookingsPage {
+    chrome: Chrome,
+    bookings: Vec<BookingCard>,
+    next_page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageCursor {
+    pub cursor: Option<String>,
+}
+
+/// `GET /bookings`: the buyer's bookings, newest first.
+pub async fn bookings(
+    State(state): State<AppState>,
+    Viewer { user, chrome }: Viewer,
+    Query(query): Query<PageCursor>,
+) -> Result<Response, PageError> {
+    let request = pb::ListBookingsRequest {
+        caller: Some(user.caller()),
+        page: Some(PageRequest::new(PageSize::parse(Some(BOOKINGS_PER_PAGE))?, non_empty(query.cursor))),
+    };
+    let page = state.bookings().list_bookings(request).await?.into_inner();
+    let next_page = page.next_cursor.as_ref().map(|cursor| {
+        form_urlencoded::Serializer::new(String::from("/bookings?")).append_pair("cursor", cursor).finish()
+    });
+    let mut events: HashMap<String, EventResponse> = HashMap::new();
+    let mut cards = Vec::with_capacity(page.items.len());
+    for booking in page.items {
+        let booking = BookingResponse::from_proto(booking)?;
+        let key = booking.event_id.to_string();
+        if !events.contains_key(&key) {
+            let request = event_pb::GetEventRequest { event_id: key.clone(), caller: Some(user.caller()) };
+            // An event its buyer may no longer see (a draft again, say) still lists the booking.
+            if let Ok(event) = state.events().get_event(request).await {
+                events.insert(key.clone(), EventResponse::from_proto(event.into_inner())?);
+            }
+        }
+        let event = events.get(&key);
+        let count: u32 = booking.items.iter().map(|item| item.quantity).sum();
+        cards.push(BookingCard {
+            id: booking.id,
+            event_name: event.map_or_else(|| "An event".to_owned(), |event| event.name.clone()),
+            starts_at: When::parse(event.map_or("", |event| event.starts_at.as_str())),
+            status: booking.status.as_str(),
+            status_text: status_text(booking.status),
+            tickets: if count == 1 { "1 ticket".to_owned() } else { format!("{count} tickets") },
+            total: money(booking.total_cents, &booking.currency),
+        });
+    }
+    Ok(render(&BookingsPage { chrome, bookings: cards, next_page }))
+}

@@ -1,0 +1,51 @@
+//! The web app: the buyers' shop, served by the gateway beside the API. Pages are rendered on
+//! the server from askama templates (`templates/`, checked at compile time) and work as plain
+//! forms; small hand-written script modules (`assets/`, embedded in the binary) add what must be
+//! live: the seat map with its availability stream, the hold's countdown, local times.
+//!
+//! - `session.rs`: cookie sessions and CSRF, for pages and for the API calls of the page's script;
+//!   `security.rs`: the headers of every response (CSP, framing, sniffing, referrer).
+//! - `page.rs`: the frame of every page, the viewer a page requires, errors as pages.
+//! - `shop.rs` (home, search, event, hold), `checkout.rs` (booking, pay, cancel, my tickets),
+//!   `account.rs` (signup, login, logout, account); `assets.rs` serves the files by content hash.
+//!
+//! Every page calls the services through the same clients and shapes their answers with the same
+//! conversions as the API (`routes/*/dto.rs`), so a page and the API never disagree.
+
+pub mod account;
+pub mod assets;
+pub mod checkout;
+pub mod page;
+pub mod security;
+pub mod session;
+pub mod shop;
+
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::rate_limit::limit_auth;
+use crate::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let credentials = Router::new()
+        .route("/login", post(account::login))
+        .route("/signup", post(account::signup))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_auth));
+    Router::new()
+        .route("/", get(shop::home))
+        .route("/events/{id}", get(shop::event))
+        .route("/events/{id}/hold", post(shop::hold))
+        .route("/bookings", get(checkout::bookings))
+        .route("/bookings/{id}", get(checkout::booking))
+        .route("/bookings/{id}/pay", post(checkout::pay))
+        .route("/bookings/{id}/cancel", get(checkout::confirm_cancel).post(checkout::cancel))
+        .route("/login", get(account::login_page))
+        .route("/signup", get(account::signup_page))
+        .merge(credentials)
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::account).post(account::update_names))
+        .route("/account/password", post(account::change_password))
+        .route("/account/delete", get(account::confirm_delete).post(account::delete))
+        .route("/assets/{file}", get(assets::serve))
+}

@@ -1,0 +1,204 @@
+//! What every page shares: the frame around it ([`Chrome`]: who is looking, the CSRF token, the
+//! assets), the viewer a page may require ([`Viewer`], sending anyone else to log in), errors as
+//! pages ([`PageError`]), and the formatting of times and money for people.
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use boxoffice_errors::{Code, Error};
+use boxoffice_types::Role;
+use chrono::{DateTime, Utc};
+
+use crate::auth::{AuthUser, OptionalAuthUser};
+use crate::web::assets;
+use crate::web::session::CsrfToken;
+use crate::AppState;
+
+/// The frame of a page: the header's links for this viewer, and the CSRF token that its forms
+/// and scripts send back.
+pub struct Chrome {
+    pub viewer: Option<AuthUser>,
+    pub csrf: String,
+}
+
+impl Chrome {
+    pub fn asset(&self, name: &str) -> &'static str {
+        assets::url(name)
+    }
+
+    pub fn is_organizer(&self) -> bool {
+        self.viewer.is_some_and(|viewer| matches!(viewer.role, Role::Organizer | Role::Admin))
+    }
+}
+
+impl FromRequestParts<AppState> for Chrome {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let OptionalAuthUser(viewer) =
+            OptionalAuthUser::from_request_parts(parts, state).await.map_err(|error| PageError(error.0))?;
+        let csrf = parts.extensions.get::<CsrfToken>().map(|token| token.0.clone()).unwrap_or_default();
+        Ok(Chrome { viewer, csrf })
+    }
+}
+
+/// A page that needs a logged-in viewer: anyone else is sent to the login page, and back here
+/// after logging in.
+pub struct Viewer {
+    pub user: AuthUser,
+    pub chrome: Chrome,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let chrome = Chrome::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        match chrome.viewer {
+            Some(user) => Ok(Viewer { user, chrome }),
+            None => {
+                let here = parts.uri.path_and_query().map(|path| path.as_str()).unwrap_or("/");
+                Err(login_redirect(here))
+            }
+        }
+    }
+}
+
+/// `/login?next=<here>`: the way back after logging in.
+pub fn login_redirect(here: &str) -> Response {
+    let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+/// Where a login may send the browser: a path of this site only, never another origin
+/// (`//evil.example` or `/\evil.example` would leave it).
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(next)
+            if next.starts_with('/')
+                && !next.starts_with("//")
+                && !next.contains('\\')
+                && !next.contains("://") =>
+        {
+            next
+        }
+        _ => "/",
+    }
+}
+
+/// Renders a page; its HTML is never cached by a shared cache, since it may name its viewer.
+pub fn render(page: &impl Template) -> Response {
+    render_with_status(StatusCode::OK, page)
+}
+
+pub fn render_with_status(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+            response
+        }
+        Err(error) => PageError(Error::internal(format!("rendering a page: {error}"))).into_response(),
+    }
+}
+
+/// A failure, shown as a page with the status it stands for. A 401 sends the browser to log in.
+#[derive(Debug)]
+pub struct PageError(pub Error);
+
+impl PageError {
+    pub fn not_found() -> Self {
+        PageError(Error::not_found("page"))
+    }
+}
+
+impl From<Error> for PageError {
+    fn from(error: Error) -> Self {
+        PageError(error)
+    }
+}
+
+impl From<tonic::Status> for PageError {
+    fn from(status: tonic::Status) -> Self {
+        PageError(Error::from_status(&status))
+    }
+}
+
+impl From<crate::problem::ApiError> for PageError {
+    fn from(error: crate::problem::ApiError) -> Self {
+        PageError(error.0)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    status: u16,
+    title: &'static str,
+    detail: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        if error.code == Code::Unauthorized {
+            return login_redirect("/");
+        }
+        let status = error.http_status();
+        let page = ErrorPage {
+            chrome: Chrome { viewer: None, csrf: String::new() },
+            status: status.as_u16(),
+            title: error.code.title(),
+            detail: error.detail,
+        };
+        render_with_status(status, &page)
+    }
+}
+
+/// A time for people: the server's rendering in UTC, which the page's script turns into the
+/// reader's own time zone and language (`<time datetime=...>`).
+#[derive(Clone, Debug)]
+pub struct When {
+    /// RFC 3339, for `datetime`.
+    pub iso: String,
+    pub text: String,
+}
+
+impl When {
+    pub fn parse(rfc3339: &str) -> When {
+        let text = DateTime::parse_from_rfc3339(rfc3339)
+            .map(|time| time.with_timezone(&Utc).format("%a %-d %b %Y, %H:%M UTC").to_string())
+            .unwrap_or_else(|_| rfc3339.to_owned());
+        When { iso: rfc3339.to_owned(), text }
+    }
+}
+
+/// Money for people: `45.00 EUR`.
+pub fn money(minor: i64, currency: &str) -> String {
+    boxoffice_types::money::format_money(minor, currency)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_only_sends_the_browser_back_to_this_site() {
+        assert_eq!(safe_next(Some("/events/1?x=2")), "/events/1?x=2");
+        for refused in ["//evil.example", "/\\evil.example", "https://evil.example", "evil", "/x?u=http://e"]
+        {
+            assert_eq!(safe_next(Some(refused)), "/", "{refused}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn times_read_in_utc_until_the_script_localises_them() {
+        assert_eq!(When::parse("2026-12-12T19:00:00Z").text, "Sat 12 Dec 2026, 19:00 UTC");
+    }
+}

@@ -1,0 +1,305 @@
+//! The buyers' way in: the home page with upcoming events and search, an event's page with what
+//! is left, and holding tickets with a plain form (best available, or general admission). The
+//! seat map (`assets/seatmap.js`) holds chosen seats through the API instead.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use boxoffice_errors::{Code, Error};
+use boxoffice_proto::booking as booking_pb;
+use boxoffice_proto::common::PageRequest;
+use boxoffice_proto::event as event_pb;
+use boxoffice_types::limits::PageSize;
+use boxoffice_types::{CategoryKind, EventStatus};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::routes::events::dto::EventResponse;
+use crate::routes::non_empty;
+use crate::routes::venues::VenueResponse;
+use crate::routes::PathId;
+use crate::web::page::{money, render, render_with_status, Chrome, PageError, Viewer, When};
+use crate::AppState;
+
+/// Events on one page of the home page.
+const EVENTS_PER_PAGE: u32 = 12;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub city: String,
+    /// `YYYY-MM-DD`, from a date field.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    pub cursor: Option<String>,
+}
+
+struct EventCard {
+    id: Uuid,
+    name: String,
+    city: String,
+    starts_at: When,
+    price_from: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    query: SearchQuery,
+    events: Vec<EventCard>,
+    next_page: Option<String>,
+    problem: Option<String>,
+}
+
+/// A date field's day as the start or the end of that day in UTC; empty for none.
+fn day_bound(day: &str, field: &str, end: bool) -> Result<Option<String>, Error> {
+    if day.trim().is_empty() {
+        return Ok(None);
+    }
+    let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::validation(format!("{field}: give a date as YYYY-MM-DD")))?;
+    let time = if end { date.and_hms_opt(23, 59, 59) } else { date.and_hms_opt(0, 0, 0) };
+    Ok(time.map(|time| time.and_utc().to_rfc3339()))
+}
+
+/// `GET /`: upcoming published events, soonest first, with search by text, city and dates.
+pub async fn home(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let bounds =
+        day_bound(&query.from, "From", false).and_then(|from| Ok((from, day_bound(&query.to, "To", true)?)));
+    let (from, to) = match bounds {
+        Ok(bounds) => bounds,
+        Err(error) => {
+            let page =
+                HomePage { chrome, query, events: Vec::new(), next_page: None, problem: Some(error.detail) };
+            return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    // Upcoming: from now on, unless the visitor asks for other dates.
+    let from = from.or_else(|| Some(Utc::now().to_rfc3339()));
+    let request = event_pb::ListEventsRequest {
+        q: non_empty(Some(query.q.clone())),
+        city: non_empty(Some(query.city.clone())),
+        from,
+        to,
+        page: Some(PageRequest::new(
+            PageSize::parse(Some(EVENTS_PER_PAGE))?,
+            non_empty(query.cursor.clone()),
+        )),
+        caller: None,
+        mine: false,
+    };
+    let listed = match state.events().list_events(request).await {
+        Ok(page) => page.into_inner(),
+        Err(status) => {
+            let error = Error::from_status(&status);
+            if error.code != Code::ValidationFailed {
+                return Err(PageError(error));
+            }
+            let page =
+                HomePage { chrome, query, events: Vec::new(), next_page: None, problem: Some(error.detail) };
+            return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    let next_page = listed.next_cursor.as_ref().map(|cursor| {
+        let mut url = form_urlencoded::Serializer::new(String::from("/?"));
+        url.append_pair("q", &query.q).append_pair("city", &query.city);
+        url.append_pair("from", &query.from).append_pair("to", &query.to).append_pair("cursor", cursor);
+        url.finish()
+    });
+    let events = listed
+        .items
+        .into_iter()
+        .map(|event| {
+            let event = EventResponse::from_proto(event)?;
+            let cheapest = event.categories.iter().min_by_key(|category| category.price_cents);
+            Ok(EventCard {
+                id: event.id,
+                price_from: cheapest
+                    .map(|category| format!("From {}", money(category.price_cents, &category.currency)))
+                    .unwrap_or_default(),
+                starts_at: When::parse(&event.starts_at),
+                name: event.name,
+                city: event.city,
+            })
+        })
+        .collect::<Result<_, crate::problem::ApiError>>()?;
+    Ok(render(&HomePage { chrome, query, events, next_page, problem: None }))
+}
+
+struct CategoryView {
+    id: String,
+    name: String,
+    price: String,
+    seated: bool,
+    available: u32,
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    chrome: Chrome,
+    event: EventResponse,
+    venue: Option<VenueResponse>,
+    starts_at: When,
+    ends_at: When,
+    sale_starts_at: Option<When>,
+    categories: Vec<CategoryView>,
+    seated: bool,
+    on_sale: bool,
+    closed_reason: String,
+    idempotency_key: Uuid,
+    problem: Option<String>,
+}
+
+/// The event's page, with what is left of each category; `problem` explains a refused hold.
+async fn event_page(
+    state: &AppState,
+    chrome: Chrome,
+    event_id: Uuid,
+    problem: Option<String>,
+) -> Result<EventPage, PageError> {
+    let caller = chrome.viewer.map(|viewer| viewer.caller());
+    let event = state
+        .events()
+        .get_event(event_pb::GetEventRequest { event_id: event_id.to_string(), caller: caller.clone() })
+        .await?
+        .into_inner();
+    let event = EventResponse::from_proto(event)?;
+    let venue = match event.venue_id {
+        Some(venue_id) => {
+            let venue = state
+                .events()
+                .get_venue(event_pb::GetVenueRequest { venue_id: venue_id.to_string() })
+                .await?
+                .into_inner();
+            Some(VenueResponse::from_proto(venue)?)
+        }
+        None => None,
+    };
+    let availability = state
+        .bookings()
+        .get_availability(booking_pb::GetAvailabilityRequest { event_id: event_id.to_string(), caller })
+        .await?
+        .into_inner();
+    let left = |id: &str| {
+        availability
+            .categories
+            .iter()
+            .find(|category| category.id == id)
+            .map_or(0, |category| category.available)
+    };
+    let categories: Vec<CategoryView> = event
+        .categories
+        .iter()
+        .map(|category| CategoryView {
+            id: category.id.clone(),
+            name: category.name.clone(),
+            price: money(category.price_cents, &category.currency),
+            seated: category.kind == CategoryKind::Seated,
+            available: left(&category.id),
+        })
+        .collect();
+    let seated = categories.iter().any(|category| category.seated) && venue.is_some();
+    let sale_started = event
+        .sale_starts_at
+        .as_deref()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .is_none_or(|at| at <= Utc::now());
+    let sold_out = categories.iter().all(|category| category.available == 0);
+    let (on_sale, closed_reason) = match event.status {
+        EventStatus::Published if !sale_started => (false, "The sale has not started yet.".to_owned()),
+        EventStatus::Published if sold_out => (false, "Sold out.".to_owned()),
+        EventStatus::Published => (true, String::new()),
+        EventStatus::Draft => (false, "This event is a draft: it is not on sale.".to_owned()),
+        EventStatus::Cancelled => (false, "This event was cancelled.".to_owned()),
+    };
+    Ok(EventPage {
+        chrome,
+        starts_at: When::parse(&event.starts_at),
+        ends_at: When::parse(&event.ends_at),
+        sale_starts_at: event.sale_starts_at.as_deref().map(When::parse),
+        event,
+        venue,
+        categories,
+        seated,
+        on_sale,
+        closed_reason,
+        idempotency_key: Uuid::new_v4(),
+        problem,
+    })
+}
+
+/// `GET /events/{id}`.
+pub async fn event(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    PathId(event_id): PathId,
+) -> Result<Response, PageError> {
+    Ok(render(&event_page(&state, chrome, event_id, None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HoldForm {
+    pub category_id: String,
+    pub quantity: String,
+    /// Written into the form when the page was drawn: a double click, a retry or a resubmitted
+    /// form holds once.
+    pub idempotency_key: Option<String>,
+}
+
+/// `POST /events/{id}/hold`: holds the best available tickets of one category, then shows the
+/// booking; a refusal (sold out, above the limit) is explained on the event's page.
+pub async fn hold(
+    State(state): State<AppState>,
+    Viewer { user, chrome }: Viewer,
+    PathId(event_id): PathId,
+    Form(form): Form<HoldForm>,
+) -> Result<Response, PageError> {
+    let quantity = match form.quantity.trim().parse::<u32>() {
+        Ok(quantity) if quantity > 0 => quantity,
+        _ => {
+            let problem = "Tickets: give a whole number of at least 1.".to_owned();
+            let page = event_page(&state, chrome, event_id, Some(problem)).await?;
+            return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    let request = booking_pb::CreateBookingRequest {
+        caller: Some(user.caller()),
+        event_id: event_id.to_string(),
+        items: vec![booking_pb::BookingItemRequest { category_id: form.category_id, quantity }],
+        seats: Vec::new(),
+        idempotency_key: form.idempotency_key.filter(|key| !key.is_empty()),
+    };
+    match state.bookings().create_booking(request).await {
+        Ok(booking) => Ok(Redirect::to(&format!("/bookings/{}", booking.into_inner().id)).into_response()),
+        Err(status) => {
+            let error = Error::from_status(&status);
+            if !matches!(
+                error.code,
+                Code::SoldOut
+                    | Code::SeatUnavailable
+                    | Code::LimitExceeded
+                    | Code::ValidationFailed
+                    | Code::Conflict
+                    | Code::IdempotencyConflict
+            ) {
+                return Err(PageError(error));
+            }
+            let status = error.http_status();
+            let page = event_page(&state, chrome, event_id, Some(error.detail)).await?;
+            Ok(render_with_status(status, &page))
+        }
+    }
+}
