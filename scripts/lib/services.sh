@@ -96,3 +96,29 @@ ensure_aiosmtpd() {
   fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 }
+
+# Debian's Chromium and ChromeDriver, for the browser tests (cli/tests/api/browser.rs). Exports
+# BOXOFFICE_TEST_CHROMIUM and BOXOFFICE_TEST_CHROMEDRIVER.
+ensure_browser() {
+  export BOXOFFICE_TEST_CHROMIUM="${BOXOFFICE_TEST_CHROMIUM:-/usr/bin/chromium}"
+  export BOXOFFICE_TEST_CHROMEDRIVER="${BOXOFFICE_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}"
+  if [ -x "$BOXOFFICE_TEST_CHROMIUM" ] && [ -x "$BOXOFFICE_TEST_CHROMEDRIVER" ]; then
+    return 0
+  fi
+  apt_install chromium chromium-driver
+}
+
+# axe-core (npm registry), the accessibility checker the browser tests inject into their pages,
+# installed outside the clone. Exports BOXOFFICE_TEST_AXE, the path of axe.min.js.
+AXE_VERSION=4.14.1
+ensure_axe() {
+  local root="${BOXOFFICE_AXE_ROOT:-$HOME/.cache/boxoffice/axe}"
+  export BOXOFFICE_TEST_AXE="$root/node_modules/axe-core/axe.min.js"
+  if [ -f "$BOXOFFICE_TEST_AXE" ] && grep -q "\"version\": \"$AXE_VERSION\"" "$root/node_modules/axe-core/package.json"; then
+    return 0
+  fi
+  command -v npm >/dev/null || apt_install npm
+  log "installing axe-core $AXE_VERSION from the npm registry into $root"
+  mkdir -p "$root"
+  (cd "$root" && npm install --silent --no-audit --no-fund --no-save "axe-core@$AXE_VERSION" >&2)
+}

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod bench;
 mod bookings;
+mod browser;
 mod contract;
 mod domain_events;
 mod events;

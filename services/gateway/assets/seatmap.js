@@ -303,8 +303,8 @@ export function mount(root) {
     h("h3", {}, "Prices"), legend, states,
     h("h3", {}, "Your selection"), chosen, total, holdArea,
     d.loginUrl ? null : h("h3", {}, "Or let us pick"), d.loginUrl ? null : bestForm);
-  const ui = h("div", { class: "sm-ui" }, toolbar, alertBox, statusBox,
-    h("div", { class: "sm-body" }, h("div", { class: "sm-mapwrap" }, map, hint), side));
+  const mapWrap = h("div", { class: "sm-mapwrap" }, map, hint);
+  const ui = h("div", { class: "sm-ui" }, toolbar, alertBox, statusBox, h("div", { class: "sm-body" }, mapWrap, side));
   root.querySelector(".seatmap-fallback")?.setAttribute("hidden", "");
   root.append(ui);
 
@@ -317,7 +317,7 @@ export function mount(root) {
   // ---- State ----
   let event, L, ids, idIndex, cats = [], catOf, status, els, secGroups = [], secAvail, secTexts = [];
   let max = 10, large = false, version = -1, rove = 0, es = null, busy = false;
-  let holdKey = null, bestKey = null; // idempotency keys, reused until the request changes
+  const keys = new Map(); // request body → Idempotency-Key: a retry of the same request reuses it
   const selected = new Set();
   const catState = new Map(); // category id → {available, ...} from the stream
 
@@ -377,6 +377,8 @@ export function mount(root) {
         svg("polygon", { class: "sm-hull", points: convexHull(pts).map((p) => p.map((v) => v.toFixed(2)).join(",")).join(" ") }),
         svg("text", { class: "sm-label", x: cx, y: b.minY - pad - 0.4, "text-anchor": "middle", "font-size": fs }, sec.name),
         svg("text", { class: "sm-ov-name", x: cx, y: cy, "text-anchor": "middle" }, sec.name), avail);
+      // Caps the overview label size so that "N available" (~7em) fits the section's width.
+      g.style.setProperty("--fw", `${((b.maxX - b.minX + 2 * pad) / 7).toFixed(2)}px`);
       secTexts.push(avail);
       secLayer.append(g);
     });
@@ -406,14 +408,14 @@ export function mount(root) {
         h("span", { class: "sm-price" }, formatPrice(c.price_cents, c.currency)), " ",
         h("span", { class: "sm-left", "data-category": c.id })));
     });
-    const sample = (cls, label, extra = null) => h("li", {},
-      (() => { const s = svg("svg", { viewBox: "-1 -1 2 2", class: "sm-sample", "aria-hidden": "true" }, svg("circle", { class: cls, r: cls.includes("st-u") ? 0.45 : cls.includes("st-x") ? 0.55 : 0.8 })); if (extra) s.append(extra); return s; })(),
+    const sample = (cls, r, label, ...extra) => h("li", {},
+      svg("svg", { viewBox: "-1 -1 2 2", class: "sm-sample", "aria-hidden": "true" }, svg("circle", { class: `sm-seat ${cls}`, r }), ...extra),
       h("span", {}, label));
     states.append(
-      sample("sm-seat c0 st-a", "Available"),
-      sample("sm-seat c0 st-sel", "Selected", svg("path", { class: "sm-check", d: "M-0.4 0 l0.28 0.3 l0.52 -0.58" })),
-      sample("sm-seat st-u", "Held or sold (unavailable)"),
-      sample("sm-seat st-x", "Not on sale"));
+      sample("c0 st-a", 0.8, "Available"),
+      sample("c0 st-sel", 0.8, "Selected", svg("path", { class: "sm-check", d: "M-0.4 0 l0.28 0.3 l0.52 -0.58" })),
+      sample("st-u", 0.45, "Held or sold (unavailable)"),
+      sample("st-x", 0.55, "Not on sale"));
 
     // Jump-to selects.
     L.sections.forEach((sec, si) => jumpSec.append(h("option", { value: si }, sec.name)));
@@ -511,7 +513,8 @@ export function mount(root) {
       const c = catState.get(el.dataset.category);
       if (c) el.textContent = c.available > 0 ? `${c.available} left` : "Sold out";
     }
-    secTexts.forEach((t, si) => { t.textContent = `${secAvail[si]} available`; });
+    // The leading space (not drawn) separates it from the name in the button's text content.
+    secTexts.forEach((t, si) => { t.textContent = ` ${secAvail[si]} available`; });
     if (inOverview) secGroups.forEach(labelSection);
     fillBest();
     if (!busy) dropLost();
@@ -537,12 +540,12 @@ export function mount(root) {
     else if (st !== "a") return say(`${seatLong(L.seats[i])} is ${WORDS[st]}.`);
     else if (selected.size >= max) return shout(`You can pick at most ${max} seats in one booking.`);
     else selected.add(i);
+    shout(); // an older alert no longer applies
     paint(i);
     renderSelection();
   }
 
   function renderSelection() {
-    holdKey = null; // a new selection is a new request
     const list = [...selected].sort((a, b) => a - b);
     chosen.replaceChildren(...list.map((i) => {
       const s = L.seats[i], c = cats[catOf[i]];
@@ -607,8 +610,7 @@ export function mount(root) {
       return shout(`This selection would leave seat ${o.number} in ${o.section}, row ${o.row} empty on its own. ` +
         "Please pick seats next to each other or leave at least two seats free together.");
     }
-    holdKey ||= uuid();
-    await post({ event_id: event.id, seats: [...selected].sort((a, b) => a - b).map((i) => ids[i]) }, holdKey);
+    await post({ event_id: event.id, seats: [...selected].sort((a, b) => a - b).map((i) => ids[i]) });
   }
 
   async function best() {
@@ -617,12 +619,13 @@ export function mount(root) {
     if (!bestCat.value || !(quantity >= 1 && quantity <= max))
       return shout(`Choose between 1 and ${max} seats.`);
     if (c && quantity > c.available) return shout(`Only ${c.available} ${plural(c.available, "seat is", "seats are")} left in that category.`);
-    const sig = `${bestCat.value}:${quantity}`;
-    if (!bestKey || bestKey.sig !== sig) bestKey = { sig, key: uuid() };
-    await post({ event_id: event.id, items: [{ category_id: bestCat.value, quantity }] }, bestKey.key);
+    await post({ event_id: event.id, items: [{ category_id: bestCat.value, quantity }] });
   }
 
-  async function post(body, key) {
+  async function post(payload) {
+    const body = JSON.stringify(payload);
+    if (!keys.has(body)) keys.set(body, uuid()); // one key per distinct selection, kept for retries
+    const key = keys.get(body);
     busy = true;
     holdBtn.disabled = bestBtn.disabled = true;
     holdBtn.setAttribute("aria-busy", "true");
@@ -632,7 +635,7 @@ export function mount(root) {
       res = await fetch(d.holdUrl, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf, "Idempotency-Key": key },
-        body: JSON.stringify(body),
+        body,
       });
       if (res.ok) {
         const booking = await res.json();
@@ -652,9 +655,9 @@ export function mount(root) {
       const next = `/login?next=${encodeURIComponent(location.pathname)}`;
       shout("Your session has expired. ", h("a", { href: next }, "Log in again"), " to book these seats.");
     } else if (p.code === "seat_unavailable") {
-      // The detail names the seat ("seat Floor/A/2 is taken"); mark what we recognise as taken
-      // until the fresh snapshot confirms it.
-      const gone = String(p.detail || "").split(/[\s,;:"'()]+/).map((t) => idIndex.get(t)).filter((i) => i != null);
+      // The detail names the seat ("seat Floor/A/2 is taken"); mark the requested seats it
+      // mentions as taken until the fresh snapshot confirms it.
+      const gone = [...selected].filter((i) => mentions(String(p.detail || ""), ids[i]));
       for (const i of gone) { selected.delete(i); setStatus(i, "h"); }
       renderSelection();
       const names = gone.map((i) => seatName(L.seats[i]));
@@ -666,6 +669,13 @@ export function mount(root) {
       shout(p.detail || p.title || `Holding the seats failed (HTTP ${res.status}). Please try again.`);
     }
     finish();
+  }
+
+  /** Whether `text` contains seat id `id` (not merely a prefix: "A/1" is not in "A/13"). */
+  function mentions(text, id) {
+    for (let at = text.indexOf(id); at >= 0; at = text.indexOf(id, at + 1))
+      if (!/[0-9]/.test(text[at + id.length] || "")) return true;
+    return false;
   }
 
   function finish() {
@@ -758,6 +768,8 @@ export function mount(root) {
   /** Zoomed-out large venue: seats hidden, sections become buttons that zoom in. */
   function setOverview(on) {
     inOverview = on;
+    // Zoomed in while a section had focus (e.g. by wheel): focus moves to a seat of it below.
+    const had = !on && map.contains(document.activeElement) && document.activeElement.closest(".sm-sec");
     root.classList.toggle("sm-overview", on);
     secGroups.forEach((g, si) => {
       if (on) {
@@ -770,19 +782,25 @@ export function mount(root) {
         g.setAttribute("aria-hidden", "true");
       }
     });
-    if (!on && map.contains(document.activeElement) && document.activeElement.closest(".sm-sec")) els[rove].focus();
+    if (had) { setRove(firstAvailable(+had.dataset.section), false); els[rove].focus({ preventScroll: true }); }
+  }
+
+  function firstAvailable(si) {
+    const s = L.sections[si];
+    for (let j = s.start; j < s.start + s.count; j++) if (stateOf(j) === "a") return j;
+    return s.start;
   }
 
   function labelSection(g, si) {
-    g.setAttribute("aria-label", `Section ${L.sections[si].name}, ${secAvail[si]} seats available. Zoom in to pick seats`);
+    // Contains the visible text ("S1" "736 available"), as WCAG 2.5.3 asks.
+    g.setAttribute("aria-label", `Section ${L.sections[si].name}, ${secAvail[si]} available. Zoom in to pick seats`);
   }
 
   function openSection(si, focusSeat) {
     const s = L.sections[si];
+    if (focusSeat) secGroups[si].blur(); // the seat takes focus below, not via setOverview
     zoomToBox(s.box, 2, SEAT_ZOOM * 1.5);
-    let i = s.start;
-    for (let j = s.start; j < s.start + s.count; j++) if (stateOf(j) === "a") { i = j; break; }
-    if (s.count) setRove(i, focusSeat);
+    if (s.count) setRove(firstAvailable(si), focusSeat);
   }
 
   // ---- Keyboard: roving tabindex over the seats ----
@@ -797,7 +815,7 @@ export function mount(root) {
   /** Brings seat i on screen (zooming in from an overview) before it is focused. */
   function reveal(i) {
     const { x, y } = L.seats[i];
-    const sx = tx + k * x, sy = ty + k * y, m = Math.min(60, W / 5);
+    const sx = tx + k * x, sy = ty + k * y, m = Math.min(24, W / 10);
     if (inOverview || k < SEAT_ZOOM * (large ? 1 : 0)) { k = SEAT_ZOOM * 2; tx = W / 2 - k * x; ty = H / 2 - k * y; }
     else if (sx < m || sx > W - m || sy < m || sy > H - m) { tx = W / 2 - k * x; ty = H / 2 - k * y; }
     else return apply();
@@ -868,6 +886,8 @@ export function mount(root) {
       setRove(r.start, true);
     });
     holdBtn.addEventListener("click", hold);
+    // Back from the booking page via the back/forward cache: the hold is no longer in flight.
+    addEventListener("pageshow", (e) => { if (e.persisted && busy) finish(); });
     bestForm.addEventListener("submit", (e) => { e.preventDefault(); best(); });
     bestQty.addEventListener("input", syncBest);
 
@@ -895,7 +915,8 @@ export function mount(root) {
       else return;
       e.preventDefault();
     });
-    map.addEventListener("focusin", (e) => {
+    // Focus listeners go on the wrapper: Chromium makes an <svg> with focus listeners a tab stop.
+    mapWrap.addEventListener("focusin", (e) => {
       const id = e.target.getAttribute?.("data-seat");
       if (id == null) return;
       const i = idIndex.get(id);
@@ -903,7 +924,7 @@ export function mount(root) {
       ring.setAttribute("transform", `translate(${L.seats[i].x.toFixed(2)} ${L.seats[i].y.toFixed(2)})`);
       ring.removeAttribute("display");
     });
-    map.addEventListener("focusout", () => ring.setAttribute("display", "none"));
+    mapWrap.addEventListener("focusout", () => ring.setAttribute("display", "none"));
 
     // Pointers: one drags (pans), two pinch-zoom. A drag sets `moved`, which swallows the click
     // that ends it, so dragging never toggles a seat.

@@ -197,8 +197,14 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     }
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError(Error::new(Code::MethodNotAllowed, "the endpoint does not take this method"))
+async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let error = Error::new(Code::MethodNotAllowed, "the endpoint does not take this method");
+    if uri.path().starts_with("/api/") {
+        ApiError(error).into_response()
+    } else {
+        web::page::PageError(error).into_response()
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then finishes the requests in

@@ -20,7 +20,9 @@ pub mod security;
 pub mod session;
 pub mod shop;
 
+use axum::http::Uri;
 use axum::middleware;
+use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -35,17 +37,24 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(shop::home))
         .route("/events/{id}", get(shop::event))
-        .route("/events/{id}/hold", post(shop::hold))
+        .route("/events/{id}/hold", get(back_to_page).post(shop::hold))
         .route("/bookings", get(checkout::bookings))
         .route("/bookings/{id}", get(checkout::booking))
-        .route("/bookings/{id}/pay", post(checkout::pay))
+        .route("/bookings/{id}/pay", get(back_to_page).post(checkout::pay))
         .route("/bookings/{id}/cancel", get(checkout::confirm_cancel).post(checkout::cancel))
         .route("/login", get(account::login_page))
         .route("/signup", get(account::signup_page))
         .merge(credentials)
         .route("/logout", post(account::logout))
         .route("/account", get(account::account).post(account::update_names))
-        .route("/account/password", post(account::change_password))
+        .route("/account/password", get(back_to_page).post(account::change_password))
         .route("/account/delete", get(account::confirm_delete).post(account::delete))
         .route("/assets/{file}", get(assets::serve))
+}
+
+/// A form's address opened with GET (a reload of the page a refused form showed, a bookmark):
+/// the page the form belongs to.
+async fn back_to_page(uri: Uri) -> Redirect {
+    let path = uri.path();
+    Redirect::to(path.rsplit_once('/').map_or("/", |(page, _)| page))
 }

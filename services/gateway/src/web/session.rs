@@ -177,21 +177,22 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
             Err(error) => return refuse(is_api, error),
         }
     }
-    let csrf = match policy.read(request.headers(), Kind::Csrf) {
-        Some(token) => token,
-        None => {
-            let (token, cookie) = policy.new_csrf();
-            set_cookies.push(cookie);
-            token
-        }
-    };
+    // Pages hand out the CSRF token; the API only checks it (a bearer client never needs one).
+    let mut csrf = policy.read(request.headers(), Kind::Csrf);
+    if csrf.is_none() && !is_api {
+        let (token, cookie) = policy.new_csrf();
+        set_cookies.push(cookie);
+        csrf = Some(token);
+    }
     if !request.method().is_safe() && (by_cookie || !is_api) {
-        request = match check_csrf(request, &csrf).await {
+        request = match check_csrf(request, csrf.as_deref()).await {
             Ok(request) => request,
             Err(error) => return with_cookies(refuse(is_api, error), set_cookies),
         };
     }
-    request.extensions_mut().insert(CsrfToken(csrf));
+    if let Some(csrf) = csrf {
+        request.extensions_mut().insert(CsrfToken(csrf));
+    }
     with_cookies(next.run(request).await, set_cookies)
 }
 
@@ -228,9 +229,12 @@ async fn session_token(
 }
 
 /// Passes the request on when it carries the CSRF token and does not come from another site.
-async fn check_csrf(request: Request, expected: &str) -> Result<Request, Error> {
+async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request, Error> {
     let refused = || {
         Error::new(Code::Forbidden, "the request lacks this page's CSRF token; reload the page and try again")
+    };
+    let Some(expected) = expected else {
+        return Err(refused());
     };
     if request.headers().get("sec-fetch-site").is_some_and(|site| site == "cross-site") {
         return Err(refused());
