@@ -38,8 +38,10 @@ fn free_port() -> u16 {
 
 impl Browser {
     pub async fn open(app: &TestApp, (width, height): (u32, u32)) -> Browser {
-        let driver_path = std::env::var("BOXOFFICE_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let chromium = std::env::var("BOXOFFICE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let driver_path =
+            std::env::var("BOXOFFICE_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium =
+            std::env::var("BOXOFFICE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         assert!(
             std::path::Path::new(&driver_path).exists(),
             "the browser tests need chromedriver at {driver_path}: run scripts/test, which installs it"
@@ -159,7 +161,8 @@ impl Browser {
     /// Saves a screenshot as `<name>.png` in the screenshots folder.
     pub async fn screenshot(&self, name: &str) {
         let folder = PathBuf::from(
-            option_env!("CARGO_TARGET_TMPDIR").map_or_else(|| std::env::temp_dir().display().to_string(), str::to_owned),
+            option_env!("CARGO_TARGET_TMPDIR")
+                .map_or_else(|| std::env::temp_dir().display().to_string(), str::to_owned),
         )
         .join("screenshots");
         std::fs::create_dir_all(&folder).unwrap();
@@ -170,7 +173,10 @@ impl Browser {
     /// Runs axe-core on the page and fails on any serious or critical violation.
     pub async fn assert_accessible(&self, page: &str) {
         let axe_path = std::env::var("BOXOFFICE_TEST_AXE").unwrap_or_else(|_| {
-            format!("{}/.cache/boxoffice/axe/node_modules/axe-core/axe.min.js", std::env::var("HOME").unwrap_or_default())
+            format!(
+                "{}/.cache/boxoffice/axe/node_modules/axe-core/axe.min.js",
+                std::env::var("HOME").unwrap_or_default()
+            )
         });
         let axe = std::fs::read_to_string(&axe_path)
             .unwrap_or_else(|_| panic!("axe-core at {axe_path}: run scripts/test, which installs it"));
@@ -389,14 +395,30 @@ async fn two_browsers_race_for_one_seat_and_the_one_who_lost_is_told() {
     let started = Instant::now();
     let mut disabled = disabled;
     while disabled.as_deref() != Some("true") {
-        assert!(started.elapsed() < Duration::from_secs(10), "the taken seat turns unavailable");
+        if started.elapsed() > Duration::from_secs(10) {
+            let label = loser.seat("Floor/A/1").await.attr("aria-label").await.unwrap();
+            let body = loser.text("main").await;
+            panic!("the taken seat did not turn unavailable: {label:?}\n{body}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
         disabled = loser.seat("Floor/A/1").await.attr("aria-disabled").await.unwrap();
     }
     assert!(!loser.seat_checked("Floor/A/1").await);
+    // The categories table follows the same stream.
+    let left = format!("[data-left='{}']", category(&event, 0));
+    let started = Instant::now();
+    while loser.text(&left).await != "31" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the count of the Floor category follows the sale"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     loser.screenshot("seat-taken-desktop").await;
-    let bookings: Value = app.get(&format!("/api/v1/events/{}/availability", id(&event)), None).await.json().await.unwrap();
-    let held = bookings["seats"].as_array().unwrap().iter().filter(|seat| seat["status"] != "available").count();
+    let bookings: Value =
+        app.get(&format!("/api/v1/events/{}/availability", id(&event)), None).await.json().await.unwrap();
+    let held =
+        bookings["seats"].as_array().unwrap().iter().filter(|seat| seat["status"] != "available").count();
     assert_eq!(held, 1);
     tokio::join!(first.close(), second.close());
 }

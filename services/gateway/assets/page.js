@@ -53,3 +53,23 @@ for (const form of document.querySelectorAll("form[data-once], form.hold-form"))
     for (const button of form.querySelectorAll("button[type=submit]")) button.setAttribute("aria-disabled", "true");
   });
 }
+
+// <table data-live-counts="stream URL">: what is left of each category, kept current. The seat
+// map shares its stream by announcing every reading (`boxoffice:availability`); a page without
+// a seat map opens the stream itself.
+const counts = document.querySelector("[data-live-counts]");
+if (counts) {
+  const show = (categories) => {
+    for (const category of categories) {
+      const cell = counts.querySelector(`[data-left="${CSS.escape(category.id)}"]`);
+      if (cell) cell.textContent = category.available === 0 ? "Sold out" : String(category.available);
+    }
+  };
+  document.addEventListener("boxoffice:availability", (event) => show(event.detail.categories));
+  if (!document.getElementById("seatmap")) {
+    const stream = new EventSource(counts.dataset.liveCounts);
+    const read = (event) => show(JSON.parse(event.data).categories);
+    stream.addEventListener("snapshot", read);
+    stream.addEventListener("changes", read);
+  }
+}

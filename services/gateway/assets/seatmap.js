@@ -290,6 +290,7 @@ export function mount(root) {
   const legend = h("ul", { class: "sm-legend" });
   const states = h("ul", { class: "sm-states" });
   const chosen = h("ul", { class: "sm-chosen" });
+  const chosenHeading = h("h3", { tabindex: "-1" }, "Your selection"); // focus target after removals
   const total = h("p", { class: "sm-total" });
   const holdBtn = h("button", { type: "button", class: "sm-btn sm-primary", disabled: true }, "Hold seats");
   const holdArea = h("div", { class: "sm-hold" });
@@ -301,7 +302,7 @@ export function mount(root) {
     h("span", { class: "sm-field" }, h("label", { for: bestQty.id }, "Seats"), bestQty), bestBtn);
   const side = h("div", { class: "sm-side" },
     h("h3", {}, "Prices"), legend, states,
-    h("h3", {}, "Your selection"), chosen, total, holdArea,
+    chosenHeading, chosen, total, holdArea,
     d.loginUrl ? null : h("h3", {}, "Or let us pick"), d.loginUrl ? null : bestForm);
   const mapWrap = h("div", { class: "sm-mapwrap" }, map, hint);
   const ui = h("div", { class: "sm-ui" }, toolbar, alertBox, statusBox, h("div", { class: "sm-body" }, mapWrap, side));
@@ -373,7 +374,8 @@ export function mount(root) {
       const b = sec.box, cx = (b.minX + b.maxX) / 2, cy = (b.minY + b.maxY) / 2;
       const fs = Math.min(1.6, Math.max(1, (b.maxX - b.minX) / 12));
       const avail = svg("text", { class: "sm-ov-avail", x: cx, y: cy, dy: "1.1em", "text-anchor": "middle" });
-      const g = svg("g", { class: `sm-sec${sec.count && catOf[sec.start] >= 0 ? ` c${catOf[sec.start] % PALETTE}` : ""}`, "data-section": si, "aria-hidden": "true" },
+      const cat = sec.count ? catOf[sec.start] : -1; // tints the overview shape
+      const g = svg("g", { class: `sm-sec${cat >= 0 ? ` c${cat % PALETTE}` : ""}`, "data-section": si, "aria-hidden": "true" },
         svg("polygon", { class: "sm-hull", points: convexHull(pts).map((p) => p.map((v) => v.toFixed(2)).join(",")).join(" ") }),
         svg("text", { class: "sm-label", x: cx, y: b.minY - pad - 0.4, "text-anchor": "middle", "font-size": fs }, sec.name),
         svg("text", { class: "sm-ov-name", x: cx, y: cy, "text-anchor": "middle" }, sec.name), avail);
@@ -390,7 +392,9 @@ export function mount(root) {
       const g = svg("g");
       for (let i = sec.start; i < sec.start + sec.count; i++) {
         const p = L.seats[i];
-        const el = svg("circle", { cx: p.x.toFixed(2), cy: p.y.toFixed(2), role: "checkbox", tabindex: "-1", "aria-checked": "false", "data-seat": ids[i] });
+        const el = svg("circle", {
+          cx: p.x.toFixed(2), cy: p.y.toFixed(2), role: "checkbox", tabindex: "-1", "aria-checked": "false", "data-seat": ids[i],
+        });
         els[i] = el;
         paint(i);
         g.append(el);
@@ -508,6 +512,8 @@ export function mount(root) {
   }
 
   function afterUpdate(categories) {
+    // The page's other live parts (the categories table) follow this stream instead of their own.
+    document.dispatchEvent(new CustomEvent("boxoffice:availability", { detail: { categories: categories || [] } }));
     for (const c of categories || []) catState.set(c.id, c);
     for (const el of legend.querySelectorAll(".sm-left")) {
       const c = catState.get(el.dataset.category);
@@ -550,7 +556,7 @@ export function mount(root) {
     chosen.replaceChildren(...list.map((i) => {
       const s = L.seats[i], c = cats[catOf[i]];
       const remove = h("button", { type: "button", class: "sm-btn sm-remove", "aria-label": `Remove seat ${seatName(s)}` }, "Remove");
-      remove.addEventListener("click", () => { toggle(i); (chosen.querySelector("button") || holdArea.firstChild)?.focus(); });
+      remove.addEventListener("click", () => { toggle(i); (chosen.querySelector("button") || chosenHeading).focus(); });
       return h("li", {}, h("span", {}, `${s.section}, row ${s.row}, seat ${s.number}`), " ",
         h("span", { class: "sm-price" }, formatPrice(c.price_cents, c.currency)), remove);
     }));
@@ -579,12 +585,12 @@ export function mount(root) {
     return out;
   }
 
-  fillBest.last = "";
+  let bestSig = null; // which categories the best-available select lists now
   function fillBest() {
     const open = cats.map((c, ci) => [c, ci]).filter(([c]) => c.kind === "seated" && (catState.get(c.id)?.available ?? 0) > 0);
     const sig = open.map(([c]) => c.id).join();
-    if (sig !== fillBest.last) {
-      fillBest.last = sig;
+    if (sig !== bestSig) {
+      bestSig = sig;
       const keep = bestCat.value;
       bestCat.replaceChildren(...open.map(([c]) => h("option", { value: c.id }, `${c.name} \u00b7 ${formatPrice(c.price_cents, c.currency)}`)));
       if (open.some(([c]) => c.id === keep)) bestCat.value = keep;
@@ -662,7 +668,10 @@ export function mount(root) {
       renderSelection();
       const names = gone.map((i) => seatName(L.seats[i]));
       shout(names.length
-        ? `Sorry, ${plural(names.length, "seat", "seats")} ${listWords(names)} ${plural(names.length, "is", "are")} no longer available and ${plural(names.length, "was", "were")} removed from your selection. Please check your seats and try again.`
+        ? (names.length === 1
+          ? `Sorry, seat ${names[0]} is no longer available and was removed from your selection.`
+          : `Sorry, seats ${listWords(names)} are no longer available and were removed from your selection.`) +
+          " Please check your seats and try again."
         : `${p.detail || "Some of these seats are no longer available."} The map has been refreshed.`);
       connect(); // a new connection starts with a fresh snapshot
     } else {

@@ -199,9 +199,11 @@ pub async fn pay(
         Err(status) => {
             let error = Error::from_status(&status);
             let problem = match error.code {
-                Code::PaymentDeclined => "Your payment was declined by the bank. Nothing was charged and your \
+                Code::PaymentDeclined => {
+                    "Your payment was declined by the bank. Nothing was charged and your \
                      tickets are still held: try another payment token before the hold ends."
-                    .to_owned(),
+                        .to_owned()
+                }
                 Code::HoldExpired => {
                     "Too late: the hold expired before the payment, so the tickets went back on sale. \
                      Nothing was charged."

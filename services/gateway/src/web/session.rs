@@ -129,11 +129,14 @@ pub struct CsrfToken(pub String);
 #[derive(Clone, Copy, Debug)]
 pub struct CookieAuthenticated;
 
+/// One refresh: made once, its answer shared.
+type Refresh = OnceCell<Result<pb::TokenPair, Error>>;
+
 /// Refreshes already made by this process, by refresh token, so that the requests a browser
 /// sends together with one expired access cookie share one refresh.
 #[derive(Default)]
 pub struct Refreshes {
-    recent: Mutex<HashMap<String, (Instant, Arc<OnceCell<Result<pb::TokenPair, Error>>>)>>,
+    recent: Mutex<HashMap<String, (Instant, Arc<Refresh>)>>,
 }
 
 impl Refreshes {
