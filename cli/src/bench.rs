@@ -464,12 +464,12 @@ async fn count_kafka_events(
     Ok((seen.len() as u64, started.elapsed().as_secs_f64()))
 }
 
-fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
+pub(crate) fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
     key.sign(&Claims::new(Uuid::now_v7(), role, Uuid::now_v7(), chrono::Utc::now()))
 }
 
 /// `count` customer tokens, signed on every core.
-fn mint_customers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<String>> {
+pub(crate) fn mint_customers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<String>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, count.max(1));
     let chunk = count.div_ceil(threads);
     std::thread::scope(|scope| {
@@ -490,13 +490,13 @@ fn mint_customers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<String>> {
 }
 
 /// The public API, for setup and read-back: any answer but the expected one is an error.
-struct Api {
-    client: Client,
-    base_url: String,
+pub(crate) struct Api {
+    pub(crate) client: Client,
+    pub(crate) base_url: String,
 }
 
 impl Api {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -524,13 +524,17 @@ impl Api {
 }
 
 /// The event on sale.
-struct Sale {
-    event_id: String,
+pub(crate) struct Sale {
+    pub(crate) event_id: String,
     category_id: String,
     capacity: u64,
 }
 
-async fn create_sale(api: &Api, organizer: &str, options: &FlashSaleOptions) -> anyhow::Result<Sale> {
+pub(crate) async fn create_sale(
+    api: &Api,
+    organizer: &str,
+    options: &FlashSaleOptions,
+) -> anyhow::Result<Sale> {
     let starts_at = chrono::Utc::now() + chrono::Duration::days(30);
     let ends_at = starts_at + chrono::Duration::hours(3);
     let time = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -1000,7 +1004,7 @@ fn percent_encoded(text: &str) -> String {
 }
 
 /// p50, p95, p99 and max of `latencies_us`, in milliseconds; zeros when there are none.
-fn percentiles_ms(mut latencies_us: Vec<u64>) -> [f64; 4] {
+pub(crate) fn percentiles_ms(mut latencies_us: Vec<u64>) -> [f64; 4] {
     latencies_us.sort_unstable();
     // Nearest rank: the smallest latency that at least `share` of the requests did not exceed.
     let at = |share: f64| -> f64 {

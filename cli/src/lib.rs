@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod data_dir;
+pub mod live_bench;
 mod messaging;
 mod secrets;
 

@@ -89,6 +89,10 @@ enum BenchCommand {
     /// read-back finds an inconsistency. Uses the same configuration as `serve`, whose signing
     /// key mints the organizer's and the buyers' tokens.
     FlashSale(boxoffice::bench::FlashSaleOptions),
+    /// What open seat-map pages cost: a seated event, seats held at a steady rate with no
+    /// viewer, then N availability streams open and idle, then both; prints the server's CPU and
+    /// memory in each phase (with --server-pid) and how far behind the sale the streams are.
+    Live(boxoffice::live_bench::LiveOptions),
 }
 
 #[derive(Subcommand)]
@@ -174,6 +178,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", report.table());
             println!("{}", report.json_line());
             anyhow::ensure!(report.consistent, "the read-back found inconsistencies: {:?}", report.problems);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Live(options) } => {
+            let report = boxoffice::live_bench::live(&options, &settings).await?;
+            print!("{}", report.table());
+            println!("{}", report.json_line());
             Ok(())
         }
         Command::Keys { .. } => unreachable!("handled before the settings are read"),
