@@ -515,3 +515,112 @@ async fn the_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     browser.assert_accessible("account").await;
     browser.close().await;
 }
+
+/// Browser benchmarks, run on demand (`scripts/bench/web`): their figures go to BENCHMARKS.md.
+mod bench {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a benchmark: scripts/bench/web runs it"]
+    async fn a_venue_of_20000_seats_becomes_interactive_and_follows_200_holds_a_second() {
+        super::a_venue_of_20000_seats_becomes_interactive_and_follows_200_holds_a_second().await
+    }
+}
+
+/// The event page of a 20,000-seat venue: the time from navigation to the seat map's
+/// `seatmap:ready` mark (drawn, with availability), measured by the browser; then seats held at
+/// 200 a second for ten seconds while the page is open, with the page's count of unavailable
+/// seats read every half second against the holds answered so far.
+async fn a_venue_of_20000_seats_becomes_interactive_and_follows_200_holds_a_second() {
+    const SEATS: u32 = 20_000;
+    const RATE: u32 = 200;
+    const SECONDS: u32 = 10;
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let sections: Vec<Value> = (0..8)
+        .map(|section| {
+            let rows: Vec<Value> =
+                (0..25).map(|row| json!({"label": format!("R{}", row + 1), "seats": 100})).collect();
+            json!({"name": format!("S{}", section + 1), "rows": rows, "x": (section % 4) * 110 - 165, "y": (section / 4) * 40 + 10})
+        })
+        .collect();
+    let venue = app.create_venue(&organizer.access, json!(sections)).await;
+    let names: Vec<String> = (1..=8).map(|section| format!("S{section}")).collect();
+    let mut body = event_body("Stadium Night", "2030-05-01T20:00:00Z");
+    body["venue_id"] = venue["id"].clone();
+    body["max_tickets_per_booking"] = json!(1);
+    body["categories"] = json!([
+        {"name": "Lower", "price_cents": 6000, "currency": "EUR", "sections": names[..4]},
+        {"name": "Upper", "price_cents": 3500, "currency": "EUR", "sections": names[4..]},
+    ]);
+    let event = app.create_event(&organizer.access, body).await;
+    let event = app.publish(&organizer.access, &id(&event)).await;
+    let seats: Vec<String> = serde_json::from_value(venue["seats"].clone()).unwrap();
+    assert_eq!(seats.len() as u32, SEATS);
+
+    let browser = Browser::open(&app, DESKTOP).await;
+    let mut ready_ms = Vec::new();
+    for _ in 0..3 {
+        browser.goto(&format!("/events/{}", id(&event))).await;
+        let started = Instant::now();
+        let ready = loop {
+            let mark = browser
+                .eval("const m = performance.getEntriesByName('seatmap:ready')[0]; return m ? m.startTime : null")
+                .await;
+            if let Some(ms) = mark.as_f64() {
+                break ms;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "the seat map never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        ready_ms.push(ready);
+    }
+    browser.screenshot("stadium-desktop").await;
+
+    let buyers: Vec<String> = (0..RATE * SECONDS).map(|_| app.mint_customer().1).collect();
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let driver = {
+        let (client, url, event_id, held) =
+            (app.client.clone(), app.url("/api/v1/bookings"), id(&event), held.clone());
+        let seats = seats.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(1) / RATE);
+            let mut holds = tokio::task::JoinSet::new();
+            for (index, token) in buyers.into_iter().enumerate() {
+                ticks.tick().await;
+                let (client, url, held) = (client.clone(), url.clone(), held.clone());
+                let body = json!({"event_id": event_id, "seats": [seats[index * 7 % seats.len()]]});
+                holds.spawn(async move {
+                    let response = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+                    if response.status() == reqwest::StatusCode::CREATED {
+                        held.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+            while holds.join_next().await.is_some() {}
+        })
+    };
+    let count = "return document.querySelectorAll('[data-seat][aria-disabled=true]').length";
+    let mut behind = Vec::new();
+    let started = Instant::now();
+    while !driver.is_finished() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let answered = held.load(std::sync::atomic::Ordering::SeqCst);
+        let shown = browser.eval(count).await.as_u64().unwrap() as u32;
+        behind.push(answered.saturating_sub(shown));
+    }
+    let total = held.load(std::sync::atomic::Ordering::SeqCst);
+    let caught_up = Instant::now();
+    while browser.eval(count).await.as_u64().unwrap() as u32 != total {
+        assert!(caught_up.elapsed() < Duration::from_secs(10), "the page catches up with the sale");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let catch_up_ms = caught_up.elapsed().as_millis();
+    let worst = behind.iter().copied().max().unwrap_or(0);
+    println!(
+        "bench web: {SEATS} seats; seatmap:ready after {:?} ms (three loads); {total} holds in {:.1} s; \
+         the page was at most {worst} seats ({:.2} s of sale) behind the holds answered; caught up {catch_up_ms} ms after the last",
+        ready_ms.iter().map(|ms| ms.round() as u64).collect::<Vec<_>>(),
+        started.elapsed().as_secs_f64(),
+        f64::from(worst) / f64::from(RATE),
+    );
+    browser.close().await;
+}

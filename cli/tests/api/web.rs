@@ -275,6 +275,13 @@ async fn a_buyer_holds_pays_and_cancels_with_plain_forms(backend: Backend) {
     assert!(page.contains("EUR 20.00") && page.contains("Standing"));
 
     let hold = format!("/events/{}/hold", id(&event));
+    let unreadable = buyer.submit(&hold, &[("quantity", "1")]).await;
+    assert_eq!(unreadable.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unreadable.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    let not_a_number =
+        buyer.submit(&hold, &[("category_id", &category(&event, 0)), ("quantity", "two")]).await;
+    assert_eq!(not_a_number.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(not_a_number.text().await.unwrap().contains("whole number"));
     let fields =
         [("category_id", category(&event, 0)), ("quantity", "2".into()), ("idempotency_key", "k-1".into())];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();

@@ -29,6 +29,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::routes::sales::CategoryAvailability as CategoryCounts;
 use crate::AppState;
 
 /// How often a watched event's availability is read.
@@ -49,15 +50,6 @@ fn status_byte(status: SeatStatus) -> u8 {
         SeatStatus::Held => b'h',
         SeatStatus::Sold => b's',
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-struct CategoryCounts {
-    id: String,
-    capacity: u32,
-    available: u32,
-    held: u32,
-    sold: u32,
 }
 
 /// One reading of an event's availability.
@@ -259,17 +251,7 @@ impl SeatOrder {
                 seats[index] = status_byte(status);
             }
         }
-        let categories = availability
-            .categories
-            .into_iter()
-            .map(|category| CategoryCounts {
-                id: category.id,
-                capacity: category.capacity,
-                available: category.available,
-                held: category.held,
-                sold: category.sold,
-            })
-            .collect();
+        let categories = availability.categories.into_iter().map(CategoryCounts::from_proto).collect();
         Ok(Snapshot { version, categories, seats, rendered: OnceLock::new() })
     }
 }

@@ -59,13 +59,25 @@ fn status_filter() -> Schema {
 // ---- Responses ----
 
 /// For every category and at every moment, `sold + held + available = capacity`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CategoryAvailability {
     pub id: String,
     pub capacity: u32,
     pub available: u32,
     pub held: u32,
     pub sold: u32,
+}
+
+impl CategoryAvailability {
+    pub fn from_proto(category: booking::CategoryAvailability) -> Self {
+        CategoryAvailability {
+            id: category.id,
+            capacity: category.capacity,
+            available: category.available,
+            held: category.held,
+            sold: category.sold,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,17 +99,7 @@ pub struct AvailabilityResponse {
 
 impl AvailabilityResponse {
     fn from_proto(availability: booking::Availability) -> ApiResult<Self> {
-        let categories = availability
-            .categories
-            .into_iter()
-            .map(|category| CategoryAvailability {
-                id: category.id,
-                capacity: category.capacity,
-                available: category.available,
-                held: category.held,
-                sold: category.sold,
-            })
-            .collect();
+        let categories = availability.categories.into_iter().map(CategoryAvailability::from_proto).collect();
         let seats = availability
             .seats
             .into_iter()
@@ -192,6 +194,31 @@ pub async fn availability(
     Ok(Json(AvailabilityResponse::from_proto(availability)?))
 }
 
+/// One event of the availability stream, for the OpenAPI document (each event of a
+/// `text/event-stream` is described by this schema).
+pub struct AvailabilityEvent;
+
+impl utoipa::PartialSchema for AvailabilityEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let event = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["snapshot", "changes"]))
+            .description(Some("`snapshot` first (and again after falling behind), then `changes`"));
+        let data = ObjectBuilder::new().schema_type(Type::String).content_media_type("application/json").description(Some(
+            "JSON. A snapshot: `{\"version\": 1, \"categories\": [{\"id\", \"capacity\", \"available\", \"held\", \"sold\"}], \"seats\": \"ahax\"}` with one character per seat of the venue's `seats` list (`a` available, `h` held, `s` sold, `x` not on sale). A change: the same `version` (one more than the last) and `categories`, and `seats` as `[[index, status], ...]` for the seats that changed.",
+        ));
+        ObjectBuilder::new()
+            .property("event", event)
+            .property("data", data)
+            .required("event")
+            .required("data")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AvailabilityEvent {}
+
 /// What is left to sell, pushed as it changes (Server-Sent Events), for pages that stay open: a
 /// `snapshot` event first, then `changes` events. Seats are numbered by their place in the
 /// venue's `seats` list: a snapshot's `seats` has one character per seat (`a` available, `h`
@@ -202,7 +229,7 @@ pub async fn availability(
 #[utoipa::path(get, path = "/events/{id}/availability/stream", tag = "events",
     params(("id" = uuid::Uuid, Path, description = "The event id")),
     responses(
-        (status = 200, description = "An endless `text/event-stream`; e.g. `event: snapshot` / `data: {\"version\":1,\"categories\":[{\"id\":\"…\",\"capacity\":4,\"available\":3,\"held\":1,\"sold\":0}],\"seats\":\"ahax\"}` then `event: changes` / `data: {\"version\":2,\"categories\":[…],\"seats\":[[0,\"s\"]]}`", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "An endless `text/event-stream` of `snapshot` and `changes` events", body = AvailabilityEvent, content_type = "text/event-stream"),
         NotFound, Unavailable,
     ))]
 pub async fn availability_stream(

@@ -6,13 +6,14 @@ use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use boxoffice_errors::{Code, Error};
 use boxoffice_proto::user as pb;
 use serde::Deserialize;
 
 use crate::routes::users::UserResponse;
-use crate::web::page::{render, render_with_status, safe_next, Chrome, PageError, Viewer};
+use crate::web::page::{
+    render, render_with_status, safe_next, Chrome, ConfirmPage, Notice, PageError, PageForm, Viewer,
+};
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,7 +80,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     chrome: Chrome,
-    Form(form): Form<LoginForm>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref()).to_owned();
     let request = pb::LoginRequest { email: form.email.clone(), password: form.password };
@@ -131,7 +132,7 @@ pub struct SignupForm {
 pub async fn signup(
     State(state): State<AppState>,
     chrome: Chrome,
-    Form(form): Form<SignupForm>,
+    PageForm(form): PageForm<SignupForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref()).to_owned();
     let request = pb::SignupRequest {
@@ -217,16 +218,11 @@ async fn account_page(
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct AccountNotice {
-    pub done: Option<String>,
-}
-
 /// `GET /account`.
 pub async fn account(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(notice): Query<AccountNotice>,
+    Query(notice): Query<Notice>,
 ) -> Result<Response, PageError> {
     let done = match notice.done.as_deref() {
         Some("names") => Some("Saved.".to_owned()),
@@ -246,7 +242,7 @@ pub struct NamesForm {
 pub async fn update_names(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<NamesForm>,
+    PageForm(form): PageForm<NamesForm>,
 ) -> Result<Response, PageError> {
     let request = pb::UpdateUserRequest {
         user_id: viewer.user.user_id.to_string(),
@@ -267,7 +263,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<PasswordForm>,
+    PageForm(form): PageForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let request = pb::ChangePasswordRequest {
         user_id: viewer.user.user_id.to_string(),
@@ -301,18 +297,6 @@ async fn refused_or(
     Ok(render_with_status(error.http_status(), &account_page(state, viewer, Some(problem), None).await?))
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    title: String,
-    question: String,
-    action: String,
-    confirm: String,
-    back: String,
-    ask_password: bool,
-}
-
 /// `GET /account/delete`: asks first.
 pub async fn confirm_delete(viewer: Viewer) -> Response {
     render(&ConfirmPage {
@@ -324,7 +308,6 @@ pub async fn confirm_delete(viewer: Viewer) -> Response {
         action: "/account/delete".to_owned(),
         confirm: "Delete my account".to_owned(),
         back: "/account".to_owned(),
-        ask_password: false,
     })
 }
 

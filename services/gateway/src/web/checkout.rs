@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use boxoffice_errors::{Code, Error};
 use boxoffice_proto::booking as pb;
 use boxoffice_proto::common::PageRequest;
@@ -22,7 +21,9 @@ use crate::auth::AuthUser;
 use crate::routes::bookings::dto::BookingResponse;
 use crate::routes::events::dto::EventResponse;
 use crate::routes::{non_empty, PathId};
-use crate::web::page::{money, render, render_with_status, Chrome, PageError, Viewer, When};
+use crate::web::page::{
+    money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, Viewer, When,
+};
 use crate::AppState;
 
 /// Bookings on one page of "My tickets".
@@ -153,12 +154,6 @@ fn booking_page(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Notice {
-    /// Set by the redirect after a payment or a cancellation.
-    pub done: Option<String>,
-}
-
 /// `GET /bookings/{id}`.
 pub async fn booking(
     State(state): State<AppState>,
@@ -187,7 +182,7 @@ pub async fn pay(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
     PathId(booking_id): PathId,
-    Form(form): Form<PayForm>,
+    PageForm(form): PageForm<PayForm>,
 ) -> Result<Response, PageError> {
     let request = pb::ConfirmBookingRequest {
         caller: Some(user.caller()),
@@ -221,18 +216,6 @@ pub async fn pay(
     }
 }
 
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    title: String,
-    question: String,
-    action: String,
-    confirm: String,
-    back: String,
-    ask_password: bool,
-}
-
 /// `GET /bookings/{id}/cancel`: asks before cancelling, saying what will happen.
 pub async fn confirm_cancel(
     State(state): State<AppState>,
@@ -264,7 +247,6 @@ pub async fn confirm_cancel(
         action: format!("/bookings/{booking_id}/cancel"),
         confirm: confirm.to_owned(),
         back: format!("/bookings/{booking_id}"),
-        ask_password: false,
     }))
 }
 

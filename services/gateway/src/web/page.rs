@@ -3,7 +3,7 @@
 //! pages ([`PageError`]), and the formatting of times and money for people.
 
 use askama::Template;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -85,6 +85,41 @@ pub fn safe_next(next: Option<&str>) -> &str {
             next
         }
         _ => "/",
+    }
+}
+
+/// `?done=...`: what the redirect after a change tells the page it leads to.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Notice {
+    pub done: Option<String>,
+}
+
+/// "Are you sure?": a page that asks before a change that cannot be undone, with one button
+/// that posts to `action` and a way back.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub question: String,
+    pub action: String,
+    pub confirm: String,
+    pub back: String,
+}
+
+/// A submitted form: a form that cannot be read (a field missing or of the wrong kind, a body
+/// that is not a form) is a 422 page naming the problem, not the framework's plain text.
+pub struct PageForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
+        axum::Form::<T>::from_request(request, state).await.map(|axum::Form(value)| PageForm(value)).map_err(
+            |rejection| {
+                PageError(Error::validation(format!("the form could not be read: {}", rejection.body_text())))
+            },
+        )
     }
 }
 

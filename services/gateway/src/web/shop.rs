@@ -6,7 +6,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use boxoffice_errors::{Code, Error};
 use boxoffice_proto::booking as booking_pb;
 use boxoffice_proto::common::PageRequest;
@@ -21,7 +20,7 @@ use crate::routes::events::dto::EventResponse;
 use crate::routes::non_empty;
 use crate::routes::venues::VenueResponse;
 use crate::routes::PathId;
-use crate::web::page::{money, render, render_with_status, Chrome, PageError, Viewer, When};
+use crate::web::page::{money, render, render_with_status, Chrome, PageError, PageForm, Viewer, When};
 use crate::AppState;
 
 /// Events on one page of the home page.
@@ -265,7 +264,7 @@ pub async fn hold(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
     PathId(event_id): PathId,
-    Form(form): Form<HoldForm>,
+    PageForm(form): PageForm<HoldForm>,
 ) -> Result<Response, PageError> {
     let quantity = match form.quantity.trim().parse::<u32>() {
         Ok(quantity) if quantity > 0 => quantity,
