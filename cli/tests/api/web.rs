@@ -20,6 +20,7 @@ on_both_backends!(
     a_buyer_holds_pays_and_cancels_with_plain_forms,
     a_customer_cannot_open_another_customers_booking,
     an_expired_hold_says_so_and_offers_to_try_again,
+    the_account_page_changes_names_and_password_and_deletes_the_account,
     the_availability_stream_sends_a_snapshot_then_only_what_changed,
 );
 
@@ -442,4 +443,46 @@ async fn the_availability_stream_sends_a_snapshot_then_only_what_changed(backend
     let unknown =
         app.get(&format!("/api/v1/events/{}/availability/stream", uuid::Uuid::new_v4()), None).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+async fn the_account_page_changes_names_and_password_and_deletes_the_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut visitor = Visitor::new(&app);
+    let email = email();
+    visitor.sign_up(&email).await;
+    let page = visitor.page("/account").await;
+    assert!(page.contains(&email) && page.contains("customer"));
+
+    let renamed = visitor.submit("/account", &[("first_name", "Grace"), ("last_name", "Hopper")]).await;
+    assert_eq!(location(&renamed), "/account?done=names");
+    let page = visitor.page(&location(&renamed)).await;
+    assert!(page.contains(r#"value="Grace""#) && page.contains("Saved."));
+    let empty = visitor.submit("/account", &[("first_name", " "), ("last_name", "Hopper")]).await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.text().await.unwrap().contains("first_name"));
+
+    let wrong = visitor
+        .submit(
+            "/account/password",
+            &[("current_password", "not it at all"), ("new_password", "a new secret phrase")],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("does not match the account"));
+    let changed = visitor
+        .submit(
+            "/account/password",
+            &[("current_password", "correct horse battery"), ("new_password", "a new secret phrase")],
+        )
+        .await;
+    assert_eq!(location(&changed), "/account?done=password");
+    assert_eq!(visitor.get("/account").await.status(), StatusCode::OK, "this session stays");
+    assert_eq!(app.login(&email, "a new secret phrase").await.status(), StatusCode::OK);
+
+    let ask = visitor.page("/account/delete").await;
+    assert!(ask.contains("cannot be undone"));
+    let deleted = visitor.submit("/account/delete", &[]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert!(!visitor.cookies.contains_key("bo_access"));
+    assert_eq!(app.login(&email, "a new secret phrase").await.status(), StatusCode::UNAUTHORIZED);
 }

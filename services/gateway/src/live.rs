@@ -12,6 +12,9 @@
 //! (`a` available, `h` held, `s` sold, `x` not on sale), and a `changes` frame lists only
 //! `[index, status]` pairs. Both carry every category's counts and a version that grows by one
 //! with each change; a stream that falls behind the shared frames gets a new snapshot.
+//!
+//! Metrics: `gateway_availability_watches` (events watched, each one upstream reader) and
+//! `gateway_availability_streams` (browsers following them).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -123,11 +126,6 @@ pub struct AvailabilityHub {
 }
 
 impl AvailabilityHub {
-    /// How many events are watched now.
-    pub fn watched(&self) -> usize {
-        self.watches.lock().expect("the hub is never poisoned").len()
-    }
-
     /// A stream of the event's availability: a snapshot first, then its changes. Fails (404) for
     /// an event the public cannot see.
     pub async fn stream(
@@ -146,6 +144,7 @@ impl AvailabilityHub {
                     watch
                 })
                 .clone();
+            metrics::gauge!("gateway_availability_watches").set(watches.len() as f64);
             // Subscribed under the lock: a watch never stops while a stream is joining it.
             let changes = watch.changes.subscribe();
             (watch, changes)
@@ -158,7 +157,7 @@ impl AvailabilityHub {
             .clone()
             .expect("waited for a reading")?;
         let stream = stream::unfold(
-            Follower { watch, changes, sent: None, pending: Some(first) },
+            Follower { watch, changes, sent: None, pending: Some(first), _counted: StreamCount::open() },
             |mut follower| async move {
                 let event = follower.next().await?;
                 Some((Ok(event), follower))
@@ -176,6 +175,23 @@ struct Follower {
     sent: Option<u64>,
     /// A snapshot to send next.
     pending: Option<Arc<Snapshot>>,
+    _counted: StreamCount,
+}
+
+/// Counts the open streams (`gateway_availability_streams`) while it lives.
+struct StreamCount;
+
+impl StreamCount {
+    fn open() -> StreamCount {
+        metrics::gauge!("gateway_availability_streams").increment(1.0);
+        StreamCount
+    }
+}
+
+impl Drop for StreamCount {
+    fn drop(&mut self) {
+        metrics::gauge!("gateway_availability_streams").decrement(1.0);
+    }
 }
 
 impl Follower {
@@ -256,6 +272,12 @@ impl SeatOrder {
     }
 }
 
+/// Stops counting an event as watched; its watch is ending.
+fn forget(watches: &mut HashMap<Uuid, Arc<Watch>>, event_id: Uuid) {
+    watches.remove(&event_id);
+    metrics::gauge!("gateway_availability_watches").set(watches.len() as f64);
+}
+
 /// The watch of one event: reads it every [`POLL_INTERVAL`] while anyone listens.
 async fn follow(state: AppState, event_id: Uuid, watch: Arc<Watch>) {
     let hub = state.live();
@@ -271,7 +293,7 @@ async fn follow(state: AppState, event_id: Uuid, watch: Arc<Watch>) {
             if since.elapsed() >= IDLE_GRACE {
                 let mut watches = hub.watches.lock().expect("the hub is never poisoned");
                 if watch.changes.receiver_count() == 0 {
-                    watches.remove(&event_id);
+                    forget(&mut watches, event_id);
                     return;
                 }
             }
@@ -303,14 +325,14 @@ async fn follow(state: AppState, event_id: Uuid, watch: Arc<Watch>) {
             }
             // Nothing to show yet: whoever waits is told, and the next viewer starts afresh.
             (Err(error), None) => {
-                hub.watches.lock().expect("the hub is never poisoned").remove(&event_id);
+                forget(&mut hub.watches.lock().expect("the hub is never poisoned"), event_id);
                 watch.current.send_replace(Some(Err(error)));
                 return;
             }
             // The viewers keep the last reading while the service is away.
             (Err(error), Some(_)) => {
                 if error.code == Code::NotFound {
-                    hub.watches.lock().expect("the hub is never poisoned").remove(&event_id);
+                    forget(&mut hub.watches.lock().expect("the hub is never poisoned"), event_id);
                     return;
                 }
                 tracing::debug!(%event_id, %error, "reading availability failed; retrying");

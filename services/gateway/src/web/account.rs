@@ -290,7 +290,6 @@ async fn refused_or(
     };
     let error = Error::from_status(&status);
     let problem = match error.code {
-        Code::InvalidCredentials => "The current password is wrong.".to_owned(),
         Code::ValidationFailed | Code::RateLimited => error.detail.clone(),
         _ => return Err(PageError(error)),
     };
