@@ -21,6 +21,8 @@ on_both_backends!(
     a_customer_cannot_open_another_customers_booking,
     an_expired_hold_says_so_and_offers_to_try_again,
     the_account_page_changes_names_and_password_and_deletes_the_account,
+    a_cancelled_event_keeps_its_bookings_readable_and_ends_its_streams,
+    tricky_requests_get_pages_not_loops_leaks_or_stale_sessions,
     the_availability_stream_sends_a_snapshot_then_only_what_changed,
 );
 
@@ -485,4 +487,86 @@ async fn the_account_page_changes_names_and_password_and_deletes_the_account(bac
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
     assert!(!visitor.cookies.contains_key("bo_access"));
     assert_eq!(app.login(&email, "a new secret phrase").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn a_cancelled_event_keeps_its_bookings_readable_and_ends_its_streams(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (organizer, event) = on_sale(&app, 5, 4).await;
+    let mut buyer = Visitor::new(&app);
+    buyer.sign_up(&email()).await;
+    let held = buyer
+        .submit(
+            &format!("/events/{}/hold", id(&event)),
+            &[("category_id", &category(&event, 0)), ("quantity", "1")],
+        )
+        .await;
+    let booking_page = location(&held);
+    let paid = buyer.submit(&format!("{booking_page}/pay"), &[("payment_token", "tok_ok")]).await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    let response = app.get(&format!("/api/v1/events/{}/availability/stream", id(&event)), None).await;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    assert_eq!(next_event(&mut stream, &mut buffer).await.0, "snapshot");
+
+    let cancelled =
+        app.post(&format!("/api/v1/events/{}/cancel", id(&event)), json!({}), Some(&organizer)).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let (kind, data) = next_event(&mut stream, &mut buffer).await;
+    assert_eq!(kind, "closed", "the stream says the event went off sale: {data}");
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = buyer.page(&booking_page).await;
+        if page.contains("Booking refunded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(page.contains("Booking refunded") && page.contains("no longer listed"), "{page}");
+    assert!(buyer.page("/bookings").await.contains("no longer listed"));
+}
+
+async fn tricky_requests_get_pages_not_loops_leaks_or_stale_sessions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up(&email()).await;
+    // A login link whose way back leaves the site, or breaks the header, goes home instead.
+    for next in ["/%09/evil.example/", "//evil.example", "/%0a", "/%5Cevil.example", "https://evil.example"] {
+        let response = visitor.get(&format!("/login?next={next}")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(location(&response), "/", "{next}");
+    }
+    // A page asked with a token it cannot use is shown to an anonymous visitor, not looped.
+    let response = Client::new().get(app.url("/login")).bearer_auth("garbage").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Ids and queries a page cannot read are pages too.
+    for path in ["/events/not-a-uuid", "/bookings/not-a-uuid", "/?q=a&q=b"] {
+        let response = visitor.get(path).await;
+        assert!(response.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(response.status().is_client_error(), "{path}");
+    }
+    // What a cookie unlocks through the API is kept by no cache.
+    let me = visitor.api(reqwest::Method::GET, "/api/v1/users/me", Value::Null, false).await;
+    assert_eq!(me.headers()["cache-control"], "private, no-store");
+    // A sibling subdomain is another site.
+    let response = Client::new()
+        .post(app.url("/account"))
+        .header(COOKIE, visitor.cookie_header())
+        .header("sec-fetch-site", "same-site")
+        .form(&[("csrf", visitor.csrf().as_str()), ("first_name", "X"), ("last_name", "Y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Logging out with an expired access cookie clears the session, and sets no renewed one.
+    visitor.cookies.remove("bo_access");
+    let out = visitor.submit("/logout", &[]).await;
+    let set: Vec<String> =
+        out.headers().get_all(SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+    assert!(
+        set.iter()
+            .filter(|c| c.starts_with("bo_access=") || c.starts_with("bo_refresh="))
+            .all(|c| c.contains("Max-Age=0")),
+        "{set:?}"
+    );
+    assert!(!visitor.cookies.contains_key("bo_refresh"));
 }

@@ -12,29 +12,27 @@ for (const time of document.querySelectorAll("time[data-local]")) {
   if (!Number.isNaN(at.getTime())) time.textContent = dateFormat.format(at);
 }
 
-// <span data-countdown="RFC 3339">: minutes and seconds left of a hold. When it runs out the
-// page says so (the server has the last word: reloading shows the booking as expired).
+// <span data-countdown="RFC 3339" data-seconds-left="N">: minutes and seconds left of a hold,
+// counted from the server's own reckoning of the time left (a device's clock may be wrong).
+// When it runs out the page says so; paying stays possible, since the server has the last word.
 for (const countdown of document.querySelectorAll("[data-countdown]")) {
-  const end = new Date(countdown.dataset.countdown).getTime();
+  const left = Number(countdown.dataset.secondsLeft);
+  const end = performance.now() + (Number.isFinite(left) ? left : 0) * 1000;
   const box = countdown.closest(".hold") || document;
   const expired = box.querySelector(".countdown-expired");
-  const announce = (text) => { countdown.setAttribute("aria-label", text); };
   let lastMinute = null;
   const tick = () => {
-    const left = Math.max(0, Math.round((end - Date.now()) / 1000));
-    const minutes = Math.floor(left / 60);
-    const seconds = String(left % 60).padStart(2, "0");
-    countdown.textContent = `${minutes}:${seconds} left`;
+    const seconds = Math.max(0, Math.round((end - performance.now()) / 1000));
+    const minutes = Math.floor(seconds / 60);
+    countdown.textContent = `${minutes}:${String(seconds % 60).padStart(2, "0")} left`;
     // Screen readers hear the time once a minute, not every second.
     if (minutes !== lastMinute) {
       lastMinute = minutes;
-      announce(`${minutes} minutes left`);
+      countdown.setAttribute("aria-label", `${minutes} minutes left`);
     }
-    if (left === 0) {
+    if (seconds === 0) {
       clearInterval(timer);
-      countdown.textContent = "0:00 left";
       if (expired) expired.hidden = false;
-      for (const button of document.querySelectorAll(".pay-form button")) button.disabled = true;
     }
   };
   const timer = setInterval(tick, 1000);
@@ -43,7 +41,8 @@ for (const countdown of document.querySelectorAll("[data-countdown]")) {
 
 // <form data-once>: a second click while the first submission is on its way does nothing.
 // (The server is safe anyway: holds carry an idempotency key and a booking is charged once.)
-for (const form of document.querySelectorAll("form[data-once], form.hold-form")) {
+const onceForms = document.querySelectorAll("form[data-once], form.hold-form");
+for (const form of onceForms) {
   form.addEventListener("submit", (event) => {
     if (form.dataset.sent) {
       event.preventDefault();
@@ -53,6 +52,18 @@ for (const form of document.querySelectorAll("form[data-once], form.hold-form"))
     for (const button of form.querySelectorAll("button[type=submit]")) button.setAttribute("aria-disabled", "true");
   });
 }
+// A page the browser brings back with Back (its back/forward cache) is a new visit: its forms
+// may be sent again, and a hold form gets a new idempotency key, or it would name the booking
+// the first submission made.
+addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const form of onceForms) {
+    delete form.dataset.sent;
+    for (const button of form.querySelectorAll("button[type=submit]")) button.removeAttribute("aria-disabled");
+    const key = form.querySelector("input[name=idempotency_key]");
+    if (key && crypto.randomUUID) key.value = crypto.randomUUID();
+  }
+});
 
 // <table data-live-counts="stream URL">: what is left of each category, kept current. The seat
 // map shares its stream by announcing every reading (`boxoffice:availability`); a page without
@@ -71,5 +82,6 @@ if (counts) {
     const read = (event) => show(JSON.parse(event.data).categories);
     stream.addEventListener("snapshot", read);
     stream.addEventListener("changes", read);
+    stream.addEventListener("closed", () => stream.close());
   }
 }

@@ -317,7 +317,7 @@ export function mount(root) {
 
   // ---- State ----
   let event, L, ids, idIndex, cats = [], catOf, status, els, secGroups = [], secAvail, secTexts = [];
-  let max = 10, large = false, version = -1, rove = 0, es = null, busy = false;
+  let max = 10, large = false, version = -1, rove = 0, es = null, busy = false, offSale = false;
   const keys = new Map(); // request body → Idempotency-Key: a retry of the same request reuses it
   const selected = new Set();
   const catState = new Map(); // category id → {available, ...} from the stream
@@ -504,7 +504,15 @@ export function mount(root) {
       version = data.version ?? version;
       afterUpdate(data.categories);
     });
-    es.onerror = () => say(es.readyState === EventSource.CLOSED
+    // The event went off sale (cancelled): nothing can be held any more.
+    es.addEventListener("closed", () => {
+      es.close();
+      offSale = busy = true;
+      renderSelection();
+      syncBest();
+      shout("This event is no longer on sale: nothing can be held. It may have been cancelled.");
+    });
+    es.onerror = () => offSale || say(es.readyState === EventSource.CLOSED
       ? "Live availability has stopped. Reload the page to see which seats are free."
       : "Reconnecting to live availability\u2026");
   }
@@ -690,7 +698,7 @@ export function mount(root) {
   }
 
   function finish() {
-    busy = false;
+    busy = offSale;
     holdBtn.removeAttribute("aria-busy");
     say("");
     renderSelection();
@@ -999,5 +1007,9 @@ export function mount(root) {
 
 if (typeof document !== "undefined") {
   const el = document.getElementById("seatmap");
-  if (el) mount(el);
+  if (el) {
+    mount(el);
+    // The page's plain "best available" form is for browsers without script; the map has its own.
+    for (const form of document.querySelectorAll("form.hold-form[data-seated-only]")) form.hidden = true;
+  }
 }

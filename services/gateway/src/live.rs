@@ -11,7 +11,8 @@
 //! seat list (`GET /api/v1/venues/{id}`, `seats`), a `snapshot` gives one character per seat
 //! (`a` available, `h` held, `s` sold, `x` not on sale), and a `changes` frame lists only
 //! `[index, status]` pairs. Both carry every category's counts and a version that grows by one
-//! with each change; a stream that falls behind the shared frames gets a new snapshot.
+//! with each change; a stream that falls behind the shared frames gets a new snapshot. An event
+//! that goes off sale (cancelled) ends its streams with a `closed` event.
 //!
 //! Metrics: `gateway_availability_watches` (events watched, each one upstream reader) and
 //! `gateway_availability_streams` (browsers following them).
@@ -107,15 +108,22 @@ impl Snapshot {
 
 /// A frame shared by every stream of an event.
 #[derive(Clone)]
-struct Changes {
-    version: u64,
-    data: Arc<str>,
+enum Frame {
+    Changes {
+        version: u64,
+        data: Arc<str>,
+    },
+    /// The event is no longer on sale (cancelled, or unpublished): the streams end.
+    Closed,
 }
+
+/// The data of the last frame of a stream whose event went off sale.
+const CLOSED: &str = r#"{"reason":"the event is no longer on sale"}"#;
 
 type Current = Option<Result<Arc<Snapshot>, Error>>;
 
 struct Watch {
-    changes: broadcast::Sender<Changes>,
+    changes: broadcast::Sender<Frame>,
     current: watch::Sender<Current>,
 }
 
@@ -157,7 +165,14 @@ impl AvailabilityHub {
             .clone()
             .expect("waited for a reading")?;
         let stream = stream::unfold(
-            Follower { watch, changes, sent: None, pending: Some(first), _counted: StreamCount::open() },
+            Follower {
+                watch,
+                changes,
+                sent: None,
+                pending: Some(first),
+                closed: false,
+                _counted: StreamCount::open(),
+            },
             |mut follower| async move {
                 let event = follower.next().await?;
                 Some((Ok(event), follower))
@@ -170,11 +185,13 @@ impl AvailabilityHub {
 /// One browser's stream.
 struct Follower {
     watch: Arc<Watch>,
-    changes: broadcast::Receiver<Changes>,
+    changes: broadcast::Receiver<Frame>,
     /// The version the browser has.
     sent: Option<u64>,
     /// A snapshot to send next.
     pending: Option<Arc<Snapshot>>,
+    /// The `closed` frame was sent: the stream ends.
+    closed: bool,
     _counted: StreamCount,
 }
 
@@ -196,16 +213,25 @@ impl Drop for StreamCount {
 
 impl Follower {
     async fn next(&mut self) -> Option<Event> {
+        if self.closed {
+            return None;
+        }
         loop {
             if let Some(snapshot) = self.pending.take() {
                 self.sent = Some(snapshot.version);
                 return Some(Event::default().event("snapshot").data(&*snapshot.frame()));
             }
             match self.changes.recv().await {
-                Ok(changes) if self.sent.is_some_and(|sent| changes.version <= sent) => continue,
-                Ok(changes) => {
-                    self.sent = Some(changes.version);
-                    return Some(Event::default().event("changes").data(&*changes.data));
+                Ok(Frame::Changes { version, .. }) if self.sent.is_some_and(|sent| version <= sent) => {
+                    continue
+                }
+                Ok(Frame::Changes { version, data }) => {
+                    self.sent = Some(version);
+                    return Some(Event::default().event("changes").data(&*data));
+                }
+                Ok(Frame::Closed) => {
+                    self.closed = true;
+                    return Some(Event::default().event("closed").data(CLOSED));
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let current = self.watch.current.borrow().clone();
@@ -321,7 +347,7 @@ async fn follow(state: AppState, event_id: Uuid, watch: Arc<Watch>) {
                 let snapshot = Arc::new(snapshot);
                 last = Some(snapshot.clone());
                 watch.current.send_replace(Some(Ok(snapshot)));
-                let _ = watch.changes.send(Changes { version, data });
+                let _ = watch.changes.send(Frame::Changes { version, data });
             }
             // Nothing to show yet: whoever waits is told, and the next viewer starts afresh.
             (Err(error), None) => {
@@ -329,10 +355,12 @@ async fn follow(state: AppState, event_id: Uuid, watch: Arc<Watch>) {
                 watch.current.send_replace(Some(Err(error)));
                 return;
             }
-            // The viewers keep the last reading while the service is away.
+            // The viewers keep the last reading while the service is away; an event gone off
+            // sale ends their streams with a last frame that says so.
             (Err(error), Some(_)) => {
                 if error.code == Code::NotFound {
                     forget(&mut hub.watches.lock().expect("the hub is never poisoned"), event_id);
+                    let _ = watch.changes.send(Frame::Closed);
                     return;
                 }
                 tracing::debug!(%event_id, %error, "reading availability failed; retrying");

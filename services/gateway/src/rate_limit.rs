@@ -23,18 +23,27 @@ pub async fn limit_auth(State(state): State<AppState>, request: Request, next: N
     let (Some(peer), true) = (peer, limit > 0) else {
         return next.run(request).await;
     };
+    // The web app's login and signup forms are limited with the API's endpoints, and answered
+    // as pages.
+    let is_api = request.uri().path().starts_with("/api/");
+    let answer = move |error: Error| {
+        if is_api {
+            ApiError(error).into_response()
+        } else {
+            crate::web::page::PageError(error).into_response()
+        }
+    };
     let key = format!("rate:auth:{peer}");
     match state.kv().incr_in_window(&key, WINDOW).await {
         Ok(count) if count > u64::from(limit) => {
             let retry_after = state.kv().ttl(&key).await.ok().flatten().unwrap_or(WINDOW);
             metrics::counter!("http_rate_limited_total", "scope" => "auth").increment(1);
-            ApiError(Error::rate_limited(
+            answer(Error::rate_limited(
                 "too many signup, login or refresh requests from this address; slow down",
                 retry_after.max(Duration::from_secs(1)),
             ))
-            .into_response()
         }
         Ok(_) => next.run(request).await,
-        Err(error) => ApiError(Error::unavailable(format!("{error:#}"))).into_response(),
+        Err(error) => answer(Error::unavailable(format!("{error:#}"))),
     }
 }

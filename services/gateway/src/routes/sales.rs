@@ -203,8 +203,11 @@ impl utoipa::PartialSchema for AvailabilityEvent {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         let event = ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(["snapshot", "changes"]))
-            .description(Some("`snapshot` first (and again after falling behind), then `changes`"));
+            .enum_values(Some(["snapshot", "changes", "closed"]))
+            .description(Some(
+                "`snapshot` first (and again after falling behind), then `changes`; `closed` (data \
+                 `{\"reason\": ...}`) when the event goes off sale, and the stream ends",
+            ));
         let data = ObjectBuilder::new().schema_type(Type::String).content_media_type("application/json").description(Some(
             "JSON. A snapshot: `{\"version\": 1, \"categories\": [{\"id\", \"capacity\", \"available\", \"held\", \"sold\"}], \"seats\": \"ahax\"}` with one character per seat of the venue's `seats` list (`a` available, `h` held, `s` sold, `x` not on sale). A change: the same `version` (one more than the last) and `categories`, and `seats` as `[[index, status], ...]` for the seats that changed.",
         ));
@@ -224,7 +227,8 @@ impl utoipa::ToSchema for AvailabilityEvent {}
 /// venue's `seats` list: a snapshot's `seats` has one character per seat (`a` available, `h`
 /// held, `s` sold, `x` not on sale) and a change lists `[index, status]` pairs; both carry every
 /// category's counts and a `version` that grows with each change. A stream that falls behind is
-/// sent a new snapshot. Published events only. The gateway reads each watched event once for
+/// sent a new snapshot; a stream whose event goes off sale (cancelled) gets a `closed` event and
+/// ends. Published events only. The gateway reads each watched event once for
 /// all its streams, four times a second.
 #[utoipa::path(get, path = "/events/{id}/availability/stream", tag = "events",
     params(("id" = uuid::Uuid, Path, description = "The event id")),

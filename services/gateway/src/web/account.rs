@@ -2,7 +2,7 @@
 //! cookies of `session.rs`), and the account page: names, password, deleting the account.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use crate::routes::users::UserResponse;
 use crate::web::page::{
-    render, render_with_status, safe_next, Chrome, ConfirmPage, Notice, PageError, PageForm, Viewer,
+    render, render_with_status, safe_next, Chrome, ConfirmPage, Notice, PageError, PageForm, PageQuery,
+    Viewer,
 };
 use crate::AppState;
 
@@ -60,7 +61,7 @@ fn logged_in(state: &AppState, pair: &pb::TokenPair, next: &str) -> Response {
 }
 
 /// `GET /login`.
-pub async fn login_page(chrome: Chrome, Query(query): Query<NextQuery>) -> Response {
+pub async fn login_page(chrome: Chrome, PageQuery(query): PageQuery<NextQuery>) -> Response {
     let next = safe_next(query.next.as_deref()).to_owned();
     if chrome.viewer.is_some() {
         return Redirect::to(&next).into_response();
@@ -106,7 +107,7 @@ pub async fn login(
 }
 
 /// `GET /signup`.
-pub async fn signup_page(chrome: Chrome, Query(query): Query<NextQuery>) -> Response {
+pub async fn signup_page(chrome: Chrome, PageQuery(query): PageQuery<NextQuery>) -> Response {
     let next = safe_next(query.next.as_deref()).to_owned();
     render(&SignupPage {
         chrome,
@@ -178,6 +179,7 @@ pub async fn logout(State(state): State<AppState>, chrome: Chrome) -> Result<Res
             session_id: viewer.session_id.to_string(),
         };
         state.users().logout(request).await?;
+        state.revocations().catch_up().await;
     }
     let mut response = Redirect::to("/").into_response();
     for cookie in state.cookie_policy().clear_session() {
@@ -222,7 +224,7 @@ async fn account_page(
 pub async fn account(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(notice): Query<Notice>,
+    PageQuery(notice): PageQuery<Notice>,
 ) -> Result<Response, PageError> {
     let done = match notice.done.as_deref() {
         Some("names") => Some("Saved.".to_owned()),

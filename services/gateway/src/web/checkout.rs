@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use boxoffice_errors::{Code, Error};
@@ -20,9 +20,10 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::routes::bookings::dto::BookingResponse;
 use crate::routes::events::dto::EventResponse;
-use crate::routes::{non_empty, PathId};
+use crate::routes::non_empty;
 use crate::web::page::{
-    money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, Viewer, When,
+    money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, PageId, PageQuery,
+    Viewer, When,
 };
 use crate::AppState;
 
@@ -67,11 +68,22 @@ struct BookingPage {
     expired: bool,
     refunded: bool,
     expires_at: When,
+    /// The hold's time left by the server's clock, which the countdown counts from (a device's
+    /// clock may be wrong).
+    seconds_left: i64,
     lines: Vec<Line>,
     total: String,
     tickets: Vec<TicketView>,
     problem: Option<String>,
     done: Option<String>,
+}
+
+/// Seats in the order people expect: by section and row, then by number (9 before 10).
+fn seat_order(seat: &str) -> (String, String, u32) {
+    let mut parts = seat.splitn(3, '/');
+    let section = parts.next().unwrap_or_default().to_owned();
+    let row = parts.next().unwrap_or_default().to_owned();
+    (section, row, parts.next().and_then(|number| number.parse().ok()).unwrap_or(0))
 }
 
 /// A seat as people read it: `Floor, row A, seat 12`.
@@ -87,41 +99,60 @@ async fn load(
     state: &AppState,
     user: AuthUser,
     booking_id: Uuid,
-) -> Result<(BookingResponse, EventResponse), PageError> {
+) -> Result<(BookingResponse, Option<EventResponse>), PageError> {
     let request = pb::GetBookingRequest { caller: Some(user.caller()), booking_id: booking_id.to_string() };
     let booking = BookingResponse::from_proto(state.bookings().get_booking(request).await?.into_inner())?;
-    let event = state
-        .events()
-        .get_event(event_pb::GetEventRequest {
-            event_id: booking.event_id.to_string(),
-            caller: Some(user.caller()),
-        })
-        .await?
-        .into_inner();
-    Ok((booking, EventResponse::from_proto(event)?))
+    let event = event_of(state, user, booking.event_id).await?;
+    Ok((booking, event))
 }
+
+/// The event of a buyer's booking; `None` when its buyer may no longer see it (a cancelled
+/// event is its organizer's only), so that the booking still shows.
+async fn event_of(
+    state: &AppState,
+    user: AuthUser,
+    event_id: Uuid,
+) -> Result<Option<EventResponse>, PageError> {
+    let request = event_pb::GetEventRequest { event_id: event_id.to_string(), caller: Some(user.caller()) };
+    match state.events().get_event(request).await {
+        Ok(event) => Ok(Some(EventResponse::from_proto(event.into_inner())?)),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+/// What a booking says of an event its buyer can no longer see.
+const UNLISTED_EVENT: &str = "An event no longer listed (cancelled)";
 
 fn booking_page(
     chrome: Chrome,
     booking: BookingResponse,
-    event: EventResponse,
+    event: Option<EventResponse>,
     problem: Option<String>,
     done: Option<String>,
 ) -> BookingPage {
-    let names: HashMap<&str, &str> =
-        event.categories.iter().map(|category| (category.id.as_str(), category.name.as_str())).collect();
+    let names: HashMap<&str, &str> = event
+        .iter()
+        .flat_map(|event| &event.categories)
+        .map(|category| (category.id.as_str(), category.name.as_str()))
+        .collect();
     let category = |id: &str| names.get(id).copied().unwrap_or("Ticket").to_owned();
     let mut lines = Vec::new();
     for item in &booking.items {
-        let price = money(item.unit_price_cents, &booking.currency);
-        lines.push(Line { what: format!("{} × {}", item.quantity, category(&item.category_id)), price });
+        let price = money(item.unit_price_cents * i64::from(item.quantity), &booking.currency);
+        let each = money(item.unit_price_cents, &booking.currency);
+        lines.push(Line {
+            what: format!("{} × {} at {each}", item.quantity, category(&item.category_id)),
+            price,
+        });
     }
     for seat in &booking.seats {
         lines.push(Line { what: seat_text(seat), price: String::new() });
     }
-    let tickets = booking
-        .tickets
-        .iter()
+    let mut tickets: Vec<&_> = booking.tickets.iter().collect();
+    tickets.sort_by_key(|ticket| ticket.seat.as_deref().map(seat_order));
+    let tickets = tickets
+        .into_iter()
         .map(|ticket| TicketView {
             id: ticket.id,
             what: match &ticket.seat {
@@ -136,9 +167,12 @@ fn booking_page(
         chrome,
         id: booking.id,
         event_id: booking.event_id,
-        event_name: event.name,
-        city: event.city,
-        starts_at: When::parse(&event.starts_at),
+        event_name: event.as_ref().map_or_else(|| UNLISTED_EVENT.to_owned(), |event| event.name.clone()),
+        city: event.as_ref().map(|event| event.city.clone()).unwrap_or_default(),
+        starts_at: When::parse(event.as_ref().map_or("", |event| event.starts_at.as_str())),
+        seconds_left: chrono::DateTime::parse_from_rfc3339(&booking.expires_at)
+            .map(|at| (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds().max(0))
+            .unwrap_or(0),
         status: booking.status.as_str(),
         status_text: status_text(booking.status),
         pending: booking.status == BookingStatus::Pending,
@@ -158,8 +192,8 @@ fn booking_page(
 pub async fn booking(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
-    PathId(booking_id): PathId,
-    Query(notice): Query<Notice>,
+    PageId(booking_id): PageId,
+    PageQuery(notice): PageQuery<Notice>,
 ) -> Result<Response, PageError> {
     let (booking, event) = load(&state, user, booking_id).await?;
     let done = match notice.done.as_deref() {
@@ -181,7 +215,7 @@ pub struct PayForm {
 pub async fn pay(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
-    PathId(booking_id): PathId,
+    PageId(booking_id): PageId,
     PageForm(form): PageForm<PayForm>,
 ) -> Result<Response, PageError> {
     let request = pb::ConfirmBookingRequest {
@@ -220,21 +254,22 @@ pub async fn pay(
 pub async fn confirm_cancel(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
-    PathId(booking_id): PathId,
+    PageId(booking_id): PageId,
 ) -> Result<Response, PageError> {
     let (booking, event) = load(&state, user, booking_id).await?;
+    let event_name = event.map_or_else(|| UNLISTED_EVENT.to_lowercase(), |event| event.name);
     let total = money(booking.total_cents, &booking.currency);
     let (title, question, confirm) = match booking.status {
         BookingStatus::Pending => (
             "Release these tickets?",
-            format!("Your held tickets for {} go back on sale at once. Nothing was charged.", event.name),
+            format!("Your held tickets for {event_name} go back on sale at once. Nothing was charged."),
             "Release the tickets",
         ),
         BookingStatus::Confirmed => (
             "Cancel and refund?",
             format!(
-                "Your tickets for {} stop working at once and {total} is refunded. This cannot be undone.",
-                event.name
+                "Your tickets for {event_name} stop working at once and {total} is refunded. This cannot be \
+                 undone."
             ),
             "Cancel and refund",
         ),
@@ -254,7 +289,7 @@ pub async fn confirm_cancel(
 pub async fn cancel(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
-    PathId(booking_id): PathId,
+    PageId(booking_id): PageId,
 ) -> Result<Response, PageError> {
     let request =
         pb::CancelBookingRequest { caller: Some(user.caller()), booking_id: booking_id.to_string() };
@@ -305,7 +340,7 @@ pub struct PageCursor {
 pub async fn bookings(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
-    Query(query): Query<PageCursor>,
+    PageQuery(query): PageQuery<PageCursor>,
 ) -> Result<Response, PageError> {
     let request = pb::ListBookingsRequest {
         caller: Some(user.caller()),
@@ -315,23 +350,20 @@ pub async fn bookings(
     let next_page = page.next_cursor.as_ref().map(|cursor| {
         form_urlencoded::Serializer::new(String::from("/bookings?")).append_pair("cursor", cursor).finish()
     });
-    let mut events: HashMap<String, EventResponse> = HashMap::new();
+    let mut events: HashMap<String, Option<EventResponse>> = HashMap::new();
     let mut cards = Vec::with_capacity(page.items.len());
     for booking in page.items {
         let booking = BookingResponse::from_proto(booking)?;
         let key = booking.event_id.to_string();
         if !events.contains_key(&key) {
-            let request = event_pb::GetEventRequest { event_id: key.clone(), caller: Some(user.caller()) };
-            // An event its buyer may no longer see (a draft again, say) still lists the booking.
-            if let Ok(event) = state.events().get_event(request).await {
-                events.insert(key.clone(), EventResponse::from_proto(event.into_inner())?);
-            }
+            let event = event_of(&state, user, booking.event_id).await?;
+            events.insert(key.clone(), event);
         }
-        let event = events.get(&key);
+        let event = events.get(&key).and_then(Option::as_ref);
         let count: u32 = booking.items.iter().map(|item| item.quantity).sum();
         cards.push(BookingCard {
             id: booking.id,
-            event_name: event.map_or_else(|| "An event".to_owned(), |event| event.name.clone()),
+            event_name: event.map_or_else(|| UNLISTED_EVENT.to_owned(), |event| event.name.clone()),
             starts_at: When::parse(event.map_or("", |event| event.starts_at.as_str())),
             status: booking.status.as_str(),
             status_text: status_text(booking.status),

@@ -37,8 +37,13 @@ impl FromRequestParts<AppState> for Chrome {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let OptionalAuthUser(viewer) =
-            OptionalAuthUser::from_request_parts(parts, state).await.map_err(|error| PageError(error.0))?;
+        // A page treats a token it cannot use (expired, revoked, garbage) as no token: the
+        // visitor is anonymous, and may log in. A store that is away is still an error.
+        let viewer = match OptionalAuthUser::from_request_parts(parts, state).await {
+            Ok(OptionalAuthUser(viewer)) => viewer,
+            Err(error) if error.0.code == Code::Unauthorized => None,
+            Err(error) => return Err(PageError(error.0)),
+        };
         let csrf = parts.extensions.get::<CsrfToken>().map(|token| token.0.clone()).unwrap_or_default();
         Ok(Chrome { viewer, csrf })
     }
@@ -72,14 +77,16 @@ pub fn login_redirect(here: &str) -> Response {
     Redirect::to(&format!("/login?next={next}")).into_response()
 }
 
-/// Where a login may send the browser: a path of this site only, never another origin
-/// (`//evil.example` or `/\evil.example` would leave it).
+/// Where a login may send the browser: a path of this site only, never another origin. Only a
+/// path of plain visible ASCII is kept: `//evil.example`, `/\evil.example`, a tab or a newline
+/// that a browser strips (`/\t/evil.example`), or a scheme would leave the site or break the
+/// redirect's header.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(next)
             if next.starts_with('/')
                 && !next.starts_with("//")
-                && !next.contains('\\')
+                && next.bytes().all(|byte| byte.is_ascii_graphic() && byte != b'\\')
                 && !next.contains("://") =>
         {
             next
@@ -105,6 +112,39 @@ pub struct ConfirmPage {
     pub action: String,
     pub confirm: String,
     pub back: String,
+}
+
+/// The `{id}` of a page's path: one that is not a UUID names nothing, a 404 page.
+pub struct PageId(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageId {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let crate::routes::PathId(id) = crate::routes::PathId::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::not_found())?;
+        Ok(PageId(id))
+    }
+}
+
+/// A page's query: one that cannot be read (a field given twice, say) is a 422 page.
+pub struct PageQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| PageQuery(value))
+            .map_err(|rejection| {
+                PageError(Error::validation(format!(
+                    "the address could not be read: {}",
+                    rejection.body_text()
+                )))
+            })
+    }
 }
 
 /// A submitted form: a form that cannot be read (a field missing or of the wrong kind, a body
@@ -225,8 +265,18 @@ mod tests {
     #[test]
     fn a_login_only_sends_the_browser_back_to_this_site() {
         assert_eq!(safe_next(Some("/events/1?x=2")), "/events/1?x=2");
-        for refused in ["//evil.example", "/\\evil.example", "https://evil.example", "evil", "/x?u=http://e"]
-        {
+        for refused in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/x?u=http://e",
+            "/\t/evil.example",
+            "/\n",
+            "/ /evil.example",
+            "/\u{0b}x",
+            "/é",
+        ] {
             assert_eq!(safe_next(Some(refused)), "/", "{refused}");
         }
         assert_eq!(safe_next(None), "/");

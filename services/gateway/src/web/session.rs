@@ -14,7 +14,7 @@
 //! - **CSRF.** Every unsafe request to a page, and every unsafe API request that a cookie
 //!   authenticates, must carry the CSRF cookie's value in the `X-CSRF-Token` header or a `csrf`
 //!   form field (compared in constant time), and must not come from another site
-//!   (`Sec-Fetch-Site`). Bearer clients are untouched: a browser never adds their header by
+//!   (`Sec-Fetch-Site` of `cross-site` or `same-site`). Bearer clients are untouched: a browser never adds their header by
 //!   itself.
 
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -146,15 +146,22 @@ impl Refreshes {
             recent.retain(|_, (at, _)| at.elapsed() < REFRESH_REUSE_WINDOW);
             recent.entry(refresh_token.clone()).or_insert_with(|| (Instant::now(), Arc::default())).1.clone()
         };
-        cell.get_or_init(|| async {
-            let request = pb::RefreshRequest { refresh_token };
-            match state.users().refresh(request).await {
-                Ok(reply) => Ok(reply.into_inner()),
-                Err(status) => Err(Error::from_status(&status)),
-            }
-        })
-        .await
-        .clone()
+        let answer = cell
+            .get_or_init(|| async {
+                let request = pb::RefreshRequest { refresh_token: refresh_token.clone() };
+                match state.users().refresh(request).await {
+                    Ok(reply) => Ok(reply.into_inner()),
+                    Err(status) => Err(Error::from_status(&status)),
+                }
+            })
+            .await
+            .clone();
+        // Only an answer is shared: after a failure (the users service away, say) the next
+        // request tries again.
+        if answer.is_err() {
+            self.recent.lock().expect("the refresh table is never poisoned").remove(&refresh_token);
+        }
+        answer
     }
 }
 
@@ -196,7 +203,12 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
     if let Some(csrf) = csrf {
         request.extensions_mut().insert(CsrfToken(csrf));
     }
-    with_cookies(next.run(request).await, set_cookies)
+    let mut response = next.run(request).await;
+    // What a cookie unlocked is the browser's own: no cache may keep it, the browser included.
+    if by_cookie && is_api {
+        response.headers_mut().entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-store"));
+    }
+    with_cookies(response, set_cookies)
 }
 
 /// The access token the browser's cookies stand for: the access cookie while it is valid,
@@ -239,7 +251,10 @@ async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request,
     let Some(expected) = expected else {
         return Err(refused());
     };
-    if request.headers().get("sec-fetch-site").is_some_and(|site| site == "cross-site") {
+    // Only our own pages (`same-origin`) and the browser's own navigation (`none`) may change
+    // anything; a sibling subdomain (`same-site`) is another site.
+    if request.headers().get("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site")
+    {
         return Err(refused());
     }
     if let Some(sent) = request.headers().get(CSRF_HEADER) {
@@ -276,9 +291,16 @@ fn refuse(is_api: bool, error: Error) -> Response {
     }
 }
 
+/// Adds the middleware's cookies, except those the handler set itself (a logout's clearing
+/// cookies win over the session the middleware renewed on the way in).
 fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
+    let name =
+        |cookie: &HeaderValue| cookie.as_bytes().split(|&byte| byte == b'=').next().map(<[u8]>::to_vec);
+    let handled: Vec<Vec<u8>> = response.headers().get_all(SET_COOKIE).iter().filter_map(name).collect();
     for cookie in cookies {
-        response.headers_mut().append(SET_COOKIE, cookie);
+        if !name(&cookie).is_some_and(|name| handled.contains(&name)) {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
     }
     response
 }

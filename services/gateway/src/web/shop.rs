@@ -3,7 +3,7 @@
 //! seat map (`assets/seatmap.js`) holds chosen seats through the API instead.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use boxoffice_errors::{Code, Error};
@@ -19,8 +19,9 @@ use uuid::Uuid;
 use crate::routes::events::dto::EventResponse;
 use crate::routes::non_empty;
 use crate::routes::venues::VenueResponse;
-use crate::routes::PathId;
-use crate::web::page::{money, render, render_with_status, Chrome, PageError, PageForm, Viewer, When};
+use crate::web::page::{
+    money, render, render_with_status, Chrome, PageError, PageForm, PageId, PageQuery, Viewer, When,
+};
 use crate::AppState;
 
 /// Events on one page of the home page.
@@ -73,7 +74,7 @@ fn day_bound(day: &str, field: &str, end: bool) -> Result<Option<String>, Error>
 pub async fn home(
     State(state): State<AppState>,
     chrome: Chrome,
-    Query(query): Query<SearchQuery>,
+    PageQuery(query): PageQuery<SearchQuery>,
 ) -> Result<Response, PageError> {
     let bounds =
         day_bound(&query.from, "From", false).and_then(|from| Ok((from, day_bound(&query.to, "To", true)?)));
@@ -156,6 +157,9 @@ struct EventPage {
     sale_starts_at: Option<When>,
     categories: Vec<CategoryView>,
     seated: bool,
+    /// Every category is seated: with script, the seat map's own "best available" replaces the
+    /// form.
+    seated_only: bool,
     on_sale: bool,
     closed_reason: String,
     idempotency_key: Uuid,
@@ -211,6 +215,7 @@ async fn event_page(
         })
         .collect();
     let seated = categories.iter().any(|category| category.seated) && venue.is_some();
+    let seated_only = seated && categories.iter().all(|category| category.seated);
     let sale_started = event
         .sale_starts_at
         .as_deref()
@@ -219,7 +224,12 @@ async fn event_page(
     let sold_out = categories.iter().all(|category| category.available == 0);
     let (on_sale, closed_reason) = match event.status {
         EventStatus::Published if !sale_started => (false, "The sale has not started yet.".to_owned()),
-        EventStatus::Published if sold_out => (false, "Sold out.".to_owned()),
+        EventStatus::Published if sold_out => (
+            false,
+            "Sold out for now: every ticket is held or sold. Held tickets that are not paid in time come \
+             back on sale, so look again later."
+                .to_owned(),
+        ),
         EventStatus::Published => (true, String::new()),
         EventStatus::Draft => (false, "This event is a draft: it is not on sale.".to_owned()),
         EventStatus::Cancelled => (false, "This event was cancelled.".to_owned()),
@@ -233,6 +243,7 @@ async fn event_page(
         venue,
         categories,
         seated,
+        seated_only,
         on_sale,
         closed_reason,
         idempotency_key: Uuid::new_v4(),
@@ -244,7 +255,7 @@ async fn event_page(
 pub async fn event(
     State(state): State<AppState>,
     chrome: Chrome,
-    PathId(event_id): PathId,
+    PageId(event_id): PageId,
 ) -> Result<Response, PageError> {
     Ok(render(&event_page(&state, chrome, event_id, None).await?))
 }
@@ -263,7 +274,7 @@ pub struct HoldForm {
 pub async fn hold(
     State(state): State<AppState>,
     Viewer { user, chrome }: Viewer,
-    PathId(event_id): PathId,
+    PageId(event_id): PageId,
     PageForm(form): PageForm<HoldForm>,
 ) -> Result<Response, PageError> {
     let quantity = match form.quantity.trim().parse::<u32>() {
@@ -297,7 +308,17 @@ pub async fn hold(
                 return Err(PageError(error));
             }
             let status = error.http_status();
-            let page = event_page(&state, chrome, event_id, Some(error.detail)).await?;
+            let problem = match error.code {
+                Code::SoldOut => "Not enough tickets are left in this category for that many: try fewer, or \
+                                  another category. Tickets held by others come back if they are not paid."
+                    .to_owned(),
+                Code::IdempotencyConflict => {
+                    "This form was already used for another request: reload the page and try again."
+                        .to_owned()
+                }
+                _ => error.detail,
+            };
+            let page = event_page(&state, chrome, event_id, Some(problem)).await?;
             Ok(render_with_status(status, &page))
         }
     }
