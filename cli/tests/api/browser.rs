@@ -500,6 +500,13 @@ async fn the_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     browser.assert_accessible("event").await;
     browser.screenshot("event-phone").await;
     assert_eq!(browser.overflows().await, json!(false), "the event page fits a phone's width");
+    // A seat that would leave a single empty seat beside it (the row's first) is refused.
+    browser.seat("Floor/A/2").await.click().await.unwrap();
+    browser.button("Hold 1").await.click().await.unwrap();
+    browser.wait_for_text("empty on its own").await;
+    assert!(browser.path().await.starts_with("/events/"), "nothing was held");
+    browser.screenshot("orphan-refused-phone").await;
+    browser.seat("Floor/A/2").await.click().await.unwrap();
     browser.seat("Floor/A/5").await.click().await.unwrap();
     browser.button("Hold 1").await.click().await.unwrap();
     browser.find("[data-countdown]").await;

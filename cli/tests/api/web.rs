@@ -535,6 +535,21 @@ async fn tricky_requests_get_pages_not_loops_leaks_or_stale_sessions(backend: Ba
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
         assert_eq!(location(&response), "/", "{next}");
     }
+    // The login form is limited with the API's credential endpoints, and answers as a page.
+    let mut settings = crate::helpers::fresh_settings(backend).await;
+    settings.auth_rate_limit_per_minute = 2;
+    let limited_app = TestApp::start(backend, settings).await;
+    let mut guesser = Visitor::new(&limited_app);
+    guesser.page("/login").await;
+    let mut last = None;
+    for _ in 0..3 {
+        last =
+            Some(guesser.submit("/login", &[("email", "x@example.com"), ("password", "wrong guess")]).await);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(last.headers().contains_key("retry-after"));
+    assert!(last.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     // A page asked with a token it cannot use is shown to an anonymous visitor, not looped.
     let response = Client::new().get(app.url("/login")).bearer_auth("garbage").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

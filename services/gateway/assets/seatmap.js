@@ -313,7 +313,12 @@ export function mount(root) {
   else holdArea.append(holdBtn);
 
   const say = (text) => { statusBox.textContent = text; };
-  const shout = (...parts) => { alertBox.replaceChildren(...parts); };
+  const shout = (...parts) => {
+    alertBox.replaceChildren(...parts);
+    // On a phone the Hold button is far below the message: bring the message into view.
+    const box = alertBox.getBoundingClientRect();
+    if (parts.length && (box.top < 0 || box.bottom > innerHeight)) alertBox.scrollIntoView({ block: "center" });
+  };
 
   // ---- State ----
   let event, L, ids, idIndex, cats = [], catOf, status, els, secGroups = [], secAvail, secTexts = [];

@@ -25,7 +25,13 @@ pub async fn limit_auth(State(state): State<AppState>, request: Request, next: N
     };
     // The web app's login and signup forms are limited with the API's endpoints, and answered
     // as pages.
-    let is_api = request.uri().path().starts_with("/api/");
+    // Inside the API's nested router the path has lost its `/api/v1`: the original URI has it.
+    let is_api = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or(request.uri(), |original| &original.0)
+        .path()
+        .starts_with("/api/");
     let answer = move |error: Error| {
         if is_api {
             ApiError(error).into_response()

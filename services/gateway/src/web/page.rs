@@ -225,13 +225,19 @@ impl IntoResponse for PageError {
             return login_redirect("/");
         }
         let status = error.http_status();
+        let retry_after = error.retry_after;
         let page = ErrorPage {
             chrome: Chrome { viewer: None, csrf: String::new() },
             status: status.as_u16(),
             title: error.code.title(),
             detail: error.detail,
         };
-        render_with_status(status, &page)
+        let mut response = render_with_status(status, &page);
+        if let Some(wait) = retry_after {
+            let seconds = HeaderValue::from(wait.as_secs().max(1));
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        response
     }
 }
 
