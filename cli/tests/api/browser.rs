@@ -143,7 +143,11 @@ impl Browser {
     pub async fn wait_for_text(&self, text: &str) {
         let started = Instant::now();
         loop {
-            let body = self.client.find(Locator::Css("body")).await.unwrap().text().await.unwrap_or_default();
+            // Between two pages there may be no body for a moment: that is "not yet".
+            let body = match self.client.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if body.contains(text) {
                 return;
             }

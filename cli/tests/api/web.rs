@@ -272,6 +272,9 @@ async fn a_buyer_holds_pays_and_cancels_with_plain_forms(backend: Backend) {
     let (_, event) = on_sale(&app, 5, 0).await;
     let mut buyer = Visitor::new(&app);
     buyer.sign_up(&email()).await;
+    let backwards = buyer.get("/?from=2030-05-02&to=2030-05-01").await;
+    assert_eq!(backwards.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(backwards.text().await.unwrap().contains("on or before"));
     let home = buyer.page("/?q=On+Sale").await;
     assert!(home.contains(&format!("/events/{}", id(&event))), "the search finds the event");
     let page = buyer.page(&format!("/events/{}", id(&event))).await;

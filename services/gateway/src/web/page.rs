@@ -21,6 +21,9 @@ use crate::AppState;
 pub struct Chrome {
     pub viewer: Option<AuthUser>,
     pub csrf: String,
+    /// An error page does not know who is looking: it offers neither logging in nor the
+    /// account's links.
+    pub viewer_unknown: bool,
 }
 
 impl Chrome {
@@ -45,7 +48,7 @@ impl FromRequestParts<AppState> for Chrome {
             Err(error) => return Err(PageError(error.0)),
         };
         let csrf = parts.extensions.get::<CsrfToken>().map(|token| token.0.clone()).unwrap_or_default();
-        Ok(Chrome { viewer, csrf })
+        Ok(Chrome { viewer, csrf, viewer_unknown: false })
     }
 }
 
@@ -227,7 +230,7 @@ impl IntoResponse for PageError {
         let status = error.http_status();
         let retry_after = error.retry_after;
         let page = ErrorPage {
-            chrome: Chrome { viewer: None, csrf: String::new() },
+            chrome: Chrome { viewer: None, csrf: String::new(), viewer_unknown: true },
             status: status.as_u16(),
             title: error.code.title(),
             detail: error.detail,

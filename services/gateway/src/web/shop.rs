@@ -76,8 +76,15 @@ pub async fn home(
     chrome: Chrome,
     PageQuery(query): PageQuery<SearchQuery>,
 ) -> Result<Response, PageError> {
-    let bounds =
-        day_bound(&query.from, "From", false).and_then(|from| Ok((from, day_bound(&query.to, "To", true)?)));
+    let bounds = day_bound(&query.from, "From", false)
+        .and_then(|from| Ok((from, day_bound(&query.to, "To", true)?)))
+        .and_then(|(from, to)| match (&from, &to) {
+            // RFC 3339 times of one offset (UTC here) order as text.
+            (Some(start), Some(end)) if start > end => {
+                Err(Error::validation("From: pick a day on or before the To day"))
+            }
+            _ => Ok((from, to)),
+        });
     let (from, to) = match bounds {
         Ok(bounds) => bounds,
         Err(error) => {
