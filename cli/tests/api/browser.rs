@@ -105,11 +105,21 @@ impl Browser {
 
     /// The element, waiting up to ten seconds for it to appear.
     pub async fn find(&self, css: &str) -> Element {
-        match self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
-            Ok(element) => element,
-            Err(error) => {
-                let source = self.client.source().await.unwrap_or_default();
-                panic!("no {css} on {}: {error}; the page is:\n{source}", self.path().await)
+        self.find_by(Locator::Css(css), css).await
+    }
+
+    /// Waits up to ten seconds for the element. A navigation in progress aborts a lookup: that
+    /// is "not yet", like an element not there.
+    async fn find_by(&self, locator: Locator<'_>, what: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            match self.client.find(locator).await {
+                Ok(element) => return element,
+                Err(error) if started.elapsed() > Duration::from_secs(10) => {
+                    let source = self.client.source().await.unwrap_or_default();
+                    panic!("no {what} on {}: {error}; the page is:\n{source}", self.path().await)
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }
@@ -127,12 +137,7 @@ impl Browser {
     /// The button whose text contains `text`.
     pub async fn button(&self, text: &str) -> Element {
         let xpath = format!("//button[contains(normalize-space(.), '{text}')]");
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|error| panic!("no button {text:?}: {error}"))
+        self.find_by(Locator::XPath(&xpath), &format!("button {text:?}")).await
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -320,19 +325,45 @@ async fn a_buyer_signs_up_picks_two_seats_by_mouse_and_keyboard_pays_and_sees_th
     browser.screenshot("home-desktop").await;
     browser.click(&format!("a[href='/events/{}']", id(&event))).await;
 
-    // The mouse picks one seat; the keyboard moves to its neighbour and picks it too.
+    // The keyboard alone: Tab from the top of the page reaches the map's one seat stop; the
+    // arrows move between neighbours; Enter picks.
     let first = browser.seat("Floor/B/4").await;
     browser.screenshot("event-desktop").await;
+    let mut tabs = 0;
+    let start = loop {
+        browser
+            .client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&char::from(Key::Tab).to_string())
+            .await
+            .unwrap();
+        let focused = browser.client.active_element().await.unwrap();
+        if let Some(seat) = focused.attr("data-seat").await.unwrap() {
+            break seat;
+        }
+        tabs += 1;
+        assert!(tabs < 80, "Tab never reached the seat map");
+    };
+    let press = |key: Key| {
+        let browser = &browser;
+        async move {
+            let focused = browser.client.active_element().await.unwrap();
+            focused.send_keys(&char::from(key).to_string()).await.unwrap();
+            browser.client.active_element().await.unwrap().attr("data-seat").await.unwrap()
+        }
+    };
+    let right = press(Key::Right).await;
+    assert!(right.is_some() && right.as_deref() != Some(start.as_str()), "the arrow moved the focus");
+    assert_eq!(press(Key::Left).await.as_deref(), Some(start.as_str()));
+    press(Key::Enter).await;
+    assert!(browser.seat_checked(&start).await, "the keyboard picked {start}");
+    // The mouse picks another.
     first.click().await.unwrap();
     assert!(browser.seat_checked("Floor/B/4").await);
     let label = first.attr("aria-label").await.unwrap().unwrap_or_default();
     assert!(label.contains("Floor") && label.contains("row B") && label.contains("seat 4"), "{label}");
-    // WebDriver focuses the seat it types into, as Tab would; the arrow moves the focus on.
-    first.send_keys(&char::from(Key::Right).to_string()).await.unwrap();
-    let focused = browser.client.active_element().await.unwrap();
-    assert_eq!(focused.attr("data-seat").await.unwrap().as_deref(), Some("Floor/B/5"));
-    focused.send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
-    assert!(browser.seat_checked("Floor/B/5").await, "the keyboard picked the seat to the right");
     browser.screenshot("seatmap-selected-desktop").await;
     browser.assert_accessible("seat map").await;
 
@@ -359,8 +390,26 @@ async fn a_buyer_signs_up_picks_two_seats_by_mouse_and_keyboard_pays_and_sees_th
     }
     browser.screenshot("tickets-desktop").await;
     browser.assert_accessible("tickets").await;
-    // The session's cookies are out of the page's reach.
+    // The session's cookies are out of the page's reach, and never sent by another site.
     assert_eq!(browser.eval("return document.cookie").await, json!(""));
+    let cookies = browser.client.get_all_cookies().await.unwrap();
+    let ours: Vec<_> = cookies.iter().filter(|cookie| cookie.name().starts_with("bo_")).collect();
+    assert_eq!(ours.len(), 3, "access, refresh and CSRF cookies: {cookies:?}");
+    for cookie in ours {
+        assert_eq!(cookie.http_only(), Some(true), "{cookie:?}");
+        assert_eq!(format!("{:?}", cookie.same_site()), "Some(Strict)", "{cookie:?}");
+    }
+    // A page of another site that posts a form to the shop changes nothing.
+    let attack = format!(
+        "data:text/html,<form method=post action='{}/account'><input name=first_name value=Mallory>\
+         <input name=last_name value=Mallory></form><script>document.forms[0].submit()</script>",
+        app.address
+    );
+    browser.client.goto(&attack).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.goto("/account").await;
+    let account = browser.text("main").await;
+    assert!(!account.contains("Mallory") && account.contains("Account"), "{account}");
     browser.close().await;
 }
 
@@ -399,7 +448,8 @@ async fn two_browsers_race_for_one_seat_and_the_one_who_lost_is_told() {
     let started = Instant::now();
     let mut disabled = disabled;
     while disabled.as_deref() != Some("true") {
-        if started.elapsed() > Duration::from_secs(10) {
+        // Generous: under the whole suite's load the loser's refused hold may take seconds.
+        if started.elapsed() > Duration::from_secs(30) {
             let label = loser.seat("Floor/A/1").await.attr("aria-label").await.unwrap();
             let body = loser.text("main").await;
             panic!("the taken seat did not turn unavailable: {label:?}\n{body}");
@@ -408,6 +458,8 @@ async fn two_browsers_race_for_one_seat_and_the_one_who_lost_is_told() {
         disabled = loser.seat("Floor/A/1").await.attr("aria-disabled").await.unwrap();
     }
     assert!(!loser.seat_checked("Floor/A/1").await);
+    // The winner's booking is not the loser's to see.
+    let winner_booking = winner.path().await;
     // The categories table follows the same stream.
     let left = format!("[data-left='{}']", category(&event, 0));
     let started = Instant::now();
@@ -419,11 +471,20 @@ async fn two_browsers_race_for_one_seat_and_the_one_who_lost_is_told() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     loser.screenshot("seat-taken-desktop").await;
+    // The loser lets the map choose instead.
+    loser.button("Find best").await.click().await.unwrap();
+    loser.find("[data-countdown]").await;
+    assert!(loser.path().await.starts_with("/bookings/"));
+    loser.goto(&winner_booking).await;
+    loser.wait_for_text("Not found").await;
     let bookings: Value =
         app.get(&format!("/api/v1/events/{}/availability", id(&event)), None).await.json().await.unwrap();
-    let held =
-        bookings["seats"].as_array().unwrap().iter().filter(|seat| seat["status"] != "available").count();
-    assert_eq!(held, 1);
+    let raced =
+        bookings["seats"].as_array().unwrap().iter().find(|seat| seat["id"] == "Floor/A/1").unwrap().clone();
+    assert_eq!(
+        raced["status"], "held",
+        "the raced seat is held, by one booking (the unique index allows no other)"
+    );
     tokio::join!(first.close(), second.close());
 }
 

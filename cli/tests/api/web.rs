@@ -291,6 +291,10 @@ async fn a_buyer_holds_pays_and_cancels_with_plain_forms(backend: Backend) {
         buyer.submit(&hold, &[("category_id", &category(&event, 0)), ("quantity", "two")]).await;
     assert_eq!(not_a_number.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(not_a_number.text().await.unwrap().contains("whole number"));
+    assert_eq!(
+        buyer.get(&format!("/events/{}", id(&event))).await.headers()["cache-control"],
+        "private, no-store"
+    );
     let fields =
         [("category_id", category(&event, 0)), ("quantity", "2".into()), ("idempotency_key", "k-1".into())];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();

@@ -56,7 +56,8 @@ for (const form of onceForms) {
 // may be sent again, and a hold form gets a new idempotency key, or it would name the booking
 // the first submission made.
 addEventListener("pageshow", (event) => {
-  if (!event.persisted) return;
+  const navigation = performance.getEntriesByType("navigation")[0];
+  if (!event.persisted && navigation?.type !== "back_forward") return;
   for (const form of onceForms) {
     delete form.dataset.sent;
     for (const button of form.querySelectorAll("button[type=submit]")) button.removeAttribute("aria-disabled");
@@ -82,6 +83,9 @@ if (counts) {
     const read = (event) => show(JSON.parse(event.data).categories);
     stream.addEventListener("snapshot", read);
     stream.addEventListener("changes", read);
-    stream.addEventListener("closed", () => stream.close());
+    stream.addEventListener("closed", () => {
+      stream.close();
+      for (const form of document.querySelectorAll("form.hold-form")) form.hidden = true;
+    });
   }
 }

@@ -14,6 +14,7 @@ const ROW_PITCH = 1.2;
 const SECTION_GAP = 3; // between auto-laid-out sections, in seat pitches
 const LARGE_VENUE = 3000; // above this many seats, zoomed-out views show sections, not seats
 const SEAT_ZOOM = 7; // px per seat pitch from which a large venue draws its seats
+const MIN_SEAT_PX = 4; // px per seat pitch below which the keyboard's seat is zoomed to
 const MAX_ZOOM = 60; // px per seat pitch
 const PALETTE = 8; // category colours c0..c7 live in seatmap.css, assigned by category index
 const DRAG_PX = 5; // a pointer that moved less than this is a click, not a drag
@@ -515,6 +516,7 @@ export function mount(root) {
       offSale = busy = true;
       renderSelection();
       syncBest();
+      for (const form of document.querySelectorAll("form.hold-form")) form.hidden = true;
       shout("This event is no longer on sale: nothing can be held. It may have been cancelled.");
     });
     es.onerror = () => offSale || say(es.readyState === EventSource.CLOSED
@@ -840,7 +842,9 @@ export function mount(root) {
   function reveal(i) {
     const { x, y } = L.seats[i];
     const sx = tx + k * x, sy = ty + k * y, m = Math.min(24, W / 10);
-    if (inOverview || k < SEAT_ZOOM * (large ? 1 : 0)) { k = SEAT_ZOOM * 2; tx = W / 2 - k * x; ty = H / 2 - k * y; }
+    // A seat too small to see (a large venue's overview, or sections spread far apart) is zoomed
+    // to before the keyboard lands on it.
+    if (inOverview || k < (large ? SEAT_ZOOM : MIN_SEAT_PX)) { k = SEAT_ZOOM * 2; tx = W / 2 - k * x; ty = H / 2 - k * y; }
     else if (sx < m || sx > W - m || sy < m || sy > H - m) { tx = W / 2 - k * x; ty = H / 2 - k * y; }
     else return apply();
     userMoved = true;

@@ -12,8 +12,7 @@ use serde::Deserialize;
 
 use crate::routes::users::UserResponse;
 use crate::web::page::{
-    render, render_with_status, safe_next, Chrome, ConfirmPage, Notice, PageError, PageForm, PageQuery,
-    Viewer,
+    render, render_refusal, safe_next, Chrome, ConfirmPage, Notice, PageError, PageForm, PageQuery, Viewer,
 };
 use crate::AppState;
 
@@ -101,7 +100,7 @@ pub async fn login(
                 email: form.email,
                 problem: Some(problem),
             };
-            Ok(render_with_status(error.http_status(), &page))
+            Ok(render_refusal(&error, &page))
         }
     }
 }
@@ -167,7 +166,7 @@ pub async fn signup(
         last_name: form.last_name,
         problem: Some(problem),
     };
-    Ok(render_with_status(refused.http_status(), &page))
+    Ok(render_refusal(&refused, &page))
 }
 
 /// `POST /logout`: ends the session everywhere (its refresh tokens and access token) and clears
@@ -295,7 +294,7 @@ async fn refused_or(
         Code::ValidationFailed | Code::RateLimited => error.detail.clone(),
         _ => return Err(PageError(error)),
     };
-    Ok(render_with_status(error.http_status(), &account_page(state, viewer, Some(problem), None).await?))
+    Ok(render_refusal(&error, &account_page(state, viewer, Some(problem), None).await?))
 }
 
 /// `GET /account/delete`: asks first.

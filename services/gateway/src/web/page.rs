@@ -166,7 +166,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for PageForm
     }
 }
 
-/// Renders a page; its HTML is never cached by a shared cache, since it may name its viewer.
+/// Renders a page. No cache keeps it, the browser's included: a page may show a viewer's tickets
+/// (whose codes admit their holder) or a form with a one-time idempotency key, and Back after a
+/// logout or a hold must ask the server again.
 pub fn render(page: &impl Template) -> Response {
     render_with_status(StatusCode::OK, page)
 }
@@ -177,11 +179,25 @@ pub fn render_with_status(status: StatusCode, page: &impl Template) -> Response 
             let mut response = (status, Html(html)).into_response();
             response
                 .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             response
         }
         Err(error) => PageError(Error::internal(format!("rendering a page: {error}"))).into_response(),
     }
+}
+
+/// A refused request shown on its own page again (a wrong password, a limit): with the
+/// `Retry-After` of a limit.
+pub fn render_refusal(error: &Error, page: &impl Template) -> Response {
+    with_retry_after(render_with_status(error.http_status(), page), error.retry_after)
+}
+
+fn with_retry_after(mut response: Response, retry_after: Option<std::time::Duration>) -> Response {
+    if let Some(wait) = retry_after {
+        let seconds = HeaderValue::from(wait.as_secs().max(1));
+        response.headers_mut().insert(header::RETRY_AFTER, seconds);
+    }
+    response
 }
 
 /// A failure, shown as a page with the status it stands for. A 401 sends the browser to log in.
@@ -235,12 +251,7 @@ impl IntoResponse for PageError {
             title: error.code.title(),
             detail: error.detail,
         };
-        let mut response = render_with_status(status, &page);
-        if let Some(wait) = retry_after {
-            let seconds = HeaderValue::from(wait.as_secs().max(1));
-            response.headers_mut().insert(header::RETRY_AFTER, seconds);
-        }
-        response
+        with_retry_after(render_with_status(status, &page), retry_after)
     }
 }
 

@@ -287,7 +287,8 @@ pub async fn hold(
     let quantity = match form.quantity.trim().parse::<u32>() {
         Ok(quantity) if quantity > 0 => quantity,
         _ => {
-            let problem = "Tickets: give a whole number of at least 1.".to_owned();
+            let problem =
+                "Tickets: give a whole number, at least 1 and at most this event's limit.".to_owned();
             let page = event_page(&state, chrome, event_id, Some(problem)).await?;
             return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
