@@ -199,13 +199,14 @@ export function convexHull(points) {
 }
 
 const formatters = new Map();
-/** Formats minor units (`price_cents`) in the visitor's locale; the currency says its decimals. */
+/** Formats minor units (`price_cents`) as the server does; the currency says its decimals. */
 export function formatPrice(cents, currency) {
   let f = formatters.get(currency);
   if (!f) {
     try {
       const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
-      f = { digits, fmt: new Intl.NumberFormat(undefined, { style: "currency", currency }) };
+      // The same form as the server's pages ("EUR 45.00"), so one price reads one way everywhere.
+      f = { digits, fmt: new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: "code" }) };
     } catch {
       f = { digits: 2, fmt: { format: (v) => `${v.toFixed(2)} ${currency}` } };
     }
