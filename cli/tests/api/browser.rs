@@ -564,6 +564,9 @@ async fn the_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     browser.seat("Floor/A/5").await;
     browser.assert_accessible("event").await;
     browser.screenshot("event-phone").await;
+    browser.eval("document.querySelector('#seatmap svg').scrollIntoView({block: 'center'})").await;
+    browser.screenshot("seatmap-phone").await;
+    browser.eval("window.scrollTo(0, 0)").await;
     assert_eq!(browser.overflows().await, json!(false), "the event page fits a phone's width");
     // A seat that would leave a single empty seat beside it (the row's first) is refused.
     browser.seat("Floor/A/2").await.click().await.unwrap();
