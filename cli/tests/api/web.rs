@@ -116,6 +116,15 @@ impl Visitor {
         response
     }
 
+    /// Holds one ticket of the event's first category with the event page's form; the booking's
+    /// page.
+    pub async fn hold_one(&mut self, event: &Value) -> String {
+        let path = format!("/events/{}/hold", id(event));
+        let held = self.submit(&path, &[("category_id", &category(event, 0)), ("quantity", "1")]).await;
+        assert_eq!(held.status(), StatusCode::SEE_OTHER);
+        location(&held)
+    }
+
     /// Signs up through the form; logged in afterwards.
     pub async fn sign_up(&mut self, email: &str) {
         self.page("/signup").await;
@@ -336,13 +345,7 @@ async fn a_customer_cannot_open_another_customers_booking(backend: Backend) {
     let (_, event) = on_sale(&app, 5, 0).await;
     let mut owner = Visitor::new(&app);
     owner.sign_up(&email()).await;
-    let held = owner
-        .submit(
-            &format!("/events/{}/hold", id(&event)),
-            &[("category_id", &category(&event, 0)), ("quantity", "1")],
-        )
-        .await;
-    let booking_page = location(&held);
+    let booking_page = owner.hold_one(&event).await;
     let mut other = Visitor::new(&app);
     other.sign_up(&email()).await;
     for path in [booking_page.clone(), format!("{booking_page}/cancel")] {
@@ -363,13 +366,7 @@ async fn an_expired_hold_says_so_and_offers_to_try_again(backend: Backend) {
     let (_, event) = on_sale(&app, 5, 0).await;
     let mut buyer = Visitor::new(&app);
     buyer.sign_up(&email()).await;
-    let held = buyer
-        .submit(
-            &format!("/events/{}/hold", id(&event)),
-            &[("category_id", &category(&event, 0)), ("quantity", "1")],
-        )
-        .await;
-    let booking_page = location(&held);
+    let booking_page = buyer.hold_one(&event).await;
     app.clock.advance(Duration::from_secs(10 * 60 + 1));
     let paid = buyer.submit(&format!("{booking_page}/pay"), &[("payment_token", "tok_ok")]).await;
     assert_eq!(paid.status(), StatusCode::CONFLICT);
@@ -504,13 +501,7 @@ async fn a_cancelled_event_keeps_its_bookings_readable_and_ends_its_streams(back
     let (organizer, event) = on_sale(&app, 5, 4).await;
     let mut buyer = Visitor::new(&app);
     buyer.sign_up(&email()).await;
-    let held = buyer
-        .submit(
-            &format!("/events/{}/hold", id(&event)),
-            &[("category_id", &category(&event, 0)), ("quantity", "1")],
-        )
-        .await;
-    let booking_page = location(&held);
+    let booking_page = buyer.hold_one(&event).await;
     let paid = buyer.submit(&format!("{booking_page}/pay"), &[("payment_token", "tok_ok")]).await;
     assert_eq!(paid.status(), StatusCode::SEE_OTHER);
     let response = app.get(&format!("/api/v1/events/{}/availability/stream", id(&event)), None).await;
