@@ -181,8 +181,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), web::session::cookie_session))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        .layer(middleware::from_fn(request_metrics::record))
-        .layer(middleware::from_fn(web::security::security_headers));
+        .layer(middleware::from_fn(request_metrics::record));
+    let app = web::security::with_security_headers(app);
     // Outermost: the id exists before anything else runs and is on every response.
     request_id::tag_requests(app)
 }

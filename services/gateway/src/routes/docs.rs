@@ -23,5 +23,10 @@ pub fn router() -> Router<AppState> {
         async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document) }
     });
     let page = SwaggerUi::new(DOCS_PATH).config(Config::new([OPENAPI_PATH]));
+    // The Swagger UI starts itself with inline script: its pages have a policy of their own.
+    let page = Router::new().merge(page).layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::web::security::DOCS_POLICY),
+    ));
     Router::new().route(OPENAPI_PATH, openapi_json).merge(page)
 }
