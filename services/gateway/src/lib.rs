@@ -182,7 +182,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .layer(middleware::from_fn(request_metrics::record));
-    let app = web::security::with_security_headers(app);
+    let app = web::security::with_nosniff(app);
     // Outermost: the id exists before anything else runs and is on every response.
     request_id::tag_requests(app)
 }

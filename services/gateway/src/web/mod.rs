@@ -4,7 +4,7 @@
 //! live: the seat map with its availability stream, the hold's countdown, local times.
 //!
 //! - `session.rs`: cookie sessions and CSRF, for pages and for the API calls of the page's script;
-//!   `security.rs`: the headers of every response (CSP, framing, sniffing, referrer).
+//!   `security.rs`: the headers of pages (CSP, framing, referrer) and of every response (sniffing).
 //! - `page.rs`: the frame of every page, the viewer a page requires, errors as pages.
 //! - `shop.rs` (home, search, event, hold), `checkout.rs` (booking, pay, cancel, my tickets),
 //!   `account.rs` (signup, login, logout, account); `assets.rs` serves the files by content hash.

@@ -177,9 +177,9 @@ pub fn render_with_status(status: StatusCode, page: &impl Template) -> Response 
     match page.render() {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            crate::web::security::page_headers(headers);
             response
         }
         Err(error) => PageError(Error::internal(format!("rendering a page: {error}"))).into_response(),

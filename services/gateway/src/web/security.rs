@@ -1,11 +1,12 @@
 //! The headers that keep a browser from doing what the pages never ask of it: no script but our
-//! own files (no inline script, no `eval`), no framing by another site, no sniffing of content
-//! types, no full URL in the `Referer` sent elsewhere. Set on every response, pages and API alike
-//! (as tower layers that add them without a task of their own: they are on the booking path); a
-//! response that sets its own keeps it.
+//! own files (no inline script, no `eval`), no framing by another site, no full URL in the
+//! `Referer` sent elsewhere ([`page_headers`], on every HTML page the gateway renders, error pages
+//! included), and no sniffing of content types ([`with_nosniff`], on every response, the API's
+//! JSON and the assets too). The API's JSON answers carry no page policy: it would cost every
+//! booking its bytes and govern nothing (a browser never renders them as a page).
 
 use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -17,15 +18,26 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 
 
 /// The Swagger UI of `/api/v1/docs` starts itself with an inline script and styles, so its
 /// pages get a policy of their own that still forbids framing and other origins (set by
-/// `routes::docs`, which this layer then leaves alone).
+/// `routes::docs`).
 pub const DOCS_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
 
-/// Adds the headers to every response of `app`.
-pub fn with_security_headers(app: Router) -> Router {
-    let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
-    app.layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE))
-        .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(REFERRER_POLICY, "same-origin"))
-        .layer(header(X_FRAME_OPTIONS, "DENY"))
+/// The headers of an HTML page.
+pub fn page_headers(headers: &mut HeaderMap) {
+    for (name, value) in [
+        (CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE),
+        (REFERRER_POLICY, "same-origin"),
+        (X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+}
+
+/// `X-Content-Type-Options: nosniff` on every response of `app` (a tower layer, with no task of
+/// its own: it is on the booking path).
+pub fn with_nosniff(app: Router) -> Router {
+    app.layer(SetResponseHeaderLayer::if_not_present(
+        X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
