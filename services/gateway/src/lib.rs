@@ -43,8 +43,6 @@ use boxoffice_runtime::Connection;
 use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
 use tokio_util::sync::CancellationToken;
 
-use crate::problem::ApiError;
-
 /// The largest request body the gateway reads.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 type UsersClient = UserServiceClient<Connection>;
@@ -189,22 +187,18 @@ pub fn router(state: AppState) -> Router {
 
 /// An unknown path: a problem for API clients, a page for people.
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    if uri.path().starts_with("/api/") {
-        ApiError(Error::new(Code::NotFound, "no such endpoint; see /api/v1/openapi.json")).into_response()
+    let for_api = web::page::is_api_path(uri.path());
+    let error = if for_api {
+        Error::new(Code::NotFound, "no such endpoint; see /api/v1/openapi.json")
     } else {
-        web::page::PageError::not_found().into_response()
-    }
+        web::page::PageError::not_found().0
+    };
+    web::page::failure(for_api, error)
 }
 
 async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
     let error = Error::new(Code::MethodNotAllowed, "the endpoint does not take this method");
-    if uri.path().starts_with("/api/") {
-        ApiError(error).into_response()
-    } else {
-        web::page::PageError(error).into_response()
-    }
+    web::page::failure(web::page::is_api_path(uri.path()), error)
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then finishes the requests in

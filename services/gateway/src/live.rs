@@ -34,6 +34,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::routes::sales::CategoryAvailability as CategoryCounts;
+use crate::routes::venues::VenueResponse;
 use crate::AppState;
 
 /// How often a watched event's availability is read.
@@ -265,14 +266,9 @@ impl SeatOrder {
             .await
             .map_err(|status| Error::from_status(&status))?
             .into_inner();
-        let index = venue
-            .sections
-            .into_iter()
-            .flat_map(|section| section.rows)
-            .flat_map(|row| row.seat_ids)
-            .enumerate()
-            .map(|(index, id)| (id, index))
-            .collect();
+        // The seat order is the venue's `seats` list of the API, so it is read the same way.
+        let seats = VenueResponse::from_proto(venue).map_err(|error| error.0)?.seats;
+        let index = seats.into_iter().enumerate().map(|(index, id)| (id, index)).collect();
         Ok(SeatOrder { index })
     }
 

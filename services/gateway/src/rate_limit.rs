@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use boxoffice_errors::Error;
 
-use crate::problem::ApiError;
 use crate::AppState;
 
 pub const DEFAULT_AUTH_REQUESTS_PER_MINUTE: u32 = 120;
@@ -26,19 +25,14 @@ pub async fn limit_auth(State(state): State<AppState>, request: Request, next: N
     // The web app's login and signup forms are limited with the API's endpoints, and answered
     // as pages.
     // Inside the API's nested router the path has lost its `/api/v1`: the original URI has it.
-    let is_api = request
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map_or(request.uri(), |original| &original.0)
-        .path()
-        .starts_with("/api/");
-    let answer = move |error: Error| {
-        if is_api {
-            ApiError(error).into_response()
-        } else {
-            crate::web::page::PageError(error).into_response()
-        }
-    };
+    let is_api = crate::web::page::is_api_path(
+        request
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or(request.uri(), |original| &original.0)
+            .path(),
+    );
+    let answer = move |error: Error| crate::web::page::failure(is_api, error);
     let key = format!("rate:auth:{peer}");
     match state.kv().incr_in_window(&key, WINDOW).await {
         Ok(count) if count > u64::from(limit) => {

@@ -78,20 +78,23 @@ struct BookingPage {
     done: Option<String>,
 }
 
-/// Seats in the order people expect: by section and row, then by number (9 before 10).
-fn seat_order(seat: &str) -> (String, String, u32) {
+/// A seat id's parts: `Floor/A/12` is section `Floor`, row `A`, number `12`.
+fn seat_parts(seat: &str) -> Option<(&str, &str, &str)> {
     let mut parts = seat.splitn(3, '/');
-    let section = parts.next().unwrap_or_default().to_owned();
-    let row = parts.next().unwrap_or_default().to_owned();
-    (section, row, parts.next().and_then(|number| number.parse().ok()).unwrap_or(0))
+    Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
+/// Seats in the order people expect: by section and row, then by number (9 before 10).
+fn seat_order(seat: &str) -> (&str, &str, u32) {
+    let (section, row, number) = seat_parts(seat).unwrap_or((seat, "", ""));
+    (section, row, number.parse().unwrap_or(0))
 }
 
 /// A seat as people read it: `Floor, row A, seat 12`.
 fn seat_text(seat: &str) -> String {
-    let mut parts = seat.splitn(3, '/');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(section), Some(row), Some(number)) => format!("{section}, row {row}, seat {number}"),
-        _ => seat.to_owned(),
+    match seat_parts(seat) {
+        Some((section, row, number)) => format!("{section}, row {row}, seat {number}"),
+        None => seat.to_owned(),
     }
 }
 
@@ -150,7 +153,7 @@ fn booking_page(
         lines.push(Line { what: seat_text(seat), price: String::new() });
     }
     let mut tickets: Vec<&_> = booking.tickets.iter().collect();
-    tickets.sort_by_key(|ticket| ticket.seat.as_deref().map(seat_order));
+    tickets.sort_by(|a, b| a.seat.as_deref().map(seat_order).cmp(&b.seat.as_deref().map(seat_order)));
     let tickets = tickets
         .into_iter()
         .map(|ticket| TicketView {

@@ -200,6 +200,22 @@ fn with_retry_after(mut response: Response, retry_after: Option<std::time::Durat
     response
 }
 
+/// Whether a path is the JSON API's, whose failures are problem documents; every other path is
+/// a page's.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// A failure answered as the client of that path expects: a problem document for the API, a
+/// page for people.
+pub fn failure(for_api: bool, error: Error) -> Response {
+    if for_api {
+        crate::problem::ApiError(error).into_response()
+    } else {
+        PageError(error).into_response()
+    }
+}
+
 /// A failure, shown as a page with the status it stands for. A 401 sends the browser to log in.
 #[derive(Debug)]
 pub struct PageError(pub Error);

@@ -26,7 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use boxoffice_auth::{random_token, REFRESH_TOKEN_TTL_S};
 use boxoffice_errors::{Code, Error};
 use boxoffice_proto::user as pb;
@@ -34,8 +34,7 @@ use subtle::ConstantTimeEq as _;
 use tokio::sync::OnceCell;
 
 use crate::auth::verify_access_token;
-use crate::problem::ApiError;
-use crate::web::page::PageError;
+use crate::web::page::{failure, is_api_path};
 use crate::{AppState, MAX_REQUEST_BODY_BYTES};
 
 /// The header and form field that carry the CSRF token.
@@ -176,7 +175,7 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
     if path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return next.run(request).await;
     }
-    let is_api = path.starts_with("/api/");
+    let is_api = is_api_path(path);
     let mut set_cookies = Vec::new();
     let mut by_cookie = false;
     if !request.headers().contains_key(AUTHORIZATION) {
@@ -188,7 +187,7 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
                 by_cookie = true;
             }
             Ok(None) => {}
-            Err(error) => return refuse(is_api, error),
+            Err(error) => return failure(is_api, error),
         }
     }
     // Pages hand out the CSRF token; the API only checks it (a bearer client never needs one).
@@ -201,7 +200,7 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
     if !request.method().is_safe() && (by_cookie || !is_api) {
         request = match check_csrf(request, csrf.as_deref()).await {
             Ok(request) => request,
-            Err(error) => return with_cookies(refuse(is_api, error), set_cookies),
+            Err(error) => return with_cookies(failure(is_api, error), set_cookies),
         };
     }
     if let Some(csrf) = csrf {
@@ -284,14 +283,6 @@ async fn check_csrf(request: Request, expected: Option<&str>) -> Result<Request,
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }
         _ => Err(refused()),
-    }
-}
-
-fn refuse(is_api: bool, error: Error) -> Response {
-    if is_api {
-        ApiError(error).into_response()
-    } else {
-        PageError::from(error).into_response()
     }
 }
 
