@@ -682,7 +682,9 @@ export function mount(root) {
       // The detail names the seat ("seat Floor/A/2 is taken"); mark the requested seats it
       // mentions as taken until the fresh snapshot confirms it.
       const gone = [...selected].filter((i) => mentions(String(p.detail || ""), ids[i]));
-      for (const i of gone) { selected.delete(i); setStatus(i, "h"); }
+      // setStatus repaints only a change of status: the stream may have said "held" already,
+      // so the seat is repainted here for its selection's end.
+      for (const i of gone) { selected.delete(i); setStatus(i, "h"); paint(i); }
       renderSelection();
       const names = gone.map((i) => seatName(L.seats[i]));
       shout(names.length
