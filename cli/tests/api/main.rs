@@ -14,6 +14,7 @@ mod gateway;
 mod kafka;
 mod notifications;
 mod operations;
+mod organize;
 mod security;
 mod users;
 mod web;

@@ -95,6 +95,8 @@ codes! {
     ValidationFailed => ("validation_failed", 422, InvalidArgument, "Validation failed"),
     /// 422: more tickets than a booking or a buyer may have.
     LimitExceeded => ("limit_exceeded", 422, OutOfRange, "Limit exceeded"),
+    /// 422: a valid ticket, but for another event than the door's.
+    WrongEvent => ("wrong_event", 422, FailedPrecondition, "Wrong event"),
     /// 422: an idempotency key was reused with another request body.
     IdempotencyConflict => ("idempotency_conflict", 422, InvalidArgument, "Idempotency conflict"),
     /// 429: too many requests or too many failed logins; see `Retry-After`.

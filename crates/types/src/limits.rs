@@ -80,6 +80,12 @@ pub mod events {
     pub const MAX_SECTION_ROTATION: i32 = 180;
     /// The arc of a section's widest row, in degrees: 0 draws straight rows.
     pub const MAX_ROW_CURVE: u32 = 180;
+    /// The distance between a section's seats, or between its rows, on the seat map, in percent
+    /// of the usual one: from half to four times.
+    pub const MIN_SPACING_PERCENT: u32 = 50;
+    /// The accounts an organizer may let check tickets in for one event.
+    pub const MAX_DOOR_STAFF_PER_EVENT: usize = 200;
+    pub const MAX_SPACING_PERCENT: u32 = 400;
     pub const MAX_CATEGORIES_PER_EVENT: usize = 50;
     /// The places of one general-admission category at most.
     pub const MAX_GENERAL_ADMISSION_CAPACITY: u32 = 1_000_000;

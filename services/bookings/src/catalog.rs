@@ -113,6 +113,10 @@ pub trait EventCatalog: Send + Sync + 'static {
     ///
     /// Fails with `not_found` for an event the events service does not know.
     async fn event(&self, event_id: Uuid, known_units: Option<Arc<EventUnits>>) -> Result<SaleEvent, Error>;
+
+    /// Whether the organizer let `user_id` check the event's tickets in. Never cached: a
+    /// revoked grant stops at the next scan.
+    async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, Error>;
 }
 
 /// An [`EventCatalog`] with the short cache in front of it.
@@ -174,6 +178,10 @@ impl CachedCatalog {
     }
 
     /// The event as the events service has it now, for decisions that take money.
+    pub async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, Error> {
+        self.source.is_door_staff(event_id, user_id).await
+    }
+
     pub async fn fresh_event(&self, event_id: Uuid) -> Result<Arc<SaleEvent>, Error> {
         let known_units = self.cached(event_id, true).err().flatten();
         let fetched = Instant::now();

@@ -19,6 +19,12 @@ use uuid::Uuid;
 
 /// How long a hold lasts before it expires (API.md: 10 minutes).
 pub const HOLD_TTL: Duration = Duration::from_secs(10 * 60);
+/// The organizer's chart of holds and sales: per minute, over the last half hour.
+pub const ACTIVITY_BUCKET: Duration = Duration::from_secs(60);
+pub const ACTIVITY_BUCKETS: usize = 30;
+/// The bookings the chart reads at most per refresh (the newest), so that a dashboard of a
+/// huge on-sale costs one bounded read.
+pub const MAX_ACTIVITY_BOOKINGS: u32 = 100_000;
 /// How long an event's status, sale start and limits are trusted without asking the events
 /// service again. Categories and units are frozen once published, so only these can change.
 pub const EVENT_INFO_TTL: Duration = Duration::from_secs(1);

@@ -51,6 +51,13 @@ impl EventCatalog for EventsClient {
             .ok_or_else(|| Error::internal("the events service sent an inventory without its event"))?;
         parse_event(event, known_units, inventory.units)
     }
+
+    async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, Error> {
+        let request = pb::IsDoorStaffRequest { event_id: event_id.to_string(), user_id: user_id.to_string() };
+        let answer =
+            self.0.clone().is_door_staff(request).await.map_err(|status| Error::from_status(&status))?;
+        Ok(answer.into_inner().granted)
+    }
 }
 
 /// The events service sent something it never sends: a bug on one side.

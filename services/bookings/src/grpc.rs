@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::db::CategorySales;
-use crate::domain::{BookingRecord, BookingStatus, NewBooking, TicketRecord};
+use crate::domain::{BookingRecord, BookingStatus, NewBooking, TicketRecord, ACTIVITY_BUCKET};
 use crate::inventory::{Availability, UnitState};
 use crate::queries::BookingPage;
 use crate::service::Bookings;
@@ -176,7 +176,14 @@ impl BookingService for Bookings {
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
-            let (ticket, checked_in_at) = Bookings::check_in(self, caller, &request.code).await?;
+            let door = request
+                .event_id
+                .as_deref()
+                .map(|id| {
+                    Uuid::parse_str(id).map_err(|_| Error::validation("event_id: must be an event's id"))
+                })
+                .transpose()?;
+            let (ticket, checked_in_at) = Bookings::check_in(self, caller, &request.code, door).await?;
             Ok(pb::CheckInResult {
                 ticket_id: ticket.id.to_string(),
                 event_id: ticket.event_id.to_string(),
@@ -184,6 +191,17 @@ impl BookingService for Bookings {
                 checked_in_at: format_time(checked_in_at),
                 category_id: ticket.category_id.to_string(),
             })
+        };
+        reply(result.await)
+    }
+
+    async fn get_door_count(&self, request: Request<pb::DoorCountRequest>) -> Reply<pb::DoorCount> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let (checked_in, tickets) = self.door_count(caller, event_id).await?;
+            Ok(pb::DoorCount { checked_in, tickets })
         };
         reply(result.await)
     }
@@ -207,7 +225,7 @@ impl BookingService for Bookings {
         let result = async {
             let caller = caller(request.caller)?;
             let event_id = parse_id(&request.event_id, "event")?;
-            let (event, availability, sales) = self.stats(caller, event_id).await?;
+            let (event, availability, sales, activity) = self.stats(caller, event_id).await?;
             let sales_of = |category_id: Uuid| {
                 sales
                     .iter()
@@ -243,6 +261,12 @@ impl BookingService for Bookings {
                     .map(|category| category.currency.clone())
                     .unwrap_or_default(),
                 categories,
+                activity: Some(pb::Activity {
+                    bucket_seconds: u32::try_from(ACTIVITY_BUCKET.as_secs()).unwrap_or(u32::MAX),
+                    until: format_time(activity.until),
+                    holds: activity.holds,
+                    sales: activity.sales,
+                }),
             })
         };
         reply(result.await)

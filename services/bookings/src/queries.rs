@@ -10,11 +10,14 @@ use std::sync::Arc;
 use boxoffice_errors::{Code, Error};
 use boxoffice_types::limits::PageSize;
 use boxoffice_types::{Caller, Role};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::catalog::SaleEvent;
 use crate::db::{CategorySales, Position};
-use crate::domain::{BookingRecord, BookingStatus};
+use crate::domain::{
+    BookingRecord, BookingStatus, ACTIVITY_BUCKET, ACTIVITY_BUCKETS, HOLD_TTL, MAX_ACTIVITY_BOOKINGS,
+};
 use crate::inventory::{Availability, CategoryUnits, Counts};
 use crate::service::{booking_not_found, Bookings};
 
@@ -69,12 +72,45 @@ impl Bookings {
         &self,
         caller: Caller,
         event_id: Uuid,
-    ) -> Result<(Arc<SaleEvent>, Availability, Vec<(Uuid, CategorySales)>), Error> {
+    ) -> Result<(Arc<SaleEvent>, Availability, Vec<(Uuid, CategorySales)>, Activity), Error> {
         let event = self.inner.catalog.event(event_id).await?;
         require_organizer(caller, &event)?;
         let (_, availability) = self.availability(Some(caller), event_id).await?;
         let sales = self.inner.db.sales(event_id).await?;
-        Ok((event, availability, sales))
+        let activity = self.activity(event_id).await?;
+        Ok((event, availability, sales, activity))
+    }
+
+    /// Holds and sales per minute over the last [`ACTIVITY_BUCKETS`] minutes. A sale is counted
+    /// when its booking was confirmed, which is at most a hold's lifetime after it was made.
+    async fn activity(&self, event_id: Uuid) -> Result<Activity, Error> {
+        let bucket = chrono::Duration::from_std(ACTIVITY_BUCKET).map_err(Error::internal)?;
+        let now = self.inner.clock.now();
+        let bucket_ms = bucket.num_milliseconds();
+        let until = DateTime::from_timestamp_millis((now.timestamp_millis() / bucket_ms + 1) * bucket_ms)
+            .ok_or_else(|| Error::internal("the clock is out of range"))?;
+        let buckets = i32::try_from(ACTIVITY_BUCKETS).map_err(Error::internal)?;
+        let from = until - bucket * buckets;
+        let hold_ttl = chrono::Duration::from_std(HOLD_TTL).map_err(Error::internal)?;
+        let bookings = self.inner.db.activity(event_id, from - hold_ttl, MAX_ACTIVITY_BOOKINGS).await?;
+        let mut activity =
+            Activity { until, holds: vec![0; ACTIVITY_BUCKETS], sales: vec![0; ACTIVITY_BUCKETS] };
+        let index = |at: DateTime<Utc>| {
+            let offset = (at - from).num_milliseconds();
+            (offset >= 0)
+                .then(|| usize::try_from(offset / bucket_ms).ok())
+                .flatten()
+                .filter(|&i| i < ACTIVITY_BUCKETS)
+        };
+        for (made, confirmed) in bookings {
+            if let Some(i) = index(made) {
+                activity.holds[i] += 1;
+            }
+            if let Some(i) = confirmed.and_then(index) {
+                activity.sales[i] += 1;
+            }
+        }
+        Ok(activity)
     }
 
     /// The bookings of an event, for its organizer, newest first.
@@ -93,6 +129,14 @@ impl Bookings {
         let bookings = self.inner.db.list_for_event(event_id, status, after, limit + 1).await?;
         Ok(page(bookings, limit))
     }
+}
+
+/// Bookings made and confirmed per [`ACTIVITY_BUCKET`], oldest bucket first, up to `until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activity {
+    pub until: DateTime<Utc>,
+    pub holds: Vec<u32>,
+    pub sales: Vec<u32>,
 }
 
 /// Organizer views: others get 403 for a published event and 404 for one the public cannot see.

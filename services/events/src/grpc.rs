@@ -6,6 +6,7 @@ use boxoffice_proto::common::Empty;
 use boxoffice_proto::event as pb;
 use boxoffice_proto::event::event_service_server::{EventService, EventServiceServer};
 use boxoffice_proto::{optional_caller, required_caller as caller, WireEnum as _};
+use boxoffice_types::limits::PageSize;
 use boxoffice_types::limits::MAX_GRPC_MESSAGE_BYTES;
 use boxoffice_types::CategoryKind;
 use tonic::{Request, Response, Status};
@@ -13,12 +14,12 @@ use uuid::Uuid;
 
 use crate::domain::{
     format_time, seat_id, Category, NewCategory, NewPlacement, Placement, RowLayout, SectionLayout,
-    SectionShape,
+    SectionShape, ShapeInput,
 };
 use crate::editing::{EventPatch, NewEvent};
 use crate::search::ListRequest;
 use crate::service::Events;
-use crate::store::{EventRecord, VenueRecord};
+use crate::store::{DoorStaffRecord, EventRecord, VenueRecord};
 
 pub fn server(events: Events) -> EventServiceServer<Events> {
     EventServiceServer::new(events)
@@ -42,6 +43,9 @@ fn venue_to_proto(venue: VenueRecord) -> pb::Venue {
             y: section.shape.position.map(|(_, y)| y),
             rotation: section.shape.rotation,
             curve: section.shape.curve,
+            numbering: section.shape.numbering.map(|numbering| numbering.as_str().to_owned()),
+            seat_spacing: section.shape.seat_spacing,
+            row_spacing: section.shape.row_spacing,
             name: section.name.clone(),
             rows: section
                 .rows
@@ -65,7 +69,48 @@ fn venue_to_proto(venue: VenueRecord) -> pb::Venue {
         capacity: u32::try_from(venue.layout.capacity()).unwrap_or(u32::MAX),
         sections,
         created_at: format_time(venue.created_at),
+        seats_locked: venue.seats_locked,
     }
+}
+
+fn new_sections(sections: Vec<pb::NewSection>) -> Result<Vec<SectionLayout>, Error> {
+    sections
+        .into_iter()
+        .enumerate()
+        .map(|(index, section)| {
+            let field = format!("sections[{index}]");
+            let input = ShapeInput {
+                x: section.x,
+                y: section.y,
+                rotation: section.rotation,
+                curve: section.curve,
+                numbering: section.numbering,
+                seat_spacing: section.seat_spacing,
+                row_spacing: section.row_spacing,
+            };
+            Ok(SectionLayout {
+                name: section.name,
+                rows: section
+                    .rows
+                    .into_iter()
+                    .map(|row| RowLayout { label: row.label, seats: row.seats })
+                    .collect(),
+                shape: SectionShape::parse(input, &field)?,
+            })
+        })
+        .collect()
+}
+
+fn door_staff_to_proto(staff: Vec<DoorStaffRecord>) -> pb::DoorStaffList {
+    let items = staff
+        .into_iter()
+        .map(|staff| pb::DoorStaff {
+            user_id: staff.user_id.to_string(),
+            email: staff.email,
+            granted_at: format_time(staff.granted_at),
+        })
+        .collect();
+    pb::DoorStaffList { items }
 }
 
 fn category_to_proto(category: Category) -> pb::Category {
@@ -124,29 +169,106 @@ impl EventService for Events {
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
-            let sections = request
-                .sections
-                .into_iter()
-                .enumerate()
-                .map(|(index, section)| {
-                    let field = format!("sections[{index}]");
-                    let shape =
-                        SectionShape::parse(section.x, section.y, section.rotation, section.curve, &field)?;
-                    Ok(SectionLayout {
-                        name: section.name,
-                        rows: section
-                            .rows
-                            .into_iter()
-                            .map(|row| RowLayout { label: row.label, seats: row.seats })
-                            .collect(),
-                        shape,
-                    })
-                })
-                .collect::<Result<_, Error>>()?;
+            let sections = new_sections(request.sections)?;
             let venue =
                 Events::create_venue(self, caller, &request.name, &request.city, &request.address, sections)
                     .await?;
             Ok(venue_to_proto(venue))
+        };
+        reply(result.await)
+    }
+
+    async fn update_venue(&self, request: Request<pb::UpdateVenueRequest>) -> Reply<pb::Venue> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let venue_id = parse_id(&request.venue_id, "venue")?;
+            let sections = new_sections(request.sections)?;
+            let venue = Events::update_venue(
+                self,
+                caller,
+                venue_id,
+                &request.name,
+                &request.city,
+                &request.address,
+                sections,
+            )
+            .await?;
+            Ok(venue_to_proto(venue))
+        };
+        reply(result.await)
+    }
+
+    async fn list_venues(&self, request: Request<pb::ListVenuesRequest>) -> Reply<pb::ListVenuesResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let page = request.page.unwrap_or_default();
+            let limit = PageSize::from_wire(page.limit)?;
+            let (venues, next_cursor) =
+                Events::list_venues(self, caller, limit, page.cursor.as_deref()).await?;
+            let items = venues
+                .into_iter()
+                .map(|venue| pb::VenueSummary {
+                    id: venue.id.to_string(),
+                    organizer_id: venue.organizer_id.to_string(),
+                    capacity: u32::try_from(venue.layout.capacity()).unwrap_or(u32::MAX),
+                    sections: u32::try_from(venue.layout.sections().len()).unwrap_or(u32::MAX),
+                    name: venue.name,
+                    city: venue.city,
+                    address: venue.address,
+                    created_at: format_time(venue.created_at),
+                    seats_locked: venue.seats_locked,
+                })
+                .collect();
+            Ok(pb::ListVenuesResponse { items, next_cursor })
+        };
+        reply(result.await)
+    }
+
+    async fn list_door_staff(&self, request: Request<pb::DoorStaffRequest>) -> Reply<pb::DoorStaffList> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            Ok(door_staff_to_proto(self.door_staff(caller, event_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn grant_door_staff(&self, request: Request<pb::DoorStaffRequest>) -> Reply<pb::DoorStaffList> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let user_id = parse_id(&request.user_id, "account")?;
+            Ok(door_staff_to_proto(
+                Events::grant_door_staff(self, caller, event_id, user_id, &request.email).await?,
+            ))
+        };
+        reply(result.await)
+    }
+
+    async fn revoke_door_staff(&self, request: Request<pb::DoorStaffRequest>) -> Reply<pb::DoorStaffList> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let user_id = parse_id(&request.user_id, "door staff")?;
+            Ok(door_staff_to_proto(Events::revoke_door_staff(self, caller, event_id, user_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn is_door_staff(
+        &self,
+        request: Request<pb::IsDoorStaffRequest>,
+    ) -> Reply<pb::IsDoorStaffResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let event_id = parse_id(&request.event_id, "event")?;
+            let user_id = parse_id(&request.user_id, "account")?;
+            Ok(pb::IsDoorStaffResponse { granted: Events::is_door_staff(self, event_id, user_id).await? })
         };
         reply(result.await)
     }

@@ -11,7 +11,7 @@
 //!   every change goes through;
 //! - [`venues`], [`editing`] (create, patch, delete), [`lifecycle`] (publish, cancel),
 //!   [`search`] (read and list, through [`cache`]), [`inventory`] (what the bookings service
-//!   sells);
+//!   sells), [`door_staff`] (who may check an event's tickets in);
 //! - [`domain`]: the values events are made of, parsed once;
 //! - [`store`]: the database, one SQL body for both backends;
 //! - at the edges, the only code that knows wire types: [`grpc`] (the service's own) and
@@ -21,6 +21,7 @@ pub mod bookings_client;
 pub mod cache;
 pub mod domain;
 pub mod domain_events;
+pub mod door_staff;
 pub mod editing;
 pub mod grpc;
 pub mod inventory;

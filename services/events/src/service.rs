@@ -20,9 +20,9 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use uuid::Uuid;
 
 use crate::cache::EventCache;
-use crate::domain::EventStatus;
+use crate::domain::{parse_categories, EventStatus, NewCategory};
 use crate::sales::Sales;
-use crate::store::{concurrent_update, EventRecord, EventStore};
+use crate::store::{concurrent_update, EventRecord, EventStore, VenueLock};
 
 /// Attempts of a read-modify-write update that keeps losing to concurrent updates; between
 /// attempts it waits a little longer each time, so a burst of patches to one event all land.
@@ -111,6 +111,13 @@ impl Events {
                 return Ok(event);
             }
             event.updated_at = now();
+            // A publication sells the venue's seats as they are now: its seated categories are
+            // checked again against the current seat map, which it locks as it commits.
+            let lock = if before == EventStatus::Draft && event.status == EventStatus::Published {
+                self.check_against_venue(&mut event).await?
+            } else {
+                None
+            };
             // The venue's name is read only for a change that tells of it, not for a draft's.
             let told = match crate::domain_events::told_type(before, event.status) {
                 Some(event_type) => {
@@ -118,13 +125,35 @@ impl Events {
                 }
                 None => None,
             };
-            if self.store.update_event(&event, told.as_ref()).await? {
+            if self.store.update_event(&event, told.as_ref(), lock).await? {
                 self.cache.forget(event_id).await?;
                 event.version += 1;
                 return Ok(event);
             }
         }
         Err(concurrent_update())
+    }
+
+    /// Checks the event's categories against its venue's seat map as it is now, keeping their
+    /// ids (a draft's seated capacity follows a venue edited since), and names the version it
+    /// checked. `None` for an event without a venue.
+    async fn check_against_venue(&self, event: &mut EventRecord) -> Result<Option<VenueLock>, Error> {
+        let Some(venue_id) = event.venue_id else { return Ok(None) };
+        let venue = self.venue(venue_id).await?;
+        let described = event.categories.iter().map(NewCategory::from_category).collect();
+        let checked = parse_categories(described, Some(&venue.layout)).map_err(|error| {
+            Error::new(
+                Code::Conflict,
+                format!(
+                    "the venue changed since the event was drafted; edit its categories: {}",
+                    error.detail
+                ),
+            )
+        })?;
+        for (category, checked) in event.categories.iter_mut().zip(checked) {
+            category.capacity = checked.capacity;
+        }
+        Ok(Some(VenueLock { venue_id, version: venue.version }))
     }
 
     /// The name of the event's venue, for the domain events that tell of it.

@@ -30,6 +30,26 @@ pub struct VenueRecord {
     pub address: String,
     pub layout: Layout,
     pub created_at: DateTime<Utc>,
+    /// Bumped by every update, which succeeds only against the version it read.
+    pub version: i64,
+    /// Set when an event in the venue is published: its seats can no longer change.
+    pub seats_locked: bool,
+}
+
+/// An account the organizer lets check tickets in for one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoorStaffRecord {
+    pub user_id: Uuid,
+    pub email: String,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// A venue whose seats a publication freezes: the publication commits only if the venue is
+/// still at the version whose seat map it checked its categories against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VenueLock {
+    pub venue_id: Uuid,
+    pub version: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -72,15 +92,40 @@ pub struct ListQuery {
 pub trait EventStore: Send + Sync + 'static {
     async fn insert_venue(&self, venue: &VenueRecord) -> Result<()>;
     async fn venue(&self, id: Uuid) -> Result<Option<VenueRecord>>;
+    /// Writes `venue` over the stored one if that is still at `venue.version` and, when
+    /// `seats_change`, its seats are not locked; bumps the version. False otherwise.
+    async fn update_venue(&self, venue: &VenueRecord, seats_change: bool) -> Result<bool>;
+    /// The venues of `organizer_id` (of everyone: `None`), newest first, after `after`.
+    async fn list_venues(
+        &self,
+        organizer_id: Option<Uuid>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<VenueRecord>>;
+    /// The names of up to `limit` events in the venue that are not drafts.
+    async fn events_selling_venue(&self, venue_id: Uuid, limit: u32) -> Result<Vec<String>>;
     async fn insert_event(&self, event: &EventRecord) -> Result<()>;
     async fn event(&self, id: Uuid) -> Result<Option<EventRecord>>;
     /// Writes `event` over the stored one if that is still at `event.version`, and bumps the
     /// version, with the domain event that tells of it (if any) in the same transaction. False
     /// when another update came first.
-    async fn update_event(&self, event: &EventRecord, told: Option<&OutboxEvent>) -> Result<bool>;
+    /// With `lock`, the same transaction locks the venue's seats, and fails (false) if the venue
+    /// is no longer at the version the event was checked against.
+    async fn update_event(
+        &self,
+        event: &EventRecord,
+        told: Option<&OutboxEvent>,
+        lock: Option<VenueLock>,
+    ) -> Result<bool>;
     /// Deletes the event only while it is a draft.
     async fn delete_draft(&self, id: Uuid) -> Result<bool>;
     async fn list_events(&self, query: &ListQuery) -> Result<Vec<EventRecord>>;
+    /// Lets `user_id` check tickets in for the event (again: nothing changes).
+    async fn grant_door_staff(&self, event_id: Uuid, staff: &DoorStaffRecord) -> Result<()>;
+    /// False when the account had no such grant.
+    async fn revoke_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool>;
+    async fn door_staff(&self, event_id: Uuid) -> Result<Vec<DoorStaffRecord>>;
+    async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool>;
     async fn ping(&self) -> Result<()>;
     /// The outbox of this database, for its relay, and the handle that wakes it.
     fn outbox(&self) -> (OutboxDb, RelayHandle);
@@ -95,6 +140,8 @@ struct VenueRow {
     address: String,
     layout: String,
     created_at: DateTime<Utc>,
+    version: i64,
+    seats_locked: bool,
 }
 
 impl TryFrom<VenueRow> for VenueRecord {
@@ -109,6 +156,8 @@ impl TryFrom<VenueRow> for VenueRecord {
             address: row.address,
             layout: serde_json::from_str(&row.layout).map_err(Error::internal)?,
             created_at: row.created_at,
+            version: row.version,
+            seats_locked: row.seats_locked,
         })
     }
 }
@@ -158,7 +207,15 @@ impl TryFrom<EventRow> for EventRecord {
     }
 }
 
-const VENUE_COLUMNS: &str = "id, organizer_id, name, city, address, layout, created_at";
+const VENUE_COLUMNS: &str =
+    "id, organizer_id, name, city, address, layout, created_at, version, seats_locked";
+
+#[derive(sqlx::FromRow)]
+struct DoorStaffRow {
+    user_id: Uuid,
+    email: String,
+    granted_at: DateTime<Utc>,
+}
 const EVENT_COLUMNS: &str = "id, organizer_id, venue_id, name, description, city, starts_at, ends_at, \
      sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version";
 
@@ -241,6 +298,111 @@ macro_rules! sql_store {
                 row.map(VenueRecord::try_from).transpose()
             }
 
+            async fn update_venue(&self, venue: &VenueRecord, seats_change: bool) -> Result<bool> {
+                let layout = serde_json::to_string(&venue.layout).map_err(Error::internal)?;
+                let result = sqlx::query(
+                    "UPDATE venues SET name = $3, city = $4, address = $5, layout = $6, capacity = $7, \
+                     version = version + 1 WHERE id = $1 AND version = $2 AND (NOT $8 OR NOT seats_locked)",
+                )
+                .bind(venue.id)
+                .bind(venue.version)
+                .bind(&venue.name)
+                .bind(&venue.city)
+                .bind(&venue.address)
+                .bind(layout)
+                .bind(i64::try_from(venue.layout.capacity()).map_err(Error::internal)?)
+                .bind(seats_change)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn list_venues(
+                &self,
+                organizer_id: Option<Uuid>,
+                after: Option<(DateTime<Utc>, Uuid)>,
+                limit: u32,
+            ) -> Result<Vec<VenueRecord>> {
+                let mut sql = sqlx::QueryBuilder::<$database>::new(format!("SELECT {VENUE_COLUMNS} FROM venues WHERE 1 = 1"));
+                if let Some(organizer_id) = organizer_id {
+                    sql.push(" AND organizer_id = ").push_bind(organizer_id);
+                }
+                if let Some((created_at, id)) = after {
+                    sql.push(" AND (created_at < ")
+                        .push_bind(created_at)
+                        .push(" OR (created_at = ")
+                        .push_bind(created_at)
+                        .push(" AND id < ")
+                        .push_bind(id)
+                        .push("))");
+                }
+                sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+                let rows: Vec<VenueRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
+                rows.into_iter().map(VenueRecord::try_from).collect()
+            }
+
+            async fn events_selling_venue(&self, venue_id: Uuid, limit: u32) -> Result<Vec<String>> {
+                sqlx::query_scalar(
+                    "SELECT name FROM events WHERE venue_id = $1 AND status <> 'draft' ORDER BY starts_at LIMIT $2",
+                )
+                .bind(venue_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)
+            }
+
+            async fn grant_door_staff(&self, event_id: Uuid, staff: &DoorStaffRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO door_staff (event_id, user_id, email, granted_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (event_id, user_id) DO NOTHING",
+                )
+                .bind(event_id)
+                .bind(staff.user_id)
+                .bind(&staff.email)
+                .bind(staff.granted_at)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(())
+            }
+
+            async fn revoke_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+                let result = sqlx::query("DELETE FROM door_staff WHERE event_id = $1 AND user_id = $2")
+                    .bind(event_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn door_staff(&self, event_id: Uuid) -> Result<Vec<DoorStaffRecord>> {
+                let rows: Vec<DoorStaffRow> = sqlx::query_as(
+                    "SELECT user_id, email, granted_at FROM door_staff WHERE event_id = $1 ORDER BY granted_at, email",
+                )
+                .bind(event_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| DoorStaffRecord { user_id: row.user_id, email: row.email, granted_at: row.granted_at })
+                    .collect())
+            }
+
+            async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+                let found: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM door_staff WHERE event_id = $1 AND user_id = $2")
+                        .bind(event_id)
+                        .bind(user_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(database_error)?;
+                Ok(found.is_some())
+            }
+
             async fn insert_event(&self, event: &EventRecord) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO events (id, organizer_id, venue_id, name, description, city, city_key, search_text, \
@@ -280,7 +442,12 @@ macro_rules! sql_store {
                 row.map(EventRecord::try_from).transpose()
             }
 
-            async fn update_event(&self, event: &EventRecord, told: Option<&OutboxEvent>) -> Result<bool> {
+            async fn update_event(
+                &self,
+                event: &EventRecord,
+                told: Option<&OutboxEvent>,
+                lock: Option<VenueLock>,
+            ) -> Result<bool> {
                 let query = sqlx::query(
                     "UPDATE events SET venue_id = $3, name = $4, description = $5, city = $6, city_key = $7, \
                      search_text = $8, starts_at = $9, ends_at = $10, sale_starts_at = $11, status = $12, \
@@ -303,15 +470,28 @@ macro_rules! sql_store {
                 .bind(categories_json(event)?)
                 .bind(event.updated_at);
                 // A change that tells nothing (a draft's) is one statement; one that tells commits
-                // its domain event with it.
-                let Some(told) = told else {
+                // its domain event with it (and a publication locks its venue's seats).
+                if told.is_none() && lock.is_none() {
                     let result = query.execute(&self.pool).await.map_err(update_error)?;
                     return Ok(result.rows_affected() == 1);
-                };
+                }
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                if let Some(lock) = lock {
+                    // First, so that a concurrent change of the venue's seats waits for this
+                    // transaction or makes it fail.
+                    let locked = sqlx::query("UPDATE venues SET seats_locked = true WHERE id = $1 AND version = $2")
+                        .bind(lock.venue_id)
+                        .bind(lock.version)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(update_error)?;
+                    if locked.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                }
                 match query.execute(&mut *transaction).await.map_err(update_error)? {
                     result if result.rows_affected() == 1 => {
-                        commit_telling(transaction, std::slice::from_ref(told), &self.relay)
+                        commit_telling(transaction, told.map(std::slice::from_ref).unwrap_or_default(), &self.relay)
                             .await
                             .map_err(database_error)?;
                         Ok(true)

@@ -1,14 +1,20 @@
 //! Venues: an organizer creates one with its seat map, anyone reads it, and an event of the
-//! same organizer (or of an admin) may take place in it. A venue never changes once created:
-//! the seat ids of published events are derived from its map.
+//! same organizer (or of an admin) may take place in it. Its organizer may edit it; its seats
+//! (section names, row labels, seat counts) only until an event in it is published, since the
+//! seat ids of published events are derived from its map: the publication locks them in the
+//! same transaction (`VenueLock`), and an edit of the seats commits only while they are unlocked.
 
-use boxoffice_errors::Error;
+use boxoffice_errors::{Code, Error};
+use boxoffice_types::limits::PageSize;
 use boxoffice_types::Caller;
 use uuid::Uuid;
 
 use crate::domain::{parse_text, Layout, SectionLayout, ADDRESS_MAX_CHARS, CITY_MAX_CHARS, NAME_MAX_CHARS};
 use crate::service::{now, require_organizer, Events};
 use crate::store::VenueRecord;
+
+/// Edits that keep losing to concurrent edits of the same venue give up after this many tries.
+const VENUE_UPDATE_ATTEMPTS: u32 = 5;
 
 /// A venue id as an organizer gives it in an event's `venue_id`.
 pub(crate) fn parse_venue_id(text: &str) -> Result<Uuid, Error> {
@@ -33,10 +39,92 @@ impl Events {
             address: parse_text(address, "address", ADDRESS_MAX_CHARS)?,
             layout: Layout::parse(sections)?,
             created_at: now(),
+            version: 0,
+            seats_locked: false,
         };
         self.store.insert_venue(&venue).await?;
         tracing::info!(venue_id = %venue.id, seats = venue.layout.capacity(), "venue created");
         Ok(venue)
+    }
+
+    /// Replaces the venue's name, address and map. Concurrent edits: the last one wins, whole,
+    /// never a mix of two.
+    pub async fn update_venue(
+        &self,
+        caller: Caller,
+        venue_id: Uuid,
+        name: &str,
+        city: &str,
+        address: &str,
+        sections: Vec<SectionLayout>,
+    ) -> Result<VenueRecord, Error> {
+        require_organizer(caller)?;
+        let name = parse_text(name, "name", NAME_MAX_CHARS)?;
+        let city = parse_text(city, "city", CITY_MAX_CHARS)?;
+        let address = parse_text(address, "address", ADDRESS_MAX_CHARS)?;
+        let layout = Layout::parse(sections)?;
+        for _ in 0..VENUE_UPDATE_ATTEMPTS {
+            let stored = match self.store.venue(venue_id).await? {
+                Some(venue) if caller.owns(venue.organizer_id) => venue,
+                _ => return Err(Error::not_found("venue")),
+            };
+            let seats_change = !stored.layout.same_seats(&layout);
+            if seats_change && stored.seats_locked {
+                return Err(self.seats_locked(venue_id).await?);
+            }
+            let venue = VenueRecord {
+                name: name.clone(),
+                city: city.clone(),
+                address: address.clone(),
+                layout: layout.clone(),
+                ..stored
+            };
+            if self.store.update_venue(&venue, seats_change).await? {
+                tracing::info!(%venue_id, seats = venue.layout.capacity(), seats_change, "venue changed");
+                return Ok(VenueRecord { version: venue.version + 1, ..venue });
+            }
+        }
+        Err(Error::new(Code::Conflict, "the venue changed while this request was being handled; try again"))
+    }
+
+    /// Why the venue's seats may not change: the events that sell them.
+    async fn seats_locked(&self, venue_id: Uuid) -> Result<Error, Error> {
+        let selling = self.store.events_selling_venue(venue_id, 3).await?;
+        let names = selling.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+        Ok(Error::new(
+            Code::Conflict,
+            format!(
+                "sections: the seats of this venue are sold by published events ({names}); section names, \
+                 row labels and seat counts can no longer change. Positions, rotation, curve, spacing, \
+                 numbering, the name and the address can; for other seats, create a new venue"
+            ),
+        ))
+    }
+
+    /// A page of the caller's venues (everyone's, for an admin), newest first.
+    pub async fn list_venues(
+        &self,
+        caller: Caller,
+        limit: PageSize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<VenueRecord>, Option<String>), Error> {
+        require_organizer(caller)?;
+        let after = cursor
+            .map(|cursor| {
+                boxoffice_db::cursor::decode(cursor)
+                    .ok_or_else(|| Error::validation("cursor: not a cursor this API gave out"))
+            })
+            .transpose()?;
+        let owner = if caller.is_admin() { None } else { Some(caller.user_id) };
+        let limit = limit.get();
+        let mut venues = self.store.list_venues(owner, after, limit + 1).await?;
+        let next_cursor = if venues.len() > limit as usize {
+            venues.truncate(limit as usize);
+            venues.last().map(|last| boxoffice_db::cursor::encode((last.created_at, last.id)))
+        } else {
+            None
+        };
+        Ok((venues, next_cursor))
     }
 
     pub async fn venue(&self, venue_id: Uuid) -> Result<VenueRecord, Error> {

@@ -89,3 +89,35 @@ if (counts) {
     });
   }
 }
+
+// <input type="datetime-local" name="<x>_local" data-utc-name="<x>">: the server writes and
+// reads UTC; the organizer sees and types their own local time. On load the UTC value is shown
+// as local time; on submit the local time goes back as UTC in a hidden field named <x> (without
+// script, the server reads the typed value as UTC, and the form says so).
+const localInputs = document.querySelectorAll("input[type=datetime-local][data-utc-name]");
+const pad = (n) => String(n).padStart(2, "0");
+for (const input of localInputs) {
+  if (input.value) {
+    const at = new Date(`${input.value}:00Z`);
+    if (!Number.isNaN(at.getTime())) {
+      input.value = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+    }
+  }
+  const hint = input.form?.querySelector(".utc-hint");
+  if (hint) hint.textContent = `Times are in your time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`;
+}
+for (const form of new Set([...localInputs].map((input) => input.form).filter(Boolean))) {
+  form.addEventListener("submit", () => {
+    for (const input of form.querySelectorAll("input[type=datetime-local][data-utc-name]")) {
+      let hidden = form.querySelector(`input[type=hidden][name="${input.dataset.utcName}"]`);
+      if (!hidden) {
+        hidden = document.createElement("input");
+        hidden.type = "hidden";
+        hidden.name = input.dataset.utcName;
+        form.append(hidden);
+      }
+      const at = input.value ? new Date(input.value) : null;
+      hidden.value = at && !Number.isNaN(at.getTime()) ? at.toISOString() : "";
+    }
+  });
+}

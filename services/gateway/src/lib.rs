@@ -168,7 +168,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::events::router())
         .merge(routes::sales::router())
         .merge(routes::bookings::router())
-        .merge(routes::tickets::router());
+        .merge(routes::tickets::router())
+        .merge(routes::door::router())
+        .merge(routes::attendees::router());
     let app = Router::new()
         .nest("/api/v1", api)
         .merge(web::router(&state))

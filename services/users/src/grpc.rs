@@ -6,6 +6,7 @@ use boxoffice_proto::common::Empty;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_server::{UserService, UserServiceServer};
 use boxoffice_proto::WireEnum as _;
+use boxoffice_types::limits::PageSize;
 use boxoffice_types::Role;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -29,8 +30,12 @@ fn user_to_proto(user: UserRecord) -> pb::User {
         first_name: user.first_name,
         last_name: user.last_name,
         role: user.role.to_wire(),
-        created_at: user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: format_time(user.created_at),
     }
+}
+
+fn format_time(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn tokens_to_proto(tokens: Tokens) -> pb::TokenPair {
@@ -136,6 +141,56 @@ impl UserService for Users {
             let user_id = parse_id(&request.user_id, "user")?;
             let role = role_from_proto(request.role)?;
             Users::set_role(self, user_id, role).await.map(user_to_proto)
+        };
+        reply(result.await)
+    }
+
+    async fn find_users(&self, request: Request<pb::FindUsersRequest>) -> Reply<pb::FindUsersResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let page = request.page.unwrap_or_default();
+            let limit = PageSize::from_wire(page.limit)?;
+            let (users, next_cursor) =
+                Users::find_users(self, &request.email, limit, page.cursor.as_deref()).await?;
+            Ok(pb::FindUsersResponse { items: users.into_iter().map(user_to_proto).collect(), next_cursor })
+        };
+        reply(result.await)
+    }
+
+    async fn get_user_by_email(&self, request: Request<pb::GetUserByEmailRequest>) -> Reply<pb::User> {
+        let request = request.into_inner();
+        reply(Users::user_by_email(self, &request.email).await.map(user_to_proto))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Reply<pb::ListSessionsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let user_id = parse_id(&request.user_id, "user")?;
+            let items = Users::sessions(self, user_id)
+                .await?
+                .into_iter()
+                .map(|session| pb::Session {
+                    id: session.id.to_string(),
+                    created_at: format_time(session.created_at),
+                    last_used_at: format_time(session.last_used_at),
+                    expires_at: format_time(session.expires_at),
+                    revoked_at: session.revoked_at.map(format_time),
+                })
+                .collect();
+            Ok(pb::ListSessionsResponse { items })
+        };
+        reply(result.await)
+    }
+
+    async fn revoke_session(&self, request: Request<pb::RevokeSessionRequest>) -> Reply<Empty> {
+        let request = request.into_inner();
+        let result = async {
+            let user_id = parse_id(&request.user_id, "user")?;
+            let session_id = parse_id(&request.session_id, "session")?;
+            Users::revoke_session_of(self, user_id, session_id).await.map(|()| Empty {})
         };
         reply(result.await)
     }

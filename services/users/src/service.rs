@@ -11,6 +11,8 @@ use base64::Engine as _;
 use boxoffice_auth::{Claims, TokenKey, ACCESS_TOKEN_TTL_S, REFRESH_TOKEN_TTL_S, REVOCATION_TTL_S};
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Kv;
+use boxoffice_types::limits::accounts::EMAIL_MAX_CHARS;
+use boxoffice_types::limits::PageSize;
 use boxoffice_types::Role;
 use chrono::Utc;
 use rand::RngCore as _;
@@ -20,7 +22,7 @@ use uuid::Uuid;
 
 use crate::domain::{Email, Password, PersonName};
 use crate::password::PasswordHasher;
-use crate::store::{Guarded, NewRefreshToken, Rotation, UserRecord, UserStore};
+use crate::store::{Guarded, NewRefreshToken, Rotation, SessionRecord, UserRecord, UserStore};
 
 /// A refresh token opens new access tokens for this long after it was issued.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(REFRESH_TOKEN_TTL_S);
@@ -29,6 +31,8 @@ pub const REFRESH_TOKEN_BYTES: usize = 32;
 const REFRESH_TOKEN_MAX_CHARS: usize = 128;
 /// Failed logins for one email within [`FAILED_LOGIN_WINDOW`] that lock it.
 pub const MAX_FAILED_LOGINS: u64 = 5;
+/// An account's sessions an admin sees at most, the newest.
+pub const MAX_LISTED_SESSIONS: u32 = 50;
 pub const FAILED_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const LOCKOUT_DURATION: Duration = Duration::from_secs(15 * 60);
 
@@ -255,6 +259,64 @@ impl Users {
     async fn revoke_user_sessions(&self, user_id: Uuid, except: Option<Uuid>) -> Result<(), Error> {
         let revoked = self.store.revoke_user_sessions(user_id, except, Utc::now()).await?;
         self.revoke_sessions(&revoked).await
+    }
+
+    /// A page of the accounts whose email contains `text`, by email.
+    pub async fn find_users(
+        &self,
+        text: &str,
+        limit: PageSize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<UserRecord>, Option<String>), Error> {
+        let text = text.trim().to_lowercase();
+        if text.chars().count() > EMAIL_MAX_CHARS {
+            return Err(Error::validation(format!("email: at most {EMAIL_MAX_CHARS} characters")));
+        }
+        // The cursor is the last email of the previous page.
+        let after = cursor
+            .map(|cursor| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(cursor.trim())
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| Error::validation("cursor: not a cursor this API gave out"))
+            })
+            .transpose()?;
+        let limit = limit.get();
+        let text = (!text.is_empty()).then_some(text.as_str());
+        let mut users = self.store.find_users(text, after.as_deref(), limit + 1).await?;
+        let next_cursor = if users.len() > limit as usize {
+            users.truncate(limit as usize);
+            users.last().map(|last| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&last.email))
+        } else {
+            None
+        };
+        Ok((users, next_cursor))
+    }
+
+    /// The account with this email; `not_found` when there is none or the email is not one.
+    pub async fn user_by_email(&self, email: &str) -> Result<UserRecord, Error> {
+        let not_found = || Error::new(Code::NotFound, "email: no account has this email");
+        let email = Email::parse(email).map_err(|_| not_found())?;
+        self.store.user_by_email(&email).await?.ok_or_else(not_found)
+    }
+
+    /// The account's sessions, newest first.
+    pub async fn sessions(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, Error> {
+        self.user(user_id).await?;
+        self.store.sessions_of(user_id, MAX_LISTED_SESSIONS).await
+    }
+
+    /// Ends one session of the account: its refresh token stops working at once, and its access
+    /// tokens as soon as the gateways see the revocation list.
+    pub async fn revoke_session_of(&self, user_id: Uuid, session_id: Uuid) -> Result<(), Error> {
+        let sessions = self.sessions(user_id).await?;
+        if !sessions.iter().any(|session| session.id == session_id) {
+            return Err(Error::not_found("session"));
+        }
+        self.revoke_sessions(&[session_id]).await?;
+        tracing::info!(%user_id, %session_id, "session revoked by an admin");
+        Ok(())
     }
 
     pub async fn user(&self, user_id: Uuid) -> Result<UserRecord, Error> {

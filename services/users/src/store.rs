@@ -75,6 +75,18 @@ pub enum Guarded<T> {
     LastAdmin,
 }
 
+/// One login of an account, for the admin who looks at it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// When its refresh token was last renewed (its newest token made).
+    pub last_used_at: DateTime<Utc>,
+    /// When its newest refresh token runs out: the session ends then unless renewed.
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 #[async_trait::async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// Fails with `email_taken` when the email is in use. Writes `user.registered` to the outbox
@@ -120,6 +132,15 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<Vec<Uuid>>;
     /// Sessions revoked after `since`, whose access tokens may still be alive.
     async fn sessions_revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<Uuid>>;
+    /// Accounts whose email contains `text` (all: `None`), by email, after `after`.
+    async fn find_users(
+        &self,
+        text: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>>;
+    /// The account's newest sessions first, at most `limit`.
+    async fn sessions_of(&self, user_id: Uuid, limit: u32) -> Result<Vec<SessionRecord>>;
     async fn ping(&self) -> Result<()>;
     /// The outbox of this database, for its relay, and the handle that wakes it.
     fn outbox(&self) -> (OutboxDb, RelayHandle);
@@ -467,6 +488,44 @@ macro_rules! sql_store {
                         .await
                         .map_err(database_error)?;
                 Ok(revoked.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn find_users(&self, text: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<UserRecord>> {
+                let mut sql = sqlx::QueryBuilder::<$database>::new(format!("SELECT {USER_COLUMNS} FROM users WHERE 1 = 1"));
+                if let Some(text) = text {
+                    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    sql.push(" AND email LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+                }
+                if let Some(after) = after {
+                    sql.push(" AND email > ").push_bind(after.to_owned());
+                }
+                sql.push(" ORDER BY email LIMIT ").push_bind(i64::from(limit));
+                let rows: Vec<UserRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
+                rows.into_iter().map(UserRecord::try_from).collect()
+            }
+
+            async fn sessions_of(&self, user_id: Uuid, limit: u32) -> Result<Vec<SessionRecord>> {
+                let rows: Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT s.id, s.created_at, s.revoked_at, MAX(t.created_at), MAX(t.expires_at) \
+                     FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id \
+                     WHERE s.user_id = $1 GROUP BY s.id, s.created_at, s.revoked_at \
+                     ORDER BY s.created_at DESC LIMIT $2",
+                )
+                .bind(user_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, created_at, revoked_at, last_used_at, expires_at)| SessionRecord {
+                        id,
+                        created_at,
+                        last_used_at,
+                        expires_at,
+                        revoked_at,
+                    })
+                    .collect())
             }
 
             async fn ping(&self) -> Result<()> {

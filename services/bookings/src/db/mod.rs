@@ -120,6 +120,14 @@ pub trait BookingDb: Send + Sync + 'static {
     async fn check_in(&self, ticket_id: Uuid, now: DateTime<Utc>) -> Result<CheckIn>;
     /// Per category: tickets sold, their revenue and how many were admitted.
     async fn sales(&self, event_id: Uuid) -> Result<Vec<(Uuid, CategorySales)>>;
+    /// Of the event's bookings made since `since` (at most `limit`): when each was made, and
+    /// when it was confirmed, if it is.
+    async fn activity(
+        &self,
+        event_id: Uuid,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>>;
     async fn claim_idempotency_key(
         &self,
         user_id: Uuid,

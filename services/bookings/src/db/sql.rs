@@ -363,6 +363,30 @@ macro_rules! sql_db {
                     .collect())
             }
 
+            async fn activity(
+                &self,
+                event_id: Uuid,
+                since: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>> {
+                let rows: Vec<(DateTime<Utc>, String, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT created_at, status, updated_at FROM bookings \
+                     WHERE event_id = $1 AND created_at >= $2 ORDER BY created_at DESC LIMIT $3",
+                )
+                .bind(event_id)
+                .bind(since)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(created_at, status, updated_at)| {
+                        (created_at, (status == BookingStatus::Confirmed.as_str()).then_some(updated_at))
+                    })
+                    .collect())
+            }
+
             async fn claim_idempotency_key(
                 &self,
                 user_id: Uuid,

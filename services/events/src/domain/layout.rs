@@ -8,7 +8,8 @@ use boxoffice_errors::Error;
 /// The limits that the gateway and the bench tool check too.
 pub use boxoffice_types::limits::events::{
     MAX_ROWS_PER_SECTION, MAX_ROW_CURVE, MAX_SEATS_PER_ROW, MAX_SEATS_PER_VENUE, MAX_SECTIONS_PER_VENUE,
-    MAX_SECTION_OFFSET, MAX_SECTION_ROTATION, ROW_LABEL_MAX_CHARS, SECTION_NAME_MAX_CHARS,
+    MAX_SECTION_OFFSET, MAX_SECTION_ROTATION, MAX_SPACING_PERCENT, MIN_SPACING_PERCENT, ROW_LABEL_MAX_CHARS,
+    SECTION_NAME_MAX_CHARS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +41,7 @@ pub struct SectionLayout {
     pub shape: SectionShape,
 }
 
-/// How a section is drawn, in seat pitches and degrees (see the limits for the ranges).
+/// How a section is drawn, in seat pitches, degrees and percents (see the limits for the ranges).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SectionShape {
     /// The section's centre, `(x, y)`, with `y` growing away from the stage.
@@ -50,6 +51,49 @@ pub struct SectionShape {
     pub rotation: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curve: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbering: Option<Numbering>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_spacing: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_spacing: Option<u32>,
+}
+
+/// Where seat 1 of each row of a section is drawn. Seat ids do not depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Numbering {
+    LeftToRight,
+    RightToLeft,
+}
+
+impl Numbering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Numbering::LeftToRight => "left_to_right",
+            Numbering::RightToLeft => "right_to_left",
+        }
+    }
+
+    fn parse(text: &str, field: &str) -> Result<Numbering, Error> {
+        match text {
+            "left_to_right" => Ok(Numbering::LeftToRight),
+            "right_to_left" => Ok(Numbering::RightToLeft),
+            _ => Err(Error::validation(format!("{field}: must be `left_to_right` or `right_to_left`"))),
+        }
+    }
+}
+
+/// A section's drawing as a client gives it, field by field, before it is checked.
+#[derive(Clone, Debug, Default)]
+pub struct ShapeInput {
+    pub x: Option<i32>,
+    pub y: Option<i32>,
+    pub rotation: Option<i32>,
+    pub curve: Option<u32>,
+    pub numbering: Option<String>,
+    pub seat_spacing: Option<u32>,
+    pub row_spacing: Option<u32>,
 }
 
 impl SectionShape {
@@ -57,15 +101,9 @@ impl SectionShape {
         *self == SectionShape::default()
     }
 
-    /// `x` and `y` come as two optional fields and must come together.
-    pub fn parse(
-        x: Option<i32>,
-        y: Option<i32>,
-        rotation: Option<i32>,
-        curve: Option<u32>,
-        field: &str,
-    ) -> Result<SectionShape, Error> {
-        let position = match (x, y) {
+    /// `field` names the section in errors, e.g. `sections[2]`.
+    pub fn parse(input: ShapeInput, field: &str) -> Result<SectionShape, Error> {
+        let position = match (input.x, input.y) {
             (Some(x), Some(y)) => Some((x, y)),
             (None, None) => None,
             _ => return Err(Error::validation(format!("{field}: give both x and y, or neither"))),
@@ -80,17 +118,35 @@ impl SectionShape {
                 }
             }
         }
-        if rotation
+        if input
+            .rotation
             .is_some_and(|rotation| !(-MAX_SECTION_ROTATION..=MAX_SECTION_ROTATION).contains(&rotation))
         {
             return Err(Error::validation(format!(
                 "{field}.rotation: must be -{MAX_SECTION_ROTATION} to {MAX_SECTION_ROTATION} degrees"
             )));
         }
-        if curve.is_some_and(|curve| curve > MAX_ROW_CURVE) {
+        if input.curve.is_some_and(|curve| curve > MAX_ROW_CURVE) {
             return Err(Error::validation(format!("{field}.curve: must be 0 to {MAX_ROW_CURVE} degrees")));
         }
-        Ok(SectionShape { position, rotation, curve })
+        for (name, spacing) in [("seat_spacing", input.seat_spacing), ("row_spacing", input.row_spacing)] {
+            if spacing.is_some_and(|spacing| !(MIN_SPACING_PERCENT..=MAX_SPACING_PERCENT).contains(&spacing))
+            {
+                return Err(Error::validation(format!(
+                    "{field}.{name}: must be {MIN_SPACING_PERCENT} to {MAX_SPACING_PERCENT} percent"
+                )));
+            }
+        }
+        let numbering =
+            input.numbering.map(|text| Numbering::parse(&text, &format!("{field}.numbering"))).transpose()?;
+        Ok(SectionShape {
+            position,
+            rotation: input.rotation,
+            curve: input.curve,
+            numbering,
+            seat_spacing: input.seat_spacing,
+            row_spacing: input.row_spacing,
+        })
     }
 }
 
@@ -167,6 +223,13 @@ impl Layout {
 
     pub fn sections(&self) -> &[SectionLayout] {
         &self.0
+    }
+
+    /// Whether both maps have the same seats, with the same ids in the same order: they may
+    /// differ only in how they are drawn.
+    pub fn same_seats(&self, other: &Layout) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(&other.0).all(|(a, b)| a.name == b.name && a.rows == b.rows)
     }
 
     pub fn capacity(&self) -> u64 {
@@ -254,8 +317,27 @@ pub(crate) mod tests {
 
     #[test]
     fn a_shape_is_checked_and_kept_where_it_is_stored() {
-        let shape = SectionShape::parse(Some(-40), Some(12), Some(-30), Some(60), "sections[0]").unwrap();
-        assert_eq!(shape, SectionShape { position: Some((-40, 12)), rotation: Some(-30), curve: Some(60) });
+        let input = ShapeInput {
+            x: Some(-40),
+            y: Some(12),
+            rotation: Some(-30),
+            curve: Some(60),
+            numbering: Some("right_to_left".into()),
+            seat_spacing: Some(150),
+            row_spacing: None,
+        };
+        let shape = SectionShape::parse(input, "sections[0]").unwrap();
+        assert_eq!(
+            shape,
+            SectionShape {
+                position: Some((-40, 12)),
+                rotation: Some(-30),
+                curve: Some(60),
+                numbering: Some(Numbering::RightToLeft),
+                seat_spacing: Some(150),
+                row_spacing: None,
+            }
+        );
         let mut placed = section("Balcony", &[("A", 3)]);
         placed.shape = shape;
         let layout = Layout::parse(vec![placed, section("Floor", &[("A", 1)])]).unwrap();
@@ -265,14 +347,18 @@ pub(crate) mod tests {
         // A layout stored before shapes existed reads as one without them.
         let old: Layout = serde_json::from_str(r#"[{"name":"F","rows":[{"label":"A","seats":2}]}]"#).unwrap();
         assert!(old.sections()[0].shape.is_unset());
-        for (x, y, rotation, curve, field) in [
-            (Some(1), None, None, None, "s: give both"),
-            (Some(10_001), Some(0), None, None, "s.x: "),
-            (Some(0), Some(-10_001), None, None, "s.y: "),
-            (None, None, Some(181), None, "s.rotation: "),
-            (None, None, None, Some(181), "s.curve: "),
-        ] {
-            let error = SectionShape::parse(x, y, rotation, curve, "s").unwrap_err();
+        let refused = [
+            (ShapeInput { x: Some(1), ..ShapeInput::default() }, "s: give both"),
+            (ShapeInput { x: Some(10_001), y: Some(0), ..ShapeInput::default() }, "s.x: "),
+            (ShapeInput { x: Some(0), y: Some(-10_001), ..ShapeInput::default() }, "s.y: "),
+            (ShapeInput { rotation: Some(181), ..ShapeInput::default() }, "s.rotation: "),
+            (ShapeInput { curve: Some(181), ..ShapeInput::default() }, "s.curve: "),
+            (ShapeInput { numbering: Some("up".into()), ..ShapeInput::default() }, "s.numbering: "),
+            (ShapeInput { seat_spacing: Some(49), ..ShapeInput::default() }, "s.seat_spacing: "),
+            (ShapeInput { row_spacing: Some(401), ..ShapeInput::default() }, "s.row_spacing: "),
+        ];
+        for (input, field) in refused {
+            let error = SectionShape::parse(input, "s").unwrap_err();
             assert!(error.detail.starts_with(field), "{field}: {}", error.detail);
         }
     }

@@ -20,7 +20,7 @@ pub use boxoffice_types::EventStatus;
 pub use categories::{
     parse_categories, parse_currency, parse_max_tickets, Category, NewCategory, NewPlacement, Placement,
 };
-pub use layout::{seat_id, Layout, RowLayout, SectionLayout, SectionShape};
+pub use layout::{seat_id, Layout, Numbering, RowLayout, SectionLayout, SectionShape, ShapeInput};
 pub use schedule::{check_schedule, check_start_is_ahead};
 pub use text::{
     format_time, parse_filter, parse_optional_text, parse_text, parse_time, ADDRESS_MAX_CHARS,

@@ -7,9 +7,11 @@
 //! What every feature shares is here: the `{id}` of a path, the page of a list, and reading the
 //! ids that services send.
 
+pub mod attendees;
 pub mod auth;
 pub mod bookings;
 pub mod docs;
+pub mod door;
 pub mod events;
 pub mod health;
 pub mod sales;

@@ -30,11 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}/availability", get(availability))
         .route("/events/{id}/availability/stream", get(availability_stream))
         .route("/events/{id}/stats", get(stats))
+        .route("/events/{id}/stats/stream", get(stats_stream))
         .route("/events/{id}/bookings", get(event_bookings))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(availability, availability_stream, stats, event_bookings))]
+#[openapi(paths(availability, availability_stream, stats, stats_stream, event_bookings))]
 pub struct Doc;
 
 // ---- Requests ----
@@ -137,6 +138,20 @@ pub struct EventStatsResponse {
     pub checked_in: u64,
     /// The same figures per category.
     pub categories: Vec<CategoryStatsResponse>,
+    pub activity: ActivityResponse,
+}
+
+/// Bookings made (holds) and confirmed (sales) per bucket of time, oldest first, over the last
+/// half hour.
+#[derive(Debug, Default, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ActivityResponse {
+    #[schema(example = 60)]
+    pub bucket_seconds: u32,
+    /// RFC 3339, UTC: the end of the last bucket.
+    #[schema(example = "2026-12-12T18:43:00.000Z")]
+    pub until: String,
+    pub holds: Vec<u32>,
+    pub sales: Vec<u32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,7 +165,7 @@ pub struct CategoryStatsResponse {
 }
 
 impl EventStatsResponse {
-    fn from_proto(stats: booking::EventStats) -> ApiResult<Self> {
+    pub fn from_proto(stats: booking::EventStats) -> ApiResult<Self> {
         let categories = stats
             .categories
             .into_iter()
@@ -173,6 +188,15 @@ impl EventStatsResponse {
             currency: non_empty(Some(stats.currency)),
             checked_in: stats.checked_in.into(),
             categories,
+            activity: stats
+                .activity
+                .map(|activity| ActivityResponse {
+                    bucket_seconds: activity.bucket_seconds,
+                    until: activity.until,
+                    holds: activity.holds,
+                    sales: activity.sales,
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -257,6 +281,80 @@ pub async fn stats(
         booking::GetEventStatsRequest { caller: Some(caller.caller()), event_id: event_id.to_string() };
     let stats = state.bookings().get_event_stats(request).await?.into_inner();
     Ok(Json(EventStatsResponse::from_proto(stats)?))
+}
+
+/// How often a stats stream reads the figures.
+const STATS_STREAM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// A stats stream ends when the access token that opened it would have expired; the browser's
+/// `EventSource` reconnects at once, authenticating again (a revoked session or a lost role
+/// ends there).
+const STATS_STREAM_LIFETIME: std::time::Duration =
+    std::time::Duration::from_secs(boxoffice_auth::ACCESS_TOKEN_TTL_S.unsigned_abs());
+
+/// The sales figures of an event pushed as they change (Server-Sent Events; its organizer or an
+/// admin), for a dashboard: each `stats` event's data is the JSON of `GET /events/{id}/stats`,
+/// sent first at once and then whenever it changes (read once a second). The stream ends after
+/// 15 minutes (the life of an access token); `EventSource` reconnects by itself.
+#[utoipa::path(get, path = "/events/{id}/stats/stream", tag = "events", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "A `text/event-stream` of `stats` events whose data is an `EventStatsResponse`", body = EventStatsResponse, content_type = "text/event-stream"),
+        Unauthorized, Forbidden, NotFound, Unavailable,
+    ))]
+pub async fn stats_stream(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(event_id): PathId,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::IntoResponse as _;
+
+    let read = {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move {
+                let request = booking::GetEventStatsRequest {
+                    caller: Some(caller.caller()),
+                    event_id: event_id.to_string(),
+                };
+                let stats = state.bookings().get_event_stats(request).await?.into_inner();
+                let json = serde_json::to_string(&EventStatsResponse::from_proto(stats)?)
+                    .map_err(Error::internal)?;
+                ApiResult::Ok(json)
+            }
+        }
+    };
+    // The first reading answers for the request: a caller who may not see the figures gets
+    // the error, not an empty stream.
+    let first = read().await?;
+    let ends = tokio::time::Instant::now() + STATS_STREAM_LIFETIME;
+    let stream = futures::stream::unfold((Some(first), String::new()), move |(pending, mut sent)| {
+        let read = read.clone();
+        async move {
+            let mut pending = pending;
+            loop {
+                if let Some(json) = pending.take() {
+                    if json != sent {
+                        sent.clone_from(&json);
+                        let event = Event::default().event("stats").data(json);
+                        return Some((Ok::<_, std::convert::Infallible>(event), (None, sent)));
+                    }
+                }
+                if tokio::time::Instant::now() + STATS_STREAM_INTERVAL > ends {
+                    return None;
+                }
+                tokio::time::sleep(STATS_STREAM_INTERVAL).await;
+                match read().await {
+                    Ok(json) => pending = Some(json),
+                    // A failing service: try again at the next tick; a refusal ends the stream.
+                    Err(error) if error.0.code == boxoffice_errors::Code::Unavailable => {}
+                    Err(_) => return None,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// The bookings of an event, newest first (its organizer or an admin).

@@ -33,6 +33,10 @@ pub struct Doc;
 pub struct CheckInRequest {
     /// The ticket's `code`, as read from its QR code.
     pub code: String,
+    /// The event this door admits to: a valid ticket of another event is refused with 422
+    /// `wrong_event`. Door staff must give it (they may check in for that event only).
+    #[serde(default)]
+    pub event_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,14 +107,14 @@ pub async fn ticket_qr(
     ))
 }
 
-/// Admit a ticket at the door (the event's organizer or an admin). A forged, altered or unknown
-/// code is a 422.
+/// Admit a ticket at the door (the event's organizer, an admin, or the event's door staff). A
+/// forged, altered or unknown code is a 422; two doors scanning one ticket at once admit it once.
 #[utoipa::path(post, path = "/checkin", tag = "bookings", security(("bearer" = [])),
     request_body = CheckInRequest,
     responses(
         (status = 200, description = "Admitted", body = CheckInResponse),
         (status = 409, description = "`already_checked_in`; `conflict`: the booking was refunded", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a field is missing or unknown, or the code is forged, altered or unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing or unknown, or the code is forged, altered or unknown; `wrong_event`: the ticket is for another event than `event_id`", body = Problem, content_type = "application/problem+json"),
         BadBody, Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn check_in(
@@ -118,7 +122,11 @@ pub async fn check_in(
     caller: AuthUser,
     ApiJson(body): ApiJson<CheckInRequest>,
 ) -> ApiResult<Json<CheckInResponse>> {
-    let request = pb::CheckInRequest { caller: Some(caller.caller()), code: body.code };
+    let request = pb::CheckInRequest {
+        caller: Some(caller.caller()),
+        code: body.code,
+        event_id: body.event_id.map(|id| id.to_string()),
+    };
     let result = state.bookings().check_in(request).await?.into_inner();
     Ok(Json(CheckInResponse::from_proto(result)?))
 }

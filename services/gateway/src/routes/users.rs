@@ -1,15 +1,16 @@
 //! `/api/v1/users/*`: the caller's own account, and admin views of any account.
 
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Json, Router};
 use boxoffice_errors::Error;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::WireEnum as _;
 use boxoffice_types::Role;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::PathId;
@@ -18,7 +19,7 @@ use crate::openapi::fields;
 use crate::openapi::responses::{
     BadBody, Forbidden, NotFound, RateLimited, Unauthorized, Unavailable, ValidationFailed,
 };
-use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -27,13 +28,150 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/users/me", get(me).patch(update_me).delete(delete_me))
         .route("/users/me/password", post(change_password))
         .route("/users/{id}/role", patch(set_role))
+        .route("/users/{id}/sessions/{session_id}", delete(revoke_session))
         .route_layer(middleware::from_fn_with_state(state.clone(), catch_up_revocations));
-    Router::new().merge(revoking).route("/users/{id}", get(get_user))
+    Router::new()
+        .merge(revoking)
+        .route("/users", get(find_users))
+        .route("/users/{id}", get(get_user))
+        .route("/users/{id}/sessions", get(list_sessions))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(me, update_me, delete_me, change_password, get_user, set_role))]
+#[openapi(paths(
+    me,
+    update_me,
+    delete_me,
+    change_password,
+    find_users,
+    get_user,
+    set_role,
+    list_sessions,
+    revoke_session
+))]
 pub struct Doc;
+
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserResponse>,
+    /// The `cursor` of the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindUsersQuery {
+    /// A case-insensitive part of the email; absent or empty lists every account.
+    #[param(max_length = 254, example = "example.com")]
+    pub email: Option<String>,
+    /// 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One login of an account: a family of refresh tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: Uuid,
+    /// RFC 3339, UTC: when the account logged in.
+    #[schema(example = "2026-11-25T06:00:00.000Z")]
+    pub created_at: String,
+    /// When the session last renewed its tokens.
+    #[schema(example = "2026-11-25T06:15:00.000Z")]
+    pub last_used_at: String,
+    /// When it ends unless renewed before.
+    #[schema(example = "2026-12-25T06:15:00.000Z")]
+    pub expires_at: String,
+    /// When it was ended (logout, password or role change, an admin); `null` while it may be used.
+    pub revoked_at: Option<String>,
+    /// Neither revoked nor run out.
+    pub active: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// Newest first; at most 50.
+    pub items: Vec<SessionResponse>,
+}
+
+impl SessionResponse {
+    pub fn from_proto(session: pb::Session, now: chrono::DateTime<chrono::Utc>) -> ApiResult<Self> {
+        let expires = chrono::DateTime::parse_from_rfc3339(&session.expires_at)
+            .map_err(|error| Error::internal(format!("the users service sent a bad time: {error}")))?;
+        Ok(SessionResponse {
+            id: super::service_id("users", &session.id)?,
+            active: session.revoked_at.is_none() && expires > now,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            revoked_at: session.revoked_at,
+        })
+    }
+}
+
+/// Find accounts by a part of their email (admin only), by email.
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+    params(FindUsersQuery),
+    responses((status = 200, body = UserPage), ValidationFailed, Unauthorized, Forbidden, Unavailable))]
+pub async fn find_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(query): ApiQuery<FindUsersQuery>,
+) -> ApiResult<Json<UserPage>> {
+    let request = pb::FindUsersRequest {
+        email: query.email.unwrap_or_default(),
+        page: Some(super::page_request(query.limit, query.cursor)?),
+    };
+    let page = state.users().find_users(request).await?.into_inner();
+    let items = page.items.into_iter().map(UserResponse::from_proto).collect::<ApiResult<_>>()?;
+    Ok(Json(UserPage { items, next_cursor: page.next_cursor }))
+}
+
+/// An account's sessions, newest first (admin only).
+#[utoipa::path(get, path = "/users/{id}/sessions", tag = "users", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user id")),
+    responses((status = 200, body = SessionList), Unauthorized, Forbidden, NotFound, Unavailable))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    _admin: Admin,
+    PathId(user_id): PathId,
+) -> ApiResult<Json<SessionList>> {
+    let request = pb::ListSessionsRequest { user_id: user_id.to_string() };
+    let sessions = state.users().list_sessions(request).await?.into_inner();
+    let now = chrono::Utc::now();
+    let items = sessions
+        .items
+        .into_iter()
+        .map(|session| SessionResponse::from_proto(session, now))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(SessionList { items }))
+}
+
+/// End one session of an account (admin only): its refresh token stops working and its access
+/// tokens are refused from now on.
+#[utoipa::path(delete, path = "/users/{id}/sessions/{session_id}", tag = "users", security(("bearer" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The user id"),
+        ("session_id" = uuid::Uuid, Path, description = "The session id"),
+    ),
+    responses((status = 204, description = "Revoked"), Unauthorized, Forbidden, NotFound, Unavailable))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    _admin: Admin,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let not_found = || ApiError(Error::not_found("session"));
+    let Path((user_id, session_id)) = path.map_err(|_| not_found())?;
+    let user_id = Uuid::parse_str(&user_id).map_err(|_| not_found())?;
+    let session_id = Uuid::parse_str(&session_id).map_err(|_| not_found())?;
+    let request =
+        pb::RevokeSessionRequest { user_id: user_id.to_string(), session_id: session_id.to_string() };
+    state.users().revoke_session(request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 /// An account as the API shows it. The password hash never leaves the users service.
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,27 +2,29 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use boxoffice_proto::event as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{service_id, PathId};
+use super::{page_request, service_id, PageQuery, PathId};
 use crate::auth::Organizer;
 use crate::openapi::fields;
 use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
-use crate::problem::{ApiJson, ApiResult};
+use crate::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use crate::whole_number;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/venues", post(create_venue)).route("/venues/{id}", get(get_venue))
+    Router::new()
+        .route("/venues", get(list_venues).post(create_venue))
+        .route("/venues/{id}", get(get_venue).put(update_venue))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(create_venue, get_venue))]
+#[openapi(paths(list_venues, create_venue, get_venue, update_venue))]
 pub struct Doc;
 
 /// A section of a venue: the same shape in a request and in a response.
@@ -53,6 +55,46 @@ pub struct SectionLayout {
     #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
     #[schema(example = 40, minimum = 0, maximum = 180)]
     pub curve: Option<u32>,
+    /// Where seat 1 of each row is drawn; seat ids do not depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "left_to_right")]
+    pub numbering: Option<Numbering>,
+    /// The distance between neighbouring seats of a row, in percent of a seat pitch.
+    #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(example = 100, minimum = 50, maximum = 400)]
+    pub seat_spacing: Option<u32>,
+    /// The distance between rows, in percent of the usual one.
+    #[serde(default, deserialize_with = "whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(example = 120, minimum = 50, maximum = 400)]
+    pub row_spacing: Option<u32>,
+}
+
+/// Where seat 1 of each row of a section is drawn, as the map is seen with the stage on top.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Numbering {
+    LeftToRight,
+    RightToLeft,
+}
+
+impl Numbering {
+    fn as_str(self) -> &'static str {
+        match self {
+            Numbering::LeftToRight => "left_to_right",
+            Numbering::RightToLeft => "right_to_left",
+        }
+    }
+
+    fn from_proto(text: &str) -> ApiResult<Numbering> {
+        match text {
+            "left_to_right" => Ok(Numbering::LeftToRight),
+            "right_to_left" => Ok(Numbering::RightToLeft),
+            _ => {
+                Err(boxoffice_errors::Error::internal(format!("the events service sent numbering {text:?}"))
+                    .into())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -97,6 +139,9 @@ pub struct VenueResponse {
     /// RFC 3339, UTC.
     #[schema(example = "2026-11-25T06:00:00.000Z")]
     pub created_at: String,
+    /// True once an event in the venue is published: its seats (section names, row labels,
+    /// seat counts) can no longer change, only how they are drawn.
+    pub seats_locked: bool,
     pub sections: Vec<SectionLayout>,
     /// Every seat of the venue as "<section>/<row>/<number>", in seat-map order.
     #[schema(example = json!(["Floor/A/1", "Floor/A/2"]))]
@@ -116,19 +161,24 @@ impl VenueResponse {
         let sections = venue
             .sections
             .into_iter()
-            .map(|section| SectionLayout {
-                x: section.x,
-                y: section.y,
-                rotation: section.rotation,
-                curve: section.curve,
-                name: section.name,
-                rows: section
-                    .rows
-                    .into_iter()
-                    .map(|row| RowLayout { label: row.label, seats: row.seats })
-                    .collect(),
+            .map(|section| {
+                Ok(SectionLayout {
+                    x: section.x,
+                    y: section.y,
+                    rotation: section.rotation,
+                    curve: section.curve,
+                    numbering: section.numbering.as_deref().map(Numbering::from_proto).transpose()?,
+                    seat_spacing: section.seat_spacing,
+                    row_spacing: section.row_spacing,
+                    name: section.name,
+                    rows: section
+                        .rows
+                        .into_iter()
+                        .map(|row| RowLayout { label: row.label, seats: row.seats })
+                        .collect(),
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(VenueResponse {
             id: service_id("events", &venue.id)?,
             organizer_id: service_id("events", &venue.organizer_id)?,
@@ -137,9 +187,70 @@ impl VenueResponse {
             address: venue.address,
             capacity: venue.capacity,
             created_at: venue.created_at,
+            seats_locked: venue.seats_locked,
             sections,
             seats,
         })
+    }
+}
+
+/// A venue in a list, without its seat map.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VenueSummary {
+    pub id: Uuid,
+    pub organizer_id: Uuid,
+    pub name: String,
+    pub city: String,
+    pub address: String,
+    pub capacity: u32,
+    /// How many sections its map has.
+    pub sections: u32,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-11-25T06:00:00.000Z")]
+    pub created_at: String,
+    pub seats_locked: bool,
+}
+
+impl VenueSummary {
+    pub fn from_proto(venue: pb::VenueSummary) -> ApiResult<Self> {
+        Ok(VenueSummary {
+            id: service_id("events", &venue.id)?,
+            organizer_id: service_id("events", &venue.organizer_id)?,
+            name: venue.name,
+            city: venue.city,
+            address: venue.address,
+            capacity: venue.capacity,
+            sections: venue.sections,
+            created_at: venue.created_at,
+            seats_locked: venue.seats_locked,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VenuePage {
+    pub items: Vec<VenueSummary>,
+    /// The `cursor` of the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+impl SectionLayout {
+    fn into_proto(self) -> pb::NewSection {
+        pb::NewSection {
+            x: self.x,
+            y: self.y,
+            rotation: self.rotation,
+            curve: self.curve,
+            numbering: self.numbering.map(|numbering| numbering.as_str().to_owned()),
+            seat_spacing: self.seat_spacing,
+            row_spacing: self.row_spacing,
+            name: self.name,
+            rows: self
+                .rows
+                .into_iter()
+                .map(|row| pb::NewRow { label: row.label, seats: row.seats })
+                .collect(),
+        }
     }
 }
 
@@ -150,24 +261,60 @@ impl CreateVenueRequest {
             name: self.name,
             city: self.city,
             address: self.address,
-            sections: self
-                .sections
-                .into_iter()
-                .map(|section| pb::NewSection {
-                    x: section.x,
-                    y: section.y,
-                    rotation: section.rotation,
-                    curve: section.curve,
-                    name: section.name,
-                    rows: section
-                        .rows
-                        .into_iter()
-                        .map(|row| pb::NewRow { label: row.label, seats: row.seats })
-                        .collect(),
-                })
-                .collect(),
+            sections: self.sections.into_iter().map(SectionLayout::into_proto).collect(),
         }
     }
+}
+
+/// The venues the caller made (every venue, for an admin), newest first, without seat maps.
+#[utoipa::path(get, path = "/venues", tag = "venues", security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = VenuePage),
+        ValidationFailed, Unauthorized, Forbidden, Unavailable,
+    ))]
+pub async fn list_venues(
+    State(state): State<AppState>,
+    Organizer(caller): Organizer,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<VenuePage>> {
+    let request = pb::ListVenuesRequest {
+        caller: Some(caller.caller()),
+        page: Some(page_request(query.limit, query.cursor)?),
+    };
+    let page = state.events().list_venues(request).await?.into_inner();
+    let items = page.items.into_iter().map(VenueSummary::from_proto).collect::<ApiResult<_>>()?;
+    Ok(Json(VenuePage { items, next_cursor: page.next_cursor }))
+}
+
+/// Change a venue (its organizer or an admin): the body is the whole venue, as for creating one.
+/// Its seats (section names, row labels, seat counts) may change only while no event in it is
+/// published (`seats_locked`); otherwise 409 `conflict`. How sections are drawn, the name and
+/// the address may always change.
+#[utoipa::path(put, path = "/venues/{id}", tag = "venues", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The venue id")),
+    request_body = CreateVenueRequest,
+    responses(
+        (status = 200, description = "The venue as changed", body = VenueResponse),
+        (status = 409, description = "`conflict`: the seats would change while an event in the venue is published, or another edit kept winning", body = Problem, content_type = "application/problem+json"),
+        BadBody, ValidationFailed, Unauthorized, Forbidden, NotFound, Unavailable,
+    ))]
+pub async fn update_venue(
+    State(state): State<AppState>,
+    Organizer(caller): Organizer,
+    PathId(venue_id): PathId,
+    ApiJson(body): ApiJson<CreateVenueRequest>,
+) -> ApiResult<Json<VenueResponse>> {
+    let request = pb::UpdateVenueRequest {
+        caller: Some(caller.caller()),
+        venue_id: venue_id.to_string(),
+        name: body.name,
+        city: body.city,
+        address: body.address,
+        sections: body.sections.into_iter().map(SectionLayout::into_proto).collect(),
+    };
+    let venue = state.events().update_venue(request).await?.into_inner();
+    Ok(Json(VenueResponse::from_proto(venue)?))
 }
 
 /// Create a venue (organizers and admins). Its seats are numbered from the layout.
@@ -229,10 +376,12 @@ mod tests {
                     y: Some(30),
                     rotation: Some(-15),
                     curve: Some(40),
+                    ..Default::default()
                 },
             ],
             capacity: 4,
             created_at: "2026-11-25T06:00:00Z".to_owned(),
+            seats_locked: false,
         };
         let response = VenueResponse::from_proto(venue).unwrap();
         assert_eq!(response.seats, ["Floor/A/1", "Floor/A/2", "Floor/B/1", "Balcony/A/1"]);

@@ -91,7 +91,7 @@ fn seat_order(seat: &str) -> (&str, &str, u32) {
 }
 
 /// A seat as people read it: `Floor, row A, seat 12`.
-fn seat_text(seat: &str) -> String {
+pub(crate) fn seat_text(seat: &str) -> String {
     match seat_parts(seat) {
         Some((section, row, number)) => format!("{section}, row {row}, seat {number}"),
         None => seat.to_owned(),

@@ -31,6 +31,10 @@ impl Chrome {
         assets::url(name)
     }
 
+    pub fn is_admin(&self) -> bool {
+        self.viewer.is_some_and(|viewer| viewer.role == Role::Admin)
+    }
+
     pub fn is_organizer(&self) -> bool {
         self.viewer.is_some_and(|viewer| matches!(viewer.role, Role::Organizer | Role::Admin))
     }
@@ -128,6 +132,23 @@ impl<S: Send + Sync> FromRequestParts<S> for PageId {
             .await
             .map_err(|_| PageError::not_found())?;
         Ok(PageId(id))
+    }
+}
+
+/// Two ids of a page's path (`/admin/users/{id}/sessions/{session_id}/...`): a segment that is
+/// not a UUID names nothing, a 404 page.
+pub struct PageIds(pub uuid::Uuid, pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageIds {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let axum::extract::Path((first, second)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| PageError::not_found())?;
+        let parse = |text: &str| uuid::Uuid::parse_str(text).map_err(|_| PageError::not_found());
+        Ok(PageIds(parse(&first)?, parse(&second)?))
     }
 }
 
