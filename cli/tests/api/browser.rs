@@ -246,7 +246,7 @@ mod embedded {
     }
 }
 
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::PASSWORD;
 
 /// A seated event in a hall of three sections, one of them curved and one turned, with a
 /// standing category too. Returns the event.
@@ -278,7 +278,7 @@ async fn concert(app: &TestApp) -> Value {
 }
 
 impl Browser {
-    async fn sign_up(&self, email: &str) {
+    pub(crate) async fn sign_up(&self, email: &str) {
         self.goto("/signup").await;
         self.fill("#first_name", "Ada").await;
         self.fill("#last_name", "Lovelace").await;
@@ -288,7 +288,7 @@ impl Browser {
         self.find("form[action='/logout']").await;
     }
 
-    async fn log_in(&self, email: &str, next: &str) {
+    pub(crate) async fn log_in(&self, email: &str, next: &str) {
         self.goto(&format!("/login?next={next}")).await;
         self.fill("#email", email).await;
         self.fill("#password", PASSWORD).await;
@@ -297,20 +297,20 @@ impl Browser {
     }
 
     /// Whether the page is wider than the window (a phone would scroll sideways).
-    async fn overflows(&self) -> Value {
+    pub(crate) async fn overflows(&self) -> Value {
         self.eval("return document.documentElement.scrollWidth > window.innerWidth").await
     }
 
-    async fn seat(&self, seat: &str) -> Element {
+    pub(crate) async fn seat(&self, seat: &str) -> Element {
         self.find(&format!("[data-seat='{seat}']")).await
     }
 
-    async fn seat_checked(&self, seat: &str) -> bool {
+    pub(crate) async fn seat_checked(&self, seat: &str) -> bool {
         self.seat(seat).await.attr("aria-checked").await.unwrap().as_deref() == Some("true")
     }
 }
 
-fn email() -> String {
+pub(crate) fn email() -> String {
     format!("browser-{}@example.com", uuid::Uuid::new_v4())
 }
 

@@ -15,6 +15,7 @@ mod kafka;
 mod notifications;
 mod operations;
 mod organize;
+mod organizer_browser;
 mod security;
 mod users;
 mod web;

@@ -192,7 +192,8 @@ export function mount(root) {
 
   // --- The figures.
   const setCell = (cell, text) => {
-    if (cell.textContent === text) return;
+    // The server writes a plain space where Intl writes a no-break space: the same text.
+    if (cell.textContent.replace(/\s/g, " ") === text.replace(/\s/g, " ")) return;
     cell.textContent = text;
     clearTimeout(cell._flash);
     cell.classList.remove("changed");

@@ -6,6 +6,15 @@
 // data-stream-url, data-hold-url, data-booking-page, data-login-url (logged out only), data-max,
 // and <meta name="csrf-token">.
 //
+// Read-only "status" mode (the organizer's live dashboard): `data-readonly` on the section, with
+// data-event-url, data-venue-url and data-stream-url only. Seats show available / held / sold /
+// not on sale live (role="img" with the status in the name), with zoom, pan and keyboard
+// browsing, but nothing can be selected or held. `boxoffice:availability` is emitted as usual.
+//
+// Section geometry (localSection): rows, x, y, rotation, curve, and numbering ("left_to_right" |
+// "right_to_left": which end of each row seat 1 is drawn at, before rotation), seat_spacing and
+// row_spacing (percent of the usual pitch, 50..400, default 100).
+//
 // World coordinates are in seat pitches (distance between neighbouring seats in a row); rows are
 // ROW_PITCH apart; y grows downward, the stage is at the top.
 
@@ -18,6 +27,7 @@ const MIN_SEAT_PX = 4; // px per seat pitch below which the keyboard's seat is z
 const MAX_ZOOM = 60; // px per seat pitch
 const PALETTE = 8; // category colours c0..c7 live in seatmap.css, assigned by category index
 const DRAG_PX = 5; // a pointer that moved less than this is a click, not a drag
+const SPACING_MIN = 50, SPACING_MAX = 400; // seat_spacing and row_spacing, in percent
 
 // ---------------------------------------------------------------------------------------------
 // Pure functions (no DOM), exported for the organizer's editor and for unit tests.
@@ -31,31 +41,50 @@ export function seatIds(venue) {
   return ids;
 }
 
-/** Positions of a section's seats relative to its centre, after curve and rotation. */
-function localSection(sec) {
+/** A spacing percentage (`seat_spacing`, `row_spacing`) as a factor: absent is 1 (100 %). */
+function spacing(v) {
+  const n = v == null || v === "" ? NaN : +v;
+  return Number.isFinite(n) ? Math.min(SPACING_MAX, Math.max(SPACING_MIN, n)) / 100 : 1;
+}
+
+/**
+ * Positions of a section's seats relative to its centre, after numbering, spacing, curve and
+ * rotation. Returns { rows: [{label, count}], pts: [[x, y]] (venue order: row by row, seat 1
+ * first), box (of pts), scale (how much smaller than usual a seat must be drawn so that the
+ * seats do not overlap: 1 at the default spacings), rtl, pitch (between seats of a row),
+ * rowPitch (between rows) }. Exported for the venue editor.
+ */
+export function localSection(sec) {
   const rows = (sec.rows || []).map((r) => ({ label: String(r.label), count: Math.max(0, r.seats | 0) }));
   let widest = 0;
   rows.forEach((r, i) => { if (r.count > rows[widest].count) widest = i; });
   const W = rows.length ? rows[widest].count : 0;
   const curve = (Math.min(180, Math.max(0, +sec.curve || 0)) * Math.PI) / 180;
+  // Distance between neighbouring seats of a row and between rows (both 1 and ROW_PITCH unless
+  // the section says otherwise: x * 1 is x exactly, so the default geometry is unchanged).
+  const sp = spacing(sec.seat_spacing), rp = ROW_PITCH * spacing(sec.row_spacing);
+  const rtl = sec.numbering === "right_to_left";
   const pts = [];
   if (curve > 0.01 && W > 1) {
     // Concentric arcs around a centre toward the stage (negative y). The widest row spans
-    // `curve` radians with seats one pitch apart along the arc; each row further back has a
-    // radius ROW_PITCH larger.
-    const r0 = Math.max(ROW_PITCH, (W - 1) / curve - widest * ROW_PITCH);
+    // `curve` radians with seats `sp` apart along the arc; each row further back has a radius
+    // `rp` larger.
+    const r0 = Math.max(rp, ((W - 1) * sp) / curve - widest * rp);
     rows.forEach((row, ri) => {
-      const rad = r0 + ri * ROW_PITCH;
+      const rad = r0 + ri * rp;
       for (let k = 0; k < row.count; k++) {
-        const t = (k - (row.count - 1) / 2) / rad;
+        const t = ((k - (row.count - 1) / 2) * sp) / rad;
         pts.push([rad * Math.sin(t), rad * Math.cos(t)]);
       }
     });
   } else {
     rows.forEach((row, ri) => {
-      for (let k = 0; k < row.count; k++) pts.push([k - (row.count - 1) / 2, ri * ROW_PITCH]);
+      for (let k = 0; k < row.count; k++) pts.push([(k - (row.count - 1) / 2) * sp, ri * rp]);
     });
   }
+  // Right to left: every row is symmetric about x = 0, so mirroring keeps the same points (and
+  // box) and only reverses which end seat 1 is at.
+  if (rtl) for (const p of pts) p[0] = -p[0];
   // Centre on the bounding box, then rotate clockwise (y points down, so the usual matrix
   // turns clockwise on screen).
   const b = bbox(pts);
@@ -66,7 +95,7 @@ function localSection(sec) {
     p[0] = x * cos - y * sin;
     p[1] = x * sin + y * cos;
   }
-  return { rows, pts, box: bbox(pts) };
+  return { rows, pts, box: bbox(pts), scale: Math.min(1, sp, rp / ROW_PITCH), rtl, pitch: sp, rowPitch: rp };
 }
 
 function bbox(pts) {
@@ -81,31 +110,32 @@ function bbox(pts) {
   return b;
 }
 
+/** Whether a section has an explicit position (numeric x and y). */
+export function isPlaced(sec) {
+  return typeof sec.x === "number" && typeof sec.y === "number" && isFinite(sec.x) && isFinite(sec.y);
+}
+
 /**
- * The whole venue's geometry. Sections with numeric x and y are centred there; the others flow
- * left to right in centred, wrapping lines below them. Returns
- * { seats: [{x, y, section, row, number, sectionIndex, rowIndex}] (seat index order),
- *   rows: [{sectionIndex, index, label, start, count}] (rowIndex = position in this array),
- *   sections: [{name, rows: [rowIndex], start, count, box}], stage: {x, y, w}, box }.
+ * Where each section's centre goes, given the sections and the boxes of their local geometry
+ * (`localSection(sec).box`). Sections with numeric x and y are centred there; the others flow
+ * left to right in centred, wrapping lines below them. Returns [[x, y]] in section order.
+ * Exported for the venue editor, which keeps the local geometry of unchanged sections.
  */
-export function layoutVenue(venue) {
-  const secs = venue.sections || [];
-  const locals = secs.map(localSection);
-  const fixed = (s) => typeof s.x === "number" && typeof s.y === "number" && isFinite(s.x) && isFinite(s.y);
-  const centres = secs.map((s) => (fixed(s) ? [s.x, s.y] : null));
+export function placeSections(secs, boxes) {
+  const centres = secs.map((s) => (isPlaced(s) ? [s.x, s.y] : null));
   // Bounds of the explicitly placed sections, so that the automatic ones go below them.
   let top = 0, midX = 0;
   const placed = secs.map((s, i) => i).filter((i) => centres[i]);
   if (placed.length) {
     const b = bbox(placed.flatMap((i) => {
-      const l = locals[i].box, [cx, cy] = centres[i];
+      const l = boxes[i], [cx, cy] = centres[i];
       return [[cx + l.minX, cy + l.minY], [cx + l.maxX, cy + l.maxY]];
     }));
     top = b.maxY + SECTION_GAP * 2;
     midX = (b.minX + b.maxX) / 2;
   }
   const auto = secs.map((s, i) => i).filter((i) => !centres[i]);
-  const size = (i) => [locals[i].box.maxX - locals[i].box.minX + 1, locals[i].box.maxY - locals[i].box.minY + 1];
+  const size = (i) => [boxes[i].maxX - boxes[i].minX + 1, boxes[i].maxY - boxes[i].minY + 1];
   const area = auto.reduce((a, i) => a + (size(i)[0] + SECTION_GAP) * (size(i)[1] + SECTION_GAP), 0);
   const lineMax = Math.max(...auto.map((i) => size(i)[0]), Math.sqrt(area * 2.5));
   for (let n = 0; n < auto.length; ) {
@@ -119,17 +149,40 @@ export function layoutVenue(venue) {
     const height = Math.max(...line.map((i) => size(i)[1]));
     let x = midX - width / 2;
     for (const i of line) {
-      const [w] = size(i), l = locals[i].box;
+      const [w] = size(i), l = boxes[i];
       centres[i] = [x + w / 2 - (l.minX + l.maxX) / 2, top + height / 2 - (l.minY + l.maxY) / 2];
       x += w + SECTION_GAP;
     }
     top += height + SECTION_GAP;
   }
+  return centres;
+}
+
+/** The stage (a bar above everything, sized with the venue) and the drawing's box, given the
+ *  bounding box of all seats. */
+export function venueFrame(all) {
+  const sh = Math.max(2, (all.maxX - all.minX) * 0.03);
+  const stage = { x: (all.minX + all.maxX) / 2, y: all.minY - 2 - sh, w: Math.max(8, (all.maxX - all.minX) * 0.5), h: sh };
+  const box = { minX: all.minX - 1, maxX: all.maxX + 1, minY: stage.y - sh / 2 - 1, maxY: all.maxY + 1 };
+  return { stage, box };
+}
+
+/**
+ * The whole venue's geometry (see placeSections for where sections go). Returns
+ * { seats: [{x, y, section, row, number, sectionIndex, rowIndex}] (seat index order),
+ *   rows: [{sectionIndex, index, label, start, count}] (rowIndex = position in this array),
+ *   sections: [{name, rows: [rowIndex], start, count, box, centre: [x, y], scale, rtl}],
+ *   stage: {x, y, w, h}, box }.
+ */
+export function layoutVenue(venue) {
+  const secs = venue.sections || [];
+  const locals = secs.map(localSection);
+  const centres = placeSections(secs, locals.map((l) => l.box));
   const seats = [], rows = [], sections = [];
   secs.forEach((sec, si) => {
-    const { rows: lrows, pts } = locals[si];
+    const { rows: lrows, pts, scale, rtl } = locals[si];
     const [cx, cy] = centres[si];
-    const section = { name: String(sec.name), rows: [], start: seats.length, count: pts.length };
+    const section = { name: String(sec.name), rows: [], start: seats.length, count: pts.length, centre: [cx, cy], scale, rtl };
     let p = 0;
     lrows.forEach((row, ri) => {
       const rowIndex = rows.length;
@@ -141,11 +194,7 @@ export function layoutVenue(venue) {
     section.box = bbox(seats.slice(section.start).map((s) => [s.x, s.y]));
     sections.push(section);
   });
-  const all = bbox(seats.map((s) => [s.x, s.y]));
-  // The stage: a bar above everything, sized with the venue.
-  const sh = Math.max(2, (all.maxX - all.minX) * 0.03);
-  const stage = { x: (all.minX + all.maxX) / 2, y: all.minY - 2 - sh, w: Math.max(8, (all.maxX - all.minX) * 0.5), h: sh };
-  const box = { minX: all.minX - 1, maxX: all.maxX + 1, minY: stage.y - sh / 2 - 1, maxY: all.maxY + 1 };
+  const { stage, box } = venueFrame(bbox(seats.map((s) => [s.x, s.y])));
   return { seats, rows, sections, stage, box };
 }
 
@@ -259,6 +308,7 @@ export function mount(root) {
   if (root.dataset.mounted) return;
   root.dataset.mounted = "1";
   const d = root.dataset;
+  const readonly = "readonly" in d; // the organizer's status map: no selection, no holding
   const uid = root.id || "seatmap";
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
@@ -287,7 +337,9 @@ export function mount(root) {
   view.append(stageLayer, secLayer, seatLayer, markLayer, ring);
   map.append(view);
   const hint = h("p", { class: "sm-hint", id: `${uid}-hint` },
-    "Tab to the map, move between seats with the arrow keys and press Enter or Space to pick a seat. " +
+    (readonly
+      ? "Tab to the map and move between seats with the arrow keys: each seat says its status. "
+      : "Tab to the map, move between seats with the arrow keys and press Enter or Space to pick a seat. ") +
     "Drag to move the map; scroll, pinch or use + and \u2212 to zoom.");
   const legend = h("ul", { class: "sm-legend" });
   const states = h("ul", { class: "sm-states" });
@@ -302,14 +354,17 @@ export function mount(root) {
   const bestForm = h("form", { class: "sm-best" },
     h("span", { class: "sm-field" }, h("label", { for: bestCat.id }, "Category"), bestCat),
     h("span", { class: "sm-field" }, h("label", { for: bestQty.id }, "Seats"), bestQty), bestBtn);
-  const side = h("div", { class: "sm-side" },
-    h("h3", {}, "Prices"), legend, states,
-    chosenHeading, chosen, total, holdArea,
-    d.loginUrl ? null : h("h3", {}, "Or let us pick"), d.loginUrl ? null : bestForm);
+  const side = readonly
+    ? h("div", { class: "sm-side" }, h("h3", {}, "Categories"), legend, states)
+    : h("div", { class: "sm-side" },
+      h("h3", {}, "Prices"), legend, states,
+      chosenHeading, chosen, total, holdArea,
+      d.loginUrl ? null : h("h3", {}, "Or let us pick"), d.loginUrl ? null : bestForm);
   const mapWrap = h("div", { class: "sm-mapwrap" }, map, hint);
   const ui = h("div", { class: "sm-ui" }, toolbar, alertBox, statusBox, h("div", { class: "sm-body" }, mapWrap, side));
   root.querySelector(".seatmap-fallback")?.setAttribute("hidden", "");
   root.append(ui);
+  if (readonly) root.classList.add("sm-readonly");
 
   if (d.loginUrl) holdArea.append(h("a", { class: "sm-btn sm-primary", href: d.loginUrl }, "Log in to book"));
   else holdArea.append(holdBtn);
@@ -400,7 +455,8 @@ export function mount(root) {
       for (let i = sec.start; i < sec.start + sec.count; i++) {
         const p = L.seats[i];
         const el = svg("circle", {
-          cx: p.x.toFixed(2), cy: p.y.toFixed(2), role: "checkbox", tabindex: "-1", "aria-checked": "false", "data-seat": ids[i],
+          cx: p.x.toFixed(2), cy: p.y.toFixed(2), tabindex: "-1", "data-seat": ids[i],
+          role: readonly ? "img" : "checkbox", "aria-checked": readonly ? null : "false",
         });
         els[i] = el;
         paint(i);
@@ -422,7 +478,12 @@ export function mount(root) {
     const sample = (cls, r, label, ...extra) => h("li", {},
       svg("svg", { viewBox: "-1 -1 2 2", class: "sm-sample", "aria-hidden": "true" }, svg("circle", { class: `sm-seat ${cls}`, r }), ...extra),
       h("span", {}, label));
-    states.append(
+    if (readonly) states.append(
+      sample("c0 st-a", 0.8, "Available"),
+      sample("st-h", 0.66, "Held"),
+      sample("st-s", 0.55, "Sold"),
+      sample("st-x", 0.55, "Not on sale"));
+    else states.append(
       sample("c0 st-a", 0.8, "Available"),
       sample("c0 st-sel", 0.8, "Selected", svg("path", { class: "sm-check", d: "M-0.4 0 l0.28 0.3 l0.52 -0.58" })),
       sample("st-u", 0.45, "Held or sold (unavailable)"),
@@ -447,25 +508,31 @@ export function mount(root) {
 
   // ---- Seat state → DOM ----
 
-  /** What a seat shows: "sel", "a" (available), "u" (held, sold, loading) or "x" (not on sale). */
+  /** What a seat shows: "sel", "a" (available), "u" (held, sold, loading) or "x" (not on sale);
+   *  read-only, held and sold are told apart: "h" and "s" ("u" is then only "loading"). */
   function stateOf(i) {
     if (selected.has(i)) return "sel";
     const s = status[i];
     if (catOf[i] < 0 || s === "x") return "x";
+    if (readonly && (s === "h" || s === "s")) return s;
     return s === "a" ? "a" : "u";
   }
 
-  const WORDS = { sel: "selected", a: "available", u: "unavailable", x: "not on sale" };
-  const RADIUS = { sel: "0.42", a: "0.42", u: "0.2", x: "0.26" };
+  const WORDS = { sel: "selected", a: "available", u: "unavailable", x: "not on sale", h: "held", s: "sold" };
+  const RADIUS = { sel: "0.42", a: "0.42", u: "0.2", x: "0.26", h: "0.34", s: "0.3" };
 
   function paint(i) {
     const el = els[i], st = stateOf(i), c = catOf[i];
     const cat = cats[c];
+    // Sections with closer than usual spacing draw smaller seats (scale is 1 by default).
+    const scale = L.sections[L.seats[i].sectionIndex].scale ?? 1;
     el.setAttribute("class", `sm-seat st-${st}${c >= 0 ? ` c${c % PALETTE}` : ""}`);
-    el.setAttribute("r", RADIUS[st]);
-    el.setAttribute("aria-checked", st === "sel" ? "true" : "false");
-    if (st === "a" || st === "sel") el.removeAttribute("aria-disabled");
-    else el.setAttribute("aria-disabled", "true");
+    el.setAttribute("r", scale === 1 ? RADIUS[st] : (RADIUS[st] * scale).toFixed(3));
+    if (!readonly) {
+      el.setAttribute("aria-checked", st === "sel" ? "true" : "false");
+      if (st === "a" || st === "sel") el.removeAttribute("aria-disabled");
+      else el.setAttribute("aria-disabled", "true");
+    }
     const word = status[i] === "?" && st !== "x" ? "availability loading" : WORDS[st];
     const price = cat ? `, ${formatPrice(cat.price_cents, cat.currency)}` : "";
     el.setAttribute("aria-label", `${seatLong(L.seats[i])}${price}, ${word}`);
@@ -498,7 +565,7 @@ export function mount(root) {
       say("");
       // The map is drawn and shows what is left: interactive (the benchmarks read this mark).
       if (first) performance.mark("seatmap:ready");
-      if (first && stateOf(rove) !== "a") {
+      if (first && !readonly && stateOf(rove) !== "a") {
         // Start the keyboard on the first available seat rather than on, say, a sold one.
         const i = status.findIndex((_, j) => stateOf(j) === "a");
         if (i >= 0) setRove(i, false);
@@ -515,6 +582,7 @@ export function mount(root) {
     es.addEventListener("closed", () => {
       es.close();
       offSale = busy = true;
+      if (readonly) return shout("This event is no longer on sale. It may have been cancelled.");
       renderSelection();
       syncBest();
       for (const form of document.querySelectorAll("form.hold-form")) form.hidden = true;
@@ -540,6 +608,7 @@ export function mount(root) {
     // The leading space (not drawn) separates it from the name in the button's text content.
     secTexts.forEach((t, si) => { t.textContent = ` ${secAvail[si]} available`; });
     if (inOverview) secGroups.forEach(labelSection);
+    if (readonly) return;
     fillBest();
     if (!busy) dropLost();
   }
@@ -560,6 +629,7 @@ export function mount(root) {
 
   function toggle(i) {
     const st = stateOf(i);
+    if (readonly) return say(`${seatLong(L.seats[i])}: ${WORDS[st]}.`);
     if (st === "sel") selected.delete(i);
     else if (st !== "a") return say(`${seatLong(L.seats[i])} is ${WORDS[st]}.`);
     else if (selected.size >= max) return shout(`You can pick at most ${max} seats in one booking.`);
@@ -570,6 +640,7 @@ export function mount(root) {
   }
 
   function renderSelection() {
+    if (readonly) return;
     const list = [...selected].sort((a, b) => a - b);
     chosen.replaceChildren(...list.map((i) => {
       const s = L.seats[i], c = cats[catOf[i]];
@@ -822,7 +893,7 @@ export function mount(root) {
 
   function labelSection(g, si) {
     // Contains the visible text ("S1" "736 available"), as WCAG 2.5.3 asks.
-    g.setAttribute("aria-label", `Section ${L.sections[si].name}, ${secAvail[si]} available. Zoom in to pick seats`);
+    g.setAttribute("aria-label", `Section ${L.sections[si].name}, ${secAvail[si]} available. Zoom in to ${readonly ? "see" : "pick"} seats`);
   }
 
   function openSection(si, focusSeat) {
@@ -876,7 +947,11 @@ export function mount(root) {
     if (key === "Home") return row.start;
     if (key === "End") return row.start + row.count - 1;
     if (dir[0]) {
-      const j = i + dir[0];
+      // Right goes to the seat on the right: the next number, unless the numbers run leftward
+      // (numbering right to left, or a section turned around).
+      const last = row.start + row.count - 1;
+      const flip = row.count > 1 && L.seats[last].x < L.seats[row.start].x - 1e-6 ? -1 : 1;
+      const j = i + dir[0] * flip;
       if (j >= row.start && j < row.start + row.count) return j;
     } else {
       const ri = row.index + dir[1];
