@@ -428,6 +428,14 @@ async fn the_sales_figures_count_holds_and_sales_per_minute_and_stream_live(back
     let holds: u64 = live["activity"]["holds"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum();
     let sales: u64 = live["activity"]["sales"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum();
     assert_eq!((holds, sales), (2, 1), "two bookings made, one confirmed, this minute");
+
+    // A session that ends ends its open stream.
+    let logout = app.post("/api/v1/auth/logout", json!({}), Some(&organizer.access)).await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let ended =
+        tokio::time::timeout(Duration::from_secs(10), async { while let Some(Ok(_)) = body.next().await {} })
+            .await;
+    assert!(ended.is_ok(), "the stream of a logged-out session ends");
 }
 
 async fn next_stats<S, B>(body: &mut S) -> Value

@@ -526,3 +526,88 @@ async fn the_organizer_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     phone.screenshot("cancel-phone").await;
     phone.close().await;
 }
+
+/// Browser benchmarks, run on demand (`scripts/bench/web`): their figures go to BENCHMARKS.md.
+mod bench {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a benchmark: scripts/bench/web runs it"]
+    async fn the_editor_opens_and_edits_a_venue_of_20000_seats() {
+        super::the_editor_opens_and_edits_a_venue_of_20000_seats().await
+    }
+}
+
+/// The venue editor on a venue of 20,000 seats (20 sections of 40 rows of 25): the time from
+/// navigation until the editor shows the venue's seat count, three loads; then, with the
+/// browser's long-task observer on, every section selected in turn, moved by the keyboard and
+/// the changes undone: the longest task and the time of each step. No timed assertion: figures.
+async fn the_editor_opens_and_edits_a_venue_of_20000_seats() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let (organizer_email, organizer) = app.user_with_role("organizer").await;
+    let sections: Vec<Value> = (0..20)
+        .map(|section| {
+            let rows: Vec<Value> = (0..40).map(|row| json!({"label": format!("R{}", row + 1), "seats": 25})).collect();
+            json!({"name": format!("Block {}", section + 1), "rows": rows, "x": (section % 5) * 40 - 80, "y": (section / 5) * 55 + 10, "curve": 20})
+        })
+        .collect();
+    let venue = app.create_venue(&organizer.access, json!(sections)).await;
+    assert_eq!(venue["capacity"], 20_000);
+    let browser = Browser::open(&app, DESKTOP).await;
+    browser.log_in(&organizer_email, "/organize").await;
+    let mut ready_ms = Vec::new();
+    for _ in 0..3 {
+        browser.goto(&format!("/organize/venues/{}", id(&venue))).await;
+        let started = Instant::now();
+        loop {
+            let shown = browser.eval("return document.getElementById('venue-seat-count')?.textContent === '20000' ? performance.now() : null").await;
+            if let Some(ms) = shown.as_f64() {
+                ready_ms.push(ms);
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "the editor never showed the venue");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let steps = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const longest = {ms: 0}; const observer = new PerformanceObserver(list => {
+               for (const entry of list.getEntries()) longest.ms = Math.max(longest.ms, entry.duration); });
+             observer.observe({entryTypes: ['longtask']});
+             const canvas = document.getElementById('editor-canvas');
+             const key = k => canvas.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true}));
+             const times = [];
+             (async () => {
+               for (let i = 0; i < 20; i++) {
+                 const t = performance.now();
+                 window.boxofficeEditor.select(i); canvas.focus(); key('ArrowRight'); key('ArrowDown');
+                 await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                 times.push(performance.now() - t);
+               }
+               const undo = document.getElementById('editor-undo');
+               const t = performance.now();
+               while (!undo.disabled) { undo.click(); await new Promise(r => requestAnimationFrame(r)); }
+               const undoMs = performance.now() - t;
+               await new Promise(r => setTimeout(r, 100));
+               observer.disconnect();
+               times.sort((a, b) => a - b);
+               done({median: times[10], max: times[19], longest: longest.ms, undo: undoMs});
+             })();",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    browser.screenshot("editor-20000-desktop").await;
+    println!(
+        "bench web: the editor shows a venue of 20,000 seats {:.0} / {:.0} / {:.0} ms after navigation (three loads)",
+        ready_ms[0], ready_ms[1], ready_ms[2]
+    );
+    println!(
+        "bench web: select and move a section: median {:.0} ms, slowest {:.0} ms (to the second frame); undoing every step {:.0} ms; longest task {:.0} ms",
+        steps["median"].as_f64().unwrap_or(-1.0),
+        steps["max"].as_f64().unwrap_or(-1.0),
+        steps["undo"].as_f64().unwrap_or(-1.0),
+        steps["longest"].as_f64().unwrap_or(0.0),
+    );
+    browser.close().await;
+}

@@ -285,16 +285,17 @@ pub async fn stats(
 
 /// How often a stats stream reads the figures.
 const STATS_STREAM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-/// A stats stream ends when the access token that opened it would have expired; the browser's
-/// `EventSource` reconnects at once, authenticating again (a revoked session or a lost role
-/// ends there).
+/// A stats stream ends at the latest when the access token that opened it would have expired;
+/// the browser's `EventSource` reconnects at once, authenticating again (a lost role ends
+/// there). A revoked session ends it at the next reading.
 const STATS_STREAM_LIFETIME: std::time::Duration =
     std::time::Duration::from_secs(boxoffice_auth::ACCESS_TOKEN_TTL_S.unsigned_abs());
 
 /// The sales figures of an event pushed as they change (Server-Sent Events; its organizer or an
 /// admin), for a dashboard: each `stats` event's data is the JSON of `GET /events/{id}/stats`,
 /// sent first at once and then whenever it changes (read once a second). The stream ends after
-/// 15 minutes (the life of an access token); `EventSource` reconnects by itself.
+/// 15 minutes (the life of an access token), or when the session is revoked; `EventSource`
+/// reconnects by itself.
 #[utoipa::path(get, path = "/events/{id}/stats/stream", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The event id")),
     responses(
@@ -314,6 +315,15 @@ pub async fn stats_stream(
         move || {
             let state = state.clone();
             async move {
+                // A session ended while the stream is open ends the stream at the next reading.
+                let revoked = state
+                    .revocations()
+                    .is_revoked(caller.session_id)
+                    .await
+                    .map_err(|error| Error::unavailable(format!("{error:#}")))?;
+                if revoked {
+                    return Err(Error::unauthorized("the session has ended").into());
+                }
                 let request = booking::GetEventStatsRequest {
                     caller: Some(caller.caller()),
                     event_id: event_id.to_string(),
