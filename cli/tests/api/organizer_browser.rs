@@ -194,6 +194,10 @@ async fn door_staff_check_in_for_their_event_and_can_open_nothing_else() {
     assert!(boss.text("#staff-list").await.contains(&staff_email));
     boss.assert_accessible("door staff").await;
     boss.screenshot("door-staff-desktop").await;
+    boss.goto(&format!("/scan/{}", id(&event))).await;
+    boss.find("#scan-code").await;
+    boss.assert_accessible("scanner").await;
+    boss.screenshot("scanner-desktop").await;
 
     staff.goto(&format!("/scan/{}", id(&event))).await;
     let (verdict, text) = staff.scan(&codes[0]).await;
@@ -342,6 +346,7 @@ async fn an_organizer_draws_a_venue_puts_an_event_on_sale_and_watches_a_buyer_ta
     desk.click("#editor-redo").await;
     assert_eq!(desk.editor_state().await, drawn);
     desk.screenshot("editor-desktop").await;
+    desk.assert_accessible("venue editor").await;
     desk.click("#venue-save").await;
     desk.find("#venue-saved").await;
     let venue_id =
@@ -375,6 +380,17 @@ async fn an_organizer_draws_a_venue_puts_an_event_on_sale_and_watches_a_buyer_ta
     desk.fill("#category-1-capacity", "50").await;
     desk.click("#save-event").await;
     desk.wait_for_text("The draft is saved").await;
+    // The saved categories on the venue's map, in their colours.
+    let seat = desk.find("#seatmap [data-seat='Circle/A/1']").await;
+    let started = Instant::now();
+    while !seat.attr("aria-label").await.unwrap().unwrap_or_default().contains("available") {
+        assert!(started.elapsed() < Duration::from_secs(10), "the preview never drew the seats as offered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seat.attr("class").await.unwrap().unwrap_or_default().contains("c0"),
+        "in the first category's colour"
+    );
     desk.assert_accessible("event editor").await;
     desk.screenshot("event-editor-desktop").await;
     let event_id =

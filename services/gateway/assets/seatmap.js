@@ -6,6 +6,8 @@
 // data-stream-url, data-hold-url, data-booking-page, data-login-url (logged out only), data-max,
 // and <meta name="csrf-token">.
 //
+// Preview (the event editor's): `data-readonly data-preview` without a stream URL draws every
+// seat of a category as available, in the category's colour.
 // Read-only "status" mode (the organizer's live dashboard): `data-readonly` on the section, with
 // data-event-url, data-venue-url and data-stream-url only. Seats show available / held / sold /
 // not on sale live (role="img" with the status in the name), with zoom, pan and keyboard
@@ -551,7 +553,16 @@ export function mount(root) {
   // ---- Live availability ----
 
   function connect() {
-    if (!d.streamUrl) return;
+    if (!d.streamUrl) {
+      // A preview (the event editor's, of a draft: nothing on sale yet): every seat of a
+      // category drawn as it will be offered, in its category's colour.
+      if ("preview" in d) {
+        for (let i = 0; i < status.length; i++) setStatus(i, catOf[i] >= 0 ? "a" : "x");
+        afterUpdate([]);
+        say("");
+      }
+      return;
+    }
     es?.close();
     es = new EventSource(d.streamUrl);
     es.addEventListener("snapshot", (e) => {

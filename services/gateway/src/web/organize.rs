@@ -277,6 +277,9 @@ struct EventFormPage {
     /// Every section name of the chosen venue (or of all, when none is chosen yet).
     sections: Vec<String>,
     categories: Vec<CategoryRow>,
+    /// The saved event has a venue and a seated category: the page previews them on the map.
+    has_seated: bool,
+    venue_id: String,
     problem: Option<String>,
     done: Option<String>,
 }
@@ -372,6 +375,8 @@ pub async fn new_event(
         venues,
         sections,
         categories: blank_rows(0, "EUR").collect(),
+        has_seated: false,
+        venue_id: String::new(),
         problem: None,
         done: None,
     }))
@@ -449,6 +454,9 @@ async fn event_form(
         venues,
         sections,
         categories,
+        has_seated: event.venue_id.is_some()
+            && event.categories.iter().any(|category| category.kind == CategoryKind::Seated),
+        venue_id: event.venue_id.map(|id| id.to_string()).unwrap_or_default(),
         problem,
         done,
     })
@@ -678,6 +686,8 @@ async fn refused_form(
         venues,
         sections,
         categories,
+        has_seated: false,
+        venue_id: String::new(),
         problem: Some(error.detail.clone()),
         done: None,
     };
