@@ -156,6 +156,13 @@ async fn a_venue_is_edited_until_an_event_sells_its_seats_then_only_its_drawing_
         app.put(&path, venue("Grand Hall", three_rows.clone()), &organizer.access).await.status(),
         StatusCode::OK
     );
+    let followed: Value = app
+        .get(&format!("/api/v1/events/{}", id(&draft)), Some(&organizer.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(followed["categories"][0]["capacity"], 20, "the draft counts the venue's new seats");
     let published = app.publish(&organizer.access, &id(&draft)).await;
     assert_eq!(
         published["categories"][0]["capacity"], 20,
@@ -217,6 +224,9 @@ async fn door_staff_check_in_for_their_event_and_nothing_else(backend: Backend) 
         "validation_failed",
     )
     .await;
+    let malformed = app.post(&grants, json!({"email": "not an email"}), Some(&organizer.access)).await;
+    let problem = assert_problem(malformed, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(!problem["detail"].as_str().unwrap().contains("no account"), "{problem}");
     assert_problem(
         app.post(&grants, json!({"email": staff_email}), Some(&buyer.access)).await,
         StatusCode::FORBIDDEN,
@@ -485,6 +495,18 @@ async fn an_admin_finds_accounts_by_email_and_ends_one_of_their_sessions(backend
         "forbidden",
     )
     .await;
+    for garbage in ["AAAA", "eyJ4IjoxfQ", "%F0"] {
+        let response = app.get(&format!("/api/v1/users?cursor={garbage}"), Some(&admin.access)).await;
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
+    let next = everyone["next_cursor"].as_str().unwrap();
+    let second_page: Value = app
+        .get(&format!("/api/v1/users?limit=1&cursor={next}"), Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(second_page["items"][0]["email"], everyone["items"][0]["email"]);
 
     let sessions_path = format!("/api/v1/users/{user_id}/sessions");
     let sessions: Value = app.get(&sessions_path, Some(&admin.access)).await.json().await.unwrap();
@@ -503,8 +525,13 @@ async fn an_admin_finds_accounts_by_email_and_ends_one_of_their_sessions(backend
     assert_problem(refresh, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_eq!(app.me(&customer.access).await["email"], email);
     let after: Value = app.get(&sessions_path, Some(&admin.access)).await.json().await.unwrap();
-    assert_eq!(after["items"][0]["active"], false);
-    assert!(after["items"][0]["revoked_at"].is_string());
+    // The session still in use is listed first, the ended one after it.
+    assert_eq!(
+        (after["items"][0]["active"].as_bool(), after["items"][1]["active"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(after["items"][1]["id"], newest.as_str());
+    assert!(after["items"][1]["revoked_at"].is_string());
     assert_problem(
         app.delete(&format!("{sessions_path}/{}", uuid::Uuid::now_v7()), &admin.access).await,
         StatusCode::NOT_FOUND,
@@ -513,4 +540,10 @@ async fn an_admin_finds_accounts_by_email_and_ends_one_of_their_sessions(backend
     .await;
     let stranger = format!("/api/v1/users/{}/sessions/{newest}", uuid::Uuid::now_v7());
     assert_problem(app.delete(&stranger, &admin.access).await, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Every session at once: the first login's too.
+    assert_eq!(app.delete(&sessions_path, &admin.access).await.status(), StatusCode::NO_CONTENT);
+    app.assert_token_refused(&customer.access).await;
+    let ended: Value = app.get(&sessions_path, Some(&admin.access)).await.json().await.unwrap();
+    assert!(ended["items"].as_array().unwrap().iter().all(|session| session["active"] == false), "{ended}");
 }

@@ -24,6 +24,7 @@ on_both_backends!(
     a_cancelled_event_keeps_its_bookings_readable_and_ends_its_streams,
     tricky_requests_get_pages_not_loops_leaks_or_stale_sessions,
     the_availability_stream_sends_a_snapshot_then_only_what_changed,
+    a_page_script_asking_for_json_is_refused_with_a_problem,
 );
 
 /// A browser without script: follows no redirect by itself and keeps the cookies it is given.
@@ -575,4 +576,28 @@ async fn tricky_requests_get_pages_not_loops_leaks_or_stale_sessions(backend: Ba
         "{set:?}"
     );
     assert!(!visitor.cookies.contains_key("bo_refresh"));
+}
+
+/// The door scanner's script posts its form asking for JSON: a refusal by the session layer (a
+/// stale CSRF token) is a problem it can show, not an HTML page.
+async fn a_page_script_asking_for_json_is_refused_with_a_problem(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, event) = on_sale(&app, 5, 0).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up(&email()).await;
+    let response = visitor
+        .client
+        .post(format!("{}/scan/{}", visitor.address, id(&event)))
+        .header(COOKIE, visitor.cookie_header())
+        .header("accept", "application/json")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-csrf-token", "stale")
+        .body("code=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("CSRF"), "{problem}");
 }

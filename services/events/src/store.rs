@@ -104,6 +104,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<Vec<VenueRecord>>;
     /// The names of up to `limit` events in the venue that are not drafts.
     async fn events_selling_venue(&self, venue_id: Uuid, limit: u32) -> Result<Vec<String>>;
+    /// The drafts in the venue.
+    async fn drafts_in_venue(&self, venue_id: Uuid) -> Result<Vec<Uuid>>;
     async fn insert_event(&self, event: &EventRecord) -> Result<()>;
     async fn event(&self, id: Uuid) -> Result<Option<EventRecord>>;
     /// Writes `event` over the stored one if that is still at `event.version`, and bumps the
@@ -351,6 +353,14 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(database_error)
+            }
+
+            async fn drafts_in_venue(&self, venue_id: Uuid) -> Result<Vec<Uuid>> {
+                sqlx::query_scalar("SELECT id FROM events WHERE venue_id = $1 AND status = 'draft'")
+                    .bind(venue_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(database_error)
             }
 
             async fn grant_door_staff(&self, event_id: Uuid, staff: &DoorStaffRecord) -> Result<()> {

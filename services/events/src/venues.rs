@@ -9,7 +9,10 @@ use boxoffice_types::limits::PageSize;
 use boxoffice_types::Caller;
 use uuid::Uuid;
 
-use crate::domain::{parse_text, Layout, SectionLayout, ADDRESS_MAX_CHARS, CITY_MAX_CHARS, NAME_MAX_CHARS};
+use crate::domain::{
+    parse_categories, parse_text, EventStatus, Layout, NewCategory, SectionLayout, ADDRESS_MAX_CHARS,
+    CITY_MAX_CHARS, NAME_MAX_CHARS,
+};
 use crate::service::{now, require_organizer, Events};
 use crate::store::VenueRecord;
 
@@ -81,10 +84,49 @@ impl Events {
             };
             if self.store.update_venue(&venue, seats_change).await? {
                 tracing::info!(%venue_id, seats = venue.layout.capacity(), seats_change, "venue changed");
+                if seats_change {
+                    self.follow_venue(caller, venue_id, &venue.layout).await;
+                }
                 return Ok(VenueRecord { version: venue.version + 1, ..venue });
             }
         }
         Err(Error::new(Code::Conflict, "the venue changed while this request was being handled; try again"))
+    }
+
+    /// The drafts in a venue whose seats changed count their seated categories' seats again, so
+    /// that they say what would go on sale. A draft whose categories no longer fit the venue (a
+    /// section was renamed) is left as it is: publishing it checks it again and says why not.
+    /// A failure here fails nothing: publication checks every draft against its venue anyway.
+    async fn follow_venue(&self, caller: Caller, venue_id: Uuid, layout: &Layout) {
+        let drafts = match self.store.drafts_in_venue(venue_id).await {
+            Ok(drafts) => drafts,
+            Err(error) => return tracing::warn!(%venue_id, %error, "drafts of an edited venue not updated"),
+        };
+        for event_id in drafts {
+            let result = self
+                .modify(caller, event_id, |event| {
+                    let layout = layout.clone();
+                    Box::pin(async move {
+                        if event.status != EventStatus::Draft {
+                            return Ok(false);
+                        }
+                        let described = event.categories.iter().map(NewCategory::from_category).collect();
+                        let Ok(checked) = parse_categories(described, Some(&layout)) else {
+                            return Ok(false);
+                        };
+                        let mut changed = false;
+                        for (category, checked) in event.categories.iter_mut().zip(checked) {
+                            changed |= category.capacity != checked.capacity;
+                            category.capacity = checked.capacity;
+                        }
+                        Ok(changed)
+                    })
+                })
+                .await;
+            if let Err(error) = result {
+                tracing::warn!(%venue_id, %event_id, %error, "a draft of an edited venue not updated");
+            }
+        }
     }
 
     /// Why the venue's seats may not change: the events that sell them.
@@ -96,7 +138,7 @@ impl Events {
             format!(
                 "sections: the seats of this venue are sold by published events ({names}); section names, \
                  row labels and seat counts can no longer change. Positions, rotation, curve, spacing, \
-                 numbering, the name and the address can; for other seats, create a new venue"
+                 numbering, the name, the city and the address can; for other seats, create a new venue"
             ),
         ))
     }

@@ -7,7 +7,7 @@
 // [data-currency], #dashboard-live, #stats tr[data-category] > [data-stat], #rate-chart-plot,
 // #rate-table. Announces every reading as `boxoffice:stats` on window.
 
-const SVG_NS = "http://www.w3.org/2000/svg";
+import { formatPrice, h, svg } from "./dom.js";
 const STATS = ["sold", "held", "available", "revenue", "checked_in"];
 const FLASH_MS = 1600;
 const GIVE_UP_MS = 60000; // failing this long without a reading: "Not live"
@@ -15,37 +15,7 @@ const GIVE_UP_MS = 60000; // failing this long without a reading: "Not live"
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const minuteClock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
-// The same as seatmap.js's formatPrice ("EUR 45.00"); kept here so this page need not load the
-// seat map's module under a second (unhashed) URL.
-const formatters = new Map();
-export function formatPrice(cents, currency) {
-  if (!currency) return (cents / 100).toFixed(2);
-  let f = formatters.get(currency);
-  if (!f) {
-    try {
-      const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
-      f = { digits, fmt: new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: "code" }) };
-    } catch {
-      f = { digits: 2, fmt: { format: (v) => `${v.toFixed(2)} ${currency}` } };
-    }
-    formatters.set(currency, f);
-  }
-  return f.fmt.format(cents / 10 ** f.digits);
-}
 
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null && v !== false) el.setAttribute(k, v === true ? "" : v);
-  el.append(...kids.filter((k) => k != null));
-  return el;
-}
-
-function svg(tag, attrs = {}, ...kids) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null) el.setAttribute(k, v);
-  el.append(...kids);
-  return el;
-}
 
 const plural = (n, one, many) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
 const count = (v) => (typeof v === "number" && Number.isFinite(v) ? v : 0);

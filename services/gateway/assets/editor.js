@@ -24,9 +24,9 @@
 // (and rows array) with the previous one, so undo keeps whole snapshots cheaply and the canvas
 // re-lays out only the sections whose geometry changed (a cache keyed by rows array + shape).
 
+import { h, svg } from "./dom.js";
 import { localSection, placeSections, venueFrame, convexHull, seatIds, isPlaced } from "./seatmap.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const SECTION_GAP = 3; // as in seatmap.js, in seat pitches (world units)
 const DRAG_PX = 5; // a pointer that moved less than this is a click, not a drag
 const MAX_ZOOM = 80; // px per seat pitch
@@ -158,19 +158,6 @@ const fmt = (v) => v.toFixed(2);
 // ---------------------------------------------------------------------------------------------
 // DOM helpers. Strings passed as children become text nodes, never markup.
 
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null && v !== false) el.setAttribute(k, v === true ? "" : v);
-  el.append(...kids.filter((k) => k != null));
-  return el;
-}
-
-function svg(tag, attrs = {}, ...kids) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null) el.setAttribute(k, v);
-  el.append(...kids);
-  return el;
-}
 
 /** Adds or removes `id` from an element's aria-describedby. */
 function describe(el, id, on) {

@@ -20,7 +20,9 @@
 // World coordinates are in seat pitches (distance between neighbouring seats in a row); rows are
 // ROW_PITCH apart; y grows downward, the stage is at the top.
 
-const SVG_NS = "http://www.w3.org/2000/svg";
+import { formatPrice, h, svg } from "./dom.js";
+
+export { formatPrice };
 const ROW_PITCH = 1.2;
 const SECTION_GAP = 3; // between auto-laid-out sections, in seat pitches
 const LARGE_VENUE = 3000; // above this many seats, zoomed-out views show sections, not seats
@@ -249,23 +251,6 @@ export function convexHull(points) {
   return half(p).concat(half(p.slice().reverse()));
 }
 
-const formatters = new Map();
-/** Formats minor units (`price_cents`) as the server does; the currency says its decimals. */
-export function formatPrice(cents, currency) {
-  let f = formatters.get(currency);
-  if (!f) {
-    try {
-      const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
-      // The same form as the server's pages ("EUR 45.00"), so one price reads one way everywhere.
-      f = { digits, fmt: new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: "code" }) };
-    } catch {
-      f = { digits: 2, fmt: { format: (v) => `${v.toFixed(2)} ${currency}` } };
-    }
-    formatters.set(currency, f);
-  }
-  return f.fmt.format(cents / 10 ** f.digits);
-}
-
 /** Maps section name → index of the seated category that sells it. */
 export function sectionCategories(event) {
   const map = new Map();
@@ -278,19 +263,6 @@ export function sectionCategories(event) {
 // ---------------------------------------------------------------------------------------------
 // DOM helpers. Strings passed as children become text nodes, never markup.
 
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null && v !== false) el.setAttribute(k, v === true ? "" : v);
-  el.append(...kids.filter((k) => k != null));
-  return el;
-}
-
-function svg(tag, attrs = {}, ...kids) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null) el.setAttribute(k, v);
-  el.append(...kids);
-  return el;
-}
 
 function uuid() {
   if (crypto.randomUUID) return crypto.randomUUID();

@@ -195,6 +195,15 @@ impl UserService for Users {
         reply(result.await)
     }
 
+    async fn revoke_all_sessions(&self, request: Request<pb::ListSessionsRequest>) -> Reply<Empty> {
+        let request = request.into_inner();
+        let result = async {
+            let user_id = parse_id(&request.user_id, "user")?;
+            Users::revoke_all_sessions(self, user_id).await.map(|()| Empty {})
+        };
+        reply(result.await)
+    }
+
     async fn get_token_key_id(&self, _request: Request<Empty>) -> Reply<pb::TokenKeyId> {
         Ok(Response::new(pb::TokenKeyId { key_id: self.token_key_id() }))
     }

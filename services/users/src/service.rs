@@ -31,6 +31,8 @@ pub const REFRESH_TOKEN_BYTES: usize = 32;
 const REFRESH_TOKEN_MAX_CHARS: usize = 128;
 /// Failed logins for one email within [`FAILED_LOGIN_WINDOW`] that lock it.
 pub const MAX_FAILED_LOGINS: u64 = 5;
+/// Marks a cursor of the accounts' list (which holds the last email of a page).
+const USERS_CURSOR_PREFIX: &str = "users:";
 /// An account's sessions an admin sees at most, the newest.
 pub const MAX_LISTED_SESSIONS: u32 = 50;
 pub const FAILED_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -279,6 +281,7 @@ impl Users {
                     .decode(cursor.trim())
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .and_then(|text| text.strip_prefix(USERS_CURSOR_PREFIX).map(str::to_owned))
                     .ok_or_else(|| Error::validation("cursor: not a cursor this API gave out"))
             })
             .transpose()?;
@@ -287,7 +290,10 @@ impl Users {
         let mut users = self.store.find_users(text, after.as_deref(), limit + 1).await?;
         let next_cursor = if users.len() > limit as usize {
             users.truncate(limit as usize);
-            users.last().map(|last| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&last.email))
+            users.last().map(|last| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(format!("{USERS_CURSOR_PREFIX}{}", last.email))
+            })
         } else {
             None
         };
@@ -297,7 +303,7 @@ impl Users {
     /// The account with this email; `not_found` when there is none or the email is not one.
     pub async fn user_by_email(&self, email: &str) -> Result<UserRecord, Error> {
         let not_found = || Error::new(Code::NotFound, "email: no account has this email");
-        let email = Email::parse(email).map_err(|_| not_found())?;
+        let email = Email::parse(email)?;
         self.store.user_by_email(&email).await?.ok_or_else(not_found)
     }
 
@@ -316,6 +322,14 @@ impl Users {
         }
         self.revoke_sessions(&[session_id]).await?;
         tracing::info!(%user_id, %session_id, "session revoked by an admin");
+        Ok(())
+    }
+
+    /// Ends every session of the account.
+    pub async fn revoke_all_sessions(&self, user_id: Uuid) -> Result<(), Error> {
+        self.user(user_id).await?;
+        self.revoke_user_sessions(user_id, None).await?;
+        tracing::info!(%user_id, "every session revoked by an admin");
         Ok(())
     }
 

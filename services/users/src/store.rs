@@ -139,7 +139,7 @@ pub trait UserStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserRecord>>;
-    /// The account's newest sessions first, at most `limit`.
+    /// The account's sessions, at most `limit`: those that may still be used first, newest first.
     async fn sessions_of(&self, user_id: Uuid, limit: u32) -> Result<Vec<SessionRecord>>;
     async fn ping(&self) -> Result<()>;
     /// The outbox of this database, for its relay, and the handle that wakes it.
@@ -509,10 +509,12 @@ macro_rules! sql_store {
                     "SELECT s.id, s.created_at, s.revoked_at, MAX(t.created_at), MAX(t.expires_at) \
                      FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id \
                      WHERE s.user_id = $1 GROUP BY s.id, s.created_at, s.revoked_at \
-                     ORDER BY s.created_at DESC LIMIT $2",
+                     ORDER BY CASE WHEN s.revoked_at IS NULL AND MAX(t.expires_at) > $3 THEN 0 ELSE 1 END, \
+                     s.created_at DESC LIMIT $2",
                 )
                 .bind(user_id)
                 .bind(i64::from(limit))
+                .bind(Utc::now())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(database_error)?;

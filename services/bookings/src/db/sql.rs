@@ -301,13 +301,14 @@ macro_rules! sql_db {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 // The booking's row first: a refund (which writes it too) and this check-in are
                 // ordered, so a refunded ticket is never admitted and the booking's events are
-                // written in the order of its changes.
+                // written in the order of its changes. The write only locks the row: the
+                // booking's `updated_at` stays the time of its last change of status (the
+                // organizer's chart counts a sale at its confirmation).
                 let live: Option<(Uuid,)> = sqlx::query_as(
-                    "UPDATE bookings SET updated_at = $2 \
-                     WHERE id = (SELECT booking_id FROM tickets WHERE id = $1) AND status = $3 RETURNING id",
+                    "UPDATE bookings SET updated_at = updated_at \
+                     WHERE id = (SELECT booking_id FROM tickets WHERE id = $1) AND status = $2 RETURNING id",
                 )
                 .bind(ticket_id)
-                .bind(now)
                 .bind(BookingStatus::Confirmed.as_str())
                 .fetch_optional(&mut *transaction)
                 .await

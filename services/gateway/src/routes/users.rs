@@ -28,6 +28,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/users/me", get(me).patch(update_me).delete(delete_me))
         .route("/users/me/password", post(change_password))
         .route("/users/{id}/role", patch(set_role))
+        .route("/users/{id}/sessions", delete(revoke_all_sessions))
         .route("/users/{id}/sessions/{session_id}", delete(revoke_session))
         .route_layer(middleware::from_fn_with_state(state.clone(), catch_up_revocations));
     Router::new()
@@ -47,6 +48,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     get_user,
     set_role,
     list_sessions,
+    revoke_all_sessions,
     revoke_session
 ))]
 pub struct Doc;
@@ -93,7 +95,8 @@ pub struct SessionResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionList {
-    /// Newest first; at most 50.
+    /// Those that may still be used first, then the ended ones; newest first within each; at
+    /// most 50 (`DELETE /users/{id}/sessions` ends every one, listed or not).
     pub items: Vec<SessionResponse>,
 }
 
@@ -148,6 +151,19 @@ pub async fn list_sessions(
         .map(|session| SessionResponse::from_proto(session, now))
         .collect::<ApiResult<_>>()?;
     Ok(Json(SessionList { items }))
+}
+
+/// End every session of an account (admin only), as a role change does.
+#[utoipa::path(delete, path = "/users/{id}/sessions", tag = "users", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user id")),
+    responses((status = 204, description = "Revoked"), Unauthorized, Forbidden, NotFound, Unavailable))]
+pub async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    _admin: Admin,
+    PathId(user_id): PathId,
+) -> ApiResult<StatusCode> {
+    state.users().revoke_all_sessions(pb::ListSessionsRequest { user_id: user_id.to_string() }).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// End one session of an account (admin only): its refresh token stops working and its access

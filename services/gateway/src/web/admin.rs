@@ -202,6 +202,16 @@ pub async fn set_role(
     }
 }
 
+/// `POST /admin/users/{id}/sessions/revoke`: every session.
+pub async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    _admin: AdminViewer,
+    PageId(user_id): PageId,
+) -> Result<Response, PageError> {
+    state.users().revoke_all_sessions(pb::ListSessionsRequest { user_id: user_id.to_string() }).await?;
+    Ok(Redirect::to(&format!("/admin/users/{user_id}?done=Every+session+was+ended")).into_response())
+}
+
 /// `POST /admin/users/{id}/sessions/{session_id}/revoke`.
 pub async fn revoke_session(
     State(state): State<AppState>,

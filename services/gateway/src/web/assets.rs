@@ -30,11 +30,12 @@ macro_rules! assets {
     };
 }
 
-const FILES: [(&str, &str, &[u8]); 9] = assets![
+const FILES: [(&str, &str, &[u8]); 10] = assets![
     "app.css" => "text/css; charset=utf-8",
     "page.js" => "text/javascript; charset=utf-8",
     "seatmap.css" => "text/css; charset=utf-8",
     "seatmap.js" => "text/javascript; charset=utf-8",
+    "dom.js" => "text/javascript; charset=utf-8",
     "editor.css" => "text/css; charset=utf-8",
     "editor.js" => "text/javascript; charset=utf-8",
     "organize.css" => "text/css; charset=utf-8",

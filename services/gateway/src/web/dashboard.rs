@@ -153,7 +153,8 @@ pub async fn dashboard(
     let bookings = bookings
         .into_iter()
         .map(|booking| BookingLine {
-            short_id: booking.id.to_string()[..8].to_owned(),
+            // The end of a UUIDv7 is random; its start is the time, alike for a minute's bookings.
+            short_id: booking.id.simple().to_string()[24..].to_owned(),
             status: booking.status.as_str(),
             buyer: buyers.get(&booking.user_id).cloned().unwrap_or_else(|| "(account deleted)".to_owned()),
             tickets: booking.items.iter().map(|item| item.quantity as usize).sum(),

@@ -70,6 +70,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}", get(admin::user))
         .route("/admin/users/{id}/role", get(back_to_page).post(admin::set_role))
+        .route("/admin/users/{id}/sessions/revoke", post(admin::revoke_all_sessions))
         .route("/admin/users/{id}/sessions/{session_id}/revoke", post(admin::revoke_session))
         .route("/assets/{file}", get(assets::serve))
 }

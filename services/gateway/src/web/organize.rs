@@ -298,6 +298,18 @@ fn local_input(rfc3339: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A time the form sends back: `None` (leave it) when it is the stored one as the form showed it
+/// (to the minute: a start at 20:00:30 comes back as 20:00), so that saving a name does not
+/// move an event's times, nor trip the rule against a start set in the past.
+fn changed_time(sent: String, stored: Option<&str>) -> Option<String> {
+    let shown = stored.map(local_input).unwrap_or_default();
+    if local_input(&sent) == shown && (sent.is_empty() == stored.is_none()) {
+        None
+    } else {
+        Some(sent)
+    }
+}
+
 /// Minor units as the form shows a price: `45.00`.
 fn price_input(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, (cents % 100).abs())
@@ -519,7 +531,11 @@ impl EventForm {
             }
             let label = format!("categories[{}]", categories.len());
             let price_cents = parse_price(&field("price"), &format!("{label}.price"))?;
-            let layout = if field("kind") == "seated" {
+            let kind = field("kind");
+            if !matches!(kind.as_str(), "standing" | "seated" | "") {
+                return Err(Error::validation(format!("{label}.kind: standing or seated")));
+            }
+            let layout = if kind == "seated" {
                 let sections: Vec<String> = self
                     .fields
                     .iter()
@@ -606,9 +622,9 @@ pub async fn update_event(
             description: Some(form.text("description")),
             venue_id: if draft { Some(form.text("venue_id")) } else { None },
             city: Some(form.text("city")),
-            starts_at: Some(form.time("starts_at")),
-            ends_at: Some(form.time("ends_at")),
-            sale_starts_at: Some(form.time("sale_starts_at")),
+            starts_at: changed_time(form.time("starts_at"), Some(&event.starts_at)),
+            ends_at: changed_time(form.time("ends_at"), Some(&event.ends_at)),
+            sale_starts_at: changed_time(form.time("sale_starts_at"), event.sale_starts_at.as_deref()),
             max_tickets_per_booking: form.max_tickets()?,
             categories,
         };
@@ -957,6 +973,22 @@ pub async fn revoke_staff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_shown_to_the_minute_and_sent_back_unchanged_is_left_alone() {
+        let stored = "2030-06-01T20:00:30Z";
+        assert_eq!(changed_time("2030-06-01T20:00:00.000Z".to_owned(), Some(stored)), None);
+        assert_eq!(
+            changed_time("2030-06-01T20:01:00Z".to_owned(), Some(stored)).as_deref(),
+            Some("2030-06-01T20:01:00Z")
+        );
+        assert_eq!(changed_time(String::new(), None), None);
+        assert_eq!(changed_time(String::new(), Some(stored)).as_deref(), Some(""), "cleared");
+        assert_eq!(
+            changed_time("2030-06-01T20:00:00Z".to_owned(), None).as_deref(),
+            Some("2030-06-01T20:00:00Z")
+        );
+    }
 
     #[test]
     fn prices_are_read_as_people_type_them() {

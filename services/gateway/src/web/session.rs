@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -176,6 +176,13 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
         return next.run(request).await;
     }
     let is_api = is_api_path(path);
+    // A page's script that asks for JSON (the door scanner) is answered a problem, not a page.
+    let answers_json = is_api
+        || request
+            .headers()
+            .get(ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("application/json"));
     let mut set_cookies = Vec::new();
     let mut by_cookie = false;
     if !request.headers().contains_key(AUTHORIZATION) {
@@ -187,7 +194,7 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
                 by_cookie = true;
             }
             Ok(None) => {}
-            Err(error) => return failure(is_api, error),
+            Err(error) => return failure(answers_json, error),
         }
     }
     // Pages hand out the CSRF token; the API only checks it (a bearer client never needs one).
@@ -200,7 +207,7 @@ pub async fn cookie_session(State(state): State<AppState>, mut request: Request,
     if !request.method().is_safe() && (by_cookie || !is_api) {
         request = match check_csrf(request, csrf.as_deref()).await {
             Ok(request) => request,
-            Err(error) => return with_cookies(failure(is_api, error), set_cookies),
+            Err(error) => return with_cookies(failure(answers_json, error), set_cookies),
         };
     }
     if let Some(csrf) = csrf {
