@@ -77,26 +77,21 @@ async fn tickets(app: &TestApp, event: &Value, seats: &[&str]) -> Vec<String> {
 }
 
 impl Browser {
-    /// Types a code into the scanner and waits for the verdict on it (a new one: each verdict
-    /// carries the time it was scanned).
+    /// Types a code into the scanner and waits for the verdict on it: a marker put into the
+    /// verdict box beforehand is gone once the answer replaced the box's content.
     async fn scan(&self, code: &str) -> (String, String) {
-        let before = self.eval("return document.getElementById('scan-verdict').textContent").await;
+        self.eval("const m = document.createElement('span'); m.className = 'test-old'; document.getElementById('scan-verdict').append(m)").await;
         self.fill("#scan-code", code).await;
         self.click("#scan-submit").await;
         let started = Instant::now();
-        loop {
-            let verdict = self.find("#scan-verdict").await;
-            let kind = verdict.attr("data-verdict").await.unwrap().unwrap_or_default();
-            let text = verdict.text().await.unwrap();
-            if !kind.is_empty()
-                && json!(text) != before
-                && !verdict.attr("class").await.unwrap().unwrap_or_default().contains("checking")
-            {
-                return (kind, text);
-            }
+        let answered = "return !document.querySelector('#scan-verdict .test-old')";
+        while self.eval(answered).await != json!(true) {
             assert!(started.elapsed() < Duration::from_secs(10), "no verdict for {code}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let verdict = self.find("#scan-verdict").await;
+        let kind = verdict.attr("data-verdict").await.unwrap().unwrap_or_default();
+        (kind, verdict.text().await.unwrap())
     }
 }
 

@@ -22,7 +22,8 @@ use uuid::Uuid;
 
 use crate::routes::bookings::dto::{BookingPage, BookingResponse};
 use crate::routes::sales::EventStatsResponse;
-use crate::web::organize::{load_event, OrganizerViewer};
+use crate::web::event_editor::load_event;
+use crate::web::organize::OrganizerViewer;
 use crate::web::page::{money, render, Chrome, Notice, PageError, PageId, PageQuery, When};
 use crate::AppState;
 

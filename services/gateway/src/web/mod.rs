@@ -8,9 +8,10 @@
 //! - `page.rs`: the frame of every page, the viewer a page requires, errors as pages.
 //! - `shop.rs` (home, search, event, hold), `checkout.rs` (booking, pay, cancel, my tickets),
 //!   `account.rs` (signup, login, logout, account); `assets.rs` serves the files by content hash.
-//! - For organizers: `organize.rs` (their events and venues, the venue editor's page, the event
-//!   editor, publish, cancel, door staff), `dashboard.rs` (the live sales dashboard), `door.rs`
-//!   (the door scanner, also for door staff); for admins, `admin.rs` (accounts, roles, sessions).
+//! - For organizers: `organize.rs` (their events and venues, the venue editor's page),
+//!   `event_editor.rs` (the event form, publish, cancel), `dashboard.rs` (the live sales
+//!   dashboard), `door_staff.rs` (who keeps the door), `door.rs` (the door scanner, also for door
+//!   staff); for admins, `admin.rs` (accounts, roles, sessions).
 //!
 //! Every page calls the services through the same clients and shapes their answers with the same
 //! conversions as the API (`routes/*/dto.rs`), so a page and the API never disagree.
@@ -21,6 +22,8 @@ pub mod assets;
 pub mod checkout;
 pub mod dashboard;
 pub mod door;
+pub mod door_staff;
+pub mod event_editor;
 pub mod organize;
 pub mod page;
 pub mod security;
@@ -59,13 +62,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/organize", get(organize::overview))
         .route("/organize/venues/new", get(organize::new_venue))
         .route("/organize/venues/{id}", get(organize::edit_venue))
-        .route("/organize/events/new", get(organize::new_event).post(organize::create_event))
+        .route("/organize/events/new", get(event_editor::new_event).post(event_editor::create_event))
         .route("/organize/events/{id}", get(dashboard::dashboard))
-        .route("/organize/events/{id}/edit", get(organize::edit_event).post(organize::update_event))
-        .route("/organize/events/{id}/publish", get(organize::confirm_publish).post(organize::publish))
-        .route("/organize/events/{id}/cancel", get(organize::confirm_cancel).post(organize::cancel))
-        .route("/organize/events/{id}/staff", get(organize::staff).post(organize::grant_staff))
-        .route("/organize/events/{id}/staff/{user_id}/revoke", post(organize::revoke_staff))
+        .route("/organize/events/{id}/edit", get(event_editor::edit_event).post(event_editor::update_event))
+        .route(
+            "/organize/events/{id}/publish",
+            get(event_editor::confirm_publish).post(event_editor::publish),
+        )
+        .route("/organize/events/{id}/cancel", get(event_editor::confirm_cancel).post(event_editor::cancel))
+        .route("/organize/events/{id}/staff", get(door_staff::staff).post(door_staff::grant_staff))
+        .route("/organize/events/{id}/staff/{user_id}/revoke", post(door_staff::revoke_staff))
         .route("/scan/{id}", get(door::scanner).post(door::scan))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}", get(admin::user))
