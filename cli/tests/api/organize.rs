@@ -180,6 +180,10 @@ async fn a_venue_is_edited_until_an_event_sells_its_seats_then_only_its_drawing_
         problem["detail"].as_str().unwrap().contains("Draft"),
         "names the event that sells them: {problem}"
     );
+    let mut flipped = three_rows.clone();
+    flipped[0]["numbering"] = json!("right_to_left");
+    let refused = app.put(&path, venue("Grand Hall", flipped), &organizer.access).await;
+    assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
     let mut turned = three_rows.clone();
     turned[0]["rotation"] = json!(-20);
     turned[0]["x"] = json!(3);

@@ -194,7 +194,10 @@ async fn door_staff_check_in_for_their_event_and_can_open_nothing_else() {
     boss.assert_accessible("scanner").await;
     boss.screenshot("scanner-desktop").await;
 
-    staff.goto(&format!("/scan/{}", id(&event))).await;
+    // Their tickets page leads them to the door they keep, and only that one.
+    staff.goto("/bookings").await;
+    assert_eq!(staff.text("#my-doors").await.matches("Door scanner").count(), 1);
+    staff.click(&format!("#my-doors a[href='/scan/{}']", id(&event))).await;
     let (verdict, text) = staff.scan(&codes[0]).await;
     assert_eq!(verdict, "admitted", "{text}");
     for (path, what) in [
@@ -533,7 +536,7 @@ async fn the_organizer_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     phone.assert_accessible("event editor").await;
     assert_eq!(phone.overflows().await, json!(false), "the event editor fits a phone");
     phone.goto(&format!("/organize/events/{}/cancel", id(&event))).await;
-    phone.wait_for_text("1 paid booking will be refunded").await;
+    phone.wait_for_text("1 paid booking (2 tickets, EUR 90.00) will be refunded").await;
     phone.screenshot("cancel-phone").await;
     phone.close().await;
 }

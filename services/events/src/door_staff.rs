@@ -9,7 +9,10 @@ use boxoffice_types::Caller;
 use uuid::Uuid;
 
 use crate::service::{now, Events};
-use crate::store::DoorStaffRecord;
+use crate::store::{DoorStaffRecord, EventRecord};
+
+/// The doors a staff account is shown at most.
+const MAX_LISTED_DOORS: u32 = 100;
 
 impl Events {
     /// The accounts that may check the event's tickets in, for its organizer.
@@ -55,6 +58,11 @@ impl Events {
         }
         tracing::info!(%event_id, %user_id, "door staff revoked");
         self.store.door_staff(event_id).await
+    }
+
+    /// The published events whose door `caller` keeps, soonest first: where their scanner is.
+    pub async fn doors(&self, caller: Caller) -> Result<Vec<EventRecord>, Error> {
+        self.store.doors_of(caller.user_id, MAX_LISTED_DOORS).await
     }
 
     /// Whether `user_id` may check the event's tickets in as door staff (for the bookings

@@ -260,6 +260,16 @@ impl EventService for Events {
         reply(result.await)
     }
 
+    async fn list_doors(&self, request: Request<pb::ListDoorsRequest>) -> Reply<pb::ListEventsResponse> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let items = self.doors(caller).await?.into_iter().map(event_to_proto).collect();
+            Ok(pb::ListEventsResponse { items, next_cursor: None })
+        };
+        reply(result.await)
+    }
+
     async fn is_door_staff(
         &self,
         request: Request<pb::IsDoorStaffRequest>,

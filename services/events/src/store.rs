@@ -128,6 +128,8 @@ pub trait EventStore: Send + Sync + 'static {
     async fn revoke_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool>;
     async fn door_staff(&self, event_id: Uuid) -> Result<Vec<DoorStaffRecord>>;
     async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool>;
+    /// The published events that `user_id` keeps the door of, soonest first (at most `limit`).
+    async fn doors_of(&self, user_id: Uuid, limit: u32) -> Result<Vec<EventRecord>>;
     async fn ping(&self) -> Result<()>;
     /// The outbox of this database, for its relay, and the handle that wakes it.
     fn outbox(&self) -> (OutboxDb, RelayHandle);
@@ -353,6 +355,20 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(database_error)
+            }
+
+            async fn doors_of(&self, user_id: Uuid, limit: u32) -> Result<Vec<EventRecord>> {
+                let columns = EVENT_COLUMNS.split(", ").map(|column| format!("e.{}", column.trim())).collect::<Vec<_>>().join(", ");
+                let rows: Vec<EventRow> = sqlx::query_as(&format!(
+                    "SELECT {columns} FROM events e JOIN door_staff d ON d.event_id = e.id \
+                     WHERE d.user_id = $1 AND e.status = 'published' ORDER BY e.starts_at, e.id LIMIT $2"
+                ))
+                .bind(user_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.into_iter().map(EventRecord::try_from).collect()
             }
 
             async fn drafts_in_venue(&self, venue_id: Uuid) -> Result<Vec<Uuid>> {

@@ -137,8 +137,8 @@ impl Events {
             Code::Conflict,
             format!(
                 "sections: the seats of this venue are sold by published events ({names}); section names, \
-                 row labels and seat counts can no longer change. Positions, rotation, curve, spacing, \
-                 numbering, the name, the city and the address can; for other seats, create a new venue"
+                 row labels, seat counts and numbering can no longer change. Positions, rotation, curve, \
+                 spacing, the name, the city and the address can; for other seats, create a new venue"
             ),
         ))
     }

@@ -414,7 +414,8 @@ export function mountEditor(form) {
     });
     fields[key] = field(`section-${suffix}`, label, input);
   }
-  const numbering = h("select", { id: "section-numbering" },
+  // Which end of a row is seat 1 says which chair a sold ticket is for: locked with the seats.
+  const numbering = h("select", { id: "section-numbering", disabled: frozen },
     h("option", { value: "left_to_right" }, "Left to right"), h("option", { value: "right_to_left" }, "Right to left"));
   fields.numbering = field("section-numbering", "Seat 1 is at the", numbering, h("p", { class: "hint" }, "as seen with the stage at the top"));
   const duplicateBtn = btn({ id: "duplicate-section" }, "Duplicate section");
@@ -467,7 +468,7 @@ export function mountEditor(form) {
 
   if (frozen) {
     for (const el of [nameInput, addSection, duplicateBtn, removeBtn, addRowBtn, bulkCount, bulkSeats, bulkFirst, bulkAdd]) el.disabled = true;
-    panelBody.insertBefore(h("p", { class: "hint ed-frozen" }, "Seats are on sale: names, rows and seat counts are locked. Position, rotation, curve, spacing and numbering can still change."), sectionSeats);
+    panelBody.insertBefore(h("p", { class: "hint ed-frozen" }, "Seats are on sale: names, rows, seat counts and numbering are locked. Position, rotation, curve and spacing can still change."), sectionSeats);
   }
 
   const say = (text) => { status.textContent = text; };
@@ -760,7 +761,9 @@ export function mountEditor(form) {
     sectionSeats.textContent = `${n} ${n === 1 ? "seat" : "seats"} in ${sec.rows.length} ${sec.rows.length === 1 ? "row" : "rows"}${isPlaced(sec) ? "" : " \u00b7 placed automatically until moved"}`;
     truncNote.hidden = !geoOf(sec).truncated;
     // Live hint (the server decides): another section with the same name.
-    const dup = sec.name && cur.sections.some((s) => s !== sec && s.name.toLowerCase() === sec.name.toLowerCase());
+    // Not beside the server's own message about the name, which says the same.
+    const dup = sec.name && !(problem?.sk === sec._k && problem?.kind === "name")
+      && cur.sections.some((s) => s !== sec && s.name.toLowerCase() === sec.name.toLowerCase());
     nameWarn.hidden = !dup;
     nameWarn.textContent = dup ? `Another section is also called \u201c${sec.name}\u201d; names must differ.` : "";
     describe(nameInput, nameWarn.id, dup);
@@ -1336,17 +1339,20 @@ export function mountEditor(form) {
     const detail = String(p.detail || p.title || `Saving failed (HTTP ${httpStatus}).`);
     const at = problemPath(detail);
     if (!at) return showGeneral(detail);
+    // Beside the element it concerns, the message goes without the path that names it
+    // ("sections[1].rows: give 1 to 1000 rows" shows "give 1 to 1000 rows" by that section's rows).
+    const said = detail.slice(at.path.length + 2);
     if (at.top in venueInputs && venueInputs[at.top]) {
-      return mark(venueInputs[at.top], form.querySelector(`#error-${at.top}`) || sectionsError, detail);
+      return mark(venueInputs[at.top], form.querySelector(`#error-${at.top}`) || sectionsError, said);
     }
     const sec = at.top === "sections" && at.section != null ? cur.sections[at.section] : null;
     if (at.top !== "sections") return showGeneral(detail);
-    if (!sec) return mark(null, sectionsError, detail); // the venue as a whole
+    if (!sec) return mark(null, sectionsError, said); // the venue as a whole
     const known = ["name", "x", "y", "rotation", "curve", "numbering", "seat_spacing", "row_spacing"];
     let kind = "section";
     if (at.field === "rows") kind = at.row == null ? "rows" : "row";
     else if (known.includes(at.field)) kind = at.field;
-    problem = { sk: sec._k, kind, row: at.row, rowField: at.rowField, message: detail };
+    problem = { sk: sec._k, kind, row: at.row, rowField: at.rowField, message: said };
     selK = sec._k;
     flush(); // selects the section, marks it in the list and on the drawing, fills the panel
     reveal(at.section);

@@ -4,6 +4,7 @@
 
 const dateFormat = new Intl.DateTimeFormat(undefined, {
   weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+  timeZoneName: "short",
 });
 
 // <time datetime="..." data-local>: the server wrote UTC; show the reader's local time.
@@ -120,4 +121,18 @@ for (const form of new Set([...localInputs].map((input) => input.form).filter(Bo
       hidden.value = at && !Number.isNaN(at.getTime()) ? at.toISOString() : "";
     }
   });
+}
+
+// <select data-venue-select> with <fieldset data-venue-sections="<venue id>">: only the chosen
+// venue's sections are offered to the seated categories (the others are hidden and not sent).
+for (const select of document.querySelectorAll("select[data-venue-select]")) {
+  const follow = () => {
+    for (const group of select.form?.querySelectorAll("[data-venue-sections]") || []) {
+      const shown = group.dataset.venueSections === select.value;
+      group.hidden = !shown;
+      for (const box of group.querySelectorAll("input")) box.disabled = !shown;
+    }
+  };
+  select.addEventListener("change", follow);
+  follow();
 }

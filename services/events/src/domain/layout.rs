@@ -225,11 +225,17 @@ impl Layout {
         &self.0
     }
 
-    /// Whether both maps have the same seats, with the same ids in the same order: they may
-    /// differ only in how they are drawn.
+    /// Whether both maps have the same seats: the same ids in the same order, and seat 1 of each
+    /// row at the same end (which chair a sold ticket is for). They may differ only in where and
+    /// how the sections are drawn.
     pub fn same_seats(&self, other: &Layout) -> bool {
+        let numbering = |section: &SectionLayout| section.shape.numbering.unwrap_or(Numbering::LeftToRight);
         self.0.len() == other.0.len()
-            && self.0.iter().zip(&other.0).all(|(a, b)| a.name == b.name && a.rows == b.rows)
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.name == b.name && a.rows == b.rows && numbering(a) == numbering(b))
     }
 
     pub fn capacity(&self) -> u64 {

@@ -140,7 +140,7 @@ pub struct VenueResponse {
     #[schema(example = "2026-11-25T06:00:00.000Z")]
     pub created_at: String,
     /// True once an event in the venue is published: its seats (section names, row labels,
-    /// seat counts) can no longer change, only how they are drawn.
+    /// seat counts, numbering) can no longer change, only where and how they are drawn.
     pub seats_locked: bool,
     pub sections: Vec<SectionLayout>,
     /// Every seat of the venue as "<section>/<row>/<number>", in seat-map order.
@@ -288,9 +288,9 @@ pub async fn list_venues(
 }
 
 /// Change a venue (its organizer or an admin): the body is the whole venue, as for creating one.
-/// Its seats (section names, row labels, seat counts) may change only while no event in it is
-/// published (`seats_locked`); otherwise 409 `conflict`. How sections are drawn, the name and
-/// the address may always change.
+/// Its seats (section names, row labels, seat counts, and which end of a row is seat 1) may
+/// change only while no event in it is published (`seats_locked`); otherwise 409 `conflict`.
+/// Where and how sections are drawn, the name, the city and the address may always change.
 #[utoipa::path(put, path = "/venues/{id}", tag = "venues", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The venue id")),
     request_body = CreateVenueRequest,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::routes::non_empty;
 use crate::routes::users::{SessionResponse, UserResponse};
 use crate::web::page::{
-    render, Chrome, Notice, PageError, PageForm, PageId, PageIds, PageQuery, Viewer, When,
+    for_people, render, Chrome, Notice, PageError, PageForm, PageId, PageIds, PageQuery, Viewer, When,
 };
 use crate::AppState;
 
@@ -196,7 +196,7 @@ pub async fn set_role(
             if error.code != Code::Conflict {
                 return Err(PageError(error));
             }
-            let page = user_page(&state, chrome, user_id, Some(error.detail.clone()), None).await?;
+            let page = user_page(&state, chrome, user_id, Some(for_people(&error.detail)), None).await?;
             Ok(crate::web::page::render_with_status(error.http_status(), &page))
         }
     }

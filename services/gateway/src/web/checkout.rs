@@ -332,6 +332,8 @@ struct BookingsPage {
     chrome: Chrome,
     bookings: Vec<BookingCard>,
     next_page: Option<String>,
+    /// Events whose door the viewer keeps (door staff): links to their scanners.
+    doors: Vec<(Uuid, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -374,5 +376,14 @@ pub async fn bookings(
             total: money(booking.total_cents, &booking.currency),
         });
     }
-    Ok(render(&BookingsPage { chrome, bookings: cards, next_page }))
+    let doors = state
+        .events()
+        .list_doors(event_pb::ListDoorsRequest { caller: Some(user.caller()) })
+        .await?
+        .into_inner()
+        .items
+        .into_iter()
+        .map(|event| Ok((crate::routes::service_id("events", &event.id)?, event.name)))
+        .collect::<Result<_, PageError>>()?;
+    Ok(render(&BookingsPage { chrome, bookings: cards, next_page, doors }))
 }

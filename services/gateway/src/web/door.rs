@@ -126,6 +126,19 @@ pub async fn scan(
     }))
 }
 
+/// The name of a ticket's category, for a standing ticket's verdict ("Standing"); `None` when
+/// the event cannot be read (the verdict stands without it).
+async fn category_name(
+    state: &AppState,
+    user: AuthUser,
+    event_id: Uuid,
+    category_id: &str,
+) -> Option<String> {
+    let request = event_pb::GetEventRequest { event_id: event_id.to_string(), caller: Some(user.caller()) };
+    let event = state.events().get_event(request).await.ok()?.into_inner();
+    event.categories.into_iter().find(|category| category.id == category_id).map(|category| category.name)
+}
+
 async fn check_in(state: &AppState, user: AuthUser, event_id: Uuid, code: &str) -> Result<Verdict, Error> {
     let request = booking_pb::CheckInRequest {
         caller: Some(user.caller()),
@@ -137,7 +150,9 @@ async fn check_in(state: &AppState, user: AuthUser, event_id: Uuid, code: &str) 
         Ok(admitted) => {
             let detail = match &admitted.seat {
                 Some(seat) => seat_text(seat),
-                None => "General admission".to_owned(),
+                None => category_name(state, user, event_id, &admitted.category_id)
+                    .await
+                    .unwrap_or_else(|| "General admission".to_owned()),
             };
             ("admitted", "Admitted", detail, Some(admitted.checked_in_at), admitted.seat)
         }

@@ -13,7 +13,8 @@ use crate::routes::door;
 use crate::web::event_editor::load_event;
 use crate::web::organize::OrganizerViewer;
 use crate::web::page::{
-    render, render_with_status, Chrome, Notice, PageError, PageForm, PageId, PageIds, PageQuery, When,
+    for_people, render, render_with_status, Chrome, Notice, PageError, PageForm, PageId, PageIds, PageQuery,
+    When,
 };
 use crate::AppState;
 
@@ -104,7 +105,7 @@ pub async fn grant_staff(
                 event_name: event.name,
                 staff: staff_lines(list),
                 email: form.email,
-                problem: Some(error.0.detail),
+                problem: Some(for_people(&error.0.detail)),
                 done: None,
             };
             Ok(render_with_status(status, &page))

@@ -13,6 +13,7 @@ use boxoffice_proto::event as pb;
 use boxoffice_proto::WireEnum as _;
 use boxoffice_types::limits::{PageSize, MAX_PAGE_SIZE};
 use boxoffice_types::{BookingStatus, CategoryKind, EventStatus, Role};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -20,8 +21,8 @@ use crate::routes::events::dto::EventResponse;
 use crate::routes::non_empty;
 use crate::web::organize::{my_venues, OrganizerViewer};
 use crate::web::page::{
-    money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, PageId, PageQuery,
-    When,
+    for_people, money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, PageId,
+    PageQuery, When,
 };
 use crate::AppState;
 
@@ -66,9 +67,10 @@ struct EventFormPage {
     ends_at: String,
     sale_starts_at: String,
     max_tickets_per_booking: String,
+    /// The organizer's venues, each with its sections for the seated categories to choose from.
     venues: Vec<VenueChoice>,
-    /// Every section name of the chosen venue (or of all, when none is chosen yet).
-    sections: Vec<String>,
+    /// A venue is chosen: only its sections are offered.
+    venue_chosen: bool,
     categories: Vec<CategoryRow>,
     /// The saved event has a venue and a seated category: the page previews them on the map.
     has_seated: bool,
@@ -129,19 +131,15 @@ async fn venue_choices(
     state: &AppState,
     user: AuthUser,
     chosen: Option<&str>,
-) -> Result<(Vec<VenueChoice>, Vec<String>), PageError> {
+) -> Result<Vec<VenueChoice>, PageError> {
     let mut choices = Vec::new();
-    let mut sections = Vec::new();
     for venue in my_venues(state, user).await? {
         let selected = chosen == Some(venue.id.to_string().as_str());
         let full = state.events().get_venue(pb::GetVenueRequest { venue_id: venue.id.to_string() }).await?;
-        let names: Vec<String> = full.into_inner().sections.into_iter().map(|section| section.name).collect();
-        if selected {
-            sections.clone_from(&names);
-        }
-        choices.push(VenueChoice { id: venue.id.to_string(), name: venue.name, selected, sections: names });
+        let sections = full.into_inner().sections.into_iter().map(|section| section.name).collect();
+        choices.push(VenueChoice { id: venue.id.to_string(), name: venue.name, selected, sections });
     }
-    Ok((choices, sections))
+    Ok(choices)
 }
 
 fn blank_rows(from: usize, currency: &str) -> impl Iterator<Item = CategoryRow> + '_ {
@@ -156,13 +154,20 @@ fn blank_rows(from: usize, currency: &str) -> impl Iterator<Item = CategoryRow> 
     })
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct NewEventQuery {
+    /// The venue to choose at first (from the venue editor's "Create an event in it").
+    pub venue_id: Option<String>,
+}
+
 /// `GET /organize/events/new`.
 pub async fn new_event(
     State(state): State<AppState>,
     OrganizerViewer { user, chrome }: OrganizerViewer,
+    PageQuery(query): PageQuery<NewEventQuery>,
 ) -> Result<Response, PageError> {
-    let (venues, _) = venue_choices(&state, user, None).await?;
-    let sections = all_sections(&venues);
+    let venues = venue_choices(&state, user, query.venue_id.as_deref()).await?;
+    let venue_chosen = venues.iter().any(|venue| venue.selected);
     Ok(render(&EventFormPage {
         chrome,
         title: "New event".to_owned(),
@@ -178,20 +183,13 @@ pub async fn new_event(
         sale_starts_at: String::new(),
         max_tickets_per_booking: "10".to_owned(),
         venues,
-        sections,
+        venue_chosen,
         categories: blank_rows(0, "EUR").collect(),
         has_seated: false,
         venue_id: String::new(),
         problem: None,
         done: None,
     }))
-}
-
-fn all_sections(venues: &[VenueChoice]) -> Vec<String> {
-    let mut sections: Vec<String> = venues.iter().flat_map(|venue| venue.sections.iter().cloned()).collect();
-    sections.sort();
-    sections.dedup();
-    sections
 }
 
 /// `GET /organize/events/{id}/edit`.
@@ -215,10 +213,7 @@ async fn event_form(
     done: Option<String>,
 ) -> Result<EventFormPage, PageError> {
     let venue_id = event.venue_id.map(|id| id.to_string());
-    let (venues, mut sections) = venue_choices(state, user, venue_id.as_deref()).await?;
-    if venue_id.is_none() {
-        sections = all_sections(&venues);
-    }
+    let venues = venue_choices(state, user, venue_id.as_deref()).await?;
     let currency = event.categories.first().map_or("EUR", |category| category.currency.as_str());
     let mut categories: Vec<CategoryRow> = event
         .categories
@@ -257,7 +252,7 @@ async fn event_form(
         sale_starts_at: event.sale_starts_at.as_deref().map(local_input).unwrap_or_default(),
         max_tickets_per_booking: event.max_tickets_per_booking.to_string(),
         venues,
-        sections,
+        venue_chosen: venue_id.is_some(),
         categories,
         has_seated: event.venue_id.is_some()
             && event.categories.iter().any(|category| category.kind == CategoryKind::Seated),
@@ -443,10 +438,7 @@ async fn refused_form(
         return Err(PageError(error));
     }
     let venue_id = form.get("venue_id").filter(|id| !id.is_empty());
-    let (venues, mut sections) = venue_choices(state, user, venue_id).await?;
-    if venue_id.is_none() {
-        sections = all_sections(&venues);
-    }
+    let venues = venue_choices(state, user, venue_id).await?;
     let mut indices: Vec<usize> = form
         .fields
         .iter()
@@ -493,11 +485,11 @@ async fn refused_form(
         sale_starts_at: local_input(&form.time("sale_starts_at")),
         max_tickets_per_booking: form.text("max_tickets_per_booking"),
         venues,
-        sections,
+        venue_chosen: venue_id.is_some(),
         categories,
         has_seated: false,
         venue_id: String::new(),
-        problem: Some(error.detail.clone()),
+        problem: Some(for_people(&error.detail)),
         done: None,
     };
     Ok(render_with_status(error.http_status(), &page))
@@ -518,8 +510,11 @@ struct PublishPage {
     event_id: Uuid,
     name: String,
     starts_at: When,
+    ends_at: When,
     sale: Option<When>,
     venue: Option<String>,
+    /// Sections of the venue that no category sells.
+    unsold: Vec<String>,
     lines: Vec<SummaryLine>,
     total_tickets: u64,
     max_tickets_per_booking: u32,
@@ -539,10 +534,22 @@ pub async fn confirm_publish(
         Some(venue_id) => {
             let venue =
                 state.events().get_venue(pb::GetVenueRequest { venue_id: venue_id.to_string() }).await?;
-            Some(venue.into_inner().name)
+            Some(venue.into_inner())
         }
         None => None,
     };
+    // Sections no category sells stay empty: say so before it is too late to add them.
+    let sold: Vec<&String> =
+        event.categories.iter().flat_map(|category| category.sections.iter().flatten()).collect();
+    let unsold = venue
+        .iter()
+        .flat_map(|venue| &venue.sections)
+        .filter(|section| !sold.contains(&&section.name))
+        .map(|section| {
+            let seats: u32 = section.rows.iter().map(|row| row.seats).sum();
+            format!("{} ({seats} seats)", section.name)
+        })
+        .collect();
     let lines = event
         .categories
         .iter()
@@ -559,8 +566,10 @@ pub async fn confirm_publish(
         chrome,
         event_id,
         starts_at: When::parse(&event.starts_at),
+        ends_at: When::parse(&event.ends_at),
         sale: event.sale_starts_at.as_deref().map(When::parse),
-        venue,
+        venue: venue.map(|venue| venue.name),
+        unsold,
         lines,
         total_tickets: event.categories.iter().map(|category| u64::from(category.capacity)).sum(),
         max_tickets_per_booking: event.max_tickets_per_booking,
@@ -580,13 +589,23 @@ pub async fn publish(
 }
 
 /// How many bookings of the event are in `status`, counting at most a bound of pages.
-async fn count_bookings(
+/// What the event's bookings in `status` add up to, reading at most a bound of pages.
+#[derive(Debug, Default)]
+struct Tally {
+    bookings: usize,
+    tickets: u64,
+    total_cents: i64,
+    /// More bookings than were read: the figures are a floor.
+    more: bool,
+}
+
+async fn tally(
     state: &AppState,
     user: AuthUser,
     event_id: Uuid,
     status: BookingStatus,
-) -> Result<(usize, bool), PageError> {
-    let mut count = 0;
+) -> Result<Tally, PageError> {
+    let mut tally = Tally::default();
     let mut cursor = None;
     for _ in 0..COUNTED_BOOKINGS_PAGES {
         let request = booking_pb::ListEventBookingsRequest {
@@ -596,13 +615,18 @@ async fn count_bookings(
             status: Some(status.to_wire()),
         };
         let page = state.bookings().list_event_bookings(request).await?.into_inner();
-        count += page.items.len();
+        for booking in &page.items {
+            tally.bookings += 1;
+            tally.tickets += booking.items.iter().map(|item| u64::from(item.quantity)).sum::<u64>();
+            tally.total_cents += booking.total_cents;
+        }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
-            None => return Ok((count, false)),
+            None => return Ok(tally),
         }
     }
-    Ok((count, true))
+    tally.more = true;
+    Ok(tally)
 }
 
 /// `GET /organize/events/{id}/cancel`: says what a cancellation refunds, before it does.
@@ -618,17 +642,25 @@ pub async fn confirm_cancel(
     let question = if event.status == EventStatus::Draft {
         format!("{} was never on sale: it is taken off for good and nobody is refunded.", event.name)
     } else {
-        let (paid, more_paid) = count_bookings(&state, user, event_id, BookingStatus::Confirmed).await?;
-        let (held, more_held) = count_bookings(&state, user, event_id, BookingStatus::Pending).await?;
+        let paid = tally(&state, user, event_id, BookingStatus::Confirmed).await?;
+        let held = tally(&state, user, event_id, BookingStatus::Pending).await?;
+        let currency = event.categories.first().map_or("EUR", |category| category.currency.as_str());
         let at_least = |more: bool| if more { "more than " } else { "" };
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
         format!(
-            "{name} goes off sale for good. {a}{paid} paid booking{s} will be refunded in full and their tickets \
-             stop working; {b}{held} booking{t} waiting for payment will be released. This cannot be undone.",
+            "{name} goes off sale for good. {a}{paid} paid booking{s} ({tickets} ticket{u}, {total}) will be \
+             refunded in full and their tickets stop working, also for anyone already inside; {b}{held} \
+             booking{t} waiting for payment will be released. This cannot be undone.",
             name = event.name,
-            a = at_least(more_paid),
-            s = if paid == 1 { "" } else { "s" },
-            b = at_least(more_held),
-            t = if held == 1 { "" } else { "s" },
+            a = at_least(paid.more),
+            paid = paid.bookings,
+            s = plural(paid.bookings as u64),
+            tickets = paid.tickets,
+            u = plural(paid.tickets),
+            total = money(paid.total_cents, currency),
+            b = at_least(held.more),
+            held = held.bookings,
+            t = plural(held.bookings as u64),
         )
     };
     Ok(render(&ConfirmPage {

@@ -310,6 +310,49 @@ impl When {
     }
 }
 
+/// A service's refusal as a form shows it above itself: the field path the API's clients read
+/// (`categories[0].price_cents: must be ...`) in words (`Category 1, price cents: must be ...`),
+/// counting from one; the first letter in capitals.
+pub fn for_people(detail: &str) -> String {
+    let (path, message) = match detail.split_once(": ") {
+        Some((path, message))
+            if !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c)) =>
+        {
+            (path, message)
+        }
+        _ => return capitalized(detail),
+    };
+    let words: Vec<String> = path
+        .split('.')
+        .map(|part| {
+            let (name, index) = match part.split_once('[') {
+                Some((name, index)) => (name, index.trim_end_matches(']').parse::<usize>().ok()),
+                None => (part, None),
+            };
+            let name = name.replace('_', " ");
+            match index {
+                // "categories" → "category 1", "rows" → "row 3", "sections" → "section 2".
+                Some(index) => {
+                    let singular = name.strip_suffix("ies").map(|stem| format!("{stem}y"));
+                    let singular =
+                        singular.or_else(|| name.strip_suffix('s').map(str::to_owned)).unwrap_or(name);
+                    format!("{singular} {}", index + 1)
+                }
+                None => name,
+            }
+        })
+        .collect();
+    capitalized(&format!("{}: {message}", words.join(", ")))
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
 /// Money for people: `45.00 EUR`.
 pub fn money(minor: i64, currency: &str) -> String {
     boxoffice_types::money::format_money(minor, currency)
@@ -337,6 +380,18 @@ mod tests {
             assert_eq!(safe_next(Some(refused)), "/", "{refused}");
         }
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn a_refusal_names_its_field_in_words() {
+        assert_eq!(
+            for_people("categories[0].price_cents: must be 0 to 100"),
+            "Category 1, price cents: must be 0 to 100"
+        );
+        assert_eq!(for_people("sections[1].rows[2].seats: must be 1"), "Section 2, row 3, seats: must be 1");
+        assert_eq!(for_people("email: no account has this email"), "Email: no account has this email");
+        assert_eq!(for_people("the account is the only admin"), "The account is the only admin");
+        assert_eq!(for_people("Ends: at 10:00"), "Ends: at 10:00", "not a field path");
     }
 
     #[test]
