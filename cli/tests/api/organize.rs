@@ -52,7 +52,7 @@ fn venue(name: &str, sections: Value) -> Value {
 
 /// A published event of `organizer` in a new venue of one section `Floor` of 2 rows of 6, with a
 /// seated and a standing category.
-async fn seated_event(app: &TestApp, organizer: &str, name: &str) -> Value {
+pub(crate) async fn seated_event(app: &TestApp, organizer: &str, name: &str) -> Value {
     let venue = app
         .create_venue(
             organizer,

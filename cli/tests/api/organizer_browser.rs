@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::bookings::id;
 use crate::browser::{email, Browser, DESKTOP, PHONE};
-use crate::events::event_body;
-use crate::helpers::{Backend, TestApp, Tokens};
+use crate::helpers::{Backend, TestApp};
+use crate::organize::seated_event;
 
 mod embedded {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,25 +42,6 @@ mod embedded {
     async fn an_admin_finds_an_account_makes_it_an_organizer_and_ends_its_sessions() {
         super::an_admin_finds_an_account_makes_it_an_organizer_and_ends_its_sessions().await
     }
-}
-
-/// A published event of `organizer` in a venue of one section of two rows of 6, seated and
-/// standing; and a buyer's confirmed booking of `seats` in it, whose ticket codes it returns.
-async fn gig(app: &TestApp, organizer: &Tokens, name: &str) -> Value {
-    let venue = app
-        .create_venue(
-            &organizer.access,
-            json!([{"name": "Floor", "rows": [{"label": "A", "seats": 6}, {"label": "B", "seats": 6}]}]),
-        )
-        .await;
-    let mut body = event_body(name, "2030-05-01T20:00:00Z");
-    body["venue_id"] = venue["id"].clone();
-    body["categories"] = json!([
-        {"name": "Seats", "price_cents": 4500, "currency": "EUR", "sections": ["Floor"]},
-        {"name": "Standing", "price_cents": 2000, "currency": "EUR", "capacity": 20},
-    ]);
-    let event = app.create_event(&organizer.access, body).await;
-    app.publish(&organizer.access, &id(&event)).await
 }
 
 async fn tickets(app: &TestApp, event: &Value, seats: &[&str]) -> Vec<String> {
@@ -98,8 +79,8 @@ impl Browser {
 async fn the_door_scanner_admits_once_and_refuses_repeats_forgeries_and_other_events() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let (organizer_email, organizer) = app.user_with_role("organizer").await;
-    let event = gig(&app, &organizer, "Door Night").await;
-    let other = gig(&app, &organizer, "Another Night").await;
+    let event = seated_event(&app, &organizer.access, "Door Night").await;
+    let other = seated_event(&app, &organizer.access, "Another Night").await;
     let codes = tickets(&app, &event, &["Floor/A/1", "Floor/A/2"]).await;
     let elsewhere = tickets(&app, &other, &["Floor/A/1"]).await;
 
@@ -170,8 +151,8 @@ async fn the_door_scanner_admits_once_and_refuses_repeats_forgeries_and_other_ev
 async fn door_staff_check_in_for_their_event_and_can_open_nothing_else() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let (organizer_email, organizer) = app.user_with_role("organizer").await;
-    let event = gig(&app, &organizer, "Staffed Night").await;
-    let other = gig(&app, &organizer, "Unstaffed Night").await;
+    let event = seated_event(&app, &organizer.access, "Staffed Night").await;
+    let other = seated_event(&app, &organizer.access, "Unstaffed Night").await;
     let codes = tickets(&app, &event, &["Floor/B/3"]).await;
 
     // The organizer grants the door to a staff account by its email, on the event's page.
@@ -514,7 +495,7 @@ async fn the_editor_shows_the_servers_refusals_beside_the_element_and_saves_noth
 async fn the_organizer_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let (organizer_email, organizer) = app.user_with_role("organizer").await;
-    let event = gig(&app, &organizer, "Phone Night").await;
+    let event = seated_event(&app, &organizer.access, "Phone Night").await;
     tickets(&app, &event, &["Floor/A/3", "Floor/A/4"]).await;
     let phone = Browser::open(&app, PHONE).await;
     phone.log_in(&organizer_email, "/organize").await;

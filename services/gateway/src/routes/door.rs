@@ -114,13 +114,17 @@ pub async fn list_staff(
     Organizer(caller): Organizer,
     PathId(event_id): PathId,
 ) -> ApiResult<Json<DoorStaffList>> {
+    Ok(Json(staff_of(&state, caller, event_id).await?))
+}
+
+/// The event's door staff, for its organizer (the API and the organizer's page).
+pub async fn staff_of(state: &AppState, caller: AuthUser, event_id: Uuid) -> ApiResult<DoorStaffList> {
     let request = event::DoorStaffRequest {
         caller: Some(caller.caller()),
         event_id: event_id.to_string(),
         ..Default::default()
     };
-    let list = state.events().list_door_staff(request).await?.into_inner();
-    Ok(Json(DoorStaffList::from_proto(list)?))
+    DoorStaffList::from_proto(state.events().list_door_staff(request).await?.into_inner())
 }
 
 /// Let an account check the event's tickets in (its organizer or an admin). Granting again

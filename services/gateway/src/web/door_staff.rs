@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use boxoffice_errors::Code;
-use boxoffice_proto::event as pb;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -55,12 +54,7 @@ pub async fn staff(
     PageQuery(notice): PageQuery<Notice>,
 ) -> Result<Response, PageError> {
     let event = load_event(&state, user, event_id).await?;
-    let request = pb::DoorStaffRequest {
-        caller: Some(user.caller()),
-        event_id: event_id.to_string(),
-        ..Default::default()
-    };
-    let list = door::DoorStaffList::from_proto(state.events().list_door_staff(request).await?.into_inner())?;
+    let list = door::staff_of(&state, user, event_id).await?;
     Ok(render(&StaffPage {
         chrome,
         event_id,
@@ -91,13 +85,7 @@ pub async fn grant_staff(
                 .into_response())
         }
         Err(error) if matches!(error.0.code, Code::ValidationFailed | Code::LimitExceeded) => {
-            let request = pb::DoorStaffRequest {
-                caller: Some(user.caller()),
-                event_id: event_id.to_string(),
-                ..Default::default()
-            };
-            let list =
-                door::DoorStaffList::from_proto(state.events().list_door_staff(request).await?.into_inner())?;
+            let list = door::staff_of(&state, user, event_id).await?;
             let status = error.0.http_status();
             let page = StaffPage {
                 chrome,
