@@ -12,11 +12,13 @@ pub mod log_follower;
 mod memory;
 mod redis_store;
 pub mod revocations;
+pub mod waiting_room;
 
 pub use log_follower::LogFollower;
 pub use memory::MemoryStore;
 pub use redis_store::{connect as connect_redis, connection_config as redis_connection_config, RedisStore};
 pub use revocations::{revoked_session_key, Revocations};
+pub use waiting_room::{RoomKeys, Standing, Visit, Visited};
 
 pub type Result<T> = anyhow::Result<T>;
 
@@ -41,6 +43,10 @@ pub trait Store: Send + Sync + 'static {
     fn follow_log(&self, _log: String) -> Option<Arc<LogFollower>> {
         None
     }
+    /// One atomic visit to a waiting room (see [`waiting_room`]).
+    async fn queue_visit(&self, room: &RoomKeys, visit: &Visit<'_>) -> Result<Visited>;
+    /// Ends `member`'s admission because their booking completed; false when they had none.
+    async fn queue_finish(&self, room: &RoomKeys, member: &str) -> Result<bool>;
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
 }
@@ -97,6 +103,15 @@ impl Kv {
 
     pub async fn ping(&self) -> Result<()> {
         self.store.ping().await
+    }
+
+    /// A visit to the waiting room named `room` (see [`waiting_room`]).
+    pub async fn queue_visit(&self, room: &str, visit: &Visit<'_>) -> Result<Visited> {
+        self.store.queue_visit(&RoomKeys::new(room).prefixed(&self.prefix), visit).await
+    }
+
+    pub async fn queue_finish(&self, room: &str, member: &str) -> Result<bool> {
+        self.store.queue_finish(&RoomKeys::new(room).prefixed(&self.prefix), member).await
     }
 }
 

@@ -43,6 +43,7 @@ impl Inner {
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    rooms: crate::waiting_room::MemoryRooms,
 }
 
 impl MemoryStore {
@@ -59,6 +60,14 @@ impl MemoryStore {
 
 #[async_trait::async_trait]
 impl Store for MemoryStore {
+    async fn queue_visit(&self, room: &crate::RoomKeys, visit: &crate::Visit<'_>) -> Result<crate::Visited> {
+        Ok(self.rooms.visit(&room.counters, visit))
+    }
+
+    async fn queue_finish(&self, room: &crate::RoomKeys, member: &str) -> Result<bool> {
+        Ok(self.rooms.finish(&room.counters, member))
+    }
+
     async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
         let now = Instant::now();
         let entry = Entry { value: value.to_owned(), expires_at: now + ttl };

@@ -62,6 +62,8 @@ pub struct RedisStore {
     connection: ConnectionManager,
     incr_in_window: redis::Script,
     set_and_log: redis::Script,
+    queue_visit: redis::Script,
+    queue_finish: redis::Script,
 }
 
 impl RedisStore {
@@ -72,6 +74,8 @@ impl RedisStore {
             connection,
             incr_in_window: redis::Script::new(INCR_IN_WINDOW),
             set_and_log: redis::Script::new(SET_AND_LOG),
+            queue_visit: redis::Script::new(crate::waiting_room::VISIT_SCRIPT),
+            queue_finish: redis::Script::new(crate::waiting_room::FINISH_SCRIPT),
         })
     }
 }
@@ -142,6 +146,43 @@ impl Store for RedisStore {
             .await
             .context("setting and logging a key in Redis")?;
         Ok(())
+    }
+
+    async fn queue_visit(&self, room: &crate::RoomKeys, visit: &crate::Visit<'_>) -> Result<crate::Visited> {
+        let mut connection = self.connection.clone();
+        let answer: Vec<String> = self
+            .queue_visit
+            .key(&room.queue)
+            .key(&room.admitted)
+            .key(&room.ended)
+            .key(&room.counters)
+            .arg(visit.member)
+            .arg(if visit.join { 1 } else { 0 })
+            .arg(visit.now_ms)
+            .arg(visit.start_ms)
+            .arg(crate::waiting_room::draw_score(visit.draw))
+            .arg(visit.rate_per_minute)
+            .arg(visit.admission_ms)
+            .arg(visit.max_admitted)
+            .arg(visit.keep_ms.max(1))
+            .arg(crate::waiting_room::RATE_WINDOW_MS)
+            .invoke_async(&mut connection)
+            .await
+            .context("visiting a waiting room in Redis")?;
+        crate::Visited::from_script(answer)
+    }
+
+    async fn queue_finish(&self, room: &crate::RoomKeys, member: &str) -> Result<bool> {
+        let mut connection = self.connection.clone();
+        let ended: i64 = self
+            .queue_finish
+            .key(&room.admitted)
+            .key(&room.ended)
+            .arg(member)
+            .invoke_async(&mut connection)
+            .await
+            .context("ending an admission in Redis")?;
+        Ok(ended == 1)
     }
 
     fn follow_log(&self, log: String) -> Option<Arc<LogFollower>> {

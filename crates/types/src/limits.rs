@@ -83,6 +83,12 @@ pub mod events {
     /// The distance between a section's seats, or between its rows, on the seat map, in percent
     /// of the usual one: from half to four times.
     pub const MIN_SPACING_PERCENT: u32 = 50;
+    /// A waiting room's admissions per minute, how long one lasts, how many at once, and the
+    /// proof of work a joining client must find (leading zero bits of a SHA-256).
+    pub const MAX_ADMISSIONS_PER_MINUTE: u32 = 100_000;
+    pub const MAX_ADMISSION_MINUTES: u32 = 60;
+    pub const MAX_ADMITTED_AT_ONCE: u32 = 100_000;
+    pub const MAX_PROOF_OF_WORK_BITS: u32 = 24;
     /// The accounts an organizer may let check tickets in for one event.
     pub const MAX_DOOR_STAFF_PER_EVENT: usize = 200;
     pub const MAX_SPACING_PERCENT: u32 = 400;

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::domain::{
     check_schedule, check_start_is_ahead, parse_categories, parse_max_tickets, parse_optional_text,
-    parse_text, parse_time, EventStatus, NewCategory, CITY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
+    parse_text, parse_time, EventStatus, NewCategory, NewWaitingRoom, WaitingRoom, CITY_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS,
 };
 use crate::service::{now, require_organizer, Events};
 use crate::store::EventRecord;
@@ -29,6 +30,7 @@ pub struct NewEvent {
     pub sale_starts_at: Option<String>,
     pub max_tickets_per_booking: Option<u32>,
     pub categories: Vec<NewCategory>,
+    pub waiting_room: Option<NewWaitingRoom>,
 }
 
 /// A patch: `None` leaves a field as it is; for `venue_id` and `sale_starts_at`, an empty string
@@ -44,6 +46,8 @@ pub struct EventPatch {
     pub sale_starts_at: Option<String>,
     pub max_tickets_per_booking: Option<u32>,
     pub categories: Option<Vec<NewCategory>>,
+    /// `Some(None)` removes the waiting room.
+    pub waiting_room: Option<Option<NewWaitingRoom>>,
 }
 
 impl Events {
@@ -67,6 +71,8 @@ impl Events {
             None => None,
         };
         let categories = parse_categories(new.categories, venue.as_ref().map(|venue| &venue.layout))?;
+        let waiting_room =
+            new.waiting_room.map(|room| WaitingRoom::parse(room, sale_starts_at)).transpose()?;
         let event = EventRecord {
             id: Uuid::now_v7(),
             organizer_id: caller.user_id,
@@ -83,6 +89,7 @@ impl Events {
             created_at: now,
             updated_at: now,
             version: 0,
+            waiting_room,
         };
         self.store.insert_event(&event).await?;
         tracing::info!(event_id = %event.id, "event created");
@@ -173,6 +180,13 @@ impl Events {
                 .unwrap_or_else(|| event.categories.iter().map(NewCategory::from_category).collect());
             event.categories = parse_categories(categories, layout.as_ref())?;
         }
+        // A waiting room follows the sale start it is checked against: a new room, or the one
+        // kept, is checked again after the schedule changed.
+        let room = match patch.waiting_room {
+            Some(room) => room,
+            None => event.waiting_room.as_ref().map(WaitingRoom::described),
+        };
+        event.waiting_room = room.map(|room| WaitingRoom::parse(room, event.sale_starts_at)).transpose()?;
         Ok(())
     }
 

@@ -13,8 +13,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{
-    format_time, seat_id, Category, NewCategory, NewPlacement, Placement, RowLayout, SectionLayout,
-    SectionShape, ShapeInput,
+    format_time, seat_id, Category, NewCategory, NewPlacement, NewWaitingRoom, Placement, RowLayout,
+    SectionLayout, SectionShape, ShapeInput,
 };
 use crate::editing::{EventPatch, NewEvent};
 use crate::search::ListRequest;
@@ -144,6 +144,23 @@ pub fn event_to_proto(event: EventRecord) -> pb::Event {
         max_tickets_per_booking: event.max_tickets_per_booking,
         categories: event.categories.into_iter().map(category_to_proto).collect(),
         created_at: format_time(event.created_at),
+        waiting_room: event.waiting_room.map(|room| pb::WaitingRoom {
+            opens_at: format_time(room.opens_at),
+            admissions_per_minute: room.admissions_per_minute,
+            admission_minutes: room.admission_minutes,
+            max_admitted: room.max_admitted,
+            proof_of_work_bits: room.proof_of_work_bits,
+        }),
+    }
+}
+
+fn new_waiting_room(room: pb::WaitingRoom) -> NewWaitingRoom {
+    NewWaitingRoom {
+        opens_at: room.opens_at,
+        admissions_per_minute: room.admissions_per_minute,
+        admission_minutes: room.admission_minutes,
+        max_admitted: room.max_admitted,
+        proof_of_work_bits: room.proof_of_work_bits,
     }
 }
 
@@ -305,6 +322,7 @@ impl EventService for Events {
                 sale_starts_at: request.sale_starts_at,
                 max_tickets_per_booking: request.max_tickets_per_booking,
                 categories: new_categories(request.categories),
+                waiting_room: request.waiting_room.map(new_waiting_room),
             };
             Ok(event_to_proto(Events::create_event(self, caller, new).await?))
         };
@@ -326,6 +344,7 @@ impl EventService for Events {
                 sale_starts_at: request.sale_starts_at,
                 max_tickets_per_booking: request.max_tickets_per_booking,
                 categories: request.categories.map(|list| new_categories(list.categories)),
+                waiting_room: request.waiting_room.map(|patch| patch.room.map(new_waiting_room)),
             };
             Ok(event_to_proto(Events::update_event(self, caller, event_id, patch).await?))
         };

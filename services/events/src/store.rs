@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::domain::{Category, EventStatus, Layout};
+use crate::domain::{Category, EventStatus, Layout, WaitingRoom};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -70,6 +70,8 @@ pub struct EventRecord {
     pub updated_at: DateTime<Utc>,
     /// Bumped by every update, which succeeds only against the version it read.
     pub version: i64,
+    #[serde(default)]
+    pub waiting_room: Option<WaitingRoom>,
 }
 
 /// Which events a listing shows, and from where.
@@ -183,6 +185,7 @@ struct EventRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i64,
+    waiting_room: Option<String>,
 }
 
 impl TryFrom<EventRow> for EventRecord {
@@ -207,6 +210,11 @@ impl TryFrom<EventRow> for EventRecord {
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
+            waiting_room: row
+                .waiting_room
+                .map(|room| serde_json::from_str(&room))
+                .transpose()
+                .map_err(Error::internal)?,
         })
     }
 }
@@ -221,7 +229,7 @@ struct DoorStaffRow {
     granted_at: DateTime<Utc>,
 }
 const EVENT_COLUMNS: &str = "id, organizer_id, venue_id, name, description, city, starts_at, ends_at, \
-     sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version";
+     sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version, waiting_room";
 
 /// The lower-case text that `q` searches: name and description.
 fn search_text(event: &EventRecord) -> String {
@@ -233,6 +241,10 @@ fn categories_json(event: &EventRecord) -> Result<String> {
 }
 
 /// `text` as a LIKE pattern matching it anywhere, with LIKE's own characters escaped.
+fn waiting_room_json(event: &EventRecord) -> Result<Option<String>> {
+    event.waiting_room.as_ref().map(serde_json::to_string).transpose().map_err(Error::internal)
+}
+
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
@@ -433,8 +445,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO events (id, organizer_id, venue_id, name, description, city, city_key, search_text, \
                      starts_at, ends_at, sale_starts_at, status, max_tickets_per_booking, categories, created_at, \
-                     updated_at, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                     updated_at, version, waiting_room) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 )
                 .bind(event.id)
                 .bind(event.organizer_id)
@@ -453,6 +465,7 @@ macro_rules! sql_store {
                 .bind(event.created_at)
                 .bind(event.updated_at)
                 .bind(event.version)
+                .bind(waiting_room_json(event)?)
                 .execute(&self.pool)
                 .await
                 .map_err(database_error)?;
@@ -477,8 +490,8 @@ macro_rules! sql_store {
                 let query = sqlx::query(
                     "UPDATE events SET venue_id = $3, name = $4, description = $5, city = $6, city_key = $7, \
                      search_text = $8, starts_at = $9, ends_at = $10, sale_starts_at = $11, status = $12, \
-                     max_tickets_per_booking = $13, categories = $14, updated_at = $15, version = version + 1 \
-                     WHERE id = $1 AND version = $2",
+                     max_tickets_per_booking = $13, categories = $14, updated_at = $15, waiting_room = $16, \
+                     version = version + 1 WHERE id = $1 AND version = $2",
                 )
                 .bind(event.id)
                 .bind(event.version)
@@ -494,7 +507,8 @@ macro_rules! sql_store {
                 .bind(event.status.as_str())
                 .bind(i64::from(event.max_tickets_per_booking))
                 .bind(categories_json(event)?)
-                .bind(event.updated_at);
+                .bind(event.updated_at)
+                .bind(waiting_room_json(event)?);
                 // A change that tells nothing (a draft's) is one statement; one that tells commits
                 // its domain event with it (and a publication locks its venue's seats).
                 if told.is_none() && lock.is_none() {

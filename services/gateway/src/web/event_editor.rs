@@ -377,6 +377,7 @@ pub async fn create_event(
             sale_starts_at: non_empty(Some(form.time("sale_starts_at"))),
             max_tickets_per_booking: form.max_tickets()?,
             categories: form.categories()?,
+            waiting_room: None,
         };
         let event =
             state.events().create_event(request).await.map_err(|status| Error::from_status(&status))?;
@@ -415,6 +416,7 @@ pub async fn update_event(
             sale_starts_at: changed_time(form.time("sale_starts_at"), event.sale_starts_at.as_deref()),
             max_tickets_per_booking: form.max_tickets()?,
             categories,
+            waiting_room: None,
         };
         state.events().update_event(request).await.map_err(|status| Error::from_status(&status))?;
         Ok::<_, Error>(())

@@ -96,6 +96,58 @@ pub struct CreateEventRequest {
     /// 1 to 50, their names unique within the event.
     #[schema(min_items = 1, max_items = 50)]
     pub categories: Vec<CategoryRequest>,
+    /// A virtual waiting room in front of the on-sale; absent or `null`: none. Needs
+    /// `sale_starts_at`.
+    #[serde(default)]
+    pub waiting_room: Option<WaitingRoomBody>,
+}
+
+/// A virtual waiting room: buyers join its queue from `opens_at`; those who joined before the
+/// sale starts are placed in a random order at the start, later ones behind them in arrival
+/// order; they are let in at `admissions_per_minute`, each for `admission_minutes`, at most
+/// `max_admitted` at once. While it is on, holding tickets needs the admission pass.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitingRoomBody {
+    /// RFC 3339; no later than the event's `sale_starts_at`.
+    #[schema(example = "2026-12-12T09:00:00Z")]
+    pub opens_at: String,
+    #[serde(deserialize_with = "whole_number::required")]
+    #[schema(example = 600, minimum = 1, maximum = 100_000)]
+    pub admissions_per_minute: u32,
+    #[serde(deserialize_with = "whole_number::required")]
+    #[schema(example = 10, minimum = 1, maximum = 60)]
+    pub admission_minutes: u32,
+    #[serde(deserialize_with = "whole_number::required")]
+    #[schema(example = 2000, minimum = 1, maximum = 100_000)]
+    pub max_admitted: u32,
+    /// Leading zero bits of the SHA-256 proof of work a joining client must find; 0 (the
+    /// default): none.
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[schema(example = 0, minimum = 0, maximum = 24)]
+    pub proof_of_work_bits: Option<u32>,
+}
+
+impl WaitingRoomBody {
+    pub fn into_proto(self) -> pb::WaitingRoom {
+        pb::WaitingRoom {
+            opens_at: self.opens_at,
+            admissions_per_minute: self.admissions_per_minute,
+            admission_minutes: self.admission_minutes,
+            max_admitted: self.max_admitted,
+            proof_of_work_bits: self.proof_of_work_bits.unwrap_or(0),
+        }
+    }
+
+    fn from_proto(room: pb::WaitingRoom) -> Self {
+        WaitingRoomBody {
+            opens_at: room.opens_at,
+            admissions_per_minute: room.admissions_per_minute,
+            admission_minutes: room.admission_minutes,
+            max_admitted: room.max_admitted,
+            proof_of_work_bits: Some(room.proof_of_work_bits),
+        }
+    }
 }
 
 /// A patch: absent fields stay as they are. `venue_id` and `categories` may change only while
@@ -129,6 +181,10 @@ pub struct UpdateEventRequest {
     /// Replaces every category; the new ones get new ids. `null` keeps them.
     #[schema(min_items = 1, max_items = 50)]
     pub categories: Option<Vec<CategoryRequest>>,
+    /// Sets the waiting room (also while on sale: its rate may be tuned live); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<WaitingRoomBody>)]
+    pub waiting_room: Option<Option<WaitingRoomBody>>,
 }
 
 /// Tells a field that is absent (`None`, by `#[serde(default)]`) from one that is `null`
@@ -217,6 +273,8 @@ pub struct EventResponse {
     pub categories: Vec<CategoryResponse>,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// `null`: no waiting room.
+    pub waiting_room: Option<WaitingRoomBody>,
 }
 
 impl EventResponse {
@@ -239,6 +297,7 @@ impl EventResponse {
             max_tickets_per_booking: event.max_tickets_per_booking,
             categories,
             created_at: event.created_at,
+            waiting_room: event.waiting_room.map(WaitingRoomBody::from_proto),
         })
     }
 }

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 
 use self::dto::{
     categories_into_proto, clearable, CreateEventRequest, EventPage, EventResponse, ListEventsQuery,
-    UpdateEventRequest,
+    UpdateEventRequest, WaitingRoomBody,
 };
 use super::{non_empty, page_request, PathId};
 use crate::auth::{AuthUser, OptionalAuthUser, Organizer};
@@ -70,6 +70,7 @@ pub async fn create_event(
         sale_starts_at: body.sale_starts_at,
         max_tickets_per_booking: body.max_tickets_per_booking,
         categories: categories_into_proto(body.categories)?,
+        waiting_room: body.waiting_room.map(WaitingRoomBody::into_proto),
     };
     let event = state.events().create_event(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(EventResponse::from_proto(event)?)))
@@ -106,6 +107,9 @@ pub async fn update_event(
         sale_starts_at: clearable(body.sale_starts_at),
         max_tickets_per_booking: body.max_tickets_per_booking,
         categories,
+        waiting_room: body
+            .waiting_room
+            .map(|room| pb::WaitingRoomPatch { room: room.map(WaitingRoomBody::into_proto) }),
     };
     let event = state.events().update_event(request).await?.into_inner();
     Ok(Json(EventResponse::from_proto(event)?))
