@@ -18,4 +18,5 @@ mod organize;
 mod organizer_browser;
 mod security;
 mod users;
+mod waiting_room;
 mod web;

@@ -93,6 +93,9 @@ struct KeyInner {
     header: jsonwebtoken::Header,
     validation: jsonwebtoken::Validation,
     key_id: String,
+    /// Signs the gateway's other short-lived proofs (a waiting room's admission passes), under
+    /// a key derived from the same secret for that use alone.
+    proofs: ring::hmac::Key,
 }
 
 impl fmt::Debug for TokenKey {
@@ -185,6 +188,7 @@ impl TokenKey {
                 header: jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
                 validation,
                 key_id: key_id(secret),
+                proofs: proof_key(secret),
             }),
         })
     }
@@ -193,6 +197,20 @@ impl TokenKey {
     /// text), so that two processes can check that they share it.
     pub fn key_id(&self) -> String {
         self.inner.key_id.clone()
+    }
+
+    /// A tag over `text` that only holders of the secret can make: `purpose` keeps the tags of
+    /// different uses apart (a tag for one never verifies for another). Base64url, 43 characters.
+    pub fn sign_proof(&self, purpose: &str, text: &str) -> String {
+        let tag = ring::hmac::sign(&self.inner.proofs, proof_message(purpose, text).as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    /// Whether `tag` is [`TokenKey::sign_proof`]'s for this purpose and text (compared in
+    /// constant time by `ring`).
+    pub fn verify_proof(&self, purpose: &str, text: &str, tag: &str) -> bool {
+        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else { return false };
+        ring::hmac::verify(&self.inner.proofs, proof_message(purpose, text).as_bytes(), &tag).is_ok()
     }
 
     /// A new random secret, in the text form [`TokenKey::new`] reads.
@@ -240,6 +258,20 @@ impl TokenKey {
 }
 
 /// The first 8 bytes of HMAC-SHA256 of a fixed text under the secret, in hex.
+/// The key of [`TokenKey::sign_proof`]: an HMAC of a fixed label under the secret, so that it
+/// differs from the key of access tokens while every holder of the secret derives the same one.
+fn proof_key(secret: &str) -> ring::hmac::Key {
+    let derived = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+        b"boxoffice proofs v1",
+    );
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref())
+}
+
+fn proof_message(purpose: &str, text: &str) -> String {
+    format!("{}:{purpose}|{text}", purpose.len())
+}
+
 fn key_id(secret: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     let tag = ring::hmac::sign(&key, b"boxoffice access token key id");
@@ -252,6 +284,20 @@ mod tests {
 
     fn key() -> TokenKey {
         TokenKey::new(&TokenKey::generate_secret()).unwrap()
+    }
+
+    #[test]
+    fn a_proof_verifies_for_its_purpose_and_text_only() {
+        let key = key();
+        let tag = key.sign_proof("pass", "event|user|1");
+        assert!(key.verify_proof("pass", "event|user|1", &tag));
+        assert!(!key.verify_proof("pass", "event|user|2", &tag));
+        assert!(!key.verify_proof("other", "event|user|1", &tag));
+        assert!(!key.verify_proof("pass", "event|user|1", "not base64!"));
+        let other = TokenKey::new(&TokenKey::generate_secret()).unwrap();
+        assert!(!other.verify_proof("pass", "event|user|1", &tag));
+        // A purpose cannot be shifted into the text.
+        assert_ne!(key.sign_proof("a", "b|c"), key.sign_proof("a|b", "c"));
     }
 
     fn claims(role: Role) -> Claims {

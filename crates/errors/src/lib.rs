@@ -69,6 +69,9 @@ codes! {
     PaymentDeclined => ("payment_declined", 402, FailedPrecondition, "Payment declined"),
     /// 403: authenticated, but not allowed to do this.
     Forbidden => ("forbidden", 403, PermissionDenied, "Forbidden"),
+    /// 403: the event has a waiting room, and the request carries no valid admission pass for
+    /// this account and this event.
+    QueueRequired => ("queue_required", 403, PermissionDenied, "Queue required"),
     /// 404: no such resource, or not one the caller may know about.
     NotFound => ("not_found", 404, NotFound, "Not found"),
     /// 405: the path exists but not with this method.

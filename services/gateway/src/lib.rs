@@ -24,6 +24,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod request_metrics;
 pub mod routes;
+pub mod waiting_room;
 pub mod web;
 pub mod whole_number;
 
@@ -64,6 +65,7 @@ struct Shared {
     cookies: web::session::CookiePolicy,
     refreshes: web::session::Refreshes,
     live: live::AvailabilityHub,
+    rooms: waiting_room::Rooms,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             cookies: web::session::CookiePolicy::default(),
             refreshes: web::session::Refreshes::default(),
             live: live::AvailabilityHub::default(),
+            rooms: waiting_room::Rooms::default(),
         }))
     }
 
@@ -119,6 +122,11 @@ impl AppState {
 
     pub fn refreshes(&self) -> &web::session::Refreshes {
         &self.0.refreshes
+    }
+
+    /// What this gateway read of events' waiting rooms.
+    pub fn rooms(&self) -> &waiting_room::Rooms {
+        &self.0.rooms
     }
 
     /// The availability streams of this gateway: one upstream watch per event.
@@ -170,7 +178,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::bookings::router())
         .merge(routes::tickets::router())
         .merge(routes::door::router())
-        .merge(routes::attendees::router());
+        .merge(routes::attendees::router())
+        .merge(routes::queue::router(&state));
     let app = Router::new()
         .nest("/api/v1", api)
         .merge(web::router(&state))

@@ -12,12 +12,48 @@ use boxoffice_errors::Error;
 use crate::AppState;
 
 pub const DEFAULT_AUTH_REQUESTS_PER_MINUTE: u32 = 120;
+/// Joins of waiting rooms one client address may make per minute (a join is one account's place
+/// in one event's queue: more from one address is a farm of accounts).
+pub const QUEUE_JOINS_PER_MINUTE: u32 = 30;
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// Limits signup, login and refresh per client address (the TCP peer; a forwarded-for header
 /// is not trusted, since any client can write one).
 pub async fn limit_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit = state.auth_rate_limit_per_minute();
+    limit_per_address(
+        state,
+        request,
+        next,
+        "auth",
+        limit,
+        "too many signup, login or refresh requests from this address; slow down",
+    )
+    .await
+}
+
+/// Limits joins of waiting rooms per client address (off with the auth limit, for load tests).
+pub async fn limit_queue_joins(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = if state.auth_rate_limit_per_minute() == 0 { 0 } else { QUEUE_JOINS_PER_MINUTE };
+    limit_per_address(
+        state,
+        request,
+        next,
+        "queue",
+        limit,
+        "too many waiting room joins from this address; slow down",
+    )
+    .await
+}
+
+async fn limit_per_address(
+    state: AppState,
+    request: Request,
+    next: Next,
+    scope: &'static str,
+    limit: u32,
+    refusal: &'static str,
+) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let (Some(peer), true) = (peer, limit > 0) else {
         return next.run(request).await;
@@ -33,15 +69,12 @@ pub async fn limit_auth(State(state): State<AppState>, request: Request, next: N
             .path(),
     );
     let answer = move |error: Error| crate::web::page::failure(is_api, error);
-    let key = format!("rate:auth:{peer}");
+    let key = format!("rate:{scope}:{peer}");
     match state.kv().incr_in_window(&key, WINDOW).await {
         Ok(count) if count > u64::from(limit) => {
             let retry_after = state.kv().ttl(&key).await.ok().flatten().unwrap_or(WINDOW);
-            metrics::counter!("http_rate_limited_total", "scope" => "auth").increment(1);
-            answer(Error::rate_limited(
-                "too many signup, login or refresh requests from this address; slow down",
-                retry_after.max(Duration::from_secs(1)),
-            ))
+            metrics::counter!("http_rate_limited_total", "scope" => scope).increment(1);
+            answer(Error::rate_limited(refusal, retry_after.max(Duration::from_secs(1))))
         }
         Ok(_) => next.run(request).await,
         Err(error) => answer(Error::unavailable(format!("{error:#}"))),

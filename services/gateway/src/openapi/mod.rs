@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::request_id::{REQUEST_ID_HEADER, REQUEST_ID_MAX_CHARS};
-use crate::routes::{attendees, auth, bookings, door, events, health, sales, tickets, users, venues};
+use crate::routes::{attendees, auth, bookings, door, events, health, queue, sales, tickets, users, venues};
 use boxoffice_errors::Code;
 
 #[derive(OpenApi)]
@@ -40,6 +40,7 @@ use boxoffice_errors::Code;
         (path = "/api/v1", api = tickets::Doc),
         (path = "/api/v1", api = door::Doc),
         (path = "/api/v1", api = attendees::Doc),
+        (path = "/api/v1", api = queue::Doc),
     ),
     paths(health::healthz, health::readyz, health::metrics),
     components(schemas(Problem, Code)),

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod door;
 pub mod events;
 pub mod health;
+pub mod queue;
 pub mod sales;
 pub mod tickets;
 pub mod users;

@@ -227,7 +227,12 @@ pub async fn pay(
         payment_token: form.payment_token,
     };
     match state.bookings().confirm_booking(request).await {
-        Ok(_) => Ok(Redirect::to(&format!("/bookings/{booking_id}?done=paid")).into_response()),
+        Ok(booking) => {
+            if let Ok(event_id) = uuid::Uuid::parse_str(&booking.into_inner().event_id) {
+                crate::waiting_room::booking_completed(&state, user.user_id, event_id).await;
+            }
+            Ok(Redirect::to(&format!("/bookings/{booking_id}?done=paid")).into_response())
+        }
         Err(status) => {
             let error = Error::from_status(&status);
             let problem = match error.code {

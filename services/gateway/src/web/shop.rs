@@ -274,6 +274,8 @@ pub struct HoldForm {
     /// Written into the form when the page was drawn: a double click, a retry or a resubmitted
     /// form holds once.
     pub idempotency_key: Option<String>,
+    /// The admission pass of the event's waiting room, if it has one.
+    pub queue_pass: Option<String>,
 }
 
 /// `POST /events/{id}/hold`: holds the best available tickets of one category, then shows the
@@ -293,6 +295,15 @@ pub async fn hold(
             return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
+    if let Err(error) =
+        crate::waiting_room::admit_hold(&state, user, event_id, form.queue_pass.as_deref()).await
+    {
+        if error.code != Code::QueueRequired {
+            return Err(PageError(error));
+        }
+        let page = event_page(&state, chrome, event_id, Some(error.detail.clone())).await?;
+        return Ok(render_with_status(error.http_status(), &page));
+    }
     let request = booking_pb::CreateBookingRequest {
         caller: Some(user.caller()),
         event_id: event_id.to_string(),

@@ -24,6 +24,7 @@ use super::{page_request, PageQuery, PathId};
 use crate::auth::AuthUser;
 use crate::openapi::responses::{BadBody, NotFound, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiJson, ApiOptionalJson, ApiQuery, ApiResult, Problem};
+use crate::waiting_room;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -40,13 +41,17 @@ pub struct Doc;
 
 /// Hold tickets in a new `pending` booking until `expires_at`, all or nothing. Retrying with the
 /// same `Idempotency-Key` and body returns the first booking instead of holding more tickets.
+/// For an event with a waiting room, only with the caller's admission pass (`X-Queue-Pass`, from
+/// `GET /events/{id}/queue` once admitted).
 #[utoipa::path(post, path = "/bookings", tag = "bookings", security(("bearer" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters (`boxoffice_types::limits::IDEMPOTENCY_KEY_MAX_CHARS`), chosen by the client and scoped to the caller. The same key with the same body returns the same booking; with another body, 422 `idempotency_conflict`."),
+        ("X-Queue-Pass" = Option<String>, Header, nullable = false, description = "The caller's admission pass for the event's waiting room; needed only when the event has one."),
     ),
     request_body = CreateBookingRequest,
     responses(
         (status = 201, description = "The booking, `pending`; for a retry with the same `Idempotency-Key` and body, the booking of the first try as it is now", body = BookingResponse),
+        (status = 403, description = "`queue_required`: the event has a waiting room and the request carries no valid, current admission pass of the caller's for it", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such published event", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`sold_out` or `seat_unavailable` (nothing is held then); `conflict`: the sale has not started", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a field or the `Idempotency-Key` header is invalid, `detail` names it; `limit_exceeded`: more than the event's `max_tickets_per_booking`; `idempotency_conflict`: the key was used with another body", body = Problem, content_type = "application/problem+json"),
@@ -56,8 +61,11 @@ pub async fn create_booking(
     State(state): State<AppState>,
     caller: AuthUser,
     idempotency_key: IdempotencyKey,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<CreateBookingRequest>,
 ) -> ApiResult<(StatusCode, Json<BookingResponse>)> {
+    let pass = headers.get(waiting_room::PASS_HEADER).and_then(|value| value.to_str().ok());
+    waiting_room::admit_hold(&state, caller, body.event_id, pass).await?;
     let request = body.into_proto(caller.caller(), idempotency_key)?;
     let booking = state.bookings().create_booking(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(BookingResponse::from_proto(booking)?)))
@@ -117,8 +125,9 @@ pub async fn confirm_booking(
         booking_id: booking_id.to_string(),
         payment_token: body.payment_token,
     };
-    let booking = state.bookings().confirm_booking(request).await?.into_inner();
-    Ok(Json(BookingResponse::from_proto(booking)?))
+    let booking = BookingResponse::from_proto(state.bookings().confirm_booking(request).await?.into_inner())?;
+    waiting_room::booking_completed(&state, caller.user_id, booking.event_id).await;
+    Ok(Json(booking))
 }
 
 /// Cancel a booking: a `pending` one becomes `cancelled`, a `confirmed` one `refunded`, and its

@@ -1,0 +1,221 @@
+//! The virtual waiting room in front of an event's on-sale (its settings are the event's, in the
+//! events service; its queue is in the shared store, `boxoffice_kv::waiting_room`, so that every
+//! gateway replica serves one queue and one flow of admissions).
+//!
+//! A buyer joins, polls their place, and once admitted gets an **admission pass**: the end of the
+//! admission and a tag the gateway signs with a key derived from the token secret, bound to the
+//! account and the event. While the room is on, holding tickets needs the pass (`X-Queue-Pass`,
+//! or the web app's form field), checked here without a store round trip: another account's,
+//! another event's, an altered or an expired pass is refused as `queue_required`. A confirmed
+//! booking ends the admission at once, and its place goes to the next buyer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use boxoffice_errors::{Code, Error};
+use boxoffice_kv::{Standing, Visit, Visited};
+use boxoffice_proto::{booking as booking_pb, event as event_pb};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::AppState;
+
+/// How long a gateway trusts what it read of an event's room (its settings, the units left).
+const ROOM_INFO_TTL: Duration = Duration::from_secs(1);
+/// Rooms whose settings one gateway keeps at most.
+const MAX_CACHED_ROOMS: usize = 10_000;
+/// The purpose of an admission pass's tag.
+const PASS_PURPOSE: &str = "waiting-room-pass";
+/// A room's queue is kept this long after its event ends.
+const KEEP_AFTER_END: Duration = Duration::from_secs(24 * 3600);
+/// The header that carries the pass to `POST /api/v1/bookings`.
+pub const PASS_HEADER: &str = "x-queue-pass";
+
+/// What the gateway knows of an event's waiting room.
+#[derive(Clone, Debug)]
+pub struct RoomInfo {
+    pub event_id: Uuid,
+    pub opens_at: DateTime<Utc>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub admissions_per_minute: u32,
+    pub admission: Duration,
+    pub max_admitted: u32,
+    pub proof_of_work_bits: u32,
+    pub max_tickets_per_booking: u32,
+    /// Units left on sale, over every category.
+    pub available: u64,
+}
+
+/// What was read of an event's room, and when.
+type Reading = (Instant, Option<Arc<RoomInfo>>);
+
+/// The rooms of the events this gateway was asked about, each read at most once a second.
+#[derive(Default)]
+pub struct Rooms {
+    cache: Mutex<HashMap<Uuid, Reading>>,
+}
+
+fn millis(time: DateTime<Utc>) -> u64 {
+    u64::try_from(time.timestamp_millis()).unwrap_or(0)
+}
+
+impl Rooms {
+    /// The event's room, `None` when it has none. An event the public cannot see is `not_found`.
+    pub async fn info(&self, state: &AppState, event_id: Uuid) -> Result<Option<Arc<RoomInfo>>, Error> {
+        if let Some((read, info)) = self.lock().get(&event_id) {
+            if read.elapsed() < ROOM_INFO_TTL {
+                return Ok(info.clone());
+            }
+        }
+        let info = read_room(state, event_id).await?.map(Arc::new);
+        let mut cache = self.lock();
+        if cache.len() >= MAX_CACHED_ROOMS {
+            cache.retain(|_, (read, _)| read.elapsed() < ROOM_INFO_TTL);
+        }
+        cache.insert(event_id, (Instant::now(), info.clone()));
+        Ok(info)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Reading>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+async fn read_room(state: &AppState, event_id: Uuid) -> Result<Option<RoomInfo>, Error> {
+    let request = event_pb::GetEventRequest { event_id: event_id.to_string(), caller: None };
+    let event = state.events().get_event(request).await.map_err(|status| Error::from_status(&status))?;
+    let event = event.into_inner();
+    let Some(room) = event.waiting_room else { return Ok(None) };
+    let time = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(|error| Error::internal(format!("the events service sent a bad time {text:?}: {error}")))
+    };
+    let Some(sale_starts_at) = event.sale_starts_at.as_deref() else {
+        return Err(Error::internal("the events service sent a waiting room without a sale start"));
+    };
+    let request = booking_pb::GetAvailabilityRequest { event_id: event_id.to_string(), caller: None };
+    let available = match state.bookings().get_availability(request).await {
+        Ok(availability) => availability.into_inner().categories.iter().map(|c| u64::from(c.available)).sum(),
+        Err(status) => return Err(Error::from_status(&status)),
+    };
+    Ok(Some(RoomInfo {
+        event_id,
+        opens_at: time(&room.opens_at)?,
+        starts_at: time(sale_starts_at)?,
+        ends_at: time(&event.ends_at)?,
+        admissions_per_minute: room.admissions_per_minute.max(1),
+        admission: Duration::from_secs(u64::from(room.admission_minutes) * 60),
+        max_admitted: room.max_admitted,
+        proof_of_work_bits: room.proof_of_work_bits,
+        max_tickets_per_booking: event.max_tickets_per_booking,
+        available,
+    }))
+}
+
+/// Where a buyer stands in a room, as the API tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Place {
+    pub standing: Standing,
+    pub visited: Visited,
+    /// The pass, while admitted.
+    pub pass: Option<String>,
+}
+
+/// One visit of `user` to the room: joining it (`join`) or only looking.
+pub async fn visit(state: &AppState, room: &RoomInfo, user: AuthUser, join: bool) -> Result<Place, Error> {
+    let now = Utc::now();
+    if join && now < room.opens_at {
+        return Err(Error::new(Code::Conflict, "the waiting room is not open yet; see its opens_at"));
+    }
+    if now >= room.ends_at {
+        return Err(Error::new(Code::Conflict, "the event is over"));
+    }
+    let keep = (room.ends_at - now).to_std().unwrap_or_default() + KEEP_AFTER_END;
+    let member = user.user_id.to_string();
+    let visit = Visit {
+        member: &member,
+        join,
+        now_ms: millis(now),
+        start_ms: millis(room.starts_at),
+        draw: rand::random::<u64>() >> 11,
+        rate_per_minute: room.admissions_per_minute,
+        admission_ms: u64::try_from(room.admission.as_millis()).unwrap_or(u64::MAX),
+        max_admitted: room.max_admitted,
+        keep_ms: u64::try_from(keep.as_millis()).unwrap_or(u64::MAX),
+    };
+    let visited = state
+        .kv()
+        .queue_visit(&format!("wr:{}", room.event_id), &visit)
+        .await
+        .map_err(|error| Error::unavailable(format!("{error:#}")))?;
+    let pass = match visited.standing {
+        Standing::Admitted { until_ms } => Some(issue_pass(state, room.event_id, user.user_id, until_ms)),
+        _ => None,
+    };
+    Ok(Place { standing: visited.standing, visited, pass })
+}
+
+fn pass_text(event_id: Uuid, user_id: Uuid, until_ms: u64) -> String {
+    format!("{event_id}|{user_id}|{until_ms}")
+}
+
+/// `<end of admission, ms>.<tag>`: the account and the event are not in it, but in its tag, so
+/// a pass only verifies for them.
+pub fn issue_pass(state: &AppState, event_id: Uuid, user_id: Uuid, until_ms: u64) -> String {
+    let tag = state.tokens().sign_proof(PASS_PURPOSE, &pass_text(event_id, user_id, until_ms));
+    format!("{until_ms}.{tag}")
+}
+
+/// Checks a pass for this account and event, now.
+pub fn check_pass(state: &AppState, event_id: Uuid, user_id: Uuid, pass: Option<&str>) -> Result<(), Error> {
+    let refused =
+        |why: &str| Error::new(Code::QueueRequired, format!("this event has a waiting room: {why}"));
+    let Some(pass) = pass.map(str::trim).filter(|pass| !pass.is_empty()) else {
+        return Err(refused("join its queue, and hold tickets with the admission pass once let in"));
+    };
+    let valid = pass.split_once('.').and_then(|(until, tag)| {
+        let until_ms: u64 = until.parse().ok()?;
+        state
+            .tokens()
+            .verify_proof(PASS_PURPOSE, &pass_text(event_id, user_id, until_ms), tag)
+            .then_some(until_ms)
+    });
+    match valid {
+        None => Err(refused("the admission pass is not this account's pass for this event")),
+        Some(until_ms) if until_ms <= millis(Utc::now()) => {
+            Err(refused("the admission pass has run out; join the queue again"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The gate of a hold: an event with a waiting room needs the caller's pass.
+pub async fn admit_hold(
+    state: &AppState,
+    caller: AuthUser,
+    event_id: Uuid,
+    pass: Option<&str>,
+) -> Result<(), Error> {
+    let room = match state.rooms().info(state, event_id).await {
+        Ok(room) => room,
+        // The bookings service answers for an event it cannot sell.
+        Err(error) if error.code == Code::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    match room {
+        Some(_) => check_pass(state, event_id, caller.user_id, pass),
+        None => Ok(()),
+    }
+}
+
+/// After a confirmed booking: the buyer's admission ends, and its place goes to the next one.
+pub async fn booking_completed(state: &AppState, user_id: Uuid, event_id: Uuid) {
+    let Ok(Some(_)) = state.rooms().info(state, event_id).await else { return };
+    if let Err(error) = state.kv().queue_finish(&format!("wr:{event_id}"), &user_id.to_string()).await {
+        tracing::warn!(%event_id, %error, "ending an admission after a booking failed; it runs out by itself");
+    }
+}
