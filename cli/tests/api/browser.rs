@@ -244,6 +244,11 @@ mod embedded {
     async fn the_pages_fit_a_phone_and_pass_the_accessibility_scan() {
         super::the_pages_fit_a_phone_and_pass_the_accessibility_scan().await
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_buyer_joins_the_waiting_room_before_the_sale_is_let_in_and_buys() {
+        super::a_buyer_joins_the_waiting_room_before_the_sale_is_let_in_and_buys().await
+    }
 }
 
 use crate::helpers::PASSWORD;
@@ -587,6 +592,46 @@ async fn the_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     browser.assert_accessible("my tickets").await;
     browser.goto("/account").await;
     browser.assert_accessible("account").await;
+    browser.close().await;
+}
+
+async fn a_buyer_joins_the_waiting_room_before_the_sale_is_let_in_and_buys() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let now = chrono::Utc::now();
+    let at = |seconds: i64| {
+        (now + chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let mut body = event_body("Queue Night", "2030-05-01T20:00:00Z");
+    body["sale_starts_at"] = json!(at(4));
+    body["waiting_room"] = json!({"opens_at": at(-60), "admissions_per_minute": 6000, "admission_minutes": 10, "max_admitted": 100});
+    let event = app.create_event(&organizer.access, body).await;
+    let event = app.publish(&organizer.access, &id(&event)).await;
+
+    let browser = Browser::open(&app, PHONE).await;
+    browser.sign_up(&email()).await;
+    browser.goto(&format!("/events/{}", id(&event))).await;
+    browser.find("#queue-box").await;
+    browser.assert_accessible("event with a waiting room").await;
+    browser.click("#join-queue").await;
+    browser.wait_for_text("Places are drawn at random").await;
+    assert!(browser.path().await.ends_with("/queue"));
+    browser.assert_accessible("waiting room").await;
+    browser.screenshot("queue-phone").await;
+    // The page follows the queue by itself and, once the sale started, lets the buyer in.
+    let started = Instant::now();
+    while !browser.path().await.ends_with(&id(&event)) {
+        assert!(started.elapsed() < Duration::from_secs(20), "the waiting room never let the buyer in");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    browser.find("#queue-admitted").await;
+    browser.screenshot("queue-admitted-phone").await;
+    browser.button("Hold tickets").await.click().await.unwrap();
+    browser.fill("#payment_token", "tok_ok").await;
+    browser.button("Pay").await.click().await.unwrap();
+    browser.wait_for_text("Your tickets").await;
+    browser.goto(&format!("/events/{}/queue", id(&event))).await;
+    browser.wait_for_text("Your booking is done").await;
     browser.close().await;
 }
 

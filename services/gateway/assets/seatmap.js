@@ -4,6 +4,7 @@
 //
 // Hooks (see the server-rendered #seatmap section): data-event-url, data-venue-url,
 // data-stream-url, data-hold-url, data-booking-page, data-login-url (logged out only), data-max,
+// data-queue-pass (the buyer's waiting room admission pass, when the event has a room),
 // and <meta name="csrf-token">.
 //
 // Preview (the event editor's): `data-readonly data-preview` without a stream URL draws every
@@ -712,7 +713,11 @@ export function mount(root) {
     try {
       res = await fetch(d.holdUrl, {
         method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf, "Idempotency-Key": key },
+        headers: {
+          "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf, "Idempotency-Key": key,
+          // The buyer's admission pass, for an event with a waiting room.
+          ...(d.queuePass ? { "X-Queue-Pass": d.queuePass } : {}),
+        },
         body,
       });
       if (res.ok) {

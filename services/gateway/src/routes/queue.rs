@@ -66,7 +66,7 @@ fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn answer(room: &RoomInfo, place: waiting_room::Place) -> QueuePlace {
+pub(crate) fn answer(room: &RoomInfo, place: waiting_room::Place) -> QueuePlace {
     let (state, ahead, admitted_until) = match place.standing {
         Standing::NotQueued => ("not_queued", None, None),
         Standing::Drawing => ("drawing", None, None),

@@ -7,7 +7,8 @@
 //!   `security.rs`: the headers of pages (CSP, framing, referrer) and of every response (sniffing).
 //! - `page.rs`: the frame of every page, the viewer a page requires, errors as pages.
 //! - `shop.rs` (home, search, event, hold), `checkout.rs` (booking, pay, cancel, my tickets),
-//!   `account.rs` (signup, login, logout, account); `assets.rs` serves the files by content hash.
+//!   `account.rs` (signup, login, logout, account), `queue.rs` (an on-sale's waiting room);
+//!   `assets.rs` serves the files by content hash.
 //! - For organizers: `organize.rs` (their events and venues, the venue editor's page),
 //!   `event_editor.rs` (the event form, publish, cancel), `dashboard.rs` (the live sales
 //!   dashboard), `door_staff.rs` (who keeps the door), `door.rs` (the door scanner, also for door
@@ -26,6 +27,7 @@ pub mod door_staff;
 pub mod event_editor;
 pub mod organize;
 pub mod page;
+pub mod queue;
 pub mod security;
 pub mod session;
 pub mod shop;
@@ -48,6 +50,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(shop::home))
         .route("/events/{id}", get(shop::event))
         .route("/events/{id}/hold", get(back_to_page).post(shop::hold))
+        .route("/events/{id}/queue", get(queue::queue_page).post(queue::join))
         .route("/bookings", get(checkout::bookings))
         .route("/bookings/{id}", get(checkout::booking))
         .route("/bookings/{id}/pay", get(back_to_page).post(checkout::pay))

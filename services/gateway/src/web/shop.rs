@@ -171,6 +171,20 @@ struct EventPage {
     closed_reason: String,
     idempotency_key: Uuid,
     problem: Option<String>,
+    /// The event's waiting room, as this viewer stands in it.
+    queue: Option<QueueView>,
+}
+
+/// A waiting room on the event's page.
+pub struct QueueView {
+    /// The viewer has a place (or had one).
+    pub joined: bool,
+    /// The viewer may hold tickets now, with `pass`.
+    pub pass: Option<String>,
+    pub admitted_until: Option<When>,
+    /// Joining is possible (the room is open).
+    pub open: bool,
+    pub opens_at: When,
 }
 
 /// The event's page, with what is left of each category; `problem` explains a refused hold.
@@ -229,7 +243,7 @@ async fn event_page(
         .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
         .is_none_or(|at| at <= Utc::now());
     let sold_out = categories.iter().all(|category| category.available == 0);
-    let (on_sale, closed_reason) = match event.status {
+    let (mut on_sale, mut closed_reason) = match event.status {
         EventStatus::Published if !sale_started => (false, "The sale has not started yet.".to_owned()),
         EventStatus::Published if sold_out => (
             false,
@@ -241,6 +255,18 @@ async fn event_page(
         EventStatus::Draft => (false, "This event is a draft: it is not on sale.".to_owned()),
         EventStatus::Cancelled => (false, "This event was cancelled.".to_owned()),
     };
+    let queue = match (&event.waiting_room, event.status) {
+        (Some(_), EventStatus::Published) => Some(queue_view(state, chrome.viewer, event.id).await?),
+        _ => None,
+    };
+    if let Some(queue) = &queue {
+        if on_sale && queue.pass.is_none() {
+            on_sale = false;
+            closed_reason = "Tickets for this sale are sold through its waiting room: join the queue above, \
+                and hold your tickets here once you are let in."
+                .to_owned();
+        }
+    }
     Ok(EventPage {
         chrome,
         starts_at: When::parse(&event.starts_at),
@@ -255,6 +281,36 @@ async fn event_page(
         closed_reason,
         idempotency_key: Uuid::new_v4(),
         problem,
+        queue,
+    })
+}
+
+/// Where the viewer stands in the event's waiting room (anyone else: not in it).
+async fn queue_view(
+    state: &AppState,
+    viewer: Option<crate::auth::AuthUser>,
+    event_id: Uuid,
+) -> Result<QueueView, PageError> {
+    let room = state.rooms().info(state, event_id).await?.ok_or_else(PageError::not_found)?;
+    let opens_at = When::parse(&room.opens_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let open = room.opens_at <= Utc::now();
+    let Some(viewer) = viewer else {
+        return Ok(QueueView { joined: false, pass: None, admitted_until: None, open, opens_at });
+    };
+    let place = crate::waiting_room::visit(state, &room, viewer, false).await?;
+    let admitted_until = match place.standing {
+        boxoffice_kv::Standing::Admitted { until_ms } => {
+            chrono::DateTime::from_timestamp_millis(i64::try_from(until_ms).unwrap_or(i64::MAX))
+                .map(|until| When::parse(&until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        }
+        _ => None,
+    };
+    Ok(QueueView {
+        joined: place.standing != boxoffice_kv::Standing::NotQueued,
+        pass: place.pass,
+        admitted_until,
+        open,
+        opens_at,
     })
 }
 
