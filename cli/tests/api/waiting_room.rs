@@ -133,3 +133,60 @@ async fn buyers_are_let_in_from_the_start_and_hold_only_with_their_own_pass(back
     let joined: Value = app.post(&queue, json!({}), Some(&cleo.access)).await.json().await.unwrap();
     assert!(matches!(joined["state"].as_str(), Some("admitted" | "waiting")), "{joined}");
 }
+
+/// Two gateways (two whole replicas on one PostgreSQL and one Redis) serve one queue: 150
+/// buyers join through either before the sale, and from the start admissions follow the
+/// configured rate whichever replica the buyers poll. The big version (1,000 buyers, a minute)
+/// is `boxoffice bench` territory; this one runs ten seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_let_buyers_in_at_one_rate() {
+    const BUYERS: usize = 150;
+    const RATE: u32 = 600;
+    let mut settings = crate::helpers::fresh_settings(Backend::Postgres).await;
+    settings.auth_rate_limit_per_minute = 0;
+    let one = TestApp::start(Backend::Postgres, settings.clone()).await;
+    let two = TestApp::start(Backend::Postgres, settings).await;
+    let (_, organizer) = one.user_with_role("organizer").await;
+    let sale_in = chrono::Duration::seconds(3);
+    let mut body = event_body("Two Doors", "2030-05-01T20:00:00Z");
+    body["sale_starts_at"] = json!(at(sale_in));
+    body["waiting_room"] = room(RATE);
+    let event = one.create_event(&organizer.access, body).await;
+    let event = one.publish(&organizer.access, &id(&event)).await;
+    let started = Utc::now() + sale_in;
+    let queue = format!("/api/v1/events/{}/queue", id(&event));
+    let buyers: Vec<String> = (0..BUYERS).map(|_| one.mint_customer().1).collect();
+    let apps = [&one, &two];
+    for (i, token) in buyers.iter().enumerate() {
+        let joined = apps[i % 2].post(&queue, json!({}), Some(token)).await;
+        assert_eq!(joined.status(), StatusCode::OK);
+    }
+    // Ten seconds of polls by every buyer, through both gateways in turn.
+    let end = started + chrono::Duration::seconds(10);
+    tokio::time::sleep((started - Utc::now()).to_std().unwrap_or_default()).await;
+    let mut round = 0;
+    let mut last = Value::Null;
+    while Utc::now() < end {
+        for (i, token) in buyers.iter().enumerate().step_by(10) {
+            last = apps[(i + round) % 2].get(&queue, Some(token)).await.json().await.unwrap();
+        }
+        round += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut admitted = 0;
+    for (i, token) in buyers.iter().enumerate() {
+        let place: Value = apps[i % 2].get(&queue, Some(token)).await.json().await.unwrap();
+        if place["state"] == "admitted" {
+            admitted += 1;
+        } else {
+            assert_eq!(place["state"], "waiting", "{place}");
+            let hold = json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]});
+            let refused = apps[i % 2].hold(token, hold).await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no hold without a pass");
+        }
+    }
+    let elapsed = (Utc::now() - started).num_milliseconds() as f64 / 60_000.0;
+    let expected = elapsed * f64::from(RATE) + 1.0;
+    let off = (f64::from(admitted) - expected).abs() / expected;
+    assert!(off <= 0.05, "{admitted} let in, {expected:.0} expected at {RATE} a minute ({last})");
+}
