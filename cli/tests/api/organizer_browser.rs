@@ -516,6 +516,17 @@ async fn the_organizer_pages_fit_a_phone_and_pass_the_accessibility_scan() {
     phone.goto(&format!("/organize/events/{}/edit", id(&event))).await;
     phone.assert_accessible("event editor").await;
     assert_eq!(phone.overflows().await, json!(false), "the event editor fits a phone");
+    // A waiting room, set on the event's form: refused without a sale start, then saved.
+    phone.click("#room_enabled").await;
+    phone.set_value("#room_opens_at", "2026-01-01T09:00").await;
+    phone.click("#save-event").await;
+    phone.wait_for_text("Waiting room: a waiting room needs sale_starts_at").await;
+    phone.set_value("#sale_starts_at", "2026-01-01T10:00").await;
+    phone.set_value("#room_admissions_per_minute", "1200").await;
+    phone.click("#save-event").await;
+    phone.wait_for_text("Saved").await;
+    let saved: Value = app.get(&format!("/api/v1/events/{}", id(&event)), None).await.json().await.unwrap();
+    assert_eq!(saved["waiting_room"]["admissions_per_minute"], 1200, "{saved}");
     phone.goto(&format!("/organize/events/{}/cancel", id(&event))).await;
     phone.wait_for_text("1 paid booking (2 tickets, EUR 90.00) will be refunded").await;
     phone.screenshot("cancel-phone").await;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::routes::events::dto::EventResponse;
+use crate::routes::events::dto::{EventResponse, WaitingRoomBody};
 use crate::routes::non_empty;
 use crate::web::organize::{my_venues, OrganizerViewer};
 use crate::web::page::{
@@ -75,8 +75,55 @@ struct EventFormPage {
     /// The saved event has a venue and a seated category: the page previews them on the map.
     has_seated: bool,
     venue_id: String,
+    /// The waiting room's fields, as shown.
+    room: RoomFields,
     problem: Option<String>,
     done: Option<String>,
+}
+
+/// The waiting room's part of the event form.
+#[derive(Default)]
+struct RoomFields {
+    enabled: bool,
+    opens_at: String,
+    admissions_per_minute: String,
+    admission_minutes: String,
+    max_admitted: String,
+    proof_of_work_bits: String,
+}
+
+impl RoomFields {
+    fn of(room: Option<&WaitingRoomBody>) -> RoomFields {
+        match room {
+            Some(room) => RoomFields {
+                enabled: true,
+                opens_at: local_input(&room.opens_at),
+                admissions_per_minute: room.admissions_per_minute.to_string(),
+                admission_minutes: room.admission_minutes.to_string(),
+                max_admitted: room.max_admitted.to_string(),
+                proof_of_work_bits: room.proof_of_work_bits.unwrap_or(0).to_string(),
+            },
+            None => RoomFields {
+                admissions_per_minute: "600".to_owned(),
+                admission_minutes: "10".to_owned(),
+                max_admitted: "2000".to_owned(),
+                proof_of_work_bits: "0".to_owned(),
+                ..RoomFields::default()
+            },
+        }
+    }
+
+    /// What the organizer typed, shown again after a refusal.
+    fn typed(form: &EventForm) -> RoomFields {
+        RoomFields {
+            enabled: form.get("room_enabled").is_some(),
+            opens_at: local_input(&form.time("room_opens_at")),
+            admissions_per_minute: form.text("room_admissions_per_minute"),
+            admission_minutes: form.text("room_admission_minutes"),
+            max_admitted: form.text("room_max_admitted"),
+            proof_of_work_bits: form.text("room_proof_of_work_bits"),
+        }
+    }
 }
 
 impl CategoryRow {
@@ -187,6 +234,7 @@ pub async fn new_event(
         categories: blank_rows(0, "EUR").collect(),
         has_seated: false,
         venue_id: String::new(),
+        room: RoomFields::of(None),
         problem: None,
         done: None,
     }))
@@ -257,6 +305,7 @@ async fn event_form(
         has_seated: event.venue_id.is_some()
             && event.categories.iter().any(|category| category.kind == CategoryKind::Seated),
         venue_id: event.venue_id.map(|id| id.to_string()).unwrap_or_default(),
+        room: RoomFields::of(event.waiting_room.as_ref()),
         problem,
         done,
     })
@@ -347,6 +396,31 @@ impl EventForm {
         Ok(categories)
     }
 
+    /// The waiting room as the form describes it: `None` when its box is not ticked.
+    fn waiting_room(&self) -> Result<Option<pb::WaitingRoom>, Error> {
+        if self.get("room_enabled").is_none() {
+            return Ok(None);
+        }
+        let number = |name: &str, field: &str| {
+            self.text(name)
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| Error::validation(format!("waiting_room.{field}: must be a whole number")))
+        };
+        let bits = self.text("room_proof_of_work_bits");
+        Ok(Some(pb::WaitingRoom {
+            opens_at: self.time("room_opens_at"),
+            admissions_per_minute: number("room_admissions_per_minute", "admissions_per_minute")?,
+            admission_minutes: number("room_admission_minutes", "admission_minutes")?,
+            max_admitted: number("room_max_admitted", "max_admitted")?,
+            proof_of_work_bits: if bits.trim().is_empty() {
+                0
+            } else {
+                number("room_proof_of_work_bits", "proof_of_work_bits")?
+            },
+        }))
+    }
+
     fn max_tickets(&self) -> Result<Option<u32>, Error> {
         match self.get("max_tickets_per_booking").map(str::trim).filter(|value| !value.is_empty()) {
             Some(text) => text
@@ -377,7 +451,7 @@ pub async fn create_event(
             sale_starts_at: non_empty(Some(form.time("sale_starts_at"))),
             max_tickets_per_booking: form.max_tickets()?,
             categories: form.categories()?,
-            waiting_room: None,
+            waiting_room: form.waiting_room()?,
         };
         let event =
             state.events().create_event(request).await.map_err(|status| Error::from_status(&status))?;
@@ -416,7 +490,7 @@ pub async fn update_event(
             sale_starts_at: changed_time(form.time("sale_starts_at"), event.sale_starts_at.as_deref()),
             max_tickets_per_booking: form.max_tickets()?,
             categories,
-            waiting_room: None,
+            waiting_room: Some(pb::WaitingRoomPatch { room: form.waiting_room()? }),
         };
         state.events().update_event(request).await.map_err(|status| Error::from_status(&status))?;
         Ok::<_, Error>(())
@@ -491,6 +565,7 @@ async fn refused_form(
         categories,
         has_seated: false,
         venue_id: String::new(),
+        room: RoomFields::typed(form),
         problem: Some(for_people(&error.detail)),
         done: None,
     };
