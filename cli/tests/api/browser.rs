@@ -604,7 +604,7 @@ async fn a_buyer_joins_the_waiting_room_before_the_sale_is_let_in_and_buys() {
     };
     let mut body = event_body("Queue Night", "2030-05-01T20:00:00Z");
     body["sale_starts_at"] = json!(at(4));
-    body["waiting_room"] = json!({"opens_at": at(-60), "admissions_per_minute": 6000, "admission_minutes": 10, "max_admitted": 100});
+    body["waiting_room"] = json!({"opens_at": at(-60), "admissions_per_minute": 6000, "admission_minutes": 10, "max_admitted": 100, "proof_of_work_bits": 8});
     let event = app.create_event(&organizer.access, body).await;
     let event = app.publish(&organizer.access, &id(&event)).await;
 
@@ -618,7 +618,8 @@ async fn a_buyer_joins_the_waiting_room_before_the_sale_is_let_in_and_buys() {
     assert!(browser.path().await.ends_with("/queue"));
     browser.assert_accessible("waiting room").await;
     browser.screenshot("queue-phone").await;
-    // The page follows the queue by itself and, once the sale started, lets the buyer in.
+    // The page solved the room's proof of work to join; it follows the queue by itself and,
+    // once the sale started, lets the buyer in.
     let started = Instant::now();
     while !browser.path().await.ends_with(&id(&event)) {
         assert!(started.elapsed() < Duration::from_secs(20), "the waiting room never let the buyer in");

@@ -15,6 +15,7 @@ use crate::on_both_backends;
 on_both_backends!(
     an_event_keeps_its_waiting_room_settings,
     buyers_are_let_in_from_the_start_and_hold_only_with_their_own_pass,
+    a_room_that_asks_a_proof_of_work_takes_only_solved_challenges,
 );
 
 fn at(offset: chrono::Duration) -> String {
@@ -189,4 +190,51 @@ async fn two_gateways_let_buyers_in_at_one_rate() {
     let expected = elapsed * f64::from(RATE) + 1.0;
     let off = (f64::from(admitted) - expected).abs() / expected;
     assert!(off <= 0.05, "{admitted} let in, {expected:.0} expected at {RATE} a minute ({last})");
+}
+
+async fn a_room_that_asks_a_proof_of_work_takes_only_solved_challenges(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let mut body = event_body("Worked", "2030-05-01T20:00:00Z");
+    body["sale_starts_at"] = json!(at(chrono::Duration::seconds(60)));
+    let mut settings = room(600);
+    settings["proof_of_work_bits"] = json!(10);
+    body["waiting_room"] = settings;
+    let event = app.create_event(&organizer.access, body).await;
+    let event = app.publish(&organizer.access, &id(&event)).await;
+    let queue = format!("/api/v1/events/{}/queue", id(&event));
+    let (_, ada) = app.customer().await;
+    let (_, bob) = app.customer().await;
+
+    let place: Value = app.get(&queue, Some(&ada.access)).await.json().await.unwrap();
+    assert_eq!(place["proof_of_work_bits"], 10);
+    let challenge = place["challenge"].as_str().unwrap().to_owned();
+    let nonce = (0u64..)
+        .map(|n| n.to_string())
+        .find(|n| boxoffice_gateway::waiting_room::solves(&challenge, n, 10))
+        .unwrap();
+    let wrong = (0u64..)
+        .map(|n| n.to_string())
+        .find(|n| !boxoffice_gateway::waiting_room::solves(&challenge, n, 10))
+        .unwrap();
+    for (token, body, why) in [
+        (&ada.access, json!({}), "no work"),
+        (&ada.access, json!({"challenge": challenge, "nonce": wrong}), "a wrong nonce"),
+        (&bob.access, json!({"challenge": challenge, "nonce": nonce}), "another account's challenge"),
+        (&ada.access, json!({"challenge": format!("1{challenge}"), "nonce": nonce}), "an altered challenge"),
+    ] {
+        let refused = app.post(&queue, body, Some(token)).await;
+        assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let _ = why;
+    }
+    let joined: Value = app
+        .post(&queue, json!({"challenge": challenge, "nonce": nonce}), Some(&ada.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(joined["state"], "drawing", "{joined}");
+    assert!(joined["challenge"].is_null());
+    let again: Value = app.post(&queue, json!({}), Some(&ada.access)).await.json().await.unwrap();
+    assert_eq!(again["state"], "drawing", "joining again needs no new work: {again}");
 }

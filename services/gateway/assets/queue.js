@@ -35,3 +35,49 @@ if (root) {
   };
   setTimeout(poll, POLL_MS);
 }
+
+// The event page's "Join the queue" form, in a room that asks a proof of work: asks for a
+// challenge, finds a nonce whose SHA-256 with it starts with the room's zero bits, and joins
+// with both. (Without script, the form posts and the server explains that script is needed.)
+const join = document.querySelector("form[data-queue-join]");
+if (join && Number(join.dataset.powBits) > 0) {
+  const note = document.getElementById("queue-working");
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const json = { Accept: "application/json" };
+  const zeros = (bytes) => {
+    let count = 0;
+    for (const byte of new Uint8Array(bytes)) {
+      if (byte === 0) { count += 8; continue; }
+      return count + Math.clz32(byte) - 24;
+    }
+    return count;
+  };
+  const solve = async (challenge, bits) => {
+    const encoder = new TextEncoder();
+    for (let nonce = 0; ; nonce++) {
+      const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${challenge}:${nonce}`));
+      if (zeros(digest) >= bits) return String(nonce);
+    }
+  };
+  join.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = join.querySelector("button");
+    if (button) button.disabled = true;
+    if (note) note.textContent = "Joining: your device is doing a little work against bots…";
+    try {
+      const place = await (await fetch(join.dataset.queueUrl, { credentials: "same-origin", headers: json })).json();
+      const body = place.challenge ? { challenge: place.challenge, nonce: await solve(place.challenge, Number(join.dataset.powBits)) } : {};
+      const res = await fetch(join.dataset.queueUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { ...json, "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || `HTTP ${res.status}`);
+      window.location.assign(join.dataset.queuePage);
+    } catch (err) {
+      if (note) note.textContent = `Could not join: ${err.message}. Try again.`;
+      if (button) button.disabled = false;
+    }
+  });
+}

@@ -28,6 +28,10 @@ const ROOM_INFO_TTL: Duration = Duration::from_secs(1);
 const MAX_CACHED_ROOMS: usize = 10_000;
 /// The purpose of an admission pass's tag.
 const PASS_PURPOSE: &str = "waiting-room-pass";
+/// The purpose of a proof-of-work challenge's tag.
+const CHALLENGE_PURPOSE: &str = "waiting-room-challenge";
+/// How long a proof-of-work challenge may be solved and used.
+pub const CHALLENGE_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// A room's queue is kept this long after its event ends.
 const KEEP_AFTER_END: Duration = Duration::from_secs(24 * 3600);
 /// The header that carries the pass to `POST /api/v1/bookings`.
@@ -125,11 +129,98 @@ pub struct Place {
     pub pass: Option<String>,
 }
 
-/// One visit of `user` to the room: joining it (`join`) or only looking.
+/// A solved proof of work, as a joining client sends it.
+#[derive(Clone, Debug)]
+pub struct Work {
+    pub challenge: String,
+    pub nonce: String,
+}
+
+/// A challenge for `user` to join the room: `<issued, ms>.<tag>`, bound to the account and the
+/// event. The client finds a nonce such that SHA-256 of `<challenge>:<nonce>` starts with the
+/// room's number of zero bits (hashcash), so that every place in the queue costs some CPU.
+pub fn challenge(state: &AppState, room: &RoomInfo, user: AuthUser) -> String {
+    let issued_ms = millis(Utc::now());
+    let tag = state
+        .tokens()
+        .sign_proof(CHALLENGE_PURPOSE, &format!("{}|{}|{issued_ms}", room.event_id, user.user_id));
+    format!("{issued_ms}.{tag}")
+}
+
+/// Checks a solved challenge: ours, for this account and event, fresh, and solved.
+fn check_work(state: &AppState, room: &RoomInfo, user: AuthUser, work: Option<&Work>) -> Result<(), Error> {
+    if room.proof_of_work_bits == 0 {
+        return Ok(());
+    }
+    let Some(work) = work else {
+        return Err(Error::validation(format!(
+            "challenge: this waiting room asks a proof of work: solve the `challenge` of GET /events/{}/queue \
+             and send it with its `nonce`",
+            room.event_id
+        )));
+    };
+    let issued = work.challenge.split_once('.').and_then(|(issued, tag)| {
+        let issued_ms: u64 = issued.parse().ok()?;
+        let text = format!("{}|{}|{issued_ms}", room.event_id, user.user_id);
+        state.tokens().verify_proof(CHALLENGE_PURPOSE, &text, tag).then_some(issued_ms)
+    });
+    let lifetime = u64::try_from(CHALLENGE_LIFETIME.as_millis()).unwrap_or(u64::MAX);
+    match issued {
+        None => return Err(Error::validation("challenge: not a challenge this server gave this account")),
+        Some(issued_ms) if issued_ms.saturating_add(lifetime) < millis(Utc::now()) => {
+            return Err(Error::validation("challenge: too old; ask for a new one"))
+        }
+        Some(_) => {}
+    }
+    if work.nonce.len() > MAX_NONCE_CHARS || !solves(&work.challenge, &work.nonce, room.proof_of_work_bits) {
+        return Err(Error::validation("nonce: does not solve the challenge"));
+    }
+    Ok(())
+}
+
+/// The longest nonce accepted.
+const MAX_NONCE_CHARS: usize = 64;
+
+/// Whether SHA-256 of `<challenge>:<nonce>` starts with `bits` zero bits.
+pub fn solves(challenge: &str, nonce: &str, bits: u32) -> bool {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{challenge}:{nonce}").as_bytes());
+    let mut zeros = 0;
+    for byte in digest {
+        if byte == 0 {
+            zeros += 8;
+            continue;
+        }
+        zeros += byte.leading_zeros();
+        break;
+    }
+    zeros >= bits
+}
+
+/// One visit of `user` to the room: joining it (`join`, with the proof of work the room may ask)
+/// or only looking.
 pub async fn visit(state: &AppState, room: &RoomInfo, user: AuthUser, join: bool) -> Result<Place, Error> {
+    visit_with(state, room, user, join, None).await
+}
+
+pub async fn visit_with(
+    state: &AppState,
+    room: &RoomInfo,
+    user: AuthUser,
+    join: bool,
+    work: Option<&Work>,
+) -> Result<Place, Error> {
     let now = Utc::now();
     if join && now < room.opens_at {
         return Err(Error::new(Code::Conflict, "the waiting room is not open yet; see its opens_at"));
+    }
+    if join && room.proof_of_work_bits > 0 {
+        // Joining again keeps the place, with or without work; a first join needs it.
+        let place = Box::pin(visit_with(state, room, user, false, None)).await?;
+        if place.standing != Standing::NotQueued {
+            return Ok(place);
+        }
+        check_work(state, room, user, work)?;
     }
     if now >= room.ends_at {
         return Err(Error::new(Code::Conflict, "the event is over"));

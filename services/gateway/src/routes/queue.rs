@@ -7,14 +7,14 @@ use axum::{middleware, Json, Router};
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::Standing;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::PathId;
 use crate::auth::AuthUser;
-use crate::openapi::responses::{NotFound, RateLimited, Unauthorized, Unavailable};
-use crate::problem::{ApiResult, Problem};
+use crate::openapi::responses::{BadBody, NotFound, RateLimited, Unauthorized, Unavailable};
+use crate::problem::{ApiOptionalJson, ApiResult, Problem};
 use crate::rate_limit::limit_queue_joins;
 use crate::waiting_room::{self, RoomInfo};
 use crate::AppState;
@@ -60,6 +60,26 @@ pub struct QueuePlace {
     pub admissions_per_minute: u32,
     /// People in the queue, let in or not.
     pub queued: u64,
+    /// Leading zero bits of the proof of work a join needs; 0: none.
+    pub proof_of_work_bits: u32,
+    /// While `not_queued` in a room that asks a proof of work: find a `nonce` such that SHA-256
+    /// of `<challenge>:<nonce>` starts with `proof_of_work_bits` zero bits, and join with both
+    /// (valid 10 minutes, for this account and event only).
+    pub challenge: Option<String>,
+}
+
+/// A join's proof of work, when the room asks one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinQueueRequest {
+    /// The `challenge` of `GET /events/{id}/queue`; with `nonce`.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub challenge: Option<String>,
+    /// Any text of up to 64 characters that solves it.
+    #[serde(default)]
+    #[schema(example = "183734", max_length = 64)]
+    pub nonce: Option<String>,
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -99,6 +119,8 @@ pub(crate) fn answer(room: &RoomInfo, place: waiting_room::Place) -> QueuePlace 
         starts_at: time(room.starts_at),
         admissions_per_minute: room.admissions_per_minute,
         queued: place.visited.queued,
+        proof_of_work_bits: room.proof_of_work_bits,
+        challenge: None,
     }
 }
 
@@ -112,21 +134,31 @@ async fn room(state: &AppState, event_id: Uuid) -> ApiResult<std::sync::Arc<Room
 
 /// Join an event's waiting room (one place per account; joining again changes nothing) and see
 /// one's place. Before the sale starts, places are drawn at random at the start; later joiners
-/// queue in arrival order. At most 30 joins a minute per client address.
+/// queue in arrival order. A room may ask a proof of work (see `challenge`); the body carries it,
+/// and may be left out otherwise. At most 30 joins a minute per client address.
 #[utoipa::path(post, path = "/events/{id}/queue", tag = "events", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The event id")),
+    request_body(content = Option<JoinQueueRequest>, description = "The proof of work, when the room asks one; otherwise no body, `null` or `{}`"),
     responses(
         (status = 200, body = QueuePlace),
         (status = 409, description = "`conflict`: the waiting room is not open yet, or the event is over", body = Problem, content_type = "application/problem+json"),
-        Unauthorized, NotFound, RateLimited, Unavailable,
+        (status = 422, description = "`validation_failed`: the room asks a proof of work and `challenge` or `nonce` is missing, not this account's, too old or wrong; or a field is unknown", body = Problem, content_type = "application/problem+json"),
+        BadBody, Unauthorized, NotFound, RateLimited, Unavailable,
     ))]
 pub async fn join_queue(
     State(state): State<AppState>,
     caller: AuthUser,
     PathId(event_id): PathId,
+    ApiOptionalJson(body): ApiOptionalJson<JoinQueueRequest>,
 ) -> ApiResult<Json<QueuePlace>> {
     let room = room(&state, event_id).await?;
-    let place = waiting_room::visit(&state, &room, caller, true).await?;
+    let work = match body.map(|body| (body.challenge, body.nonce)) {
+        Some((Some(challenge), Some(nonce))) => Some(waiting_room::Work { challenge, nonce }),
+        Some((Some(_), None)) => return Err(Error::validation("nonce: give it with the challenge").into()),
+        Some((None, Some(_))) => return Err(Error::validation("challenge: give it with the nonce").into()),
+        _ => None,
+    };
+    let place = waiting_room::visit_with(&state, &room, caller, true, work.as_ref()).await?;
     Ok(Json(answer(&room, place)))
 }
 
@@ -146,5 +178,9 @@ pub async fn queue_place(
 ) -> ApiResult<Json<QueuePlace>> {
     let room = room(&state, event_id).await?;
     let place = waiting_room::visit(&state, &room, caller, false).await?;
-    Ok(Json(answer(&room, place)))
+    let mut answer = answer(&room, place);
+    if answer.state == "not_queued" && room.proof_of_work_bits > 0 {
+        answer.challenge = Some(waiting_room::challenge(&state, &room, caller));
+    }
+    Ok(Json(answer))
 }

@@ -185,6 +185,8 @@ pub struct QueueView {
     /// Joining is possible (the room is open).
     pub open: bool,
     pub opens_at: When,
+    /// The proof of work a join needs (the page's script solves it).
+    pub proof_of_work_bits: u32,
 }
 
 /// The event's page, with what is left of each category; `problem` explains a refused hold.
@@ -295,7 +297,14 @@ async fn queue_view(
     let opens_at = When::parse(&room.opens_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let open = room.opens_at <= Utc::now();
     let Some(viewer) = viewer else {
-        return Ok(QueueView { joined: false, pass: None, admitted_until: None, open, opens_at });
+        return Ok(QueueView {
+            joined: false,
+            pass: None,
+            admitted_until: None,
+            open,
+            opens_at,
+            proof_of_work_bits: room.proof_of_work_bits,
+        });
     };
     let place = crate::waiting_room::visit(state, &room, viewer, false).await?;
     let admitted_until = match place.standing {
@@ -311,6 +320,7 @@ async fn queue_view(
         admitted_until,
         open,
         opens_at,
+        proof_of_work_bits: room.proof_of_work_bits,
     })
 }
 
