@@ -128,6 +128,11 @@ async fn buyers_are_let_in_from_the_start_and_hold_only_with_their_own_pass(back
     assert_eq!(app.confirm(&ada.access, &id(&booking), "tok_ok").await.status(), StatusCode::OK);
     let done: Value = app.get(&queue, Some(&ada.access)).await.json().await.unwrap();
     assert_eq!(done["state"], "completed", "a paid booking ends the admission: {done}");
+    let response = with(&ada.access, &pass, &hold).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "its pass admits nothing more");
+    // Joining again puts the buyer at the back, and a new admission comes with a new pass.
+    let back: Value = app.post(&queue, json!({}), Some(&ada.access)).await.json().await.unwrap();
+    assert!(matches!(back["state"].as_str(), Some("admitted" | "waiting")), "{back}");
 
     // Later arrivals queue in arrival order behind the drawn ones.
     let (_, cleo) = app.customer().await;

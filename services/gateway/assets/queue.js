@@ -7,18 +7,23 @@ const root = document.getElementById("queue-place");
 if (root) {
   const url = root.dataset.queueUrl;
   const text = (id, value) => { const el = document.getElementById(id); if (el) el.textContent = value; };
-  const wait = (seconds) => seconds == null ? "—" : seconds < 60 ? "under a minute" : `about ${Math.round(seconds / 60)} min`;
+  const wait = (seconds) => seconds == null ? "—" : seconds < 60 ? "under a minute" : `about ${Math.ceil(seconds / 60)} min`;
   const STATES = {
     not_queued: "You are not in the queue.",
     drawing: "You are in. Places are drawn at random when the sale starts.",
     waiting: "You are in the queue.",
     admitted: "It is your turn: choose your tickets now.",
     expired: "Your turn ran out. Join the queue again from the event's page.",
-    completed: "Your booking is done.",
+    completed: "Your booking is done. To buy more, join the queue again from the event's page.",
   };
   const poll = async () => {
     try {
       const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (res.status === 404) {
+        // The organizer removed the room, or the event was cancelled: the event's page says which.
+        text("queue-state", "This waiting room is closed. See the event's page.");
+        return;
+      }
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const place = await res.json();
       text("queue-state", STATES[place.state] || place.state);

@@ -7,7 +7,9 @@
 //! account and the event. While the room is on, holding tickets needs the pass (`X-Queue-Pass`,
 //! or the web app's form field), checked here without a store round trip: another account's,
 //! another event's, an altered or an expired pass is refused as `queue_required`. A confirmed
-//! booking ends the admission at once, and its place goes to the next buyer.
+//! booking ends the admission at once, and its place goes to the next buyer; its pass is then
+//! refused too (one read of the store per hold through a room). A buyer whose admission ended
+//! may join again, at the back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -261,8 +263,8 @@ pub fn issue_pass(state: &AppState, event_id: Uuid, user_id: Uuid, until_ms: u64
     format!("{until_ms}.{tag}")
 }
 
-/// Checks a pass for this account and event, now.
-pub fn check_pass(state: &AppState, event_id: Uuid, user_id: Uuid, pass: Option<&str>) -> Result<(), Error> {
+/// Checks a pass for this account and event, now, and answers the end of its admission.
+pub fn check_pass(state: &AppState, event_id: Uuid, user_id: Uuid, pass: Option<&str>) -> Result<u64, Error> {
     let refused =
         |why: &str| Error::new(Code::QueueRequired, format!("this event has a waiting room: {why}"));
     let Some(pass) = pass.map(str::trim).filter(|pass| !pass.is_empty()) else {
@@ -280,8 +282,13 @@ pub fn check_pass(state: &AppState, event_id: Uuid, user_id: Uuid, pass: Option<
         Some(until_ms) if until_ms <= millis(Utc::now()) => {
             Err(refused("the admission pass has run out; join the queue again"))
         }
-        Some(_) => Ok(()),
+        Some(until_ms) => Ok(until_ms),
     }
+}
+
+/// Where a paid booking marks the end of its buyer's admission: the time it ended, in ms.
+fn spent_key(event_id: Uuid, user_id: Uuid) -> String {
+    format!("wr:{event_id}:spent:{user_id}")
 }
 
 /// The gate of a hold: an event with a waiting room needs the caller's pass.
@@ -297,16 +304,35 @@ pub async fn admit_hold(
         Err(error) if error.code == Code::NotFound => return Ok(()),
         Err(error) => return Err(error),
     };
-    match room {
-        Some(_) => check_pass(state, event_id, caller.user_id, pass),
-        None => Ok(()),
+    let Some(room) = room else { return Ok(()) };
+    let until_ms = check_pass(state, event_id, caller.user_id, pass)?;
+    // A pass of an admission that a paid booking ended admits nothing more: the one read of the
+    // store a hold through a waiting room costs (holds there come at the room's rate).
+    let spent = state
+        .kv()
+        .get(&spent_key(event_id, caller.user_id))
+        .await
+        .map_err(|error| Error::unavailable(format!("{error:#}")))?;
+    let admitted_at = until_ms.saturating_sub(u64::try_from(room.admission.as_millis()).unwrap_or(u64::MAX));
+    match spent.and_then(|spent| spent.parse::<u64>().ok()) {
+        Some(spent_at) if admitted_at <= spent_at => Err(Error::new(
+            Code::QueueRequired,
+            "this event has a waiting room: this admission ended with a paid booking; join the queue again",
+        )),
+        _ => Ok(()),
     }
 }
 
 /// After a confirmed booking: the buyer's admission ends, and its place goes to the next one.
 pub async fn booking_completed(state: &AppState, user_id: Uuid, event_id: Uuid) {
-    let Ok(Some(_)) = state.rooms().info(state, event_id).await else { return };
-    if let Err(error) = state.kv().queue_finish(&format!("wr:{event_id}"), &user_id.to_string()).await {
+    let Ok(Some(room)) = state.rooms().info(state, event_id).await else { return };
+    let now = millis(Utc::now()).to_string();
+    // Passes of this admission live at most as long as an admission.
+    let (key, room_name, member) =
+        (spent_key(event_id, user_id), format!("wr:{event_id}"), user_id.to_string());
+    let spent = state.kv().set_ex(&key, &now, room.admission);
+    let finished = state.kv().queue_finish(&room_name, &member);
+    if let (Err(error), _) | (_, Err(error)) = tokio::join!(spent, finished) {
         tracing::warn!(%event_id, %error, "ending an admission after a booking failed; it runs out by itself");
     }
 }

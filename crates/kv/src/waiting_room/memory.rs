@@ -55,7 +55,16 @@ impl Room {
     fn visit(&mut self, visit: &Visit<'_>) -> Visited {
         let now = visit.now_ms;
         let before_start = now < visit.start_ms && !self.started;
-        if visit.join && !self.in_queue(visit.member) {
+        if visit.join && self.ended.remove(visit.member).is_some() {
+            // Joins again at the back, out of the served places.
+            let index = self.place.remove(visit.member).expect("an ended member had a place");
+            self.order.remove(index);
+            for (i, member) in self.order.iter().enumerate().skip(index) {
+                self.place.insert(member.clone(), i);
+            }
+            self.served -= 1;
+            self.push(visit.member.to_owned());
+        } else if visit.join && !self.in_queue(visit.member) {
             if before_start {
                 self.drawn.push((draw_score(visit.draw), visit.member.to_owned()));
             } else {
@@ -104,12 +113,19 @@ impl Room {
                 self.tat = Some(tat);
             }
             self.idle = self.served >= queued;
-            let measured_at = self.measured_at.unwrap_or(visit.start_ms);
-            if now.saturating_sub(measured_at) >= RATE_WINDOW_MS {
-                self.measured_rate =
-                    Some((self.served - self.measured_served) as f64 * 60_000.0 / (now - measured_at) as f64);
-                self.measured_at = Some(now);
-                self.measured_served = self.served;
+            match self.measured_at {
+                None => {
+                    self.measured_at = Some(now);
+                    self.measured_served = self.served;
+                }
+                Some(measured_at) if now.saturating_sub(measured_at) >= RATE_WINDOW_MS => {
+                    self.measured_rate = Some(
+                        (self.served - self.measured_served) as f64 * 60_000.0 / (now - measured_at) as f64,
+                    );
+                    self.measured_at = Some(now);
+                    self.measured_served = self.served;
+                }
+                Some(_) => {}
             }
         }
         let standing = if let Some(&until_ms) = self.admitted.get(visit.member) {

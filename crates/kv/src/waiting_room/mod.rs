@@ -13,7 +13,8 @@
 //!   credit does not pile up while nobody waits or the places are full, so admissions never
 //!   come in a burst.
 //! - An admission lasts `admission_ms`; when it runs out, or its booking completes
-//!   ([`Store::queue_finish`](crate::Store::queue_finish)), the place goes to the next one.
+//!   ([`Store::queue_finish`](crate::Store::queue_finish)), the place goes to the next one. A
+//!   member whose admission ended may join again, at the back.
 
 mod memory;
 

@@ -110,6 +110,17 @@ async fn admissions_flow_at_the_rate_and_within_the_places(kv: Kv) {
     let after = at(&kv, &admitted[1], START + 20_000 + 600_000, 100_000, 101).await;
     assert_eq!(after.standing, Standing::Expired);
     assert!(after.served > 102, "the expired admissions' places went to the next ones");
+    // Ended admissions may join again, at the back of the queue.
+    let back = kv.queue_visit("room", &visit(&admitted[1], true, START + 620_001, 600, 1000)).await.unwrap();
+    assert_eq!(back.queued, 300);
+    assert!(
+        matches!(back.standing, Standing::Waiting { .. } | Standing::Admitted { .. }),
+        "{:?}",
+        back.standing
+    );
+    if let Standing::Waiting { ahead } = back.standing {
+        assert_eq!(ahead, 300 - back.served - 1, "at the back");
+    }
     assert_eq!(at(&kv, "nobody", START, 600, 1000).await.standing, Standing::NotQueued);
 }
 

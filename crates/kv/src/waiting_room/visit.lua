@@ -28,6 +28,11 @@ if join and not redis.call('ZSCORE', queue, member) then
   else
     redis.call('ZADD', queue, 1 + redis.call('HINCRBY', counters, 'seq', 1), member)
   end
+elseif join and redis.call('HDEL', ended, member) == 1 then
+  -- A member whose admission ended joins again at the back. It was among the `served` first
+  -- places: moving it behind them leaves one place fewer served.
+  redis.call('ZADD', queue, 1 + redis.call('HINCRBY', counters, 'seq', 1), member)
+  redis.call('HINCRBY', counters, 'served', -1)
 end
 
 local served = number('served', 0)
@@ -66,8 +71,11 @@ if not before_start then
   end
   if served >= queued then redis.call('HSET', counters, 'idle', 1) end
   -- The measured rate, taken anew every window.
-  local m_at = number('m_at', start)
-  if now - m_at >= tonumber(ARGV[10]) then
+  local m_at = number('m_at', nil)
+  if not m_at then
+    -- The first window starts with the first visit that saw the start.
+    redis.call('HSET', counters, 'm_at', now, 'm_served', served)
+  elseif now - m_at >= tonumber(ARGV[10]) then
     local m_served = number('m_served', 0)
     redis.call('HSET', counters, 'm_rate', (served - m_served) * 60000 / (now - m_at), 'm_at', now, 'm_served', served)
   end

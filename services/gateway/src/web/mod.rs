@@ -38,7 +38,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::rate_limit::limit_auth;
+use crate::rate_limit::{limit_auth, limit_queue_joins};
 use crate::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -50,7 +50,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(shop::home))
         .route("/events/{id}", get(shop::event))
         .route("/events/{id}/hold", get(back_to_page).post(shop::hold))
-        .route("/events/{id}/queue", get(queue::queue_page).post(queue::join))
+        .route("/events/{id}/queue", get(queue::queue_page))
+        .merge(
+            Router::new()
+                .route("/events/{id}/queue", post(queue::join))
+                .route_layer(middleware::from_fn_with_state(state.clone(), limit_queue_joins)),
+        )
         .route("/bookings", get(checkout::bookings))
         .route("/bookings/{id}", get(checkout::booking))
         .route("/bookings/{id}/pay", get(back_to_page).post(checkout::pay))

@@ -32,7 +32,7 @@ fn state_text(state: &str) -> &'static str {
         "waiting" => "You are in the queue.",
         "admitted" => "It is your turn: choose your tickets now.",
         "expired" => "Your turn ran out. Join the queue again from the event's page.",
-        "completed" => "Your booking is done.",
+        "completed" => "Your booking is done. To buy more, join the queue again from the event's page.",
         _ => "You are not in the queue.",
     }
 }

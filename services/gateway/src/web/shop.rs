@@ -177,7 +177,7 @@ struct EventPage {
 
 /// A waiting room on the event's page.
 pub struct QueueView {
-    /// The viewer has a place (or had one).
+    /// The viewer has a place in the queue (waiting, or let in).
     pub joined: bool,
     /// The viewer may hold tickets now, with `pass`.
     pub pass: Option<String>,
@@ -315,7 +315,13 @@ async fn queue_view(
         _ => None,
     };
     Ok(QueueView {
-        joined: place.standing != boxoffice_kv::Standing::NotQueued,
+        // One whose admission ended (ran out, or a paid booking) may join again, at the back.
+        joined: matches!(
+            place.standing,
+            boxoffice_kv::Standing::Drawing
+                | boxoffice_kv::Standing::Waiting { .. }
+                | boxoffice_kv::Standing::Admitted { .. }
+        ),
         pass: place.pass,
         admitted_until,
         open,
