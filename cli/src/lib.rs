@@ -7,6 +7,7 @@ pub mod bench;
 mod data_dir;
 pub mod live_bench;
 mod messaging;
+pub mod queue_bench;
 mod secrets;
 
 use std::net::SocketAddr;

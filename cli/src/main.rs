@@ -93,6 +93,11 @@ enum BenchCommand {
     /// viewer, then N availability streams open and idle, then both; prints the server's CPU and
     /// memory in each phase (with --server-pid) and how far behind the sale the streams are.
     Live(boxoffice::live_bench::LiveOptions),
+    /// A waiting room under a rush: every buyer joins before the sale, then polls from the start
+    /// through one or more gateways (--url again for each replica); prints joins and polls per
+    /// second, the admission rate measured against the configured one, and that holds without
+    /// a pass are refused. The server must run with BOXOFFICE_AUTH_RATE_LIMIT_PER_MINUTE=0.
+    Queue(boxoffice::queue_bench::QueueOptions),
 }
 
 #[derive(Subcommand)]
@@ -178,6 +183,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", report.table());
             println!("{}", report.json_line());
             anyhow::ensure!(report.consistent, "the read-back found inconsistencies: {:?}", report.problems);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Queue(options) } => {
+            let report = boxoffice::queue_bench::queue(&options, &settings).await?;
+            print!("{}", report.table());
+            println!("{}", report.json_line());
             Ok(())
         }
         Command::Bench { command: BenchCommand::Live(options) } => {

@@ -60,6 +60,8 @@ pub struct QueuePlace {
     pub admissions_per_minute: u32,
     /// People in the queue, let in or not.
     pub queued: u64,
+    /// People let in so far.
+    pub let_in: u64,
     /// Leading zero bits of the proof of work a join needs; 0: none.
     pub proof_of_work_bits: u32,
     /// While `not_queued` in a room that asks a proof of work: find a `nonce` such that SHA-256
@@ -119,6 +121,7 @@ pub(crate) fn answer(room: &RoomInfo, place: waiting_room::Place) -> QueuePlace 
         starts_at: time(room.starts_at),
         admissions_per_minute: room.admissions_per_minute,
         queued: place.visited.queued,
+        let_in: place.visited.served,
         proof_of_work_bits: room.proof_of_work_bits,
         challenge: None,
     }
