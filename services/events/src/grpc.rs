@@ -230,7 +230,12 @@ impl EventService for Events {
                     id: venue.id.to_string(),
                     organizer_id: venue.organizer_id.to_string(),
                     capacity: u32::try_from(venue.layout.capacity()).unwrap_or(u32::MAX),
-                    sections: u32::try_from(venue.layout.sections().len()).unwrap_or(u32::MAX),
+                    section_names: venue
+                        .layout
+                        .sections()
+                        .iter()
+                        .map(|section| section.name.clone())
+                        .collect(),
                     name: venue.name,
                     city: venue.city,
                     address: venue.address,

@@ -370,10 +370,10 @@ macro_rules! sql_store {
             }
 
             async fn doors_of(&self, user_id: Uuid, limit: u32) -> Result<Vec<EventRecord>> {
-                let columns = EVENT_COLUMNS.split(", ").map(|column| format!("e.{}", column.trim())).collect::<Vec<_>>().join(", ");
                 let rows: Vec<EventRow> = sqlx::query_as(&format!(
-                    "SELECT {columns} FROM events e JOIN door_staff d ON d.event_id = e.id \
-                     WHERE d.user_id = $1 AND e.status = 'published' ORDER BY e.starts_at, e.id LIMIT $2"
+                    "SELECT {EVENT_COLUMNS} FROM events \
+                     WHERE id IN (SELECT event_id FROM door_staff WHERE user_id = $1) AND status = 'published' \
+                     ORDER BY starts_at, id LIMIT $2"
                 ))
                 .bind(user_id)
                 .bind(i64::from(limit))

@@ -16,6 +16,25 @@ use crate::domain::{
 use crate::service::{now, require_organizer, Events};
 use crate::store::VenueRecord;
 
+/// What an organizer describes of a venue, checked: the same rules for a new venue and an edit.
+struct VenueFields {
+    name: String,
+    city: String,
+    address: String,
+    layout: Layout,
+}
+
+impl VenueFields {
+    fn parse(name: &str, city: &str, address: &str, sections: Vec<SectionLayout>) -> Result<Self, Error> {
+        Ok(VenueFields {
+            name: parse_text(name, "name", NAME_MAX_CHARS)?,
+            city: parse_text(city, "city", CITY_MAX_CHARS)?,
+            address: parse_text(address, "address", ADDRESS_MAX_CHARS)?,
+            layout: Layout::parse(sections)?,
+        })
+    }
+}
+
 /// Edits that keep losing to concurrent edits of the same venue give up after this many tries.
 const VENUE_UPDATE_ATTEMPTS: u32 = 5;
 
@@ -34,13 +53,14 @@ impl Events {
         sections: Vec<SectionLayout>,
     ) -> Result<VenueRecord, Error> {
         require_organizer(caller)?;
+        let VenueFields { name, city, address, layout } = VenueFields::parse(name, city, address, sections)?;
         let venue = VenueRecord {
             id: Uuid::now_v7(),
             organizer_id: caller.user_id,
-            name: parse_text(name, "name", NAME_MAX_CHARS)?,
-            city: parse_text(city, "city", CITY_MAX_CHARS)?,
-            address: parse_text(address, "address", ADDRESS_MAX_CHARS)?,
-            layout: Layout::parse(sections)?,
+            name,
+            city,
+            address,
+            layout,
             created_at: now(),
             version: 0,
             seats_locked: false,
@@ -62,10 +82,7 @@ impl Events {
         sections: Vec<SectionLayout>,
     ) -> Result<VenueRecord, Error> {
         require_organizer(caller)?;
-        let name = parse_text(name, "name", NAME_MAX_CHARS)?;
-        let city = parse_text(city, "city", CITY_MAX_CHARS)?;
-        let address = parse_text(address, "address", ADDRESS_MAX_CHARS)?;
-        let layout = Layout::parse(sections)?;
+        let VenueFields { name, city, address, layout } = VenueFields::parse(name, city, address, sections)?;
         for _ in 0..VENUE_UPDATE_ATTEMPTS {
             let stored = match self.store.venue(venue_id).await? {
                 Some(venue) if caller.owns(venue.organizer_id) => venue,

@@ -100,21 +100,7 @@ async fn attendees(state: &AppState, caller: AuthUser, event_id: Uuid) -> ApiRes
     let event = state.events().get_event(request).await?.into_inner();
     let categories: HashMap<String, String> =
         event.categories.into_iter().map(|category| (category.id, category.name)).collect();
-    let mut buyers: Vec<String> = bookings.iter().map(|booking| booking.user_id.clone()).collect();
-    buyers.sort_unstable();
-    buyers.dedup();
-    let accounts: HashMap<String, Option<user::User>> = futures::stream::iter(buyers)
-        .map(|user_id| async move {
-            match state.users().get_user(user::GetUserRequest { user_id: user_id.clone() }).await {
-                Ok(account) => Ok((user_id, Some(account.into_inner()))),
-                // A buyer who deleted their account still has a ticket.
-                Err(status) if Error::from_status(&status).code == Code::NotFound => Ok((user_id, None)),
-                Err(status) => Err(Error::from_status(&status)),
-            }
-        })
-        .buffer_unordered(LOOKUPS_IN_FLIGHT)
-        .try_collect()
-        .await?;
+    let accounts = accounts(state, bookings.iter().map(|booking| booking.user_id.clone())).await?;
 
     let mut csv = String::new();
     write_line(&mut csv, HEADER);
@@ -148,6 +134,28 @@ async fn attendees(state: &AppState, caller: AuthUser, event_id: Uuid) -> ApiRes
         }
     }
     Ok(csv)
+}
+
+/// The accounts of these buyers (each id once), looked up a few at a time: `None` for one
+/// deleted since, whose booking still stands. For this export and the organizer's bookings list.
+pub async fn accounts(
+    state: &AppState,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, Option<user::User>>, Error> {
+    let mut ids: Vec<String> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    futures::stream::iter(ids)
+        .map(|user_id| async move {
+            match state.users().get_user(user::GetUserRequest { user_id: user_id.clone() }).await {
+                Ok(account) => Ok((user_id, Some(account.into_inner()))),
+                Err(status) if Error::from_status(&status).code == Code::NotFound => Ok((user_id, None)),
+                Err(status) => Err(Error::from_status(&status)),
+            }
+        })
+        .buffer_unordered(LOOKUPS_IN_FLIGHT)
+        .try_collect()
+        .await
 }
 
 /// Minor units as a decimal amount with two places, as spreadsheets read money.

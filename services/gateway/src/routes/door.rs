@@ -2,8 +2,7 @@
 //! organizer lets accounts check its tickets in (door staff, granted by email, per event), and
 //! whoever keeps the door sees how many were admitted. Admitting itself is `POST /checkin`.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use boxoffice_errors::{Code, Error};
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{service_id, PathId};
+use super::{service_id, PathId, PathIds};
 use crate::auth::{AuthUser, Organizer};
 use crate::openapi::fields;
 use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable};
@@ -189,12 +188,8 @@ pub async fn grant(
 pub async fn revoke_staff(
     State(state): State<AppState>,
     Organizer(caller): Organizer,
-    path: Result<Path<(String, String)>, PathRejection>,
+    PathIds(event_id, user_id): PathIds,
 ) -> ApiResult<Json<DoorStaffList>> {
-    let not_found = || ApiError(Error::not_found("door staff"));
-    let Path((event_id, user_id)) = path.map_err(|_| not_found())?;
-    let event_id = Uuid::parse_str(&event_id).map_err(|_| not_found())?;
-    let user_id = Uuid::parse_str(&user_id).map_err(|_| not_found())?;
     Ok(Json(revoke(&state, caller, event_id, user_id).await?))
 }
 

@@ -60,6 +60,22 @@ pub fn service_id(service: &str, text: &str) -> ApiResult<Uuid> {
     })
 }
 
+/// Two ids of a path (`/users/{id}/sessions/{session_id}`): as [`PathId`], a segment that is
+/// not a UUID names nothing, a 404.
+pub struct PathIds(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let not_found = || ApiError(Error::not_found("resource"));
+        let Path((first, second)) =
+            Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        let parse = |text: &str| Uuid::parse_str(text).map_err(|_| not_found());
+        Ok(PathIds(parse(&first)?, parse(&second)?))
+    }
+}
+
 /// The `{id}` of a path. One that is not a UUID (or not even UTF-8) names nothing: 404, as for
 /// an id that does not exist, and always as a problem document.
 pub struct PathId(pub Uuid);

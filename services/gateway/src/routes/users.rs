@@ -1,7 +1,6 @@
 //! `/api/v1/users/*`: the caller's own account, and admin views of any account.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Json, Router};
@@ -13,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::PathId;
+use super::{PathId, PathIds};
 use crate::auth::{catch_up_revocations, Admin, AuthUser};
 use crate::openapi::fields;
 use crate::openapi::responses::{
     BadBody, Forbidden, NotFound, RateLimited, Unauthorized, Unavailable, ValidationFailed,
 };
-use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
+use crate::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -177,12 +176,8 @@ pub async fn revoke_all_sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     _admin: Admin,
-    path: Result<Path<(String, String)>, PathRejection>,
+    PathIds(user_id, session_id): PathIds,
 ) -> ApiResult<StatusCode> {
-    let not_found = || ApiError(Error::not_found("session"));
-    let Path((user_id, session_id)) = path.map_err(|_| not_found())?;
-    let user_id = Uuid::parse_str(&user_id).map_err(|_| not_found())?;
-    let session_id = Uuid::parse_str(&session_id).map_err(|_| not_found())?;
     let request =
         pb::RevokeSessionRequest { user_id: user_id.to_string(), session_id: session_id.to_string() };
     state.users().revoke_session(request).await?;

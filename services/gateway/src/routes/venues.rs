@@ -205,6 +205,9 @@ pub struct VenueSummary {
     pub capacity: u32,
     /// How many sections its map has.
     pub sections: u32,
+    /// Their names, in map order.
+    #[schema(example = json!(["Floor", "Balcony"]))]
+    pub section_names: Vec<String>,
     /// RFC 3339, UTC.
     #[schema(example = "2026-11-25T06:00:00.000Z")]
     pub created_at: String,
@@ -220,7 +223,8 @@ impl VenueSummary {
             city: venue.city,
             address: venue.address,
             capacity: venue.capacity,
-            sections: venue.sections,
+            sections: u32::try_from(venue.section_names.len()).unwrap_or(u32::MAX),
+            section_names: venue.section_names,
             created_at: venue.created_at,
             seats_locked: venue.seats_locked,
         })

@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use boxoffice_errors::{Code, Error};
+use boxoffice_errors::Error;
 use boxoffice_proto::booking as booking_pb;
 use boxoffice_proto::common::PageRequest;
-use boxoffice_proto::user as user_pb;
 use boxoffice_types::limits::{PageSize, MAX_PAGE_SIZE};
 use boxoffice_types::{BookingStatus, CategoryKind, EventStatus};
 use serde::Deserialize;
@@ -264,19 +263,13 @@ async fn search(
 
 /// "Ada Lovelace <ada@example.com>" for each buyer of these bookings.
 async fn buyers(state: &AppState, bookings: &[BookingResponse]) -> Result<HashMap<Uuid, String>, PageError> {
-    let mut ids: Vec<Uuid> = bookings.iter().map(|booking| booking.user_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut buyers = HashMap::new();
-    for id in ids {
-        match state.users().get_user(user_pb::GetUserRequest { user_id: id.to_string() }).await {
-            Ok(user) => {
-                let user = user.into_inner();
-                buyers.insert(id, format!("{} {} <{}>", user.first_name, user.last_name, user.email));
-            }
-            Err(status) if Error::from_status(&status).code == Code::NotFound => {}
-            Err(status) => return Err(status.into()),
-        }
-    }
-    Ok(buyers)
+    let ids = bookings.iter().map(|booking| booking.user_id.to_string());
+    let accounts = crate::routes::attendees::accounts(state, ids).await?;
+    Ok(bookings
+        .iter()
+        .filter_map(|booking| {
+            let user = accounts.get(&booking.user_id.to_string())?.as_ref()?;
+            Some((booking.user_id, format!("{} {} <{}>", user.first_name, user.last_name, user.email)))
+        })
+        .collect())
 }

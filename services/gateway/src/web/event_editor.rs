@@ -179,13 +179,16 @@ async fn venue_choices(
     user: AuthUser,
     chosen: Option<&str>,
 ) -> Result<Vec<VenueChoice>, PageError> {
-    let mut choices = Vec::new();
-    for venue in my_venues(state, user).await? {
-        let selected = chosen == Some(venue.id.to_string().as_str());
-        let full = state.events().get_venue(pb::GetVenueRequest { venue_id: venue.id.to_string() }).await?;
-        let sections = full.into_inner().sections.into_iter().map(|section| section.name).collect();
-        choices.push(VenueChoice { id: venue.id.to_string(), name: venue.name, selected, sections });
-    }
+    let choices = my_venues(state, user)
+        .await?
+        .into_iter()
+        .map(|venue| VenueChoice {
+            selected: chosen == Some(venue.id.to_string().as_str()),
+            id: venue.id.to_string(),
+            name: venue.name,
+            sections: venue.section_names,
+        })
+        .collect();
     Ok(choices)
 }
 
@@ -351,7 +354,8 @@ impl EventForm {
         }
     }
 
-    fn categories(&self) -> Result<Vec<pb::NewCategory>, Error> {
+    /// The numbers of the category rows sent (`category-<n>-<field>`), in order.
+    fn category_indices(&self) -> Vec<usize> {
         let mut indices: Vec<usize> = self
             .fields
             .iter()
@@ -359,8 +363,18 @@ impl EventForm {
             .collect();
         indices.sort_unstable();
         indices.dedup();
+        indices
+    }
+
+    /// The sections ticked on category row `index` (a checkbox per section, all of one name).
+    fn category_sections(&self, index: usize) -> Vec<String> {
+        let name = format!("category-{index}-sections");
+        self.fields.iter().filter(|(key, _)| *key == name).map(|(_, value)| value.clone()).collect()
+    }
+
+    fn categories(&self) -> Result<Vec<pb::NewCategory>, Error> {
         let mut categories = Vec::new();
-        for index in indices {
+        for index in self.category_indices() {
             let field = |name: &str| self.text(&format!("category-{index}-{name}"));
             let name = field("name");
             if name.trim().is_empty() {
@@ -373,13 +387,9 @@ impl EventForm {
                 return Err(Error::validation(format!("{label}.kind: standing or seated")));
             }
             let layout = if kind == "seated" {
-                let sections: Vec<String> = self
-                    .fields
-                    .iter()
-                    .filter(|(key, _)| *key == format!("category-{index}-sections"))
-                    .map(|(_, value)| value.clone())
-                    .collect();
-                pb::new_category::Layout::Seated(pb::SeatedSections { sections })
+                pb::new_category::Layout::Seated(pb::SeatedSections {
+                    sections: self.category_sections(index),
+                })
             } else {
                 let capacity = field("capacity").trim().parse().map_err(|_| {
                     Error::validation(format!("{label}.capacity: give the number of places (standing)"))
@@ -515,14 +525,8 @@ async fn refused_form(
     }
     let venue_id = form.get("venue_id").filter(|id| !id.is_empty());
     let venues = venue_choices(state, user, venue_id).await?;
-    let mut indices: Vec<usize> = form
-        .fields
-        .iter()
-        .filter_map(|(key, _)| key.strip_prefix("category-")?.split_once('-')?.0.parse().ok())
-        .collect();
-    indices.sort_unstable();
-    indices.dedup();
-    let categories = indices
+    let categories = form
+        .category_indices()
         .into_iter()
         .map(|index| {
             let field = |name: &str| form.text(&format!("category-{index}-{name}"));
@@ -533,12 +537,7 @@ async fn refused_form(
                 currency: field("currency"),
                 seated: field("kind") == "seated",
                 capacity: field("capacity"),
-                sections: form
-                    .fields
-                    .iter()
-                    .filter(|(key, _)| *key == format!("category-{index}-sections"))
-                    .map(|(_, value)| value.clone())
-                    .collect(),
+                sections: form.category_sections(index),
             }
         })
         .collect();

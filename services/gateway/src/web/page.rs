@@ -143,12 +143,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PageIds {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
-        let axum::extract::Path((first, second)) =
-            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| PageError::not_found())?;
-        let parse = |text: &str| uuid::Uuid::parse_str(text).map_err(|_| PageError::not_found());
-        Ok(PageIds(parse(&first)?, parse(&second)?))
+        let crate::routes::PathIds(first, second) = crate::routes::PathIds::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::not_found())?;
+        Ok(PageIds(first, second))
     }
 }
 
