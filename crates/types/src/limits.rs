@@ -89,6 +89,11 @@ pub mod events {
     pub const MAX_ADMISSION_MINUTES: u32 = 60;
     pub const MAX_ADMITTED_AT_ONCE: u32 = 100_000;
     pub const MAX_PROOF_OF_WORK_BITS: u32 = 24;
+    /// How long an offer from a sold-out category's waiting list lasts, in minutes: 12 hours
+    /// when the organizer does not say, 0 for no waiting list.
+    pub const DEFAULT_WAITING_LIST_OFFER_MINUTES: u32 = 12 * 60;
+    pub const MIN_WAITING_LIST_OFFER_MINUTES: u32 = 5;
+    pub const MAX_WAITING_LIST_OFFER_MINUTES: u32 = 7 * 24 * 60;
     /// The accounts an organizer may let check tickets in for one event.
     pub const MAX_DOOR_STAFF_PER_EVENT: usize = 200;
     pub const MAX_SPACING_PERCENT: u32 = 400;

@@ -39,6 +39,10 @@ pub struct SaleEvent {
     /// `None`: on sale as soon as published.
     pub sale_starts_at: Option<DateTime<Utc>>,
     pub max_tickets_per_booking: u32,
+    /// How long an offer from a sold-out category's waiting list lasts; `None`: no waiting list.
+    pub waiting_list_offer: Option<chrono::Duration>,
+    /// Whether the door accepts a ticket's static code beside its rotating one.
+    pub static_codes: bool,
     pub categories: Vec<SaleCategory>,
     /// Shared by every fetch of a published event: they never change.
     pub units: Arc<EventUnits>,

@@ -110,6 +110,9 @@ fn parse_event(
             .map(|text| parse_time("sale start", text))
             .transpose()?,
         max_tickets_per_booking: event.max_tickets_per_booking,
+        waiting_list_offer: (event.waiting_list_offer_minutes > 0)
+            .then(|| chrono::Duration::minutes(i64::from(event.waiting_list_offer_minutes))),
+        static_codes: event.static_codes,
         categories,
         units,
     })

@@ -71,6 +71,8 @@ impl EventCatalog for FakeCatalog {
             ends_at: now + chrono::Duration::days(31),
             sale_starts_at: None,
             max_tickets_per_booking: MAX_TICKETS_PER_BOOKING,
+            waiting_list_offer: None,
+            static_codes: true,
             categories: vec![SaleCategory {
                 id: self.category_id,
                 price_cents: PRICE_CENTS,

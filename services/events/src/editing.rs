@@ -6,6 +6,9 @@
 //! inside the read-modify-write loop of `Events::modify`, so that concurrent patches all land.
 
 use boxoffice_errors::{Code, Error};
+use boxoffice_types::limits::events::{
+    DEFAULT_WAITING_LIST_OFFER_MINUTES, MAX_WAITING_LIST_OFFER_MINUTES, MIN_WAITING_LIST_OFFER_MINUTES,
+};
 use boxoffice_types::Caller;
 use uuid::Uuid;
 
@@ -31,6 +34,10 @@ pub struct NewEvent {
     pub max_tickets_per_booking: Option<u32>,
     pub categories: Vec<NewCategory>,
     pub waiting_room: Option<NewWaitingRoom>,
+    /// Default [`DEFAULT_WAITING_LIST_OFFER_MINUTES`]; 0: no waiting list.
+    pub waiting_list_offer_minutes: Option<u32>,
+    /// Default true.
+    pub static_codes: Option<bool>,
 }
 
 /// A patch: `None` leaves a field as it is; for `venue_id` and `sale_starts_at`, an empty string
@@ -48,6 +55,8 @@ pub struct EventPatch {
     pub categories: Option<Vec<NewCategory>>,
     /// `Some(None)` removes the waiting room.
     pub waiting_room: Option<Option<NewWaitingRoom>>,
+    pub waiting_list_offer_minutes: Option<u32>,
+    pub static_codes: Option<bool>,
 }
 
 impl Events {
@@ -90,6 +99,10 @@ impl Events {
             updated_at: now,
             version: 0,
             waiting_room,
+            waiting_list_offer_minutes: parse_offer_minutes(
+                new.waiting_list_offer_minutes.unwrap_or(DEFAULT_WAITING_LIST_OFFER_MINUTES),
+            )?,
+            static_codes: new.static_codes.unwrap_or(true),
         };
         self.store.insert_event(&event).await?;
         tracing::info!(event_id = %event.id, "event created");
@@ -163,6 +176,12 @@ impl Events {
             };
         }
         check_schedule(event.starts_at, event.ends_at, event.sale_starts_at)?;
+        if let Some(minutes) = patch.waiting_list_offer_minutes {
+            event.waiting_list_offer_minutes = parse_offer_minutes(minutes)?;
+        }
+        if let Some(static_codes) = patch.static_codes {
+            event.static_codes = static_codes;
+        }
         if let Some(max) = patch.max_tickets_per_booking {
             event.max_tickets_per_booking = parse_max_tickets(Some(max))?;
         }
@@ -200,5 +219,17 @@ impl Events {
             ));
         }
         self.cache.forget(event_id).await
+    }
+}
+
+/// How long a waiting-list offer lasts: 0 (no waiting list), or within the limits.
+fn parse_offer_minutes(minutes: u32) -> Result<u32, Error> {
+    if minutes == 0 || (MIN_WAITING_LIST_OFFER_MINUTES..=MAX_WAITING_LIST_OFFER_MINUTES).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(Error::validation(format!(
+            "waiting_list_offer_minutes: must be 0 (no waiting list) or {MIN_WAITING_LIST_OFFER_MINUTES} to \
+             {MAX_WAITING_LIST_OFFER_MINUTES}"
+        )))
     }
 }

@@ -151,6 +151,8 @@ pub fn event_to_proto(event: EventRecord) -> pb::Event {
             max_admitted: room.max_admitted,
             proof_of_work_bits: room.proof_of_work_bits,
         }),
+        waiting_list_offer_minutes: event.waiting_list_offer_minutes,
+        static_codes: event.static_codes,
     }
 }
 
@@ -328,6 +330,8 @@ impl EventService for Events {
                 max_tickets_per_booking: request.max_tickets_per_booking,
                 categories: new_categories(request.categories),
                 waiting_room: request.waiting_room.map(new_waiting_room),
+                waiting_list_offer_minutes: request.waiting_list_offer_minutes,
+                static_codes: request.static_codes,
             };
             Ok(event_to_proto(Events::create_event(self, caller, new).await?))
         };
@@ -350,6 +354,8 @@ impl EventService for Events {
                 max_tickets_per_booking: request.max_tickets_per_booking,
                 categories: request.categories.map(|list| new_categories(list.categories)),
                 waiting_room: request.waiting_room.map(|patch| patch.room.map(new_waiting_room)),
+                waiting_list_offer_minutes: request.waiting_list_offer_minutes,
+                static_codes: request.static_codes,
             };
             Ok(event_to_proto(Events::update_event(self, caller, event_id, patch).await?))
         };

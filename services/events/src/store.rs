@@ -72,6 +72,12 @@ pub struct EventRecord {
     pub version: i64,
     #[serde(default)]
     pub waiting_room: Option<WaitingRoom>,
+    /// How long an offer from a sold-out category's waiting list lasts; 0: no waiting list.
+    #[serde(default)]
+    pub waiting_list_offer_minutes: u32,
+    /// Whether the door accepts a ticket's static code (print-at-home) beside its rotating one.
+    #[serde(default)]
+    pub static_codes: bool,
 }
 
 /// Which events a listing shows, and from where.
@@ -186,6 +192,8 @@ struct EventRow {
     updated_at: DateTime<Utc>,
     version: i64,
     waiting_room: Option<String>,
+    waiting_list_offer_minutes: i64,
+    static_codes: bool,
 }
 
 impl TryFrom<EventRow> for EventRecord {
@@ -215,6 +223,8 @@ impl TryFrom<EventRow> for EventRecord {
                 .map(|room| serde_json::from_str(&room))
                 .transpose()
                 .map_err(Error::internal)?,
+            waiting_list_offer_minutes: u32::try_from(row.waiting_list_offer_minutes).map_err(Error::internal)?,
+            static_codes: row.static_codes,
         })
     }
 }
@@ -229,7 +239,8 @@ struct DoorStaffRow {
     granted_at: DateTime<Utc>,
 }
 const EVENT_COLUMNS: &str = "id, organizer_id, venue_id, name, description, city, starts_at, ends_at, \
-     sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version, waiting_room";
+     sale_starts_at, status, max_tickets_per_booking, categories, created_at, updated_at, version, waiting_room, \
+     waiting_list_offer_minutes, static_codes";
 
 /// The lower-case text that `q` searches: name and description.
 fn search_text(event: &EventRecord) -> String {
@@ -445,8 +456,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO events (id, organizer_id, venue_id, name, description, city, city_key, search_text, \
                      starts_at, ends_at, sale_starts_at, status, max_tickets_per_booking, categories, created_at, \
-                     updated_at, version, waiting_room) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                     updated_at, version, waiting_room, waiting_list_offer_minutes, static_codes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
                 )
                 .bind(event.id)
                 .bind(event.organizer_id)
@@ -466,6 +477,8 @@ macro_rules! sql_store {
                 .bind(event.updated_at)
                 .bind(event.version)
                 .bind(waiting_room_json(event)?)
+                .bind(i64::from(event.waiting_list_offer_minutes))
+                .bind(event.static_codes)
                 .execute(&self.pool)
                 .await
                 .map_err(database_error)?;
@@ -491,6 +504,7 @@ macro_rules! sql_store {
                     "UPDATE events SET venue_id = $3, name = $4, description = $5, city = $6, city_key = $7, \
                      search_text = $8, starts_at = $9, ends_at = $10, sale_starts_at = $11, status = $12, \
                      max_tickets_per_booking = $13, categories = $14, updated_at = $15, waiting_room = $16, \
+                     waiting_list_offer_minutes = $17, static_codes = $18, \
                      version = version + 1 WHERE id = $1 AND version = $2",
                 )
                 .bind(event.id)
@@ -508,7 +522,9 @@ macro_rules! sql_store {
                 .bind(i64::from(event.max_tickets_per_booking))
                 .bind(categories_json(event)?)
                 .bind(event.updated_at)
-                .bind(waiting_room_json(event)?);
+                .bind(waiting_room_json(event)?)
+                .bind(i64::from(event.waiting_list_offer_minutes))
+                .bind(event.static_codes);
                 // A change that tells nothing (a draft's) is one statement; one that tells commits
                 // its domain event with it (and a publication locks its venue's seats).
                 if told.is_none() && lock.is_none() {

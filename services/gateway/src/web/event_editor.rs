@@ -11,6 +11,7 @@ use boxoffice_proto::booking as booking_pb;
 use boxoffice_proto::common::PageRequest;
 use boxoffice_proto::event as pb;
 use boxoffice_proto::WireEnum as _;
+use boxoffice_types::limits::events::DEFAULT_WAITING_LIST_OFFER_MINUTES;
 use boxoffice_types::limits::{PageSize, MAX_PAGE_SIZE};
 use boxoffice_types::{BookingStatus, CategoryKind, EventStatus, Role};
 use serde::Deserialize;
@@ -77,6 +78,9 @@ struct EventFormPage {
     venue_id: String,
     /// The waiting room's fields, as shown.
     room: RoomFields,
+    /// Minutes an offer from the waiting list lasts (0: no waiting list), as shown.
+    offer_minutes: String,
+    static_codes: bool,
     problem: Option<String>,
     done: Option<String>,
 }
@@ -238,6 +242,8 @@ pub async fn new_event(
         has_seated: false,
         venue_id: String::new(),
         room: RoomFields::of(None),
+        offer_minutes: DEFAULT_WAITING_LIST_OFFER_MINUTES.to_string(),
+        static_codes: true,
         problem: None,
         done: None,
     }))
@@ -309,6 +315,8 @@ async fn event_form(
             && event.categories.iter().any(|category| category.kind == CategoryKind::Seated),
         venue_id: event.venue_id.map(|id| id.to_string()).unwrap_or_default(),
         room: RoomFields::of(event.waiting_room.as_ref()),
+        offer_minutes: event.waiting_list_offer_minutes.to_string(),
+        static_codes: event.static_codes,
         problem,
         done,
     })
@@ -431,6 +439,16 @@ impl EventForm {
         }))
     }
 
+    fn offer_minutes(&self) -> Result<Option<u32>, Error> {
+        match self.get("waiting_list_offer_minutes").map(str::trim).filter(|value| !value.is_empty()) {
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::validation("waiting_list_offer_minutes: must be a whole number")),
+            None => Ok(None),
+        }
+    }
+
     fn max_tickets(&self) -> Result<Option<u32>, Error> {
         match self.get("max_tickets_per_booking").map(str::trim).filter(|value| !value.is_empty()) {
             Some(text) => text
@@ -462,6 +480,8 @@ pub async fn create_event(
             max_tickets_per_booking: form.max_tickets()?,
             categories: form.categories()?,
             waiting_room: form.waiting_room()?,
+            waiting_list_offer_minutes: form.offer_minutes()?,
+            static_codes: Some(form.get("static_codes").is_some()),
         };
         let event =
             state.events().create_event(request).await.map_err(|status| Error::from_status(&status))?;
@@ -501,6 +521,8 @@ pub async fn update_event(
             max_tickets_per_booking: form.max_tickets()?,
             categories,
             waiting_room: Some(pb::WaitingRoomPatch { room: form.waiting_room()? }),
+            waiting_list_offer_minutes: form.offer_minutes()?,
+            static_codes: Some(form.get("static_codes").is_some()),
         };
         state.events().update_event(request).await.map_err(|status| Error::from_status(&status))?;
         Ok::<_, Error>(())
@@ -565,6 +587,8 @@ async fn refused_form(
         has_seated: false,
         venue_id: String::new(),
         room: RoomFields::typed(form),
+        offer_minutes: form.text("waiting_list_offer_minutes"),
+        static_codes: form.get("static_codes").is_some(),
         problem: Some(for_people(&error.detail)),
         done: None,
     };

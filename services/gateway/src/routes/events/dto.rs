@@ -100,6 +100,15 @@ pub struct CreateEventRequest {
     /// `sale_starts_at`.
     #[serde(default)]
     pub waiting_room: Option<WaitingRoomBody>,
+    /// How long an offer from a sold-out category's waiting list lasts, in minutes; default 720
+    /// (12 hours); 0: no waiting list.
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[schema(example = 720, minimum = 0, maximum = 10080)]
+    pub waiting_list_offer_minutes: Option<u32>,
+    /// Whether the door accepts a ticket's static code (print-at-home) beside its rotating
+    /// one; default true.
+    #[serde(default)]
+    pub static_codes: Option<bool>,
 }
 
 /// A virtual waiting room: buyers join its queue from `opens_at`; those who joined before the
@@ -185,6 +194,12 @@ pub struct UpdateEventRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<WaitingRoomBody>)]
     pub waiting_room: Option<Option<WaitingRoomBody>>,
+    /// 0 ends the waiting list (entries already waiting keep their place); else 5 to 10080.
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[schema(minimum = 0, maximum = 10080)]
+    pub waiting_list_offer_minutes: Option<u32>,
+    /// false: the door accepts only the rotating codes from then on.
+    pub static_codes: Option<bool>,
 }
 
 /// Tells a field that is absent (`None`, by `#[serde(default)]`) from one that is `null`
@@ -275,6 +290,12 @@ pub struct EventResponse {
     pub created_at: String,
     /// `null`: no waiting room.
     pub waiting_room: Option<WaitingRoomBody>,
+    /// How long an offer from a sold-out category's waiting list lasts, in minutes; 0: the event
+    /// has no waiting list.
+    #[schema(example = 720)]
+    pub waiting_list_offer_minutes: u32,
+    /// Whether the door accepts a ticket's static code beside its rotating one.
+    pub static_codes: bool,
 }
 
 impl EventResponse {
@@ -298,6 +319,8 @@ impl EventResponse {
             categories,
             created_at: event.created_at,
             waiting_room: event.waiting_room.map(WaitingRoomBody::from_proto),
+            waiting_list_offer_minutes: event.waiting_list_offer_minutes,
+            static_codes: event.static_codes,
         })
     }
 }

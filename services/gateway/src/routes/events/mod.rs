@@ -71,6 +71,8 @@ pub async fn create_event(
         max_tickets_per_booking: body.max_tickets_per_booking,
         categories: categories_into_proto(body.categories)?,
         waiting_room: body.waiting_room.map(WaitingRoomBody::into_proto),
+        waiting_list_offer_minutes: body.waiting_list_offer_minutes,
+        static_codes: body.static_codes,
     };
     let event = state.events().create_event(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(EventResponse::from_proto(event)?)))
@@ -110,6 +112,8 @@ pub async fn update_event(
         waiting_room: body
             .waiting_room
             .map(|room| pb::WaitingRoomPatch { room: room.map(WaitingRoomBody::into_proto) }),
+        waiting_list_offer_minutes: body.waiting_list_offer_minutes,
+        static_codes: body.static_codes,
     };
     let event = state.events().update_event(request).await?.into_inner();
     Ok(Json(EventResponse::from_proto(event)?))
