@@ -223,7 +223,8 @@ impl TryFrom<EventRow> for EventRecord {
                 .map(|room| serde_json::from_str(&room))
                 .transpose()
                 .map_err(Error::internal)?,
-            waiting_list_offer_minutes: u32::try_from(row.waiting_list_offer_minutes).map_err(Error::internal)?,
+            waiting_list_offer_minutes: u32::try_from(row.waiting_list_offer_minutes)
+                .map_err(Error::internal)?,
             static_codes: row.static_codes,
         })
     }

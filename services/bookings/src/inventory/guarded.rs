@@ -20,7 +20,7 @@ use std::sync::Arc;
 use boxoffice_errors::Error;
 use uuid::Uuid;
 
-use super::{Availability, BoxFuture, HoldOutcome, InventoryStore, Snapshot};
+use super::{Availability, BoxFuture, Handoff, HoldOutcome, InventoryStore, Snapshot};
 use crate::catalog::{CachedCatalog, SaleEvent};
 use crate::db::BookingDb;
 use crate::domain::HoldRequest;
@@ -40,9 +40,11 @@ pub struct GuardedInventory {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Settle {
+enum Settle<'a> {
     Confirm,
     Release,
+    /// The booking ends; these units go to the offers of a waiting list.
+    HandOver(&'a [Handoff]),
 }
 
 fn inventory_error(error: anyhow::Error) -> Error {
@@ -102,6 +104,18 @@ impl GuardedInventory {
         self.settle(event_id, booking_id, Settle::Release).await
     }
 
+    /// The booking ends and `handoffs` hold some of its units, which never return to sale; the
+    /// others do. A store that does not know the booking disagrees with the database: its event
+    /// is rebuilt from the database, which has recorded the handoffs already.
+    pub async fn hand_over(
+        &self,
+        event_id: Uuid,
+        booking_id: Uuid,
+        handoffs: &[Handoff],
+    ) -> Result<(), Error> {
+        self.settle(event_id, booking_id, Settle::HandOver(handoffs)).await
+    }
+
     /// The event's counts and seats now, loading the event first if the store lacks it.
     pub async fn availability(&self, event: &Arc<SaleEvent>) -> Result<Availability, Error> {
         if let Some(availability) = self.store.availability(event.id).await.map_err(inventory_error)? {
@@ -125,7 +139,7 @@ impl GuardedInventory {
         self.store.ping().await.map_err(inventory_error)
     }
 
-    async fn settle(&self, event_id: Uuid, booking_id: Uuid, settle: Settle) -> Result<(), Error> {
+    async fn settle(&self, event_id: Uuid, booking_id: Uuid, settle: Settle<'_>) -> Result<(), Error> {
         let mut last_error = None;
         for attempt in 0..INVENTORY_ATTEMPTS {
             if attempt > 0 {
@@ -138,10 +152,20 @@ impl GuardedInventory {
             let applied = match settle {
                 Settle::Confirm => self.store.confirm(event_id, booking_id).await,
                 Settle::Release => self.store.release(event_id, booking_id).await,
+                Settle::HandOver(handoffs) => {
+                    match self.store.hand_over(event_id, booking_id, handoffs).await {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            tracing::warn!(%event_id, %booking_id, "the inventory lacks a booking it hands over; rebuilding it");
+                            self.store.forget(event_id).await
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
             };
             match applied {
                 Ok(()) => {
-                    if let Settle::Release = settle {
+                    if !matches!(settle, Settle::Confirm) {
                         self.sold_out.released(event_id);
                     }
                     return Ok(());

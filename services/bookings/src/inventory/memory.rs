@@ -9,8 +9,8 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
-    check_snapshot, general_admission_unit, seats_adjacent, Availability, CategoryUnits, Counts, HoldOutcome,
-    HoldRequest, InventoryStore, Result, SnapshotSource, UnitState,
+    check_snapshot, general_admission_unit, seats_adjacent, Availability, CategoryUnits, Counts, Handoff,
+    HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource, UnitState,
 };
 
 /// An [`InventoryStore`] in memory, for the embedded default, where this process is the only
@@ -80,6 +80,10 @@ impl InventoryStore for MemoryInventory {
         self.decide(event_id, |inventory| inventory.release(booking_id))
     }
 
+    async fn hand_over(&self, event_id: Uuid, booking_id: Uuid, handoffs: &[Handoff]) -> Result<bool> {
+        self.decide(event_id, |inventory| inventory.hand_over(booking_id, handoffs))?
+    }
+
     async fn availability(&self, event_id: Uuid) -> Result<Option<Availability>> {
         let slot = lock(&self.events)?.get(&event_id).cloned();
         match slot.as_ref().and_then(|slot| slot.inventory.get()) {
@@ -93,6 +97,11 @@ impl InventoryStore for MemoryInventory {
 
     async fn forget_all(&self) -> Result<()> {
         self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        Ok(())
+    }
+
+    async fn forget(&self, event_id: Uuid) -> Result<()> {
+        lock(&self.events)?.remove(&event_id);
         Ok(())
     }
 
@@ -373,10 +382,79 @@ impl EventInventory {
                 }
             }
         }
-        let live = self.live_by_user.get_mut(&booking.user_id).expect("a live booking counts for its user");
-        *live -= booking.units.len() as u32;
+        self.forget_user_units(booking.user_id, booking.units.len() as u32);
+    }
+
+    /// The booking ends; the units of `handoffs` become their held bookings, the others return
+    /// to sale. Everything is checked before anything changes, as in the Redis script.
+    fn hand_over(&mut self, booking_id: Uuid, handoffs: &[Handoff]) -> Result<bool> {
+        let Some(booking) = self.bookings.get(&booking_id) else { return Ok(false) };
+        let mut places: HashMap<&str, (usize, u32)> =
+            booking.units.iter().map(|(_, unit)| unit.as_str()).zip(booking.places.iter().copied()).collect();
+        let mut handed: Vec<Vec<(usize, u32)>> = Vec::with_capacity(handoffs.len());
+        for handoff in handoffs {
+            if handoff.booking_id == booking_id || self.bookings.contains_key(&handoff.booking_id) {
+                return Err(anyhow!("booking {} already has units", handoff.booking_id));
+            }
+            let taken = handoff
+                .units
+                .iter()
+                .map(|(_, unit)| {
+                    places
+                        .remove(unit.as_str())
+                        .ok_or_else(|| anyhow!("unit {unit} is not booking {booking_id}'s"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            handed.push(taken);
+        }
+        let handed_places: HashSet<(usize, u32)> = handed.iter().flatten().copied().collect();
+        let booking = self.bookings.remove(&booking_id).expect("the booking was found above");
+        for &(position, slot) in &booking.places {
+            let category = &mut self.categories[position];
+            if handed_places.contains(&(position, slot)) {
+                // Still live, now held by the offer: a sold unit (a refund) counts as held again.
+                if booking.state == UnitState::Sold {
+                    category.counts.sold -= 1;
+                    category.counts.held += 1;
+                    if let Units::Seated { states, .. } = &mut category.units {
+                        states[slot as usize] = Some(UnitState::Held);
+                    }
+                }
+                continue;
+            }
+            match booking.state {
+                UnitState::Held => category.counts.held -= 1,
+                UnitState::Sold => category.counts.sold -= 1,
+            }
+            match &mut category.units {
+                Units::GeneralAdmission { free } => free.push_back(slot),
+                Units::Seated { free, states, .. } => {
+                    free.insert(slot);
+                    states[slot as usize] = None;
+                }
+            }
+        }
+        self.forget_user_units(booking.user_id, booking.units.len() as u32);
+        for (handoff, places) in handoffs.iter().zip(handed) {
+            *self.live_by_user.entry(handoff.user_id).or_default() += handoff.units.len() as u32;
+            self.bookings.insert(
+                handoff.booking_id,
+                Booking {
+                    user_id: handoff.user_id,
+                    state: UnitState::Held,
+                    units: handoff.units.clone(),
+                    places,
+                },
+            );
+        }
+        Ok(true)
+    }
+
+    fn forget_user_units(&mut self, user_id: Uuid, units: u32) {
+        let live = self.live_by_user.get_mut(&user_id).expect("a live booking counts for its user");
+        *live -= units;
         if *live == 0 {
-            self.live_by_user.remove(&booking.user_id);
+            self.live_by_user.remove(&user_id);
         }
     }
 

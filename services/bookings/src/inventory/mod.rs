@@ -97,6 +97,16 @@ pub enum HoldOutcome {
     AlreadyHeld(Vec<(Uuid, String)>),
 }
 
+/// Units of a booking that ends, handed to a new pending booking of another buyer (an offer of a
+/// waiting list) without ever being on sale in between.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    /// (category id, unit id): units of the booking that ends, each in one handoff at most.
+    pub units: Vec<(Uuid, String)>,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub capacity: u32,
@@ -145,6 +155,13 @@ pub trait InventoryStore: Send + Sync + 'static {
     /// booking without a hold is a no-op. Errors when the event is not loaded, like `confirm`.
     async fn release(&self, event_id: Uuid, booking_id: Uuid) -> Result<()>;
 
+    /// Ends a booking as `release` does, except that the units of `handoffs` do not return to
+    /// sale: each handoff holds its units as a new pending booking of its user, in the same
+    /// atomic step, so that no buyer can take them in between. False, and nothing changes, when
+    /// the store does not know the booking. Errors, and nothing changes, when the event is not
+    /// loaded, a handed unit is not the booking's or a handoff's booking exists already.
+    async fn hand_over(&self, event_id: Uuid, booking_id: Uuid, handoffs: &[Handoff]) -> Result<bool>;
+
     /// `None` when the event is not loaded.
     async fn availability(&self, event_id: Uuid) -> Result<Option<Availability>>;
 
@@ -152,6 +169,10 @@ pub trait InventoryStore: Send + Sync + 'static {
     /// next use. The bookings service does this when it starts: holds a crashed process made in
     /// the store but never recorded in the database must not outlive it.
     async fn forget_all(&self) -> Result<()>;
+
+    /// Marks one event's inventory as not loaded, so that it is rebuilt from the database on its
+    /// next use: for a store found to disagree with the record.
+    async fn forget(&self, event_id: Uuid) -> Result<()>;
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;

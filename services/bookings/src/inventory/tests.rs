@@ -130,6 +130,8 @@ on_both_backends!(
     a_repeated_booking_id_answers_already_held_and_changes_nothing,
     confirming_turns_held_units_into_sold_ones_once,
     releasing_returns_held_and_sold_units_to_sale_once,
+    handing_over_gives_units_to_new_holds_and_only_the_rest_returns_to_sale,
+    a_hand_over_that_names_foreign_units_or_an_unknown_booking_changes_nothing,
     an_event_that_is_not_loaded_refuses_decisions,
     a_rebuild_from_the_snapshot_gives_the_same_inventory,
     forgetting_every_inventory_drops_holds_the_database_never_recorded,
@@ -578,6 +580,85 @@ async fn releasing_returns_held_and_sold_units_to_sale_once(suite: &Suite) {
         .iter()
         .filter(|(category, _)| *category == event.standing)
         .all(|unit| rest.contains(unit)));
+}
+
+async fn handing_over_gives_units_to_new_holds_and_only_the_rest_returns_to_sale(suite: &Suite) {
+    let event = Event::new();
+    let store = suite.loaded(&event).await;
+    let (buyer, first, second) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // A sale of 3 standing units and 2 stalls seats, refunded: 2 + 1 seat go to two offers.
+    let sale =
+        HoldRequest::by(buyer).quantity(event.standing, 3).seat(event.stall("A/1")).seat(event.stall("A/2"));
+    let units = held(store.hold(event.id(), &sale).await.unwrap());
+    store.confirm(event.id(), sale.booking_id).await.unwrap();
+    let rest = HoldRequest::by(Uuid::new_v4()).quantity(event.standing, STANDING_CAPACITY - 3);
+    held(store.hold(event.id(), &rest).await.unwrap());
+    let offers = [
+        Handoff {
+            booking_id: Uuid::new_v4(),
+            user_id: first,
+            units: vec![units[0].clone(), units[1].clone()],
+        },
+        Handoff { booking_id: Uuid::new_v4(), user_id: second, units: vec![event.stall("A/1")] },
+    ];
+    assert!(store.hand_over(event.id(), sale.booking_id, &offers).await.unwrap());
+    let after = availability(&store, &event).await;
+    // Units 1 and 2 are held by the first offer; unit 3 returned to sale and was taken by no one.
+    assert_eq!(counts(&after, event.standing), Counts { capacity: STANDING_CAPACITY, held: 9, sold: 0 });
+    assert_eq!(counts(&after, event.stalls), Counts { capacity: 8, held: 1, sold: 0 });
+    assert_eq!(seat_state(&after, "Stalls/A/1"), Some(UnitState::Held));
+    assert_eq!(seat_state(&after, "Stalls/A/2"), None);
+    // The handed seat is not for sale; the other is.
+    let taken = HoldRequest::by(Uuid::new_v4()).seat(event.stall("A/1"));
+    assert_eq!(
+        store.hold(event.id(), &taken).await.unwrap(),
+        HoldOutcome::SeatUnavailable { seat_id: "Stalls/A/1".to_owned() }
+    );
+    let last = HoldRequest::by(Uuid::new_v4()).quantity(event.standing, 1);
+    assert_eq!(held(store.hold(event.id(), &last).await.unwrap()), [units[2].clone()]);
+    // The offers are bookings like any other: one is confirmed, the other released.
+    store.confirm(event.id(), offers[0].booking_id).await.unwrap();
+    store.release(event.id(), offers[1].booking_id).await.unwrap();
+    let after = availability(&store, &event).await;
+    assert_eq!(counts(&after, event.standing), Counts { capacity: STANDING_CAPACITY, held: 8, sold: 2 });
+    assert_eq!(counts(&after, event.stalls), Counts { capacity: 8, held: 0, sold: 0 });
+    // The buyers' allowances moved with the units: the first has 2 live units, the refunded
+    // buyer none.
+    let capped = HoldRequest::by(first).quantity(event.stalls, 1).cap(2);
+    assert_eq!(store.hold(event.id(), &capped).await.unwrap(), HoldOutcome::LimitExceeded { live: 2 });
+    let free_again = HoldRequest::by(buyer).quantity(event.stalls, 2).cap(2);
+    held(store.hold(event.id(), &free_again).await.unwrap());
+    // Handing over a booking that is gone changes nothing and says so.
+    assert!(!store.hand_over(event.id(), sale.booking_id, &offers).await.unwrap());
+}
+
+async fn a_hand_over_that_names_foreign_units_or_an_unknown_booking_changes_nothing(suite: &Suite) {
+    let event = Event::new();
+    let store = suite.loaded(&event).await;
+    let hold = HoldRequest::by(Uuid::new_v4()).quantity(event.standing, 2);
+    let units = held(store.hold(event.id(), &hold).await.unwrap());
+    let other = HoldRequest::by(Uuid::new_v4()).seat(event.stall("B/1"));
+    held(store.hold(event.id(), &other).await.unwrap());
+    let before = availability(&store, &event).await;
+    let offer =
+        |units: Vec<(Uuid, String)>| Handoff { booking_id: Uuid::new_v4(), user_id: Uuid::new_v4(), units };
+    for wrong in [
+        vec![offer(vec![event.stall("B/1")])],
+        vec![offer(vec![units[0].clone()]), offer(vec![units[0].clone()])],
+        vec![Handoff {
+            booking_id: other.booking_id,
+            user_id: Uuid::new_v4(),
+            units: vec![units[0].clone()],
+        }],
+    ] {
+        assert!(store.hand_over(event.id(), hold.booking_id, &wrong).await.is_err(), "{wrong:?}");
+        assert_eq!(availability(&store, &event).await, before);
+    }
+    assert!(!store.hand_over(event.id(), Uuid::new_v4(), &[offer(vec![units[0].clone()])]).await.unwrap());
+    assert_eq!(availability(&store, &event).await, before);
+    // Forgetting the event makes the next decision find it unloaded.
+    store.forget(event.id()).await.unwrap();
+    assert_eq!(store.availability(event.id()).await.unwrap(), None);
 }
 
 async fn an_event_that_is_not_loaded_refuses_decisions(suite: &Suite) {

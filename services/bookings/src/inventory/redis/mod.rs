@@ -1,5 +1,5 @@
 //! The production inventory: Redis 7, shared by every replica of the bookings service. Each
-//! decision (hold, confirm, release) is one Lua script, which Redis runs atomically.
+//! decision (hold, confirm, release, hand over) is one Lua script, which Redis runs atomically.
 //!
 //! # Keys
 //!
@@ -32,7 +32,8 @@ use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 use super::{
-    Availability, Counts, HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource, UnitState,
+    Availability, Counts, Handoff, HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource,
+    UnitState,
 };
 
 mod load;
@@ -60,6 +61,8 @@ struct Scripts {
     confirm: redis::Script,
     /// Returns a booking's units, held or sold, to sale and forgets the booking.
     release: redis::Script,
+    /// Ends a booking, handing some of its units to new held bookings.
+    hand_over: redis::Script,
     /// Reads an event's counts and seat states at one moment.
     availability: redis::Script,
 }
@@ -75,6 +78,7 @@ impl Scripts {
             hold: redis::Script::new(include_str!("hold.lua")),
             confirm: redis::Script::new(include_str!("confirm.lua")),
             release: redis::Script::new(include_str!("release.lua")),
+            hand_over: redis::Script::new(include_str!("hand_over.lua")),
             availability: redis::Script::new(include_str!("availability.lua")),
         }
     }
@@ -192,6 +196,26 @@ impl InventoryStore for RedisInventory {
         Ok(())
     }
 
+    async fn hand_over(&self, event_id: Uuid, booking_id: Uuid, handoffs: &[Handoff]) -> Result<bool> {
+        let mut arguments = vec![booking_id.to_string(), handoffs.len().to_string()];
+        for handoff in handoffs {
+            arguments.push(handoff.booking_id.to_string());
+            arguments.push(handoff.user_id.to_string());
+            arguments.push(handoff.units.len().to_string());
+            arguments.extend(handoff.units.iter().map(|(_, unit)| unit.clone()));
+        }
+        let reply: String = self
+            .decide(&self.scripts.hand_over, &self.keys(event_id), &arguments)
+            .await
+            .context("running the hand-over script in Redis")?;
+        match reply.as_str() {
+            "ok" => Ok(true),
+            "unknown" => Ok(false),
+            "foreign" => bail!("a hand-over of booking {booking_id} names units or bookings it cannot take"),
+            _ => bail!("the inventory of event {event_id} is not loaded"),
+        }
+    }
+
     async fn availability(&self, event_id: Uuid) -> Result<Option<Availability>> {
         let reply: Option<(Vec<String>, Vec<Vec<String>>, Vec<String>)> = self
             .decide(&self.scripts.availability, &self.keys(event_id), &[])
@@ -229,6 +253,15 @@ impl InventoryStore for RedisInventory {
             }
             cursor = next;
         }
+    }
+
+    async fn forget(&self, event_id: Uuid) -> Result<()> {
+        let _: () = redis::cmd("UNLINK")
+            .arg(self.keys(event_id).loaded())
+            .query_async(&mut self.connection.clone())
+            .await
+            .context("UNLINK in Redis")?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<()> {

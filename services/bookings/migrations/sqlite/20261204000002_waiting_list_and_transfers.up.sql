@@ -1,0 +1,40 @@
+-- A sold-out category's waiting list. Units that come back (an expired hold, a cancellation, a
+-- refund) go to its entries in order, each as a pending booking of its own (`booking_id`, the
+-- offer) that lasts the entry's `offer_minutes`; only what no entry waits for returns to sale.
+CREATE TABLE waiting_list (
+    id BLOB PRIMARY KEY,
+    event_id BLOB NOT NULL,
+    category_id BLOB NOT NULL,
+    user_id BLOB NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    offer_minutes INTEGER NOT NULL CHECK (offer_minutes > 0),
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'offered', 'bought', 'declined', 'lapsed', 'left', 'closed')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    booking_id BLOB,
+    offered_quantity INTEGER
+);
+-- One live entry per account and category.
+CREATE UNIQUE INDEX waiting_list_one_live ON waiting_list (event_id, category_id, user_id)
+    WHERE status IN ('waiting', 'offered');
+CREATE INDEX waiting_list_queue ON waiting_list (event_id, category_id, created_at, id) WHERE status = 'waiting';
+CREATE INDEX waiting_list_by_user ON waiting_list (user_id, created_at);
+CREATE UNIQUE INDEX waiting_list_by_offer ON waiting_list (booking_id) WHERE booking_id IS NOT NULL;
+
+-- Tickets change hands: `holder_id` is the account that holds the ticket now (NULL: the
+-- booking's buyer), and `generation` counts its transfers; a code names its generation, so the
+-- codes of an earlier holder no longer admit.
+ALTER TABLE tickets ADD COLUMN holder_id BLOB;
+ALTER TABLE tickets ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tickets_by_holder ON tickets (holder_id) WHERE holder_id IS NOT NULL;
+
+-- Every transfer of a ticket, the record of who held it when.
+CREATE TABLE ticket_transfers (
+    id BLOB PRIMARY KEY,
+    ticket_id BLOB NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    from_user_id BLOB NOT NULL,
+    to_user_id BLOB NOT NULL,
+    generation INTEGER NOT NULL,
+    transferred_at TEXT NOT NULL
+);
+CREATE INDEX ticket_transfers_by_ticket ON ticket_transfers (ticket_id, transferred_at);
