@@ -94,7 +94,7 @@ impl TestApp {
     }
 
     /// The (available, held, sold) counts of one category.
-    async fn counts(&self, event: &Value, category_id: &str) -> (u64, u64, u64) {
+    pub(crate) async fn counts(&self, event: &Value, category_id: &str) -> (u64, u64, u64) {
         let availability = self.availability(event).await;
         let entry = availability["categories"]
             .as_array()
@@ -108,7 +108,7 @@ impl TestApp {
     }
 
     /// Every unit held or sold right now, straight from the bookings database.
-    async fn live_units(&self) -> Vec<String> {
+    pub(crate) async fn live_units(&self) -> Vec<String> {
         self.query_text("bookings", "SELECT unit_id FROM booking_units WHERE released_at IS NULL").await
     }
 }
@@ -328,7 +328,7 @@ async fn fifty_concurrent_requests_with_one_idempotency_key_make_one_booking(bac
 }
 
 /// Waits (in real time) until the expirer has run after the clock moved.
-async fn until<F, Fut>(mut condition: F)
+pub(crate) async fn until<F, Fut>(mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -18,5 +18,6 @@ mod organize;
 mod organizer_browser;
 mod security;
 mod users;
+mod waiting_list;
 mod waiting_room;
 mod web;

@@ -86,10 +86,14 @@ codes! {
     HoldExpired => ("hold_expired", 409, FailedPrecondition, "Hold expired"),
     /// 409: the ticket was already admitted.
     AlreadyCheckedIn => ("already_checked_in", 409, AlreadyExists, "Already checked in"),
+    /// 409: joining a waiting list of a category whose tickets are on sale.
+    NotSoldOut => ("not_sold_out", 409, FailedPrecondition, "Not sold out"),
     /// 409: the resource is not in a state that allows this.
     Conflict => ("conflict", 409, FailedPrecondition, "Conflict"),
     /// 410: the ticket's booking was refunded; the ticket no longer admits anyone.
     TicketRefunded => ("ticket_refunded", 410, FailedPrecondition, "Ticket refunded"),
+    /// 410: the ticket changed hands; the code shown is its earlier holder's and no longer admits.
+    TicketTransferred => ("ticket_transferred", 410, FailedPrecondition, "Ticket transferred"),
     /// 413: the request body is larger than the gateway accepts.
     PayloadTooLarge => ("payload_too_large", 413, InvalidArgument, "Payload too large"),
     /// 415: the body is not `application/json`.
@@ -100,6 +104,10 @@ codes! {
     LimitExceeded => ("limit_exceeded", 422, OutOfRange, "Limit exceeded"),
     /// 422: a valid ticket, but for another event than the door's.
     WrongEvent => ("wrong_event", 422, FailedPrecondition, "Wrong event"),
+    /// 422: a rotating ticket code older than the current and the previous step.
+    CodeExpired => ("code_expired", 422, FailedPrecondition, "Code expired"),
+    /// 422: a ticket's static code, at the door of an event that accepts only rotating codes.
+    StaticCodeRefused => ("static_code_refused", 422, FailedPrecondition, "Static code refused"),
     /// 422: an idempotency key was reused with another request body.
     IdempotencyConflict => ("idempotency_conflict", 422, InvalidArgument, "Idempotency conflict"),
     /// 429: too many requests or too many failed logins; see `Retry-After`.

@@ -46,8 +46,10 @@ pub mod event_type {
     pub const BOOKING_EXPIRED: &str = "booking.expired";
     pub const BOOKING_REFUNDED: &str = "booking.refunded";
     pub const TICKET_CHECKED_IN: &str = "ticket.checked_in";
+    pub const TICKET_TRANSFERRED: &str = "ticket.transferred";
+    pub const WAITING_LIST_OFFERED: &str = "waiting_list.offered";
 
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         USER_REGISTERED,
         EVENT_PUBLISHED,
         EVENT_UPDATED,
@@ -58,6 +60,8 @@ pub mod event_type {
         BOOKING_EXPIRED,
         BOOKING_REFUNDED,
         TICKET_CHECKED_IN,
+        TICKET_TRANSFERRED,
+        WAITING_LIST_OFFERED,
     ];
 }
 

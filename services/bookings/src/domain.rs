@@ -182,6 +182,85 @@ pub struct TicketRecord {
     pub checked_in_at: Option<DateTime<Utc>>,
 }
 
+/// Where an entry of a waiting list is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryStatus {
+    /// In line for units that come back.
+    Waiting,
+    /// Units came back: the entry's offer (a pending booking) waits to be paid or declined.
+    Offered,
+    /// The offer was paid.
+    Bought,
+    /// The buyer declined the offer (cancelled its booking).
+    Declined,
+    /// The offer ran out unpaid.
+    Lapsed,
+    /// The buyer left the list before an offer.
+    Left,
+    /// The event was cancelled.
+    Closed,
+}
+
+impl EntryStatus {
+    pub const ALL: &'static [EntryStatus] = &[
+        EntryStatus::Waiting,
+        EntryStatus::Offered,
+        EntryStatus::Bought,
+        EntryStatus::Declined,
+        EntryStatus::Lapsed,
+        EntryStatus::Left,
+        EntryStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Waiting => "waiting",
+            EntryStatus::Offered => "offered",
+            EntryStatus::Bought => "bought",
+            EntryStatus::Declined => "declined",
+            EntryStatus::Lapsed => "lapsed",
+            EntryStatus::Left => "left",
+            EntryStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntryStatus> {
+        EntryStatus::ALL.iter().copied().find(|status| status.as_str() == text)
+    }
+
+    /// What ending its offer's booking makes of an offered entry.
+    pub fn after_offer_ends(change: Change, event_cancelled: bool) -> EntryStatus {
+        match change {
+            _ if event_cancelled => EntryStatus::Closed,
+            Change::Expire => EntryStatus::Lapsed,
+            Change::Confirm => EntryStatus::Bought,
+            Change::Cancel | Change::Refund => EntryStatus::Declined,
+        }
+    }
+}
+
+/// One buyer's place on the waiting list of a sold-out category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingEntry {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub category_id: Uuid,
+    pub user_id: Uuid,
+    /// The tickets asked for: 1 to the event's per-booking limit.
+    pub quantity: u32,
+    /// How long an offer to this entry lasts (the event's setting when the buyer joined).
+    pub offer_minutes: u32,
+    pub status: EntryStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The offer: a pending booking of the units that came back, once there is one.
+    pub booking_id: Option<Uuid>,
+    /// The units offered: `quantity`, or fewer when fewer came back.
+    pub offered_quantity: Option<u32>,
+    /// While waiting, its place in line (1: next).
+    pub position: Option<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 use boxoffice_outbox::event_type::{
     BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_EXPIRED, BOOKING_HELD, BOOKING_REFUNDED, TICKET_CHECKED_IN,
+    TICKET_TRANSFERRED, WAITING_LIST_OFFERED,
 };
 use boxoffice_outbox::{OutboxEvent, Topic};
 use boxoffice_proto::domain as pb;
@@ -126,4 +127,43 @@ pub fn checked_in(ticket_id: Uuid, booking_id: Uuid, event_id: Uuid, at: DateTim
         checked_in_at: time(at),
     };
     event(TICKET_CHECKED_IN, booking_id, &payload, at)
+}
+
+/// An offer of a waiting list: `offer`, the pending booking of the units that came back, for the
+/// entry that asked for `requested`.
+pub fn offered(entry_id: Uuid, offer: &BookingRecord, requested: i64, at: DateTime<Utc>) -> OutboxEvent {
+    let item = offer.items.first();
+    let payload = pb::WaitingListOffered {
+        entry_id: entry_id.to_string(),
+        booking_id: offer.id.to_string(),
+        event_id: offer.event_id.to_string(),
+        category_id: item.map(|item| item.category_id.to_string()).unwrap_or_default(),
+        user_id: offer.user_id.to_string(),
+        quantity: item.map_or(0, |item| item.quantity),
+        requested: u32::try_from(requested).unwrap_or(u32::MAX),
+        total_cents: offer.total_cents,
+        currency: offer.currency.clone(),
+        expires_at: time(offer.expires_at),
+    };
+    event(WAITING_LIST_OFFERED, offer.id, &payload, at)
+}
+
+/// A ticket changed hands, for the `generation`th time.
+pub fn transferred(
+    ticket: &TicketRecord,
+    from: Uuid,
+    to: Uuid,
+    generation: u32,
+    at: DateTime<Utc>,
+) -> OutboxEvent {
+    let payload = pb::TicketTransferred {
+        ticket_id: ticket.id.to_string(),
+        booking_id: ticket.booking_id.to_string(),
+        event_id: ticket.event_id.to_string(),
+        from_user_id: from.to_string(),
+        to_user_id: to.to_string(),
+        generation,
+        transferred_at: time(at),
+    };
+    event(TICKET_TRANSFERRED, ticket.booking_id, &payload, at)
 }

@@ -12,7 +12,9 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::db::CategorySales;
-use crate::domain::{BookingRecord, BookingStatus, NewBooking, TicketRecord, ACTIVITY_BUCKET};
+use crate::domain::{
+    BookingRecord, BookingStatus, EntryStatus, NewBooking, TicketRecord, WaitingEntry, ACTIVITY_BUCKET,
+};
 use crate::inventory::{Availability, UnitState};
 use crate::queries::BookingPage;
 use crate::service::Bookings;
@@ -64,6 +66,31 @@ fn booking_to_proto(booking: BookingRecord) -> pb::Booking {
         expires_at: format_time(booking.expires_at),
         created_at: format_time(booking.created_at),
         tickets: booking.tickets.into_iter().map(ticket_to_proto).collect(),
+    }
+}
+
+fn entry_to_proto(entry: WaitingEntry) -> pb::WaitingListEntry {
+    let status = match entry.status {
+        EntryStatus::Waiting => pb::WaitingListStatus::Waiting,
+        EntryStatus::Offered => pb::WaitingListStatus::Offered,
+        EntryStatus::Bought => pb::WaitingListStatus::Bought,
+        EntryStatus::Declined => pb::WaitingListStatus::Declined,
+        EntryStatus::Lapsed => pb::WaitingListStatus::Lapsed,
+        EntryStatus::Left => pb::WaitingListStatus::Left,
+        EntryStatus::Closed => pb::WaitingListStatus::Closed,
+    };
+    pb::WaitingListEntry {
+        id: entry.id.to_string(),
+        event_id: entry.event_id.to_string(),
+        category_id: entry.category_id.to_string(),
+        quantity: entry.quantity,
+        status: status.into(),
+        position: entry.position,
+        booking_id: entry.booking_id.map(|id| id.to_string()),
+        offered_quantity: entry.offered_quantity,
+        offer_minutes: entry.offer_minutes,
+        created_at: format_time(entry.created_at),
+        updated_at: format_time(entry.updated_at),
     }
 }
 
@@ -191,6 +218,48 @@ impl BookingService for Bookings {
                 checked_in_at: format_time(checked_in_at),
                 category_id: ticket.category_id.to_string(),
             })
+        };
+        reply(result.await)
+    }
+
+    async fn join_waiting_list(
+        &self,
+        request: Request<pb::JoinWaitingListRequest>,
+    ) -> Reply<pb::WaitingListEntry> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let event_id = parse_id(&request.event_id, "event")?;
+            let category_id = Uuid::parse_str(request.category_id.trim())
+                .map_err(|_| Error::validation("category_id: not a category of this event"))?;
+            let entry = self.join_waiting_list(caller, event_id, category_id, request.quantity).await?;
+            Ok(entry_to_proto(entry))
+        };
+        reply(result.await)
+    }
+
+    async fn list_waiting_list(
+        &self,
+        request: Request<pb::ListWaitingListRequest>,
+    ) -> Reply<pb::WaitingListEntries> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let entries = self.waiting_entries(caller).await?;
+            Ok(pb::WaitingListEntries { items: entries.into_iter().map(entry_to_proto).collect() })
+        };
+        reply(result.await)
+    }
+
+    async fn leave_waiting_list(
+        &self,
+        request: Request<pb::LeaveWaitingListRequest>,
+    ) -> Reply<pb::WaitingListEntry> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let entry_id = parse_id(&request.entry_id, "waiting-list entry")?;
+            Ok(entry_to_proto(Bookings::leave_waiting_list(self, caller, entry_id).await?))
         };
         reply(result.await)
     }

@@ -96,7 +96,7 @@ impl Bookings {
     }
 
     /// Ends a booking by `change` (cancel, expire or refund): the database's compare-and-set,
-    /// then its units back on sale. False when the booking was no longer in the change's `from`
+    /// then its units to the offers of their waiting lists, or back on sale. False when the booking was no longer in the change's `from`
     /// status, so nothing happened.
     pub(crate) async fn close(
         &self,
@@ -105,14 +105,21 @@ impl Bookings {
         change: Change,
         reason: EndReason,
     ) -> Result<bool, Error> {
-        let closed = self.inner.db.close(booking_id, change, reason, self.inner.clock.now()).await?;
-        if closed {
-            if let Err(error) = self.inner.inventory.release(event_id, booking_id).await {
-                // The database released them; the inventory catches up when it is rebuilt.
-                tracing::error!(%booking_id, error = %error, "releasing units in the inventory fails");
-            }
+        let Some(handoffs) = self.inner.db.close(booking_id, change, reason, self.inner.clock.now()).await?
+        else {
+            return Ok(false);
+        };
+        let settled = if handoffs.is_empty() {
+            self.inner.inventory.release(event_id, booking_id).await
+        } else {
+            metrics::counter!("bookings_waiting_list_offers_total").increment(handoffs.len() as u64);
+            self.inner.inventory.hand_over(event_id, booking_id, &handoffs).await
+        };
+        if let Err(error) = settled {
+            // The database released them; the inventory catches up when it is rebuilt.
+            tracing::error!(%booking_id, error = %error, "releasing units in the inventory fails");
         }
-        Ok(closed)
+        Ok(true)
     }
 
     /// Gives the money of a booking back; a booking never charged, or refunded already, is a

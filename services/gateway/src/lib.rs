@@ -178,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::bookings::router())
         .merge(routes::tickets::router())
         .merge(routes::door::router())
+        .merge(routes::waiting_list::router())
         .merge(routes::attendees::router())
         .merge(routes::queue::router(&state));
     let app = Router::new()

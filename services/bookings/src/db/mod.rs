@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Unit};
+use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Unit, WaitingEntry};
 use crate::domain_events::EndReason;
-use crate::inventory::LiveUnit;
+use crate::inventory::{Handoff, LiveUnit};
 
 mod rows;
 mod sql;
@@ -36,6 +36,8 @@ pub struct NewHold {
     pub booking: BookingRecord,
     pub units: Vec<Unit>,
 }
+
+pub use crate::domain::EntryStatus;
 
 /// The outcome of admitting a ticket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,17 +100,33 @@ pub trait BookingDb: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     /// A change that ends the booking ([`Change::releases_units`]): its compare-and-set
-    /// ([`Change::transition`]) and the booking's units released, in one transaction. False when
-    /// the booking was not in the change's `from` status (or, for an expiry, not yet due).
+    /// ([`Change::transition`]) and the booking's units released, in one transaction. `None`
+    /// when the booking was not in the change's `from` status (or, for an expiry, not yet due).
     /// Its domain event (`booking.cancelled` with `reason`, `booking.expired`,
     /// `booking.refunded`) is written to the outbox in the same transaction.
+    ///
+    /// In that transaction too, the units go first to the waiting list of their category: to
+    /// its waiting entries in order, each offered as much as it asked or as is left, as a
+    /// pending booking of its own ([`crate::waiting_list::offer`]); those are the handoffs
+    /// returned, for the inventory to make. What no entry waits for returns to sale. A booking
+    /// that was an offer moves its entry on ([`EntryStatus::after_offer_ends`]). A cancelled
+    /// event offers nothing.
     async fn close(
         &self,
         booking_id: Uuid,
         change: Change,
         reason: EndReason,
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> Result<Option<Vec<Handoff>>>;
+    /// Records a new entry; false when the account has a live entry for the category already.
+    async fn join_waiting_list(&self, entry: &WaitingEntry) -> Result<bool>;
+    async fn waiting_entry(&self, entry_id: Uuid) -> Result<Option<WaitingEntry>>;
+    /// An account's entries, newest first, `limit` at most.
+    async fn waiting_entries(&self, user_id: Uuid, limit: u32) -> Result<Vec<WaitingEntry>>;
+    /// A waiting entry leaves the list; false when it was no longer waiting.
+    async fn leave_waiting_list(&self, entry_id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+    /// How many entries wait, per category of the event.
+    async fn waiting_counts(&self, event_id: Uuid) -> Result<Vec<(Uuid, u32)>>;
     /// Pending bookings whose hold has run out: (booking id, event id).
     async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>>;
     /// Live (pending or confirmed) bookings of an event: (booking id, status).

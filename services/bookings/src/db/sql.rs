@@ -8,11 +8,16 @@ use uuid::Uuid;
 
 use boxoffice_outbox::{commit_telling, OutboxDb, OutboxSql as _, RelayHandle};
 
-use super::rows::{parse_status, BookingRow, TicketRow, BOOKING_COLUMNS, TICKET_COLUMNS};
+use super::rows::{
+    parse_status, BookingRow, TicketRow, WaitingRow, BOOKING_COLUMNS, TICKET_COLUMNS, WAITING_COLUMNS,
+};
 use super::{BookingDb, CategorySales, CheckIn, KeyClaim, NewHold, Position, Result};
-use crate::domain::{BookingRecord, BookingStatus, Change, TicketRecord, Transition, Unit};
+use crate::domain::{
+    BookingRecord, BookingStatus, Change, EntryStatus, TicketRecord, Transition, Unit, WaitingEntry,
+};
 use crate::domain_events::{self, EndReason};
-use crate::inventory::{LiveUnit, UnitState};
+use crate::inventory::{Handoff, LiveUnit, UnitState};
+use crate::waiting_list;
 
 /// Rows per INSERT statement, within SQLite's limit of 32,766 bound parameters (11 per booking,
 /// 4 per unit).
@@ -31,6 +36,44 @@ macro_rules! sql_db {
         impl $name {
             pub fn pool(&self) -> &sqlx::Pool<$database> {
                 &self.pool
+            }
+
+            /// Records one pending booking with its units, in `transaction`.
+            async fn insert_booking(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                booking: &BookingRecord,
+                units: &[Unit],
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO bookings (id, event_id, user_id, status, items, seats, total_cents, currency, \
+                     expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(booking.id)
+                .bind(booking.event_id)
+                .bind(booking.user_id)
+                .bind(booking.status.as_str())
+                .bind(serde_json::to_string(&booking.items).map_err(Error::internal)?)
+                .bind(serde_json::to_string(&booking.seats).map_err(Error::internal)?)
+                .bind(booking.total_cents)
+                .bind(&booking.currency)
+                .bind(booking.expires_at)
+                .bind(booking.created_at)
+                .bind(now)
+                .execute(&mut **transaction)
+                .await
+                .map_err(database_error)?;
+                for (category_id, unit_id) in units {
+                    sqlx::query("INSERT INTO booking_units (booking_id, event_id, category_id, unit_id) VALUES ($1, $2, $3, $4)")
+                        .bind(booking.id)
+                        .bind(booking.event_id)
+                        .bind(category_id)
+                        .bind(unit_id)
+                        .execute(&mut **transaction)
+                        .await
+                        .map_err(database_error)?;
+                }
+                Ok(())
             }
 
             /// Attaches their tickets to bookings read without them.
@@ -198,11 +241,20 @@ macro_rules! sql_db {
                     });
                     insert.build().execute(&mut *transaction).await.map_err(database_error)?;
                 }
+                // A paid offer of a waiting list: its entry is done.
+                sqlx::query("UPDATE waiting_list SET status = $2, updated_at = $3 WHERE booking_id = $1 AND status = $4")
+                    .bind(booking_id)
+                    .bind(EntryStatus::after_offer_ends(Change::Confirm, false).as_str())
+                    .bind(now)
+                    .bind(EntryStatus::Offered.as_str())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database_error)?;
                 commit_telling(transaction, std::slice::from_ref(&event), &self.relay).await.map_err(database_error)?;
                 Ok(true)
             }
 
-            async fn close(&self, booking_id: Uuid, change: Change, reason: EndReason, now: DateTime<Utc>) -> Result<bool> {
+            async fn close(&self, booking_id: Uuid, change: Change, reason: EndReason, now: DateTime<Utc>) -> Result<Option<Vec<Handoff>>> {
                 if !change.releases_units() {
                     return Err(Error::internal(format!("{change:?} does not close a booking")));
                 }
@@ -224,18 +276,149 @@ macro_rules! sql_db {
                 .map_err(database_error)?;
                 let Some(closed) = closed else {
                     transaction.rollback().await.map_err(database_error)?;
-                    return Ok(false);
+                    return Ok(None);
                 };
-                let events: Vec<_> =
-                    domain_events::ended(&closed.into_record(Vec::new())?, change, reason, now).into_iter().collect();
+                let closed = closed.into_record(Vec::new())?;
+                let mut events: Vec<_> = domain_events::ended(&closed, change, reason, now).into_iter().collect();
+                let event_cancelled = reason == EndReason::EventCancelled;
+                // A booking that was an offer moves its entry on.
+                sqlx::query("UPDATE waiting_list SET status = $2, updated_at = $3 WHERE booking_id = $1 AND status = $4")
+                    .bind(booking_id)
+                    .bind(EntryStatus::after_offer_ends(change, event_cancelled).as_str())
+                    .bind(now)
+                    .bind(EntryStatus::Offered.as_str())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database_error)?;
+                let units: Vec<(Uuid, String)> = sqlx::query_as(
+                    "SELECT category_id, unit_id FROM booking_units WHERE booking_id = $1 AND released_at IS NULL ORDER BY unit_id",
+                )
+                .bind(booking_id)
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(database_error)?;
                 sqlx::query("UPDATE booking_units SET released_at = $2 WHERE booking_id = $1 AND released_at IS NULL")
                     .bind(booking_id)
                     .bind(now)
                     .execute(&mut *transaction)
                     .await
                     .map_err(database_error)?;
+                let mut handoffs = Vec::new();
+                if !event_cancelled {
+                    for (category_id, units) in waiting_list::by_category(&units) {
+                        let mut left: &[String] = &units;
+                        while !left.is_empty() {
+                            let next: Option<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
+                                "SELECT id, user_id, quantity, offer_minutes FROM waiting_list \
+                                 WHERE event_id = $1 AND category_id = $2 AND status = $3 ORDER BY created_at, id LIMIT 1",
+                            )
+                            .bind(closed.event_id)
+                            .bind(category_id)
+                            .bind(EntryStatus::Waiting.as_str())
+                            .fetch_optional(&mut *transaction)
+                            .await
+                            .map_err(database_error)?;
+                            let Some((entry_id, user_id, quantity, offer_minutes)) = next else { break };
+                            let given = left.len().min(usize::try_from(quantity).map_err(Error::internal)?);
+                            let offer = waiting_list::offer(&closed, user_id, category_id, &left[..given], now, offer_minutes)?;
+                            // A compare-and-set: of concurrent closings, one takes the entry and
+                            // the other looks for the next.
+                            let taken = sqlx::query(
+                                "UPDATE waiting_list SET status = $2, booking_id = $3, offered_quantity = $4, updated_at = $5 \
+                                 WHERE id = $1 AND status = $6",
+                            )
+                            .bind(entry_id)
+                            .bind(EntryStatus::Offered.as_str())
+                            .bind(offer.id)
+                            .bind(i64::try_from(given).map_err(Error::internal)?)
+                            .bind(now)
+                            .bind(EntryStatus::Waiting.as_str())
+                            .execute(&mut *transaction)
+                            .await
+                            .map_err(database_error)?;
+                            if taken.rows_affected() == 0 {
+                                continue;
+                            }
+                            let offered: Vec<Unit> = left[..given].iter().map(|unit| (category_id, unit.clone())).collect();
+                            Self::insert_booking(&mut transaction, &offer, &offered, now).await?;
+                            events.push(domain_events::held(&offer, now));
+                            events.push(domain_events::offered(entry_id, &offer, quantity, now));
+                            handoffs.push(Handoff { booking_id: offer.id, user_id, units: offered });
+                            left = &left[given..];
+                        }
+                    }
+                }
                 commit_telling(transaction, &events, &self.relay).await.map_err(database_error)?;
-                Ok(true)
+                Ok(Some(handoffs))
+            }
+
+            async fn join_waiting_list(&self, entry: &WaitingEntry) -> Result<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO waiting_list (id, event_id, category_id, user_id, quantity, offer_minutes, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(entry.id)
+                .bind(entry.event_id)
+                .bind(entry.category_id)
+                .bind(entry.user_id)
+                .bind(i64::from(entry.quantity))
+                .bind(i64::from(entry.offer_minutes))
+                .bind(entry.status.as_str())
+                .bind(entry.created_at)
+                .execute(&self.pool)
+                .await;
+                match inserted {
+                    Ok(_) => Ok(true),
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+                    Err(error) => Err(database_error(error)),
+                }
+            }
+
+            async fn waiting_entry(&self, entry_id: Uuid) -> Result<Option<WaitingEntry>> {
+                let row: Option<WaitingRow> =
+                    sqlx::query_as(&format!("SELECT {WAITING_COLUMNS} FROM waiting_list w WHERE w.id = $1"))
+                        .bind(entry_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(database_error)?;
+                row.map(WaitingEntry::try_from).transpose()
+            }
+
+            async fn waiting_entries(&self, user_id: Uuid, limit: u32) -> Result<Vec<WaitingEntry>> {
+                let rows: Vec<WaitingRow> = sqlx::query_as(&format!(
+                    "SELECT {WAITING_COLUMNS} FROM waiting_list w WHERE w.user_id = $1 \
+                     ORDER BY w.created_at DESC, w.id DESC LIMIT $2"
+                ))
+                .bind(user_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.into_iter().map(WaitingEntry::try_from).collect()
+            }
+
+            async fn leave_waiting_list(&self, entry_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+                let left = sqlx::query("UPDATE waiting_list SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4")
+                    .bind(entry_id)
+                    .bind(EntryStatus::Left.as_str())
+                    .bind(now)
+                    .bind(EntryStatus::Waiting.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?;
+                Ok(left.rows_affected() == 1)
+            }
+
+            async fn waiting_counts(&self, event_id: Uuid) -> Result<Vec<(Uuid, u32)>> {
+                let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+                    "SELECT category_id, COUNT(*) FROM waiting_list WHERE event_id = $1 AND status = $2 GROUP BY category_id",
+                )
+                .bind(event_id)
+                .bind(EntryStatus::Waiting.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(rows.into_iter().map(|(category_id, count)| (category_id, u32::try_from(count).unwrap_or(u32::MAX))).collect())
             }
 
             async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>> {
@@ -448,13 +631,23 @@ macro_rules! sql_db {
             }
 
             async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 sqlx::query("INSERT INTO closed_events (event_id, closed_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
                     .bind(event_id)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&mut *transaction)
                     .await
                     .map_err(database_error)?;
-                Ok(())
+                // Nothing comes back to a cancelled event's waiting lists.
+                sqlx::query("UPDATE waiting_list SET status = $2, updated_at = $3 WHERE event_id = $1 AND status = $4")
+                    .bind(event_id)
+                    .bind(EntryStatus::Closed.as_str())
+                    .bind(now)
+                    .bind(EntryStatus::Waiting.as_str())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database_error)?;
+                transaction.commit().await.map_err(database_error)
             }
 
             async fn is_closed(&self, event_id: Uuid) -> Result<bool> {

@@ -15,7 +15,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::request_id::{REQUEST_ID_HEADER, REQUEST_ID_MAX_CHARS};
-use crate::routes::{attendees, auth, bookings, door, events, health, queue, sales, tickets, users, venues};
+use crate::routes::{
+    attendees, auth, bookings, door, events, health, queue, sales, tickets, users, venues, waiting_list,
+};
 use boxoffice_errors::Code;
 
 #[derive(OpenApi)]
@@ -39,6 +41,7 @@ use boxoffice_errors::Code;
         (path = "/api/v1", api = bookings::Doc),
         (path = "/api/v1", api = tickets::Doc),
         (path = "/api/v1", api = door::Doc),
+        (path = "/api/v1", api = waiting_list::Doc),
         (path = "/api/v1", api = attendees::Doc),
         (path = "/api/v1", api = queue::Doc),
     ),

@@ -19,6 +19,7 @@ pub mod sales;
 pub mod tickets;
 pub mod users;
 pub mod venues;
+pub mod waiting_list;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
