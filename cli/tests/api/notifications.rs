@@ -20,6 +20,7 @@ on_both_backends!(
     cancelling_an_event_emails_every_holder_and_refunds_them,
     tickets_void_before_the_mail_server_could_take_them_are_not_sent,
     an_event_published_before_the_service_knew_of_it_is_asked_of_the_events_service,
+    a_waiting_list_offer_is_emailed_to_its_buyer_with_the_time_to_pay,
 );
 
 /// aiosmtpd's maildir handler, refusing the first emails it is given.
@@ -480,4 +481,33 @@ async fn emails_go_over_tls_to_a_mail_server_whose_authority_is_configured() {
     assert_eq!(emails.len(), 1, "the email arrives over TLS");
     assert_tickets_email(&emails[0], &booking, &event);
     let _ = std::fs::remove_dir_all(authority.parent().unwrap());
+}
+
+async fn a_waiting_list_offer_is_emailed_to_its_buyer_with_the_time_to_pay(backend: Backend) {
+    let mail = MailServer::start();
+    let app = app_with_mail(backend, &mail).await;
+    let (_, event) = on_sale(&app, 1, 0).await;
+    let (_, first, booking) = buy(&app, &event, 1).await;
+    let (email, next) = app.customer().await;
+    let joined = app
+        .post(
+            &format!("/api/v1/events/{}/waiting-list", id(&event)),
+            json!({"category_id": category(&event, 0), "quantity": 2}),
+            Some(&next.access),
+        )
+        .await;
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    let refunded = app
+        .post(&format!("/api/v1/bookings/{}/cancel", id(&booking)), json!({}), Some(&first.access))
+        .await;
+    assert_eq!(refunded.status(), StatusCode::OK);
+
+    let received = mail.wait_for(3).await;
+    let emails = to(&received, &email);
+    assert_eq!(emails.len(), 1, "one email to the next buyer");
+    let subject = emails[0].subject().unwrap_or_default();
+    assert!(subject.starts_with("Tickets for On Sale came back"), "{subject}");
+    let text = emails[0].body_text(0).expect("a text part");
+    assert!(text.contains("1 × Standing (of the 2 you asked for"), "{text}");
+    assert!(text.contains("Pay EUR 20.00 before"), "{text}");
 }

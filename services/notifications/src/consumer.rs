@@ -8,6 +8,7 @@
 
 use boxoffice_outbox::event_type::{
     BOOKING_CONFIRMED, BOOKING_REFUNDED, EVENT_CANCELLED, EVENT_PUBLISHED, EVENT_UPDATED,
+    WAITING_LIST_OFFERED,
 };
 use boxoffice_outbox::{Delivered, HandleError, Handler, Topic};
 use boxoffice_proto::domain as pb;
@@ -109,6 +110,24 @@ fn effect(message: &Delivered) -> Result<Option<Effect>, HandleError> {
                 details,
             );
             Effect::Refunded { booking_id, leaves_holders: !because_event_cancelled, mail }
+        }
+        WAITING_LIST_OFFERED => {
+            let offered: pb::WaitingListOffered = message.payload()?;
+            let details = MailDetails::Offer {
+                booking_id: id("booking_id", &offered.booking_id)?,
+                category_id: id("category_id", &offered.category_id)?,
+                quantity: offered.quantity,
+                requested: offered.requested,
+                total_cents: offered.total_cents,
+                currency: offered.currency,
+                expires_at: time("expires_at", &offered.expires_at)?,
+            };
+            Effect::Tell(NewMail::new(
+                message.event_id,
+                id("user_id", &offered.user_id)?,
+                id("event_id", &offered.event_id)?,
+                details,
+            ))
         }
         _ => return Ok(None),
     }))

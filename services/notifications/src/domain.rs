@@ -32,6 +32,8 @@ pub enum MailKind {
     Refund,
     /// An event its holder has tickets for is cancelled.
     EventCancelled,
+    /// Tickets came back and are offered to an entry of a waiting list.
+    Offer,
 }
 
 impl MailKind {
@@ -40,6 +42,7 @@ impl MailKind {
             MailKind::Tickets => "tickets",
             MailKind::Refund => "refund",
             MailKind::EventCancelled => "event_cancelled",
+            MailKind::Offer => "offer",
         }
     }
 }
@@ -112,9 +115,30 @@ pub struct IssuedTicket {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MailDetails {
-    Tickets { booking_id: Uuid, total_cents: i64, currency: String, tickets: Vec<IssuedTicket> },
-    Refund { booking_id: Uuid, total_cents: i64, currency: String, because_event_cancelled: bool },
+    Tickets {
+        booking_id: Uuid,
+        total_cents: i64,
+        currency: String,
+        tickets: Vec<IssuedTicket>,
+    },
+    Refund {
+        booking_id: Uuid,
+        total_cents: i64,
+        currency: String,
+        because_event_cancelled: bool,
+    },
     EventCancelled,
+    /// An offer of a waiting list: a pending booking of `quantity` tickets (of the `requested`)
+    /// to pay before `expires_at`.
+    Offer {
+        booking_id: Uuid,
+        category_id: Uuid,
+        quantity: u32,
+        requested: u32,
+        total_cents: i64,
+        currency: String,
+        expires_at: DateTime<Utc>,
+    },
 }
 
 impl MailDetails {
@@ -123,6 +147,7 @@ impl MailDetails {
             MailDetails::Tickets { .. } => MailKind::Tickets,
             MailDetails::Refund { .. } => MailKind::Refund,
             MailDetails::EventCancelled => MailKind::EventCancelled,
+            MailDetails::Offer { .. } => MailKind::Offer,
         }
     }
 }
@@ -172,6 +197,8 @@ pub enum Effect {
     /// A booking was refunded; at its owner's request it leaves the holders (an event's
     /// cancellation keeps them, so that they hear of it).
     Refunded { booking_id: Uuid, leaves_holders: bool, mail: NewMail },
+    /// Something to tell one buyer, and nothing else to record.
+    Tell(NewMail),
 }
 
 #[cfg(test)]

@@ -51,6 +51,18 @@ struct RefundView {
     because_event_cancelled: bool,
 }
 
+struct OfferView {
+    first_name: String,
+    booking_id: Uuid,
+    event: EventView,
+    category: String,
+    quantity: u32,
+    requested: u32,
+    total: String,
+    /// Until when the offer holds, in UTC.
+    until: String,
+}
+
 struct CancelledView {
     first_name: String,
     event: EventView,
@@ -108,6 +120,24 @@ struct CancelledText<'a> {
 #[template(path = "cancelled.html")]
 struct CancelledHtml<'a> {
     v: &'a CancelledView,
+}
+
+#[derive(Template)]
+#[template(path = "offer.subject.txt")]
+struct OfferSubject<'a> {
+    v: &'a OfferView,
+}
+
+#[derive(Template)]
+#[template(path = "offer.txt")]
+struct OfferText<'a> {
+    v: &'a OfferView,
+}
+
+#[derive(Template)]
+#[template(path = "offer.html")]
+struct OfferHtml<'a> {
+    v: &'a OfferView,
 }
 
 /// The calendar entry; every value is escaped for it before it goes in.
@@ -241,6 +271,33 @@ pub fn write(
                 subject: subject(RefundSubject { v: &v }.render()?),
                 text: RefundText { v: &v }.render()?,
                 html: RefundHtml { v: &v }.render()?,
+                images: Vec::new(),
+                calendar: None,
+            }
+        }
+        MailDetails::Offer {
+            booking_id,
+            category_id,
+            quantity,
+            requested,
+            total_cents,
+            currency,
+            expires_at,
+        } => {
+            let v = OfferView {
+                first_name,
+                booking_id: *booking_id,
+                event: event_view(event),
+                category: event.category_name(*category_id).to_owned(),
+                quantity: *quantity,
+                requested: *requested,
+                total: format_money(*total_cents, currency),
+                until: expires_at.format("%A %-d %B %Y, %H:%M UTC").to_string(),
+            };
+            Letter {
+                subject: subject(OfferSubject { v: &v }.render()?),
+                text: OfferText { v: &v }.render()?,
+                html: OfferHtml { v: &v }.render()?,
                 images: Vec::new(),
                 calendar: None,
             }

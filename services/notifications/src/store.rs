@@ -294,6 +294,7 @@ macro_rules! sql_store {
                         }
                         Self::insert_mails(connection, &mails, now).await
                     }
+                    Effect::Tell(mail) => Self::insert_mails(connection, std::slice::from_ref(mail), now).await,
                     Effect::Refunded { booking_id, leaves_holders, mail } => {
                         if *leaves_holders {
                             sqlx::query("DELETE FROM ticket_holders WHERE booking_id = $1")
