@@ -497,9 +497,8 @@ async fn a_waiting_list_offer_is_emailed_to_its_buyer_with_the_time_to_pay(backe
         )
         .await;
     assert_eq!(joined.status(), StatusCode::CREATED);
-    let refunded = app
-        .post(&format!("/api/v1/bookings/{}/cancel", id(&booking)), json!({}), Some(&first.access))
-        .await;
+    let refunded =
+        app.post(&format!("/api/v1/bookings/{}/cancel", id(&booking)), json!({}), Some(&first.access)).await;
     assert_eq!(refunded.status(), StatusCode::OK);
 
     let received = mail.wait_for(3).await;

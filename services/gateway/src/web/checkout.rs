@@ -25,6 +25,7 @@ use crate::web::page::{
     money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, PageId, PageQuery,
     Viewer, When,
 };
+use crate::web::waiting_list::{entry_cards, EntryCard};
 use crate::AppState;
 
 /// Bookings on one page of "My tickets".
@@ -111,7 +112,7 @@ async fn load(
 
 /// The event of a buyer's booking; `None` when its buyer may no longer see it (a cancelled
 /// event is its organizer's only), so that the booking still shows.
-async fn event_of(
+pub(crate) async fn event_of(
     state: &AppState,
     user: AuthUser,
     event_id: Uuid,
@@ -125,7 +126,7 @@ async fn event_of(
 }
 
 /// What a booking says of an event its buyer can no longer see.
-const UNLISTED_EVENT: &str = "An event no longer listed (cancelled)";
+pub(crate) const UNLISTED_EVENT: &str = "An event no longer listed (cancelled)";
 
 fn booking_page(
     chrome: Chrome,
@@ -339,6 +340,8 @@ struct BookingsPage {
     next_page: Option<String>,
     /// Events whose door the viewer keeps (door staff): links to their scanners.
     doors: Vec<(Uuid, String)>,
+    /// The viewer's waiting-list entries, newest first.
+    entries: Vec<EntryCard>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -390,5 +393,6 @@ pub async fn bookings(
         .into_iter()
         .map(|event| Ok((crate::routes::service_id("events", &event.id)?, event.name)))
         .collect::<Result<_, PageError>>()?;
-    Ok(render(&BookingsPage { chrome, bookings: cards, next_page, doors }))
+    let entries = entry_cards(&state, user).await?;
+    Ok(render(&BookingsPage { chrome, bookings: cards, next_page, doors, entries }))
 }

@@ -31,6 +31,7 @@ pub mod queue;
 pub mod security;
 pub mod session;
 pub mod shop;
+pub mod waiting_list;
 
 use axum::http::Uri;
 use axum::middleware;
@@ -56,6 +57,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .route("/events/{id}/queue", post(queue::join))
                 .route_layer(middleware::from_fn_with_state(state.clone(), limit_queue_joins)),
         )
+        .route("/events/{id}/waiting-list", get(back_to_page).post(waiting_list::join))
+        .route("/waiting-list/{id}/leave", get(back_to_page).post(waiting_list::leave))
         .route("/bookings", get(checkout::bookings))
         .route("/bookings/{id}", get(checkout::booking))
         .route("/bookings/{id}/pay", get(back_to_page).post(checkout::pay))

@@ -22,6 +22,7 @@ use crate::routes::venues::VenueResponse;
 use crate::web::page::{
     money, render, render_with_status, Chrome, PageError, PageForm, PageId, PageQuery, Viewer, When,
 };
+use crate::web::waiting_list::{self, WaitingListView};
 use crate::AppState;
 
 /// Events on one page of the home page.
@@ -155,7 +156,7 @@ struct CategoryView {
 
 #[derive(Template)]
 #[template(path = "event.html")]
-struct EventPage {
+pub(crate) struct EventPage {
     chrome: Chrome,
     event: EventResponse,
     venue: Option<VenueResponse>,
@@ -173,6 +174,8 @@ struct EventPage {
     problem: Option<String>,
     /// The event's waiting room, as this viewer stands in it.
     queue: Option<QueueView>,
+    /// The waiting lists of its sold-out categories, if it has them.
+    waiting_list: Option<WaitingListView>,
 }
 
 /// A waiting room on the event's page.
@@ -190,7 +193,7 @@ pub struct QueueView {
 }
 
 /// The event's page, with what is left of each category; `problem` explains a refused hold.
-async fn event_page(
+pub(crate) async fn event_page(
     state: &AppState,
     chrome: Chrome,
     event_id: Uuid,
@@ -269,8 +272,26 @@ async fn event_page(
                 .to_owned();
         }
     }
+    let waiting_list = match event.status {
+        EventStatus::Published if sale_started => {
+            let sold_out = categories
+                .iter()
+                .filter(|category| category.available == 0)
+                .map(|category| (category.id.clone(), category.name.clone()))
+                .collect();
+            waiting_list::event_view(state, chrome.viewer, &event, sold_out).await?
+        }
+        _ => None,
+    };
+    if waiting_list.is_some() && sold_out {
+        closed_reason =
+            "Sold out: every ticket is held or sold. Join the waiting list above: tickets that come \
+            back are offered to it in order before they go on sale again."
+                .to_owned();
+    }
     Ok(EventPage {
         chrome,
+        waiting_list,
         starts_at: When::parse(&event.starts_at),
         ends_at: When::parse(&event.ends_at),
         sale_starts_at: event.sale_starts_at.as_deref().map(When::parse),
