@@ -17,6 +17,7 @@ mod operations;
 mod organize;
 mod organizer_browser;
 mod security;
+mod ticket_codes;
 mod users;
 mod waiting_list;
 mod waiting_room;

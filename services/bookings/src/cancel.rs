@@ -29,6 +29,12 @@ impl Bookings {
                         "a ticket of this booking was already used at the door; it cannot be refunded",
                     ));
                 }
+                if booking.tickets.iter().any(|ticket| ticket.holder(booking.user_id) != booking.user_id) {
+                    return Err(Error::new(
+                        Code::Conflict,
+                        "a ticket of this booking was given to someone else; it cannot be refunded",
+                    ));
+                }
                 self.refund(&booking, EndReason::Requested).await?;
             }
             Some(change) => {

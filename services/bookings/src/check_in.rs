@@ -6,6 +6,11 @@
 //!
 //! A ticket admits only while its booking is confirmed: the QR image of a refunded ticket is
 //! refused as `ticket_refunded` (410), and checking it in as `conflict`.
+//!
+//! The door takes a ticket's rotating code (`tickets::code`) for its current and previous step
+//! by the service's clock (older: `code_expired`), and its static code unless the event refuses
+//! static codes (`static_code_refused`). A code of an earlier generation of a ticket that
+//! changed hands is refused as `ticket_transferred` (410).
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_types::Caller;
@@ -15,16 +20,39 @@ use uuid::Uuid;
 use crate::db::CheckIn;
 use crate::domain::{BookingStatus, TicketRecord};
 use crate::service::Bookings;
+use crate::tickets::code::{step_of, CodeKind, RotatingCode, ACCEPTED_STEPS};
 
 fn not_the_door() -> Error {
     Error::new(Code::Forbidden, "only the event's organizer, an admin or its door staff check tickets in")
 }
 
 impl Bookings {
-    /// The QR code of one of `caller`'s tickets (any ticket, for an admin).
-    pub async fn ticket_qr(&self, caller: Caller, ticket_id: Uuid) -> Result<Vec<u8>, Error> {
+    /// The QR code of one of the tickets `caller` holds (any ticket, for an admin): of its
+    /// static code, or of its current rotating code.
+    pub async fn ticket_qr(&self, caller: Caller, ticket_id: Uuid, rotating: bool) -> Result<Vec<u8>, Error> {
+        let code = if rotating {
+            self.ticket_code(caller, ticket_id).await?.code
+        } else {
+            self.held_ticket(caller, ticket_id).await?.code
+        };
+        boxoffice_qr::png(&code).map_err(Error::internal)
+    }
+
+    /// The current rotating code of one of the tickets `caller` holds.
+    pub async fn ticket_code(&self, caller: Caller, ticket_id: Uuid) -> Result<RotatingCode, Error> {
+        let ticket = self.held_ticket(caller, ticket_id).await?;
+        Ok(self.inner.signer.rotating_code(
+            ticket.id,
+            ticket.event_id,
+            ticket.generation,
+            self.inner.clock.now(),
+        ))
+    }
+
+    /// A ticket `caller` holds (any, for an admin) that still admits someone.
+    pub(crate) async fn held_ticket(&self, caller: Caller, ticket_id: Uuid) -> Result<TicketRecord, Error> {
         let (ticket, status) = match self.inner.db.ticket(ticket_id).await? {
-            Some((ticket, owner, status)) if caller.owns(owner) => (ticket, status),
+            Some((ticket, buyer, status)) if caller.owns(ticket.holder(buyer)) => (ticket, status),
             _ => return Err(Error::not_found("ticket")),
         };
         if status == BookingStatus::Refunded {
@@ -33,7 +61,7 @@ impl Bookings {
                 "the ticket's booking was refunded; the ticket no longer admits anyone",
             ));
         }
-        boxoffice_qr::png(&ticket.code).map_err(Error::internal)
+        Ok(ticket)
     }
 
     /// Admits a ticket, once. `door`: the event the door admits to (by default the ticket's).
@@ -44,12 +72,39 @@ impl Bookings {
         door: Option<Uuid>,
     ) -> Result<(TicketRecord, DateTime<Utc>), Error> {
         let forged = || Error::validation("code: not a valid ticket code");
-        let (ticket_id, event_id) = self.inner.signer.verify(code).ok_or_else(forged)?;
+        let claim = self.inner.signer.verify(code).ok_or_else(forged)?;
+        let event_id = claim.event_id;
         self.require_door(caller, door.unwrap_or(event_id)).await?;
         if door.is_some_and(|door| door != event_id) {
             return Err(Error::new(Code::WrongEvent, "code: the ticket is for another event"));
         }
-        let (ticket, _, status) = self.inner.db.ticket(ticket_id).await?.ok_or_else(forged)?;
+        let (ticket, _, status) = self.inner.db.ticket(claim.ticket_id).await?.ok_or_else(forged)?;
+        if claim.generation != ticket.generation {
+            return Err(Error::new(
+                Code::TicketTransferred,
+                "code: the ticket changed hands; this code is its earlier holder's and no longer admits",
+            ));
+        }
+        match claim.kind {
+            CodeKind::Static => {
+                if !self.inner.catalog.event(event_id).await?.static_codes {
+                    return Err(Error::new(
+                        Code::StaticCodeRefused,
+                        "code: this event admits only the rotating code on the holder's screen",
+                    ));
+                }
+            }
+            CodeKind::Rotating { step } => {
+                let now = step_of(self.inner.clock.now());
+                if step > now || now - step >= ACCEPTED_STEPS {
+                    return Err(Error::new(
+                        Code::CodeExpired,
+                        "code: this rotating code is too old (a screenshot?); show the ticket's live code",
+                    ));
+                }
+            }
+        }
+        let ticket_id = ticket.id;
         if status != BookingStatus::Confirmed {
             return Err(Error::new(Code::Conflict, format!("the ticket's booking is {}", status.as_str())));
         }

@@ -91,8 +91,10 @@ impl Bookings {
                     seat: seated.then(|| unit_id.clone()),
                     unit_id,
                     price_cents: category.map_or(0, |category| category.price_cents),
-                    code: self.inner.signer.code(id, booking.event_id),
+                    code: self.inner.signer.code(id, booking.event_id, 0),
                     checked_in_at: None,
+                    holder_id: None,
+                    generation: 0,
                 }
             })
             .collect();

@@ -28,6 +28,8 @@ pub const MAX_ACTIVITY_BOOKINGS: u32 = 100_000;
 /// How long an event's status, sale start and limits are trusted without asking the events
 /// service again. Categories and units are frozen once published, so only these can change.
 pub const EVENT_INFO_TTL: Duration = Duration::from_secs(1);
+/// Transfers of one ticket at most: a ticket that keeps changing hands is being traded.
+pub const MAX_TRANSFERS_PER_TICKET: u32 = 10;
 /// Idempotency keys are kept at least this long (API.md: 24 hours).
 pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a request with a key waits for the first request with the same key to finish; well
@@ -178,8 +180,20 @@ pub struct TicketRecord {
     pub unit_id: String,
     pub seat: Option<String>,
     pub price_cents: i64,
+    /// The static code of its current generation.
     pub code: String,
     pub checked_in_at: Option<DateTime<Utc>>,
+    /// The account the ticket was transferred to; `None`: its booking's buyer holds it.
+    pub holder_id: Option<Uuid>,
+    /// How many times the ticket changed hands: codes of earlier generations no longer admit.
+    pub generation: u32,
+}
+
+impl TicketRecord {
+    /// Who holds the ticket, given its booking's buyer.
+    pub fn holder(&self, buyer: Uuid) -> Uuid {
+        self.holder_id.unwrap_or(buyer)
+    }
 }
 
 /// Where an entry of a waiting list is.

@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::inventory::{Availability, UnitState};
 use crate::queries::BookingPage;
 use crate::service::Bookings;
+use crate::tickets::code::ROTATION_STEP;
 
 pub fn server(bookings: Bookings) -> BookingServiceServer<Bookings> {
     BookingServiceServer::new(bookings)
@@ -35,13 +36,31 @@ fn format_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-fn ticket_to_proto(ticket: TicketRecord) -> pb::Ticket {
+/// A ticket as its booking's buyer sees it: a ticket given to someone else shows no code.
+fn ticket_to_proto(ticket: TicketRecord, buyer: Uuid) -> pb::Ticket {
+    let transferred = ticket.holder(buyer) != buyer;
     pb::Ticket {
         id: ticket.id.to_string(),
         category_id: ticket.category_id.to_string(),
         seat: ticket.seat,
-        code: ticket.code,
+        code: if transferred { String::new() } else { ticket.code },
         checked_in_at: ticket.checked_in_at.map(format_time),
+        transferred,
+    }
+}
+
+/// A ticket as its holder sees it.
+fn held_ticket_to_proto(ticket: TicketRecord) -> pb::HeldTicket {
+    let (booking_id, event_id, price_cents) = (ticket.booking_id, ticket.event_id, ticket.price_cents);
+    let received = ticket.holder_id.is_some();
+    let mut shown = ticket_to_proto(ticket, Uuid::nil());
+    shown.transferred = false;
+    pb::HeldTicket {
+        ticket: Some(shown),
+        booking_id: booking_id.to_string(),
+        event_id: event_id.to_string(),
+        price_cents,
+        received,
     }
 }
 
@@ -65,7 +84,7 @@ fn booking_to_proto(booking: BookingRecord) -> pb::Booking {
         currency: booking.currency,
         expires_at: format_time(booking.expires_at),
         created_at: format_time(booking.created_at),
-        tickets: booking.tickets.into_iter().map(ticket_to_proto).collect(),
+        tickets: booking.tickets.into_iter().map(|ticket| ticket_to_proto(ticket, booking.user_id)).collect(),
     }
 }
 
@@ -193,7 +212,8 @@ impl BookingService for Bookings {
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
-            let png = self.ticket_qr(caller, parse_id(&request.ticket_id, "ticket")?).await?;
+            let png =
+                self.ticket_qr(caller, parse_id(&request.ticket_id, "ticket")?, request.rotating).await?;
             Ok(pb::TicketQr { png })
         };
         reply(result.await)
@@ -260,6 +280,44 @@ impl BookingService for Bookings {
             let caller = caller(request.caller)?;
             let entry_id = parse_id(&request.entry_id, "waiting-list entry")?;
             Ok(entry_to_proto(Bookings::leave_waiting_list(self, caller, entry_id).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn get_ticket_code(&self, request: Request<pb::GetTicketCodeRequest>) -> Reply<pb::TicketCode> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let ticket_id = parse_id(&request.ticket_id, "ticket")?;
+            let code = self.ticket_code(caller, ticket_id).await?;
+            Ok(pb::TicketCode {
+                ticket_id: ticket_id.to_string(),
+                code: code.code,
+                next_at: format_time(code.next_at),
+                rotates_every_seconds: u32::try_from(ROTATION_STEP.num_seconds()).unwrap_or(u32::MAX),
+            })
+        };
+        reply(result.await)
+    }
+
+    async fn transfer_ticket(&self, request: Request<pb::TransferTicketRequest>) -> Reply<pb::HeldTicket> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let ticket_id = parse_id(&request.ticket_id, "ticket")?;
+            let to = Uuid::parse_str(request.to_user_id.trim())
+                .map_err(|_| Error::validation("to_user_id: not an account id"))?;
+            Ok(held_ticket_to_proto(Bookings::transfer_ticket(self, caller, ticket_id, to).await?))
+        };
+        reply(result.await)
+    }
+
+    async fn list_tickets(&self, request: Request<pb::ListTicketsRequest>) -> Reply<pb::HeldTickets> {
+        let request = request.into_inner();
+        let result = async {
+            let caller = caller(request.caller)?;
+            let tickets = self.held_tickets(caller).await?;
+            Ok(pb::HeldTickets { items: tickets.into_iter().map(held_ticket_to_proto).collect() })
         };
         reply(result.await)
     }

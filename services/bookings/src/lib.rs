@@ -32,6 +32,7 @@ pub mod queries;
 pub mod service;
 pub mod sold_out;
 pub mod tickets;
+pub mod transfer;
 pub mod waiting_list;
 
 use std::sync::Arc;

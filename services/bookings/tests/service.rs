@@ -159,7 +159,7 @@ async fn a_hold_then_a_confirmation_issues_one_ticket_per_unit() {
         .iter()
         .all(|ticket| ticket.price_cents == PRICE_CENTS && ticket.seat.is_none()));
     assert_eq!(service.counts().await, (CAPACITY - 3, 0, 3));
-    let qr = service.bookings.ticket_qr(buyer, confirmed.tickets[0].id).await.unwrap();
+    let qr = service.bookings.ticket_qr(buyer, confirmed.tickets[0].id, false).await.unwrap();
     assert!(qr.starts_with(b"\x89PNG"), "a PNG image");
 }
 
@@ -220,7 +220,7 @@ async fn a_refunded_ticket_has_no_qr_image_and_does_not_check_in() {
     assert_eq!(service.counts().await, (CAPACITY, 0, 0));
 
     let ticket = &confirmed.tickets[0];
-    let qr = service.bookings.ticket_qr(buyer, ticket.id).await.unwrap_err();
+    let qr = service.bookings.ticket_qr(buyer, ticket.id, false).await.unwrap_err();
     assert_eq!(qr.code, Code::TicketRefunded, "{}", qr.detail);
     let organizer = Caller::new(service.catalog.organizer_id, Role::Organizer);
     let at_the_door = service.bookings.check_in(organizer, &ticket.code, None).await.unwrap_err();

@@ -136,6 +136,21 @@ pub trait BookingDb: Send + Sync + 'static {
     /// The ticket, its owner's user id and its booking's status.
     async fn ticket(&self, ticket_id: Uuid) -> Result<Option<(TicketRecord, Uuid, BookingStatus)>>;
     async fn check_in(&self, ticket_id: Uuid, now: DateTime<Utc>) -> Result<CheckIn>;
+    /// The ticket changes hands from `from` to `to`: its next generation, with `new_code` as its
+    /// static code, recorded in `ticket_transfers` and told (`ticket.transferred`), all in one
+    /// transaction. False, and nothing changes, when the ticket is no longer at its generation,
+    /// was admitted, or its booking is not confirmed.
+    async fn transfer_ticket(
+        &self,
+        ticket: &TicketRecord,
+        from: Uuid,
+        to: Uuid,
+        new_code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The tickets of confirmed bookings that `user_id` holds (bought and kept, or received),
+    /// newest first, `limit` at most.
+    async fn held_tickets(&self, user_id: Uuid, limit: u32) -> Result<Vec<TicketRecord>>;
     /// Per category: tickets sold, their revenue and how many were admitted.
     async fn sales(&self, event_id: Uuid) -> Result<Vec<(Uuid, CategorySales)>>;
     /// Of the event's bookings made since `since` (at most `limit`): when each was made, and

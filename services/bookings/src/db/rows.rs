@@ -51,6 +51,8 @@ pub(super) struct TicketRow {
     pub(super) price_cents: i64,
     pub(super) code: String,
     pub(super) checked_in_at: Option<DateTime<Utc>>,
+    pub(super) holder_id: Option<Uuid>,
+    pub(super) generation: i64,
 }
 
 impl From<TicketRow> for TicketRecord {
@@ -65,6 +67,8 @@ impl From<TicketRow> for TicketRecord {
             price_cents: row.price_cents,
             code: row.code,
             checked_in_at: row.checked_in_at,
+            holder_id: row.holder_id,
+            generation: u32::try_from(row.generation).unwrap_or(u32::MAX),
         }
     }
 }
@@ -76,7 +80,7 @@ pub(super) fn parse_status(text: &str) -> Result<BookingStatus> {
 pub(super) const BOOKING_COLUMNS: &str =
     "id, event_id, user_id, status, items, seats, total_cents, currency, expires_at, created_at";
 pub(super) const TICKET_COLUMNS: &str =
-    "id, booking_id, event_id, category_id, unit_id, seat, price_cents, code, checked_in_at";
+    "id, booking_id, event_id, category_id, unit_id, seat, price_cents, code, checked_in_at, holder_id, generation";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct WaitingRow {

@@ -523,6 +523,80 @@ macro_rules! sql_db {
                 Ok(CheckIn::AlreadyAdmitted(at.unwrap_or(now)))
             }
 
+            async fn transfer_ticket(
+                &self,
+                ticket: &TicketRecord,
+                from: Uuid,
+                to: Uuid,
+                new_code: &str,
+                now: DateTime<Utc>,
+            ) -> Result<bool> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                // The booking's row first, as a check-in and a refund write it: the three are
+                // ordered, so a refunded ticket never changes hands.
+                let live: Option<(Uuid,)> = sqlx::query_as(
+                    "UPDATE bookings SET updated_at = updated_at WHERE id = $1 AND status = $2 RETURNING id",
+                )
+                .bind(ticket.booking_id)
+                .bind(BookingStatus::Confirmed.as_str())
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                let generation = i64::from(ticket.generation);
+                let moved = match live {
+                    None => false,
+                    Some(_) => sqlx::query(
+                        "UPDATE tickets SET holder_id = $2, generation = $3, code = $4 \
+                         WHERE id = $1 AND generation = $5 AND checked_in_at IS NULL",
+                    )
+                    .bind(ticket.id)
+                    .bind(to)
+                    .bind(generation + 1)
+                    .bind(new_code)
+                    .bind(generation)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database_error)?
+                    .rows_affected() == 1,
+                };
+                if !moved {
+                    transaction.rollback().await.map_err(database_error)?;
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO ticket_transfers (id, ticket_id, from_user_id, to_user_id, generation, transferred_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(ticket.id)
+                .bind(from)
+                .bind(to)
+                .bind(generation + 1)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                let event = domain_events::transferred(ticket, from, to, ticket.generation + 1, now);
+                commit_telling(transaction, std::slice::from_ref(&event), &self.relay).await.map_err(database_error)?;
+                Ok(true)
+            }
+
+            async fn held_tickets(&self, user_id: Uuid, limit: u32) -> Result<Vec<TicketRecord>> {
+                let columns = TICKET_COLUMNS.split(", ").map(|column| format!("t.{column}")).collect::<Vec<_>>().join(", ");
+                let rows: Vec<TicketRow> = sqlx::query_as(&format!(
+                    "SELECT {columns} FROM tickets t JOIN bookings b ON b.id = t.booking_id \
+                     WHERE b.status = $2 AND (t.holder_id = $1 OR (t.holder_id IS NULL AND b.user_id = $1)) \
+                     ORDER BY b.created_at DESC, t.unit_id LIMIT $3"
+                ))
+                .bind(user_id)
+                .bind(BookingStatus::Confirmed.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(rows.into_iter().map(TicketRecord::from).collect())
+            }
+
             async fn sales(&self, event_id: Uuid) -> Result<Vec<(Uuid, CategorySales)>> {
                 let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
                     "SELECT t.category_id, COUNT(*), CAST(COALESCE(SUM(t.price_cents), 0) AS BIGINT), \

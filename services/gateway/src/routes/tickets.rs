@@ -7,26 +7,192 @@ use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use boxoffice_errors::{Code, Error};
 use boxoffice_proto::booking as pb;
+use boxoffice_proto::user;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
-use utoipa::{OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use super::{service_id, PathId};
 use crate::auth::AuthUser;
+use crate::openapi::fields;
 use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable};
-use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
+use crate::routes::bookings::dto::TicketResponse;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tickets/{id}/qr", get(ticket_qr)).route("/checkin", post(check_in))
+    Router::new()
+        .route("/tickets", get(list_tickets))
+        .route("/tickets/{id}/qr", get(ticket_qr))
+        .route("/tickets/{id}/code", get(ticket_code))
+        .route("/tickets/{id}/transfer", post(transfer_ticket))
+        .route("/checkin", post(check_in))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(ticket_qr, check_in))]
+#[openapi(paths(list_tickets, ticket_qr, ticket_code, transfer_ticket, check_in))]
 pub struct Doc;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QrQuery {
+    /// `true`: the QR code of the ticket's current rotating code (it changes every 15 seconds)
+    /// rather than of its static one.
+    #[serde(default)]
+    pub rotating: Option<bool>,
+}
+
+/// A ticket's rotating code: it changes every `rotates_every_seconds`, and the door takes the
+/// current and the previous one only, so a screenshot stops admitting within 30 seconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketCodeResponse {
+    pub ticket_id: Uuid,
+    /// Show it as a QR code (or get the image: `GET /api/v1/tickets/{id}/qr?rotating=true`).
+    pub code: String,
+    /// RFC 3339, UTC: when the next code replaces it.
+    pub next_at: String,
+    #[schema(example = 15)]
+    pub rotates_every_seconds: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferTicketRequest {
+    /// The email of the account that receives the ticket (it must have signed up).
+    #[schema(schema_with = fields::email)]
+    pub email: String,
+}
+
+/// A ticket as its holder sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldTicketResponse {
+    #[serde(flatten)]
+    pub ticket: TicketResponse,
+    pub booking_id: Uuid,
+    pub event_id: Uuid,
+    #[schema(example = 4500)]
+    pub price_cents: i64,
+    /// Given to you by another account, rather than bought.
+    pub received: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldTickets {
+    /// Newest booking first; at most 100.
+    pub items: Vec<HeldTicketResponse>,
+}
+
+impl HeldTicketResponse {
+    pub fn from_proto(held: pb::HeldTicket) -> ApiResult<Self> {
+        let ticket = held
+            .ticket
+            .ok_or_else(|| Error::internal("the bookings service sent a ticket without its ticket"))?;
+        Ok(HeldTicketResponse {
+            ticket: TicketResponse::from_proto(ticket)?,
+            booking_id: service_id("bookings", &held.booking_id)?,
+            event_id: service_id("bookings", &held.event_id)?,
+            price_cents: held.price_cents,
+            received: held.received,
+        })
+    }
+}
+
+/// The tickets you hold, of paid bookings: bought and kept, or given to you.
+#[utoipa::path(get, path = "/tickets", tag = "bookings", security(("bearer" = [])),
+    responses((status = 200, body = HeldTickets), Unauthorized, Unavailable))]
+pub async fn list_tickets(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<HeldTickets>> {
+    Ok(Json(held_tickets(&state, caller).await?))
+}
+
+/// The tickets `caller` holds, for the API and the web app.
+pub async fn held_tickets(state: &AppState, caller: AuthUser) -> ApiResult<HeldTickets> {
+    let request = pb::ListTicketsRequest { caller: Some(caller.caller()) };
+    let tickets = state.bookings().list_tickets(request).await?.into_inner();
+    let items = tickets.items.into_iter().map(HeldTicketResponse::from_proto).collect::<ApiResult<_>>()?;
+    Ok(HeldTickets { items })
+}
+
+/// The current rotating code of a ticket you hold.
+#[utoipa::path(get, path = "/tickets/{id}/code", tag = "bookings", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The ticket id")),
+    responses(
+        (status = 200, body = TicketCodeResponse,
+            headers(("Cache-Control" = String, description = "`private, no-store`: the code admits its holder"))),
+        (status = 410, description = "`ticket_refunded`: the ticket's booking was refunded", body = Problem, content_type = "application/problem+json"),
+        Unauthorized, NotFound, Unavailable,
+    ))]
+pub async fn ticket_code(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(ticket_id): PathId,
+) -> ApiResult<impl IntoResponse> {
+    let request =
+        pb::GetTicketCodeRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
+    let code = state.bookings().get_ticket_code(request).await?.into_inner();
+    let body = TicketCodeResponse {
+        ticket_id,
+        code: code.code,
+        next_at: code.next_at,
+        rotates_every_seconds: code.rotates_every_seconds,
+    };
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"))], Json(body)))
+}
+
+/// Give a ticket you hold to another account, by its email. Your codes of it (static and
+/// rotating) stop admitting at once; its new holder finds it under `GET /api/v1/tickets`. A
+/// booking with a ticket given away is no longer refunded at its buyer's request.
+#[utoipa::path(post, path = "/tickets/{id}/transfer", tag = "bookings", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The ticket id")),
+    request_body = TransferTicketRequest,
+    responses(
+        (status = 200, description = "The ticket, as its new holder sees it", body = HeldTicketResponse),
+        (status = 409, description = "`conflict`: the ticket was used at the door, changed meanwhile, or its event is over", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`ticket_refunded`: the ticket's booking was refunded", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: no account has this email, it is your own, or a field is missing or unknown; `limit_exceeded`: the ticket changed hands 10 times", body = Problem, content_type = "application/problem+json"),
+        BadBody, Unauthorized, NotFound, Unavailable,
+    ))]
+pub async fn transfer_ticket(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(ticket_id): PathId,
+    ApiJson(body): ApiJson<TransferTicketRequest>,
+) -> ApiResult<Json<HeldTicketResponse>> {
+    Ok(Json(transfer(&state, caller, ticket_id, body.email).await?))
+}
+
+/// Gives a ticket away by email, for the API and the web app. The ticket is checked first
+/// (read as its holder), so that only a holder learns whether an email has an account.
+pub async fn transfer(
+    state: &AppState,
+    caller: AuthUser,
+    ticket_id: Uuid,
+    email: String,
+) -> ApiResult<HeldTicketResponse> {
+    let code = pb::GetTicketCodeRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
+    state.bookings().get_ticket_code(code).await?;
+    let account = match state.users().get_user_by_email(user::GetUserByEmailRequest { email }).await {
+        Ok(account) => account.into_inner(),
+        Err(status) => {
+            let error = Error::from_status(&status);
+            return Err(ApiError(match error.code {
+                Code::NotFound => {
+                    Error::validation("email: no account has this email; ask them to sign up first")
+                }
+                _ => error,
+            }));
+        }
+    };
+    let request = pb::TransferTicketRequest {
+        caller: Some(caller.caller()),
+        ticket_id: ticket_id.to_string(),
+        to_user_id: account.id,
+    };
+    HeldTicketResponse::from_proto(state.bookings().transfer_ticket(request).await?.into_inner())
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -82,7 +248,7 @@ impl ToSchema for PngImage {}
 /// The QR code of one of the caller's tickets, encoding its `code`. A ticket of a refunded
 /// booking admits no one, so it has no QR code either.
 #[utoipa::path(get, path = "/tickets/{id}/qr", tag = "bookings", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The ticket id")),
+    params(("id" = uuid::Uuid, Path, description = "The ticket id"), QrQuery),
     responses(
         (status = 200, description = "The QR code of the ticket's `code`", body = PngImage, content_type = "image/png",
             headers(("Cache-Control" = String, description = "`private, no-store`: the code admits its holder"))),
@@ -93,8 +259,13 @@ pub async fn ticket_qr(
     State(state): State<AppState>,
     caller: AuthUser,
     PathId(ticket_id): PathId,
+    ApiQuery(query): ApiQuery<QrQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let request = pb::GetTicketQrRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
+    let request = pb::GetTicketQrRequest {
+        caller: Some(caller.caller()),
+        ticket_id: ticket_id.to_string(),
+        rotating: query.rotating.unwrap_or(false),
+    };
     let qr = state.bookings().get_ticket_qr(request).await?.into_inner();
     // The code in the image admits its holder, so no shared cache may keep it and no browser
     // may store it beyond showing it.
@@ -114,7 +285,8 @@ pub async fn ticket_qr(
     responses(
         (status = 200, description = "Admitted", body = CheckInResponse),
         (status = 409, description = "`already_checked_in`; `conflict`: the booking was refunded", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a field is missing or unknown, or the code is forged, altered or unknown; `wrong_event`: the ticket is for another event than `event_id`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`ticket_transferred`: the ticket changed hands; the code is its earlier holder's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing or unknown, or the code is forged, altered or unknown; `wrong_event`: the ticket is for another event than `event_id`; `code_expired`: a rotating code older than the current and the previous 15-second step (a screenshot); `static_code_refused`: the event admits only rotating codes", body = Problem, content_type = "application/problem+json"),
         BadBody, Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn check_in(

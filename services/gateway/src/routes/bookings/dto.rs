@@ -163,10 +163,29 @@ pub struct TicketResponse {
     /// "<section>/<row>/<number>"; `null` for general admission.
     #[schema(example = "Floor/A/12")]
     pub seat: Option<String>,
-    /// Signed by the server; shown at the door as the QR code of `GET /api/v1/tickets/{id}/qr`.
+    /// The static code, signed by the server; shown at the door as the QR code of
+    /// `GET /api/v1/tickets/{id}/qr` (print-at-home, where the event accepts it). Empty when
+    /// the ticket was given to someone else. The code that a screenshot cannot reuse is the
+    /// rotating one: `GET /api/v1/tickets/{id}/code`.
     pub code: String,
     /// RFC 3339, UTC; `null` until admitted.
     pub checked_in_at: Option<String>,
+    /// The ticket was given to another account (`POST /api/v1/tickets/{id}/transfer`): it is
+    /// theirs now.
+    pub transferred: bool,
+}
+
+impl TicketResponse {
+    pub fn from_proto(ticket: pb::Ticket) -> ApiResult<Self> {
+        Ok(TicketResponse {
+            id: service_id("bookings", &ticket.id)?,
+            category_id: ticket.category_id,
+            seat: ticket.seat,
+            code: ticket.code,
+            checked_in_at: ticket.checked_in_at,
+            transferred: ticket.transferred,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -200,19 +219,8 @@ pub struct BookingResponse {
 
 impl BookingResponse {
     pub fn from_proto(booking: pb::Booking) -> ApiResult<Self> {
-        let tickets = booking
-            .tickets
-            .into_iter()
-            .map(|ticket| {
-                Ok(TicketResponse {
-                    id: service_id("bookings", &ticket.id)?,
-                    category_id: ticket.category_id,
-                    seat: ticket.seat,
-                    code: ticket.code,
-                    checked_in_at: ticket.checked_in_at,
-                })
-            })
-            .collect::<ApiResult<_>>()?;
+        let tickets =
+            booking.tickets.into_iter().map(TicketResponse::from_proto).collect::<ApiResult<_>>()?;
         Ok(BookingResponse {
             id: service_id("bookings", &booking.id)?,
             event_id: service_id("bookings", &booking.event_id)?,
@@ -361,6 +369,7 @@ mod tests {
                 seat: None,
                 code: "signed".to_owned(),
                 checked_in_at: None,
+                transferred: false,
             }],
         };
         let json = serde_json::to_value(BookingResponse::from_proto(booking).unwrap()).unwrap();
