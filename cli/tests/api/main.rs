@@ -10,6 +10,7 @@ mod browser;
 mod contract;
 mod domain_events;
 mod events;
+mod fair_sale_browser;
 mod gateway;
 mod kafka;
 mod notifications;

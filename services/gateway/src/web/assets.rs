@@ -30,7 +30,7 @@ macro_rules! assets {
     };
 }
 
-const FILES: [(&str, &str, &[u8]); 11] = assets![
+const FILES: [(&str, &str, &[u8]); 12] = assets![
     "app.css" => "text/css; charset=utf-8",
     "page.js" => "text/javascript; charset=utf-8",
     "seatmap.css" => "text/css; charset=utf-8",
@@ -42,6 +42,7 @@ const FILES: [(&str, &str, &[u8]); 11] = assets![
     "dashboard.js" => "text/javascript; charset=utf-8",
     "scanner.js" => "text/javascript; charset=utf-8",
     "queue.js" => "text/javascript; charset=utf-8",
+    "ticket.js" => "text/javascript; charset=utf-8",
 ];
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {

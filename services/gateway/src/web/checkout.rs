@@ -21,6 +21,7 @@ use crate::auth::AuthUser;
 use crate::routes::bookings::dto::BookingResponse;
 use crate::routes::events::dto::EventResponse;
 use crate::routes::non_empty;
+use crate::routes::tickets::held_tickets;
 use crate::web::page::{
     money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, PageId, PageQuery,
     Viewer, When,
@@ -51,6 +52,8 @@ struct TicketView {
     what: String,
     code: String,
     checked_in_at: Option<When>,
+    /// Given to another account: theirs now.
+    transferred: bool,
 }
 
 #[derive(Template)]
@@ -75,6 +78,10 @@ struct BookingPage {
     lines: Vec<Line>,
     total: String,
     tickets: Vec<TicketView>,
+    /// The door takes the static (printed) codes too.
+    static_codes: bool,
+    /// A ticket was given to someone else: the booking is no longer refunded on request.
+    given_away: bool,
     problem: Option<String>,
     done: Option<String>,
 }
@@ -165,6 +172,7 @@ fn booking_page(
             },
             code: ticket.code.clone(),
             checked_in_at: ticket.checked_in_at.as_deref().map(When::parse),
+            transferred: ticket.transferred,
         })
         .collect();
     BookingPage {
@@ -187,6 +195,8 @@ fn booking_page(
         lines,
         total: money(booking.total_cents, &booking.currency),
         tickets,
+        static_codes: event.as_ref().is_none_or(|event| event.static_codes),
+        given_away: booking.tickets.iter().any(|ticket| ticket.transferred),
         problem,
         done,
     }
@@ -204,6 +214,9 @@ pub async fn booking(
         Some("paid") => Some("Paid: here are your tickets. They are also on their way by email.".to_owned()),
         Some("cancelled") => Some("Done: the tickets went back on sale.".to_owned()),
         Some("refunded") => Some("Refunded: the money goes back the way it came.".to_owned()),
+        Some("given") => {
+            Some("Done: the ticket is theirs now, and your codes of it no longer admit anyone.".to_owned())
+        }
         _ => None,
     };
     Ok(render(&booking_page(chrome, booking, event, None, done)))
@@ -342,11 +355,16 @@ struct BookingsPage {
     doors: Vec<(Uuid, String)>,
     /// The viewer's waiting-list entries, newest first.
     entries: Vec<EntryCard>,
+    /// Tickets other accounts gave the viewer: (ticket id, event name, what).
+    received: Vec<(Uuid, String, String)>,
+    done: Option<&'static str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageCursor {
     pub cursor: Option<String>,
+    /// What was just done, to say so.
+    pub done: Option<String>,
 }
 
 /// `GET /bookings`: the buyer's bookings, newest first.
@@ -394,5 +412,22 @@ pub async fn bookings(
         .map(|event| Ok((crate::routes::service_id("events", &event.id)?, event.name)))
         .collect::<Result<_, PageError>>()?;
     let entries = entry_cards(&state, user).await?;
-    Ok(render(&BookingsPage { chrome, bookings: cards, next_page, doors, entries }))
+    let mut received = Vec::new();
+    for held in held_tickets(&state, user).await?.items.into_iter().filter(|held| held.received) {
+        let event = event_of(&state, user, held.event_id).await?;
+        let category = event
+            .as_ref()
+            .and_then(|event| event.categories.iter().find(|category| category.id == held.ticket.category_id))
+            .map_or("Ticket", |category| category.name.as_str())
+            .to_owned();
+        let what = match &held.ticket.seat {
+            Some(seat) => format!("{category}: {}", seat_text(seat)),
+            None => category,
+        };
+        let name = event.map_or_else(|| UNLISTED_EVENT.to_owned(), |event| event.name);
+        received.push((held.ticket.id, name, what));
+    }
+    let done = (query.done.as_deref() == Some("given"))
+        .then_some("Done: the ticket is theirs now, and your codes of it no longer admit anyone.");
+    Ok(render(&BookingsPage { chrome, bookings: cards, next_page, doors, entries, received, done }))
 }

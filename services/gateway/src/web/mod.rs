@@ -31,6 +31,7 @@ pub mod queue;
 pub mod security;
 pub mod session;
 pub mod shop;
+pub mod ticket;
 pub mod waiting_list;
 
 use axum::http::Uri;
@@ -59,6 +60,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/events/{id}/waiting-list", get(back_to_page).post(waiting_list::join))
         .route("/waiting-list/{id}/leave", get(back_to_page).post(waiting_list::leave))
+        .route("/tickets/{id}", get(ticket::ticket))
+        .route("/tickets/{id}/qr.png", get(ticket::live_qr))
+        .route("/tickets/{id}/transfer", get(back_to_page).post(ticket::give))
         .route("/bookings", get(checkout::bookings))
         .route("/bookings/{id}", get(checkout::booking))
         .route("/bookings/{id}/pay", get(back_to_page).post(checkout::pay))
