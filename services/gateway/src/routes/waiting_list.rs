@@ -23,13 +23,13 @@ use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/events/{id}/waiting-list", post(join))
-        .route("/waiting-list", get(list))
-        .route("/waiting-list/{id}", delete(leave))
+        .route("/events/{id}/waiting-list", post(join_waiting_list))
+        .route("/waiting-list", get(list_waiting_list))
+        .route("/waiting-list/{id}", delete(leave_waiting_list))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(join, list, leave))]
+#[openapi(paths(join_waiting_list, list_waiting_list, leave_waiting_list))]
 pub struct Doc;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,7 +125,7 @@ impl WaitingListEntryResponse {
         (status = 409, description = "`not_sold_out`: the category has tickets on sale; `conflict`: the event has no waiting list or is not on sale, or you are on this category's list already", body = Problem, content_type = "application/problem+json"),
         BadBody, ValidationFailed, Unauthorized, NotFound, Unavailable,
     ))]
-pub async fn join(
+pub async fn join_waiting_list(
     State(state): State<AppState>,
     caller: AuthUser,
     PathId(event_id): PathId,
@@ -155,7 +155,10 @@ pub async fn join_list(
 /// Your waiting-list entries, newest first.
 #[utoipa::path(get, path = "/waiting-list", tag = "bookings", security(("bearer" = [])),
     responses((status = 200, body = WaitingListEntries), Unauthorized, Unavailable))]
-pub async fn list(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<WaitingListEntries>> {
+pub async fn list_waiting_list(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> ApiResult<Json<WaitingListEntries>> {
     Ok(Json(entries_of(&state, caller).await?))
 }
 
@@ -177,7 +180,7 @@ pub async fn entries_of(state: &AppState, caller: AuthUser) -> ApiResult<Waiting
         (status = 409, description = "`conflict`: the offer is paid already (cancel the booking for a refund)", body = Problem, content_type = "application/problem+json"),
         Unauthorized, NotFound, Unavailable,
     ))]
-pub async fn leave(
+pub async fn leave_waiting_list(
     State(state): State<AppState>,
     caller: AuthUser,
     PathId(entry_id): PathId,
