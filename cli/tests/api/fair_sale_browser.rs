@@ -90,13 +90,15 @@ async fn a_buyer_on_the_waiting_list_gets_a_returned_ticket_shows_its_live_code_
     browser.find("#rotating-qr").await;
     browser.assert_accessible("ticket").await;
     browser.screenshot("ticket-phone").await;
-    let before = browser.live_code().await;
-    let started = Instant::now();
-    while browser.eval("return document.getElementById('rotating-qr').dataset.shown || ''").await == json!("")
-    {
-        assert!(started.elapsed() < Duration::from_secs(20), "the live code never changed");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // The code of the step on the screen, read well inside that step; then the next step's.
+    let shown = || browser.eval("return Number(document.getElementById('rotating-qr').dataset.shown || 0)");
+    let left = browser.eval("return Number(document.getElementById('rotating-qr').dataset.refreshIn)").await;
+    if left.as_f64().unwrap_or(0.0) < 3.0 {
+        wait_until_shown(&browser, 0).await;
     }
+    let seen = shown().await.as_u64().unwrap();
+    let before = browser.live_code().await;
+    wait_until_shown(&browser, seen).await;
     let after = browser.live_code().await;
     assert_ne!(before, after, "a new code at the next step");
 
@@ -121,4 +123,18 @@ async fn a_buyer_on_the_waiting_list_gets_a_returned_ticket_shows_its_live_code_
         .unwrap();
     assert_eq!(door(code["code"].as_str().unwrap().to_owned()).await.status(), StatusCode::OK);
     browser.close().await;
+}
+
+/// Waits until the page has shown more than `seen` codes since it loaded.
+async fn wait_until_shown(browser: &Browser, seen: u64) {
+    let started = Instant::now();
+    loop {
+        let shown =
+            browser.eval("return Number(document.getElementById('rotating-qr').dataset.shown || 0)").await;
+        if shown.as_u64().unwrap_or(0) > seen {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the live code never changed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
