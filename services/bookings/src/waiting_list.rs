@@ -93,11 +93,11 @@ impl Bookings {
     pub async fn leave_waiting_list(&self, caller: Caller, entry_id: Uuid) -> Result<WaitingEntry, Error> {
         let entry = self.own_entry(caller, entry_id).await?;
         match (entry.status, entry.booking_id) {
-            (EntryStatus::Waiting, _) => {
-                if !self.inner.db.leave_waiting_list(entry_id, self.inner.clock.now()).await? {
-                    // An offer came in between: decline it.
-                    return Box::pin(self.leave_waiting_list(caller, entry_id)).await;
-                }
+            (EntryStatus::Waiting, _)
+                if !self.inner.db.leave_waiting_list(entry_id, self.inner.clock.now()).await? =>
+            {
+                // An offer came in between: decline it.
+                return Box::pin(self.leave_waiting_list(caller, entry_id)).await;
             }
             (EntryStatus::Offered, Some(booking_id)) => {
                 let booking = self.cancel(caller, booking_id).await?;

@@ -112,9 +112,8 @@ pub async fn entry_cards(state: &AppState, user: AuthUser) -> Result<Vec<EntryCa
     let mut events: HashMap<Uuid, Option<EventResponse>> = HashMap::new();
     let mut cards = Vec::new();
     for entry in entries_of(state, user).await?.items {
-        if !events.contains_key(&entry.event_id) {
-            let event = event_of(state, user, entry.event_id).await?;
-            events.insert(entry.event_id, event);
+        if let std::collections::hash_map::Entry::Vacant(vacant) = events.entry(entry.event_id) {
+            vacant.insert(event_of(state, user, entry.event_id).await?);
         }
         let event = events.get(&entry.event_id).and_then(Option::as_ref);
         let category = event
