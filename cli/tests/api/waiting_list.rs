@@ -76,6 +76,12 @@ async fn returned_tickets_go_to_the_waiting_list_in_order_and_never_on_sale_in_b
     let anonymous = app.post(&list, json!({"category_id": standing, "quantity": 1}), None).await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let (bob_entry, cyd_entry, dan_entry) = (id(&entries[0]), id(&entries[1]), id(&entries[2]));
+    let stats = format!("/api/v1/events/{}/stats", id(&event));
+    let waiting = || async {
+        let stats: Value = app.get(&stats, Some(&organizer.access)).await.json().await.unwrap();
+        (stats["waiting"].as_u64().unwrap(), stats["categories"][0]["waiting"].as_u64().unwrap())
+    };
+    assert_eq!(waiting().await, (3, 3), "the organizer sees who waits");
 
     // A refund: both tickets go to the first entry, not back on sale.
     let refunded: Value = app
@@ -102,6 +108,7 @@ async fn returned_tickets_go_to_the_waiting_list_in_order_and_never_on_sale_in_b
     assert_eq!(offer["status"], "pending");
     assert_eq!(offer["total_cents"], 4000);
     assert_eq!(entry(&app, &cyd, &cyd_entry).await["position"], 1);
+    assert_eq!(waiting().await, (2, 2));
     // Nobody else pays for someone's offer.
     let stolen = app.confirm(&cyd, &id(&offer), "tok_ok").await;
     assert_problem(stolen, StatusCode::NOT_FOUND, "not_found").await;

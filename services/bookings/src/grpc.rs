@@ -16,7 +16,7 @@ use crate::domain::{
     BookingRecord, BookingStatus, EntryStatus, NewBooking, TicketRecord, WaitingEntry, ACTIVITY_BUCKET,
 };
 use crate::inventory::{Availability, UnitState};
-use crate::queries::BookingPage;
+use crate::queries::{BookingPage, EventStats};
 use crate::service::Bookings;
 use crate::tickets::code::ROTATION_STEP;
 
@@ -352,7 +352,11 @@ impl BookingService for Bookings {
         let result = async {
             let caller = caller(request.caller)?;
             let event_id = parse_id(&request.event_id, "event")?;
-            let (event, availability, sales, activity) = self.stats(caller, event_id).await?;
+            let EventStats { event, availability, sales, activity, waiting } =
+                self.stats(caller, event_id).await?;
+            let waiting_in = |category_id: Uuid| {
+                waiting.iter().find(|(id, _)| *id == category_id).map_or(0, |(_, count)| *count)
+            };
             let sales_of = |category_id: Uuid| {
                 sales
                     .iter()
@@ -372,6 +376,7 @@ impl BookingService for Bookings {
                         available: counts.available(),
                         revenue_cents,
                         checked_in,
+                        waiting: waiting_in(*category_id),
                     }
                 })
                 .collect();
@@ -382,6 +387,7 @@ impl BookingService for Bookings {
                 available: categories.iter().map(|category| category.available).sum(),
                 revenue_cents: categories.iter().map(|category| category.revenue_cents).sum(),
                 checked_in: categories.iter().map(|category| category.checked_in).sum(),
+                waiting: categories.iter().map(|category| category.waiting).sum(),
                 currency: event
                     .categories
                     .first()

@@ -24,6 +24,16 @@ use crate::service::{booking_not_found, Bookings};
 /// A page of bookings and the cursor of the next one.
 pub type BookingPage = (Vec<BookingRecord>, Option<String>);
 
+/// An event's figures for its organizer.
+pub struct EventStats {
+    pub event: Arc<SaleEvent>,
+    pub availability: Availability,
+    pub sales: Vec<(Uuid, CategorySales)>,
+    pub activity: Activity,
+    /// Entries waiting, per category (categories without any are absent).
+    pub waiting: Vec<(Uuid, u32)>,
+}
+
 impl Bookings {
     /// The booking if `caller` may see it: its owner, or an admin. Others get 404.
     pub async fn booking(&self, caller: Caller, booking_id: Uuid) -> Result<BookingRecord, Error> {
@@ -68,17 +78,14 @@ impl Bookings {
 
     /// The organizer's figures: counts from the inventory, money and check-ins from the
     /// database.
-    pub async fn stats(
-        &self,
-        caller: Caller,
-        event_id: Uuid,
-    ) -> Result<(Arc<SaleEvent>, Availability, Vec<(Uuid, CategorySales)>, Activity), Error> {
+    pub async fn stats(&self, caller: Caller, event_id: Uuid) -> Result<EventStats, Error> {
         let event = self.inner.catalog.event(event_id).await?;
         require_organizer(caller, &event)?;
         let (_, availability) = self.availability(Some(caller), event_id).await?;
         let sales = self.inner.db.sales(event_id).await?;
         let activity = self.activity(event_id).await?;
-        Ok((event, availability, sales, activity))
+        let waiting = self.inner.db.waiting_counts(event_id).await?;
+        Ok(EventStats { event, availability, sales, activity, waiting })
     }
 
     /// Holds and sales per minute over the last [`ACTIVITY_BUCKETS`] minutes. A sale is counted

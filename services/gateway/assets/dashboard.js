@@ -8,7 +8,7 @@
 // #rate-table. Announces every reading as `boxoffice:stats` on window.
 
 import { formatPrice, h, svg } from "./dom.js";
-const STATS = ["sold", "held", "available", "revenue", "checked_in"];
+const STATS = ["sold", "held", "available", "revenue", "checked_in", "waiting"];
 const FLASH_MS = 1600;
 const GIVE_UP_MS = 60000; // failing this long without a reading: "Not live"
 

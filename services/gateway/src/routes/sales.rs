@@ -136,6 +136,8 @@ pub struct EventStatsResponse {
     pub currency: Option<String>,
     /// Tickets admitted so far.
     pub checked_in: u64,
+    /// Buyers on the waiting lists, not yet offered anything.
+    pub waiting: u64,
     /// The same figures per category.
     pub categories: Vec<CategoryStatsResponse>,
     pub activity: ActivityResponse,
@@ -162,6 +164,8 @@ pub struct CategoryStatsResponse {
     pub available: u64,
     pub revenue_cents: i64,
     pub checked_in: u64,
+    /// Buyers on the category's waiting list, not yet offered anything.
+    pub waiting: u64,
 }
 
 impl EventStatsResponse {
@@ -176,6 +180,7 @@ impl EventStatsResponse {
                 available: category.available.into(),
                 revenue_cents: category.revenue_cents,
                 checked_in: category.checked_in.into(),
+                waiting: category.waiting.into(),
             })
             .collect();
         Ok(EventStatsResponse {
@@ -187,6 +192,7 @@ impl EventStatsResponse {
             // proto3 has no absent string: an event without categories has no currency.
             currency: non_empty(Some(stats.currency)),
             checked_in: stats.checked_in.into(),
+            waiting: stats.waiting.into(),
             categories,
             activity: stats
                 .activity

@@ -39,6 +39,7 @@ struct StatsRow {
     available: u64,
     revenue: String,
     checked_in: u64,
+    waiting: u64,
 }
 
 struct MinuteRow {
@@ -121,6 +122,7 @@ pub async fn dashboard(
             available: category.available,
             revenue: money(category.revenue_cents, &currency),
             checked_in: category.checked_in,
+            waiting: category.waiting,
         })
         .collect();
     let total = StatsRow {
@@ -131,6 +133,7 @@ pub async fn dashboard(
         available: stats.available,
         revenue: money(stats.revenue_cents, &currency),
         checked_in: stats.checked_in,
+        waiting: stats.waiting,
     };
     let minutes = minutes(&stats);
 
