@@ -112,6 +112,18 @@ async fn the_door_scanner_admits_once_and_refuses_repeats_forgeries_and_other_ev
     assert!(text.contains("Not valid for this event"), "{text}");
     assert_eq!(door.text("#scan-count").await, "1", "refusals admit no one");
 
+    // A live code half a minute old (a screenshot) is refused, and the door is told why.
+    let (_, holder) = app.customer().await;
+    let booking = app.hold_ok(&holder.access, json!({"event_id": id(&event), "seats": ["Floor/A/3"]})).await;
+    let paid: Value = app.confirm(&holder.access, &id(&booking), "tok_ok").await.json().await.unwrap();
+    let ticket = paid["tickets"][0]["id"].as_str().unwrap().to_owned();
+    let live: Value =
+        app.get(&format!("/api/v1/tickets/{ticket}/code"), Some(&holder.access)).await.json().await.unwrap();
+    app.clock.advance(Duration::from_secs(30));
+    let (verdict, text) = door.scan(live["code"].as_str().unwrap()).await;
+    assert_eq!(verdict, "invalid", "{text}");
+    assert!(text.contains("Old code"), "{text}");
+
     // Two doors, one ticket, the same moment: one admits it, the other says "already".
     let second = Browser::open(&app, PHONE).await;
     second.log_in(&organizer_email, &format!("/scan/{}", id(&event))).await;

@@ -185,6 +185,28 @@ async fn check_in(state: &AppState, user: AuthUser, event_id: Uuid, code: &str) 
                     None,
                     None,
                 ),
+                Code::TicketTransferred => (
+                    "not_admissible",
+                    "No longer this person's",
+                    "The ticket was given to someone else: this code is its earlier holder's.".to_owned(),
+                    None,
+                    None,
+                ),
+                Code::CodeExpired => (
+                    "invalid",
+                    "Old code: a screenshot?",
+                    "This live code is more than 30 seconds old. Ask to see the ticket page itself, open."
+                        .to_owned(),
+                    None,
+                    None,
+                ),
+                Code::StaticCodeRefused => (
+                    "invalid",
+                    "Printed code not accepted",
+                    "This event admits only the live code on the holder's screen.".to_owned(),
+                    None,
+                    None,
+                ),
                 _ => return Err(error),
             }
         }
