@@ -92,8 +92,9 @@ async fn a_buyer_on_the_waiting_list_gets_a_returned_ticket_shows_its_live_code_
     browser.screenshot("ticket-phone").await;
     // The code of the step on the screen, read well inside that step; then the next step's.
     let shown = || browser.eval("return Number(document.getElementById('rotating-qr').dataset.shown || 0)");
-    let left = browser.eval("return Number(document.getElementById('rotating-qr').dataset.refreshIn)").await;
-    if left.as_f64().unwrap_or(0.0) < 3.0 {
+    let left =
+        browser.eval("return Number(document.getElementById('rotating-qr').dataset.refreshInMs)").await;
+    if left.as_f64().unwrap_or(0.0) < 3000.0 {
         wait_until_shown(&browser, 0).await;
     }
     let seen = shown().await.as_u64().unwrap();

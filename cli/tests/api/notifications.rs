@@ -21,6 +21,7 @@ on_both_backends!(
     tickets_void_before_the_mail_server_could_take_them_are_not_sent,
     an_event_published_before_the_service_knew_of_it_is_asked_of_the_events_service,
     a_waiting_list_offer_is_emailed_to_its_buyer_with_the_time_to_pay,
+    a_ticket_given_away_is_emailed_to_its_new_holder,
 );
 
 /// aiosmtpd's maildir handler, refusing the first emails it is given.
@@ -509,4 +510,24 @@ async fn a_waiting_list_offer_is_emailed_to_its_buyer_with_the_time_to_pay(backe
     let text = emails[0].body_text(0).expect("a text part");
     assert!(text.contains("1 × Standing (of the 2 you asked for"), "{text}");
     assert!(text.contains("Pay EUR 20.00 before"), "{text}");
+}
+
+async fn a_ticket_given_away_is_emailed_to_its_new_holder(backend: Backend) {
+    let mail = MailServer::start();
+    let app = app_with_mail(backend, &mail).await;
+    let (_, event) = on_sale(&app, 5, 0).await;
+    let (_, buyer, booking) = buy(&app, &event, 1).await;
+    let (email, _) = app.customer().await;
+    let ticket = booking["tickets"][0]["id"].as_str().unwrap();
+    let given = app
+        .post(&format!("/api/v1/tickets/{ticket}/transfer"), json!({"email": email}), Some(&buyer.access))
+        .await;
+    assert_eq!(given.status(), StatusCode::OK);
+
+    let received = mail.wait_for(2).await;
+    let emails = to(&received, &email);
+    assert_eq!(emails.len(), 1, "one email to the new holder");
+    let subject = emails[0].subject().unwrap_or_default();
+    assert_eq!(subject, "A ticket for On Sale is yours now");
+    assert!(emails[0].body_text(0).unwrap().contains(ticket));
 }

@@ -183,6 +183,8 @@ async fn a_transferred_ticket_is_its_new_holders_and_its_old_codes_admit_no_one(
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], given["id"]);
     assert_eq!(items[0]["received"], true);
+    assert_eq!(items[0]["code"], moved["code"], "the new holder has the new static code");
+    assert_ne!(items[0]["code"], "");
     let ada_held: Value = app.get("/api/v1/tickets", Some(&ada.access)).await.json().await.unwrap();
     assert_eq!(ada_held["items"].as_array().unwrap().len(), 1, "the buyer keeps the other ticket");
     let (bobs, _) = rotating(&app, &bob.access, given).await;

@@ -12,7 +12,11 @@ use crate::events::event_body;
 use crate::helpers::{assert_problem, Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(returned_tickets_go_to_the_waiting_list_in_order_and_never_on_sale_in_between);
+on_both_backends!(
+    returned_tickets_go_to_the_waiting_list_in_order_and_never_on_sale_in_between,
+    a_return_goes_to_the_first_entry_it_fills_else_to_the_first_in_line,
+    a_join_racing_a_refund_either_gets_the_ticket_or_is_told_it_is_on_sale,
+);
 
 /// (available, held, sold) adds up to the capacity.
 async fn assert_counts(app: &TestApp, event: &Value, category_id: &str, expected: (u64, u64, u64)) {
@@ -173,4 +177,97 @@ async fn returned_tickets_go_to_the_waiting_list_in_order_and_never_on_sale_in_b
         .filter(|(envelope, _)| envelope.r#type == "waiting_list.offered")
         .count();
     assert_eq!(offers, 3);
+}
+
+/// The moment a ticket comes back, a buyer joins the list: of the two orders, either the entry
+/// came first and gets the ticket, or the ticket did and the join is refused as `not_sold_out`;
+/// never an entry waiting while its ticket is on sale.
+async fn a_join_racing_a_refund_either_gets_the_ticket_or_is_told_it_is_on_sale(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let (mut offered, mut refused) = (0, 0);
+    for round in 0..12 {
+        let mut body = event_body(&format!("Race {round}"), "2030-05-01T20:00:00Z");
+        body["categories"] =
+            json!([{"name": "Standing", "price_cents": 2000, "currency": "EUR", "capacity": 1}]);
+        let event = app.create_event(&organizer.access, body).await;
+        let event = app.publish(&organizer.access, &id(&event)).await;
+        let standing = category(&event, 0);
+        let (_, buyer) = app.mint_customer();
+        let (_, waiter) = app.mint_customer();
+        let hold = json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": 1}]});
+        let sale = app.hold_ok(&buyer, hold).await;
+        app.confirm(&buyer, &id(&sale), "tok_ok").await;
+        let (cancel, list) = (
+            format!("/api/v1/bookings/{}/cancel", id(&sale)),
+            format!("/api/v1/events/{}/waiting-list", id(&event)),
+        );
+        let refund = app.post(&cancel, json!({}), Some(&buyer));
+        let join = app.post(&list, json!({"category_id": standing, "quantity": 1}), Some(&waiter));
+        let (refund, join) = tokio::join!(refund, join);
+        assert_eq!(refund.status(), StatusCode::OK);
+        let counts = app.counts(&event, &standing).await;
+        match join.status() {
+            StatusCode::CREATED => {
+                let entries: Value =
+                    app.get("/api/v1/waiting-list", Some(&waiter)).await.json().await.unwrap();
+                assert_eq!(entries["items"][0]["status"], "offered", "round {round}: {entries}");
+                assert_eq!(counts, (0, 1, 0), "round {round}: the ticket is the entry's offer");
+                offered += 1;
+            }
+            StatusCode::CONFLICT => {
+                let problem: Value = join.json().await.unwrap();
+                assert_eq!(problem["code"], "not_sold_out", "round {round}: {problem}");
+                assert_eq!(counts, (1, 0, 0), "round {round}: the ticket is on sale");
+                refused += 1;
+            }
+            other => panic!("round {round}: the join answered {other}"),
+        }
+    }
+    eprintln!("joins that got the ticket: {offered}, told it was on sale: {refused}");
+}
+
+/// Entries of 2, 1 and 3 tickets; single tickets come back one by one. The first goes to the
+/// entry of 1 (the first it fills); the next to the entry of 2 (no entry is filled by one: the
+/// first in line gets what came back); the buyer who gives a ticket back is not offered it.
+async fn a_return_goes_to_the_first_entry_it_fills_else_to_the_first_in_line(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let mut body = event_body("Fits", "2030-05-01T20:00:00Z");
+    body["categories"] = json!([{"name": "Standing", "price_cents": 2000, "currency": "EUR", "capacity": 2}]);
+    let event = app.create_event(&organizer.access, body).await;
+    let event = app.publish(&organizer.access, &id(&event)).await;
+    let standing = category(&event, 0);
+    let hold = json!({"event_id": id(&event), "items": [{"category_id": standing, "quantity": 1}]});
+    let (_, one) = app.mint_customer();
+    let (_, other) = app.mint_customer();
+    let mut sales = Vec::new();
+    for buyer in [&one, &other] {
+        let sale = app.hold_ok(buyer, hold.clone()).await;
+        app.confirm(buyer, &id(&sale), "tok_ok").await;
+        sales.push(sale);
+    }
+    let list = format!("/api/v1/events/{}/waiting-list", id(&event));
+    let mut entries = Vec::new();
+    // The first seller waits for more too: their own ticket is not offered back to them.
+    for (token, quantity) in [(&one, 3), (&app.mint_customer().1, 2), (&app.mint_customer().1, 1)] {
+        let joined =
+            app.post(&list, json!({"category_id": standing, "quantity": quantity}), Some(token)).await;
+        assert_eq!(joined.status(), StatusCode::CREATED);
+        entries.push((token.clone(), id(&joined.json::<Value>().await.unwrap())));
+    }
+    let status = |which: usize| {
+        let (token, entry_id) = entries[which].clone();
+        let app = &app;
+        async move { entry(app, &token, &entry_id).await }
+    };
+    app.post(&format!("/api/v1/bookings/{}/cancel", id(&sales[0])), json!({}), Some(&one)).await;
+    assert_eq!(status(2).await["status"], "offered", "the entry of one ticket is filled first");
+    assert_eq!(status(0).await["status"], "waiting", "the seller is not offered their own ticket");
+    app.post(&format!("/api/v1/bookings/{}/cancel", id(&sales[1])), json!({}), Some(&other)).await;
+    let first = status(0).await;
+    assert_eq!(first["status"], "offered", "nobody is filled by one ticket: the first in line: {first}");
+    assert_eq!(first["offered_quantity"], 1);
+    assert_eq!(status(1).await["status"], "waiting");
+    assert_eq!(app.counts(&event, &standing).await, (0, 2, 0));
 }

@@ -94,6 +94,16 @@ impl EventUnits {
         &self.categories
     }
 
+    /// How many units a category sells; 0 for a category the event does not have.
+    pub fn capacity(&self, category_id: Uuid) -> u32 {
+        self.categories.iter().find(|spec| spec.category_id == category_id).map_or(0, |spec| {
+            match &spec.units {
+                CategoryUnits::GeneralAdmission { capacity } => *capacity,
+                CategoryUnits::Seated { seat_ids } => u32::try_from(seat_ids.len()).unwrap_or(u32::MAX),
+            }
+        })
+    }
+
     /// The category of a seat of the event; `None` for a seat it does not have.
     pub fn seat_category(&self, seat_id: &str) -> Option<Uuid> {
         let seats = self.seats.get_or_init(|| {

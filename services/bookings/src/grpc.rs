@@ -53,8 +53,9 @@ fn ticket_to_proto(ticket: TicketRecord, buyer: Uuid) -> pb::Ticket {
 fn held_ticket_to_proto(ticket: TicketRecord) -> pb::HeldTicket {
     let (booking_id, event_id, price_cents) = (ticket.booking_id, ticket.event_id, ticket.price_cents);
     let received = ticket.holder_id.is_some();
-    let mut shown = ticket_to_proto(ticket, Uuid::nil());
-    shown.transferred = false;
+    // Seen by its holder, whoever bought it.
+    let holder = ticket.holder_id.unwrap_or_default();
+    let shown = ticket_to_proto(ticket, holder);
     pb::HeldTicket {
         ticket: Some(shown),
         booking_id: booking_id.to_string(),

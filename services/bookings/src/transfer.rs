@@ -55,7 +55,9 @@ impl Bookings {
             return Err(Error::new(Code::Conflict, "the event is over"));
         }
         let code = self.inner.signer.code(ticket.id, ticket.event_id, ticket.generation + 1);
-        if !self.inner.db.transfer_ticket(&ticket, from, to, &code, self.inner.clock.now()).await? {
+        // Back to its buyer, a ticket is theirs as if it had never left.
+        let holder = (to != buyer).then_some(to);
+        if !self.inner.db.transfer_ticket(&ticket, from, to, holder, &code, self.inner.clock.now()).await? {
             return Err(Error::new(
                 Code::Conflict,
                 "the ticket changed meanwhile (used, refunded or given away); look at it again",
@@ -63,7 +65,7 @@ impl Bookings {
         }
         metrics::counter!("bookings_tickets_transferred_total").increment(1);
         tracing::info!(%ticket_id, "a ticket changed hands");
-        Ok(TicketRecord { holder_id: Some(to), generation: ticket.generation + 1, code, ..ticket })
+        Ok(TicketRecord { holder_id: holder, generation: ticket.generation + 1, code, ..ticket })
     }
 
     /// The tickets `caller` holds: bought and kept, or received.

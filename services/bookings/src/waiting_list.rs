@@ -8,8 +8,10 @@
 //! them to those bookings in one atomic step (`InventoryStore::hand_over`), so a unit is never
 //! on sale in between and never offered twice. An offer is a booking like any other: paid, it
 //! is the buyer's; declined (cancelled) or lapsed (expired, after the entry's offer time), its
-//! units go on to the next entry the same way. An entry that asked for more than came back is
-//! offered what came back.
+//! units go on to the next entry the same way. Units go to the first entry that asked for no
+//! more than came back (an entry that asked for more keeps its place for a later return); when
+//! every entry asked for more, the first in line is offered what came back, so that nothing
+//! goes back on sale while someone waits. The buyer who gives units back is not offered them.
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_types::limits::MAX_PAGE_SIZE;
@@ -17,6 +19,7 @@ use boxoffice_types::Caller;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::db::Joined;
 use crate::domain::{BookingRecord, BookingStatus, EntryStatus, Item, WaitingEntry};
 use crate::service::Bookings;
 
@@ -57,10 +60,7 @@ impl Bookings {
             .find(|(id, _)| *id == category_id)
             .map_or(0, |(_, counts)| counts.available());
         if available > 0 {
-            return Err(Error::new(
-                Code::NotSoldOut,
-                format!("{available} tickets of this category are on sale; book them instead"),
-            ));
+            return Err(not_sold_out(available));
         }
         let entry = WaitingEntry {
             id: Uuid::now_v7(),
@@ -76,8 +76,12 @@ impl Bookings {
             offered_quantity: None,
             position: None,
         };
-        if !self.inner.db.join_waiting_list(&entry).await? {
-            return Err(Error::new(Code::Conflict, "you are on this category's waiting list already"));
+        match self.inner.db.join_waiting_list(&entry, event.units.capacity(category_id)).await? {
+            Joined::Joined => {}
+            Joined::AlreadyOn => {
+                return Err(Error::new(Code::Conflict, "you are on this category's waiting list already"));
+            }
+            Joined::NotSoldOut(free) => return Err(not_sold_out(free)),
         }
         metrics::counter!("bookings_waiting_list_joined_total").increment(1);
         self.reread_entry(entry.id).await
@@ -123,6 +127,10 @@ impl Bookings {
     async fn reread_entry(&self, entry_id: Uuid) -> Result<WaitingEntry, Error> {
         self.inner.db.waiting_entry(entry_id).await?.ok_or_else(|| Error::not_found("waiting-list entry"))
     }
+}
+
+fn not_sold_out(free: u32) -> Error {
+    Error::new(Code::NotSoldOut, format!("{free} tickets of this category are on sale; book them instead"))
 }
 
 /// The units of one booking grouped by category, in the order each category first appears.

@@ -6,7 +6,7 @@ const image = document.getElementById("rotating-qr");
 
 if (image) {
   const every = Number(image.dataset.rotatesEvery) || 15;
-  const first = Math.max(0, Number(image.dataset.refreshIn) || 0);
+  const first = Math.max(0, Number(image.dataset.refreshInMs) || 0);
   const base = image.getAttribute("src");
   let shown = 0;
 
@@ -18,15 +18,26 @@ if (image) {
       image.dataset.shown = String(shown);
     };
     next.onerror = () => {
-      // The ticket was given away, refunded or admitted: the page says what it is now.
-      window.location.reload();
+      // Refused (the ticket was given away or refunded): the page says what it is now. A network
+      // that is away (a door with poor signal) keeps the code shown; the next step tries again.
+      fetch(next.src, { method: "HEAD", credentials: "same-origin" })
+        .then((response) => {
+          if (response.status >= 400 && response.status < 500) window.location.reload();
+        })
+        .catch(() => {});
     };
     next.src = `${base}?n=${shown}`;
   };
 
-  // A little after the change, so that the server's step has surely moved on.
-  window.setTimeout(() => {
-    refresh();
-    window.setInterval(refresh, every * 1000);
-  }, (first + 0.5) * 1000);
+  // A little after each change, so that the server's step has surely moved on; each timer is
+  // set from the page's start, so that late timers never add up.
+  const start = performance.now();
+  const schedule = () => {
+    const due = start + first + 300 + shown * every * 1000;
+    window.setTimeout(() => {
+      refresh();
+      schedule();
+    }, Math.max(0, due - performance.now()));
+  };
+  schedule();
 }

@@ -7,7 +7,7 @@
 //! the postman's (`postman.rs`), so a slow or absent mail server never holds up the topics.
 
 use boxoffice_outbox::event_type::{
-    BOOKING_CONFIRMED, BOOKING_REFUNDED, EVENT_CANCELLED, EVENT_PUBLISHED, EVENT_UPDATED,
+    BOOKING_CONFIRMED, BOOKING_REFUNDED, EVENT_CANCELLED, EVENT_PUBLISHED, EVENT_UPDATED, TICKET_TRANSFERRED,
     WAITING_LIST_OFFERED,
 };
 use boxoffice_outbox::{Delivered, HandleError, Handler, Topic};
@@ -126,6 +126,16 @@ fn effect(message: &Delivered) -> Result<Option<Effect>, HandleError> {
                 message.event_id,
                 id("user_id", &offered.user_id)?,
                 id("event_id", &offered.event_id)?,
+                details,
+            ))
+        }
+        TICKET_TRANSFERRED => {
+            let transferred: pb::TicketTransferred = message.payload()?;
+            let details = MailDetails::TicketGiven { ticket_id: id("ticket_id", &transferred.ticket_id)? };
+            Effect::Tell(NewMail::new(
+                message.event_id,
+                id("to_user_id", &transferred.to_user_id)?,
+                id("event_id", &transferred.event_id)?,
                 details,
             ))
         }

@@ -34,6 +34,8 @@ pub enum MailKind {
     EventCancelled,
     /// Tickets came back and are offered to an entry of a waiting list.
     Offer,
+    /// Someone gave the recipient a ticket.
+    TicketGiven,
 }
 
 impl MailKind {
@@ -43,6 +45,7 @@ impl MailKind {
             MailKind::Refund => "refund",
             MailKind::EventCancelled => "event_cancelled",
             MailKind::Offer => "offer",
+            MailKind::TicketGiven => "ticket_given",
         }
     }
 }
@@ -139,6 +142,10 @@ pub enum MailDetails {
         currency: String,
         expires_at: DateTime<Utc>,
     },
+    /// A ticket given to the recipient, who finds it under My tickets.
+    TicketGiven {
+        ticket_id: Uuid,
+    },
 }
 
 impl MailDetails {
@@ -148,6 +155,7 @@ impl MailDetails {
             MailDetails::Refund { .. } => MailKind::Refund,
             MailDetails::EventCancelled => MailKind::EventCancelled,
             MailDetails::Offer { .. } => MailKind::Offer,
+            MailDetails::TicketGiven { .. } => MailKind::TicketGiven,
         }
     }
 }

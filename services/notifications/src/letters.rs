@@ -63,6 +63,12 @@ struct OfferView {
     until: String,
 }
 
+struct GivenView {
+    first_name: String,
+    ticket_id: Uuid,
+    event: EventView,
+}
+
 struct CancelledView {
     first_name: String,
     event: EventView,
@@ -138,6 +144,24 @@ struct OfferText<'a> {
 #[template(path = "offer.html")]
 struct OfferHtml<'a> {
     v: &'a OfferView,
+}
+
+#[derive(Template)]
+#[template(path = "given.subject.txt")]
+struct GivenSubject<'a> {
+    v: &'a GivenView,
+}
+
+#[derive(Template)]
+#[template(path = "given.txt")]
+struct GivenText<'a> {
+    v: &'a GivenView,
+}
+
+#[derive(Template)]
+#[template(path = "given.html")]
+struct GivenHtml<'a> {
+    v: &'a GivenView,
 }
 
 /// The calendar entry; every value is escaped for it before it goes in.
@@ -300,6 +324,16 @@ pub fn write(
                 html: OfferHtml { v: &v }.render()?,
                 images: Vec::new(),
                 calendar: None,
+            }
+        }
+        MailDetails::TicketGiven { ticket_id } => {
+            let v = GivenView { first_name, ticket_id: *ticket_id, event: event_view(event) };
+            Letter {
+                subject: subject(GivenSubject { v: &v }.render()?),
+                text: GivenText { v: &v }.render()?,
+                html: GivenHtml { v: &v }.render()?,
+                images: Vec::new(),
+                calendar: Some(calendar(event, false, from, now)?),
             }
         }
         MailDetails::EventCancelled => {

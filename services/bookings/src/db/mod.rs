@@ -39,6 +39,16 @@ pub struct NewHold {
 
 pub use crate::domain::EntryStatus;
 
+/// The outcome of joining a waiting list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    Joined,
+    /// The account has a live entry for the category already.
+    AlreadyOn,
+    /// This many units of the category are free: nothing to wait for.
+    NotSoldOut(u32),
+}
+
 /// The outcome of admitting a ticket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckIn {
@@ -106,7 +116,8 @@ pub trait BookingDb: Send + Sync + 'static {
     /// `booking.refunded`) is written to the outbox in the same transaction.
     ///
     /// In that transaction too, the units go first to the waiting list of their category: to
-    /// its waiting entries in order, each offered as much as it asked or as is left, as a
+    /// its waiting entries in order (the first that asked for no more than is left; when all asked
+    /// for more, the first in line, offered what is left), as a
     /// pending booking of its own ([`crate::waiting_list::offer`]); those are the handoffs
     /// returned, for the inventory to make. What no entry waits for returns to sale. A booking
     /// that was an offer moves its entry on ([`EntryStatus::after_offer_ends`]). A cancelled
@@ -118,8 +129,11 @@ pub trait BookingDb: Send + Sync + 'static {
         reason: EndReason,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Handoff>>>;
-    /// Records a new entry; false when the account has a live entry for the category already.
-    async fn join_waiting_list(&self, entry: &WaitingEntry) -> Result<bool>;
+    /// Records a new entry, if its category is sold out: fewer than `capacity` of its units free
+    /// (held or sold) by the record, read under the category's waiting-list lock, which closing
+    /// a booking takes too, so that a unit coming back at the same moment either is offered to
+    /// this entry or makes it `NotSoldOut`.
+    async fn join_waiting_list(&self, entry: &WaitingEntry, capacity: u32) -> Result<Joined>;
     async fn waiting_entry(&self, entry_id: Uuid) -> Result<Option<WaitingEntry>>;
     /// An account's entries, newest first, `limit` at most.
     async fn waiting_entries(&self, user_id: Uuid, limit: u32) -> Result<Vec<WaitingEntry>>;
@@ -140,11 +154,13 @@ pub trait BookingDb: Send + Sync + 'static {
     /// static code, recorded in `ticket_transfers` and told (`ticket.transferred`), all in one
     /// transaction. False, and nothing changes, when the ticket is no longer at its generation,
     /// was admitted, or its booking is not confirmed.
+    /// `holder` is the new holder as stored: `None` when the ticket goes back to its buyer.
     async fn transfer_ticket(
         &self,
         ticket: &TicketRecord,
         from: Uuid,
         to: Uuid,
+        holder: Option<Uuid>,
         new_code: &str,
         now: DateTime<Utc>,
     ) -> Result<bool>;

@@ -11,7 +11,7 @@ use boxoffice_outbox::{commit_telling, OutboxDb, OutboxSql as _, RelayHandle};
 use super::rows::{
     parse_status, BookingRow, TicketRow, WaitingRow, BOOKING_COLUMNS, TICKET_COLUMNS, WAITING_COLUMNS,
 };
-use super::{BookingDb, CategorySales, CheckIn, KeyClaim, NewHold, Position, Result};
+use super::{BookingDb, CategorySales, CheckIn, Joined, KeyClaim, NewHold, Position, Result};
 use crate::domain::{
     BookingRecord, BookingStatus, Change, EntryStatus, TicketRecord, Transition, Unit, WaitingEntry,
 };
@@ -305,19 +305,37 @@ macro_rules! sql_db {
                     .map_err(database_error)?;
                 let mut handoffs = Vec::new();
                 if !event_cancelled {
-                    for (category_id, units) in waiting_list::by_category(&units) {
+                    let mut groups = waiting_list::by_category(&units);
+                    // Locks in one order, so that two closings never wait for each other.
+                    groups.sort_by_key(|(category_id, _)| *category_id);
+                    for (category_id, units) in groups {
+                        Self::lock_waiting_list(&mut transaction, closed.event_id, category_id).await?;
                         let mut left: &[String] = &units;
                         while !left.is_empty() {
-                            let next: Option<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
-                                "SELECT id, user_id, quantity, offer_minutes FROM waiting_list \
-                                 WHERE event_id = $1 AND category_id = $2 AND status = $3 ORDER BY created_at, id LIMIT 1",
-                            )
-                            .bind(closed.event_id)
-                            .bind(category_id)
-                            .bind(EntryStatus::Waiting.as_str())
-                            .fetch_optional(&mut *transaction)
-                            .await
-                            .map_err(database_error)?;
+                            // The first entry that asked for no more than is left; when every
+                            // entry asked for more, the first in line, offered what is left. Not
+                            // the buyer who gives them back: they would get their own tickets.
+                            let mut next = None;
+                            for most in [Some(i64::try_from(left.len()).map_err(Error::internal)?), None] {
+                                let fits = if most.is_some() { " AND quantity <= $5" } else { "" };
+                                let sql = format!(
+                                    "SELECT id, user_id, quantity, offer_minutes FROM waiting_list \
+                                     WHERE event_id = $1 AND category_id = $2 AND status = $3 AND user_id <> $4{fits} \
+                                     ORDER BY created_at, id LIMIT 1"
+                                );
+                                let mut query = sqlx::query_as::<_, (Uuid, Uuid, i64, i64)>(&sql)
+                                    .bind(closed.event_id)
+                                    .bind(category_id)
+                                    .bind(EntryStatus::Waiting.as_str())
+                                    .bind(closed.user_id);
+                                if let Some(most) = most {
+                                    query = query.bind(most);
+                                }
+                                next = query.fetch_optional(&mut *transaction).await.map_err(database_error)?;
+                                if next.is_some() {
+                                    break;
+                                }
+                            }
                             let Some((entry_id, user_id, quantity, offer_minutes)) = next else { break };
                             let given = left.len().min(usize::try_from(quantity).map_err(Error::internal)?);
                             let offer = waiting_list::offer(&closed, user_id, category_id, &left[..given], now, offer_minutes)?;
@@ -352,7 +370,8 @@ macro_rules! sql_db {
                 Ok(Some(handoffs))
             }
 
-            async fn join_waiting_list(&self, entry: &WaitingEntry) -> Result<bool> {
+            async fn join_waiting_list(&self, entry: &WaitingEntry, capacity: u32) -> Result<Joined> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 let inserted = sqlx::query(
                     "INSERT INTO waiting_list (id, event_id, category_id, user_id, quantity, offer_minutes, status, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -365,13 +384,32 @@ macro_rules! sql_db {
                 .bind(i64::from(entry.offer_minutes))
                 .bind(entry.status.as_str())
                 .bind(entry.created_at)
-                .execute(&self.pool)
+                .execute(&mut *transaction)
                 .await;
                 match inserted {
-                    Ok(_) => Ok(true),
-                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
-                    Err(error) => Err(database_error(error)),
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(Joined::AlreadyOn),
+                    Err(error) => return Err(database_error(error)),
                 }
+                // After the insert (SQLite's write lock) and under the category's lock
+                // (PostgreSQL's), so that no closing booking runs between this count and the
+                // commit: one that ran before has put its units back, and this counts them.
+                Self::lock_waiting_list(&mut transaction, entry.event_id, entry.category_id).await?;
+                let (live,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM booking_units WHERE event_id = $1 AND category_id = $2 AND released_at IS NULL",
+                )
+                .bind(entry.event_id)
+                .bind(entry.category_id)
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+                let free = i64::from(capacity) - live;
+                if free > 0 {
+                    transaction.rollback().await.map_err(database_error)?;
+                    return Ok(Joined::NotSoldOut(u32::try_from(free).unwrap_or(u32::MAX)));
+                }
+                transaction.commit().await.map_err(database_error)?;
+                Ok(Joined::Joined)
             }
 
             async fn waiting_entry(&self, entry_id: Uuid) -> Result<Option<WaitingEntry>> {
@@ -528,6 +566,7 @@ macro_rules! sql_db {
                 ticket: &TicketRecord,
                 from: Uuid,
                 to: Uuid,
+                holder: Option<Uuid>,
                 new_code: &str,
                 now: DateTime<Utc>,
             ) -> Result<bool> {
@@ -550,7 +589,7 @@ macro_rules! sql_db {
                          WHERE id = $1 AND generation = $5 AND checked_in_at IS NULL",
                     )
                     .bind(ticket.id)
-                    .bind(to)
+                    .bind(holder)
                     .bind(generation + 1)
                     .bind(new_code)
                     .bind(generation)
@@ -790,10 +829,38 @@ impl PostgresBookingDb {
     pub fn new(pool: sqlx::PgPool) -> Self {
         PostgresBookingDb { pool, relay: RelayHandle::default() }
     }
+
+    /// Locks a category's waiting list until the end of `transaction`: joining it and closing a
+    /// booking with its units are ordered (an advisory lock; two categories sharing a key only
+    /// wait for each other).
+    async fn lock_waiting_list(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        event_id: Uuid,
+        category_id: Uuid,
+    ) -> Result<()> {
+        let (event, category) = (event_id.as_u64_pair(), category_id.as_u64_pair());
+        let key = (event.0 ^ event.1 ^ category.0.rotate_left(17) ^ category.1) as i64;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut **transaction)
+            .await
+            .map_err(database_error)?;
+        Ok(())
+    }
 }
 
 impl SqliteBookingDb {
     pub fn new(pool: sqlx::SqlitePool) -> Self {
         SqliteBookingDb { pool, relay: RelayHandle::default() }
+    }
+
+    /// Nothing to do: SQLite runs one writing transaction at a time, and both a join and a
+    /// closing write before they read the waiting list.
+    async fn lock_waiting_list(
+        _transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        _event_id: Uuid,
+        _category_id: Uuid,
+    ) -> Result<()> {
+        Ok(())
     }
 }

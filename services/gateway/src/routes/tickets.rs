@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{service_id, PathId};
 use crate::auth::AuthUser;
 use crate::openapi::fields;
-use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable};
+use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::routes::bookings::dto::TicketResponse;
 use crate::AppState;
@@ -253,7 +253,7 @@ impl ToSchema for PngImage {}
         (status = 200, description = "The QR code of the ticket's `code`", body = PngImage, content_type = "image/png",
             headers(("Cache-Control" = String, description = "`private, no-store`: the code admits its holder"))),
         (status = 410, description = "`ticket_refunded`: the ticket's booking was refunded", body = Problem, content_type = "application/problem+json"),
-        Unauthorized, NotFound, Unavailable,
+        ValidationFailed, Unauthorized, NotFound, Unavailable,
     ))]
 pub async fn ticket_qr(
     State(state): State<AppState>,

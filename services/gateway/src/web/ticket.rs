@@ -31,8 +31,8 @@ struct TicketPage {
     received: bool,
     checked_in_at: Option<When>,
     static_codes: bool,
-    /// Seconds until the code changes, by the server's clock.
-    seconds_left: i64,
+    /// Milliseconds until the code changes, by the server's clock.
+    ms_left: i64,
     rotates_every: u32,
     problem: Option<String>,
 }
@@ -58,8 +58,8 @@ async fn ticket_page(
     let event = event_of(state, user, held.event_id).await?;
     let request = pb::GetTicketCodeRequest { caller: Some(user.caller()), ticket_id: ticket_id.to_string() };
     let code = state.bookings().get_ticket_code(request).await?.into_inner();
-    let seconds_left = chrono::DateTime::parse_from_rfc3339(&code.next_at)
-        .map(|at| (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds().max(0))
+    let ms_left = chrono::DateTime::parse_from_rfc3339(&code.next_at)
+        .map(|at| (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds().max(0))
         .unwrap_or(0);
     let category = event
         .as_ref()
@@ -80,7 +80,7 @@ async fn ticket_page(
         received: held.received,
         checked_in_at: held.ticket.checked_in_at.as_deref().map(When::parse),
         static_codes: event.as_ref().is_none_or(|event| event.static_codes),
-        seconds_left,
+        ms_left,
         rotates_every: code.rotates_every_seconds,
         problem,
     })

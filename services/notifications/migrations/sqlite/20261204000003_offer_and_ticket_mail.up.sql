@@ -1,9 +1,9 @@
--- Emails of waiting-list offers.
+-- Emails of waiting-list offers, and of tickets given to someone.
 -- SQLite cannot change a CHECK constraint: the table is rebuilt with the new one.
 CREATE TABLE mail_rebuilt (
     id BLOB PRIMARY KEY,
     source_event_id BLOB NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('tickets', 'refund', 'event_cancelled', 'offer')),
+    kind TEXT NOT NULL CHECK (kind IN ('tickets', 'refund', 'event_cancelled', 'offer', 'ticket_given')),
     user_id BLOB NOT NULL,
     event_id BLOB NOT NULL,
     details TEXT NOT NULL,
@@ -18,7 +18,7 @@ CREATE TABLE mail_rebuilt (
 INSERT INTO mail_rebuilt (id, source_event_id, kind, user_id, event_id, details, status, attempts, next_attempt_at,
     last_error, created_at, finished_at)
 SELECT id, source_event_id, kind, user_id, event_id, details, status, attempts, next_attempt_at, last_error,
-    created_at, finished_at FROM mail WHERE kind IN ('tickets', 'refund', 'event_cancelled', 'offer');
+    created_at, finished_at FROM mail WHERE kind IN ('tickets', 'refund', 'event_cancelled', 'offer', 'ticket_given');
 DROP TABLE mail;
 ALTER TABLE mail_rebuilt RENAME TO mail;
 CREATE INDEX mail_due ON mail (next_attempt_at) WHERE status = 'pending';

@@ -1,3 +1,0 @@
--- Emails of waiting-list offers.
-ALTER TABLE mail DROP CONSTRAINT mail_kind_check;
-ALTER TABLE mail ADD CONSTRAINT mail_kind_check CHECK (kind IN ('tickets', 'refund', 'event_cancelled', 'offer'));
