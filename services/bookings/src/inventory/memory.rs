@@ -367,22 +367,8 @@ impl EventInventory {
     }
 
     fn release(&mut self, booking_id: Uuid) {
-        let Some(booking) = self.bookings.remove(&booking_id) else { return };
-        for &(category, slot) in &booking.places {
-            let category = &mut self.categories[category];
-            match booking.state {
-                UnitState::Held => category.counts.held -= 1,
-                UnitState::Sold => category.counts.sold -= 1,
-            }
-            match &mut category.units {
-                Units::GeneralAdmission { free } => free.push_back(slot),
-                Units::Seated { free, states, .. } => {
-                    free.insert(slot);
-                    states[slot as usize] = None;
-                }
-            }
-        }
-        self.forget_user_units(booking.user_id, booking.units.len() as u32);
+        // A hand-over to nobody: every unit returns to sale. It fails only for a handoff.
+        let _ = self.hand_over(booking_id, &[]);
     }
 
     /// The booking ends; the units of `handoffs` become their held bookings, the others return

@@ -5,8 +5,7 @@
 use axum::extract::State;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use boxoffice_errors::{Code, Error};
-use boxoffice_proto::{booking, event, user};
+use boxoffice_proto::{booking, event};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -15,7 +14,8 @@ use super::{service_id, PathId, PathIds};
 use crate::auth::{AuthUser, Organizer};
 use crate::openapi::fields;
 use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable};
-use crate::problem::{ApiError, ApiJson, ApiResult, Problem};
+use crate::problem::{ApiJson, ApiResult, Problem};
+use crate::routes::users::account_by_email;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -161,18 +161,7 @@ pub async fn grant(
         email,
     };
     events.list_door_staff(staff_request(String::new(), String::new())).await?;
-    let account = match state.users().get_user_by_email(user::GetUserByEmailRequest { email }).await {
-        Ok(account) => account.into_inner(),
-        Err(status) => {
-            let error = Error::from_status(&status);
-            return Err(ApiError(match error.code {
-                Code::NotFound => {
-                    Error::validation("email: no account has this email; ask them to sign up first")
-                }
-                _ => error,
-            }));
-        }
-    };
+    let account = account_by_email(state, email).await?;
     let list = events.grant_door_staff(staff_request(account.id, account.email)).await?.into_inner();
     DoorStaffList::from_proto(list)
 }

@@ -7,9 +7,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use boxoffice_errors::{Code, Error};
+use boxoffice_errors::Error;
 use boxoffice_proto::booking as pb;
-use boxoffice_proto::user;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -20,8 +19,9 @@ use super::{service_id, PathId};
 use crate::auth::AuthUser;
 use crate::openapi::fields;
 use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
-use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
+use crate::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use crate::routes::bookings::dto::TicketResponse;
+use crate::routes::users::account_by_email;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -174,18 +174,7 @@ pub async fn transfer(
 ) -> ApiResult<HeldTicketResponse> {
     let code = pb::GetTicketCodeRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
     state.bookings().get_ticket_code(code).await?;
-    let account = match state.users().get_user_by_email(user::GetUserByEmailRequest { email }).await {
-        Ok(account) => account.into_inner(),
-        Err(status) => {
-            let error = Error::from_status(&status);
-            return Err(ApiError(match error.code {
-                Code::NotFound => {
-                    Error::validation("email: no account has this email; ask them to sign up first")
-                }
-                _ => error,
-            }));
-        }
-    };
+    let account = account_by_email(state, email).await?;
     let request = pb::TransferTicketRequest {
         caller: Some(caller.caller()),
         ticket_id: ticket_id.to_string(),

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Json, Router};
-use boxoffice_errors::Error;
+use boxoffice_errors::{Code, Error};
 use boxoffice_proto::user as pb;
 use boxoffice_proto::WireEnum as _;
 use boxoffice_types::Role;
@@ -18,8 +18,25 @@ use crate::openapi::fields;
 use crate::openapi::responses::{
     BadBody, Forbidden, NotFound, RateLimited, Unauthorized, Unavailable, ValidationFailed,
 };
-use crate::problem::{ApiJson, ApiQuery, ApiResult, Problem};
+use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
+
+/// The account with this email, for a request that names someone by it (door staff, a
+/// ticket's new holder): an email without an account is a `validation_failed` of the field.
+pub async fn account_by_email(state: &AppState, email: String) -> ApiResult<pb::User> {
+    match state.users().get_user_by_email(pb::GetUserByEmailRequest { email }).await {
+        Ok(account) => Ok(account.into_inner()),
+        Err(status) => {
+            let error = Error::from_status(&status);
+            Err(ApiError(match error.code {
+                Code::NotFound => {
+                    Error::validation("email: no account has this email; ask them to sign up first")
+                }
+                _ => error,
+            }))
+        }
+    }
+}
 
 pub fn router(state: &AppState) -> Router<AppState> {
     // Every change here may revoke sessions: a password or role change, a deleted account.
