@@ -202,18 +202,19 @@ mod tests {
     #[test]
     fn a_rotating_code_changes_every_step_and_says_its_step() {
         let (ticket, event) = (Uuid::now_v7(), Uuid::now_v7());
+        // 1,000,005 s is the start of a step (66,667 × 15).
         let first = signer().rotating_code(ticket, event, 2, at(1_000_005));
-        let same = signer().rotating_code(ticket, event, 2, at(1_000_014));
-        let next = signer().rotating_code(ticket, event, 2, at(1_000_015));
+        let same = signer().rotating_code(ticket, event, 2, at(1_000_019));
+        let next = signer().rotating_code(ticket, event, 2, at(1_000_020));
         assert_eq!(first, same);
         assert_ne!(first.code, next.code);
         assert_eq!(next.step, first.step + 1);
-        assert_eq!(first.next_at, at(1_000_005 + 10));
+        assert_eq!(first.next_at, at(1_000_020));
         let claim = signer().verify(&next.code).unwrap();
         assert_eq!(claim.kind, CodeKind::Rotating { step: next.step });
         assert_eq!(claim.generation, 2);
         // Another generation's secret signs other codes.
-        assert_ne!(signer().rotating_code(ticket, event, 3, at(1_000_015)).code, next.code);
+        assert_ne!(signer().rotating_code(ticket, event, 3, at(1_000_020)).code, next.code);
     }
 
     #[test]
