@@ -21,7 +21,7 @@ use crate::openapi::fields;
 use crate::openapi::responses::{BadBody, Forbidden, NotFound, Unauthorized, Unavailable, ValidationFailed};
 use crate::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use crate::routes::bookings::dto::TicketResponse;
-use crate::routes::users::account_by_email;
+use crate::routes::users::{find_account, no_account};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -164,17 +164,19 @@ pub async fn transfer_ticket(
     Ok(Json(transfer(&state, caller, ticket_id, body.email).await?))
 }
 
-/// Gives a ticket away by email, for the API and the web app. The ticket is checked first
-/// (read as its holder), so that only a holder learns whether an email has an account.
+/// Gives a ticket away by email, for the API and the web app. A malformed email is refused
+/// first; whether a well-formed one has an account is told only to the ticket's holder (the
+/// ticket is read as theirs before).
 pub async fn transfer(
     state: &AppState,
     caller: AuthUser,
     ticket_id: Uuid,
     email: String,
 ) -> ApiResult<HeldTicketResponse> {
+    let account = find_account(state, email).await?;
     let code = pb::GetTicketCodeRequest { caller: Some(caller.caller()), ticket_id: ticket_id.to_string() };
     state.bookings().get_ticket_code(code).await?;
-    let account = account_by_email(state, email).await?;
+    let account = account.ok_or_else(no_account)?;
     let request = pb::TransferTicketRequest {
         caller: Some(caller.caller()),
         ticket_id: ticket_id.to_string(),

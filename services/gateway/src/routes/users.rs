@@ -21,21 +21,26 @@ use crate::openapi::responses::{
 use crate::problem::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::AppState;
 
-/// The account with this email, for a request that names someone by it (door staff, a
-/// ticket's new holder): an email without an account is a `validation_failed` of the field.
-pub async fn account_by_email(state: &AppState, email: String) -> ApiResult<pb::User> {
+/// The account with this email, if there is one, for a request that names someone by it (door
+/// staff, a ticket's new holder). A malformed email is a `validation_failed` of the field.
+pub async fn find_account(state: &AppState, email: String) -> ApiResult<Option<pb::User>> {
     match state.users().get_user_by_email(pb::GetUserByEmailRequest { email }).await {
-        Ok(account) => Ok(account.into_inner()),
-        Err(status) => {
-            let error = Error::from_status(&status);
-            Err(ApiError(match error.code {
-                Code::NotFound => {
-                    Error::validation("email: no account has this email; ask them to sign up first")
-                }
-                _ => error,
-            }))
-        }
+        Ok(account) => Ok(Some(account.into_inner())),
+        Err(status) => match Error::from_status(&status) {
+            error if error.code == Code::NotFound => Ok(None),
+            error => Err(ApiError(error)),
+        },
     }
+}
+
+/// What naming an email without an account answers.
+pub fn no_account() -> ApiError {
+    ApiError(Error::validation("email: no account has this email; ask them to sign up first"))
+}
+
+/// The account with this email; none is a `validation_failed` of the field.
+pub async fn account_by_email(state: &AppState, email: String) -> ApiResult<pb::User> {
+    find_account(state, email).await?.ok_or_else(no_account)
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {
