@@ -60,6 +60,13 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Ask a running service whether it is ready (its admin `/readyz`, or `--url`), for a
+    /// container's health check: exits 0 when it answers 200, 1 otherwise. Needs no shell.
+    Health {
+        /// The URL to ask; default `http://<BOXOFFICE_ADMIN_ADDR>/readyz`.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,10 +133,40 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// `boxoffice health`: the service's `/readyz` on its admin address, else (all services in one
+/// process serve it on the public port) on its public address. Logs nothing, needs no secret.
+async fn health(config: Option<&std::path::Path>, url: Option<String>) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    let urls = match url {
+        Some(url) => vec![url],
+        None => {
+            let settings = Settings::load(config)?;
+            // A wildcard address is asked on loopback, where the probe runs.
+            let local = |address: std::net::SocketAddr| {
+                let ip = if address.ip().is_unspecified() { [127, 0, 0, 1].into() } else { address.ip() };
+                format!("http://{}/readyz", std::net::SocketAddr::new(ip, address.port()))
+            };
+            vec![local(settings.admin_addr), local(settings.http_addr)]
+        }
+    };
+    let mut last = None;
+    for url in urls {
+        match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) => last = Some(anyhow::anyhow!("{url} answers {}", response.status())),
+            Err(error) => last = Some(anyhow::anyhow!("{url}: {error}")),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("nothing to ask")))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Keys { command: KeysCommand::Generate } = cli.command {
         println!("{}", TokenKey::generate_secret());
         return Ok(());
+    }
+    if let Command::Health { url } = &cli.command {
+        return health(cli.config.as_deref(), url.clone()).await;
     }
     let settings = Settings::load(cli.config.as_deref())?;
     boxoffice_telemetry::init_logs(settings.log_format == LogFormat::Json);
@@ -197,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", report.json_line());
             Ok(())
         }
-        Command::Keys { .. } => unreachable!("handled before the settings are read"),
+        Command::Keys { .. } | Command::Health { .. } => unreachable!("handled before the settings are read"),
     }
 }
 
