@@ -19,6 +19,38 @@ on_both_backends!(
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_or_redis_url_of_another_kind_is_refused_naming_the_setting() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    for (variable, url) in [
+        ("BOXOFFICE_DATABASE_URL", "mysql://root@127.0.0.1/boxoffice"),
+        ("BOXOFFICE_DATABASE_URL", "sqlite://boxoffice.db"),
+        ("BOXOFFICE_DATABASE_URL", "not a url"),
+        ("BOXOFFICE_REDIS_URL", "memcached://127.0.0.1:11211"),
+    ] {
+        // Before any other missing setting: no secret is given here.
+        let output = app.cli(&["serve", "--service", "bookings"]).env(variable, url).output().unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{url}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_command_answers_for_a_running_server_and_fails_without_one() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    // All services in one process: /readyz on the public address.
+    let up = app
+        .cli(&["health"])
+        .env("BOXOFFICE_HTTP_ADDR", app.url("").trim_start_matches("http://").trim_end_matches('/'))
+        .env("BOXOFFICE_ADMIN_ADDR", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let down = app.cli(&["health", "--url", "http://127.0.0.1:1/readyz"]).output().unwrap();
+    assert!(!down.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_serve_on_the_same_data_directory_is_refused_with_a_clear_message() {
     let app = TestApp::spawn(Backend::Embedded).await;
     // Another process, as an operator would start it by mistake: same data, another port.

@@ -249,6 +249,24 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        // First: a wrong database is the mistake that makes every later message misleading.
+        if let Some(url) = &self.database_url {
+            let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+            anyhow::ensure!(
+                matches!(scheme.as_deref(), Some("postgres" | "postgresql")),
+                "BOXOFFICE_DATABASE_URL (database_url) must be a PostgreSQL URL such as \
+                 postgres://user:password@host:5432/boxoffice (add ?sslmode=require for TLS); leave it \
+                 unset for the embedded SQLite under BOXOFFICE_DATA_DIR"
+            );
+        }
+        if let Some(url) = &self.redis_url {
+            let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+            anyhow::ensure!(
+                matches!(scheme.as_deref(), Some("redis" | "rediss")),
+                "BOXOFFICE_REDIS_URL (redis_url) must be a Redis URL such as redis://host:6379 (rediss:// for \
+                 TLS); leave it unset for the in-memory store"
+            );
+        }
         anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");
         anyhow::ensure!(self.kafka_partitions >= 1, "kafka_partitions must be at least 1");
         let topics = [

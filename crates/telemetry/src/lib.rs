@@ -22,7 +22,11 @@ pub fn init_logs(json: bool) {
     let result = if json {
         registry.with(tracing_subscriber::fmt::layer().json().with_current_span(false)).try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()
+        // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): a log
+        // file or a collector gets plain text.
+        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+        registry.with(tracing_subscriber::fmt::layer().with_target(false).with_ansi(colour)).try_init()
     };
     // An error means a subscriber is already installed, which is what we want.
     let _ = result;

@@ -41,11 +41,29 @@ pub fn ensure_safe_id(headers: &mut HeaderMap) {
 /// the request's log span names it.
 pub fn tag_requests(router: Router) -> Router {
     router
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let request_id =
-                request.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get(REQUEST_ID_HEADER)
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("");
+                    // The route, not the path: ids and tokens in paths stay out of the log.
+                    let route = request
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("(unmatched)", |path| path.as_str())
+                        .to_owned();
+                    tracing::info_span!("request", method = %request.method(), route, request_id)
+                })
+                // The access log: one line per request, with its status and duration.
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
         .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
         .layer(SafeRequestIdLayer)
 }
