@@ -116,7 +116,7 @@ impl Running {
         self.tasks.spawn(serving);
     }
 
-    /// Serves the admin endpoint of a service that runs on its own.
+    /// Serves the admin endpoint (`/healthz`, `/readyz`, `/metrics`) on `BOXOFFICE_ADMIN_ADDR`.
     async fn serve_admin<F, Fut>(&mut self, settings: &Settings, ready: F) -> anyhow::Result<()>
     where
         F: Fn() -> Fut + Clone + Send + Sync + 'static,
@@ -389,6 +389,21 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
         notifications(settings, in_process(users_server.clone()), in_process(events_server.clone())).await?;
     running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
     running.tasks.spawn(postman(notifications.clone(), running.shutdown.clone()));
+    // The admin endpoint in this mode too (the public port keeps /healthz and /readyz): the
+    // process is ready when every service in it is.
+    let ready = {
+        let services = (users.clone(), events.clone(), bookings.clone(), notifications.clone());
+        move || {
+            let (users, events, bookings, notifications) = services.clone();
+            async move {
+                users.check_ready().await?;
+                events.check_ready().await?;
+                bookings.check_ready().await?;
+                notifications.check_ready().await
+            }
+        }
+    };
+    running.serve_admin(settings, ready).await?;
     let messaging = Messaging::connect(settings, true).await?;
     // Consumers first: the bus hands a message to the consumers subscribed when it is published.
     let saga = Arc::new(EventCancellations::new(bookings.clone()));

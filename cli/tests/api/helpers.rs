@@ -73,6 +73,7 @@ pub struct TestApp {
 pub async fn fresh_settings(backend: Backend) -> Settings {
     let mut settings = Settings {
         http_addr: ([127, 0, 0, 1], 0).into(),
+        admin_addr: ([127, 0, 0, 1], 0).into(),
         data_dir: std::env::temp_dir().join(format!("boxoffice-test-{}", Uuid::new_v4())),
         ..Settings::default()
     };
@@ -118,6 +119,13 @@ impl TestApp {
             running: Some(running),
             keep_data: false,
         }
+    }
+
+    /// The admin endpoint's address (`/healthz`, `/readyz`, `/metrics`).
+    pub fn admin_url(&self, path: &str) -> String {
+        let admin =
+            self.running.as_ref().and_then(|running| running.admin_addr).expect("the admin endpoint runs");
+        format!("http://{admin}{path}")
     }
 
     /// Stops the services gracefully and waits for them. The data stays, for a restart.
@@ -265,7 +273,12 @@ impl Drop for TestApp {
 /// The `boxoffice` binary, configured by `settings` through the environment.
 pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
-    command.args(args).env("BOXOFFICE_DATA_DIR", &settings.data_dir).env("RUST_LOG", "warn");
+    // A free admin port, so that processes of tests running at once never meet on the default.
+    command
+        .args(args)
+        .env("BOXOFFICE_DATA_DIR", &settings.data_dir)
+        .env("BOXOFFICE_ADMIN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn");
     for key in
         ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "JWT_SECRET", "TICKET_SECRET", "KAFKA_BROKERS"]
     {

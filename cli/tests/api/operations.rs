@@ -36,6 +36,21 @@ async fn a_database_or_redis_url_of_another_kind_is_refused_naming_the_setting()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_in_one_process_serves_the_admin_endpoint_too() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    for path in ["/healthz", "/readyz"] {
+        let response = reqwest::get(app.admin_url(path)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let metrics = reqwest::get(app.admin_url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("# TYPE"), "{metrics}");
+    // The public port keeps its health checks.
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    let health = app.cli(&["health", "--url", &app.admin_url("/readyz")]).output().unwrap();
+    assert!(health.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_health_command_answers_for_a_running_server_and_fails_without_one() {
     let app = TestApp::spawn(Backend::Embedded).await;
     // All services in one process: /readyz on the public address.
