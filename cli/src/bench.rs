@@ -65,9 +65,10 @@ pub const PRICE_CENTS: u64 = 5_000;
 /// The options of `boxoffice bench flash-sale`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct FlashSaleOptions {
-    /// The gateway's base URL; defaults to http://<BOXOFFICE_HTTP_ADDR>.
+    /// The gateway's base URL; defaults to http://<BOXOFFICE_HTTP_ADDR>. Given again for each
+    /// replica, the buyers are spread over them in turn (the sale is set up through the first).
     #[arg(long)]
-    pub url: Option<String>,
+    pub url: Vec<String>,
     /// Tickets on sale (general-admission units, or seats with --seated).
     #[arg(long, default_value_t = DEFAULT_UNITS)]
     pub units: u32,
@@ -94,7 +95,7 @@ pub struct FlashSaleOptions {
 impl Default for FlashSaleOptions {
     fn default() -> Self {
         FlashSaleOptions {
-            url: None,
+            url: Vec::new(),
             units: DEFAULT_UNITS,
             buyers: DEFAULT_BUYERS,
             concurrency: DEFAULT_CONCURRENCY,
@@ -267,10 +268,12 @@ impl Report {
 /// checks the outcome. The server must sign tokens with the key `settings` leads to.
 pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyhow::Result<Report> {
     options.check()?;
-    let base_url = match &options.url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("http://{}", settings.http_addr),
+    let base_urls: Vec<String> = if options.url.is_empty() {
+        vec![format!("http://{}", settings.http_addr)]
+    } else {
+        options.url.iter().map(|url| url.trim_end_matches('/').to_owned()).collect()
     };
+    let base_url = base_urls[0].clone();
     if settings.jwt_secret.is_none() && settings.is_embedded() {
         // `token_key` would create a new secret here, which the server has never seen.
         let path = settings.data_dir.join(crate::TOKEN_SECRET_FILE);
@@ -311,8 +314,11 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
     };
     let shared = Arc::new(Shared {
         client,
-        bookings_url: reqwest::Url::parse(&format!("{base_url}/api/v1/bookings"))
-            .context("the gateway URL is not a URL")?,
+        bookings_urls: base_urls
+            .iter()
+            .map(|base_url| reqwest::Url::parse(&format!("{base_url}/api/v1/bookings")))
+            .collect::<Result<_, _>>()
+            .context("a gateway URL is not a URL")?,
         event_id: sale.event_id.clone(),
         category_id: sale.category_id.clone(),
         tokens,
@@ -602,7 +608,8 @@ fn seated_layout(seats: u32) -> Vec<Value> {
 /// What the load phases share: the client, the buyers and what each asks for.
 struct Shared {
     client: Client,
-    bookings_url: reqwest::Url,
+    /// Of each gateway; buyer `i` goes through gateway `i % len`.
+    bookings_urls: Vec<reqwest::Url>,
     event_id: String,
     category_id: String,
     tokens: Vec<String>,
@@ -610,6 +617,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn bookings_url(&self, buyer: usize) -> &reqwest::Url {
+        &self.bookings_urls[buyer % self.bookings_urls.len()]
+    }
+
     async fn hold(&self, buyer: usize) -> Answer {
         let quantity = self.quantities[buyer];
         // Ids are UUIDs, so the body needs no escaping.
@@ -619,7 +630,7 @@ impl Shared {
         );
         let request = self
             .client
-            .post(self.bookings_url.clone())
+            .post(self.bookings_url(buyer).clone())
             .bearer_auth(&self.tokens[buyer])
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
@@ -643,7 +654,7 @@ impl Shared {
     }
 
     async fn confirm(&self, buyer: usize, booking_id: &str) -> Answer {
-        let url = format!("{}/{booking_id}/confirm", self.bookings_url.as_str().trim_end_matches('/'));
+        let url = format!("{}/{booking_id}/confirm", self.bookings_url(buyer).as_str().trim_end_matches('/'));
         let request =
             self.client.post(url).bearer_auth(&self.tokens[buyer]).json(&json!({"payment_token": "tok_ok"}));
         let (latency, status, body) = match send(request).await {

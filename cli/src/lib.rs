@@ -352,6 +352,14 @@ pub async fn start_with_clock(
             )
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
             .with_secure_cookies(settings.secure_cookies);
+            let ready = {
+                let gateway = gateway.clone();
+                move || {
+                    let gateway = gateway.clone();
+                    async move { boxoffice_gateway::routes::health::check_ready(&gateway).await }
+                }
+            };
+            running.serve_admin(settings, ready).await?;
             running.serve_gateway(settings, gateway).await?;
         }
     }

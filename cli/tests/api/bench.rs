@@ -12,7 +12,7 @@ on_both_backends!(
 );
 
 async fn run(app: &TestApp, options: FlashSaleOptions) -> Report {
-    let options = FlashSaleOptions { url: Some(app.address.clone()), quiet: true, ..options };
+    let options = FlashSaleOptions { url: vec![app.address.clone()], quiet: true, ..options };
     flash_sale(&options, &app.settings).await.expect("the flash sale runs")
 }
 

@@ -40,21 +40,26 @@ pub async fn healthz() -> Json<HealthResponse> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = HealthResponse), Unavailable))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
+    check_ready(&state).await?;
+    Ok(Json(HealthResponse { status: "ready" }))
+}
+
+/// What the gateway's readiness checks, for `/readyz` here and on the admin endpoint.
+pub async fn check_ready(state: &AppState) -> Result<(), Error> {
     state.kv().ping().await.map_err(|error| Error::unavailable(format!("{error:#}")))?;
-    state.users().check_ready(Empty {}).await?;
-    let signing = state.users().get_token_key_id(Empty {}).await?.into_inner().key_id;
+    let unready = |status: tonic::Status| Error::from_status(&status);
+    state.users().check_ready(Empty {}).await.map_err(unready)?;
+    let signing = state.users().get_token_key_id(Empty {}).await.map_err(unready)?.into_inner().key_id;
     if signing != state.tokens().key_id() {
         tracing::error!(
             "the users service signs access tokens with another secret than the gateway checks them \
              with: give both the same BOXOFFICE_JWT_SECRET"
         );
-        return Err(
-            Error::unavailable("the users service and the gateway have different token secrets").into()
-        );
+        return Err(Error::unavailable("the users service and the gateway have different token secrets"));
     }
-    state.events().check_ready(Empty {}).await?;
-    state.bookings().check_ready(Empty {}).await?;
-    Ok(Json(HealthResponse { status: "ready" }))
+    state.events().check_ready(Empty {}).await.map_err(unready)?;
+    state.bookings().check_ready(Empty {}).await.map_err(unready)?;
+    Ok(())
 }
 
 /// Prometheus metrics of the whole process.
