@@ -255,7 +255,7 @@ impl Settings {
             anyhow::ensure!(
                 matches!(scheme.as_deref(), Some("postgres" | "postgresql")),
                 "BOXOFFICE_DATABASE_URL (database_url) must be a PostgreSQL URL such as \
-                 postgres://user:password@host:5432/boxoffice; leave it \
+                 postgres://user:password@host:5432/boxoffice (?sslmode=require for TLS); leave it \
                  unset for the embedded SQLite under BOXOFFICE_DATA_DIR"
             );
         }
@@ -263,7 +263,7 @@ impl Settings {
             let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
             anyhow::ensure!(
                 matches!(scheme.as_deref(), Some("redis" | "rediss")),
-                "BOXOFFICE_REDIS_URL (redis_url) must be a Redis URL such as redis://host:6379; leave it unset for the in-memory store"
+                "BOXOFFICE_REDIS_URL (redis_url) must be a Redis URL such as redis://host:6379 (rediss:// for TLS); leave it unset for the in-memory store"
             );
         }
         anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");
