@@ -26,10 +26,24 @@ import uuid
 import yaml
 
 
+TAKEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range (32768 and up), so that no outgoing
+    connection of the processes started meanwhile can take it before its service binds it."""
+    import random
+    while True:
+        port = random.randrange(20000, 32000)
+        if port in TAKEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        TAKEN.add(port)
+        return port
 
 
 def tail(path, lines=15):
