@@ -65,6 +65,10 @@ async fn a_buyer_on_the_waiting_list_gets_a_returned_ticket_shows_its_live_code_
     browser.find("#waiting-list").await;
     browser.assert_accessible("sold-out event with a waiting list").await;
     browser.screenshot("waiting-list-desktop").await;
+    browser.client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+    browser.screenshot("waiting-list-phone").await;
+    assert_eq!(browser.overflows().await, json!(false), "the waiting list fits a phone");
+    browser.client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
     browser.click("#join-waiting-list").await;
     browser.wait_for_text("you are next in line for 1 ticket").await;
     assert_eq!(browser.path().await, "/bookings");
@@ -90,6 +94,7 @@ async fn a_buyer_on_the_waiting_list_gets_a_returned_ticket_shows_its_live_code_
     browser.find("#rotating-qr").await;
     browser.assert_accessible("ticket").await;
     browser.screenshot("ticket-phone").await;
+    assert_eq!(browser.overflows().await, json!(false), "the ticket page fits a phone");
     // The code of the step on the screen, read well inside that step; then the next step's.
     let shown = || browser.eval("return Number(document.getElementById('rotating-qr').dataset.shown || 0)");
     let left =
