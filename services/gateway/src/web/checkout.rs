@@ -26,6 +26,7 @@ use crate::web::page::{
     money, render, render_with_status, Chrome, ConfirmPage, Notice, PageError, PageForm, PageId, PageQuery,
     Viewer, When,
 };
+use crate::web::ticket::ticket_what;
 use crate::web::waiting_list::{entry_cards, EntryCard};
 use crate::AppState;
 
@@ -415,15 +416,7 @@ pub async fn bookings(
     let mut received = Vec::new();
     for held in held_tickets(&state, user).await?.items.into_iter().filter(|held| held.received) {
         let event = event_of(&state, user, held.event_id).await?;
-        let category = event
-            .as_ref()
-            .and_then(|event| event.categories.iter().find(|category| category.id == held.ticket.category_id))
-            .map_or("Ticket", |category| category.name.as_str())
-            .to_owned();
-        let what = match &held.ticket.seat {
-            Some(seat) => format!("{category}: {}", seat_text(seat)),
-            None => category,
-        };
+        let what = ticket_what(event.as_ref(), &held.ticket);
         let name = event.map_or_else(|| UNLISTED_EVENT.to_owned(), |event| event.name);
         received.push((held.ticket.id, name, what));
     }

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::problem::ApiError;
+use crate::routes::bookings::dto::TicketResponse;
+use crate::routes::events::dto::EventResponse;
 use crate::routes::tickets::{held_tickets, transfer, HeldTicketResponse};
 use crate::web::checkout::{event_of, seat_text, UNLISTED_EVENT};
 use crate::web::page::{render, render_with_status, Chrome, PageError, PageForm, PageId, Viewer, When};
@@ -35,6 +37,15 @@ struct TicketPage {
     ms_left: i64,
     rotates_every: u32,
     problem: Option<String>,
+}
+
+/// A ticket as people read it: its category, and its seat (`Floor: Floor, row A, seat 12`).
+pub(crate) fn ticket_what(event: Option<&EventResponse>, ticket: &TicketResponse) -> String {
+    let category = event.and_then(|event| event.category_name(&ticket.category_id)).unwrap_or("Ticket");
+    match &ticket.seat {
+        Some(seat) => format!("{category}: {}", seat_text(seat)),
+        None => category.to_owned(),
+    }
 }
 
 /// The ticket if `user` holds it.
@@ -61,21 +72,13 @@ async fn ticket_page(
     let ms_left = chrono::DateTime::parse_from_rfc3339(&code.next_at)
         .map(|at| (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds().max(0))
         .unwrap_or(0);
-    let category = event
-        .as_ref()
-        .and_then(|event| event.categories.iter().find(|category| category.id == held.ticket.category_id))
-        .map_or("Ticket", |category| category.name.as_str())
-        .to_owned();
     Ok(TicketPage {
         chrome,
         id: ticket_id,
         event_name: event.as_ref().map_or_else(|| UNLISTED_EVENT.to_owned(), |event| event.name.clone()),
         city: event.as_ref().map(|event| event.city.clone()).unwrap_or_default(),
         starts_at: When::parse(event.as_ref().map_or("", |event| event.starts_at.as_str())),
-        what: match &held.ticket.seat {
-            Some(seat) => format!("{category}: {}", seat_text(seat)),
-            None => category,
-        },
+        what: ticket_what(event.as_ref(), &held.ticket),
         code: held.ticket.code,
         received: held.received,
         checked_in_at: held.ticket.checked_in_at.as_deref().map(When::parse),

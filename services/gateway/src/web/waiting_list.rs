@@ -43,14 +43,9 @@ pub async fn event_view(
     }
     let mut mine = Vec::new();
     if let Some(viewer) = viewer {
-        let names: HashMap<Uuid, &str> = event
-            .categories
-            .iter()
-            .filter_map(|category| Some((Uuid::parse_str(&category.id).ok()?, category.name.as_str())))
-            .collect();
         for entry in entries_of(state, viewer).await?.items {
             if entry.event_id == event.id && is_live(&entry) {
-                let category = names.get(&entry.category_id).copied().unwrap_or("Tickets");
+                let category = event.category_name(&entry.category_id.to_string()).unwrap_or("Tickets");
                 mine.push(format!("{category}: {}", standing(&entry)));
             }
         }
@@ -116,11 +111,8 @@ pub async fn entry_cards(state: &AppState, user: AuthUser) -> Result<Vec<EntryCa
             vacant.insert(event_of(state, user, entry.event_id).await?);
         }
         let event = events.get(&entry.event_id).and_then(Option::as_ref);
-        let category = event
-            .and_then(|event| {
-                event.categories.iter().find(|category| category.id == entry.category_id.to_string())
-            })
-            .map_or("Tickets", |category| category.name.as_str());
+        let category =
+            event.and_then(|event| event.category_name(&entry.category_id.to_string())).unwrap_or("Tickets");
         cards.push(EntryCard {
             id: entry.id,
             event_id: entry.event_id,

@@ -299,6 +299,14 @@ pub struct EventResponse {
 }
 
 impl EventResponse {
+    /// The name of one of its categories.
+    pub fn category_name(&self, category_id: &str) -> Option<&str> {
+        self.categories
+            .iter()
+            .find(|category| category.id == category_id)
+            .map(|category| category.name.as_str())
+    }
+
     pub fn from_proto(event: pb::Event) -> ApiResult<Self> {
         let status = EventStatus::from_wire(event.status)
             .ok_or_else(|| unexpected(format!("event status {}", event.status)))?;
