@@ -51,8 +51,17 @@ impl Bookings {
 
     /// A ticket `caller` holds (any, for an admin) that still admits someone.
     pub(crate) async fn held_ticket(&self, caller: Caller, ticket_id: Uuid) -> Result<TicketRecord, Error> {
-        let (ticket, status) = match self.inner.db.ticket(ticket_id).await? {
-            Some((ticket, buyer, status)) if caller.owns(ticket.holder(buyer)) => (ticket, status),
+        Ok(self.held_ticket_and_buyer(caller, ticket_id).await?.0)
+    }
+
+    /// [`Self::held_ticket`], with its booking's buyer.
+    pub(crate) async fn held_ticket_and_buyer(
+        &self,
+        caller: Caller,
+        ticket_id: Uuid,
+    ) -> Result<(TicketRecord, Uuid), Error> {
+        let (ticket, buyer, status) = match self.inner.db.ticket(ticket_id).await? {
+            Some((ticket, buyer, status)) if caller.owns(ticket.holder(buyer)) => (ticket, buyer, status),
             _ => return Err(Error::not_found("ticket")),
         };
         if status == BookingStatus::Refunded {
@@ -61,7 +70,7 @@ impl Bookings {
                 "the ticket's booking was refunded; the ticket no longer admits anyone",
             ));
         }
-        Ok(ticket)
+        Ok((ticket, buyer))
     }
 
     /// Admits a ticket, once. `door`: the event the door admits to (by default the ticket's).

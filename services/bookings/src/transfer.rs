@@ -26,10 +26,7 @@ impl Bookings {
     }
 
     async fn give(&self, caller: Caller, ticket_id: Uuid, to: Uuid) -> Result<TicketRecord, Error> {
-        let ticket = self.held_ticket(caller, ticket_id).await?;
-        let Some((_, buyer, _)) = self.inner.db.ticket(ticket_id).await? else {
-            return Err(Error::not_found("ticket"));
-        };
+        let (ticket, buyer) = self.held_ticket_and_buyer(caller, ticket_id).await?;
         let from = ticket.holder(buyer);
         if from != caller.user_id {
             // An admin reads any ticket but gives only their own.
