@@ -60,6 +60,18 @@ impl FromStr for ServiceName {
     }
 }
 
+impl ServiceName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Users => "users",
+            ServiceName::Events => "events",
+            ServiceName::Bookings => "bookings",
+            ServiceName::Notifications => "notifications",
+            ServiceName::Gateway => "gateway",
+        }
+    }
+}
+
 /// The services started by [`start`], running until their shutdown token is cancelled.
 pub struct Running {
     /// The gateway's public address, when the gateway runs here.

@@ -169,9 +169,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return health(cli.config.as_deref(), url.clone()).await;
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    boxoffice_telemetry::init_logs(settings.log_format == LogFormat::Json);
+    // Spans are exported by the servers only: a one-off command's spans would be lost at exit.
+    let serving = match &cli.command {
+        Command::Serve { service } => Some(
+            service.map_or_else(|| "boxoffice".to_owned(), |name| format!("boxoffice-{}", name.as_str())),
+        ),
+        _ => None,
+    };
+    let tracing = boxoffice_telemetry::init_logs(&boxoffice_telemetry::LogSettings {
+        json: settings.log_format == LogFormat::Json,
+        otlp_endpoint: serving.as_ref().and(settings.otlp_endpoint.clone()),
+        service_name: serving.unwrap_or_else(|| "boxoffice".to_owned()),
+    })?;
     match cli.command {
-        Command::Serve { service } => serve(&settings, service).await,
+        Command::Serve { service } => {
+            let served = serve(&settings, service).await;
+            // The last spans are sent before the process ends.
+            let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
+            served
+        }
         Command::Migrate { down_to } => {
             let new_data_dir = boxoffice::data_dir_is_new(&settings);
             match down_to {

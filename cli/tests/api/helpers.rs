@@ -102,7 +102,7 @@ impl TestApp {
 
     /// Starts boxoffice on `settings`, which may hold the data of an earlier run.
     pub async fn start(backend: Backend, settings: Settings) -> TestApp {
-        boxoffice_telemetry::init_logs(false);
+        let _ = boxoffice_telemetry::init_logs(&boxoffice_telemetry::LogSettings::default());
         let shutdown = CancellationToken::new();
         let clock = Clock::system();
         let running = boxoffice::start_with_clock(&settings, None, shutdown.clone(), clock.clone())

@@ -31,7 +31,7 @@ on_both_backends!(
 
 /// A tansu broker, reached through a TCP proxy of the test's own on the address it advertises,
 /// so that the test can cut the network to it and restore it while the broker keeps its data.
-struct Broker {
+pub(crate) struct Broker {
     child: Child,
     proxy_port: u16,
     broker_port: u16,
@@ -58,7 +58,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 impl Broker {
-    async fn start() -> Broker {
+    pub(crate) async fn start() -> Broker {
         let (proxy_port, broker_port) = (free_port(), free_port());
         let child = Broker::spawn(proxy_port, broker_port);
         let mut broker = Broker { child, proxy_port, broker_port, proxy: None };
@@ -81,7 +81,7 @@ impl Broker {
         wait_for_port(child, broker_port, "tansu")
     }
 
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.proxy_port)
     }
 
@@ -280,7 +280,7 @@ impl Drop for Server {
     }
 }
 
-fn minted(settings: &boxoffice_config::Settings, role: boxoffice_types::Role) -> String {
+pub(crate) fn minted(settings: &boxoffice_config::Settings, role: boxoffice_types::Role) -> String {
     let claims =
         boxoffice_auth::Claims::new(uuid::Uuid::now_v7(), role, uuid::Uuid::now_v7(), chrono::Utc::now());
     boxoffice::token_key(settings).unwrap().sign(&claims).unwrap()

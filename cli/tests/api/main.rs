@@ -19,6 +19,7 @@ mod organize;
 mod organizer_browser;
 mod security;
 mod ticket_codes;
+mod traces;
 mod users;
 mod waiting_list;
 mod waiting_room;

@@ -50,6 +50,54 @@ async fn every_service_in_one_process_serves_the_admin_endpoint_too() {
     assert!(health.status.success());
 }
 
+/// An on-sale's story in `/metrics`: every metric has its help text and is one of the
+/// catalog's (which the dashboard and the alert rules are checked against), and a sale, a
+/// sold-out refusal, a declined payment and a failed login each show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_tell_the_story_of_a_sale_each_with_its_help() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let (_, event) = crate::bookings::on_sale(&app, 1, 0).await;
+    let body = json!({"event_id": crate::bookings::id(&event), "items": [{"category_id": crate::bookings::category(&event, 0), "quantity": 1}]});
+    let (_, first) = app.customer().await;
+    let held = app.hold_ok(&first.access, body.clone()).await;
+    let declined = app.confirm(&first.access, &crate::bookings::id(&held), "tok_declined").await;
+    assert_eq!(declined.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(
+        app.confirm(&first.access, &crate::bookings::id(&held), "tok_ok").await.status(),
+        StatusCode::OK
+    );
+    let (_, second) = app.customer().await;
+    let refused = app.post("/api/v1/bookings", body, Some(&second.access)).await;
+    assert_problem(refused, StatusCode::CONFLICT, "sold_out").await;
+    let (email, _) = app.customer().await;
+    assert_eq!(app.login(&email, "not the password").await.status(), StatusCode::UNAUTHORIZED);
+
+    let metrics = reqwest::get(app.admin_url("/metrics")).await.unwrap().text().await.unwrap();
+    let families: Vec<&str> =
+        metrics.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    for family in &families {
+        assert!(
+            metrics.lines().any(|line| line.starts_with(&format!("# HELP {family} "))),
+            "{family} has no help:\n{metrics}"
+        );
+        assert!(boxoffice_telemetry::catalog::find(family).is_some(), "{family} is not in the catalog");
+    }
+    for series in [
+        r#"bookings_holds_total{outcome="held"}"#,
+        r#"bookings_holds_total{outcome="sold_out"}"#,
+        "bookings_payment_declines_total ",
+        "bookings_confirmed_total ",
+        "users_login_failures_total ",
+        "grpc_client_duration_seconds_bucket{",
+        r#"db_pool_connections{service="bookings",state="in_use"}"#,
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        r#"http_request_duration_seconds_bucket{"#,
+    ] {
+        assert!(metrics.lines().any(|line| line.starts_with(series)), "no {series} in:\n{metrics}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_health_command_answers_for_a_running_server_and_fails_without_one() {
     let app = TestApp::spawn(Backend::Embedded).await;

@@ -44,6 +44,7 @@ pub const KEYS: &[&str] = &[
     "ticket_secret",
     "internal_token",
     "log_format",
+    "otlp_endpoint",
     "database_max_connections",
     "auth_rate_limit_per_minute",
     "secure_cookies",
@@ -133,6 +134,10 @@ pub struct Settings {
     pub internal_token: Option<String>,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
+    /// Where spans are exported over OTLP/gRPC (`http://otel-collector:4317`); when unset, no
+    /// traces are exported. The standard `OTEL_BSP_*` variables tune the batches.
+    #[serde(default, deserialize_with = "text::optional")]
+    pub otlp_endpoint: Option<String>,
     /// The largest pool of database connections one service opens.
     pub database_max_connections: u32,
     /// Signup, login and refresh requests one client address may make per minute; 0 turns the
@@ -217,6 +222,7 @@ impl Default for Settings {
             ticket_secret: None,
             internal_token: None,
             log_format: LogFormat::Text,
+            otlp_endpoint: None,
             database_max_connections: 16,
             auth_rate_limit_per_minute: 120,
             secure_cookies: false,
@@ -264,6 +270,12 @@ impl Settings {
             anyhow::ensure!(
                 matches!(scheme.as_deref(), Some("redis" | "rediss")),
                 "BOXOFFICE_REDIS_URL (redis_url) must be a Redis URL such as redis://host:6379 (rediss:// for TLS); leave it unset for the in-memory store"
+            );
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            anyhow::ensure!(
+                endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+                "BOXOFFICE_OTLP_ENDPOINT (otlp_endpoint) must be the http:// URL of an OTLP/gRPC receiver, such as http://otel-collector:4317"
             );
         }
         anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");
@@ -358,11 +370,12 @@ mod tests {
             ticket_secret: _,
             internal_token: _,
             log_format: _,
+            otlp_endpoint: _,
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
             secure_cookies: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 31);
+        assert_eq!(KEYS.len(), 32);
     }
 
     #[test]

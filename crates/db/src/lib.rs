@@ -94,9 +94,13 @@ pub async fn revert_migrations(
 /// pool's connections see that schema first, so the service's SQL names its tables plainly.
 pub async fn postgres_pool(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
-    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-        .await
-        .context("connecting to PostgreSQL")?;
+    // A database starting with us (Compose, a cluster) refuses connections for a while.
+    let refused = |error: &sqlx::Error| matches!(error, sqlx::Error::Io(_));
+    let mut connection = boxoffice_telemetry::retry_at_start("PostgreSQL", refused, || {
+        <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+    })
+    .await
+    .context("connecting to PostgreSQL")?;
     let created =
         sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut connection).await;
     // Two replicas starting at once may race to create the schema; the loser's error is
@@ -149,6 +153,14 @@ pub async fn sqlite_pool(path: &Path, max_connections: u32) -> anyhow::Result<Sq
         .connect_with(options)
         .await
         .with_context(|| format!("opening the SQLite database {}", path.display()))
+}
+
+/// Records how many of `service`'s pooled connections are in use and idle.
+pub fn record_pool_usage(service: &'static str, size: u32, idle: usize) {
+    let idle = idle as f64;
+    metrics::gauge!("db_pool_connections", "service" => service, "state" => "in_use")
+        .set((f64::from(size) - idle).max(0.0));
+    metrics::gauge!("db_pool_connections", "service" => service, "state" => "idle").set(idle);
 }
 
 /// A database failure, as the services report it: an internal error, logged where it happens,

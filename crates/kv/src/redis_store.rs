@@ -49,9 +49,13 @@ pub fn connection_config() -> redis::aio::ConnectionManagerConfig {
 /// Connects to Redis at `url` with [`connection_config`].
 pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager)> {
     let client = redis::Client::open(url).context("parsing the Redis URL")?;
-    let connection = ConnectionManager::new_with_config(client.clone(), connection_config())
-        .await
-        .context("connecting to Redis")?;
+    // A Redis starting with us (Compose, a cluster) refuses connections for a while.
+    let refused = |error: &redis::RedisError| error.is_connection_refusal() || error.is_io_error();
+    let connection = boxoffice_telemetry::retry_at_start("Redis", refused, || {
+        ConnectionManager::new_with_config(client.clone(), connection_config())
+    })
+    .await
+    .context("connecting to Redis")?;
     Ok((client, connection))
 }
 

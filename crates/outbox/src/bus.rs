@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, RwLock};
 
+use tracing::Instrument as _;
+
 use crate::consumer::{Delivered, HandleError, Handler};
 use crate::relay::Publisher;
 use crate::Pending;
@@ -36,14 +38,14 @@ impl Publisher for Bus {
         let handlers = self.handlers.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         for row in rows {
             let message = match Delivered::parse(row.topic, &row.envelope) {
-                Ok(message) => message,
+                Ok(message) => message.traced(row.trace.clone()),
                 Err(reason) => {
                     dead_letter(row.topic.as_str(), &reason);
                     continue;
                 }
             };
             for handler in handlers.iter().filter(|handler| handler.topics().contains(&row.topic)) {
-                match handler.handle(&message).await {
+                match handler.handle(&message).instrument(message.span(handler.name())).await {
                     Ok(()) => {}
                     Err(HandleError::Malformed(reason)) => dead_letter(handler.name(), &reason),
                     Err(HandleError::Failed(error)) => {

@@ -1,5 +1,6 @@
 //! The consumers' side: a domain event as delivered, and what handles it.
 
+use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -14,6 +15,8 @@ pub struct Delivered {
     pub schema_version: u32,
     pub aggregate_id: String,
     pub occurred_at: DateTime<Utc>,
+    /// The trace context and request id of the work that made it.
+    pub trace: TraceHeaders,
     payload: Vec<u8>,
 }
 
@@ -37,8 +40,27 @@ impl Delivered {
             schema_version: envelope.schema_version,
             aggregate_id: envelope.aggregate_id,
             occurred_at,
+            trace: TraceHeaders::default(),
             payload: envelope.payload,
         })
+    }
+
+    /// With the trace headers it came with.
+    pub fn traced(self, trace: TraceHeaders) -> Delivered {
+        Delivered { trace, ..self }
+    }
+
+    /// The span `consumer` handles it in: part of the trace of the work that made it.
+    pub fn span(&self, consumer: &str) -> tracing::Span {
+        let span = tracing::info_span!(
+            "domain_event",
+            consumer,
+            event_type = %self.event_type,
+            event_id = %self.event_id,
+            request_id = self.trace.request_id(),
+        );
+        self.trace.adopt(&span);
+        span
     }
 
     /// The payload as the message `M`; a payload that does not decode is a dead letter.

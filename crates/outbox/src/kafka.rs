@@ -6,14 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use boxoffice_telemetry::TraceHeaders;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
-use rdkafka::message::{Header, Message as _, OwnedHeaders};
+use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::consumer::{Delivered, HandleError, Handler};
 use crate::relay::Publisher;
@@ -164,9 +166,13 @@ impl Publisher for KafkaPublisher {
         let deliveries: Vec<_> = rows
             .iter()
             .map(|row| {
+                let headers = row.trace.pairs().fold(OwnedHeaders::new(), |headers, (key, value)| {
+                    headers.insert(Header { key, value: Some(value) })
+                });
                 let record = FutureRecord::to(self.settings.topics.name(row.topic))
                     .key(&row.key)
-                    .payload(&row.envelope);
+                    .payload(&row.envelope)
+                    .headers(headers);
                 producer.send(record, DELIVERY_TIMEOUT)
             })
             .collect();
@@ -288,13 +294,14 @@ impl KafkaConsumer {
             };
             let outcome = match self.publisher.settings.topics.topic(message.topic()) {
                 None => Err(format!("{} is not a topic of boxoffice", message.topic())),
-                Some(topic) => Delivered::parse(topic, message.payload().unwrap_or_default()),
+                Some(topic) => Delivered::parse(topic, message.payload().unwrap_or_default())
+                    .map(|delivered| delivered.traced(trace_headers(&message))),
             };
             let mut backoff = RETRY_MIN;
             loop {
                 let result = match &outcome {
                     Err(reason) => Err(HandleError::Malformed(reason.clone())),
-                    Ok(delivered) => self.handler.handle(delivered).await,
+                    Ok(delivered) => self.handler.handle(delivered).instrument(delivered.span(name)).await,
                 };
                 let failure = match result {
                     Ok(()) => break,
@@ -331,4 +338,10 @@ impl KafkaConsumer {
             }
         }
     }
+}
+
+/// The trace headers a message came with.
+fn trace_headers(message: &rdkafka::message::BorrowedMessage<'_>) -> TraceHeaders {
+    let Some(headers) = message.headers() else { return TraceHeaders::default() };
+    TraceHeaders::from_pairs(headers.iter().filter_map(|header| Some((header.key, header.value?))))
 }

@@ -8,6 +8,9 @@
 //! them; sent rows are deleted after a retention period. A publisher that is away (Kafka down)
 //! only delays delivery: rows wait, requests never do.
 //!
+//! Each row also carries the trace context and request id of the request that made it (Kafka
+//! message headers), so that its consumers' work is part of the same trace.
+//!
 //! Consumers receive [`Delivered`] messages through a [`Handler`]; delivery is at least once, so
 //! a handler deduplicates by event id in the same transaction as its effect
 //! ([`OutboxSql::mark_processed`]). A message that cannot be read is a dead letter: on Kafka it
@@ -18,6 +21,7 @@
 //! in the order of its changes because every change writes the aggregate's own row first, which
 //! serializes them, and only one relay of a service publishes at a time (`relay.rs`).
 
+use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -138,6 +142,8 @@ pub struct OutboxEvent {
     pub key: String,
     pub envelope: Vec<u8>,
     pub created_at: DateTime<Utc>,
+    /// The trace context and request id of the work that made it, for its consumers.
+    pub trace: TraceHeaders,
 }
 
 impl OutboxEvent {
@@ -165,6 +171,7 @@ impl OutboxEvent {
             key,
             envelope: prost::Message::encode_to_vec(&envelope),
             created_at: occurred_at,
+            trace: TraceHeaders::current(),
         }
     }
 }
@@ -178,4 +185,5 @@ pub struct Pending {
     pub key: String,
     pub envelope: Vec<u8>,
     pub created_at: DateTime<Utc>,
+    pub trace: TraceHeaders,
 }

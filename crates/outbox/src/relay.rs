@@ -151,6 +151,7 @@ impl Relay {
             }
             Err(error) => tracing::warn!(service = self.service, %error, "reading the outbox backlog fails"),
         }
+        self.db.record_pool_usage(self.service);
         let now = chrono::Utc::now();
         let before = chrono::Duration::from_std(self.retention)
             .ok()

@@ -4,6 +4,7 @@
 //! Writing happens inside the service's transactions ([`OutboxSql`]); relaying and purging
 //! happen on the relay's own connections ([`OutboxDb`]).
 
+use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
@@ -11,8 +12,8 @@ use uuid::Uuid;
 use crate::relay::{Publisher, RelayHandle};
 use crate::{OutboxEvent, Pending, Topic};
 
-/// Rows per INSERT, within SQLite's limit of 32,766 bound parameters (5 per row).
-const ROWS_PER_INSERT: usize = 5_000;
+/// Rows per INSERT, within SQLite's limit of 32,766 bound parameters (7 per row).
+const ROWS_PER_INSERT: usize = 4_000;
 
 /// What the outbox writes inside a service's own transaction, for each database.
 #[async_trait::async_trait]
@@ -45,14 +46,16 @@ macro_rules! outbox_sql {
             ) -> sqlx::Result<()> {
                 for chunk in events.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
-                        "INSERT INTO outbox (event_id, topic, aggregate_id, envelope, created_at) ",
+                        "INSERT INTO outbox (event_id, topic, aggregate_id, envelope, created_at, traceparent, request_id) ",
                     );
                     insert.push_values(chunk, |mut row, event| {
                         row.push_bind(event.event_id)
                             .push_bind(event.topic.as_str())
                             .push_bind(event.key.clone())
                             .push_bind(event.envelope.clone())
-                            .push_bind(event.created_at);
+                            .push_bind(event.created_at)
+                            .push_bind(event.trace.traceparent.clone())
+                            .push_bind(event.trace.request_id.clone());
                     });
                     insert.build().execute(&mut *connection).await?;
                 }
@@ -121,13 +124,14 @@ pub enum OutboxDb {
     Sqlite(SqlitePool),
 }
 
-type Row = (i64, String, String, Vec<u8>, DateTime<Utc>);
+type Row = (i64, String, String, Vec<u8>, DateTime<Utc>, Option<String>, Option<String>);
 
 /// The rows as the publisher takes them; [`PENDING_SQL`] selects only topics this build knows.
 fn into_pending(rows: Vec<Row>) -> Vec<Pending> {
     rows.into_iter()
-        .filter_map(|(position, topic, key, envelope, created_at)| {
-            Some(Pending { position, topic: Topic::parse(&topic)?, key, envelope, created_at })
+        .filter_map(|(position, topic, key, envelope, created_at, traceparent, request_id)| {
+            let trace = TraceHeaders { traceparent, request_id };
+            Some(Pending { position, topic: Topic::parse(&topic)?, key, envelope, created_at, trace })
         })
         .collect()
 }
@@ -138,7 +142,8 @@ const PURGE_BATCH: u32 = 5_000;
 
 // Rows of a topic this build does not know (written by a newer one) are left for it, and never
 // fill a round; `known_topics_are_selected` keeps the list in step with `Topic::ALL`.
-const PENDING_SQL: &str = "SELECT id, topic, aggregate_id, envelope, created_at FROM outbox \
+const PENDING_SQL: &str =
+    "SELECT id, topic, aggregate_id, envelope, created_at, traceparent, request_id FROM outbox \
                            WHERE sent_at IS NULL AND topic IN ('users', 'events', 'bookings') \
                            ORDER BY id LIMIT $1";
 
@@ -191,6 +196,16 @@ impl OutboxDb {
                 <sqlx::Sqlite as OutboxSql>::mark_sent(&mut connection, &rows).await?;
                 Ok(Some(rows.len()))
             }
+        }
+    }
+
+    /// Records how many of the service's pooled connections are in use.
+    pub(crate) fn record_pool_usage(&self, service: &'static str) {
+        match self {
+            OutboxDb::Postgres(pool) => {
+                boxoffice_db::record_pool_usage(service, pool.size(), pool.num_idle())
+            }
+            OutboxDb::Sqlite(pool) => boxoffice_db::record_pool_usage(service, pool.size(), pool.num_idle()),
         }
     }
 

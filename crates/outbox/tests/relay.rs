@@ -12,8 +12,14 @@ use boxoffice_outbox::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const POSTGRES_TABLES: &str = include_str!("../migrations/postgres/outbox.up.sql");
-const SQLITE_TABLES: &str = include_str!("../migrations/sqlite/outbox.up.sql");
+const POSTGRES_TABLES: &str = concat!(
+    include_str!("../migrations/postgres/outbox.up.sql"),
+    include_str!("../migrations/postgres/outbox_trace.up.sql")
+);
+const SQLITE_TABLES: &str = concat!(
+    include_str!("../migrations/sqlite/outbox.up.sql"),
+    include_str!("../migrations/sqlite/outbox_trace.up.sql")
+);
 const AGGREGATES: usize = 10;
 const EVENTS_PER_AGGREGATE: usize = 60;
 

@@ -23,7 +23,7 @@ pub struct Health {
 
 /// The Prometheus text of every metric this process recorded.
 pub fn metrics_text() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], boxoffice_telemetry::metrics().render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], boxoffice_telemetry::render_metrics())
 }
 
 /// Serves the admin endpoint on `listener` until `shutdown`. `ready` checks the service's
@@ -51,7 +51,9 @@ where
             get(move || {
                 let ready = ready.clone();
                 async move {
-                    match ready().await {
+                    let answer = ready().await;
+                    metrics::gauge!("service_ready").set(if answer.is_ok() { 1.0 } else { 0.0 });
+                    match answer {
                         Ok(()) => Json(Health { status: "ready" }).into_response(),
                         Err(error) => problem(&error),
                     }

@@ -1,6 +1,7 @@
 //! How a service calls another: over the network, carrying the internal token, or by calling
 //! the other service's gRPC server directly when both run in this process (which skips loopback
-//! TCP and HTTP/2 framing on both sides of the call).
+//! TCP and HTTP/2 framing on both sides of the call). Either way the call carries the trace
+//! headers and is timed ([`Observed`]).
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceExt as _;
 
 use crate::internal_token::{InternalToken, METADATA_KEY};
+use crate::observe::Observed;
 use crate::GrpcServer;
 
 /// A call from one service to another that takes longer than this has failed.
@@ -26,7 +28,7 @@ pub type Connection =
 pub fn over_network(url: &str, token: &InternalToken) -> anyhow::Result<Connection> {
     let channel = channel_to(url)?;
     let token = token.header_value();
-    let with_token = channel
+    let with_token = Observed::client(channel)
         .map_request(move |mut request: http::Request<tonic::body::Body>| {
             request.headers_mut().insert(METADATA_KEY, token.clone());
             request
@@ -48,6 +50,7 @@ fn channel_to(url: &str) -> anyhow::Result<Channel> {
 /// call within the process needs none.
 pub fn in_process(server: impl GrpcServer) -> Connection {
     BoxCloneSyncService::new(
-        server.map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
+        Observed::client(server)
+            .map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
     )
 }

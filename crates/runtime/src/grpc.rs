@@ -1,4 +1,5 @@
-//! Serving one service's gRPC server on the network, behind the internal token.
+//! Serving one service's gRPC server on the network, behind the internal token, each call
+//! traced and timed ([`Observed`]).
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -8,6 +9,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 
 use crate::internal_token::InternalToken;
+use crate::observe::Observed;
 use crate::GrpcServer;
 
 /// Serves `server` on `listener`, refusing every call without `token`, until `shutdown`; then
@@ -23,7 +25,7 @@ where
 {
     let name = S::NAME;
     Server::builder()
-        .add_service(InterceptedService::new(server, token.require()))
+        .add_service(InterceptedService::new(Observed::server(server), token.require()))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown.cancelled_owned(),

@@ -5,12 +5,14 @@
 //! - [`internal_token`]: the shared secret that internal calls carry, and the check every gRPC
 //!   server makes;
 //! - [`grpc`]: serving a service's gRPC server behind that check;
+//! - [`observe`]: the trace headers and durations of every internal call, on both sides;
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics` of a process that has no public API.
 
 pub mod admin;
 pub mod connection;
 pub mod grpc;
 pub mod internal_token;
+pub mod observe;
 
 use axum::response::{IntoResponse as _, Response};
 pub use connection::Connection;

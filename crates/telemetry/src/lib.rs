@@ -6,30 +6,115 @@
 //! histogram that matches none is rendered as a summary (quantiles), which fits any unit,
 //! rather than in buckets of another unit, where every value would land in one bucket.
 
+//! Structured logs (text or JSON, filtered by `RUST_LOG`), traces exported over OTLP when an
+//! endpoint is set ([`trace`]), and the process-wide Prometheus recorder that `GET /metrics`
+//! renders, with the help text of every metric ([`catalog`]).
+//!
+//! Every histogram gets buckets in its own unit, chosen by its name: `*_seconds` (latencies)
+//! from a millisecond to seconds, `*_batch_size` (items per batch) in powers of two. A
+//! histogram that matches none is rendered as a summary (quantiles), which fits any unit,
+//! rather than in buckets of another unit, where every value would land in one bucket.
+
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+pub mod catalog;
+mod process;
+mod request_id;
+pub mod trace;
+
+pub use request_id::{current_request_id, RequestIdLayer};
+pub use trace::{TraceHeaders, Tracing};
 
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn,hyper=warn";
 
-/// Installs the global log subscriber. Later calls do nothing, so tests may call it freely.
-pub fn init_logs(json: bool) {
+/// How a process logs and traces.
+#[derive(Clone, Debug, Default)]
+pub struct LogSettings {
+    /// JSON lines for collectors, else text for people.
+    pub json: bool,
+    /// The OTLP/gRPC endpoint spans are exported to (`http://collector:4317`); none exports
+    /// nothing.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+/// Installs the global log subscriber (and the span exporter, when an endpoint is set). Later
+/// calls do nothing, so tests may call it freely. Call it inside the Tokio runtime: the
+/// exporter runs on it. Keep what it returns, and shut it down at exit to send the last spans.
+pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = if json {
-        registry.with(tracing_subscriber::fmt::layer().json().with_current_span(false)).try_init()
+    // Request ids and traces follow spans at info and above, whatever the log filter lets
+    // through: an operator who logs only warnings still gets traces and ids that carry along.
+    let spans_only = || filter_fn(|metadata| metadata.is_span() && *metadata.level() <= tracing::Level::INFO);
+    let fmt = if settings.json {
+        tracing_subscriber::fmt::layer().json().with_current_span(false).with_filter(filter).boxed()
     } else {
         // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): a log
         // file or a collector gets plain text.
         let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
             && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-        registry.with(tracing_subscriber::fmt::layer().with_target(false).with_ansi(colour)).try_init()
+        tracing_subscriber::fmt::layer().with_target(false).with_ansi(colour).with_filter(filter).boxed()
     };
+    let tracing = Tracing::new(settings)?;
+    let exporter = tracing.layer().map(|layer| layer.with_filter(spans_only()));
+    // OpenTelemetry's own diagnostics are never dispatched (they come from inside the exporter's
+    // callbacks). Being a global filter, this also has every callsite asked per call rather
+    // than by an interest cached at its first use, which the per-layer filters below need: with
+    // spans exported and without it, log lines lost their spans (and request ids) at random.
+    // tests/api/traces.rs checks both.
+    let quiet = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::TRACE)
+        .with_target("opentelemetry", tracing_subscriber::filter::LevelFilter::OFF)
+        .with_target("opentelemetry_sdk", tracing_subscriber::filter::LevelFilter::OFF)
+        .with_target("opentelemetry_otlp", tracing_subscriber::filter::LevelFilter::OFF);
+    let result = tracing_subscriber::registry()
+        .with(quiet)
+        .with(RequestIdLayer.with_filter(spans_only()))
+        .with(exporter)
+        .with(fmt)
+        .try_init();
     // An error means a subscriber is already installed, which is what we want.
     let _ = result;
+    Ok(tracing)
+}
+
+/// How long a starting process waits for a database or Redis that refuses connections (one
+/// starting at the same time, in Compose or a cluster) before it gives up.
+pub const START_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+/// The longest pause between two tries at start.
+const START_RETRY_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `connect` until it succeeds, or fails otherwise than by `is_refused`, or
+/// [`START_RETRY_FOR`] has passed; each refusal is logged with the wait before the next try.
+pub async fn retry_at_start<T, E, F, Fut>(
+    what: &str,
+    is_refused: impl Fn(&E) -> bool,
+    mut connect: F,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match connect().await {
+            Err(error) if is_refused(&error) && started.elapsed() + pause < START_RETRY_FOR => {
+                tracing::warn!(%error, retry_in = ?pause, "{what} refuses connections; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(START_RETRY_MAX_PAUSE);
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Buckets of latencies, in seconds: from a millisecond to a few seconds.
@@ -48,6 +133,13 @@ fn builder() -> PrometheusBuilder {
         .expect("the buckets are not empty")
 }
 
+/// The metrics in the Prometheus text format, with the process metrics read now.
+pub fn render_metrics() -> String {
+    let handle = metrics();
+    process::record();
+    handle.render()
+}
+
 /// The process-wide metrics recorder, installed on first use. Every service in the process
 /// records into it and every `/metrics` endpoint renders it.
 pub fn metrics() -> &'static PrometheusHandle {
@@ -57,6 +149,7 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may exist when a program embeds us; then ours only renders nothing.
         let _ = metrics::set_global_recorder(recorder);
+        catalog::describe();
         handle
     })
 }

@@ -38,7 +38,12 @@ impl Bookings {
                 self.refund(&booking, EndReason::Requested).await?;
             }
             Some(change) => {
-                self.close(booking.id, booking.event_id, change, EndReason::Requested).await?;
+                let cancelled =
+                    self.close(booking.id, booking.event_id, change, EndReason::Requested).await?;
+                if cancelled {
+                    metrics::counter!("bookings_cancellations_total").increment(1);
+                    tracing::info!(%booking_id, event_id = %booking.event_id, "hold cancelled by its buyer");
+                }
             }
             None if booking.status == BookingStatus::Expired => {
                 return Err(Error::new(
@@ -85,6 +90,7 @@ impl Bookings {
                 }
             }
         }
+        metrics::counter!("bookings_cancellations_total").increment(u64::from(cancelled));
         tracing::info!(%event_id, cancelled, refunded, "closed the bookings of a cancelled event");
         Ok((cancelled, refunded))
     }
@@ -93,6 +99,11 @@ impl Bookings {
     /// comes first: a booking marked refunded has surely had its money back.
     async fn refund(&self, booking: &BookingRecord, reason: EndReason) -> Result<bool, Error> {
         self.refund_charge(booking.id).await?;
-        self.close(booking.id, booking.event_id, Change::Refund, reason).await
+        let closed = self.close(booking.id, booking.event_id, Change::Refund, reason).await?;
+        if closed {
+            metrics::counter!("bookings_refunds_total").increment(1);
+            tracing::info!(booking_id = %booking.id, event_id = %booking.event_id, ?reason, "booking refunded");
+        }
+        Ok(closed)
     }
 }

@@ -74,7 +74,26 @@ impl Bookings {
     }
 
     /// Admits a ticket, once. `door`: the event the door admits to (by default the ticket's).
+    /// Every scan is counted by outcome; a refusal is logged (without the code, which admits).
     pub async fn check_in(
+        &self,
+        caller: Caller,
+        code: &str,
+        door: Option<Uuid>,
+    ) -> Result<(TicketRecord, DateTime<Utc>), Error> {
+        let admitted = self.admit(caller, code, door).await;
+        let outcome = match &admitted {
+            Ok(_) => "admitted",
+            Err(error) => {
+                tracing::info!(door = ?door, code = error.code.as_str(), detail = %error.detail, "check-in refused");
+                error.code.as_str()
+            }
+        };
+        metrics::counter!("bookings_check_ins_total", "outcome" => outcome).increment(1);
+        admitted
+    }
+
+    async fn admit(
         &self,
         caller: Caller,
         code: &str,

@@ -69,12 +69,17 @@ impl Bookings {
         {
             Ok(charge_id) => charge_id,
             Err(PaymentError::Declined) => {
+                metrics::counter!("bookings_payment_declines_total").increment(1);
+                tracing::info!(%booking_id, event_id = %booking.event_id, "payment declined");
                 return Err(Error::new(
                     Code::PaymentDeclined,
                     "the payment was declined; the hold stays until it expires",
                 ));
             }
-            Err(PaymentError::Unavailable(why)) => return Err(Error::unavailable(why)),
+            Err(PaymentError::Unavailable(why)) => {
+                tracing::warn!(%booking_id, reason = %why, "the payment provider is unavailable");
+                return Err(Error::unavailable(why));
+            }
         };
         let units = self.inner.db.units(booking.id).await?;
         let tickets: Vec<TicketRecord> = units

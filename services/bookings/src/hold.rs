@@ -38,7 +38,27 @@ impl Bookings {
     /// end on its own task once begun (a hold made but unrecorded must not be left behind), and
     /// so does every request with an Idempotency-Key, whose claim comes first: a retry of a
     /// booking that succeeded gets that booking, whatever the memo says now.
+    /// Every hold is counted by outcome (`bookings_holds_total`).
     pub async fn create_booking(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
+        let held = self.create_booking_counted(caller, request).await;
+        let outcome = match &held {
+            Ok(_) => "held",
+            Err(error) => match error.code {
+                Code::SoldOut => "sold_out",
+                Code::SeatUnavailable => "seat_unavailable",
+                Code::LimitExceeded => "limit",
+                _ => "refused",
+            },
+        };
+        metrics::counter!("bookings_holds_total", "outcome" => outcome).increment(1);
+        held
+    }
+
+    async fn create_booking_counted(
+        &self,
+        caller: Caller,
+        request: NewBooking,
+    ) -> Result<BookingRecord, Error> {
         if request.idempotency_key.is_some() {
             return self
                 .detached(move |this| async move { this.create_with_key(caller, request).await })
@@ -173,7 +193,6 @@ impl Bookings {
             }
             return Err(error);
         }
-        metrics::counter!("bookings_held_total").increment(1);
         Ok(booking)
     }
 

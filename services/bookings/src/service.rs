@@ -7,6 +7,7 @@ use std::sync::Arc;
 use boxoffice_errors::Error;
 use boxoffice_outbox::Outbox;
 use boxoffice_types::Caller;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::catalog::{CachedCatalog, EventCatalog};
@@ -79,7 +80,7 @@ impl Bookings {
         F: FnOnce(Bookings) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
-        tokio::spawn(work(self.clone())).await.map_err(Error::internal)?
+        tokio::spawn(work(self.clone()).in_current_span()).await.map_err(Error::internal)?
     }
 
     /// The booking if it is `caller`'s own; admins read others' but do not act for them.

@@ -1,5 +1,6 @@
 //! The request id: every request gets one before anything else runs, it is in the log span of
-//! the request, and every response carries it back in `x-request-id`.
+//! the request, and every response carries it back in `x-request-id`. The span also continues a
+//! trace the client started (its W3C `traceparent` header).
 //!
 //! A client may choose the id (to follow its request through the logs), but the id is echoed in
 //! a header and written to the logs, so only a short id of safe characters is kept: 1 to
@@ -55,7 +56,10 @@ pub fn tag_requests(router: Router) -> Router {
                         .get::<axum::extract::MatchedPath>()
                         .map_or("(unmatched)", |path| path.as_str())
                         .to_owned();
-                    tracing::info_span!("request", method = %request.method(), route, request_id)
+                    let span = tracing::info_span!("request", method = %request.method(), route, request_id);
+                    // A client's W3C `traceparent` makes this request a part of its trace.
+                    boxoffice_telemetry::TraceHeaders::from_http(request.headers()).adopt(&span);
+                    span
                 })
                 // The access log: one line per request, with its status and duration.
                 .on_response(

@@ -245,11 +245,23 @@ pub async fn visit_with(
         .queue_visit(&format!("wr:{}", room.event_id), &visit)
         .await
         .map_err(|error| Error::unavailable(format!("{error:#}")))?;
+    record_room(room.event_id, &visited);
     let pass = match visited.standing {
         Standing::Admitted { until_ms } => Some(issue_pass(state, room.event_id, user.user_id, until_ms)),
         _ => None,
     };
     Ok(Place { standing: visited.standing, visited, pass })
+}
+
+/// The room's figures as its last visit read them: its length, admissions so far (whose rate
+/// is the admission rate) and the rate it measured.
+fn record_room(event_id: Uuid, visited: &Visited) {
+    let event_id = event_id.to_string();
+    metrics::gauge!("waiting_room_queued", "event_id" => event_id.clone()).set(visited.queued as f64);
+    metrics::counter!("waiting_room_admitted_total", "event_id" => event_id.clone()).absolute(visited.served);
+    if let Some(rate) = visited.measured_per_minute {
+        metrics::gauge!("waiting_room_admissions_per_minute", "event_id" => event_id).set(rate);
+    }
 }
 
 fn pass_text(event_id: Uuid, user_id: Uuid, until_ms: u64) -> String {

@@ -185,6 +185,8 @@ pub struct MailJob {
     pub details: MailDetails,
     /// Tries so far, this one included.
     pub attempts: u32,
+    /// The trace context and request id of the domain event that queued it.
+    pub trace: boxoffice_telemetry::TraceHeaders,
 }
 
 /// The wait before the next try of an email that failed `attempts` times.

@@ -21,6 +21,7 @@ use chrono::Utc;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -227,10 +228,18 @@ async fn keep_house(notifications: &Notifications) {
         Ok(pending) => metrics::gauge!("notifications_pending").set(pending as f64),
         Err(error) => tracing::warn!(%error, "cannot count the emails waiting"),
     }
+    store.record_pool_usage();
 }
 
 /// Tries to send `job` once, and records what became of it.
 async fn deliver(notifications: &Notifications, job: MailJob) {
+    let span =
+        tracing::info_span!("email", kind = job.details.kind().as_str(), request_id = job.trace.request_id());
+    job.trace.adopt(&span);
+    deliver_in_span(notifications, job).instrument(span).await;
+}
+
+async fn deliver_in_span(notifications: &Notifications, job: MailJob) {
     let kind = job.details.kind().as_str();
     let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, send(notifications, &job)).await {
         Ok(outcome) => outcome,

@@ -8,6 +8,7 @@
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
 use boxoffice_outbox::OutboxSql;
+use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
@@ -39,6 +40,8 @@ pub trait MailStore: Send + Sync + 'static {
         effect: &Effect,
         now: DateTime<Utc>,
     ) -> Result<Option<usize>>;
+    /// Records how many pooled connections are in use.
+    fn record_pool_usage(&self);
     /// Claims up to `limit` emails due at `now`: their attempts count one more, and nobody else
     /// claims them before `lease_until`.
     async fn claim_due(
@@ -116,6 +119,8 @@ struct JobRow {
     event_id: Uuid,
     details: String,
     attempts: i32,
+    traceparent: Option<String>,
+    request_id: Option<String>,
 }
 
 impl TryFrom<JobRow> for MailJob {
@@ -128,6 +133,7 @@ impl TryFrom<JobRow> for MailJob {
             event_id: row.event_id,
             details: serde_json::from_str(&row.details).map_err(Error::internal)?,
             attempts: u32::try_from(row.attempts).map_err(Error::internal)?,
+            trace: TraceHeaders { traceparent: row.traceparent, request_id: row.request_id },
         })
     }
 }
@@ -206,6 +212,8 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<usize> {
                 let mut inserted = 0;
+                // The domain event's handling span: its trace goes on to the sending.
+                let trace = TraceHeaders::current();
                 for chunk in mails.chunks(MAILS_PER_INSERT) {
                     let rows = chunk
                         .iter()
@@ -213,7 +221,7 @@ macro_rules! sql_store {
                         .collect::<Result<Vec<_>>>()?;
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
                         "INSERT INTO mail (id, source_event_id, kind, user_id, event_id, details, status, \
-                         next_attempt_at, created_at) ",
+                         next_attempt_at, created_at, traceparent, request_id) ",
                     );
                     insert.push_values(rows, |mut row, (mail, details)| {
                         row.push_bind(mail.id)
@@ -224,7 +232,9 @@ macro_rules! sql_store {
                             .push_bind(details)
                             .push_bind(MailStatus::Pending.as_str())
                             .push_bind(now)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(trace.traceparent.clone())
+                            .push_bind(trace.request_id.clone());
                     });
                     insert.push(" ON CONFLICT (source_event_id, user_id) DO NOTHING");
                     let done = insert.build().execute(&mut *connection).await.map_err(database_error)?;
@@ -347,7 +357,7 @@ macro_rules! sql_store {
                         "UPDATE mail SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
                          (SELECT id FROM mail WHERE status = 'pending' AND {which} AND next_attempt_at <= $1 \
                          ORDER BY next_attempt_at LIMIT $3{}) \
-                         RETURNING id, user_id, event_id, details, attempts",
+                         RETURNING id, user_id, event_id, details, attempts, traceparent, request_id",
                         $claim_lock
                     );
                     let claimed: Vec<JobRow> = sqlx::query_as(&sql)
@@ -459,6 +469,10 @@ macro_rules! sql_store {
                     deleted += done.rows_affected();
                 }
                 Ok(deleted)
+            }
+
+            fn record_pool_usage(&self) {
+                boxoffice_db::record_pool_usage("notifications", self.pool.size(), self.pool.num_idle());
             }
 
             async fn ping(&self) -> Result<()> {

@@ -154,6 +154,7 @@ impl Users {
         let stored_hash = user.as_ref().map(|user| user.password_hash.as_str());
         let matches = self.hasher.verify(password, stored_hash).await?;
         let Some(user) = user.filter(|_| matches) else {
+            metrics::counter!("users_login_failures_total").increment(1);
             self.record_failure(&email, attempt).await?;
             return Err(invalid_credentials());
         };
@@ -205,6 +206,7 @@ impl Users {
     /// Locks the email. The count of attempts stays until its window ends: resetting it here
     /// would let guesses that passed the lock check a moment earlier start counting from one.
     async fn lock(&self, email: &Email) -> Result<(), Error> {
+        metrics::counter!("users_lockouts_total").increment(1);
         tracing::warn!("locking an account after repeated failed logins");
         self.kv.set_ex(&lock_key(email.as_str()), "1", LOCKOUT_DURATION).await.map_err(kv_error)
     }

@@ -141,6 +141,8 @@ pub trait BookingDb: Send + Sync + 'static {
     async fn leave_waiting_list(&self, entry_id: Uuid, now: DateTime<Utc>) -> Result<bool>;
     /// How many entries wait, per category of the event.
     async fn waiting_counts(&self, event_id: Uuid) -> Result<Vec<(Uuid, u32)>>;
+    /// How many holds are pending, per event that has any.
+    async fn pending_holds_by_event(&self) -> Result<Vec<(Uuid, i64)>>;
     /// Pending bookings whose hold has run out: (booking id, event id).
     async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>>;
     /// Live (pending or confirmed) bookings of an event: (booking id, status).

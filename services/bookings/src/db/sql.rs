@@ -459,6 +459,13 @@ macro_rules! sql_db {
                 Ok(rows.into_iter().map(|(category_id, count)| (category_id, u32::try_from(count).unwrap_or(u32::MAX))).collect())
             }
 
+            async fn pending_holds_by_event(&self) -> Result<Vec<(Uuid, i64)>> {
+                sqlx::query_as("SELECT event_id, COUNT(*) FROM bookings WHERE status = 'pending' GROUP BY event_id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(database_error)
+            }
+
             async fn due_expirations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>> {
                 sqlx::query_as(
                     "SELECT id, event_id FROM bookings WHERE status = 'pending' AND expires_at <= $1 \

@@ -63,6 +63,7 @@ impl GuardedInventory {
             return None;
         }
         let category_id = self.sold_out.refused(event.id, &request.quantities)?;
+        metrics::counter!("bookings_sold_out_memo_hits_total").increment(1);
         Some(HoldOutcome::SoldOut { category_id })
     }
 

@@ -65,5 +65,5 @@ pub async fn check_ready(state: &AppState) -> Result<(), Error> {
 /// Prometheus metrics of the whole process.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], boxoffice_telemetry::metrics().render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], boxoffice_telemetry::render_metrics())
 }

@@ -1,0 +1,211 @@
+//! Traces: one booking is one trace, from the HTTP request through every gRPC call and every
+//! domain event to the email.
+//!
+//! Spans are `tracing` spans; when an OTLP endpoint is set, `tracing-opentelemetry` turns them
+//! into OpenTelemetry spans, exported in batches over OTLP/gRPC. What crosses a process
+//! boundary is a [`TraceHeaders`]: the W3C `traceparent` of the current span and the request
+//! id, written into HTTP/2 headers of a gRPC call or Kafka message headers (through the outbox
+//! row), and read back into the parent of the span that handles it.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::request_id::current_request_id;
+
+/// The W3C trace context header.
+pub const TRACEPARENT: &str = "traceparent";
+/// The request id header, as the gateway answers it.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The longest request id carried along; the gateway keeps client ids shorter than this.
+const REQUEST_ID_MAX_CHARS: usize = 128;
+
+/// The span exporter of this process, if an OTLP endpoint is set.
+#[derive(Debug, Default)]
+pub struct Tracing {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Tracing {
+    pub(crate) fn new(settings: &crate::LogSettings) -> anyhow::Result<Tracing> {
+        let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|endpoint| !endpoint.is_empty()) else {
+            return Ok(Tracing::default());
+        };
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+            .with_context(|| format!("setting up the OTLP exporter to {endpoint}"))?;
+        // The batch processor that runs on Tokio: the gRPC exporter needs its reactor. Batch
+        // size and delay follow the standard OTEL_BSP_* variables.
+        let processor =
+            opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+                exporter,
+                opentelemetry_sdk::runtime::Tokio,
+            )
+            .build();
+        let resource =
+            opentelemetry_sdk::Resource::builder().with_service_name(settings.service_name.clone()).build();
+        let provider =
+            SdkTracerProvider::builder().with_span_processor(processor).with_resource(resource).build();
+        Ok(Tracing { provider: Some(provider) })
+    }
+
+    /// The layer that turns spans into OpenTelemetry spans, when spans are exported.
+    pub(crate) fn layer<S>(&self) -> Option<impl tracing_subscriber::Layer<S> + 'static>
+    where
+        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    {
+        let tracer = self.provider.as_ref()?.tracer("boxoffice");
+        Some(tracing_opentelemetry::layer().with_tracer(tracer))
+    }
+
+    /// Whether spans are exported.
+    pub fn is_exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Sends the spans still waiting and stops the exporter. It blocks: call it off the runtime's
+    /// workers (`spawn_blocking`) while the runtime still runs.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("sending the last spans fails: {error}");
+            }
+        }
+    }
+}
+
+/// What a unit of work carries from one process to the next: the W3C trace context of the span
+/// it came from, and the request id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceHeaders {
+    pub traceparent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl TraceHeaders {
+    /// The current span's trace context (when spans are exported) and request id.
+    pub fn current() -> TraceHeaders {
+        let mut fields = HashMap::new();
+        TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut fields);
+        TraceHeaders { traceparent: fields.remove(TRACEPARENT), request_id: current_request_id() }
+    }
+
+    /// Read from the headers of a call or a message: at most one of each, of safe characters,
+    /// else none (a malformed `traceparent` starts a new trace).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> TraceHeaders {
+        let mut headers = TraceHeaders::default();
+        for (name, value) in pairs {
+            let Ok(value) = std::str::from_utf8(value) else { continue };
+            if name.eq_ignore_ascii_case(TRACEPARENT) && is_traceparent(value) {
+                headers.traceparent = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case(REQUEST_ID) && is_request_id(value) {
+                headers.request_id = Some(value.to_owned());
+            }
+        }
+        headers
+    }
+
+    /// Read from HTTP headers (a gRPC call's metadata).
+    pub fn from_http(headers: &http::HeaderMap) -> TraceHeaders {
+        TraceHeaders::from_pairs([TRACEPARENT, REQUEST_ID].into_iter().filter_map(|name| {
+            let mut values = headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                (Some(value), None) => Some((name, value.as_bytes())),
+                _ => None,
+            }
+        }))
+    }
+
+    /// The headers to send, by name.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [(TRACEPARENT, self.traceparent.as_deref()), (REQUEST_ID, self.request_id.as_deref())]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// Writes them into the headers of an HTTP request (a gRPC call), replacing any there.
+    pub fn write_http(&self, headers: &mut http::HeaderMap) {
+        for (name, value) in self.pairs() {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+
+    /// Makes `span` a child of the span these headers came from (when spans are exported).
+    pub fn adopt(&self, span: &tracing::Span) {
+        if let Some(traceparent) = &self.traceparent {
+            let carrier = SingleHeader(traceparent);
+            let parent = TraceContextPropagator::new().extract(&carrier);
+            span.set_parent(parent);
+        }
+    }
+
+    /// The request id as a span field value: empty when there is none.
+    pub fn request_id(&self) -> &str {
+        self.request_id.as_deref().unwrap_or("")
+    }
+}
+
+/// `00-<32 hex>-<16 hex>-<2 hex>`, or a later version of the same shape and length or longer.
+fn is_traceparent(value: &str) -> bool {
+    value.len() >= 55
+        && value.len() <= 256
+        && value.bytes().all(|byte| byte.is_ascii_hexdigit() || byte == b'-')
+}
+
+fn is_request_id(value: &str) -> bool {
+    (1..=REQUEST_ID_MAX_CHARS).contains(&value.len())
+        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+/// A carrier of the one header the W3C propagator reads.
+struct SingleHeader<'a>(&'a str);
+
+impl Extractor for SingleHeader<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        key.eq_ignore_ascii_case(TRACEPARENT).then_some(self.0)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![TRACEPARENT]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_headers_are_carried() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let read = TraceHeaders::from_pairs([
+            ("traceparent", good.as_bytes()),
+            ("X-Request-Id", b"req-1".as_slice()),
+        ]);
+        assert_eq!(read.traceparent.as_deref(), Some(good));
+        assert_eq!(read.request_id.as_deref(), Some("req-1"));
+        let bad = TraceHeaders::from_pairs([
+            ("traceparent", b"<script>".as_slice()),
+            ("x-request-id", b"two words".as_slice()),
+        ]);
+        assert_eq!(bad, TraceHeaders::default());
+        let mut headers = http::HeaderMap::new();
+        read.write_http(&mut headers);
+        assert_eq!(TraceHeaders::from_http(&headers), read);
+    }
+
+    #[test]
+    fn without_an_exporter_the_current_span_has_no_trace_context() {
+        assert_eq!(TraceHeaders::current(), TraceHeaders::default());
+    }
+}

@@ -1,0 +1,1 @@
+../../../../crates/outbox/migrations/postgres/outbox_trace.down.sql

@@ -1,0 +1,1 @@
+../../../../crates/outbox/migrations/sqlite/outbox_trace.down.sql
