@@ -24,7 +24,7 @@ use boxoffice_kv::Kv;
 use boxoffice_notifications::Notifications;
 use boxoffice_runtime::connection::{in_process, over_network};
 use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
-use boxoffice_runtime::{Connection, GrpcServer, InternalToken};
+use boxoffice_runtime::{Connection, GrpcServer, InternalToken, ServiceTls};
 use boxoffice_users::{Database, Users};
 pub use data_dir::{data_dir_is_new, describe_database, where_it_went, DataDirLock};
 use messaging::Messaging;
@@ -120,11 +120,17 @@ impl Running {
     }
 
     /// Serves one service's gRPC server on `listener`, behind the internal token.
-    fn serve_grpc<S>(&mut self, listener: TcpListener, server: S, token: &InternalToken)
+    fn serve_grpc<S>(&mut self, listener: TcpListener, server: S, token: &InternalToken, tls: &ServiceTls)
     where
         S: GrpcServer + tonic::server::NamedService,
     {
-        let serving = boxoffice_runtime::grpc::serve(listener, server, token.clone(), self.shutdown.clone());
+        let serving = boxoffice_runtime::grpc::serve(
+            listener,
+            server,
+            token.clone(),
+            tls.clone(),
+            self.shutdown.clone(),
+        );
         self.tasks.spawn(serving);
     }
 
@@ -283,12 +289,13 @@ pub async fn start_with_clock(
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
             let token = required_internal_token(settings)?;
+            let tls = service_tls(settings)?;
             let users = users(settings, kv, shared_token_key(settings)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.relay(&mut running.tasks, users.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.users_grpc_addr, "users service").await?;
             running.users_grpc_addr = Some(listener.local_addr()?);
-            running.serve_grpc(listener, boxoffice_users::grpc::server(users.clone()), &token);
+            running.serve_grpc(listener, boxoffice_users::grpc::server(users.clone()), &token, &tls);
             let ready = move || {
                 let users = users.clone();
                 async move { users.check_ready().await }
@@ -298,12 +305,13 @@ pub async fn start_with_clock(
         Some(ServiceName::Events) => {
             let kv = shared_kv(settings, "events").await?;
             let token = required_internal_token(settings)?;
-            let events = events(settings, kv, over_network(&settings.bookings_url, &token)?).await?;
+            let tls = service_tls(settings)?;
+            let events = events(settings, kv, over_network(&settings.bookings_url, &token, &tls)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.relay(&mut running.tasks, events.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.events_grpc_addr, "events service").await?;
             running.events_grpc_addr = Some(listener.local_addr()?);
-            running.serve_grpc(listener, boxoffice_events::grpc::server(events.clone()), &token);
+            running.serve_grpc(listener, boxoffice_events::grpc::server(events.clone()), &token, &tls);
             let ready = move || {
                 let events = events.clone();
                 async move { events.check_ready().await }
@@ -313,7 +321,9 @@ pub async fn start_with_clock(
         Some(ServiceName::Bookings) => {
             shared_kv(settings, "bookings").await?;
             let token = required_internal_token(settings)?;
-            let bookings = bookings(settings, over_network(&settings.events_url, &token)?, clock).await?;
+            let tls = service_tls(settings)?;
+            let bookings =
+                bookings(settings, over_network(&settings.events_url, &token, &tls)?, clock).await?;
             running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
             let messaging = Messaging::connect(settings, false).await?;
             let saga = Arc::new(EventCancellations::new(bookings.clone()));
@@ -321,7 +331,7 @@ pub async fn start_with_clock(
             messaging.relay(&mut running.tasks, bookings.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.bookings_grpc_addr, "bookings service").await?;
             running.bookings_grpc_addr = Some(listener.local_addr()?);
-            running.serve_grpc(listener, boxoffice_bookings::grpc::server(bookings.clone()), &token);
+            running.serve_grpc(listener, boxoffice_bookings::grpc::server(bookings.clone()), &token, &tls);
             let ready = move || {
                 let bookings = bookings.clone();
                 async move { bookings.check_ready().await }
@@ -330,15 +340,16 @@ pub async fn start_with_clock(
         }
         Some(ServiceName::Notifications) => {
             let token = required_internal_token(settings)?;
+            let tls = service_tls(settings)?;
             // It learns everything from the topics: alone, without Kafka, it would do nothing.
             anyhow::ensure!(
                 settings.kafka_brokers.is_some(),
                 "running the notifications service on its own needs BOXOFFICE_KAFKA_BROKERS, where it \
                  reads the domain events it emails about; without Kafka, run `boxoffice serve`"
             );
-            let users = over_network(&settings.users_url, &token)?;
+            let users = over_network(&settings.users_url, &token, &tls)?;
             let notifications =
-                notifications(settings, users, over_network(&settings.events_url, &token)?).await?;
+                notifications(settings, users, over_network(&settings.events_url, &token, &tls)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.consume(
                 &mut running.tasks,
@@ -355,10 +366,11 @@ pub async fn start_with_clock(
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
             let token = required_internal_token(settings)?;
+            let tls = service_tls(settings)?;
             let gateway = boxoffice_gateway::AppState::new(
-                over_network(&settings.users_url, &token)?,
-                over_network(&settings.events_url, &token)?,
-                over_network(&settings.bookings_url, &token)?,
+                over_network(&settings.users_url, &token, &tls)?,
+                over_network(&settings.events_url, &token, &tls)?,
+                over_network(&settings.bookings_url, &token, &tls)?,
                 kv,
                 shared_token_key(settings)?,
             )
@@ -387,6 +399,8 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
         Some(token) => InternalToken::parse(token).context("reading BOXOFFICE_INTERNAL_TOKEN")?,
         None => InternalToken::parse(&boxoffice_auth::random_token()).expect("a random token is valid"),
     };
+    // They call each other on loopback, in the clear.
+    let tls = ServiceTls::none();
     // The ports are bound first because the events and bookings services call each other.
     let loopback = ([127, 0, 0, 1], 0).into();
     let users_listener = bind(loopback, "users service").await?;
@@ -401,8 +415,8 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     // One secret signs (users) and verifies (gateway) the access tokens.
     let tokens = token_key(settings)?;
     let users = users(settings, kv.clone(), tokens.clone()).await?;
-    let events = events(settings, kv.clone(), over_network(&bookings_url, &token)?).await?;
-    let bookings = bookings(settings, over_network(&events_url, &token)?, clock).await?;
+    let events = events(settings, kv.clone(), over_network(&bookings_url, &token, &tls)?).await?;
+    let bookings = bookings(settings, over_network(&events_url, &token, &tls)?, clock).await?;
     let users_server = boxoffice_users::grpc::server(users.clone());
     let events_server = boxoffice_events::grpc::server(events.clone());
     let notifications =
@@ -436,9 +450,9 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     let users = users_server;
     let events = events_server;
     let bookings = boxoffice_bookings::grpc::server(bookings);
-    running.serve_grpc(users_listener, users.clone(), &token);
-    running.serve_grpc(events_listener, events.clone(), &token);
-    running.serve_grpc(bookings_listener, bookings.clone(), &token);
+    running.serve_grpc(users_listener, users.clone(), &token, &tls);
+    running.serve_grpc(events_listener, events.clone(), &token, &tls);
+    running.serve_grpc(bookings_listener, bookings.clone(), &token, &tls);
     let gateway = boxoffice_gateway::AppState::new(
         in_process(users),
         in_process(events),
@@ -459,6 +473,16 @@ async fn postman(notifications: Notifications, shutdown: CancellationToken) -> a
 
 /// Services in separate processes prove to each other that they are boxoffice's with a secret
 /// they share, which therefore must come from configuration.
+/// The TLS of a service run on its own: its gRPC server's certificate, and the authorities its
+/// calls to `https://` service URLs trust.
+fn service_tls(settings: &Settings) -> anyhow::Result<ServiceTls> {
+    ServiceTls::load(
+        settings.grpc_tls_cert_file.as_deref(),
+        settings.grpc_tls_key_file.as_deref(),
+        settings.grpc_tls_ca_file.as_deref(),
+    )
+}
+
 fn required_internal_token(settings: &Settings) -> anyhow::Result<InternalToken> {
     let token = settings.internal_token.as_deref().unwrap_or_default();
     anyhow::ensure!(

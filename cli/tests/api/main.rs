@@ -18,6 +18,7 @@ mod operations;
 mod organize;
 mod organizer_browser;
 mod security;
+mod service_tls;
 mod ticket_codes;
 mod traces;
 mod users;

@@ -44,6 +44,31 @@ class RefuseFirst(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 "#;
 
+/// A folder with a certificate authority of the test's own (`ca.pem`) and a certificate for
+/// `localhost` it signed (`cert.pem`, its key `key.pem`), made with openssl.
+pub(crate) fn localhost_certificate() -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("boxoffice-test-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("leaf.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
+    let openssl = |args: &str| {
+        let made = Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(&folder)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(made.success(), "openssl {args}");
+    };
+    openssl(
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=boxoffice-test-ca -keyout ca.key -out ca.pem",
+    );
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr");
+    openssl("x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile leaf.ext -out cert.pem");
+    folder
+}
+
 /// A real SMTP server that keeps what it receives in a maildir.
 pub(crate) struct MailServer {
     child: Child,
@@ -70,23 +95,7 @@ impl MailServer {
     /// from a certificate authority of the test's own; returns it and the authority's PEM file,
     /// for BOXOFFICE_SMTP_CA_FILE.
     pub(crate) fn with_tls() -> (MailServer, PathBuf) {
-        let folder = std::env::temp_dir().join(format!("boxoffice-test-tls-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("leaf.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
-            .unwrap();
-        let openssl = |args: &str| {
-            let made = Command::new("openssl")
-                .args(args.split(' '))
-                .current_dir(&folder)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("openssl runs");
-            assert!(made.success(), "openssl {args}");
-        };
-        openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=boxoffice-test-ca -keyout ca.key -out ca.pem");
-        openssl("req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr");
-        openssl("x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile leaf.ext -out cert.pem");
+        let folder = localhost_certificate();
         let (cert, key) = (folder.join("cert.pem"), folder.join("key.pem"));
         let server = MailServer::spawn_with(
             free_port(),

@@ -43,6 +43,9 @@ pub const KEYS: &[&str] = &[
     "jwt_secret",
     "ticket_secret",
     "internal_token",
+    "grpc_tls_cert_file",
+    "grpc_tls_key_file",
+    "grpc_tls_ca_file",
     "log_format",
     "otlp_endpoint",
     "database_max_connections",
@@ -132,6 +135,16 @@ pub struct Settings {
     /// processes; generated at start when they all run in one.
     #[serde(default, deserialize_with = "text::optional")]
     pub internal_token: Option<String>,
+    /// The PEM certificate chain and key a service run on its own serves its gRPC with, over
+    /// TLS only; both or neither.
+    #[serde(default)]
+    pub grpc_tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub grpc_tls_key_file: Option<PathBuf>,
+    /// A PEM file of certificate authorities that the services' certificates may chain to (a
+    /// private CA), besides the Mozilla roots; used for every `https://` service URL.
+    #[serde(default)]
+    pub grpc_tls_ca_file: Option<PathBuf>,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Where spans are exported over OTLP/gRPC (`http://otel-collector:4317`); when unset, no
@@ -221,6 +234,9 @@ impl Default for Settings {
             jwt_secret: None,
             ticket_secret: None,
             internal_token: None,
+            grpc_tls_cert_file: None,
+            grpc_tls_key_file: None,
+            grpc_tls_ca_file: None,
             log_format: LogFormat::Text,
             otlp_endpoint: None,
             database_max_connections: 16,
@@ -369,13 +385,16 @@ mod tests {
             jwt_secret: _,
             ticket_secret: _,
             internal_token: _,
+            grpc_tls_cert_file: _,
+            grpc_tls_key_file: _,
+            grpc_tls_ca_file: _,
             log_format: _,
             otlp_endpoint: _,
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
             secure_cookies: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 32);
+        assert_eq!(KEYS.len(), 35);
     }
 
     #[test]

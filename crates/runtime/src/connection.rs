@@ -12,6 +12,7 @@ use tower::ServiceExt as _;
 
 use crate::internal_token::{InternalToken, METADATA_KEY};
 use crate::observe::Observed;
+use crate::tls::ServiceTls;
 use crate::GrpcServer;
 
 /// A call from one service to another that takes longer than this has failed.
@@ -23,10 +24,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub type Connection =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, tonic::Status>;
 
-/// A connection to the service at `url`, carrying `token` on every call. It connects lazily: no
-/// service is called until a request needs it.
-pub fn over_network(url: &str, token: &InternalToken) -> anyhow::Result<Connection> {
-    let channel = channel_to(url)?;
+/// A connection to the service at `url`, carrying `token` on every call, over TLS when the URL
+/// is `https://`. It connects lazily: no service is called until a request needs it.
+pub fn over_network(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Connection> {
+    let channel = channel_to(url, tls)?;
     let token = token.header_value();
     let with_token = Observed::client(channel)
         .map_request(move |mut request: http::Request<tonic::body::Body>| {
@@ -37,13 +38,16 @@ pub fn over_network(url: &str, token: &InternalToken) -> anyhow::Result<Connecti
     Ok(BoxCloneSyncService::new(with_token))
 }
 
-fn channel_to(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())
+fn channel_to(url: &str, tls: &ServiceTls) -> anyhow::Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("reading the service URL {url}"))?
         .timeout(CALL_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    if url.starts_with("https://") {
+        endpoint = endpoint.tls_config(tls.client()).with_context(|| format!("setting up TLS to {url}"))?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// A connection to a gRPC server in this process. The internal token guards the network; a

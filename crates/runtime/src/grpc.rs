@@ -10,21 +10,27 @@ use tonic::transport::Server;
 
 use crate::internal_token::InternalToken;
 use crate::observe::Observed;
+use crate::tls::ServiceTls;
 use crate::GrpcServer;
 
-/// Serves `server` on `listener`, refusing every call without `token`, until `shutdown`; then
-/// finishes the calls in flight.
+/// Serves `server` on `listener` (over TLS when `tls` has a certificate), refusing every call
+/// without `token`, until `shutdown`; then finishes the calls in flight.
 pub async fn serve<S>(
     listener: TcpListener,
     server: S,
     token: InternalToken,
+    tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()>
 where
     S: GrpcServer + NamedService,
 {
     let name = S::NAME;
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(config) = tls.server() {
+        builder = builder.tls_config(config).with_context(|| format!("setting up TLS for {name}"))?;
+    }
+    builder
         .add_service(InterceptedService::new(Observed::server(server), token.require()))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),

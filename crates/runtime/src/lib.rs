@@ -5,6 +5,7 @@
 //! - [`internal_token`]: the shared secret that internal calls carry, and the check every gRPC
 //!   server makes;
 //! - [`grpc`]: serving a service's gRPC server behind that check;
+//! - [`tls`]: TLS between services, in and out;
 //! - [`observe`]: the trace headers and durations of every internal call, on both sides;
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics` of a process that has no public API.
 
@@ -13,10 +14,12 @@ pub mod connection;
 pub mod grpc;
 pub mod internal_token;
 pub mod observe;
+pub mod tls;
 
 use axum::response::{IntoResponse as _, Response};
 pub use connection::Connection;
 pub use internal_token::InternalToken;
+pub use tls::ServiceTls;
 
 /// A generated gRPC server (`XServiceServer<Service>`), which can be served on the network or
 /// called in this process.
