@@ -476,6 +476,15 @@ async fn postman(notifications: Notifications, shutdown: CancellationToken) -> a
 /// The TLS of a service run on its own: its gRPC server's certificate, and the authorities its
 /// calls to `https://` service URLs trust.
 fn service_tls(settings: &Settings) -> anyhow::Result<ServiceTls> {
+    let tls_set = settings.grpc_tls_cert_file.is_some() || settings.grpc_tls_ca_file.is_some();
+    for url in [&settings.users_url, &settings.events_url, &settings.bookings_url] {
+        if tls_set && url.starts_with("http://") {
+            tracing::warn!(
+                url,
+                "gRPC TLS is configured, but this service URL is http://: calls to it are not encrypted"
+            );
+        }
+    }
     ServiceTls::load(
         settings.grpc_tls_cert_file.as_deref(),
         settings.grpc_tls_key_file.as_deref(),

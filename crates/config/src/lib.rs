@@ -291,7 +291,7 @@ impl Settings {
         if let Some(endpoint) = &self.otlp_endpoint {
             anyhow::ensure!(
                 endpoint.starts_with("http://") || endpoint.starts_with("https://"),
-                "BOXOFFICE_OTLP_ENDPOINT (otlp_endpoint) must be the http:// URL of an OTLP/gRPC receiver, such as http://otel-collector:4317"
+                "BOXOFFICE_OTLP_ENDPOINT (otlp_endpoint) must be the http:// or https:// URL of an OTLP/gRPC receiver, such as http://otel-collector:4317"
             );
         }
         anyhow::ensure!(self.database_max_connections >= 1, "database_max_connections must be at least 1");

@@ -18,6 +18,8 @@ use sqlx::sqlite::{
 
 /// How long a SQLite writer waits for another writer before failing.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt to connect to PostgreSQL at start may take.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
 /// How long a request waits for a pooled connection before failing.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -95,9 +97,17 @@ pub async fn revert_migrations(
 pub async fn postgres_pool(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
     // A database starting with us (Compose, a cluster) refuses connections for a while.
-    let refused = |error: &sqlx::Error| matches!(error, sqlx::Error::Io(_));
-    let mut connection = boxoffice_telemetry::retry_at_start("PostgreSQL", refused, || {
-        <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+    // Refused, unreachable within CONNECT_ATTEMPT, or up but still starting (57P03).
+    let refused = |error: &sqlx::Error| match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => error.code().as_deref() == Some("57P03"),
+        _ => false,
+    };
+    let mut connection = boxoffice_telemetry::retry_at_start("PostgreSQL", refused, || async {
+        let attempt = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options);
+        tokio::time::timeout(CONNECT_ATTEMPT, attempt).await.unwrap_or_else(|_| {
+            Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer")))
+        })
     })
     .await
     .context("connecting to PostgreSQL")?;

@@ -1,11 +1,3 @@
-//! Structured logs (text or JSON, filtered by `RUST_LOG`) and the process-wide Prometheus
-//! recorder that `GET /metrics` renders.
-//!
-//! Every histogram gets buckets in its own unit, chosen by its name: `*_seconds` (latencies)
-//! from a millisecond to seconds, `*_batch_size` (items per batch) in powers of two. A
-//! histogram that matches none is rendered as a summary (quantiles), which fits any unit,
-//! rather than in buckets of another unit, where every value would land in one bucket.
-
 //! Structured logs (text or JSON, filtered by `RUST_LOG`), traces exported over OTLP when an
 //! endpoint is set ([`trace`]), and the process-wide Prometheus recorder that `GET /metrics`
 //! renders, with the help text of every metric ([`catalog`]).
@@ -18,7 +10,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{filter_fn, FilterExt as _};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -31,7 +23,10 @@ pub mod trace;
 pub use request_id::{current_request_id, RequestIdLayer};
 pub use trace::{TraceHeaders, Tracing};
 
-const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn,hyper=warn";
+/// Without `RUST_LOG`: info, but only warnings from the libraries that talk a lot (and the
+/// access log of `tower_http`, which `tower=warn` would otherwise silence: targets match by
+/// prefix).
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn,tower_http=info,hyper=warn";
 
 /// How a process logs and traces.
 #[derive(Clone, Debug, Default)]
@@ -53,6 +48,9 @@ pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     // Request ids and traces follow spans at info and above, whatever the log filter lets
     // through: an operator who logs only warnings still gets traces and ids that carry along.
     let spans_only = || filter_fn(|metadata| metadata.is_span() && *metadata.level() <= tracing::Level::INFO);
+    // Log lines name the spans they were written in (the request id among their fields) even
+    // when `RUST_LOG` leaves out info: spans print nothing by themselves.
+    let filter = filter.or(spans_only());
     let fmt = if settings.json {
         tracing_subscriber::fmt::layer().json().with_current_span(false).with_filter(filter).boxed()
     } else {

@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tonic::transport::ClientTlsConfig;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::request_id::current_request_id;
@@ -38,11 +39,13 @@ impl Tracing {
         let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|endpoint| !endpoint.is_empty()) else {
             return Ok(Tracing::default());
         };
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint)
-            .build()
-            .with_context(|| format!("setting up the OTLP exporter to {endpoint}"))?;
+        let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint);
+        if endpoint.starts_with("https://") {
+            // A collector behind TLS (a managed one): the Mozilla roots.
+            builder = builder.with_tls_config(ClientTlsConfig::new().with_webpki_roots());
+        }
+        let exporter =
+            builder.build().with_context(|| format!("setting up the OTLP exporter to {endpoint}"))?;
         // The batch processor that runs on Tokio: the gRPC exporter needs its reactor. Batch
         // size and delay follow the standard OTEL_BSP_* variables.
         let processor =
@@ -112,6 +115,17 @@ impl TraceHeaders {
             }
         }
         headers
+    }
+
+    /// A client's headers as the edge takes them: its trace id and parent span, but sampled as
+    /// this deployment decides (every request), never as the client asks: a client can neither
+    /// hide its requests from the traces nor force their export.
+    pub fn sampled_here(mut self) -> TraceHeaders {
+        if let Some(traceparent) = &mut self.traceparent {
+            // `00-<trace id>-<parent id>-<flags>`: the flags are characters 53 and 54.
+            traceparent.replace_range(53..55, "01");
+        }
+        self
     }
 
     /// Read from HTTP headers (a gRPC call's metadata).
@@ -199,6 +213,9 @@ mod tests {
             ("x-request-id", b"two words".as_slice()),
         ]);
         assert_eq!(bad, TraceHeaders::default());
+        let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+        let edge = TraceHeaders::from_pairs([("traceparent", unsampled.as_bytes())]).sampled_here();
+        assert_eq!(edge.traceparent.as_deref(), Some(good), "the edge decides the sampling");
         let mut headers = http::HeaderMap::new();
         read.write_http(&mut headers);
         assert_eq!(TraceHeaders::from_http(&headers), read);

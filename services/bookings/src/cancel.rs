@@ -41,7 +41,6 @@ impl Bookings {
                 let cancelled =
                     self.close(booking.id, booking.event_id, change, EndReason::Requested).await?;
                 if cancelled {
-                    metrics::counter!("bookings_cancellations_total").increment(1);
                     tracing::info!(%booking_id, event_id = %booking.event_id, "hold cancelled by its buyer");
                 }
             }
@@ -90,7 +89,6 @@ impl Bookings {
                 }
             }
         }
-        metrics::counter!("bookings_cancellations_total").increment(u64::from(cancelled));
         tracing::info!(%event_id, cancelled, refunded, "closed the bookings of a cancelled event");
         Ok((cancelled, refunded))
     }
@@ -101,7 +99,6 @@ impl Bookings {
         self.refund_charge(booking.id).await?;
         let closed = self.close(booking.id, booking.event_id, Change::Refund, reason).await?;
         if closed {
-            metrics::counter!("bookings_refunds_total").increment(1);
             tracing::info!(booking_id = %booking.id, event_id = %booking.event_id, ?reason, "booking refunded");
         }
         Ok(closed)

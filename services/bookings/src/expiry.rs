@@ -26,11 +26,7 @@ impl Bookings {
     /// Releases a due hold: the booking becomes `expired` and its units return to sale. False
     /// when it was not a due, pending hold.
     pub async fn expire(&self, booking_id: Uuid, event_id: Uuid) -> Result<bool, Error> {
-        let expired = self.close(booking_id, event_id, Change::Expire, EndReason::Requested).await?;
-        if expired {
-            metrics::counter!("bookings_expired_total").increment(1);
-        }
-        Ok(expired)
+        self.close(booking_id, event_id, Change::Expire, EndReason::Requested).await
     }
 
     /// One sweep of the expirer: releases every hold that is due, [`EXPIRY_BATCH`] at most.

@@ -38,19 +38,19 @@ impl Bookings {
     /// end on its own task once begun (a hold made but unrecorded must not be left behind), and
     /// so does every request with an Idempotency-Key, whose claim comes first: a retry of a
     /// booking that succeeded gets that booking, whatever the memo says now.
-    /// Every hold is counted by outcome (`bookings_holds_total`).
+    /// Every hold is counted by outcome (`bookings_holds_total`): a refusal here, a hold where
+    /// it is made (a retry with an Idempotency-Key that returns the first answer counts nothing).
     pub async fn create_booking(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
         let held = self.create_booking_counted(caller, request).await;
-        let outcome = match &held {
-            Ok(_) => "held",
-            Err(error) => match error.code {
+        if let Err(error) = &held {
+            let outcome = match error.code {
                 Code::SoldOut => "sold_out",
                 Code::SeatUnavailable => "seat_unavailable",
                 Code::LimitExceeded => "limit",
                 _ => "refused",
-            },
-        };
-        metrics::counter!("bookings_holds_total", "outcome" => outcome).increment(1);
+            };
+            metrics::counter!("bookings_holds_total", "outcome" => outcome).increment(1);
+        }
         held
     }
 
@@ -193,6 +193,7 @@ impl Bookings {
             }
             return Err(error);
         }
+        metrics::counter!("bookings_holds_total", "outcome" => "held").increment(1);
         Ok(booking)
     }
 

@@ -110,6 +110,13 @@ impl Bookings {
         else {
             return Ok(false);
         };
+        // Every ending is counted here, where it happens once, whatever path led to it.
+        match change {
+            Change::Cancel => metrics::counter!("bookings_cancellations_total").increment(1),
+            Change::Refund => metrics::counter!("bookings_refunds_total").increment(1),
+            Change::Expire => metrics::counter!("bookings_expired_total").increment(1),
+            Change::Confirm => {}
+        }
         let settled = if handoffs.is_empty() {
             self.inner.inventory.release(event_id, booking_id).await
         } else {

@@ -44,7 +44,7 @@ impl Events {
                 })
             })
             .await?;
-        tracing::info!(%event_id, by = %caller.user_id, name = %event.name, "event published");
+        tracing::info!(%event_id, by = %caller.user_id, name = ?event.name, "event published");
         // Loading the inventory now spares the first buyers of an on-sale the wait. It is only
         // a head start: the bookings service loads it on first use anyway, so a failure here
         // does not fail the publication.
@@ -70,7 +70,7 @@ impl Events {
                 })
             })
             .await?;
-        tracing::info!(%event_id, by = %caller.user_id, name = %event.name, "event cancelled; its bookings are refunded");
+        tracing::info!(%event_id, by = %caller.user_id, name = ?event.name, "event cancelled; its bookings are refunded");
         Ok(event)
     }
 }

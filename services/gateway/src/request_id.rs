@@ -58,7 +58,9 @@ pub fn tag_requests(router: Router) -> Router {
                         .to_owned();
                     let span = tracing::info_span!("request", method = %request.method(), route, request_id);
                     // A client's W3C `traceparent` makes this request a part of its trace.
-                    boxoffice_telemetry::TraceHeaders::from_http(request.headers()).adopt(&span);
+                    boxoffice_telemetry::TraceHeaders::from_http(request.headers())
+                        .sampled_here()
+                        .adopt(&span);
                     span
                 })
                 // The access log: one line per request, with its status and duration.

@@ -146,6 +146,7 @@ impl Users {
     pub async fn login(&self, email: &str, password: &str) -> Result<Tokens, Error> {
         // A malformed email cannot belong to an account: the answer is the same as for a wrong one.
         let Ok(email) = Email::parse(email) else {
+            metrics::counter!("users_login_failures_total").increment(1);
             self.hasher.verify(password, None).await?;
             return Err(invalid_credentials());
         };
