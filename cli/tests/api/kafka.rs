@@ -280,6 +280,47 @@ impl Drop for Server {
     }
 }
 
+/// Through the gateway at `api` of a deployment on `settings`: an event called `name` with five
+/// standing places, published by an organizer, and the access token of a buyer who signed up
+/// as `email`.
+pub(crate) async fn on_sale_through(
+    api: &str,
+    settings: &boxoffice_config::Settings,
+    name: &str,
+    email: &str,
+) -> (Value, String) {
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value, token: &str| {
+        client.post(format!("{api}{path}")).bearer_auth(token).json(&body).send()
+    };
+    let organizer = minted(settings, boxoffice_types::Role::Organizer);
+    let mut body = crate::events::event_body(name, "2030-05-01T20:00:00Z");
+    body["categories"] = json!([{"name": "Standing", "price_cents": 1500, "currency": "EUR", "capacity": 5}]);
+    let event: Value = post("/api/v1/events", body, &organizer).await.unwrap().json().await.unwrap();
+    let published =
+        post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
+    assert_eq!(published.status(), StatusCode::OK);
+    let event: Value = published.json().await.unwrap();
+    let password = crate::helpers::PASSWORD;
+    let signup = client
+        .post(format!("{api}/api/v1/auth/signup"))
+        .json(&json!({"email": email, "password": password, "first_name": "Ada", "last_name": "L"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let login: Value = client
+        .post(format!("{api}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (event, login["access_token"].as_str().unwrap().to_owned())
+}
+
 pub(crate) fn minted(settings: &boxoffice_config::Settings, role: boxoffice_types::Role) -> String {
     let claims =
         boxoffice_auth::Claims::new(uuid::Uuid::now_v7(), role, uuid::Uuid::now_v7(), chrono::Utc::now());
@@ -535,33 +576,8 @@ async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() 
         client.post(format!("{api}{path}")).bearer_auth(token).json(&body).send()
     };
 
-    let organizer = minted(&settings, boxoffice_types::Role::Organizer);
-    let mut body = crate::events::event_body("Split", "2030-05-01T20:00:00Z");
-    body["categories"] = json!([{"name": "Standing", "price_cents": 1500, "currency": "EUR", "capacity": 5}]);
-    let event: Value = post("/api/v1/events", body, &organizer).await.unwrap().json().await.unwrap();
-    let published =
-        post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
-    assert_eq!(published.status(), StatusCode::OK);
-    let event: Value = published.json().await.unwrap();
-
-    let email = "split-buyer@example.com";
-    let signup = client
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(&json!({"email": email, "password": crate::helpers::PASSWORD, "first_name": "Ada", "last_name": "L"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let login: Value = client
-        .post(format!("{api}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": crate::helpers::PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let buyer = login["access_token"].as_str().unwrap();
+    let (event, buyer) = on_sale_through(&api, &settings, "Split", "split-buyer@example.com").await;
+    let (email, buyer) = ("split-buyer@example.com", buyer.as_str());
     let hold = post(
         "/api/v1/bookings",
         json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 2}]}),

@@ -21,8 +21,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::bookings::{category, id};
-use crate::helpers::{cli, fresh_settings, Backend, PASSWORD};
-use crate::kafka::{free_port, minted, wait_for_port, Broker};
+use crate::helpers::{cli, fresh_settings, Backend};
+use crate::kafka::{free_port, on_sale_through, wait_for_port, Broker};
 use crate::notifications::{to, MailServer};
 
 /// One span as the receiver got it.
@@ -167,35 +167,11 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
     let api = format!("http://127.0.0.1:{}", ports[3]);
     let client = reqwest::Client::new();
 
-    let organizer = minted(&settings, boxoffice_types::Role::Organizer);
-    let mut body = crate::events::event_body("Traced", "2030-05-01T20:00:00Z");
-    body["categories"] = json!([{"name": "Standing", "price_cents": 1500, "currency": "EUR", "capacity": 5}]);
+    let email = "traced-buyer@example.com";
+    let (event, buyer) = on_sale_through(&api, &settings, "Traced", email).await;
     let post = |path: &str, body: Value, token: &str| {
         client.post(format!("{api}{path}")).bearer_auth(token).json(&body).send()
     };
-    let event: Value = post("/api/v1/events", body, &organizer).await.unwrap().json().await.unwrap();
-    let published =
-        post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
-    assert_eq!(published.status(), StatusCode::OK);
-    let event: Value = published.json().await.unwrap();
-    let email = "traced-buyer@example.com";
-    let signup = client
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(&json!({"email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "L"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let login: Value = client
-        .post(format!("{api}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let buyer = login["access_token"].as_str().unwrap().to_owned();
     let hold = post(
         "/api/v1/bookings",
         json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]}),

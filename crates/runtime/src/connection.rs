@@ -1,7 +1,7 @@
 //! How a service calls another: over the network, carrying the internal token, or by calling
 //! the other service's gRPC server directly when both run in this process (which skips loopback
-//! TCP and HTTP/2 framing on both sides of the call). Either way the call carries the trace
-//! headers and is timed ([`Observed`]).
+//! TCP and HTTP/2 framing on both sides of the call). Either way the call is timed, and over the
+//! network it carries the trace headers ([`Observed`]); in this process it keeps the caller's span.
 
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ fn channel_to(url: &str, tls: &ServiceTls) -> anyhow::Result<Channel> {
 /// call within the process needs none.
 pub fn in_process(server: impl GrpcServer) -> Connection {
     BoxCloneSyncService::new(
-        Observed::client(server)
+        Observed::in_process(server)
             .map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
     )
 }

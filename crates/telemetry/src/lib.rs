@@ -62,16 +62,18 @@ pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     };
     let tracing = Tracing::new(settings)?;
     let exporter = tracing.layer().map(|layer| layer.with_filter(spans_only()));
-    // OpenTelemetry's own diagnostics are never dispatched (they come from inside the exporter's
-    // callbacks). Being a global filter, this also has every callsite asked per call rather
-    // than by an interest cached at its first use, which the per-layer filters below need: with
-    // spans exported and without it, log lines lost their spans (and request ids) at random.
-    // tests/api/traces.rs checks both.
+    // When spans are exported: OpenTelemetry's own diagnostics are never dispatched (they come
+    // from inside the exporter's callbacks), and, this being a global filter, every callsite is
+    // asked per call rather than by an interest cached at its first use, which the per-layer
+    // filters below then need: without it, log lines lost their spans (and request ids) at
+    // random (tests/api/traces.rs checks). Without an exporter it is left out: asking per call
+    // costs every disabled `debug!` of the libraries on the hot path.
     let quiet = tracing_subscriber::filter::Targets::new()
         .with_default(tracing::Level::TRACE)
         .with_target("opentelemetry", tracing_subscriber::filter::LevelFilter::OFF)
         .with_target("opentelemetry_sdk", tracing_subscriber::filter::LevelFilter::OFF)
         .with_target("opentelemetry_otlp", tracing_subscriber::filter::LevelFilter::OFF);
+    let quiet = tracing.is_exporting().then_some(quiet);
     let result = tracing_subscriber::registry()
         .with(quiet)
         .with(RequestIdLayer.with_filter(spans_only()))
