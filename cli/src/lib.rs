@@ -289,7 +289,7 @@ pub async fn start_with_clock(
         Some(ServiceName::Users) => {
             let kv = shared_kv(settings, "users").await?;
             let token = required_internal_token(settings)?;
-            let tls = service_tls(settings)?;
+            let tls = service_tls(settings, &[])?;
             let users = users(settings, kv, shared_token_key(settings)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.relay(&mut running.tasks, users.outbox(), settings, running.shutdown.clone());
@@ -305,7 +305,7 @@ pub async fn start_with_clock(
         Some(ServiceName::Events) => {
             let kv = shared_kv(settings, "events").await?;
             let token = required_internal_token(settings)?;
-            let tls = service_tls(settings)?;
+            let tls = service_tls(settings, &[&settings.bookings_url])?;
             let events = events(settings, kv, over_network(&settings.bookings_url, &token, &tls)?).await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.relay(&mut running.tasks, events.outbox(), settings, running.shutdown.clone());
@@ -321,7 +321,7 @@ pub async fn start_with_clock(
         Some(ServiceName::Bookings) => {
             shared_kv(settings, "bookings").await?;
             let token = required_internal_token(settings)?;
-            let tls = service_tls(settings)?;
+            let tls = service_tls(settings, &[&settings.events_url])?;
             let bookings =
                 bookings(settings, over_network(&settings.events_url, &token, &tls)?, clock).await?;
             running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
@@ -340,7 +340,7 @@ pub async fn start_with_clock(
         }
         Some(ServiceName::Notifications) => {
             let token = required_internal_token(settings)?;
-            let tls = service_tls(settings)?;
+            let tls = service_tls(settings, &[&settings.users_url, &settings.events_url])?;
             // It learns everything from the topics: alone, without Kafka, it would do nothing.
             anyhow::ensure!(
                 settings.kafka_brokers.is_some(),
@@ -366,7 +366,8 @@ pub async fn start_with_clock(
         Some(ServiceName::Gateway) => {
             let kv = shared_kv(settings, "gateway").await?;
             let token = required_internal_token(settings)?;
-            let tls = service_tls(settings)?;
+            let tls =
+                service_tls(settings, &[&settings.users_url, &settings.events_url, &settings.bookings_url])?;
             let gateway = boxoffice_gateway::AppState::new(
                 over_network(&settings.users_url, &token, &tls)?,
                 over_network(&settings.events_url, &token, &tls)?,
@@ -474,10 +475,11 @@ async fn postman(notifications: Notifications, shutdown: CancellationToken) -> a
 /// Services in separate processes prove to each other that they are boxoffice's with a secret
 /// they share, which therefore must come from configuration.
 /// The TLS of a service run on its own: its gRPC server's certificate, and the authorities its
-/// calls to `https://` service URLs trust.
-fn service_tls(settings: &Settings) -> anyhow::Result<ServiceTls> {
+/// calls to `https://` service URLs trust; a warning for each of the URLs it `calls` that is
+/// plain while TLS is configured.
+fn service_tls(settings: &Settings, calls: &[&str]) -> anyhow::Result<ServiceTls> {
     let tls_set = settings.grpc_tls_cert_file.is_some() || settings.grpc_tls_ca_file.is_some();
-    for url in [&settings.users_url, &settings.events_url, &settings.bookings_url] {
+    for &url in calls {
         if tls_set && url.starts_with("http://") {
             tracing::warn!(
                 url,

@@ -180,6 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         json: settings.log_format == LogFormat::Json,
         otlp_endpoint: serving.as_ref().and(settings.otlp_endpoint.clone()),
         service_name: serving.unwrap_or_else(|| "boxoffice".to_owned()),
+        ca_file: settings.grpc_tls_ca_file.clone(),
     })?;
     match cli.command {
         Command::Serve { service } => {

@@ -38,6 +38,9 @@ pub struct LogSettings {
     pub otlp_endpoint: Option<String>,
     /// The `service.name` of the exported spans.
     pub service_name: String,
+    /// A PEM file of authorities an https:// endpoint's certificate may chain to, besides the
+    /// Mozilla roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Installs the global log subscriber (and the span exporter, when an endpoint is set). Later
@@ -45,21 +48,11 @@ pub struct LogSettings {
 /// exporter runs on it. Keep what it returns, and shut it down at exit to send the last spans.
 pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    // Request ids and traces follow spans at info and above, whatever the log filter lets
-    // through: an operator who logs only warnings still gets traces and ids that carry along.
-    let spans_only = || filter_fn(|metadata| metadata.is_span() && *metadata.level() <= tracing::Level::INFO);
-    // Log lines name the spans they were written in (the request id among their fields) even
-    // when `RUST_LOG` leaves out info: spans print nothing by themselves.
-    let filter = filter.or(spans_only());
-    let fmt = if settings.json {
-        tracing_subscriber::fmt::layer().json().with_current_span(false).with_filter(filter).boxed()
-    } else {
-        // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): a log
-        // file or a collector gets plain text.
-        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
-            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-        tracing_subscriber::fmt::layer().with_target(false).with_ansi(colour).with_filter(filter).boxed()
-    };
+    // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): a log file
+    // or a collector gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let fmt = log_layer(settings.json, filter, std::io::stdout, colour);
     let tracing = Tracing::new(settings)?;
     let exporter = tracing.layer().map(|layer| layer.with_filter(spans_only()));
     // When spans are exported: OpenTelemetry's own diagnostics are never dispatched (they come
@@ -83,6 +76,43 @@ pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     // An error means a subscriber is already installed, which is what we want.
     let _ = result;
     Ok(tracing)
+}
+
+/// Spans at info and above, whatever the log filter lets through: request ids and traces follow
+/// them, so an operator who logs only warnings still gets traces and ids that carry along.
+fn spans_only<S>() -> impl tracing_subscriber::layer::Filter<S> + Clone {
+    filter_fn(|metadata| metadata.is_span() && *metadata.level() <= tracing::Level::INFO)
+}
+
+/// The log lines, as text or JSON, of what `filter` lets through. Each names the spans it was
+/// written in (the request id among their fields) even when the filter leaves out info: spans
+/// print nothing by themselves.
+fn log_layer<S, W>(
+    json: bool,
+    filter: EnvFilter,
+    writer: W,
+    colour: bool,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let filter = filter.or(spans_only());
+    if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(false)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(colour)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed()
+    }
 }
 
 /// How long a starting process waits for a database or Redis that refuses connections (one
@@ -157,6 +187,40 @@ pub fn metrics() -> &'static PrometheusHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a log layer wrote.
+    #[derive(Clone, Default)]
+    struct Written(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_warning_names_its_request_id_when_only_warnings_are_logged() {
+        for json in [false, true] {
+            let written = Written::default();
+            let writer = written.clone();
+            let subscriber = tracing_subscriber::registry()
+                .with(RequestIdLayer.with_filter(spans_only()))
+                .with(log_layer(json, EnvFilter::new("warn"), move || writer.clone(), false));
+            tracing::subscriber::with_default(subscriber, || {
+                let _request = tracing::info_span!("request", request_id = "req-warned-1").entered();
+                tracing::info!("left out");
+                tracing::warn!("kept");
+            });
+            let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+            assert_eq!(text.lines().count(), 1, "{text}");
+            assert!(text.contains("kept") && text.contains("req-warned-1"), "json {json}: {text}");
+        }
+    }
 
     #[test]
     fn each_histogram_counts_in_buckets_of_its_own_unit() {

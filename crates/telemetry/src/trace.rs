@@ -41,8 +41,13 @@ impl Tracing {
         };
         let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint);
         if endpoint.starts_with("https://") {
-            // A collector behind TLS (a managed one): the Mozilla roots.
-            builder = builder.with_tls_config(ClientTlsConfig::new().with_webpki_roots());
+            // A collector behind TLS: the Mozilla roots, and a private authority's if given.
+            let mut tls = ClientTlsConfig::new().with_webpki_roots();
+            if let Some(path) = &settings.ca_file {
+                let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            builder = builder.with_tls_config(tls);
         }
         let exporter =
             builder.build().with_context(|| format!("setting up the OTLP exporter to {endpoint}"))?;
@@ -117,13 +122,17 @@ impl TraceHeaders {
         headers
     }
 
-    /// A client's headers as the edge takes them: its trace id and parent span, but sampled as
-    /// this deployment decides (every request), never as the client asks: a client can neither
-    /// hide its requests from the traces nor force their export.
+    /// A client's headers as the edge takes them: its trace id and parent span, with the
+    /// client's flags replaced by "sampled", so that a client cannot hide its requests from the
+    /// traces (with the default sampler, every request is exported anyway).
     pub fn sampled_here(mut self) -> TraceHeaders {
         if let Some(traceparent) = &mut self.traceparent {
-            // `00-<trace id>-<parent id>-<flags>`: the flags are characters 53 and 54.
-            traceparent.replace_range(53..55, "01");
+            // `00-<trace id>-<parent id>-<flags>`: the flags are characters 53 and 54 (ASCII).
+            if is_traceparent(traceparent) {
+                traceparent.replace_range(53..55, "01");
+            } else {
+                self.traceparent = None;
+            }
         }
         self
     }
