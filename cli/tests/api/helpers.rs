@@ -335,6 +335,29 @@ macro_rules! fetch_all {
     };
 }
 
+/// Signs `email` up through the gateway at `api` (with [`PASSWORD`]) and logs in: its access
+/// token.
+pub async fn signed_up_through(api: &str, email: &str) -> String {
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(format!("{api}/api/v1/auth/signup"))
+        .json(&json!({"email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "L"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let login: Value = client
+        .post(format!("{api}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
 /// Runs `sql`, a statement that returns nothing, against `service`'s own database.
 pub async fn execute(settings: &Settings, service: &str, sql: &str) {
     on_database!(settings, service, |connection| {

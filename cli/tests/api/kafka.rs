@@ -301,24 +301,7 @@ pub(crate) async fn on_sale_through(
         post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
     assert_eq!(published.status(), StatusCode::OK);
     let event: Value = published.json().await.unwrap();
-    let password = crate::helpers::PASSWORD;
-    let signup = client
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(&json!({"email": email, "password": password, "first_name": "Ada", "last_name": "L"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let login: Value = client
-        .post(format!("{api}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (event, login["access_token"].as_str().unwrap().to_owned())
+    (event, crate::helpers::signed_up_through(api, email).await)
 }
 
 pub(crate) fn minted(settings: &boxoffice_config::Settings, role: boxoffice_types::Role) -> String {

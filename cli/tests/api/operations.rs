@@ -4,7 +4,7 @@ use boxoffice::ServiceName;
 use boxoffice_proto::user as pb;
 use boxoffice_proto::user::user_service_client::UserServiceClient;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{assert_problem, cli, fresh_settings, query_text, Backend, TestApp, PASSWORD};
@@ -311,25 +311,8 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     let api = format!("http://{}", gateway.http_addr.unwrap());
     let client = reqwest::Client::new();
 
-    let signup = client
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(
-            &json!({"email": "split@example.com", "password": PASSWORD, "first_name": "S", "last_name": "P"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let login: Value = client
-        .post(format!("{api}/api/v1/auth/login"))
-        .json(&json!({"email": "split@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap();
+    let access = crate::helpers::signed_up_through(&api, "split@example.com").await;
+    let access = access.as_str();
     let me = client.get(format!("{api}/api/v1/users/me")).bearer_auth(access).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     let logout = client.post(format!("{api}/api/v1/auth/logout")).bearer_auth(access).send().await.unwrap();

@@ -77,16 +77,9 @@ async fn services_talk_over_tls_and_a_gateway_that_does_not_trust_them_is_not_re
     let (child, api) = gateway("https", true);
     children.0.push(child);
     assert_eq!(readiness(&api).await, StatusCode::OK, "the gateway reaches every service over TLS");
+    // Sign-up and login reach the users service over TLS.
+    crate::helpers::signed_up_through(&api, "tls@example.com").await;
     let client = reqwest::Client::new();
-    let signup = client
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(
-            &json!({"email": "tls@example.com", "password": PASSWORD, "first_name": "Ada", "last_name": "L"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
     let events = client.get(format!("{api}/api/v1/events")).send().await.unwrap();
     assert_eq!(events.status(), StatusCode::OK);
 
