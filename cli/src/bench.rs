@@ -90,6 +90,12 @@ pub struct FlashSaleOptions {
     /// Print no progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Before the sale, measure the floor: as many requests of the same shape (a buyer's token,
+    /// the same client, the same number in flight) to `GET /healthz`, which does no work. The
+    /// attempts per second are then also given as a share of it: what the machine's HTTP stack
+    /// and this generator allow at all.
+    #[arg(long)]
+    pub floor: bool,
 }
 
 impl Default for FlashSaleOptions {
@@ -103,6 +109,7 @@ impl Default for FlashSaleOptions {
             confirm_share: DEFAULT_CONFIRM_SHARE,
             max_per_buyer: DEFAULT_MAX_PER_BUYER,
             quiet: false,
+            floor: false,
         }
     }
 }
@@ -193,6 +200,11 @@ pub struct Report {
     pub kafka_events_expected: Option<u64>,
     pub kafka_events_delivered: Option<u64>,
     pub kafka_read_back_s: Option<f64>,
+
+    /// With `--floor`: `GET /healthz` answered per second by the same client, the same number of
+    /// requests with the same concurrency, and the hold attempts per second as a share of it.
+    pub floor_requests_per_s: Option<f64>,
+    pub attempts_share_of_floor: Option<f64>,
 }
 
 impl Report {
@@ -250,6 +262,12 @@ impl Report {
             out.push_str(&format!(
                 "kafka: {delivered} of {expected} events delivered (read back within {:.2} s of the end)\n",
                 self.kafka_read_back_s.unwrap_or_default()
+            ));
+        }
+        if let (Some(floor), Some(share)) = (self.floor_requests_per_s, self.attempts_share_of_floor) {
+            out.push_str(&format!(
+                "floor: GET /healthz at {floor:.1} requests per second; the hold attempts are {:.1}% of it\n",
+                share * 100.0
             ));
         }
         if self.consistent {
@@ -324,6 +342,21 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         tokens,
         quantities,
     });
+
+    // ---- The floor: the same client, shape and concurrency against an endpoint that does no
+    // work.
+    let floor = if options.floor {
+        let floor_shared = shared.clone();
+        let (tally, elapsed) = in_parallel(options, buyers, "floor", move |index| {
+            let shared = floor_shared.clone();
+            async move { shared.health(index).await }
+        })
+        .await?;
+        anyhow::ensure!(tally.errors == 0, "the floor's /healthz requests failed: {:?}", tally.error_samples);
+        Some(rate(buyers as u64, elapsed.as_secs_f64()))
+    } else {
+        None
+    };
 
     // ---- The on-sale opens: every buyer at once.
     let hold_shared = shared.clone();
@@ -426,6 +459,8 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         kafka_events_expected: kafka.map(|(expected, _)| expected),
         kafka_events_delivered: kafka.map(|(_, (delivered, _))| delivered),
         kafka_read_back_s: kafka.map(|(_, (_, lag))| round3(lag)),
+        floor_requests_per_s: floor,
+        attempts_share_of_floor: floor.map(|floor| round3(rate(attempts, hold_s) / floor)),
     })
 }
 
@@ -621,6 +656,24 @@ impl Shared {
         &self.bookings_urls[buyer % self.bookings_urls.len()]
     }
 
+    /// One request of the floor: `GET /healthz` with the buyer's token, on the buyer's gateway.
+    async fn health(&self, buyer: usize) -> Answer {
+        let mut url = self.bookings_url(buyer).clone();
+        url.set_path("/healthz");
+        let request = self.client.get(url).bearer_auth(&self.tokens[buyer]);
+        match send(request).await {
+            Ok((latency, StatusCode::OK, _)) => {
+                Answer { latency: Some(latency), status: Some(StatusCode::OK), outcome: Outcome::Answered }
+            }
+            Ok((latency, status, body)) => Answer {
+                latency: Some(latency),
+                status: Some(status),
+                outcome: Outcome::Error(format!("floor: {status} {body}")),
+            },
+            Err(error) => Answer::transport("floor", error),
+        }
+    }
+
     async fn hold(&self, buyer: usize) -> Answer {
         let quantity = self.quantities[buyer];
         // Ids are UUIDs, so the body needs no escaping.
@@ -700,7 +753,11 @@ impl Answer {
 
 enum Outcome {
     Success(Success),
-    SoldOut { quantity: u32 },
+    /// Answered as expected, with nothing to keep (the floor's requests).
+    Answered,
+    SoldOut {
+        quantity: u32,
+    },
     Error(String),
 }
 
@@ -737,6 +794,7 @@ impl Tally {
         }
         match answer.outcome {
             Outcome::Success(success) => self.successes.push(success),
+            Outcome::Answered => {}
             Outcome::SoldOut { quantity } => {
                 self.sold_out += 1;
                 self.min_sold_out_quantity =

@@ -38,11 +38,16 @@ async fn a_general_admission_flash_sale_sells_every_unit_once(backend: Backend) 
             buyers: 200,
             concurrency: 16,
             confirm_share: 0.5,
+            floor: true,
             ..Default::default()
         },
     )
     .await;
     assert!(!report.seated);
+    // The floor ran first, on the same client: every /healthz answered, and the sale unchanged.
+    assert!(report.floor_requests_per_s.is_some_and(|floor| floor > 0.0), "{}", report.table());
+    assert!(report.attempts_share_of_floor.is_some_and(|share| share > 0.0));
+    assert!(report.table().contains("floor: GET /healthz"));
     assert_eq!(report.capacity, 50);
     assert_sold_out_without_overselling(&report);
     let line: serde_json::Value = serde_json::from_str(&report.json_line()).unwrap();
