@@ -479,7 +479,7 @@ async fn postman(notifications: Notifications, shutdown: CancellationToken) -> a
 /// plain while TLS is configured.
 fn service_tls(settings: &Settings, calls: &[&str]) -> anyhow::Result<ServiceTls> {
     let tls_set = settings.grpc_tls_cert_file.is_some() || settings.grpc_tls_ca_file.is_some();
-    for &url in calls {
+    for url in calls.iter().flat_map(|urls| urls.split(',')).map(str::trim) {
         if tls_set && url.starts_with("http://") {
             tracing::warn!(
                 url,

@@ -17,6 +17,7 @@ mod notifications;
 mod operations;
 mod organize;
 mod organizer_browser;
+mod replicas;
 mod security;
 mod service_tls;
 mod ticket_codes;

@@ -3,7 +3,12 @@
 //! TCP and HTTP/2 framing on both sides of the call). Either way the call is timed, and over the
 //! network it carries the trace headers ([`Observed`]); in this process it keeps the caller's span.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt as _;
 
 use anyhow::Context as _;
 use tonic::transport::{Channel, Endpoint};
@@ -15,6 +20,8 @@ use crate::observe::Observed;
 use crate::tls::ServiceTls;
 use crate::GrpcServer;
 
+/// How long a replica that refused a connection is left out before it is tried again.
+pub const REPLICA_PAUSE: Duration = Duration::from_secs(1);
 /// A call from one service to another that takes longer than this has failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connecting to another service that takes longer than this has failed.
@@ -24,18 +31,47 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub type Connection =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, tonic::Status>;
 
-/// A connection to the service at `url`, carrying `token` on every call, over TLS when the URL
+/// A connection to the service at `urls`, carrying `token` on every call, over TLS when a URL
 /// is `https://`. It connects lazily: no service is called until a request needs it.
-pub fn over_network(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Connection> {
+///
+/// `urls` may list several replicas, separated by commas: calls then go to each in turn, and a
+/// replica that refuses the connection (a call that surely never reached it) is left out for
+/// [`REPLICA_PAUSE`] while the call goes to the next one.
+pub fn over_network(urls: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Connection> {
+    let replicas = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| replica(url, token, tls))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(!replicas.is_empty(), "no service URL in {urls:?}");
+    if replicas.len() == 1 {
+        let only = replicas.into_iter().next().expect("one replica");
+        return Ok(BoxCloneSyncService::new(only.map_err(unavailable)));
+    }
+    Ok(BoxCloneSyncService::new(Replicas::new(replicas)))
+}
+
+/// One replica's calls: traced and timed, carrying the token.
+type Replica = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    tonic::transport::Error,
+>;
+
+fn replica(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Replica> {
     let channel = channel_to(url, tls)?;
     let token = token.header_value();
-    let with_token = Observed::client(channel)
-        .map_request(move |mut request: http::Request<tonic::body::Body>| {
+    Ok(BoxCloneSyncService::new(Observed::client(channel).map_request(
+        move |mut request: http::Request<tonic::body::Body>| {
             request.headers_mut().insert(METADATA_KEY, token.clone());
             request
-        })
-        .map_err(|error| tonic::Status::unavailable(format!("calling a service fails: {error}")));
-    Ok(BoxCloneSyncService::new(with_token))
+        },
+    )))
+}
+
+fn unavailable(error: tonic::transport::Error) -> tonic::Status {
+    tonic::Status::unavailable(format!("calling a service fails: {error}"))
 }
 
 fn channel_to(url: &str, tls: &ServiceTls) -> anyhow::Result<Channel> {
@@ -57,4 +93,102 @@ pub fn in_process(server: impl GrpcServer) -> Connection {
         Observed::in_process(server)
             .map_err(|never: std::convert::Infallible| -> tonic::Status { match never {} }),
     )
+}
+
+/// Several replicas of one service: each call goes to the next one that is not left out. A
+/// replica whose connection is refused is left out for [`REPLICA_PAUSE`], and the call, which
+/// never reached it, goes to the next; any other failure is the call's answer, since the replica
+/// may have done the work.
+#[derive(Clone)]
+struct Replicas {
+    replicas: Arc<[(Replica, AtomicU64)]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Replicas {
+    fn new(replicas: Vec<Replica>) -> Replicas {
+        Replicas {
+            replicas: replicas.into_iter().map(|replica| (replica, AtomicU64::new(0))).collect(),
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The replicas in the order this call tries them: those not left out first, from the next
+    /// one's turn.
+    fn order(&self) -> Vec<usize> {
+        let count = self.replicas.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let now = millis_since_start();
+        let (mut up, down): (Vec<usize>, Vec<usize>) = (0..count)
+            .map(|offset| (first + offset) % count)
+            .partition(|&index| self.replicas[index].1.load(Ordering::Relaxed) <= now);
+        up.extend(down);
+        up
+    }
+}
+
+/// Milliseconds since this process first asked: the clock of the replicas' pauses.
+fn millis_since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether `error` says the connection was refused: the call was never sent.
+fn never_sent(error: &tonic::transport::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tonic::Status;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, tonic::Status>> + Send>>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), tonic::Status>> {
+        // Each replica is made ready as its turn comes, in `call`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let replicas = self.clone();
+        let order = self.order();
+        Box::pin(async move {
+            // The request is kept whole so that it can go to another replica.
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await?.to_bytes();
+            let mut last = None;
+            for index in order {
+                let mut attempt =
+                    http::Request::new(tonic::body::Body::new(http_body_util::Full::new(body.clone())));
+                *attempt.method_mut() = parts.method.clone();
+                *attempt.uri_mut() = parts.uri.clone();
+                *attempt.version_mut() = parts.version;
+                *attempt.headers_mut() = parts.headers.clone();
+                let (replica, paused_until) = &replicas.replicas[index];
+                match replica.clone().oneshot(attempt).await {
+                    Ok(response) => return Ok(response),
+                    Err(error) if never_sent(&error) => {
+                        paused_until.store(
+                            millis_since_start() + REPLICA_PAUSE.as_millis() as u64,
+                            Ordering::Relaxed,
+                        );
+                        tracing::warn!(%error, "a replica refuses connections; leaving it out for a moment");
+                        last = Some(error);
+                    }
+                    Err(error) => return Err(unavailable(error)),
+                }
+            }
+            Err(last.map_or_else(|| tonic::Status::unavailable("no replica to call"), unavailable))
+        })
+    }
 }
