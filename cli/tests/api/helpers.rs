@@ -270,6 +270,18 @@ impl Drop for TestApp {
     }
 }
 
+/// Processes of the test's own (`boxoffice serve --service ...`), killed when dropped.
+pub struct Children(pub Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The `boxoffice` binary, configured by `settings` through the environment.
 pub fn cli(settings: &Settings, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));

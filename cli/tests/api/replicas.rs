@@ -3,26 +3,12 @@
 //! `BOXOFFICE_BOOKINGS_URL`. Calls go to both; after a `kill -9` of one, every call goes to the
 //! other, and no buyer sees an error.
 
-use std::process::Child;
-
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::bookings::{category, id};
-use crate::helpers::{cli, fresh_settings, Backend};
+use crate::helpers::{cli, fresh_settings, Backend, Children};
 use crate::kafka::{free_port, on_sale_through, wait_for_port};
-
-/// Processes killed when dropped.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// How many calls the bookings replica whose admin endpoint is `admin` has answered.
 async fn calls_answered(admin: &str) -> f64 {

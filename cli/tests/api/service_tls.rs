@@ -3,27 +3,15 @@
 //! them at `https://` URLs and trusts that authority works, and gateways that do not trust it, or
 //! that speak plain HTTP/2 to them, are not ready.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{cli, fresh_settings, Backend, PASSWORD};
+use crate::helpers::{cli, fresh_settings, Backend, Children, PASSWORD};
 use crate::kafka::{free_port, wait_for_port};
 use crate::notifications::localhost_certificate;
-
-/// Processes killed when dropped.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// `/readyz` of the gateway at `api`, asked until it is ready or 15 seconds have passed.
 async fn readiness(api: &str) -> StatusCode {
