@@ -23,10 +23,11 @@ use crate::request_id::current_request_id;
 /// The W3C trace context header.
 pub const TRACEPARENT: &str = "traceparent";
 /// The request id header, as the gateway answers it.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The longest request id carried along; the gateway keeps client ids shorter than this.
-const REQUEST_ID_MAX_CHARS: usize = 128;
+/// The longest request id kept: longer than any id scheme a client would use (a UUID is 36),
+/// short enough for a log line.
+pub const REQUEST_ID_MAX_CHARS: usize = 128;
 
 /// The span exporter of this process, if an OTLP endpoint is set.
 #[derive(Debug, Default)]
@@ -115,7 +116,7 @@ impl TraceHeaders {
             let Ok(value) = std::str::from_utf8(value) else { continue };
             if name.eq_ignore_ascii_case(TRACEPARENT) && is_traceparent(value) {
                 headers.traceparent = Some(value.to_owned());
-            } else if name.eq_ignore_ascii_case(REQUEST_ID) && is_request_id(value) {
+            } else if name.eq_ignore_ascii_case(REQUEST_ID_HEADER) && is_safe_request_id(value.as_bytes()) {
                 headers.request_id = Some(value.to_owned());
             }
         }
@@ -139,7 +140,7 @@ impl TraceHeaders {
 
     /// Read from HTTP headers (a gRPC call's metadata).
     pub fn from_http(headers: &http::HeaderMap) -> TraceHeaders {
-        TraceHeaders::from_pairs([TRACEPARENT, REQUEST_ID].into_iter().filter_map(|name| {
+        TraceHeaders::from_pairs([TRACEPARENT, REQUEST_ID_HEADER].into_iter().filter_map(|name| {
             let mut values = headers.get_all(name).iter();
             match (values.next(), values.next()) {
                 (Some(value), None) => Some((name, value.as_bytes())),
@@ -150,7 +151,7 @@ impl TraceHeaders {
 
     /// The headers to send, by name.
     pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [(TRACEPARENT, self.traceparent.as_deref()), (REQUEST_ID, self.request_id.as_deref())]
+        [(TRACEPARENT, self.traceparent.as_deref()), (REQUEST_ID_HEADER, self.request_id.as_deref())]
             .into_iter()
             .filter_map(|(name, value)| Some((name, value?)))
     }
@@ -186,9 +187,11 @@ fn is_traceparent(value: &str) -> bool {
         && value.bytes().all(|byte| byte.is_ascii_hexdigit() || byte == b'-')
 }
 
-fn is_request_id(value: &str) -> bool {
-    (1..=REQUEST_ID_MAX_CHARS).contains(&value.len())
-        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+/// Whether a request id may be kept and carried along as it is: 1 to [`REQUEST_ID_MAX_CHARS`]
+/// characters of `A-Z a-z 0-9 . _ -` (it is echoed in headers and written to logs).
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX_CHARS).contains(&id.len())
+        && id.iter().all(|&byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
 }
 
 /// A carrier of the one header the W3C propagator reads.

@@ -17,20 +17,14 @@ use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-/// Longer than any id scheme a client would use (a UUID is 36), short enough for a log line.
-pub const REQUEST_ID_MAX_CHARS: usize = 128;
-
-/// Whether a client's id may be kept as it is.
-pub fn is_safe(id: &[u8]) -> bool {
-    (1..=REQUEST_ID_MAX_CHARS).contains(&id.len())
-        && id.iter().all(|&byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
-}
+// One definition of the header and of what an id may be, shared with every service it reaches.
+use boxoffice_telemetry::trace::is_safe_request_id;
+pub use boxoffice_telemetry::trace::{REQUEST_ID_HEADER, REQUEST_ID_MAX_CHARS};
 
 /// Leaves exactly one safe id in `headers`: the client's, or a new UUID.
 pub fn ensure_safe_id(headers: &mut HeaderMap) {
     let mut ids = headers.get_all(REQUEST_ID_HEADER).iter();
-    let keep = matches!((ids.next(), ids.next()), (Some(id), None) if is_safe(id.as_bytes()));
+    let keep = matches!((ids.next(), ids.next()), (Some(id), None) if is_safe_request_id(id.as_bytes()));
     if !keep {
         let mut buffer = Uuid::encode_buffer();
         let id = Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
