@@ -53,6 +53,36 @@ pub struct RoomInfo {
     pub max_tickets_per_booking: u32,
     /// Units left on sale, over every category.
     pub available: u64,
+    /// The room's series, labelled once per reading rather than on every visit.
+    metrics: RoomMetrics,
+}
+
+/// The room's figures as its last visit read them: its length, admissions so far (whose rate
+/// is the admission rate) and the rate it measured.
+#[derive(Clone, Debug)]
+struct RoomMetrics {
+    queued: metrics::Gauge,
+    admitted: metrics::Counter,
+    admissions_per_minute: metrics::Gauge,
+}
+
+impl RoomMetrics {
+    fn of(event_id: Uuid) -> RoomMetrics {
+        let event_id = event_id.to_string();
+        RoomMetrics {
+            queued: metrics::gauge!("waiting_room_queued", "event_id" => event_id.clone()),
+            admitted: metrics::counter!("waiting_room_admitted_total", "event_id" => event_id.clone()),
+            admissions_per_minute: metrics::gauge!("waiting_room_admissions_per_minute", "event_id" => event_id),
+        }
+    }
+
+    fn record(&self, visited: &Visited) {
+        self.queued.set(visited.queued as f64);
+        self.admitted.absolute(visited.served);
+        if let Some(rate) = visited.measured_per_minute {
+            self.admissions_per_minute.set(rate);
+        }
+    }
 }
 
 /// What was read of an event's room, and when.
@@ -119,6 +149,7 @@ async fn read_room(state: &AppState, event_id: Uuid) -> Result<Option<RoomInfo>,
         proof_of_work_bits: room.proof_of_work_bits,
         max_tickets_per_booking: event.max_tickets_per_booking,
         available,
+        metrics: RoomMetrics::of(event_id),
     }))
 }
 
@@ -245,23 +276,12 @@ pub async fn visit_with(
         .queue_visit(&format!("wr:{}", room.event_id), &visit)
         .await
         .map_err(|error| Error::unavailable(format!("{error:#}")))?;
-    record_room(room.event_id, &visited);
+    room.metrics.record(&visited);
     let pass = match visited.standing {
         Standing::Admitted { until_ms } => Some(issue_pass(state, room.event_id, user.user_id, until_ms)),
         _ => None,
     };
     Ok(Place { standing: visited.standing, visited, pass })
-}
-
-/// The room's figures as its last visit read them: its length, admissions so far (whose rate
-/// is the admission rate) and the rate it measured.
-fn record_room(event_id: Uuid, visited: &Visited) {
-    let event_id = event_id.to_string();
-    metrics::gauge!("waiting_room_queued", "event_id" => event_id.clone()).set(visited.queued as f64);
-    metrics::counter!("waiting_room_admitted_total", "event_id" => event_id.clone()).absolute(visited.served);
-    if let Some(rate) = visited.measured_per_minute {
-        metrics::gauge!("waiting_room_admissions_per_minute", "event_id" => event_id).set(rate);
-    }
 }
 
 fn pass_text(event_id: Uuid, user_id: Uuid, until_ms: u64) -> String {
