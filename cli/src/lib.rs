@@ -47,20 +47,24 @@ impl FromStr for ServiceName {
     type Err = anyhow::Error;
 
     fn from_str(text: &str) -> anyhow::Result<Self> {
-        match text {
-            "users" => Ok(ServiceName::Users),
-            "events" => Ok(ServiceName::Events),
-            "bookings" => Ok(ServiceName::Bookings),
-            "notifications" => Ok(ServiceName::Notifications),
-            "gateway" => Ok(ServiceName::Gateway),
-            other => anyhow::bail!(
-                "unknown service `{other}`; expected users, events, bookings, notifications or gateway"
-            ),
-        }
+        ServiceName::ALL.into_iter().find(|service| service.as_str() == text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown service `{text}`; expected users, events, bookings, notifications or gateway"
+            )
+        })
     }
 }
 
 impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::Users,
+        ServiceName::Events,
+        ServiceName::Bookings,
+        ServiceName::Notifications,
+        ServiceName::Gateway,
+    ];
+
+    /// Its name, as `serve --service` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Users => "users",
@@ -472,8 +476,6 @@ async fn postman(notifications: Notifications, shutdown: CancellationToken) -> a
     Ok(())
 }
 
-/// Services in separate processes prove to each other that they are boxoffice's with a secret
-/// they share, which therefore must come from configuration.
 /// The TLS of a service run on its own: its gRPC server's certificate, and the authorities its
 /// calls to `https://` service URLs trust; a warning for each of the URLs it `calls` that is
 /// plain while TLS is configured.
@@ -494,6 +496,8 @@ fn service_tls(settings: &Settings, calls: &[&str]) -> anyhow::Result<ServiceTls
     )
 }
 
+/// Services in separate processes prove to each other that they are boxoffice's with a secret
+/// they share, which therefore must come from configuration.
 fn required_internal_token(settings: &Settings) -> anyhow::Result<InternalToken> {
     let token = settings.internal_token.as_deref().unwrap_or_default();
     anyhow::ensure!(
