@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::bookings::{category, id};
-use crate::helpers::{cli, fresh_settings, Backend};
+use crate::helpers::{cli, fresh_settings, Backend, Children};
 use crate::kafka::{free_port, on_sale_through, wait_for_port, Broker};
 use crate::notifications::{to, MailServer};
 
@@ -96,16 +95,14 @@ async fn start_receiver(receiver: Receiver) -> String {
 
 /// The five processes, killed when dropped; their logs in files.
 struct Processes {
-    children: Vec<Child>,
+    children: Children,
     logs: PathBuf,
 }
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The processes are stopped before their logs go.
+        drop(Children(std::mem::take(&mut self.children.0)));
         let _ = std::fs::remove_dir_all(&self.logs);
     }
 }
@@ -127,7 +124,7 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let logs = std::env::temp_dir().join(format!("boxoffice-traces-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&logs).unwrap();
-    let mut processes = Processes { children: Vec::new(), logs: logs.clone() };
+    let mut processes = Processes { children: Children(Vec::new()), logs: logs.clone() };
     for (service, port) in [
         ("users", ports[0]),
         ("events", ports[1]),
@@ -162,7 +159,7 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
         }
         let child = command.spawn().unwrap();
         let child = if port == 0 { child } else { wait_for_port(child, port, service) };
-        processes.children.push(child);
+        processes.children.0.push(child);
     }
     let api = format!("http://127.0.0.1:{}", ports[3]);
     let client = reqwest::Client::new();
