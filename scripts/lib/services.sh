@@ -69,15 +69,20 @@ drop_test_databases() {
 # ~/.cache/boxoffice/tansu (12 to 20 minutes the first time), then reused. Each test starts its
 # own broker on a free loopback port, with in-memory storage, and stops it.
 TANSU_VERSION=0.6.0
+# memory:// storage (dynostore) for most tests; sqlite:// (libsql), which keeps its log across a
+# restart, for the fault runs that stop the broker.
+TANSU_FEATURES=dynostore,postgres,libsql
 ensure_tansu() {
   local root="${BOXOFFICE_TANSU_ROOT:-$HOME/.cache/boxoffice/tansu}"
   export BOXOFFICE_TEST_TANSU="$root/bin/tansu"
-  if [ -x "$BOXOFFICE_TEST_TANSU" ] && "$BOXOFFICE_TEST_TANSU" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  if [ -x "$BOXOFFICE_TEST_TANSU" ] && "$BOXOFFICE_TEST_TANSU" --version 2>/dev/null | grep -q "$TANSU_VERSION" &&
+    [ "$(cat "$root/features" 2>/dev/null)" = "$TANSU_FEATURES" ]; then
     return 0
   fi
-  log "building tansu $TANSU_VERSION into $root (once; 12 to 20 minutes)"
-  CARGO_TARGET_DIR="$root-target" cargo install tansu --version "$TANSU_VERSION" --locked \
-    --features dynostore,postgres --root "$root" >&2
+  log "building tansu $TANSU_VERSION ($TANSU_FEATURES) into $root (once; 12 to 20 minutes)"
+  CARGO_TARGET_DIR="$root-target" cargo install tansu --version "$TANSU_VERSION" --locked --force \
+    --features "$TANSU_FEATURES" --root "$root" >&2
+  echo "$TANSU_FEATURES" >"$root/features"
 }
 
 # aiosmtpd, a real SMTP server (PyPI), in a virtualenv outside the clone: the notifications

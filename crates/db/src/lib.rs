@@ -20,8 +20,10 @@ use sqlx::sqlite::{
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one attempt to connect to PostgreSQL at start may take.
 const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
-/// How long a request waits for a pooled connection before failing.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a pooled connection before failing (`unavailable`): shorter than
+/// a caller's wait for a service (`boxoffice_runtime::connection::CALL_TIMEOUT`), so that the
+/// service answers, with the status of what failed, before its caller gives up.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where one service's data lives.
 #[derive(Clone, Debug)]
@@ -173,9 +175,32 @@ pub fn record_pool_usage(service: &'static str, size: u32, idle: usize) {
     metrics::gauge!("db_pool_connections", "service" => service, "state" => "idle").set(idle);
 }
 
-/// A database failure, as the services report it: an internal error, logged where it happens,
-/// whose detail the client never sees.
+/// A database failure, as the services report it, logged where it happens, its detail never
+/// sent to the client. A database that cannot be reached (refused or lost connections, no
+/// connection free in time, a server shutting down or starting) is `unavailable` (503: try
+/// again), whichever statement met it; anything else is an internal error.
 #[track_caller]
 pub fn database_error(error: sqlx::Error) -> Error {
-    Error::internal(format!("database: {error}"))
+    if is_unreachable(&error) {
+        Error::unavailable(format!("database: {error}"))
+    } else {
+        Error::internal(format!("database: {error}"))
+    }
+}
+
+/// Whether `error` says the database could not be reached, rather than refused the statement.
+fn is_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception), 57P01-57P03 (the server shuts down or is
+        // starting), 53300 (too many connections).
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }

@@ -16,7 +16,10 @@ pub mod waiting_room;
 
 pub use log_follower::LogFollower;
 pub use memory::MemoryStore;
-pub use redis_store::{connect as connect_redis, connection_config as redis_connection_config, RedisStore};
+pub use redis_store::{
+    connect as connect_redis, connection_config as redis_connection_config, Connection as RedisConnection,
+    RedisStore,
+};
 pub use revocations::{revoked_session_key, Revocations};
 pub use waiting_room::{RoomKeys, Standing, Visit, Visited};
 
@@ -159,6 +162,60 @@ mod tests {
     #[tokio::test]
     async fn the_redis_store_behaves_as_a_store() {
         behaves_as_a_store(redis_kv().await).await;
+    }
+
+    /// A Redis server of the test's own on a free loopback port, stopped when dropped.
+    struct PrivateRedis {
+        port: u16,
+        process: std::process::Child,
+    }
+
+    impl PrivateRedis {
+        fn start(port: u16) -> PrivateRedis {
+            let process = std::process::Command::new("redis-server")
+                .args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server runs (scripts/test installs it)");
+            let redis = PrivateRedis { port, process };
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return redis;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("redis-server does not listen on port {port}");
+        }
+    }
+
+    impl Drop for PrivateRedis {
+        fn drop(&mut self) {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_command_after_a_redis_restart_succeeds() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let redis = PrivateRedis::start(port);
+        let kv = Kv::redis(&format!("redis://127.0.0.1:{}", redis.port), "restart:").await.unwrap();
+        kv.set_ex("a", "1", Duration::from_secs(60)).await.unwrap();
+        // Restarted empty; the store's connection is now one Redis has closed.
+        drop(redis);
+        let _redis = PrivateRedis::start(port);
+        assert_eq!(kv.get("a").await.unwrap(), None, "the command is sent again on a new connection");
+        kv.set_ex("b", "2", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(kv.get("b").await.unwrap().as_deref(), Some("2"));
     }
 
     #[tokio::test]

@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
+
+use crate::redis_store::Connection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use tokio::sync::watch;
 
@@ -65,12 +67,12 @@ pub struct LogFollower {
     /// copy is not to be trusted.
     heard_at: Mutex<Option<Instant>>,
     /// For the tail reads of [`LogFollower::catch_up`]; the task has its own connection.
-    connection: ConnectionManager,
+    connection: Connection,
 }
 
 impl LogFollower {
     /// Starts following `log` in a task that lives as long as the returned follower.
-    pub(crate) fn start(client: redis::Client, connection: ConnectionManager, log: String) -> Arc<Self> {
+    pub(crate) fn start(client: redis::Client, connection: Connection, log: String) -> Arc<Self> {
         let follower = Arc::new(LogFollower {
             log,
             entries: Mutex::default(),

@@ -46,8 +46,47 @@ pub fn connection_config() -> redis::aio::ConnectionManagerConfig {
         .set_max_delay(500)
 }
 
+/// A connection to Redis shared by a process's tasks: a [`ConnectionManager`] (one multiplexed
+/// connection, replaced when it breaks) that sends a command once more when it met a connection
+/// Redis had dropped (a restart, say): the manager has begun a new connection meanwhile, so the
+/// first request after a restart succeeds instead of failing with "broken pipe". Every command
+/// boxoffice sends is safe to repeat (a key set again, an idempotent script).
+#[derive(Clone)]
+pub struct Connection(ConnectionManager);
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, command: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            match self.0.req_packed_command(command).await {
+                Err(error) if error.is_connection_dropped() => self.0.req_packed_command(command).await,
+                answer => answer,
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            match self.0.req_packed_commands(pipeline, offset, count).await {
+                Err(error) if error.is_connection_dropped() => {
+                    self.0.req_packed_commands(pipeline, offset, count).await
+                }
+                answer => answer,
+            }
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+}
+
 /// Connects to Redis at `url` with [`connection_config`].
-pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager)> {
+pub async fn connect(url: &str) -> Result<(redis::Client, Connection)> {
     let client = redis::Client::open(url).context("parsing the Redis URL")?;
     // A Redis starting with us (Compose, a cluster) refuses connections for a while.
     let refused = |error: &redis::RedisError| error.is_connection_refusal() || error.is_io_error();
@@ -56,14 +95,14 @@ pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager)> {
     })
     .await
     .context("connecting to Redis")?;
-    Ok((client, connection))
+    Ok((client, Connection(connection)))
 }
 
 /// A [`Store`] on Redis. The connection manager multiplexes one connection and reconnects.
 #[derive(Clone)]
 pub struct RedisStore {
     client: redis::Client,
-    connection: ConnectionManager,
+    connection: Connection,
     incr_in_window: redis::Script,
     set_and_log: redis::Script,
     queue_visit: redis::Script,

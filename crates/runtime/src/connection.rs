@@ -62,9 +62,12 @@ type Replica = BoxCloneSyncService<
 fn replica(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Replica> {
     let channel = channel_to(url, tls)?;
     let token = token.header_value();
+    let deadline = crate::deadline::header_value(CALL_TIMEOUT);
     Ok(BoxCloneSyncService::new(Observed::client(channel).map_request(
         move |mut request: http::Request<tonic::body::Body>| {
             request.headers_mut().insert(METADATA_KEY, token.clone());
+            // The service learns how long this caller waits, and gives up before it does.
+            request.headers_mut().insert(crate::deadline::HEADER, deadline.clone());
             request
         },
     )))

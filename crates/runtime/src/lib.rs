@@ -2,6 +2,8 @@
 //!
 //! - [`connection`]: how one service calls another, over the network with the internal token,
 //!   or directly when both run in this process;
+//! - [`deadline`]: the caller's deadline, sent with every call over the network and read by
+//!   the service that does the work;
 //! - [`internal_token`]: the shared secret that internal calls carry, and the check every gRPC
 //!   server makes;
 //! - [`grpc`]: serving a service's gRPC server behind that check;
@@ -11,6 +13,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod deadline;
 pub mod grpc;
 pub mod internal_token;
 pub mod observe;

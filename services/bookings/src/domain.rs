@@ -19,6 +19,12 @@ use uuid::Uuid;
 
 /// How long a hold lasts before it expires (API.md: 10 minutes).
 pub const HOLD_TTL: Duration = Duration::from_secs(10 * 60);
+/// The longest a hold may take from its arrival until its booking commits. A hold that cannot
+/// be recorded by then (a database away, say) is given up: its transaction rolled back before
+/// the commit, its units released, and the answer `unavailable`. A caller over the network waits
+/// longer (`boxoffice_runtime::connection::CALL_TIMEOUT`, and its `grpc-timeout` shortens this
+/// one), so whoever is told a hold failed has no booking.
+pub const HOLD_DEADLINE: Duration = Duration::from_secs(5);
 /// The organizer's chart of holds and sales: per minute, over the last half hour.
 pub const ACTIVITY_BUCKET: Duration = Duration::from_secs(60);
 pub const ACTIVITY_BUCKETS: usize = 30;

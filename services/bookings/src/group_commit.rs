@@ -4,8 +4,13 @@
 //! A hold is still acknowledged only once its own booking is committed: each waits for the
 //! answer of the batch it joined. If a batch fails (a unit the database refuses, say), each of
 //! its holds is retried alone, so one bad hold never fails the others.
+//!
+//! Every hold comes with its deadline: one already past when a writer takes it is answered
+//! `unavailable` without touching the database, and a batch commits only before the earliest
+//! deadline among its holds (otherwise it rolls back, and each is retried alone, within its own).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
@@ -23,6 +28,7 @@ const QUEUE_CAPACITY: usize = 4_096;
 struct Pending {
     hold: NewHold,
     now: DateTime<Utc>,
+    deadline: Instant,
     reply: oneshot::Sender<Result<(), Error>>,
 }
 
@@ -42,11 +48,12 @@ impl GroupCommit {
         GroupCommit { sender }
     }
 
-    /// Records one hold, in whatever batch it joins, and answers once it is committed.
-    pub async fn insert(&self, hold: NewHold, now: DateTime<Utc>) -> Result<(), Error> {
+    /// Records one hold, in whatever batch it joins, and answers once it is committed; or with
+    /// [`too_late`] if it cannot be committed before `deadline`, and then it never is.
+    pub async fn insert(&self, hold: NewHold, now: DateTime<Utc>, deadline: Instant) -> Result<(), Error> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(Pending { hold, now, reply })
+            .send(Pending { hold, now, deadline, reply })
             .await
             .map_err(|_| Error::unavailable("the booking writers have stopped"))?;
         answer.await.map_err(|_| Error::internal("a booking writer stopped before answering"))?
@@ -67,9 +74,16 @@ async fn write(db: Arc<dyn BookingDb>, receiver: Arc<Mutex<mpsc::Receiver<Pendin
             }
             batch
         };
+        let started = Instant::now();
+        let (late, batch): (Vec<Pending>, Vec<Pending>) =
+            batch.into_iter().partition(|pending| pending.deadline <= started);
+        for pending in late {
+            let _ = pending.reply.send(Err(too_late()));
+        }
+        let Some(deadline) = batch.iter().map(|pending| pending.deadline).min() else { continue };
         let now = batch.iter().map(|pending| pending.now).max().unwrap_or_else(Utc::now);
         let holds: Vec<NewHold> = batch.iter().map(|pending| pending.hold.clone()).collect();
-        match db.insert_pending(&holds, now).await {
+        match db.insert_pending(&holds, now, deadline).await {
             Ok(()) => {
                 metrics::histogram!("bookings_commit_batch_size").record(batch.len() as f64);
                 for pending in batch {
@@ -82,10 +96,18 @@ async fn write(db: Arc<dyn BookingDb>, receiver: Arc<Mutex<mpsc::Receiver<Pendin
             }
             Err(_) => {
                 for pending in batch {
-                    let result = db.insert_pending(std::slice::from_ref(&pending.hold), pending.now).await;
+                    let result = db
+                        .insert_pending(std::slice::from_ref(&pending.hold), pending.now, pending.deadline)
+                        .await;
                     let _ = pending.reply.send(result);
                 }
             }
         }
     }
+}
+
+/// The answer to a hold that could not be recorded before its deadline: the database was too
+/// slow or away, and the hold was given up, so the caller may try again.
+pub(crate) fn too_late() -> Error {
+    Error::unavailable("the hold could not be recorded before its deadline")
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::db::CategorySales;
 use crate::domain::{
     BookingRecord, BookingStatus, EntryStatus, NewBooking, TicketRecord, WaitingEntry, ACTIVITY_BUCKET,
+    HOLD_DEADLINE,
 };
 use crate::inventory::{Availability, UnitState};
 use crate::queries::{BookingPage, EventStats};
@@ -152,6 +153,8 @@ fn availability_to_proto(event_id: Uuid, availability: Availability) -> pb::Avai
 #[tonic::async_trait]
 impl BookingService for Bookings {
     async fn create_booking(&self, request: Request<pb::CreateBookingRequest>) -> Reply<pb::Booking> {
+        // Given up before the caller stops waiting, so that a caller told it failed has no booking.
+        let deadline = boxoffice_runtime::deadline::within(request.metadata(), HOLD_DEADLINE);
         let request = request.into_inner();
         let result = async {
             let caller = caller(request.caller)?;
@@ -161,7 +164,7 @@ impl BookingService for Bookings {
                 seats: request.seats,
                 idempotency_key: request.idempotency_key,
             };
-            self.create_booking(caller, new).await.map(booking_to_proto)
+            self.create_booking_by(caller, new, deadline).await.map(booking_to_proto)
         };
         reply(result.await)
     }

@@ -5,6 +5,10 @@
 //! after its pending booking commits in the database, in whatever batch of the group commit it
 //! joined. A hold the database refuses gives its units back at once.
 //!
+//! A hold has a deadline ([`HOLD_DEADLINE`], or sooner when its caller waits less): one that
+//! cannot be recorded by then is given up and its units released, so a caller told it failed
+//! never has a booking for it.
+//!
 //! An Idempotency-Key makes a retry return the first request's booking: the key is claimed in
 //! the database before the hold, so of concurrent requests with one key one holds and the
 //! others wait for its answer.
@@ -23,9 +27,10 @@ use uuid::Uuid;
 use crate::catalog::SaleEvent;
 use crate::db::{KeyClaim, NewHold};
 use crate::domain::{
-    BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, HOLD_TTL, IDEMPOTENCY_LEASE,
-    IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
+    BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, HOLD_DEADLINE, HOLD_TTL,
+    IDEMPOTENCY_LEASE, IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
 };
+use crate::group_commit::too_late;
 use crate::inventory::HoldOutcome;
 use crate::service::Bookings;
 
@@ -41,7 +46,17 @@ impl Bookings {
     /// Every hold is counted by outcome (`bookings_holds_total`): a refusal here, a hold where
     /// it is made (a retry with an Idempotency-Key that returns the first answer counts nothing).
     pub async fn create_booking(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
-        let held = self.create_booking_counted(caller, request).await;
+        self.create_booking_by(caller, request, Instant::now() + HOLD_DEADLINE).await
+    }
+
+    /// [`Bookings::create_booking`], given up at `deadline` (see the module's documentation).
+    pub async fn create_booking_by(
+        &self,
+        caller: Caller,
+        request: NewBooking,
+        deadline: Instant,
+    ) -> Result<BookingRecord, Error> {
+        let held = self.create_booking_counted(caller, request, deadline).await;
         if let Err(error) = &held {
             let outcome = match error.code {
                 Code::SoldOut => "sold_out",
@@ -58,20 +73,27 @@ impl Bookings {
         &self,
         caller: Caller,
         request: NewBooking,
+        deadline: Instant,
     ) -> Result<BookingRecord, Error> {
         if request.idempotency_key.is_some() {
             return self
-                .detached(move |this| async move { this.create_with_key(caller, request).await })
+                .detached(move |this| async move { this.create_with_key(caller, request, deadline).await })
                 .await;
         }
         let (event, hold) = self.check_hold(caller, &request, Uuid::now_v7()).await?;
         if let Some(refusal) = self.inner.inventory.refused_recently(&event, &hold) {
             return Err(refusal_error(refusal, &hold));
         }
-        self.detached(move |this| async move { this.hold_checked(caller, &event, hold).await }).await
+        self.detached(move |this| async move { this.hold_checked(caller, &event, hold, deadline).await })
+            .await
     }
 
-    async fn create_with_key(&self, caller: Caller, request: NewBooking) -> Result<BookingRecord, Error> {
+    async fn create_with_key(
+        &self,
+        caller: Caller,
+        request: NewBooking,
+        deadline: Instant,
+    ) -> Result<BookingRecord, Error> {
         let key = request.idempotency_key.clone().unwrap_or_default();
         if key.is_empty() || key.chars().count() > IDEMPOTENCY_KEY_MAX_CHARS {
             return Err(Error::validation(format!(
@@ -94,7 +116,7 @@ impl Bookings {
                 .await?;
             match claim {
                 KeyClaim::Claimed => {
-                    let result = self.hold(caller, &request, booking_id).await;
+                    let result = self.hold(caller, &request, booking_id, deadline).await;
                     if result.is_err() {
                         // A failed attempt leaves nothing behind, so a retry with the key tries again.
                         db.forget_idempotency_key(caller.user_id, &key).await?;
@@ -118,7 +140,7 @@ impl Bookings {
                         continue;
                     }
                     // The first request is still holding: wait for its answer.
-                    if started.elapsed() > IDEMPOTENCY_WAIT {
+                    if started.elapsed() > IDEMPOTENCY_WAIT || Instant::now() >= deadline {
                         return Err(Error::new(
                             Code::Conflict,
                             "a request with this Idempotency-Key is still in progress",
@@ -135,9 +157,10 @@ impl Bookings {
         caller: Caller,
         request: &NewBooking,
         booking_id: Uuid,
+        deadline: Instant,
     ) -> Result<BookingRecord, Error> {
         let (event, hold) = self.check_hold(caller, request, booking_id).await?;
-        self.hold_checked(caller, &event, hold).await
+        self.hold_checked(caller, &event, hold, deadline).await
     }
 
     /// What a hold checks before it changes anything: the event is on sale, and the request
@@ -171,13 +194,17 @@ impl Bookings {
         Ok((event, hold))
     }
 
-    /// The hold itself: decided in the inventory, then recorded.
+    /// The hold itself: decided in the inventory, then recorded before `deadline`, or given up.
     async fn hold_checked(
         &self,
         caller: Caller,
         event: &Arc<SaleEvent>,
         hold: HoldRequest,
+        deadline: Instant,
     ) -> Result<BookingRecord, Error> {
+        if Instant::now() >= deadline {
+            return Err(too_late());
+        }
         let booking_id = hold.booking_id;
         let units = match self.inner.inventory.hold(event, &hold).await? {
             HoldOutcome::Held(units) | HoldOutcome::AlreadyHeld(units) => units,
@@ -186,7 +213,7 @@ impl Bookings {
         let now = self.inner.clock.now();
         let booking = pending_booking(caller, event, booking_id, &units, now)?;
         let hold = NewHold { booking: booking.clone(), units };
-        if let Err(error) = self.inner.commits.insert(hold, now).await {
+        if let Err(error) = self.inner.commits.insert(hold, now, deadline).await {
             // Not recorded, so not held: give the units back.
             if let Err(release_error) = self.inner.inventory.release(event.id, booking_id).await {
                 tracing::error!(%booking_id, error = %release_error, "releasing an unrecorded hold fails");

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use boxoffice_bookings::catalog::{EventCatalog, EventUnits, SaleCategory, SaleEvent};
@@ -267,4 +267,39 @@ async fn holds_that_miss_the_cache_together_share_one_question_to_the_catalog() 
     rush().await;
     assert_eq!(service.catalog.asked.load(Ordering::SeqCst), 2);
     assert_eq!(service.catalog.units_asked.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_hold_on_an_event_cancelled_a_moment_ago_is_refused_though_the_catalog_still_sells_it() {
+    let service = Service::start().await;
+    let first = service.bookings.create_booking(buyer(), service.request(2)).await.unwrap();
+    // The cancellation saga has run; the catalog (a cache of the events service) still says
+    // the event is on sale, as it may for up to a second on another replica.
+    service.bookings.cancel_event_bookings(service.catalog.event_id).await.unwrap();
+    let cancelled =
+        service.bookings.booking(Caller::new(first.user_id, Role::Customer), first.id).await.unwrap();
+    assert_eq!(cancelled.status, BookingStatus::Cancelled);
+
+    let refused = service.bookings.create_booking(buyer(), service.request(3)).await.unwrap_err();
+    assert_eq!(refused.code, Code::NotFound, "{refused:?}");
+    // Refused inside the transaction that would have recorded it: its units went back.
+    assert_eq!(service.counts().await, (CAPACITY, 0, 0));
+    let late = buyer();
+    let (bookings, _) = service.bookings.list(late, PageSize::parse(None).unwrap(), None).await.unwrap();
+    assert!(bookings.is_empty());
+}
+
+#[tokio::test]
+async fn a_hold_that_cannot_be_recorded_before_its_deadline_is_given_up_and_leaves_nothing() {
+    let service = Service::start().await;
+    let caller = buyer();
+    let refused =
+        service.bookings.create_booking_by(caller, service.request(3), Instant::now()).await.unwrap_err();
+    assert_eq!(refused.code, Code::Unavailable, "{refused:?}");
+    assert_eq!(service.counts().await, (CAPACITY, 0, 0));
+    let (bookings, _) = service.bookings.list(caller, PageSize::parse(None).unwrap(), None).await.unwrap();
+    assert!(bookings.is_empty());
+    // The same buyer, with time enough, holds.
+    service.bookings.create_booking(caller, service.request(3)).await.unwrap();
+    assert_eq!(service.counts().await, (CAPACITY - 3, 3, 0));
 }

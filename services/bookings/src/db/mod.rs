@@ -8,6 +8,8 @@
 //! event (`crate::domain_events`) to the outbox in its own transaction, after the booking's row,
 //! so a booking's events are written in the order of its changes.
 
+use std::time::Instant;
+
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -81,9 +83,13 @@ pub struct CategorySales {
 #[async_trait::async_trait]
 pub trait BookingDb: Send + Sync + 'static {
     /// Records new pending bookings with their units, all or none, in one transaction. Fails
-    /// with `seat_unavailable` if a unit is live in another booking: the database's guard
-    /// against any wrong answer of the inventory.
-    async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()>;
+    /// with `seat_unavailable` if a unit is live in another booking (the database's guard
+    /// against any wrong answer of the inventory), with `not_found` if an event of the holds is
+    /// closed (cancelled: checked inside the transaction, ordered with [`BookingDb::close_event`],
+    /// so no hold commits after its event's cancellation began), and with `unavailable` if it
+    /// cannot commit before `deadline` (the transaction is then rolled back, never committed
+    /// late).
+    async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>, deadline: Instant) -> Result<()>;
     async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>>;
     async fn units(&self, booking_id: Uuid) -> Result<Vec<Unit>>;
     /// Bookings of one user (or of everyone when `user_id` is None), newest first.
@@ -189,7 +195,8 @@ pub trait BookingDb: Send + Sync + 'static {
     ) -> Result<KeyClaim>;
     async fn forget_idempotency_key(&self, user_id: Uuid, key: &str) -> Result<()>;
     async fn purge_idempotency_keys(&self, older_than: DateTime<Utc>) -> Result<u64>;
-    /// Records that the event was cancelled: from now on no booking of it can be confirmed.
+    /// Records that the event was cancelled: from now on no booking of it can be confirmed, and
+    /// no hold of it recorded (a hold's transaction in flight finishes first).
     async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()>;
     async fn is_closed(&self, event_id: Uuid) -> Result<bool>;
     async fn ping(&self) -> Result<()>;

@@ -1,6 +1,8 @@
 //! [`BookingDb`] in SQL: one body (the `sql_db!` macro) for PostgreSQL and SQLite, whose
 //! dialects agree on every statement written here. Rows are read into the structs of `rows.rs`.
 
+use std::time::Instant;
+
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
@@ -16,6 +18,7 @@ use crate::domain::{
     BookingRecord, BookingStatus, Change, EntryStatus, TicketRecord, Transition, Unit, WaitingEntry,
 };
 use crate::domain_events::{self, EndReason};
+use crate::group_commit::too_late;
 use crate::inventory::{Handoff, LiveUnit, UnitState};
 use crate::waiting_list;
 
@@ -76,33 +79,13 @@ macro_rules! sql_db {
                 Ok(())
             }
 
-            /// Attaches their tickets to bookings read without them.
-            async fn with_tickets(&self, rows: Vec<BookingRow>) -> Result<Vec<BookingRecord>> {
-                let mut bookings = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let tickets = if row.status == "pending" {
-                        Vec::new()
-                    } else {
-                        sqlx::query_as::<_, TicketRow>(&format!(
-                            "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = $1 ORDER BY unit_id"
-                        ))
-                        .bind(row.id)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(database_error)?
-                        .into_iter()
-                        .map(TicketRecord::from)
-                        .collect()
-                    };
-                    bookings.push(row.into_record(tickets)?);
-                }
-                Ok(bookings)
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl BookingDb for $name {
-            async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>) -> Result<()> {
+            /// Writes the pending bookings of `holds`, their units and their domain events in a new
+            /// transaction, which it hands back uncommitted; refuses holds of a closed event.
+            async fn write_pending(
+                &self,
+                holds: &[NewHold],
+                now: DateTime<Utc>,
+            ) -> Result<sqlx::Transaction<'static, $database>> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 for chunk in holds.chunks(BOOKINGS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
@@ -154,7 +137,67 @@ macro_rules! sql_db {
                     }
                 }
                 let events: Vec<_> = holds.iter().map(|hold| domain_events::held(&hold.booking, now)).collect();
-                commit_telling(transaction, &events, &self.relay).await.map_err(database_error)
+                // Last, so that SQLite holds its write lock by now: an event cancelled before this
+                // point is seen, and its cancellation, which waits for this transaction, sees these.
+                let mut event_ids: Vec<Uuid> = holds.iter().map(|hold| hold.booking.event_id).collect();
+                event_ids.sort_unstable();
+                event_ids.dedup();
+                Self::lock_sales(&mut transaction, &event_ids).await?;
+                let mut closed = sqlx::QueryBuilder::<$database>::new("SELECT event_id FROM closed_events WHERE event_id IN (");
+                let mut separated = closed.separated(", ");
+                for event_id in &event_ids {
+                    separated.push_bind(*event_id);
+                }
+                closed.push(") LIMIT 1");
+                let closed: Option<(Uuid,)> =
+                    closed.build_query_as().fetch_optional(&mut *transaction).await.map_err(database_error)?;
+                if closed.is_some() {
+                    return Err(Error::not_found("event"));
+                }
+                <$database as boxoffice_outbox::OutboxSql>::write_outbox(&mut transaction, &events).await.map_err(database_error)?;
+                Ok(transaction)
+            }
+
+            /// Attaches their tickets to bookings read without them.
+            async fn with_tickets(&self, rows: Vec<BookingRow>) -> Result<Vec<BookingRecord>> {
+                let mut bookings = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let tickets = if row.status == "pending" {
+                        Vec::new()
+                    } else {
+                        sqlx::query_as::<_, TicketRow>(&format!(
+                            "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = $1 ORDER BY unit_id"
+                        ))
+                        .bind(row.id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(database_error)?
+                        .into_iter()
+                        .map(TicketRecord::from)
+                        .collect()
+                    };
+                    bookings.push(row.into_record(tickets)?);
+                }
+                Ok(bookings)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl BookingDb for $name {
+            async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>, deadline: Instant) -> Result<()> {
+                // Everything before the commit may be cut short (dropping the transaction rolls it
+                // back); the commit starts only before the deadline.
+                let transaction = match tokio::time::timeout_at(deadline.into(), self.write_pending(holds, now)).await {
+                    Ok(written) => written?,
+                    Err(_) => return Err(too_late()),
+                };
+                if Instant::now() >= deadline {
+                    let _ = transaction.rollback().await;
+                    return Err(too_late());
+                }
+                transaction.commit().await.map_err(database_error)?;
+                self.relay.wake();
+                Ok(())
             }
 
             async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>> {
@@ -752,6 +795,8 @@ macro_rules! sql_db {
 
             async fn close_event(&self, event_id: Uuid, now: DateTime<Utc>) -> Result<()> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                // Waits for the holds of the event being recorded; those after it see it closed.
+                Self::lock_sale_closing(&mut transaction, event_id).await?;
                 sqlx::query("INSERT INTO closed_events (event_id, closed_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
                     .bind(event_id)
                     .bind(now)
@@ -832,9 +877,52 @@ fn push_page<'a, DB: sqlx::Database>(
 sql_db!(PostgresBookingDb, sqlx::Postgres, Postgres);
 sql_db!(SqliteBookingDb, sqlx::Sqlite, Sqlite);
 
+/// The first key of the advisory locks that order an event's holds with its closing (the
+/// two-key form, apart from the waiting lists' one-key locks).
+const SALE_LOCK_CLASS: i32 = 1;
+
+/// The second key of an event's sale lock.
+fn sale_lock_key(event_id: Uuid) -> i32 {
+    let (high, low) = event_id.as_u64_pair();
+    let folded = high ^ low;
+    (folded ^ (folded >> 32)) as i32
+}
+
 impl PostgresBookingDb {
     pub fn new(pool: sqlx::PgPool) -> Self {
         PostgresBookingDb { pool, relay: RelayHandle::default() }
+    }
+
+    /// Shares the sale locks of `event_ids` (sorted) until the end of `transaction`: holds
+    /// recorded together do not wait for each other, only for an event's closing.
+    async fn lock_sales(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        event_ids: &[Uuid],
+    ) -> Result<()> {
+        for event_id in event_ids {
+            sqlx::query("SELECT pg_advisory_xact_lock_shared($1, $2)")
+                .bind(SALE_LOCK_CLASS)
+                .bind(sale_lock_key(*event_id))
+                .execute(&mut **transaction)
+                .await
+                .map_err(database_error)?;
+        }
+        Ok(())
+    }
+
+    /// Takes an event's sale lock alone until the end of `transaction`, once the holds being
+    /// recorded have committed.
+    async fn lock_sale_closing(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        event_id: Uuid,
+    ) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(SALE_LOCK_CLASS)
+            .bind(sale_lock_key(event_id))
+            .execute(&mut **transaction)
+            .await
+            .map_err(database_error)?;
+        Ok(())
     }
 
     /// Locks a category's waiting list until the end of `transaction`: joining it and closing a
@@ -859,6 +947,23 @@ impl PostgresBookingDb {
 impl SqliteBookingDb {
     pub fn new(pool: sqlx::SqlitePool) -> Self {
         SqliteBookingDb { pool, relay: RelayHandle::default() }
+    }
+
+    /// Nothing to do: SQLite runs one writing transaction at a time, and a hold's reads the
+    /// closed events after its writes.
+    async fn lock_sales(
+        _transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        _event_ids: &[Uuid],
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Nothing to do, as for [`SqliteBookingDb::lock_sales`].
+    async fn lock_sale_closing(
+        _transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        _event_id: Uuid,
+    ) -> Result<()> {
+        Ok(())
     }
 
     /// Nothing to do: SQLite runs one writing transaction at a time, and both a join and a

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context as _};
-use redis::aio::ConnectionManager;
+use boxoffice_kv::RedisConnection;
 use uuid::Uuid;
 
 use super::{
@@ -88,7 +88,7 @@ impl Scripts {
 /// reconnects; clones share it.
 #[derive(Clone)]
 pub struct RedisInventory {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     key_prefix: Arc<str>,
     scripts: Arc<Scripts>,
 }
@@ -124,11 +124,11 @@ impl RedisInventory {
     /// Connects to Redis at `url`; every key starts with `key_prefix`.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
         let (_, connection) = boxoffice_kv::connect_redis(url).await?;
-        Ok(Self::from_manager(connection, key_prefix))
+        Ok(Self::from_connection(connection, key_prefix))
     }
 
     /// Uses an existing connection; every key starts with `key_prefix`.
-    pub fn from_manager(connection: ConnectionManager, key_prefix: &str) -> Self {
+    pub fn from_connection(connection: RedisConnection, key_prefix: &str) -> Self {
         RedisInventory { connection, key_prefix: key_prefix.into(), scripts: Arc::new(Scripts::new()) }
     }
 
