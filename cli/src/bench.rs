@@ -14,13 +14,19 @@
 //! invariants: `sold + held + available = capacity`, the organizer's stats agree, the live
 //! bookings add up to what is held and sold, and no seat is in two live bookings.
 //!
+//! For the fault runs (`scripts/faults`), `--rate` spreads the requests over time and
+//! `--retries` has a buyer send a hold or payment that failed again, with the same
+//! Idempotency-Key, as a real client would; the read-back then also checks every buyer: one
+//! told their hold failed has no booking, one told it succeeded has it, and one told they paid
+//! has a confirmed booking with its tickets.
+//!
 //! Why one file of about 1,000 lines: it is one run, read from top to bottom (options, setup,
 //! the sale, the check, the report), and nothing else in the binary uses its parts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use boxoffice_auth::{Claims, TokenKey};
@@ -56,6 +62,12 @@ pub const MAX_BUYERS: u32 = 10_000_000;
 pub const MAX_CONCURRENCY: u32 = 10_000;
 /// A request slower than this counts as an error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the generator keeps an idle connection to a gateway.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a buyer waits before sending a failed request again (`--retries`).
+pub const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// More retries than this per request is a typo.
+pub const MAX_RETRIES: u32 = 100;
 /// How often the progress line on stderr is redrawn.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// Error descriptions kept for the report; the rest are only counted.
@@ -96,6 +108,15 @@ pub struct FlashSaleOptions {
     /// and this generator allow at all.
     #[arg(long)]
     pub floor: bool,
+    /// Start at most this many requests per second in each phase, spreading the sale over time
+    /// (a fault run injects its fault while it lasts); unlimited when absent.
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Send a hold or payment that got no answer or a 5xx again, after a pause, up to this many
+    /// times. Holds then carry an Idempotency-Key, so that a retry returns the booking its
+    /// first attempt made.
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
 }
 
 impl Default for FlashSaleOptions {
@@ -110,6 +131,8 @@ impl Default for FlashSaleOptions {
             max_per_buyer: DEFAULT_MAX_PER_BUYER,
             quiet: false,
             floor: false,
+            rate: None,
+            retries: 0,
         }
     }
 }
@@ -124,6 +147,8 @@ impl FlashSaleOptions {
             "--concurrency must be 1 to {MAX_CONCURRENCY}"
         );
         anyhow::ensure!((0.0..=1.0).contains(&self.confirm_share), "--confirm-share must be 0 to 1");
+        anyhow::ensure!(self.rate.is_none_or(|rate| rate > 0), "--rate must be at least 1");
+        anyhow::ensure!(self.retries <= MAX_RETRIES, "--retries must be 0 to {MAX_RETRIES}");
         anyhow::ensure!(
             (1..=MAX_TICKETS_PER_BOOKING).contains(&self.max_per_buyer),
             "--max-per-buyer must be 1 to {MAX_TICKETS_PER_BOOKING}"
@@ -172,10 +197,25 @@ pub struct Report {
 
     /// Per request kind (`hold`, `confirm`), the number of answers with each HTTP status.
     pub status_counts: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Requests that got no answer (refused connection, timeout, broken body).
+    /// Requests whose last attempt got no answer (refused connection, timeout, broken body);
+    /// and the attempts sent again (`--retries`).
     pub transport_errors: u64,
+    pub retries: u64,
     /// Every answer other than 201/200 and 409 sold out, plus the transport errors.
     pub errors: u64,
+    /// When the first and the last error came (seconds since the UNIX epoch), for the fault
+    /// runs: how long clients saw errors.
+    pub first_error_at: Option<f64>,
+    pub last_error_at: Option<f64>,
+    /// The same for every attempt that failed (a 5xx or no answer), the ones sent again too:
+    /// how long clients met failures, whether a retry hid them or not.
+    pub first_failure_at: Option<f64>,
+    pub last_failure_at: Option<f64>,
+    pub failure_samples: Vec<String>,
+    /// Attempts answered with a 5xx, and attempts without an answer (a connection reset), the
+    /// retried ones included.
+    pub failed_answers: u64,
+    pub failed_unanswered: u64,
     pub error_samples: Vec<String>,
 
     /// From the read-back: the category's capacity and its availability after the run.
@@ -248,8 +288,8 @@ impl Report {
             ));
         }
         out.push_str(&format!(
-            "hold attempts per second {:.1}; sold out {}; errors {} ({} without an answer)\n",
-            self.attempts_per_s, self.sold_out, self.errors, self.transport_errors
+            "hold attempts per second {:.1}; sold out {}; errors {} ({} attempts without an answer, {} sent again)\n",
+            self.attempts_per_s, self.sold_out, self.errors, self.transport_errors, self.retries
         ));
         for sample in &self.error_samples {
             out.push_str(&format!("  e.g. {sample}\n"));
@@ -310,6 +350,10 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         .http1_only()
         .no_proxy()
         .pool_max_idle_per_host(options.concurrency as usize)
+        // Shorter than a gateway's drain before it stops (boxoffice::DRAIN_BEFORE_STOP), as a
+        // load balancer's keep-alive to its upstreams should be: no request then goes out on a
+        // connection the gateway is closing.
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .tcp_nodelay(true)
         .build()
@@ -323,9 +367,10 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
     if !options.quiet {
         eprintln!("minting {buyers} buyer tokens");
     }
-    let tokens = tokio::task::spawn_blocking(move || mint_customers(&key, buyers))
+    let minted = tokio::task::spawn_blocking(move || mint_buyers(&key, buyers))
         .await
         .context("minting buyer tokens panicked")??;
+    let (user_ids, tokens): (Vec<Uuid>, Vec<String>) = minted.into_iter().unzip();
     let quantities: Vec<u32> = {
         let mut random = rand::thread_rng();
         (0..buyers).map(|_| random.gen_range(1..=options.max_per_buyer)).collect()
@@ -341,6 +386,8 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         category_id: sale.category_id.clone(),
         tokens,
         quantities,
+        run: Uuid::now_v7(),
+        retries: options.retries,
     });
 
     // ---- The floor: the same client, shape and concurrency against an endpoint that does no
@@ -382,7 +429,7 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
     .await?;
 
     // ---- Read back and check.
-    let check = check_inventory(&api, &organizer, &sale, options, &holds, &confirms).await?;
+    let check = check_inventory(&api, &organizer, &sale, options, &user_ids, &holds, &confirms).await?;
     let kafka = match &settings.kafka_brokers {
         Some(brokers) => {
             let bookings: HashSet<String> =
@@ -412,6 +459,11 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
             (kind.to_owned(), counts)
         })
         .collect();
+    let errors_between = spanning(holds.errors_between, confirms.errors_between);
+    let failed_between = spanning(holds.failed_between, confirms.failed_between);
+    let mut failure_samples = holds.failure_samples.clone();
+    failure_samples.extend(confirms.failure_samples.iter().cloned());
+    failure_samples.truncate(MAX_ERROR_SAMPLES);
     let mut error_samples = holds.error_samples.clone();
     error_samples.extend(confirms.error_samples.iter().cloned());
     error_samples.truncate(MAX_ERROR_SAMPLES);
@@ -445,7 +497,15 @@ pub async fn flash_sale(options: &FlashSaleOptions, settings: &Settings) -> anyh
         confirm_max_ms,
         status_counts,
         transport_errors: holds.transport_errors + confirms.transport_errors,
+        retries: holds.retries + confirms.retries,
         errors: holds.errors + confirms.errors,
+        first_error_at: errors_between.map(|(first, _)| unix_seconds(first)),
+        last_error_at: errors_between.map(|(_, last)| unix_seconds(last)),
+        first_failure_at: failed_between.map(|(first, _)| unix_seconds(first)),
+        last_failure_at: failed_between.map(|(_, last)| unix_seconds(last)),
+        failure_samples,
+        failed_answers: holds.failed_answers + confirms.failed_answers,
+        failed_unanswered: holds.failed_unanswered + confirms.failed_unanswered,
         error_samples,
         capacity: sale.capacity,
         sold: check.sold,
@@ -511,6 +571,11 @@ pub(crate) fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
 
 /// `count` customer tokens, signed on every core.
 pub(crate) fn mint_customers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<String>> {
+    Ok(mint_buyers(key, count)?.into_iter().map(|(_, token)| token).collect())
+}
+
+/// `count` customers, each a new user id and its token, signed on every core.
+fn mint_buyers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<(Uuid, String)>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, count.max(1));
     let chunk = count.div_ceil(threads);
     std::thread::scope(|scope| {
@@ -518,7 +583,14 @@ pub(crate) fn mint_customers(key: &TokenKey, count: usize) -> anyhow::Result<Vec
             .map(|thread| {
                 let mine = chunk.min(count.saturating_sub(thread * chunk));
                 scope.spawn(move || {
-                    (0..mine).map(|_| mint(key, Role::Customer)).collect::<anyhow::Result<Vec<_>>>()
+                    (0..mine)
+                        .map(|_| {
+                            let user_id = Uuid::now_v7();
+                            let claims =
+                                Claims::new(user_id, Role::Customer, Uuid::now_v7(), chrono::Utc::now());
+                            Ok((user_id, key.sign(&claims)?))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()
                 })
             })
             .collect();
@@ -649,11 +721,20 @@ struct Shared {
     category_id: String,
     tokens: Vec<String>,
     quantities: Vec<u32>,
+    /// This run's id, in the Idempotency-Keys of its holds.
+    run: Uuid,
+    /// How often a failed request is sent again.
+    retries: u32,
 }
 
 impl Shared {
     fn bookings_url(&self, buyer: usize) -> &reqwest::Url {
         &self.bookings_urls[buyer % self.bookings_urls.len()]
+    }
+
+    /// The bookings URL of the gateway `turns` after the buyer's own.
+    fn bookings_url_after(&self, buyer: usize, turns: usize) -> &reqwest::Url {
+        &self.bookings_urls[(buyer + turns) % self.bookings_urls.len()]
     }
 
     /// One request of the floor: `GET /healthz` with the buyer's token, on the buyer's gateway.
@@ -663,33 +744,88 @@ impl Shared {
         let request = self.client.get(url).bearer_auth(&self.tokens[buyer]);
         match send(request).await {
             Ok((latency, StatusCode::OK, _)) => {
-                Answer { latency: Some(latency), status: Some(StatusCode::OK), outcome: Outcome::Answered }
+                Answer::new(buyer, latency, StatusCode::OK, Outcome::Answered)
             }
-            Ok((latency, status, body)) => Answer {
-                latency: Some(latency),
-                status: Some(status),
-                outcome: Outcome::Error(format!("floor: {status} {body}")),
-            },
-            Err(error) => Answer::transport("floor", error),
+            Ok((latency, status, body)) => {
+                Answer::new(buyer, latency, status, Outcome::Error(format!("floor: {status} {body}")))
+            }
+            Err(error) => Answer::transport(buyer, "floor", error),
+        }
+    }
+
+    /// `attempt` until it is answered with anything but a 5xx, or the retries are spent; the
+    /// latency is the buyer's, from the first attempt to the last answer. An attempt whose
+    /// connection a gateway refused (so it surely never arrived) goes to the next gateway at
+    /// once, as a load balancer would send it, and counts as no retry.
+    async fn with_retries<F, Fut>(&self, attempt: F) -> Answer
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = Answer>,
+    {
+        let started = Instant::now();
+        let mut retried = 0;
+        let mut turns = 0;
+        let mut failed_between = None;
+        let mut failure_sample = None;
+        let (mut failed_answers, mut failed_unanswered) = (0, 0);
+        loop {
+            let mut answer = attempt(turns).await;
+            if answer.refused && turns % self.bookings_urls.len() + 1 < self.bookings_urls.len() {
+                turns += 1;
+                continue;
+            }
+            let failed = answer.status.is_none_or(|status| status.is_server_error());
+            if failed {
+                match answer.status {
+                    Some(_) => failed_answers += 1,
+                    None => failed_unanswered += 1,
+                }
+                let now = SystemTime::now();
+                failed_between = spanning(failed_between, Some((now, now)));
+                if let (None, Outcome::Error(description)) = (&failure_sample, &answer.outcome) {
+                    failure_sample = Some(description.clone());
+                }
+            }
+            if failed && retried < self.retries {
+                retried += 1;
+                turns = turns - turns % self.bookings_urls.len() + self.bookings_urls.len();
+                tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
+            }
+            answer.retried = retried;
+            answer.failed_between = failed_between;
+            answer.failure_sample = failure_sample;
+            answer.failed = (failed_answers, failed_unanswered);
+            if retried > 0 && answer.latency.is_some() {
+                answer.latency = Some(started.elapsed());
+            }
+            return answer;
         }
     }
 
     async fn hold(&self, buyer: usize) -> Answer {
+        self.with_retries(|turns| self.hold_once(buyer, turns)).await
+    }
+
+    async fn hold_once(&self, buyer: usize, turns: usize) -> Answer {
         let quantity = self.quantities[buyer];
         // Ids are UUIDs, so the body needs no escaping.
         let body = format!(
             r#"{{"event_id":"{}","items":[{{"category_id":"{}","quantity":{quantity}}}]}}"#,
             self.event_id, self.category_id
         );
-        let request = self
+        let mut request = self
             .client
-            .post(self.bookings_url(buyer).clone())
+            .post(self.bookings_url_after(buyer, turns).clone())
             .bearer_auth(&self.tokens[buyer])
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
+        if self.retries > 0 {
+            request = request.header("idempotency-key", format!("{}-{buyer}", self.run));
+        }
         let (latency, status, body) = match send(request).await {
             Ok(answer) => answer,
-            Err(error) => return Answer::transport("hold", error),
+            Err(error) => return Answer::transport(buyer, "hold", error),
         };
         let outcome = match status {
             StatusCode::CREATED => match body["id"].as_str() {
@@ -703,16 +839,21 @@ impl Shared {
             }
             _ => Outcome::Error(format!("hold: {status} {body}")),
         };
-        Answer { latency: Some(latency), status: Some(status), outcome }
+        Answer::new(buyer, latency, status, outcome)
     }
 
     async fn confirm(&self, buyer: usize, booking_id: &str) -> Answer {
-        let url = format!("{}/{booking_id}/confirm", self.bookings_url(buyer).as_str().trim_end_matches('/'));
+        self.with_retries(|turns| self.confirm_once(buyer, booking_id, turns)).await
+    }
+
+    async fn confirm_once(&self, buyer: usize, booking_id: &str, turns: usize) -> Answer {
+        let base = self.bookings_url_after(buyer, turns).as_str().trim_end_matches('/');
+        let url = format!("{base}/{booking_id}/confirm");
         let request =
             self.client.post(url).bearer_auth(&self.tokens[buyer]).json(&json!({"payment_token": "tok_ok"}));
         let (latency, status, body) = match send(request).await {
             Ok(answer) => answer,
-            Err(error) => return Answer::transport("confirm", error),
+            Err(error) => return Answer::transport(buyer, "confirm", error),
         };
         let outcome = if status == StatusCode::OK && body["status"] == "confirmed" {
             let quantity = self.quantities[buyer];
@@ -720,7 +861,7 @@ impl Shared {
         } else {
             Outcome::Error(format!("confirm: {status} {body}"))
         };
-        Answer { latency: Some(latency), status: Some(status), outcome }
+        Answer::new(buyer, latency, status, outcome)
     }
 }
 
@@ -739,16 +880,62 @@ async fn send(request: reqwest::RequestBuilder) -> Result<(Duration, StatusCode,
 
 /// One request's result.
 struct Answer {
+    buyer: usize,
     /// `None` when no answer came.
     latency: Option<Duration>,
     status: Option<StatusCode>,
     outcome: Outcome,
+    /// How often it was sent again before this answer.
+    retried: u32,
+    /// The gateway refused the connection: the request never arrived.
+    refused: bool,
+    /// When the first and the last of its attempts that failed (a 5xx or no answer) ended, and
+    /// what the first said.
+    failed_between: Option<(SystemTime, SystemTime)>,
+    failure_sample: Option<String>,
+    /// Its attempts answered with a 5xx, and those that got no answer.
+    failed: (u64, u64),
 }
 
 impl Answer {
-    fn transport(kind: &str, error: reqwest::Error) -> Answer {
-        Answer { latency: None, status: None, outcome: Outcome::Error(format!("{kind}: no answer: {error}")) }
+    fn new(buyer: usize, latency: Duration, status: StatusCode, outcome: Outcome) -> Answer {
+        Answer {
+            buyer,
+            latency: Some(latency),
+            status: Some(status),
+            outcome,
+            retried: 0,
+            refused: false,
+            failed_between: None,
+            failure_sample: None,
+            failed: (0, 0),
+        }
     }
+
+    fn transport(buyer: usize, kind: &str, error: reqwest::Error) -> Answer {
+        Answer {
+            buyer,
+            latency: None,
+            status: None,
+            refused: error.is_connect(),
+            outcome: Outcome::Error(format!("{kind}: no answer: {}", with_causes(&error))),
+            retried: 0,
+            failed_between: None,
+            failure_sample: None,
+            failed: (0, 0),
+        }
+    }
+}
+
+/// What a buyer was last told of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Told {
+    Success,
+    SoldOut,
+    /// An answer saying it failed: nothing may have been done.
+    Failed,
+    /// No answer: it may or may not have been done.
+    Nothing,
 }
 
 enum Outcome {
@@ -779,8 +966,18 @@ struct Tally {
     /// fewer units than this must be left at the end, or a refusal was wrong.
     min_sold_out_quantity: Option<u32>,
     transport_errors: u64,
+    retries: u64,
     errors: u64,
     error_samples: Vec<String>,
+    /// What each buyer was last told.
+    told: Vec<(usize, Told)>,
+    /// When the first and the last error were recorded.
+    errors_between: Option<(SystemTime, SystemTime)>,
+    /// When the first and the last attempt that failed ended, retried or not, and what some said.
+    failed_between: Option<(SystemTime, SystemTime)>,
+    failure_samples: Vec<String>,
+    failed_answers: u64,
+    failed_unanswered: u64,
 }
 
 impl Tally {
@@ -792,6 +989,22 @@ impl Tally {
             Some(status) => *self.status_counts.entry(status.as_u16()).or_default() += 1,
             None => self.transport_errors += 1,
         }
+        self.retries += u64::from(answer.retried);
+        self.failed_between = spanning(self.failed_between, answer.failed_between);
+        self.failed_answers += answer.failed.0;
+        self.failed_unanswered += answer.failed.1;
+        if let Some(sample) = answer.failure_sample {
+            if self.failure_samples.len() < MAX_ERROR_SAMPLES {
+                self.failure_samples.push(sample);
+            }
+        }
+        let told = match (&answer.outcome, answer.status) {
+            (Outcome::Success(_) | Outcome::Answered, _) => Told::Success,
+            (Outcome::SoldOut { .. }, _) => Told::SoldOut,
+            (Outcome::Error(_), Some(_)) => Told::Failed,
+            (Outcome::Error(_), None) => Told::Nothing,
+        };
+        self.told.push((answer.buyer, told));
         match answer.outcome {
             Outcome::Success(success) => self.successes.push(success),
             Outcome::Answered => {}
@@ -802,6 +1015,8 @@ impl Tally {
             }
             Outcome::Error(description) => {
                 self.errors += 1;
+                let now = SystemTime::now();
+                self.errors_between = Some(self.errors_between.map_or((now, now), |(first, _)| (first, now)));
                 if self.error_samples.len() < MAX_ERROR_SAMPLES {
                     self.error_samples.push(description);
                 }
@@ -821,7 +1036,15 @@ impl Tally {
             (a, b) => a.or(b),
         };
         self.transport_errors += other.transport_errors;
+        self.retries += other.retries;
         self.errors += other.errors;
+        self.told.extend(other.told);
+        self.errors_between = spanning(self.errors_between, other.errors_between);
+        self.failed_between = spanning(self.failed_between, other.failed_between);
+        self.failed_answers += other.failed_answers;
+        self.failed_unanswered += other.failed_unanswered;
+        let room = MAX_ERROR_SAMPLES.saturating_sub(self.failure_samples.len());
+        self.failure_samples.extend(other.failure_samples.into_iter().take(room));
         let room = MAX_ERROR_SAMPLES.saturating_sub(self.error_samples.len());
         self.error_samples.extend(other.error_samples.into_iter().take(room));
     }
@@ -846,20 +1069,28 @@ where
 {
     let workers = (options.concurrency as usize).min(total);
     let job = Arc::new(job);
+    // With --rate, request `i` starts no earlier than i / rate seconds after the first.
+    let pace = options.rate.map(|rate| Duration::from_secs_f64(1.0 / f64::from(rate)));
+    let epoch = Arc::new(std::sync::OnceLock::new());
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicU64::new(0));
     // The workers wait for each other, so that the first requests leave at one moment.
     let start = Arc::new(Barrier::new(workers + 1));
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        let (job, next, done, start) = (job.clone(), next.clone(), done.clone(), start.clone());
+        let (job, next, done, start, epoch) =
+            (job.clone(), next.clone(), done.clone(), start.clone(), epoch.clone());
         tasks.spawn(async move {
             start.wait().await;
+            let epoch = *epoch.get_or_init(tokio::time::Instant::now);
             let mut tally = Tally::default();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 if index >= total {
                     return tally;
+                }
+                if let Some(pace) = pace {
+                    tokio::time::sleep_until(epoch + pace.mul_f64(index as f64)).await;
                 }
                 tally.record(job(index).await);
                 done.fetch_add(1, Ordering::Relaxed);
@@ -926,6 +1157,7 @@ async fn check_inventory(
     organizer: &str,
     sale: &Sale,
     options: &FlashSaleOptions,
+    user_ids: &[Uuid],
     holds: &Tally,
     confirms: &Tally,
 ) -> anyhow::Result<Check> {
@@ -979,6 +1211,8 @@ async fn check_inventory(
     let mut cursor: Option<String> = None;
     let (mut live_bookings, mut confirmed_bookings, mut pending_units, mut confirmed_units) = (0, 0, 0, 0);
     let mut seat_owners: HashMap<String, u64> = HashMap::new();
+    // Per buyer: every booking of theirs, in any status.
+    let mut of_buyer: HashMap<Uuid, Vec<Recorded>> = HashMap::new();
     loop {
         let mut path = format!("{event_path}/bookings?limit={MAX_PAGE_SIZE}");
         if let Some(cursor) = &cursor {
@@ -988,16 +1222,23 @@ async fn check_inventory(
         let page = api.call(Method::GET, &path, organizer, None, StatusCode::OK).await?;
         for booking in page["items"].as_array().context("a bookings page has items")? {
             let status = booking["status"].as_str().unwrap_or_default();
-            if status != "pending" && status != "confirmed" {
-                continue;
-            }
-            live_bookings += 1;
             let units: u64 = booking["items"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .map(|item| item["quantity"].as_u64().unwrap_or(0))
                 .sum();
+            if let Some(user_id) = booking["user_id"].as_str().and_then(|id| Uuid::parse_str(id).ok()) {
+                of_buyer.entry(user_id).or_default().push(Recorded {
+                    status: status.to_owned(),
+                    units,
+                    tickets: booking["tickets"].as_array().map_or(0, Vec::len) as u64,
+                });
+            }
+            if status != "pending" && status != "confirmed" {
+                continue;
+            }
+            live_bookings += 1;
             if status == "confirmed" {
                 confirmed_bookings += 1;
                 confirmed_units += units;
@@ -1049,7 +1290,9 @@ async fn check_inventory(
             ));
         }
     }
-    if let Some(quantity) = holds.min_sold_out_quantity {
+    problems.extend(check_buyers(user_ids, &of_buyer, holds, confirms));
+    // Availability only shrinks while no request fails (a failed hold gives its units back).
+    if let Some(quantity) = holds.min_sold_out_quantity.filter(|_| holds.errors + confirms.errors == 0) {
         if available >= u64::from(quantity) {
             problems.push(format!(
                 "a hold of {quantity} was refused as sold out, yet {available} units are still available"
@@ -1060,6 +1303,68 @@ async fn check_inventory(
     let in_use = (sold + held).max(pending_units + confirmed_units);
     let oversold = duplicate_units + in_use.saturating_sub(capacity);
     Ok(Check { sold, held, available, live_bookings, duplicate_units, oversold, problems })
+}
+
+/// One booking of a buyer, as the organizer's list shows it.
+struct Recorded {
+    status: String,
+    units: u64,
+    tickets: u64,
+}
+
+/// What each buyer was told against what the server recorded: a buyer told their hold failed
+/// (an answer, not a lost connection) has no booking at all; one told it succeeded has exactly
+/// one, live; one told they paid has it confirmed, with a ticket per unit; no one else has one.
+fn check_buyers(
+    user_ids: &[Uuid],
+    recorded: &HashMap<Uuid, Vec<Recorded>>,
+    holds: &Tally,
+    confirms: &Tally,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut found = |problem: String| {
+        if problems.len() < MAX_ERROR_SAMPLES {
+            problems.push(problem);
+        }
+    };
+    let bookings_of = |buyer: usize| recorded.get(&user_ids[buyer]).map_or(&[][..], Vec::as_slice);
+    for &(buyer, told) in &holds.told {
+        let bookings = bookings_of(buyer);
+        match told {
+            Told::Success => {
+                let live =
+                    bookings.iter().filter(|b| b.status == "pending" || b.status == "confirmed").count();
+                if live != 1 || bookings.len() != 1 {
+                    found(format!(
+                        "buyer {buyer} was told their hold succeeded and has {} bookings ({live} live)",
+                        bookings.len()
+                    ));
+                }
+            }
+            Told::SoldOut | Told::Failed if !bookings.is_empty() => {
+                found(format!(
+                    "buyer {buyer} was told their hold failed ({told:?}) and has a booking ({})",
+                    bookings[0].status
+                ));
+            }
+            Told::SoldOut | Told::Failed | Told::Nothing => {}
+        }
+    }
+    for &(buyer, told) in &confirms.told {
+        if told == Told::Success
+            && !bookings_of(buyer)
+                .iter()
+                .any(|b| b.status == "confirmed" && b.tickets == b.units && b.units > 0)
+        {
+            found(format!("buyer {buyer} was told they paid and has no confirmed booking with its tickets"));
+        }
+    }
+    let buyers: HashSet<&Uuid> = user_ids.iter().collect();
+    let strangers = recorded.keys().filter(|user| !buyers.contains(user)).count();
+    if strangers > 0 {
+        found(format!("{strangers} users who are not this run's buyers have bookings of the event"));
+    }
+    problems
 }
 
 /// `text` with every byte outside the URL-safe set percent-encoded, for a query parameter.
@@ -1084,6 +1389,29 @@ pub(crate) fn percentiles_ms(mut latencies_us: Vec<u64>) -> [f64; 4] {
         round3(latencies_us[rank - 1] as f64 / 1000.0)
     };
     [at(0.50), at(0.95), at(0.99), at(1.0)]
+}
+
+/// `error` and its causes, which its own message leaves out.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |cause| cause.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The span from the earlier start to the later end of two spans of time.
+fn spanning(
+    one: Option<(SystemTime, SystemTime)>,
+    other: Option<(SystemTime, SystemTime)>,
+) -> Option<(SystemTime, SystemTime)> {
+    match (one, other) {
+        (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+        (a, b) => a.or(b),
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> f64 {
+    round3(time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64())
 }
 
 fn rate(count: u64, seconds: f64) -> f64 {

@@ -90,6 +90,9 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
+    /// Cancelled when the process is asked to stop: readiness fails from then on, while the
+    /// services go on serving until `shutdown` ([`Running::stopper`]).
+    draining: CancellationToken,
     /// Held while the services run: no second process serves the same embedded data.
     _data_dir_lock: Option<DataDirLock>,
 }
@@ -104,7 +107,20 @@ impl Running {
             admin_addr: None,
             tasks: JoinSet::new(),
             shutdown,
+            draining: CancellationToken::new(),
             _data_dir_lock: None,
+        }
+    }
+
+    /// How to stop the services gracefully: readiness fails at once (a load balancer or an
+    /// orchestrator that watches it stops sending), the services go on serving for
+    /// [`DRAIN_BEFORE_STOP`], then the listeners close and the requests in flight finish.
+    pub fn stopper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (draining, shutdown) = (self.draining.clone(), self.shutdown.clone());
+        async move {
+            draining.cancel();
+            tokio::time::sleep(DRAIN_BEFORE_STOP).await;
+            shutdown.cancel();
         }
     }
 
@@ -147,6 +163,16 @@ impl Running {
         let listener = bind(settings.admin_addr, "admin endpoint").await?;
         let admin_addr = listener.local_addr()?;
         tracing::info!(%admin_addr, "serving health, readiness and metrics");
+        let draining = self.draining.clone();
+        let ready = move || {
+            let (ready, draining) = (ready.clone(), draining.clone());
+            async move {
+                if draining.is_cancelled() {
+                    return Err(boxoffice_errors::Error::unavailable("shutting down"));
+                }
+                ready().await
+            }
+        };
         self.tasks.spawn(boxoffice_runtime::admin::serve(listener, ready, self.shutdown.clone()));
         self.admin_addr = Some(admin_addr);
         Ok(())
@@ -160,7 +186,12 @@ impl Running {
     ) -> anyhow::Result<()> {
         let listener = bind(settings.http_addr, "public API").await?;
         let http_addr = listener.local_addr()?;
-        self.tasks.spawn(boxoffice_gateway::serve(listener, gateway, self.shutdown.clone()));
+        self.tasks.spawn(boxoffice_gateway::serve(
+            listener,
+            gateway,
+            self.draining.clone(),
+            self.shutdown.clone(),
+        ));
         tracing::info!(%http_addr, "serving the public API");
         self.http_addr = Some(http_addr);
         Ok(())
@@ -183,6 +214,11 @@ pub fn database(settings: &Settings, service: &str) -> Database {
 
 /// The services that keep data of their own, each in its own database or schema.
 pub const SERVICES_WITH_DATA: [&str; 4] = ["users", "events", "bookings", "notifications"];
+
+/// How long a process asked to stop keeps serving with its readiness failed, so that whoever
+/// sends it requests stops first: a load balancer that checks readiness, or an orchestrator
+/// removing it from a service (Kubernetes also waits in its preStop hook).
+pub const DRAIN_BEFORE_STOP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Applies every service's pending migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -258,12 +258,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: &Settings, service: Option<ServiceName>) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let running = boxoffice::start(settings, service, shutdown.clone()).await?;
+    let stop = running.stopper();
     tokio::spawn(async move {
         match shutdown_signal().await {
-            Ok(()) => tracing::info!("shutting down: finishing the requests in flight"),
+            Ok(()) => tracing::info!(
+                drain_s = boxoffice::DRAIN_BEFORE_STOP.as_secs_f64(),
+                "shutting down: not ready, then finishing the requests in flight"
+            ),
             Err(error) => tracing::error!(error = %error, "listening for shutdown signals fails"),
         }
-        shutdown.cancel();
+        stop.await;
     });
     running.wait().await.context("a service stopped with an error")
 }

@@ -36,7 +36,8 @@ pub type Connection =
 ///
 /// `urls` may list several replicas, separated by commas: calls then go to each in turn, and a
 /// replica that refuses the connection (a call that surely never reached it) is left out for
-/// [`REPLICA_PAUSE`] while the call goes to the next one.
+/// [`REPLICA_PAUSE`] while the call goes to the next one; see [`Replicas`] for the other calls
+/// that go to the next.
 pub fn over_network(urls: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Connection> {
     let replicas = urls
         .split(',')
@@ -74,7 +75,12 @@ fn replica(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result
 }
 
 fn unavailable(error: tonic::transport::Error) -> tonic::Status {
-    tonic::Status::unavailable(format!("calling a service fails: {error}"))
+    tonic::Status::unavailable(format!("calling a service fails: {}", described(&error)))
+}
+
+/// `error` with its causes, which its own message leaves out ("transport error").
+fn described(error: &tonic::transport::Error) -> String {
+    causes(error).map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 fn channel_to(url: &str, tls: &ServiceTls) -> anyhow::Result<Channel> {
@@ -100,8 +106,10 @@ pub fn in_process(server: impl GrpcServer) -> Connection {
 
 /// Several replicas of one service: each call goes to the next one that is not left out. A
 /// replica whose connection is refused is left out for [`REPLICA_PAUSE`], and the call, which
-/// never reached it, goes to the next; any other failure is the call's answer, since the replica
-/// may have done the work.
+/// never reached it, goes to the next; so does a call a replica turned away as it shut down
+/// (an HTTP/2 GOAWAY or REFUSED_STREAM, or a request hyper never sent), and a call that is safe to
+/// repeat (a read, a confirmation, a call marked repeatable by [`request`]) whatever failed. Any other failure is the call's answer, since the replica may
+/// have done the work.
 #[derive(Clone)]
 struct Replicas {
     replicas: Arc<[(Replica, AtomicU64)]>,
@@ -138,17 +146,56 @@ fn millis_since_start() -> u64 {
 
 /// Whether `error` says the connection was refused: the call was never sent.
 fn never_sent(error: &tonic::transport::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if cause
+    causes(error).any(|cause| {
+        cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-        {
-            return true;
-        }
-        source = cause.source();
+    })
+}
+
+/// Whether `error` says the call never began on the replica: the connection closed before the
+/// request was sent (hyper cancels it), or the replica, shutting down, sent an HTTP/2 GOAWAY that
+/// the call's stream came after, or refused the stream (REFUSED_STREAM). Either way the call may
+/// go to another replica, whatever it does.
+fn turned_away(error: &tonic::transport::Error) -> bool {
+    causes(error).any(|cause| {
+        cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
+            || cause.downcast_ref::<h2::Error>().is_some_and(|h2| {
+                h2.is_remote() && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+            })
+    })
+}
+
+/// The metadata of a call that may be repeated whatever happened to it (a hold with its
+/// Idempotency-Key): see [`request`].
+pub const REPEATABLE_HEADER: &str = "x-boxoffice-repeatable";
+
+/// `message` as a call's request, marked `repeatable` when sending it again after a replica
+/// failed it mid-call returns the first call's result, so that the next replica is sent it.
+pub fn request<T>(message: T, repeatable: bool) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if repeatable {
+        request.metadata_mut().insert(REPEATABLE_HEADER, tonic::metadata::MetadataValue::from_static("1"));
     }
-    false
+    request
+}
+
+/// Whether a call of `path` (`/package.Service/Method`) may be sent again after it reached a
+/// replica that failed before answering: it changes nothing (a read), or repeating it returns
+/// the first call's result (a confirmation: the charge carries the booking id, and a confirmed
+/// booking is its own answer; loading an inventory that is loaded).
+fn safe_to_repeat(path: &str) -> bool {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    method.starts_with("Get")
+        || method.starts_with("List")
+        || matches!(method, "IsDoorStaff" | "FindUsers" | "CheckReady" | "ConfirmBooking" | "LoadInventory")
+}
+
+/// `error` and its sources.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |cause| cause.source())
 }
 
 impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
@@ -185,7 +232,22 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                             millis_since_start() + REPLICA_PAUSE.as_millis() as u64,
                             Ordering::Relaxed,
                         );
-                        tracing::warn!(%error, "a replica refuses connections; leaving it out for a moment");
+                        tracing::warn!(
+                            error = described(&error),
+                            "a replica refuses connections; leaving it out for a moment"
+                        );
+                        last = Some(error);
+                    }
+                    Err(error)
+                        if turned_away(&error)
+                            || safe_to_repeat(parts.uri.path())
+                            || parts.headers.contains_key(REPEATABLE_HEADER) =>
+                    {
+                        tracing::warn!(
+                            error = described(&error),
+                            method = parts.uri.path(),
+                            "a replica failed the call; sending it to the next"
+                        );
                         last = Some(error);
                     }
                     Err(error) => return Err(unavailable(error)),

@@ -44,8 +44,10 @@ pub const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(5);
 /// How often a request that waits for the first request with its key looks again.
 pub const IDEMPOTENCY_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// A claimed key whose booking has not appeared after this long belongs to a request that died
-/// (its process crashed): a retry may take the key over.
-pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(30);
+/// (its process crashed) or failed without giving the key back (the database went away): a
+/// retry may take the key over. A hold commits before its deadline or never, so the lease is the
+/// deadline and a second for the replicas' clocks to differ.
+pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(HOLD_DEADLINE.as_secs() + 1);
 /// Passes of the refund sweep of a cancelled event, and the pause between them: a confirmation
 /// that was already committing when the event closed shows up in a later pass.
 pub const CANCEL_SWEEP_PASSES: usize = 5;

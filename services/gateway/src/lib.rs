@@ -214,13 +214,28 @@ async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then finishes the requests in
-/// flight.
+/// flight; from `draining` on, each answer closes its connection.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    draining: CancellationToken,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // While the process drains before it stops, every answer closes its connection, so that no
+    // client sends a request on a kept-alive connection just as the listener goes away.
+    let app = router(state)
+        .layer(axum::middleware::map_response(move |mut response: axum::response::Response| {
+            let draining = draining.clone();
+            async move {
+                if draining.is_cancelled() {
+                    response
+                        .headers_mut()
+                        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                }
+                response
+            }
+        }))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

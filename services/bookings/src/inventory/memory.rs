@@ -3,14 +3,15 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use anyhow::anyhow;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
-    check_snapshot, general_admission_unit, seats_adjacent, Availability, CategoryUnits, Counts, Handoff,
-    HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource, UnitState,
+    check_snapshot, general_admission_unit, seats_adjacent, Availability, CategoryUnits, Claim, Counts,
+    Handoff, HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource, UnitState,
 };
 
 /// An [`InventoryStore`] in memory, for the embedded default, where this process is the only
@@ -19,6 +20,9 @@ use super::{
 pub struct MemoryInventory {
     /// The map is locked only to find or add an event's slot; decisions lock the event alone.
     events: Mutex<HashMap<Uuid, Arc<EventSlot>>>,
+    /// The slots of events marked for a rebuild, kept until it is done (as Redis keeps the
+    /// records until a load clears them), for [`InventoryStore::claims`].
+    forgotten: Mutex<HashMap<Uuid, Arc<EventSlot>>>,
 }
 
 /// An event's inventory, built at most once: concurrent loaders wait for the first one.
@@ -62,7 +66,9 @@ impl InventoryStore for MemoryInventory {
         slot.inventory
             .get_or_try_init(|| async {
                 let snapshot = snapshot().await?;
-                Ok::<_, anyhow::Error>(Mutex::new(EventInventory::build(event_id, &snapshot)?))
+                let built = EventInventory::build(event_id, &snapshot)?;
+                lock(&self.forgotten)?.remove(&event_id);
+                Ok::<_, anyhow::Error>(Mutex::new(built))
             })
             .await?;
         Ok(())
@@ -95,13 +101,40 @@ impl InventoryStore for MemoryInventory {
         }
     }
 
+    async fn claims(&self, event_id: Uuid) -> Result<Vec<Claim>> {
+        let slot = lock(&self.events)?.get(&event_id).cloned();
+        let slot = match slot.filter(|slot| slot.inventory.initialized()) {
+            Some(slot) => Some(slot),
+            None => lock(&self.forgotten)?.get(&event_id).cloned(),
+        };
+        let Some(inventory) = slot.as_ref().and_then(|slot| slot.inventory.get()) else {
+            return Ok(Vec::new());
+        };
+        let inventory = lock(inventory)?;
+        Ok(inventory
+            .bookings
+            .iter()
+            .filter(|(_, booking)| booking.state == UnitState::Held)
+            .map(|(booking_id, booking)| Claim {
+                booking_id: *booking_id,
+                user_id: booking.user_id,
+                units: booking.units.clone(),
+                age: booking.claimed_at.map(|at| at.elapsed()),
+            })
+            .collect())
+    }
+
     async fn forget_all(&self) -> Result<()> {
-        self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        let mut events = self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        lock(&self.forgotten)?.extend(events.drain().filter(|(_, slot)| slot.inventory.initialized()));
         Ok(())
     }
 
     async fn forget(&self, event_id: Uuid) -> Result<()> {
-        lock(&self.events)?.remove(&event_id);
+        let slot = lock(&self.events)?.remove(&event_id);
+        if let Some(slot) = slot.filter(|slot| slot.inventory.initialized()) {
+            lock(&self.forgotten)?.insert(event_id, slot);
+        }
         Ok(())
     }
 
@@ -148,6 +181,8 @@ struct Booking {
     units: Vec<(Uuid, String)>,
     /// (category position, unit number or seat index), beside `units`.
     places: Vec<(usize, u32)>,
+    /// When a hold claimed it; `None` when a load or a handoff wrote it.
+    claimed_at: Option<Instant>,
 }
 
 /// What a hold takes, decided before anything changes.
@@ -218,6 +253,7 @@ impl EventInventory {
                     state: live.state,
                     units: live.units.iter().map(|unit| (unit.category_id, unit.unit_id.clone())).collect(),
                     places: live.units.iter().map(|unit| (unit.category, unit.slot)).collect(),
+                    claimed_at: None,
                 },
             );
         }
@@ -297,6 +333,7 @@ impl EventInventory {
             state: UnitState::Held,
             units: Vec::with_capacity(requested as usize),
             places: Vec::with_capacity(requested as usize),
+            claimed_at: Some(Instant::now()),
         };
         for pick in picks {
             match pick {
@@ -430,6 +467,7 @@ impl EventInventory {
                     state: UnitState::Held,
                     units: handoff.units.clone(),
                     places,
+                    claimed_at: None,
                 },
             );
         }

@@ -97,6 +97,19 @@ pub enum HoldOutcome {
     AlreadyHeld(Vec<(Uuid, String)>),
 }
 
+/// A booking the store records as held, as a rebuild finds it: a hold that may still be on its
+/// way to the database when `age` is short.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    /// (category id, unit id).
+    pub units: Vec<(Uuid, String)>,
+    /// How long ago a hold claimed it, by the store's clock; `None` for a booking a load
+    /// wrote, or a handoff.
+    pub age: Option<std::time::Duration>,
+}
+
 /// Units of a booking that ends, handed to a new pending booking of another buyer (an offer of a
 /// waiting list) without ever being on sale in between.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +177,10 @@ pub trait InventoryStore: Send + Sync + 'static {
 
     /// `None` when the event is not loaded.
     async fn availability(&self, event_id: Uuid) -> Result<Option<Availability>>;
+    /// The held bookings of the event's inventory: of the loaded one, or of the one last loaded
+    /// and since marked for a rebuild (which clears it), so that a rebuild can keep the holds
+    /// still on their way to the database. Empty when the store has none (never loaded, lost).
+    async fn claims(&self, event_id: Uuid) -> Result<Vec<Claim>>;
 
     /// Marks every event's inventory as not loaded, so each is rebuilt from the database on its
     /// next use. The bookings service does this when it starts: holds a crashed process made in

@@ -135,6 +135,7 @@ on_both_backends!(
     an_event_that_is_not_loaded_refuses_decisions,
     a_rebuild_from_the_snapshot_gives_the_same_inventory,
     forgetting_every_inventory_drops_holds_the_database_never_recorded,
+    the_claims_of_holds_are_listed_with_their_age_until_a_rebuild_clears_them,
     concurrent_loaders_take_the_snapshot_once,
     a_failed_or_inconsistent_load_leaves_the_event_unloaded,
     large_categories_load_in_full,
@@ -737,6 +738,41 @@ async fn forgetting_every_inventory_drops_holds_the_database_never_recorded(suit
     assert_eq!(store.availability(event.id()).await.unwrap(), None, "the event must be rebuilt");
     store.ensure_loaded(event.id(), &source_of(event.snapshot.clone())).await.unwrap();
     assert_eq!(counts(&availability(&store, &event).await, event.standing).held, 0);
+}
+
+async fn the_claims_of_holds_are_listed_with_their_age_until_a_rebuild_clears_them(suite: &Suite) {
+    let event = Event::new();
+    let store = suite.loaded(&event).await;
+    let pending = HoldRequest::by(Uuid::new_v4()).quantity(event.standing, 2).seat(event.stall("A/1"));
+    let confirmed = HoldRequest::by(Uuid::new_v4()).quantity(event.standing, 1);
+    let pending_units = held(store.hold(event.id(), &pending).await.unwrap());
+    held(store.hold(event.id(), &confirmed).await.unwrap());
+    store.confirm(event.id(), confirmed.booking_id).await.unwrap();
+
+    let claims = store.claims(event.id()).await.unwrap();
+    assert_eq!(claims.len(), 1, "only held bookings are claims: {claims:?}");
+    let claim = &claims[0];
+    assert_eq!((claim.booking_id, claim.user_id), (pending.booking_id, pending.user_id));
+    assert_eq!(claim.units, pending_units);
+    assert!(claim.age.is_some_and(|age| age < std::time::Duration::from_secs(60)), "{claim:?}");
+
+    // Marked for a rebuild, the store still tells what it held; the rebuild clears it.
+    store.forget_all().await.unwrap();
+    let kept: Vec<_> = store
+        .claims(event.id())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|claim| (claim.booking_id, claim.units))
+        .collect();
+    assert_eq!(kept, vec![(pending.booking_id, pending_units.clone())]);
+    store.ensure_loaded(event.id(), &source_of(event.snapshot.clone())).await.unwrap();
+    assert_eq!(store.claims(event.id()).await.unwrap(), vec![]);
+    assert_eq!(
+        suite.store().await.claims(Event::new().id()).await.unwrap(),
+        vec![],
+        "an unknown event has none"
+    );
 }
 
 async fn concurrent_loaders_take_the_snapshot_once(suite: &Suite) {

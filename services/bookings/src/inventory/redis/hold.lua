@@ -165,8 +165,12 @@ for _, pick in ipairs(picks) do
 end
 for _, wanted in ipairs(chosen) do take_seat(wanted.category, wanted.seat) end
 redis.call('HINCRBY', base .. 'users', user_id, requested)
+-- When it was claimed, by the Redis clock: a rebuild keeps a claim young enough to belong to a
+-- hold still on its way to the database.
+local time = redis.call('TIME')
+local at = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('HSET', base .. 'bookings', booking_id,
-  cjson.encode({user = user_id, state = 'held', units = units}))
+  cjson.encode({user = user_id, state = 'held', units = units, at = at}))
 
 local reply = {'held'}
 for _, value in ipairs(units) do reply[#reply + 1] = value end

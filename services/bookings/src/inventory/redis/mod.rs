@@ -26,13 +26,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _};
 use boxoffice_kv::RedisConnection;
 use uuid::Uuid;
 
 use super::{
-    Availability, Counts, Handoff, HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource,
+    Availability, Claim, Counts, Handoff, HoldOutcome, HoldRequest, InventoryStore, Result, SnapshotSource,
     UnitState,
 };
 
@@ -65,6 +66,8 @@ struct Scripts {
     hand_over: redis::Script,
     /// Reads an event's counts and seat states at one moment.
     availability: redis::Script,
+    /// Reads an event's booking records and the Redis clock.
+    claims: redis::Script,
 }
 
 impl Scripts {
@@ -80,6 +83,7 @@ impl Scripts {
             release: redis::Script::new(include_str!("release.lua")),
             hand_over: redis::Script::new(include_str!("hand_over.lua")),
             availability: redis::Script::new(include_str!("availability.lua")),
+            claims: redis::Script::new(include_str!("claims.lua")),
         }
     }
 }
@@ -226,6 +230,41 @@ impl InventoryStore for RedisInventory {
             .transpose()
     }
 
+    async fn claims(&self, event_id: Uuid) -> Result<Vec<Claim>> {
+        let reply: Vec<String> = self
+            .scripts
+            .claims
+            .key(self.keys(event_id).key("bookings"))
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .context("reading the inventory's bookings in Redis")?;
+        let (now, entries) = reply.split_first().context("Redis answered no clock")?;
+        let now: u64 = now.parse().context("reading the Redis clock")?;
+        let mut claims = Vec::new();
+        for entry in entries.chunks(2) {
+            let [booking_id, record] = entry else { bail!("a booking without its record") };
+            let record: Record = serde_json::from_str(record).context("reading a booking record")?;
+            if record.state != "held" {
+                continue;
+            }
+            let units = record
+                .units
+                .chunks(2)
+                .map(|pair| match pair {
+                    [category, unit] => Ok((Uuid::parse_str(category)?, unit.clone())),
+                    _ => bail!("a unit without its category"),
+                })
+                .collect::<Result<_>>()?;
+            claims.push(Claim {
+                booking_id: Uuid::parse_str(booking_id)?,
+                user_id: Uuid::parse_str(&record.user)?,
+                units,
+                age: record.at.map(|at| Duration::from_millis(now.saturating_sub(at))),
+            });
+        }
+        Ok(claims)
+    }
+
     async fn forget_all(&self) -> Result<()> {
         // Only the markers go: the next load of each event clears its leftovers first.
         let pattern = format!("{}inventory:*:loaded", self.key_prefix);
@@ -269,6 +308,18 @@ impl InventoryStore for RedisInventory {
             redis::cmd("PING").query_async(&mut self.connection.clone()).await.context("PING to Redis")?;
         Ok(())
     }
+}
+
+/// A booking's record in an event's `bookings` hash.
+#[derive(serde::Deserialize)]
+struct Record {
+    user: String,
+    state: String,
+    /// (category id, unit id), flattened.
+    #[serde(default)]
+    units: Vec<String>,
+    /// When a hold claimed it (milliseconds, Redis clock); absent for what a load wrote.
+    at: Option<u64>,
 }
 
 /// Keys looked at per SCAN step when forgetting every inventory.
