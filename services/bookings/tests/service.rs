@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use boxoffice_bookings::catalog::{EventCatalog, EventUnits, SaleCategory, SaleEvent};
 use boxoffice_bookings::domain::{BookingStatus, NewBooking, HOLD_TTL};
-use boxoffice_bookings::inventory::{CategorySpec, CategoryUnits, MemoryInventory};
+use boxoffice_bookings::inventory::{CategorySpec, CategoryUnits, MemoryInventory, RedisInventory};
 use boxoffice_bookings::payments::{TestPaymentProvider, APPROVED_TOKEN};
+use boxoffice_bookings::sold_out::SOLD_OUT_MEMO_TTL;
 use boxoffice_bookings::tickets::TicketSigner;
 use boxoffice_bookings::{open_db, Bookings, Clock, Database};
 use boxoffice_errors::{Code, Error};
@@ -302,4 +303,65 @@ async fn a_hold_that_cannot_be_recorded_before_its_deadline_is_given_up_and_leav
     // The same buyer, with time enough, holds.
     service.bookings.create_booking(caller, service.request(3)).await.unwrap();
     assert_eq!(service.counts().await, (CAPACITY - 3, 3, 0));
+}
+
+/// Two replicas of the service, each with its own sold-out memo, on one database and one Redis
+/// inventory, as two processes would be.
+async fn two_replicas(service: &Service, prefix: &str) -> [Bookings; 2] {
+    let redis = redis_url();
+    let inventory = Arc::new(RedisInventory::connect(&redis, prefix).await.expect("Redis answers"));
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let db = open_db(&Database::Sqlite { path: service.path.clone(), max_connections: 4 }).await.unwrap();
+        replicas.push(Bookings::new(
+            db,
+            inventory.clone(),
+            service.catalog.clone(),
+            Arc::new(TestPaymentProvider::new()),
+            TicketSigner::new(&[7; 32]).unwrap(),
+            Clock::system(),
+        ));
+    }
+    replicas.try_into().unwrap_or_else(|_| unreachable!())
+}
+
+#[tokio::test]
+async fn a_unit_returned_on_one_replica_is_on_sale_on_the_other_once_its_memo_has_expired() {
+    let service = Service::start().await;
+    let prefix = format!("test:{}:", Uuid::now_v7());
+    let [first, second] = two_replicas(&service, &prefix).await;
+    let holder = buyer();
+    let everything =
+        first.create_booking(holder, service.request(CAPACITY.min(MAX_TICKETS_PER_BOOKING))).await.unwrap();
+    let rest = CAPACITY - CAPACITY.min(MAX_TICKETS_PER_BOOKING);
+    if rest > 0 {
+        first.create_booking(buyer(), service.request(rest)).await.unwrap();
+    }
+    // The first replica remembers that the category is gone...
+    let refused = first.create_booking(buyer(), service.request(1)).await.unwrap_err();
+    assert_eq!(refused.code, Code::SoldOut);
+    // ...when the second gives units back.
+    second.cancel(holder, everything.id).await.unwrap();
+    tokio::time::sleep(SOLD_OUT_MEMO_TTL + Duration::from_millis(20)).await;
+    let held = first.create_booking(buyer(), service.request(1)).await;
+    assert!(
+        held.is_ok(),
+        "a returned unit is on sale on every replica within the memo's {SOLD_OUT_MEMO_TTL:?}: {held:?}"
+    );
+    delete_keys(&prefix).await;
+}
+
+fn redis_url() -> String {
+    std::env::var("BOXOFFICE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Deletes this test's keys from the shared Redis.
+async fn delete_keys(prefix: &str) {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await.unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut connection).await.unwrap();
+    }
 }
