@@ -551,7 +551,15 @@ async fn count_kafka_events(
         let Ok(message) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await else {
             continue;
         };
-        let message = message?;
+        // A broker that is away for a moment (restarting, busy) is waited for, until KAFKA_WAIT.
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, "reading the bookings topic back fails; trying again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
         let key = message.key().map(String::from_utf8_lossy).unwrap_or_default();
         if !bookings.contains(key.as_ref()) {
             continue;
