@@ -54,6 +54,14 @@ ensure_redis() {
   wait_for_port 6379 Redis
 }
 
+# What the fault runs (scripts/faults) and the Redis restart test start of their own: PostgreSQL's
+# server programs (initdb, pg_ctl) and redis-server, which a machine whose PostgreSQL and Redis
+# run elsewhere (containers) may lack.
+ensure_fault_tools() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  command -v redis-server >/dev/null || apt_install redis-server
+}
+
 # Each PostgreSQL test makes its own database named boxoffice_test_*; this removes them.
 drop_test_databases() {
   command -v psql >/dev/null || return 0
