@@ -49,8 +49,10 @@ pub fn connection_config() -> redis::aio::ConnectionManagerConfig {
 /// A connection to Redis shared by a process's tasks: a [`ConnectionManager`] (one multiplexed
 /// connection, replaced when it breaks) that sends a command once more when it met a connection
 /// Redis had dropped (a restart, say): the manager has begun a new connection meanwhile, so the
-/// first request after a restart succeeds instead of failing with "broken pipe". Every command
-/// boxoffice sends is safe to repeat (a key set again, an idempotent script).
+/// first request after a restart succeeds instead of failing with "broken pipe". A command
+/// that did run but whose reply was lost (a connection reset just then) runs twice: a rate-limit
+/// counter then counts one request twice and the revocation log may hold an entry twice, which
+/// both tolerate; the inventory's and the waiting room's scripts are idempotent.
 #[derive(Clone)]
 pub struct Connection(ConnectionManager);
 

@@ -893,16 +893,20 @@ impl PostgresBookingDb {
         PostgresBookingDb { pool, relay: RelayHandle::default() }
     }
 
-    /// Shares the sale locks of `event_ids` (sorted) until the end of `transaction`: holds
-    /// recorded together do not wait for each other, only for an event's closing.
+    /// Shares the sale locks of `event_ids` until the end of `transaction`: holds recorded
+    /// together do not wait for each other, only for an event's closing. Taken in the order of
+    /// their keys, so that two batches never wait for each other through two closings.
     async fn lock_sales(
         transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
         event_ids: &[Uuid],
     ) -> Result<()> {
-        for event_id in event_ids {
+        let mut keys: Vec<i32> = event_ids.iter().map(|event_id| sale_lock_key(*event_id)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
             sqlx::query("SELECT pg_advisory_xact_lock_shared($1, $2)")
                 .bind(SALE_LOCK_CLASS)
-                .bind(sale_lock_key(*event_id))
+                .bind(key)
                 .execute(&mut **transaction)
                 .await
                 .map_err(database_error)?;
