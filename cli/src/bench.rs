@@ -574,7 +574,12 @@ async fn count_kafka_events(
 }
 
 pub(crate) fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
-    key.sign(&Claims::new(Uuid::now_v7(), role, Uuid::now_v7(), chrono::Utc::now()))
+    mint_as(key, Uuid::now_v7(), role)
+}
+
+/// A token for `user_id`, in a session of its own.
+fn mint_as(key: &TokenKey, user_id: Uuid, role: Role) -> anyhow::Result<String> {
+    key.sign(&Claims::new(user_id, role, Uuid::now_v7(), chrono::Utc::now()))
 }
 
 /// `count` customer tokens, signed on every core.
@@ -594,9 +599,7 @@ fn mint_buyers(key: &TokenKey, count: usize) -> anyhow::Result<Vec<(Uuid, String
                     (0..mine)
                         .map(|_| {
                             let user_id = Uuid::now_v7();
-                            let claims =
-                                Claims::new(user_id, Role::Customer, Uuid::now_v7(), chrono::Utc::now());
-                            Ok((user_id, key.sign(&claims)?))
+                            Ok((user_id, mint_as(key, user_id, Role::Customer)?))
                         })
                         .collect::<anyhow::Result<Vec<_>>>()
                 })
@@ -736,18 +739,14 @@ struct Shared {
 }
 
 impl Shared {
-    fn bookings_url(&self, buyer: usize) -> &reqwest::Url {
-        &self.bookings_urls[buyer % self.bookings_urls.len()]
-    }
-
-    /// The bookings URL of the gateway `turns` after the buyer's own.
+    /// The bookings URL of the gateway `turns` after the buyer's own (0: the buyer's own).
     fn bookings_url_after(&self, buyer: usize, turns: usize) -> &reqwest::Url {
         &self.bookings_urls[(buyer + turns) % self.bookings_urls.len()]
     }
 
     /// One request of the floor: `GET /healthz` with the buyer's token, on the buyer's gateway.
     async fn health(&self, buyer: usize) -> Answer {
-        let mut url = self.bookings_url(buyer).clone();
+        let mut url = self.bookings_url_after(buyer, 0).clone();
         url.set_path("/healthz");
         let request = self.client.get(url).bearer_auth(&self.tokens[buyer]);
         match send(request).await {
