@@ -578,7 +578,7 @@ pub(crate) fn mint(key: &TokenKey, role: Role) -> anyhow::Result<String> {
 }
 
 /// A token for `user_id`, in a session of its own.
-fn mint_as(key: &TokenKey, user_id: Uuid, role: Role) -> anyhow::Result<String> {
+pub(crate) fn mint_as(key: &TokenKey, user_id: Uuid, role: Role) -> anyhow::Result<String> {
     key.sign(&Claims::new(user_id, role, Uuid::now_v7(), chrono::Utc::now()))
 }
 
@@ -650,7 +650,7 @@ impl Api {
 /// The event on sale.
 pub(crate) struct Sale {
     pub(crate) event_id: String,
-    category_id: String,
+    pub(crate) category_id: String,
     capacity: u64,
 }
 

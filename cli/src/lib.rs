@@ -9,6 +9,7 @@ pub mod live_bench;
 mod messaging;
 pub mod queue_bench;
 mod secrets;
+pub mod soak_bench;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -277,6 +278,8 @@ async fn bookings(settings: &Settings, events: Connection, clock: Clock) -> anyh
         events,
         tickets: ticket_signer(settings)?,
         clock,
+        hold_ttl: boxoffice_bookings::HoldTtl::from_minutes(settings.hold_minutes)
+            .map_err(|error| anyhow::anyhow!("BOXOFFICE_HOLD_MINUTES: {error}"))?,
     })
     .await
 }

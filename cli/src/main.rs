@@ -105,6 +105,10 @@ enum BenchCommand {
     /// second, the admission rate measured against the configured one, and that holds without
     /// a pass are refused. The server must run with BOXOFFICE_AUTH_RATE_LIMIT_PER_MINUTE=0.
     Queue(boxoffice::queue_bench::QueueOptions),
+    /// A long, steady sale: new buyers at a steady rate, holds paid, cancelled, refunded or left
+    /// to expire; prints one JSON line per minute (requests by outcome, hold p50/p99) and the
+    /// read-back of the event's counts last. Fails when the counts disagree.
+    Soak(boxoffice::soak_bench::SoakOptions),
 }
 
 #[derive(Subcommand)]
@@ -243,6 +247,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = boxoffice::queue_bench::queue(&options, &settings).await?;
             print!("{}", report.table());
             println!("{}", report.json_line());
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Soak(options) } => {
+            let ending = boxoffice::soak_bench::soak(&options, &settings).await?;
+            println!("{}", serde_json::to_string(&ending)?);
+            anyhow::ensure!(ending.consistent, "the read-back disagrees: {}", ending.problems.join("; "));
             Ok(())
         }
         Command::Bench { command: BenchCommand::Live(options) } => {

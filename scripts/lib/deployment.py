@@ -188,10 +188,11 @@ ROLE_PORTS = (("users", 50051), ("events", 50052), ("bookings", 50053))
 
 class Deployment:
     """The boxoffice services of docker-compose.yml as processes. `extra` adds replicas to the
-    file's: {"users": 1} runs a `users-2` beside `users`, and every service URL lists it too."""
+    file's: {"users": 1} runs a `users-2` beside `users`, and every service URL lists it too.
+    `settings` are BOXOFFICE_* variables set in every process besides the file's."""
 
     def __init__(self, binary, work, database_url, redis_url, kafka_brokers, redis_prefix="",
-                 compose_file="docker-compose.yml", extra=None, log_level="warn"):
+                 compose_file="docker-compose.yml", extra=None, log_level="warn", settings=None):
         self.binary = binary
         self.work = work
         compose = yaml.safe_load(open(compose_file))
@@ -215,6 +216,7 @@ class Deployment:
             "BOXOFFICE_INTERNAL_TOKEN": secrets.token_urlsafe(32),
         }
         self.log_level = log_level
+        self.settings = dict(settings or {})
         self.processes = {}
 
     def role(self, name):
@@ -248,6 +250,7 @@ class Deployment:
         for role, _ in ROLE_PORTS:
             env[f"BOXOFFICE_{role.upper()}_URL"] = self.replicas_url(role)
         env["RUST_LOG"] = self.log_level
+        env.update(self.settings)
         return env
 
     def full_environment(self, name):

@@ -754,3 +754,26 @@ async fn every_change_of_a_booking_is_told_once_through_the_outbox_in_order(back
     assert_eq!(payload.tickets.len(), 1);
     assert_eq!(payload.tickets[0].code, code);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_sets_how_long_holds_last_within_an_hour() {
+    let mut settings = fresh_settings(Backend::Embedded).await;
+    for refused in [0, 61] {
+        settings.hold_minutes = refused;
+        let error = boxoffice::start(&settings, None, tokio_util::sync::CancellationToken::new()).await.err();
+        let error = format!("{:#}", error.expect("the setting is refused"));
+        assert!(error.contains("BOXOFFICE_HOLD_MINUTES") && error.contains("1 to 60"), "{error}");
+    }
+    settings.hold_minutes = 2;
+    let app = TestApp::start(Backend::Embedded, settings).await;
+    let (_, event) = on_sale(&app, 2, 0).await;
+    let (_, buyer) = app.mint_customer();
+    let booking = app
+        .hold_ok(
+            &buyer,
+            json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]}),
+        )
+        .await;
+    let at = |field: &str| chrono::DateTime::parse_from_rfc3339(booking[field].as_str().unwrap()).unwrap();
+    assert_eq!(at("expires_at") - at("created_at"), chrono::Duration::minutes(2));
+}

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::bookings::{category, id};
 use crate::events::event_body;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{free_port, Backend, TestApp};
 
 /// A phone (an iPhone 12 to 15's CSS pixels) and a desktop.
 pub const PHONE: (u32, u32) = (390, 844);
@@ -30,10 +30,6 @@ pub struct Browser {
     driver: Child,
     profile: PathBuf,
     base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Browser {

@@ -15,6 +15,47 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A loopback port that was free when asked: the caller binds it next.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A loopback port bound but not listening: a connection to it is refused at once, as to a
+/// server that is down, and no other server takes it until [`RefusingPort::release`] hands it
+/// to the one meant for it.
+pub struct RefusingPort(tokio::net::TcpSocket);
+
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        RefusingPort(socket)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    /// Frees the port for the server about to bind it.
+    pub fn release(self) -> u16 {
+        self.port()
+    }
+}
+
+/// Waits until `child` listens on `port`; kills it and panics after 30 s.
+pub fn wait_for_port(mut child: std::process::Child, port: u16, what: &str) -> std::process::Child {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} does not listen on {port}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite files and the in-memory store.

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::bookings::{category, id, on_sale};
-use crate::helpers::{cli, fresh_settings, outbox, Backend, TestApp};
+use crate::helpers::{cli, free_port, fresh_settings, outbox, wait_for_port, Backend, TestApp};
 use crate::notifications::{
     assert_every_holder_hears_of_a_cancellation, assert_tickets_email, buy, to, MailServer,
 };
@@ -40,23 +40,6 @@ pub(crate) struct Broker {
 
 /// Waits until `child` listens on `port`; a child that does not is stopped before the test
 /// fails, so that no process outlives it.
-pub(crate) fn wait_for_port(mut child: Child, port: u16, what: &str) -> Child {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} does not listen on {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl Broker {
     pub(crate) async fn start() -> Broker {
         let (proxy_port, broker_port) = (free_port(), free_port());

@@ -11,8 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::bookings::{category, decode_qr, id, on_sale};
-use crate::helpers::{fresh_settings, Backend, TestApp, Tokens};
-use crate::kafka::{free_port, wait_for_port};
+use crate::helpers::{free_port, fresh_settings, wait_for_port, Backend, RefusingPort, TestApp, Tokens};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -352,9 +351,9 @@ async fn without_a_mail_server_emails_are_written_as_eml_files_in_the_data_direc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_the_mail_server_could_not_take_is_sent_once_it_can() {
     // Nothing listens on the mail server's port yet.
-    let port = free_port();
+    let down = RefusingPort::new();
     let mut settings = fresh_settings(Backend::Embedded).await;
-    settings.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    settings.smtp_url = Some(format!("smtp://127.0.0.1:{}", down.port()));
     let app = TestApp::start(Backend::Embedded, settings).await;
     let (_, event) = on_sale(&app, 10, 0).await;
     let (email, _, booking) = buy(&app, &event, 1).await;
@@ -363,11 +362,11 @@ async fn an_email_the_mail_server_could_not_take_is_sent_once_it_can() {
     };
     let started = Instant::now();
     while failed().await.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the first send fails");
+        assert!(started.elapsed() < Duration::from_secs(60), "the first send fails");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let mail = MailServer::start_on(port);
+    let mail = MailServer::start_on(down.release());
     let received = mail.wait_for(1).await;
     let emails = to(&received, &email);
     assert_eq!(emails.len(), 1, "the email arrives once the server is there");
@@ -415,9 +414,9 @@ async fn settled_statuses(app: &TestApp) -> Vec<String> {
 }
 
 async fn tickets_void_before_the_mail_server_could_take_them_are_not_sent(backend: Backend) {
-    let port = free_port();
+    let down = RefusingPort::new();
     let mut settings = fresh_settings(backend).await;
-    settings.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    settings.smtp_url = Some(format!("smtp://127.0.0.1:{}", down.port()));
     let app = TestApp::start(backend, settings).await;
     let (organizer, event) = on_sale(&app, 10, 0).await;
     let (email, _, _) = buy(&app, &event, 1).await;
@@ -425,14 +424,14 @@ async fn tickets_void_before_the_mail_server_could_take_them_are_not_sent(backen
         || app.query_text("notifications", "SELECT last_error FROM mail WHERE last_error IS NOT NULL");
     let started = Instant::now();
     while tried().await.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the first send fails");
+        assert!(started.elapsed() < Duration::from_secs(60), "the first send fails");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cancel =
         app.post(&format!("/api/v1/events/{}/cancel", id(&event)), json!({}), Some(&organizer)).await;
     assert_eq!(cancel.status(), StatusCode::OK);
 
-    let mail = MailServer::start_on(port);
+    let mail = MailServer::start_on(down.release());
     let statuses = settled_statuses(&app).await;
     let received = mail.received();
     let subjects: Vec<String> = to(&received, &email)

@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{assert_problem, cli, fresh_settings, query_text, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_problem, cli, free_port, fresh_settings, query_text, Backend, TestApp, PASSWORD,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -362,10 +364,6 @@ async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     other_gateway.wait().await.unwrap();
     events.wait().await.unwrap();
     bookings.wait().await.unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::bookings::{category, id};
 use crate::helpers::{cli, fresh_settings, Backend, Children};
-use crate::kafka::{free_port, on_sale_through, wait_for_port};
+use crate::helpers::{free_port, wait_for_port};
+use crate::kafka::on_sale_through;
 
 /// How many calls the bookings replica whose admin endpoint is `admin` has answered.
 async fn calls_answered(admin: &str) -> f64 {

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{cli, fresh_settings, Backend, Children, PASSWORD};
-use crate::kafka::{free_port, wait_for_port};
+use crate::helpers::{free_port, wait_for_port};
 use crate::notifications::localhost_certificate;
 
 /// `/readyz` of the gateway at `api`, asked until it is ready or 15 seconds have passed.

@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 
 use crate::bookings::{category, id};
 use crate::helpers::{cli, fresh_settings, Backend, Children};
-use crate::kafka::{free_port, on_sale_through, wait_for_port, Broker};
+use crate::helpers::{free_port, wait_for_port};
+use crate::kafka::{on_sale_through, Broker};
 use crate::notifications::{to, MailServer};
 
 /// One span as the receiver got it.

@@ -51,6 +51,7 @@ pub const KEYS: &[&str] = &[
     "database_max_connections",
     "auth_rate_limit_per_minute",
     "secure_cookies",
+    "hold_minutes",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -159,6 +160,9 @@ pub struct Settings {
     /// Marks the web app's cookies `Secure` (sent over HTTPS only) and names them with the
     /// `__Host-` prefix: set it when a TLS proxy serves the gateway.
     pub secure_cookies: bool,
+    /// How long a hold lasts before it expires, in minutes (the bookings service checks the
+    /// range).
+    pub hold_minutes: u32,
 }
 
 /// Environment variables arrive as text, but figment reads `123` or `true` as a number or a
@@ -242,6 +246,7 @@ impl Default for Settings {
             database_max_connections: 16,
             auth_rate_limit_per_minute: 120,
             secure_cookies: false,
+            hold_minutes: 10,
         }
     }
 }
@@ -393,8 +398,9 @@ mod tests {
             database_max_connections: _,
             auth_rate_limit_per_minute: _,
             secure_cookies: _,
+            hold_minutes: _,
         } = Settings::default();
-        assert_eq!(KEYS.len(), 35);
+        assert_eq!(KEYS.len(), 36);
     }
 
     #[test]

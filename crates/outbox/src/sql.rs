@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::relay::{Publisher, RelayHandle};
 use crate::{OutboxEvent, Pending, Topic};
 
-/// Rows per INSERT, within SQLite's limit of 32,766 bound parameters (7 per row).
+/// Rows per SQLite INSERT, within its limit of 32,766 bound parameters (7 per row).
 const ROWS_PER_INSERT: usize = 4_000;
 
 /// What the outbox writes inside a service's own transaction, for each database.
@@ -37,29 +37,14 @@ pub trait OutboxSql: sqlx::Database {
 }
 
 macro_rules! outbox_sql {
-    ($database:ty) => {
+    ($database:ty, $write_outbox:ident, $mark_sent:ident) => {
         #[async_trait::async_trait]
         impl OutboxSql for $database {
             async fn write_outbox(
                 connection: &mut <$database as sqlx::Database>::Connection,
                 events: &[OutboxEvent],
             ) -> sqlx::Result<()> {
-                for chunk in events.chunks(ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$database>::new(
-                        "INSERT INTO outbox (event_id, topic, aggregate_id, envelope, created_at, traceparent, request_id) ",
-                    );
-                    insert.push_values(chunk, |mut row, event| {
-                        row.push_bind(event.event_id)
-                            .push_bind(event.topic.as_str())
-                            .push_bind(event.key.clone())
-                            .push_bind(event.envelope.clone())
-                            .push_bind(event.created_at)
-                            .push_bind(event.trace.traceparent.clone())
-                            .push_bind(event.trace.request_id.clone());
-                    });
-                    insert.build().execute(&mut *connection).await?;
-                }
-                Ok(())
+                $write_outbox(connection, events).await
             }
 
             async fn mark_processed(
@@ -84,25 +69,89 @@ macro_rules! outbox_sql {
                 connection: &mut <$database as sqlx::Database>::Connection,
                 sent: &[Pending],
             ) -> sqlx::Result<()> {
-                let now = Utc::now();
-                for chunk in sent.chunks(ROWS_PER_INSERT) {
-                    let mut update = sqlx::QueryBuilder::<$database>::new("UPDATE outbox SET sent_at = ");
-                    update.push_bind(now).push(" WHERE id IN (");
-                    let mut ids = update.separated(", ");
-                    for row in chunk {
-                        ids.push_bind(row.position);
-                    }
-                    update.push(")");
-                    update.build().execute(&mut *connection).await?;
-                }
-                Ok(())
+                $mark_sent(connection, sent).await
             }
         }
     };
 }
 
-outbox_sql!(sqlx::Postgres);
-outbox_sql!(sqlx::Sqlite);
+outbox_sql!(sqlx::Postgres, write_outbox_postgres, mark_sent_postgres);
+outbox_sql!(sqlx::Sqlite, write_outbox_sqlite, mark_sent_sqlite);
+
+/// One statement of one shape for any number of events (arrays, unnested in their order), so
+/// that PostgreSQL plans it once per connection.
+async fn write_outbox_postgres(
+    connection: &mut sqlx::PgConnection,
+    events: &[OutboxEvent],
+) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, aggregate_id, envelope, created_at, traceparent, request_id) \
+         SELECT event_id, topic, aggregate_id, envelope, created_at, traceparent, request_id \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[], $6::text[], $7::text[]) \
+         WITH ORDINALITY AS e (event_id, topic, aggregate_id, envelope, created_at, traceparent, request_id, n) \
+         ORDER BY n",
+    )
+    .bind(events.iter().map(|event| event.event_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|event| event.topic.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|event| event.key.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|event| event.envelope.as_slice()).collect::<Vec<_>>())
+    .bind(events.iter().map(|event| event.created_at).collect::<Vec<_>>())
+    .bind(events.iter().map(|event| event.trace.traceparent.as_deref()).collect::<Vec<_>>())
+    .bind(events.iter().map(|event| event.trace.request_id.as_deref()).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+async fn write_outbox_sqlite(
+    connection: &mut sqlx::SqliteConnection,
+    events: &[OutboxEvent],
+) -> sqlx::Result<()> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO outbox (event_id, topic, aggregate_id, envelope, created_at, traceparent, request_id) ",
+        );
+        insert.push_values(chunk, |mut row, event| {
+            row.push_bind(event.event_id)
+                .push_bind(event.topic.as_str())
+                .push_bind(event.key.clone())
+                .push_bind(event.envelope.clone())
+                .push_bind(event.created_at)
+                .push_bind(event.trace.traceparent.clone())
+                .push_bind(event.trace.request_id.clone());
+        });
+        insert.build().execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+async fn mark_sent_postgres(connection: &mut sqlx::PgConnection, sent: &[Pending]) -> sqlx::Result<()> {
+    let ids: Vec<i64> = sent.iter().map(|row| row.position).collect();
+    sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = ANY($2)")
+        .bind(Utc::now())
+        .bind(ids)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn mark_sent_sqlite(connection: &mut sqlx::SqliteConnection, sent: &[Pending]) -> sqlx::Result<()> {
+    let now = Utc::now();
+    for chunk in sent.chunks(ROWS_PER_INSERT) {
+        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE outbox SET sent_at = ");
+        update.push_bind(now).push(" WHERE id IN (");
+        let mut ids = update.separated(", ");
+        for row in chunk {
+            ids.push_bind(row.position);
+        }
+        update.push(")");
+        update.build().execute(&mut *connection).await?;
+    }
+    Ok(())
+}
 
 /// How every change that tells something ends: its domain events written to the outbox in its
 /// `transaction`, the commit, then the relay woken.

@@ -67,8 +67,9 @@ fn replica(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result
     Ok(BoxCloneSyncService::new(Observed::client(channel).map_request(
         move |mut request: http::Request<tonic::body::Body>| {
             request.headers_mut().insert(METADATA_KEY, token.clone());
-            // The service learns how long this caller waits, and gives up before it does.
-            request.headers_mut().insert(crate::deadline::HEADER, deadline.clone());
+            // The service learns how long this caller waits, and gives up before it does; a
+            // call sent again to another replica says what is left of its time.
+            request.headers_mut().entry(crate::deadline::HEADER).or_insert_with(|| deadline.clone());
             request
         },
     )))
@@ -107,9 +108,13 @@ pub fn in_process(server: impl GrpcServer) -> Connection {
 /// Several replicas of one service: each call goes to the next one that is not left out. A
 /// replica whose connection is refused is left out for [`REPLICA_PAUSE`], and the call, which
 /// never reached it, goes to the next; so does a call a replica turned away as it shut down
-/// (an HTTP/2 GOAWAY or REFUSED_STREAM, or a request hyper never sent), and a call that is safe to
-/// repeat (a read, a confirmation, a call marked repeatable by [`request`]) whatever failed. Any other failure is the call's answer, since the replica may
-/// have done the work.
+/// (an HTTP/2 GOAWAY or REFUSED_STREAM, or a request hyper never sent), and a call that is safe
+/// to repeat (a read, a confirmation, a call marked repeatable by [`request`]) whatever failed.
+/// Any other failure is the call's answer, since the replica may have done the work.
+///
+/// A call has [`CALL_TIMEOUT`] in all, however many replicas it goes to: each attempt gets
+/// what is left of it, and says so in its `grpc-timeout`, so that the service that takes it
+/// gives up before the caller does. A call that ran out of time is not sent again.
 #[derive(Clone)]
 struct Replicas {
     replicas: Arc<[(Replica, AtomicU64)]>,
@@ -166,6 +171,11 @@ fn turned_away(error: &tonic::transport::Error) -> bool {
     })
 }
 
+/// Whether the channel gave up waiting for the answer: the call's time is spent.
+fn timed_out(error: &tonic::transport::Error) -> bool {
+    causes(error).any(|cause| cause.is::<tonic::TimeoutExpired>())
+}
+
 /// The metadata of a call that may be repeated whatever happened to it (a hold with its
 /// Idempotency-Key): see [`request`].
 pub const REPEATABLE_HEADER: &str = "x-boxoffice-repeatable";
@@ -216,16 +226,30 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
             // The request is kept whole so that it can go to another replica.
             let (parts, body) = request.into_parts();
             let body = body.collect().await?.to_bytes();
+            let deadline = Instant::now() + CALL_TIMEOUT;
             let mut last = None;
             for index in order {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
                 let mut attempt =
                     http::Request::new(tonic::body::Body::new(http_body_util::Full::new(body.clone())));
                 *attempt.method_mut() = parts.method.clone();
                 *attempt.uri_mut() = parts.uri.clone();
                 *attempt.version_mut() = parts.version;
                 *attempt.headers_mut() = parts.headers.clone();
+                attempt.headers_mut().insert(crate::deadline::HEADER, crate::deadline::header_value(left));
                 let (replica, paused_until) = &replicas.replicas[index];
-                match replica.clone().oneshot(attempt).await {
+                let answer = match tokio::time::timeout(left, replica.clone().oneshot(attempt)).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        return Err(tonic::Status::unavailable(format!(
+                            "calling a service fails: no answer within {CALL_TIMEOUT:?}"
+                        )))
+                    }
+                };
+                match answer {
                     Ok(response) => return Ok(response),
                     Err(error) if never_sent(&error) => {
                         paused_until.store(
@@ -240,8 +264,9 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                     }
                     Err(error)
                         if turned_away(&error)
-                            || safe_to_repeat(parts.uri.path())
-                            || parts.headers.contains_key(REPEATABLE_HEADER) =>
+                            || (!timed_out(&error)
+                                && (safe_to_repeat(parts.uri.path())
+                                    || parts.headers.contains_key(REPEATABLE_HEADER))) =>
                     {
                         tracing::warn!(
                             error = described(&error),
@@ -255,5 +280,44 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
             }
             Err(last.map_or_else(|| tonic::Status::unavailable("no replica to call"), unavailable))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replica that takes connections and never answers; how many it took.
+    async fn silent_replica() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let taken = Arc::new(AtomicUsize::new(0));
+        let counter = taken.clone();
+        tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                kept.push(socket);
+            }
+        });
+        (url, taken)
+    }
+
+    #[tokio::test]
+    async fn a_call_safe_to_repeat_that_ran_out_of_time_is_not_sent_again() {
+        let (first, first_taken) = silent_replica().await;
+        let (second, second_taken) = silent_replica().await;
+        let token = InternalToken::parse(&"t".repeat(32)).unwrap();
+        let connection = over_network(&format!("{first},{second}"), &token, &ServiceTls::none()).unwrap();
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("{first}/boxoffice.test.v1.Test/GetThing"))
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let status = connection.oneshot(request).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert_eq!(first_taken.load(Ordering::SeqCst), 1);
+        assert_eq!(second_taken.load(Ordering::SeqCst), 0, "the call's time was spent on the first replica");
     }
 }

@@ -3,16 +3,23 @@
 //! Money is taken only for a live hold of an event still on sale (asked of the events service
 //! afresh), and the charge carries the booking id as its idempotency key. The tickets are
 //! issued by the database's compare-and-set [`Change::Confirm`], which succeeds only while the
-//! hold is pending, unexpired and its event not closed; if it fails, the charge is refunded at
-//! once and the booking settles as the table of transitions says (expired, or cancelled with
-//! its event). The inventory then counts the units as sold.
+//! hold is pending, unexpired and its event not closed (read under the event's sale lock, so a
+//! confirmation never commits after its event's closing began); if it fails, the charge is
+//! refunded at once and the booking settles as the table of transitions says (expired, or
+//! cancelled with its event). The inventory then counts the units as sold.
+//!
+//! The confirmations of concurrent payments are recorded together ([`GroupCommit`]), each
+//! answered with its own outcome once the batch has committed.
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_types::{Caller, CategoryKind};
 use uuid::Uuid;
 
+use crate::db::Payment;
 use crate::domain::{next, BookingRecord, BookingStatus, Change, TicketRecord};
 use crate::domain_events::EndReason;
+#[cfg(doc)]
+use crate::group_commit::GroupCommit;
 use crate::payments::PaymentError;
 use crate::service::Bookings;
 
@@ -103,25 +110,17 @@ impl Bookings {
                 }
             })
             .collect();
+        let payment = Payment { booking_id: booking.id, event_id: booking.event_id, charge_id, tickets };
         let now = self.inner.clock.now();
-        if !self.inner.db.confirm(booking.id, &charge_id, &tickets, now).await? {
+        let Some(confirmed) = self.inner.payments_recorded.record(payment, now, None).await? else {
             return self.settle_refused_confirmation(&booking).await;
-        }
+        };
         if let Err(error) = self.inner.inventory.confirm(booking.event_id, booking.id).await {
             // The sale is recorded; the inventory only counts it as held until it is rebuilt.
             tracing::error!(%booking_id, error = %error, "marking units sold in the inventory fails");
         }
         metrics::counter!("bookings_confirmed_total").increment(1);
-        // A confirmation that read the event open just before its cancellation closed it, and
-        // committed after the saga's last sweep, would keep the money: it is refunded here
-        // (refunding twice is a no-op, by the booking id).
-        if self.inner.db.is_closed(booking.event_id).await? {
-            self.refund_charge(booking.id).await?;
-            self.close(booking.id, booking.event_id, Change::Refund, EndReason::EventCancelled).await?;
-            tracing::warn!(%booking_id, "a confirmation committed as its event closed; refunded");
-            return Err(Error::new(Code::Conflict, "the event was cancelled; the payment is refunded"));
-        }
-        self.reread(booking.id).await
+        Ok(confirmed)
     }
 
     /// The database refused the confirmation after the charge: another confirmation won (same

@@ -17,8 +17,35 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// How long a hold lasts before it expires (API.md: 10 minutes).
-pub const HOLD_TTL: Duration = Duration::from_secs(10 * 60);
+/// How long a hold lasts before it expires, unless the operator says otherwise
+/// (`BOXOFFICE_HOLD_MINUTES`; API.md: 10 minutes).
+pub const HOLD_TTL: Duration = Duration::from_secs(DEFAULT_HOLD_MINUTES as u64 * 60);
+pub const DEFAULT_HOLD_MINUTES: u32 = 10;
+/// The longest hold an operator may set: units held longer than an hour are lost to a sale.
+pub const MAX_HOLD_MINUTES: u32 = 60;
+
+/// How long this service's holds last: 1 to [`MAX_HOLD_MINUTES`] minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldTtl(Duration);
+
+impl HoldTtl {
+    pub fn from_minutes(minutes: u32) -> Result<Self, String> {
+        match minutes {
+            1..=MAX_HOLD_MINUTES => Ok(HoldTtl(Duration::from_secs(u64::from(minutes) * 60))),
+            _ => Err(format!("a hold lasts 1 to {MAX_HOLD_MINUTES} minutes, not {minutes}")),
+        }
+    }
+
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl Default for HoldTtl {
+    fn default() -> Self {
+        HoldTtl(HOLD_TTL)
+    }
+}
 /// The longest a hold may take from its arrival until its booking commits. A hold that cannot
 /// be recorded by then (a database away, say) is given up: its transaction rolled back before
 /// the commit, its units released, and the answer `unavailable`. A caller over the network waits

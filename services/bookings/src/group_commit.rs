@@ -1,13 +1,16 @@
-//! Group commit: the pending bookings of concurrent holds are recorded in one transaction, so a
-//! rush of buyers costs the database one commit per batch instead of one per buyer.
+//! Group commit: the changes of concurrent requests (the pending bookings of holds, the tickets
+//! of payments) are recorded in one transaction, so a rush of buyers costs the database one
+//! commit per batch instead of one per buyer.
 //!
-//! A hold is still acknowledged only once its own booking is committed: each waits for the
-//! answer of the batch it joined. If a batch fails (a unit the database refuses, say), each of
-//! its holds is retried alone, so one bad hold never fails the others.
+//! A request is still answered only once its own change is committed: each waits for the
+//! answer of the batch it joined, with its own outcome in it (a payment whose hold ran out is
+//! refused alone). If a batch fails (a unit the database refuses, say), each of its changes is
+//! retried alone, so one bad change never fails the others.
 //!
-//! Every hold comes with its deadline: one already past when a writer takes it is answered
-//! `unavailable` without touching the database, and a batch commits only before the earliest
-//! deadline among its holds (otherwise it rolls back, and each is retried alone, within its own).
+//! A change may come with a deadline (holds do): one already past when a writer takes it is
+//! answered `unavailable` without touching the database, and a batch commits only before the
+//! earliest deadline among its changes (otherwise it rolls back, and each is retried alone,
+//! within its own).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,51 +19,69 @@ use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::db::{BookingDb, NewHold};
+use crate::inventory::BoxFuture;
 
-/// Holds recorded in one transaction at most.
+/// Changes recorded in one transaction at most.
 pub const MAX_BATCH: usize = 256;
 /// Transactions in flight at once: PostgreSQL commits them in parallel (SQLite in turn).
 pub const WRITERS: usize = 4;
-/// Holds waiting for a writer at most; beyond that a hold waits to be queued.
+/// Changes waiting for a writer at most; beyond that a request waits to be queued.
 const QUEUE_CAPACITY: usize = 4_096;
 
-struct Pending {
-    hold: NewHold,
+/// Writes a batch of changes in one transaction, committed before the deadline if one is given,
+/// and gives each its outcome, in order; or fails them all (nothing of the batch is committed).
+pub type WriteBatch<T, O> = Arc<
+    dyn Fn(Vec<T>, DateTime<Utc>, Option<Instant>) -> BoxFuture<'static, Result<Vec<O>, Error>> + Send + Sync,
+>;
+
+struct Pending<T, O> {
+    change: T,
     now: DateTime<Utc>,
-    deadline: Instant,
-    reply: oneshot::Sender<Result<(), Error>>,
+    deadline: Option<Instant>,
+    reply: oneshot::Sender<Result<O, Error>>,
 }
 
-#[derive(Clone)]
-pub struct GroupCommit {
-    sender: mpsc::Sender<Pending>,
+/// Records changes of type `T` in shared transactions; each gets its outcome `O`.
+pub struct GroupCommit<T, O> {
+    sender: mpsc::Sender<Pending<T, O>>,
 }
 
-impl GroupCommit {
-    /// Starts the writers; they stop when the last clone of this is dropped.
-    pub fn start(db: Arc<dyn BookingDb>) -> Self {
+impl<T, O> Clone for GroupCommit<T, O> {
+    fn clone(&self) -> Self {
+        GroupCommit { sender: self.sender.clone() }
+    }
+}
+
+impl<T: Clone + Send + 'static, O: Send + 'static> GroupCommit<T, O> {
+    /// Starts the writers; they stop when the last clone of this is dropped. `name` labels the
+    /// batch-size metric.
+    pub fn start(name: &'static str, write: WriteBatch<T, O>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..WRITERS {
-            tokio::spawn(write(db.clone(), receiver.clone()));
+            tokio::spawn(writer(name, write.clone(), receiver.clone()));
         }
         GroupCommit { sender }
     }
 
-    /// Records one hold, in whatever batch it joins, and answers once it is committed; or with
-    /// [`too_late`] if it cannot be committed before `deadline`, and then it never is.
-    pub async fn insert(&self, hold: NewHold, now: DateTime<Utc>, deadline: Instant) -> Result<(), Error> {
+    /// Records one change, in whatever batch it joins, and answers with its outcome once it is
+    /// committed; or with [`too_late`] if it cannot be committed before `deadline`, and then it
+    /// never is.
+    pub async fn record(&self, change: T, now: DateTime<Utc>, deadline: Option<Instant>) -> Result<O, Error> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(Pending { hold, now, deadline, reply })
+            .send(Pending { change, now, deadline, reply })
             .await
-            .map_err(|_| Error::unavailable("the booking writers have stopped"))?;
-        answer.await.map_err(|_| Error::internal("a booking writer stopped before answering"))?
+            .map_err(|_| Error::unavailable("the writers have stopped"))?;
+        answer.await.map_err(|_| Error::internal("a writer stopped before answering"))?
     }
 }
 
-async fn write(db: Arc<dyn BookingDb>, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+async fn writer<T: Clone, O>(
+    name: &'static str,
+    write: WriteBatch<T, O>,
+    receiver: Arc<Mutex<mpsc::Receiver<Pending<T, O>>>>,
+) {
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
@@ -75,39 +96,55 @@ async fn write(db: Arc<dyn BookingDb>, receiver: Arc<Mutex<mpsc::Receiver<Pendin
             batch
         };
         let started = Instant::now();
-        let (late, batch): (Vec<Pending>, Vec<Pending>) =
-            batch.into_iter().partition(|pending| pending.deadline <= started);
+        let (late, batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|pending| pending.deadline.is_some_and(|deadline| deadline <= started));
         for pending in late {
             let _ = pending.reply.send(Err(too_late()));
         }
-        let Some(deadline) = batch.iter().map(|pending| pending.deadline).min() else { continue };
+        if batch.is_empty() {
+            continue;
+        }
+        let deadline = batch.iter().filter_map(|pending| pending.deadline).min();
         let now = batch.iter().map(|pending| pending.now).max().unwrap_or_else(Utc::now);
-        let holds: Vec<NewHold> = batch.iter().map(|pending| pending.hold.clone()).collect();
-        match db.insert_pending(&holds, now, deadline).await {
-            Ok(()) => {
-                metrics::histogram!("bookings_commit_batch_size").record(batch.len() as f64);
-                for pending in batch {
-                    let _ = pending.reply.send(Ok(()));
+        let changes: Vec<T> = batch.iter().map(|pending| pending.change.clone()).collect();
+        let size = batch.len();
+        match write(changes, now, deadline).await {
+            Ok(outcomes) if outcomes.len() == size => {
+                metrics::histogram!("bookings_commit_batch_size", "of" => name).record(size as f64);
+                for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = pending.reply.send(Ok(outcome));
                 }
             }
-            Err(error) if batch.len() == 1 => {
+            Ok(_) => {
+                for pending in batch {
+                    let _ = pending
+                        .reply
+                        .send(Err(Error::internal("a batch was answered with too few outcomes")));
+                }
+            }
+            Err(error) if size == 1 => {
                 let pending = batch.into_iter().next().expect("a batch of one");
                 let _ = pending.reply.send(Err(error));
             }
             Err(_) => {
                 for pending in batch {
-                    let result = db
-                        .insert_pending(std::slice::from_ref(&pending.hold), pending.now, pending.deadline)
-                        .await;
-                    let _ = pending.reply.send(result);
+                    let alone = write(vec![pending.change], pending.now, pending.deadline).await;
+                    let outcome = alone.and_then(|outcomes| {
+                        outcomes
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| Error::internal("a change was answered with no outcome"))
+                    });
+                    let _ = pending.reply.send(outcome);
                 }
             }
         }
     }
 }
 
-/// The answer to a hold that could not be recorded before its deadline: the database was too
-/// slow or away, and the hold was given up, so the caller may try again.
+/// The answer to a change that could not be recorded before its deadline: the database was too
+/// slow or away, and the change was given up, so the caller may try again.
 pub(crate) fn too_late() -> Error {
     Error::unavailable("the hold could not be recorded before its deadline")
 }

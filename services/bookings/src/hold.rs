@@ -27,8 +27,8 @@ use uuid::Uuid;
 use crate::catalog::SaleEvent;
 use crate::db::{KeyClaim, NewHold};
 use crate::domain::{
-    BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, HOLD_DEADLINE, HOLD_TTL,
-    IDEMPOTENCY_LEASE, IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
+    BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, HOLD_DEADLINE, IDEMPOTENCY_LEASE,
+    IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
 };
 use crate::group_commit::too_late;
 use crate::inventory::HoldOutcome;
@@ -211,9 +211,11 @@ impl Bookings {
             refusal => return Err(refusal_error(refusal, &hold)),
         };
         let now = self.inner.clock.now();
-        let booking = pending_booking(caller, event, booking_id, &units, now)?;
+        let expires_at =
+            now + chrono::Duration::from_std(self.inner.hold_ttl.get()).map_err(Error::internal)?;
+        let booking = pending_booking(caller, event, booking_id, &units, now, expires_at)?;
         let hold = NewHold { booking: booking.clone(), units };
-        if let Err(error) = self.inner.commits.insert(hold, now, deadline).await {
+        if let Err(error) = self.inner.holds_recorded.record(hold, now, Some(deadline)).await {
             // Not recorded, so not held: give the units back.
             if let Err(release_error) = self.inner.inventory.release(event.id, booking_id).await {
                 tracing::error!(%booking_id, error = %release_error, "releasing an unrecorded hold fails");
@@ -318,6 +320,7 @@ fn pending_booking(
     booking_id: Uuid,
     units: &[Unit],
     now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
 ) -> Result<BookingRecord, Error> {
     let mut items: Vec<Item> = Vec::new();
     let mut seats = Vec::new();
@@ -341,7 +344,6 @@ fn pending_booking(
             }),
         }
     }
-    let expires_at = now + chrono::Duration::from_std(HOLD_TTL).map_err(Error::internal)?;
     Ok(BookingRecord {
         id: booking_id,
         event_id: event.id,

@@ -43,6 +43,7 @@ use boxoffice_db::Pool;
 use boxoffice_runtime::Connection;
 pub use clock::Clock;
 use db::{BookingDb, PostgresBookingDb, SqliteBookingDb, MIGRATIONS, POSTGRES_SCHEMA};
+pub use domain::HoldTtl;
 use events_client::EventsClient;
 pub use expiry::run_expirer;
 use inventory::{InventoryStore, MemoryInventory, RedisInventory};
@@ -69,6 +70,8 @@ pub struct Deps {
     pub tickets: TicketSigner,
     /// The clock holds expire by; tests move it.
     pub clock: Clock,
+    /// How long a hold lasts.
+    pub hold_ttl: HoldTtl,
 }
 
 /// The bookings service, ready to serve: its database opened and migrated, the inventory
@@ -86,7 +89,7 @@ pub async fn build(deps: Deps) -> anyhow::Result<Bookings> {
     inventory.forget_all().await.context("resetting the inventory")?;
     let events = Arc::new(EventsClient::new(deps.events));
     let payments = Arc::new(TestPaymentProvider::new());
-    Ok(Bookings::new(db, inventory, events, payments, deps.tickets, deps.clock))
+    Ok(Bookings::new(db, inventory, events, payments, deps.tickets, deps.clock, deps.hold_ttl))
 }
 
 /// Opens the database and applies pending migrations, so a fresh database is ready at once.

@@ -15,9 +15,7 @@ use uuid::Uuid;
 
 use crate::catalog::SaleEvent;
 use crate::db::{CategorySales, Position};
-use crate::domain::{
-    BookingRecord, BookingStatus, ACTIVITY_BUCKET, ACTIVITY_BUCKETS, HOLD_TTL, MAX_ACTIVITY_BOOKINGS,
-};
+use crate::domain::{BookingRecord, BookingStatus, ACTIVITY_BUCKET, ACTIVITY_BUCKETS, MAX_ACTIVITY_BOOKINGS};
 use crate::inventory::{Availability, CategoryUnits, Counts};
 use crate::service::{booking_not_found, Bookings};
 
@@ -98,7 +96,7 @@ impl Bookings {
             .ok_or_else(|| Error::internal("the clock is out of range"))?;
         let buckets = i32::try_from(ACTIVITY_BUCKETS).map_err(Error::internal)?;
         let from = until - bucket * buckets;
-        let hold_ttl = chrono::Duration::from_std(HOLD_TTL).map_err(Error::internal)?;
+        let hold_ttl = chrono::Duration::from_std(self.inner.hold_ttl.get()).map_err(Error::internal)?;
         let bookings = self.inner.db.activity(event_id, from - hold_ttl, MAX_ACTIVITY_BOOKINGS).await?;
         let mut activity =
             Activity { until, holds: vec![0; ACTIVITY_BUCKETS], sales: vec![0; ACTIVITY_BUCKETS] };

@@ -3,6 +3,7 @@
 //! `hold.rs`, `confirm.rs`, `cancel.rs`, `check_in.rs`, `queries.rs` and `expiry.rs`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use boxoffice_errors::Error;
 use boxoffice_outbox::Outbox;
@@ -12,8 +13,8 @@ use uuid::Uuid;
 
 use crate::catalog::{CachedCatalog, EventCatalog};
 use crate::clock::Clock;
-use crate::db::BookingDb;
-use crate::domain::{BookingRecord, Change};
+use crate::db::{BookingDb, NewHold, Payment};
+use crate::domain::{BookingRecord, Change, HoldTtl, HOLD_DEADLINE};
 use crate::domain_events::EndReason;
 use crate::group_commit::GroupCommit;
 use crate::inventory::{GuardedInventory, InventoryStore};
@@ -36,8 +37,13 @@ pub(crate) struct Inner {
     pub(crate) payments: Arc<dyn PaymentProvider>,
     pub(crate) signer: TicketSigner,
     pub(crate) clock: Clock,
-    /// Records the pending bookings of concurrent holds in shared transactions.
-    pub(crate) commits: GroupCommit,
+    /// How long a hold lasts.
+    pub(crate) hold_ttl: HoldTtl,
+    /// Records the pending bookings of concurrent holds in shared transactions...
+    pub(crate) holds_recorded: GroupCommit<NewHold, ()>,
+    /// ...and the tickets of concurrent payments: the confirmed booking, or `None` when the
+    /// hold had run out or its event was closed.
+    pub(crate) payments_recorded: GroupCommit<Payment, Option<BookingRecord>>,
 }
 
 impl Bookings {
@@ -48,11 +54,39 @@ impl Bookings {
         payments: Arc<dyn PaymentProvider>,
         signer: TicketSigner,
         clock: Clock,
+        hold_ttl: HoldTtl,
     ) -> Self {
-        let commits = GroupCommit::start(db.clone());
+        let holds_recorded = GroupCommit::start("holds", {
+            let db = db.clone();
+            Arc::new(move |holds: Vec<NewHold>, now, deadline: Option<Instant>| {
+                let db = db.clone();
+                let deadline = deadline.unwrap_or_else(|| Instant::now() + HOLD_DEADLINE);
+                Box::pin(async move {
+                    db.insert_pending(&holds, now, deadline).await?;
+                    Ok(vec![(); holds.len()])
+                })
+            })
+        });
+        let payments_recorded = GroupCommit::start("payments", {
+            let db = db.clone();
+            Arc::new(move |payments: Vec<Payment>, now, _| {
+                let db = db.clone();
+                Box::pin(async move { db.confirm(&payments, now).await })
+            })
+        });
         let catalog = Arc::new(CachedCatalog::new(catalog));
         let inventory = GuardedInventory::new(inventory, db.clone(), catalog.clone());
-        let inner = Inner { db, inventory, catalog, payments, signer, clock, commits };
+        let inner = Inner {
+            db,
+            inventory,
+            catalog,
+            payments,
+            signer,
+            clock,
+            hold_ttl,
+            holds_recorded,
+            payments_recorded,
+        };
         Bookings { inner: Arc::new(inner) }
     }
 

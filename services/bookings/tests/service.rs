@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use boxoffice_bookings::catalog::{EventCatalog, EventUnits, SaleCategory, SaleEvent};
-use boxoffice_bookings::domain::{BookingStatus, NewBooking, HOLD_TTL};
+use boxoffice_bookings::domain::{BookingStatus, HoldTtl, NewBooking, HOLD_TTL};
 use boxoffice_bookings::inventory::{CategorySpec, CategoryUnits, MemoryInventory, RedisInventory};
 use boxoffice_bookings::payments::{TestPaymentProvider, APPROVED_TOKEN};
 use boxoffice_bookings::sold_out::SOLD_OUT_MEMO_TTL;
@@ -108,6 +108,7 @@ impl Service {
             Arc::new(TestPaymentProvider::new()),
             TicketSigner::new(&[7; 32]).unwrap(),
             Clock::system(),
+            HoldTtl::default(),
         );
         Service { bookings, catalog, path }
     }
@@ -320,6 +321,7 @@ async fn two_replicas(service: &Service, prefix: &str) -> [Bookings; 2] {
             Arc::new(TestPaymentProvider::new()),
             TicketSigner::new(&[7; 32]).unwrap(),
             Clock::system(),
+            HoldTtl::default(),
         ));
     }
     replicas.try_into().unwrap_or_else(|_| unreachable!())

@@ -39,6 +39,16 @@ pub struct NewHold {
     pub units: Vec<Unit>,
 }
 
+/// A hold paid for, to turn into its tickets.
+#[derive(Clone, Debug)]
+pub struct Payment {
+    pub booking_id: Uuid,
+    pub event_id: Uuid,
+    pub charge_id: String,
+    /// One per unit, in the order of the unit ids.
+    pub tickets: Vec<TicketRecord>,
+}
+
 pub use crate::domain::EntryStatus;
 
 /// The outcome of joining a waiting list.
@@ -106,15 +116,13 @@ pub trait BookingDb: Send + Sync + 'static {
         after: Option<Position>,
         limit: u32,
     ) -> Result<Vec<BookingRecord>>;
-    /// The booking confirmed ([`Change::Confirm`]'s compare-and-set) with its tickets, if the
-    /// hold has not expired and the event is not closed. False otherwise.
-    async fn confirm(
-        &self,
-        booking_id: Uuid,
-        charge_id: &str,
-        tickets: &[TicketRecord],
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
+    /// Each booking of `payments` confirmed ([`Change::Confirm`]'s compare-and-set) with its
+    /// tickets, in one transaction: the confirmed booking for each whose hold has not expired
+    /// and whose event is not closed, `None` for the others. The closed events are read after
+    /// the events' sale locks (as for [`BookingDb::insert_pending`]), so a confirmation either
+    /// commits before its event's closing, and the cancellation's sweep refunds it, or sees the
+    /// event closed.
+    async fn confirm(&self, payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<Option<BookingRecord>>>;
     /// A change that ends the booking ([`Change::releases_units`]): its compare-and-set
     /// ([`Change::transition`]) and the booking's units released, in one transaction. `None`
     /// when the booking was not in the change's `from` status (or, for an expiry, not yet due).

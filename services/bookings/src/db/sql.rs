@@ -13,7 +13,7 @@ use boxoffice_outbox::{commit_telling, OutboxDb, OutboxSql as _, RelayHandle};
 use super::rows::{
     parse_status, BookingRow, TicketRow, WaitingRow, BOOKING_COLUMNS, TICKET_COLUMNS, WAITING_COLUMNS,
 };
-use super::{BookingDb, CategorySales, CheckIn, Joined, KeyClaim, NewHold, Position, Result};
+use super::{BookingDb, CategorySales, CheckIn, Joined, KeyClaim, NewHold, Payment, Position, Result};
 use crate::domain::{
     BookingRecord, BookingStatus, Change, EntryStatus, TicketRecord, Transition, Unit, WaitingEntry,
 };
@@ -22,10 +22,19 @@ use crate::group_commit::too_late;
 use crate::inventory::{Handoff, LiveUnit, UnitState};
 use crate::waiting_list;
 
-/// Rows per INSERT statement, within SQLite's limit of 32,766 bound parameters (11 per booking,
-/// 4 per unit).
+/// Rows per SQLite INSERT statement, within its limit of 32,766 bound parameters (11 per
+/// booking, 4 per unit).
 const BOOKINGS_PER_INSERT: usize = 1_000;
 const UNITS_PER_INSERT: usize = 5_000;
+/// (8 per ticket.)
+const TICKETS_PER_INSERT: usize = 4_000;
+
+/// How often, and how far apart, a batch of holds whose commit failed asks whether it committed.
+const COMMIT_CHECKS: usize = 3;
+const COMMIT_CHECK_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A pending booking to write, with its items and seats as JSON.
+type EncodedBooking<'a> = (&'a BookingRecord, String, String);
 
 macro_rules! sql_db {
     ($name:ident, $database:ty, $outbox:ident) => {
@@ -87,54 +96,28 @@ macro_rules! sql_db {
                 now: DateTime<Utc>,
             ) -> Result<sqlx::Transaction<'static, $database>> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                for chunk in holds.chunks(BOOKINGS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$database>::new(
-                        "INSERT INTO bookings (id, event_id, user_id, status, items, seats, total_cents, currency, \
-                         expires_at, created_at, updated_at) ",
-                    );
-                    let mut encoded = Vec::with_capacity(chunk.len());
-                    for hold in chunk {
+                let encoded = holds
+                    .iter()
+                    .map(|hold| {
                         let items = serde_json::to_string(&hold.booking.items).map_err(Error::internal)?;
                         let seats = serde_json::to_string(&hold.booking.seats).map_err(Error::internal)?;
-                        encoded.push((items, seats));
-                    }
-                    insert.push_values(chunk.iter().zip(encoded), |mut row, (hold, (items, seats))| {
-                        let booking = &hold.booking;
-                        row.push_bind(booking.id)
-                            .push_bind(booking.event_id)
-                            .push_bind(booking.user_id)
-                            .push_bind(booking.status.as_str())
-                            .push_bind(items)
-                            .push_bind(seats)
-                            .push_bind(booking.total_cents)
-                            .push_bind(booking.currency.clone())
-                            .push_bind(booking.expires_at)
-                            .push_bind(booking.created_at)
-                            .push_bind(now);
-                    });
-                    insert.build().execute(&mut *transaction).await.map_err(database_error)?;
-                }
+                        Ok((&hold.booking, items, seats))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Self::insert_bookings(&mut transaction, &encoded, now).await.map_err(database_error)?;
                 let units: Vec<(&BookingRecord, &Unit)> =
                     holds.iter().flat_map(|hold| hold.units.iter().map(move |unit| (&hold.booking, unit))).collect();
-                for chunk in units.chunks(UNITS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$database>::new(
-                        "INSERT INTO booking_units (booking_id, event_id, category_id, unit_id) ",
-                    );
-                    insert.push_values(chunk, |mut row, (booking, (category_id, unit_id))| {
-                        row.push_bind(booking.id).push_bind(booking.event_id).push_bind(*category_id).push_bind(unit_id.clone());
-                    });
-                    match insert.build().execute(&mut *transaction).await {
-                        Ok(_) => {}
-                        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                            // The inventory let a unit go twice; the database refuses the second sale.
-                            tracing::error!("the inventory claimed a unit that is live in another booking");
-                            return Err(Error::new(
-                                boxoffice_errors::Code::SeatUnavailable,
-                                "a requested ticket was taken a moment ago; try again",
-                            ));
-                        }
-                        Err(error) => return Err(database_error(error)),
+                match Self::insert_units(&mut transaction, &units).await {
+                    Ok(()) => {}
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                        // The inventory let a unit go twice; the database refuses the second sale.
+                        tracing::error!("the inventory claimed a unit that is live in another booking");
+                        return Err(Error::new(
+                            boxoffice_errors::Code::SeatUnavailable,
+                            "a requested ticket was taken a moment ago; try again",
+                        ));
                     }
+                    Err(error) => return Err(database_error(error)),
                 }
                 let events: Vec<_> = holds.iter().map(|hold| domain_events::held(&hold.booking, now)).collect();
                 // Last, so that SQLite holds its write lock by now: an event cancelled before this
@@ -143,15 +126,7 @@ macro_rules! sql_db {
                 event_ids.sort_unstable();
                 event_ids.dedup();
                 Self::lock_sales(&mut transaction, &event_ids).await?;
-                let mut closed = sqlx::QueryBuilder::<$database>::new("SELECT event_id FROM closed_events WHERE event_id IN (");
-                let mut separated = closed.separated(", ");
-                for event_id in &event_ids {
-                    separated.push_bind(*event_id);
-                }
-                closed.push(") LIMIT 1");
-                let closed: Option<(Uuid,)> =
-                    closed.build_query_as().fetch_optional(&mut *transaction).await.map_err(database_error)?;
-                if closed.is_some() {
+                if Self::any_closed(&mut transaction, &event_ids).await.map_err(database_error)? {
                     return Err(Error::not_found("event"));
                 }
                 <$database as boxoffice_outbox::OutboxSql>::write_outbox(&mut transaction, &events).await.map_err(database_error)?;
@@ -195,7 +170,28 @@ macro_rules! sql_db {
                     let _ = transaction.rollback().await;
                     return Err(too_late());
                 }
-                transaction.commit().await.map_err(database_error)?;
+                if let Err(error) = transaction.commit().await {
+                    // The connection may have failed after the database committed: it decides.
+                    let Some(first) = holds.first() else { return Err(database_error(error)) };
+                    for _ in 0..COMMIT_CHECKS {
+                        tokio::time::sleep(COMMIT_CHECK_PAUSE).await;
+                        let found: sqlx::Result<Option<(Uuid,)>> = sqlx::query_as("SELECT id FROM bookings WHERE id = $1")
+                            .bind(first.booking.id)
+                            .fetch_optional(&self.pool)
+                            .await;
+                        match found {
+                            Ok(Some(_)) => {
+                                tracing::warn!(%error, "a commit that reported a failure had committed");
+                                self.relay.wake();
+                                return Ok(());
+                            }
+                            Ok(None) => return Err(database_error(error)),
+                            Err(_) => continue,
+                        }
+                    }
+                    tracing::error!(%error, booking_id = %first.booking.id, "whether a batch of holds committed cannot be told; answered as failed");
+                    return Err(database_error(error));
+                }
                 self.relay.wake();
                 Ok(())
             }
@@ -246,55 +242,40 @@ macro_rules! sql_db {
                 self.with_tickets(rows).await
             }
 
-            async fn confirm(&self, booking_id: Uuid, charge_id: &str, tickets: &[TicketRecord], now: DateTime<Utc>) -> Result<bool> {
-                let Transition { from, to } = Change::Confirm.transition();
+            async fn confirm(&self, payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<Option<BookingRecord>>> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                let confirmed: Option<BookingRow> = sqlx::query_as(&format!(
-                    "UPDATE bookings SET status = $5, charge_id = $2, updated_at = $3 \
-                     WHERE id = $1 AND status = $4 AND expires_at > $3 \
-                     AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id) \
-                     RETURNING {BOOKING_COLUMNS}"
-                ))
-                .bind(booking_id)
-                .bind(charge_id)
-                .bind(now)
-                .bind(from.as_str())
-                .bind(to.as_str())
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(database_error)?;
-                let Some(confirmed) = confirmed else {
-                    transaction.rollback().await.map_err(database_error)?;
-                    return Ok(false);
-                };
-                let event = domain_events::confirmed(&confirmed.into_record(Vec::new())?, tickets, now);
-                if !tickets.is_empty() {
-                    let mut insert = sqlx::QueryBuilder::<$database>::new(
-                        "INSERT INTO tickets (id, booking_id, event_id, category_id, unit_id, seat, price_cents, code) ",
-                    );
-                    insert.push_values(tickets, |mut row, ticket| {
-                        row.push_bind(ticket.id)
-                            .push_bind(ticket.booking_id)
-                            .push_bind(ticket.event_id)
-                            .push_bind(ticket.category_id)
-                            .push_bind(ticket.unit_id.clone())
-                            .push_bind(ticket.seat.clone())
-                            .push_bind(ticket.price_cents)
-                            .push_bind(ticket.code.clone());
-                    });
-                    insert.build().execute(&mut *transaction).await.map_err(database_error)?;
+                let mut event_ids: Vec<Uuid> = payments.iter().map(|payment| payment.event_id).collect();
+                event_ids.sort_unstable();
+                event_ids.dedup();
+                // Before the compare-and-set, whose statement then sees a closing that held them.
+                Self::lock_sales(&mut transaction, &event_ids).await?;
+                let rows = Self::mark_confirmed(&mut transaction, payments, now).await.map_err(database_error)?;
+                let mut rows: std::collections::HashMap<Uuid, BookingRow> = rows.into_iter().map(|row| (row.id, row)).collect();
+                let mut confirmed = Vec::with_capacity(payments.len());
+                let (mut events, mut tickets, mut booking_ids) = (Vec::new(), Vec::new(), Vec::new());
+                for payment in payments {
+                    // A booking paid twice in one batch is confirmed by the first.
+                    let Some(row) = rows.remove(&payment.booking_id) else {
+                        confirmed.push(None);
+                        continue;
+                    };
+                    let record = row.into_record(payment.tickets.clone())?;
+                    events.push(domain_events::confirmed(&record, &payment.tickets, now));
+                    tickets.extend(payment.tickets.iter());
+                    booking_ids.push(payment.booking_id);
+                    confirmed.push(Some(record));
                 }
+                if booking_ids.is_empty() {
+                    transaction.rollback().await.map_err(database_error)?;
+                    return Ok(confirmed);
+                }
+                Self::insert_tickets(&mut transaction, &tickets).await.map_err(database_error)?;
                 // A paid offer of a waiting list: its entry is done.
-                sqlx::query("UPDATE waiting_list SET status = $2, updated_at = $3 WHERE booking_id = $1 AND status = $4")
-                    .bind(booking_id)
-                    .bind(EntryStatus::after_offer_ends(Change::Confirm, false).as_str())
-                    .bind(now)
-                    .bind(EntryStatus::Offered.as_str())
-                    .execute(&mut *transaction)
+                Self::end_offers(&mut transaction, &booking_ids, EntryStatus::after_offer_ends(Change::Confirm, false), now)
                     .await
                     .map_err(database_error)?;
-                commit_telling(transaction, std::slice::from_ref(&event), &self.relay).await.map_err(database_error)?;
-                Ok(true)
+                commit_telling(transaction, &events, &self.relay).await.map_err(database_error)?;
+                Ok(confirmed)
             }
 
             async fn close(&self, booking_id: Uuid, change: Change, reason: EndReason, now: DateTime<Utc>) -> Result<Option<Vec<Handoff>>> {
@@ -903,14 +884,140 @@ impl PostgresBookingDb {
         let mut keys: Vec<i32> = event_ids.iter().map(|event_id| sale_lock_key(*event_id)).collect();
         keys.sort_unstable();
         keys.dedup();
-        for key in keys {
-            sqlx::query("SELECT pg_advisory_xact_lock_shared($1, $2)")
-                .bind(SALE_LOCK_CLASS)
-                .bind(key)
-                .execute(&mut **transaction)
-                .await
-                .map_err(database_error)?;
-        }
+        // One statement; the function scan takes the locks in the array's order.
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1, key) FROM UNNEST($2::int4[]) AS key")
+            .bind(SALE_LOCK_CLASS)
+            .bind(keys)
+            .execute(&mut **transaction)
+            .await
+            .map_err(database_error)?;
+        Ok(())
+    }
+
+    /// The compare-and-set of confirmation of every booking of `payments`, in one statement of
+    /// one shape; the rows of those confirmed.
+    async fn mark_confirmed(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        payments: &[Payment],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<BookingRow>> {
+        let Transition { from, to } = Change::Confirm.transition();
+        sqlx::query_as(&format!(
+            "UPDATE bookings SET status = $1, charge_id = p.paid_charge, updated_at = $2 \
+             FROM UNNEST($3::uuid[], $4::text[]) AS p (paid_id, paid_charge) \
+             WHERE id = p.paid_id AND status = $5 AND expires_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id) \
+             RETURNING {BOOKING_COLUMNS}"
+        ))
+        .bind(to.as_str())
+        .bind(now)
+        .bind(payments.iter().map(|payment| payment.booking_id).collect::<Vec<_>>())
+        .bind(payments.iter().map(|payment| payment.charge_id.as_str()).collect::<Vec<_>>())
+        .bind(from.as_str())
+        .fetch_all(&mut **transaction)
+        .await
+    }
+
+    /// The tickets, in one statement of one shape.
+    async fn insert_tickets(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        tickets: &[&TicketRecord],
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO tickets (id, booking_id, event_id, category_id, unit_id, seat, price_cents, code) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], \
+             $7::int8[], $8::text[])",
+        )
+        .bind(tickets.iter().map(|ticket| ticket.id).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.booking_id).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.event_id).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.category_id).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.unit_id.as_str()).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.seat.as_deref()).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.price_cents).collect::<Vec<_>>())
+        .bind(tickets.iter().map(|ticket| ticket.code.as_str()).collect::<Vec<_>>())
+        .execute(&mut **transaction)
+        .await?;
+        Ok(())
+    }
+
+    /// The offers of a waiting list that these bookings were, ended as `status`.
+    async fn end_offers(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        booking_ids: &[Uuid],
+        status: EntryStatus,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE waiting_list SET status = $2, updated_at = $3 WHERE booking_id = ANY($1) AND status = $4",
+        )
+        .bind(booking_ids)
+        .bind(status.as_str())
+        .bind(now)
+        .bind(EntryStatus::Offered.as_str())
+        .execute(&mut **transaction)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether any of `event_ids` is closed, read in a statement after [`Self::lock_sales`], so
+    /// after any closing that held the lock has committed.
+    async fn any_closed(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        event_ids: &[Uuid],
+    ) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM closed_events WHERE event_id = ANY($1))")
+            .bind(event_ids)
+            .fetch_one(&mut **transaction)
+            .await
+    }
+
+    /// The pending bookings, in one statement of one shape whatever their number (arrays,
+    /// unnested), which PostgreSQL plans once per connection.
+    async fn insert_bookings(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        bookings: &[EncodedBooking<'_>],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO bookings (id, event_id, user_id, status, items, seats, total_cents, currency, \
+             expires_at, created_at, updated_at) \
+             SELECT id, event_id, user_id, status, items, seats, total_cents, currency, expires_at, created_at, $11 \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int8[], \
+             $8::text[], $9::timestamptz[], $10::timestamptz[]) \
+             AS b (id, event_id, user_id, status, items, seats, total_cents, currency, expires_at, created_at)",
+        )
+        .bind(bookings.iter().map(|(booking, ..)| booking.id).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.event_id).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.user_id).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.status.as_str()).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(_, items, _)| items.as_str()).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(_, _, seats)| seats.as_str()).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.total_cents).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.currency.as_str()).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.expires_at).collect::<Vec<_>>())
+        .bind(bookings.iter().map(|(booking, ..)| booking.created_at).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut **transaction)
+        .await?;
+        Ok(())
+    }
+
+    /// The units of the pending bookings, in one statement of one shape, as for the bookings.
+    async fn insert_units(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        units: &[(&BookingRecord, &Unit)],
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO booking_units (booking_id, event_id, category_id, unit_id) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[])",
+        )
+        .bind(units.iter().map(|(booking, _)| booking.id).collect::<Vec<_>>())
+        .bind(units.iter().map(|(booking, _)| booking.event_id).collect::<Vec<_>>())
+        .bind(units.iter().map(|(_, (category_id, _))| *category_id).collect::<Vec<_>>())
+        .bind(units.iter().map(|(_, (_, unit_id))| unit_id.as_str()).collect::<Vec<_>>())
+        .execute(&mut **transaction)
+        .await?;
         Ok(())
     }
 
@@ -959,6 +1066,144 @@ impl SqliteBookingDb {
         _transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
         _event_ids: &[Uuid],
     ) -> Result<()> {
+        Ok(())
+    }
+
+    /// The compare-and-set of confirmation of every booking of `payments`, one statement each
+    /// (SQLite runs them in process); the rows of those confirmed.
+    async fn mark_confirmed(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        payments: &[Payment],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<BookingRow>> {
+        let Transition { from, to } = Change::Confirm.transition();
+        let mut confirmed = Vec::with_capacity(payments.len());
+        for payment in payments {
+            let row: Option<BookingRow> = sqlx::query_as(&format!(
+                "UPDATE bookings SET status = $1, charge_id = $2, updated_at = $3 \
+                 WHERE id = $4 AND status = $5 AND expires_at > $3 \
+                 AND NOT EXISTS (SELECT 1 FROM closed_events c WHERE c.event_id = bookings.event_id) \
+                 RETURNING {BOOKING_COLUMNS}"
+            ))
+            .bind(to.as_str())
+            .bind(payment.charge_id.as_str())
+            .bind(now)
+            .bind(payment.booking_id)
+            .bind(from.as_str())
+            .fetch_optional(&mut **transaction)
+            .await?;
+            confirmed.extend(row);
+        }
+        Ok(confirmed)
+    }
+
+    /// The tickets, as many per statement as SQLite takes.
+    async fn insert_tickets(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        tickets: &[&TicketRecord],
+    ) -> sqlx::Result<()> {
+        for chunk in tickets.chunks(TICKETS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO tickets (id, booking_id, event_id, category_id, unit_id, seat, price_cents, code) ",
+            );
+            insert.push_values(chunk, |mut row, ticket| {
+                row.push_bind(ticket.id)
+                    .push_bind(ticket.booking_id)
+                    .push_bind(ticket.event_id)
+                    .push_bind(ticket.category_id)
+                    .push_bind(ticket.unit_id.as_str())
+                    .push_bind(ticket.seat.as_deref())
+                    .push_bind(ticket.price_cents)
+                    .push_bind(ticket.code.as_str());
+            });
+            insert.build().execute(&mut **transaction).await?;
+        }
+        Ok(())
+    }
+
+    /// The offers of a waiting list that these bookings were, ended as `status`.
+    async fn end_offers(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        booking_ids: &[Uuid],
+        status: EntryStatus,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        for booking_id in booking_ids {
+            sqlx::query(
+                "UPDATE waiting_list SET status = $2, updated_at = $3 WHERE booking_id = $1 AND status = $4",
+            )
+            .bind(booking_id)
+            .bind(status.as_str())
+            .bind(now)
+            .bind(EntryStatus::Offered.as_str())
+            .execute(&mut **transaction)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether any of `event_ids` is closed.
+    async fn any_closed(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        event_ids: &[Uuid],
+    ) -> sqlx::Result<bool> {
+        let mut closed =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT event_id FROM closed_events WHERE event_id IN (");
+        let mut separated = closed.separated(", ");
+        for event_id in event_ids {
+            separated.push_bind(*event_id);
+        }
+        closed.push(") LIMIT 1");
+        let closed: Option<(Uuid,)> = closed.build_query_as().fetch_optional(&mut **transaction).await?;
+        Ok(closed.is_some())
+    }
+
+    /// The pending bookings, as many per statement as SQLite takes.
+    async fn insert_bookings(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        bookings: &[EncodedBooking<'_>],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        for chunk in bookings.chunks(BOOKINGS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO bookings (id, event_id, user_id, status, items, seats, total_cents, currency, \
+                 expires_at, created_at, updated_at) ",
+            );
+            insert.push_values(chunk, |mut row, (booking, items, seats)| {
+                row.push_bind(booking.id)
+                    .push_bind(booking.event_id)
+                    .push_bind(booking.user_id)
+                    .push_bind(booking.status.as_str())
+                    .push_bind(items.as_str())
+                    .push_bind(seats.as_str())
+                    .push_bind(booking.total_cents)
+                    .push_bind(booking.currency.as_str())
+                    .push_bind(booking.expires_at)
+                    .push_bind(booking.created_at)
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut **transaction).await?;
+        }
+        Ok(())
+    }
+
+    /// The units of the pending bookings, as many per statement as SQLite takes.
+    async fn insert_units(
+        transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        units: &[(&BookingRecord, &Unit)],
+    ) -> sqlx::Result<()> {
+        for chunk in units.chunks(UNITS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO booking_units (booking_id, event_id, category_id, unit_id) ",
+            );
+            insert.push_values(chunk, |mut row, (booking, (category_id, unit_id))| {
+                row.push_bind(booking.id)
+                    .push_bind(booking.event_id)
+                    .push_bind(*category_id)
+                    .push_bind(unit_id.as_str());
+            });
+            insert.build().execute(&mut **transaction).await?;
+        }
         Ok(())
     }
 
