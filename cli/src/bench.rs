@@ -925,7 +925,7 @@ impl Answer {
             latency: None,
             status: None,
             refused: error.is_connect(),
-            outcome: Outcome::Error(format!("{kind}: no answer: {}", with_causes(&error))),
+            outcome: Outcome::Error(format!("{kind}: no answer: {}", boxoffice_errors::with_causes(&error))),
             retried: 0,
             failed_between: None,
             failure_sample: None,
@@ -1396,14 +1396,6 @@ pub(crate) fn percentiles_ms(mut latencies_us: Vec<u64>) -> [f64; 4] {
         round3(latencies_us[rank - 1] as f64 / 1000.0)
     };
     [at(0.50), at(0.95), at(0.99), at(1.0)]
-}
-
-/// `error` and its causes, which its own message leaves out.
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    std::iter::successors(Some(error), |cause| cause.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 /// The span from the earlier start to the later end of two spans of time.

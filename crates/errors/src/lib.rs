@@ -256,3 +256,12 @@ mod tests {
         assert_eq!(Error::from_status(&status).code, Code::Unavailable);
     }
 }
+
+/// `error` and its causes, joined by ": ": the message of a library's error often leaves its
+/// cause out ("transport error"), and the cause is what an operator needs.
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |cause| cause.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}

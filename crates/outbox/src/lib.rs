@@ -174,6 +174,13 @@ impl OutboxEvent {
             trace: TraceHeaders::current(),
         }
     }
+
+    /// The event with the trace context of the request that made it, when it is written away
+    /// from that request's span (a batch of a group commit).
+    pub fn traced(mut self, trace: TraceHeaders) -> Self {
+        self.trace = trace;
+        self
+    }
 }
 
 /// A pending row, as the relay hands it to a publisher.

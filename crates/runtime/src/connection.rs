@@ -4,7 +4,7 @@
 //! network it carries the trace headers ([`Observed`]); in this process it keeps the caller's span.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,10 @@ pub const REPLICA_PAUSE: Duration = Duration::from_secs(1);
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connecting to another service that takes longer than this has failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the addresses of a service's host name are looked up again: a replica that
+/// started behind the name (a pod of a headless Service) gets calls within this, and one that
+/// stopped is dropped from the list by then.
+pub const RESOLVE_EVERY: Duration = Duration::from_secs(5);
 
 /// A way to reach one service, for its generated client (`XServiceClient::new(connection)`).
 pub type Connection =
@@ -34,23 +38,162 @@ pub type Connection =
 /// A connection to the service at `urls`, carrying `token` on every call, over TLS when a URL
 /// is `https://`. It connects lazily: no service is called until a request needs it.
 ///
-/// `urls` may list several replicas, separated by commas: calls then go to each in turn, and a
-/// replica that refuses the connection (a call that surely never reached it) is left out for
-/// [`REPLICA_PAUSE`] while the call goes to the next one; see [`Replicas`] for the other calls
-/// that go to the next.
+/// `urls` may list several replicas, separated by commas, and a host name stands for every
+/// address it resolves to (a Kubernetes headless Service names each ready pod), looked up again
+/// every [`RESOLVE_EVERY`]: calls then go to each replica in turn, and a replica that refuses the
+/// connection (a call that surely never reached it) is left out for [`REPLICA_PAUSE`] while the
+/// call goes to the next one; see [`Replicas`] for the other calls that go to the next.
 pub fn over_network(urls: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Connection> {
-    let replicas = urls
+    over_network_resolving(urls, token, tls, Resolution::dns())
+}
+
+/// How host names become addresses: a lookup, done again every so often.
+#[derive(Clone)]
+struct Resolution {
+    lookup: Arc<dyn Fn(String, u16) -> BoxFuture<std::io::Result<Vec<std::net::SocketAddr>>> + Send + Sync>,
+    every: Duration,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl Resolution {
+    /// The system's resolver, every [`RESOLVE_EVERY`].
+    fn dns() -> Resolution {
+        Resolution {
+            lookup: Arc::new(|host, port| {
+                Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
+            }),
+            every: RESOLVE_EVERY,
+        }
+    }
+}
+
+fn over_network_resolving(
+    urls: &str,
+    token: &InternalToken,
+    tls: &ServiceTls,
+    resolution: Resolution,
+) -> anyhow::Result<Connection> {
+    let targets = urls
         .split(',')
         .map(str::trim)
         .filter(|url| !url.is_empty())
-        .map(|url| replica(url, token, tls))
+        .map(Target::parse)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    anyhow::ensure!(!replicas.is_empty(), "no service URL in {urls:?}");
-    if replicas.len() == 1 {
-        let only = replicas.into_iter().next().expect("one replica");
-        return Ok(BoxCloneSyncService::new(only.map_err(unavailable)));
+    anyhow::ensure!(!targets.is_empty(), "no service URL in {urls:?}");
+    let factory = ReplicaFactory { token: token.clone(), tls: tls.clone() };
+    let members = targets
+        .iter()
+        .map(|target| factory.member(target.url.clone(), None))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let [only] = targets.as_slice() {
+        if only.host.is_none() {
+            let member = members.into_iter().next().expect("one replica");
+            let replica = Arc::into_inner(member).expect("not shared yet").replica;
+            return Ok(BoxCloneSyncService::new(replica.map_err(unavailable)));
+        }
     }
-    Ok(BoxCloneSyncService::new(Replicas::new(replicas)))
+    let replicas = Replicas::new(members);
+    if targets.iter().any(|target| target.host.is_some()) {
+        tokio::spawn(keep_resolving(Arc::downgrade(&replicas.members), targets, factory, resolution));
+    }
+    Ok(BoxCloneSyncService::new(replicas))
+}
+
+/// One entry of a service's URL list.
+struct Target {
+    url: String,
+    scheme: String,
+    /// The host name and port, when the host is a name (not an address) to look up.
+    host: Option<(String, u16)>,
+}
+
+impl Target {
+    fn parse(url: &str) -> anyhow::Result<Target> {
+        let uri: http::Uri = url.parse().with_context(|| format!("reading the service URL {url}"))?;
+        let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+        let host = uri.host().with_context(|| format!("the service URL {url} names no host"))?;
+        let named = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_err();
+        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+        Ok(Target { url: url.to_owned(), scheme, host: named.then(|| (host.to_owned(), port)) })
+    }
+}
+
+/// Makes the replicas of one service's connection.
+struct ReplicaFactory {
+    token: InternalToken,
+    tls: ServiceTls,
+}
+
+impl ReplicaFactory {
+    /// The replica at `url`; `domain` is the name its TLS certificate is checked against when
+    /// `url` holds an address that name resolved to.
+    fn member(&self, url: String, domain: Option<&str>) -> anyhow::Result<Arc<Member>> {
+        let replica = replica(&url, domain, &self.token, &self.tls)?;
+        Ok(Arc::new(Member { url, replica, paused_until: AtomicU64::new(0) }))
+    }
+}
+
+/// Looks the host names of `targets` up every [`RESOLVE_EVERY`], and makes the replica list
+/// one replica per address (or the name itself, while it resolves to none); stops when the
+/// connection is dropped. A failed lookup keeps the list as it was.
+async fn keep_resolving(
+    members: Weak<RwLock<Arc<[Arc<Member>]>>>,
+    targets: Vec<Target>,
+    factory: ReplicaFactory,
+    resolution: Resolution,
+) {
+    loop {
+        let mut wanted: Vec<(String, Option<&str>)> = Vec::new();
+        let mut failed = false;
+        for target in &targets {
+            let Some((host, port)) = &target.host else {
+                wanted.push((target.url.clone(), None));
+                continue;
+            };
+            match (resolution.lookup)(host.clone(), *port).await {
+                Ok(addresses) => {
+                    let mut found: Vec<String> =
+                        addresses.iter().map(|address| format!("{}://{address}", target.scheme)).collect();
+                    found.sort();
+                    found.dedup();
+                    if found.is_empty() {
+                        wanted.push((target.url.clone(), None));
+                    }
+                    wanted.extend(found.into_iter().map(|url| (url, Some(host.as_str()))));
+                }
+                Err(error) => {
+                    tracing::debug!(%error, host, "looking up a service's replicas fails; keeping the list");
+                    failed = true;
+                }
+            }
+        }
+        let Some(members) = members.upgrade() else { return };
+        if !failed {
+            let current = members.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+            let same = current.len() == wanted.len()
+                && current.iter().zip(&wanted).all(|(member, (url, _))| &member.url == url);
+            if !same {
+                let next: anyhow::Result<Vec<Arc<Member>>> = wanted
+                    .iter()
+                    .map(|(url, domain)| match current.iter().find(|member| &member.url == url) {
+                        Some(member) => Ok(member.clone()),
+                        None => factory.member(url.clone(), *domain),
+                    })
+                    .collect();
+                match next {
+                    Ok(next) => {
+                        let urls: Vec<&str> = next.iter().map(|member| member.url.as_str()).collect();
+                        tracing::info!(replicas = ?urls, "the replicas of a service changed");
+                        *members.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = next.into();
+                    }
+                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "a replica cannot be made"),
+                }
+            }
+        }
+        drop(members);
+        tokio::time::sleep(resolution.every).await;
+    }
 }
 
 /// One replica's calls: traced and timed, carrying the token.
@@ -60,8 +203,13 @@ type Replica = BoxCloneSyncService<
     tonic::transport::Error,
 >;
 
-fn replica(url: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Replica> {
-    let channel = channel_to(url, tls)?;
+fn replica(
+    url: &str,
+    domain: Option<&str>,
+    token: &InternalToken,
+    tls: &ServiceTls,
+) -> anyhow::Result<Replica> {
+    let channel = channel_to(url, domain, tls)?;
     let token = token.header_value();
     let deadline = crate::deadline::header_value(CALL_TIMEOUT);
     Ok(BoxCloneSyncService::new(Observed::client(channel).map_request(
@@ -81,17 +229,21 @@ fn unavailable(error: tonic::transport::Error) -> tonic::Status {
 
 /// `error` with its causes, which its own message leaves out ("transport error").
 fn described(error: &tonic::transport::Error) -> String {
-    causes(error).map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    boxoffice_errors::with_causes(error)
 }
 
-fn channel_to(url: &str, tls: &ServiceTls) -> anyhow::Result<Channel> {
+fn channel_to(url: &str, domain: Option<&str>, tls: &ServiceTls) -> anyhow::Result<Channel> {
     let mut endpoint = Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("reading the service URL {url}"))?
         .timeout(CALL_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true);
     if url.starts_with("https://") {
-        endpoint = endpoint.tls_config(tls.client()).with_context(|| format!("setting up TLS to {url}"))?;
+        let mut config = tls.client();
+        if let Some(domain) = domain {
+            config = config.domain_name(domain);
+        }
+        endpoint = endpoint.tls_config(config).with_context(|| format!("setting up TLS to {url}"))?;
     }
     Ok(endpoint.connect_lazy())
 }
@@ -117,27 +269,33 @@ pub fn in_process(server: impl GrpcServer) -> Connection {
 /// gives up before the caller does. A call that ran out of time is not sent again.
 #[derive(Clone)]
 struct Replicas {
-    replicas: Arc<[(Replica, AtomicU64)]>,
+    /// The replicas now: the lookups of host names replace the list.
+    members: Arc<RwLock<Arc<[Arc<Member>]>>>,
     next: Arc<AtomicUsize>,
 }
 
+/// One replica, with the moment until which it is left out.
+struct Member {
+    url: String,
+    replica: Replica,
+    paused_until: AtomicU64,
+}
+
 impl Replicas {
-    fn new(replicas: Vec<Replica>) -> Replicas {
-        Replicas {
-            replicas: replicas.into_iter().map(|replica| (replica, AtomicU64::new(0))).collect(),
-            next: Arc::new(AtomicUsize::new(0)),
-        }
+    fn new(members: Vec<Arc<Member>>) -> Replicas {
+        Replicas { members: Arc::new(RwLock::new(members.into())), next: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// The replicas in the order this call tries them: those not left out first, from the next
     /// one's turn.
-    fn order(&self) -> Vec<usize> {
-        let count = self.replicas.len();
+    fn order(&self) -> Vec<Arc<Member>> {
+        let members = self.members.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let count = members.len();
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let now = millis_since_start();
-        let (mut up, down): (Vec<usize>, Vec<usize>) = (0..count)
-            .map(|offset| (first + offset) % count)
-            .partition(|&index| self.replicas[index].1.load(Ordering::Relaxed) <= now);
+        let (mut up, down): (Vec<Arc<Member>>, Vec<Arc<Member>>) = (0..count)
+            .map(|offset| members[(first + offset) % count].clone())
+            .partition(|member| member.paused_until.load(Ordering::Relaxed) <= now);
         up.extend(down);
         up
     }
@@ -220,7 +378,6 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let replicas = self.clone();
         let order = self.order();
         Box::pin(async move {
             // The request is kept whole so that it can go to another replica.
@@ -228,7 +385,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
             let body = body.collect().await?.to_bytes();
             let deadline = Instant::now() + CALL_TIMEOUT;
             let mut last = None;
-            for index in order {
+            for member in order {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
@@ -240,8 +397,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                 *attempt.version_mut() = parts.version;
                 *attempt.headers_mut() = parts.headers.clone();
                 attempt.headers_mut().insert(crate::deadline::HEADER, crate::deadline::header_value(left));
-                let (replica, paused_until) = &replicas.replicas[index];
-                let answer = match tokio::time::timeout(left, replica.clone().oneshot(attempt)).await {
+                let answer = match tokio::time::timeout(left, member.replica.clone().oneshot(attempt)).await {
                     Ok(answer) => answer,
                     Err(_) => {
                         return Err(tonic::Status::unavailable(format!(
@@ -252,7 +408,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                 match answer {
                     Ok(response) => return Ok(response),
                     Err(error) if never_sent(&error) => {
-                        paused_until.store(
+                        member.paused_until.store(
                             millis_since_start() + REPLICA_PAUSE.as_millis() as u64,
                             Ordering::Relaxed,
                         );
@@ -319,5 +475,72 @@ mod tests {
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         assert_eq!(first_taken.load(Ordering::SeqCst), 1);
         assert_eq!(second_taken.load(Ordering::SeqCst), 0, "the call's time was spent on the first replica");
+    }
+
+    /// A replica that takes connections and closes them at once; how many it took.
+    async fn closing_replica(address: std::net::SocketAddr) -> Arc<AtomicUsize> {
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        let taken = Arc::new(AtomicUsize::new(0));
+        let counter = taken.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        });
+        taken
+    }
+
+    async fn get_thing(connection: &Connection, url: &str) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("{url}/boxoffice.test.v1.Test/GetThing"))
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let _ = connection.clone().oneshot(request).await;
+    }
+
+    #[tokio::test]
+    async fn a_host_name_stands_for_every_address_it_resolves_to_as_they_change() {
+        let first = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = first.local_addr().unwrap().port();
+        drop(first);
+        let (one, two): (std::net::SocketAddr, std::net::SocketAddr) =
+            (([127, 0, 0, 1], port).into(), ([127, 0, 0, 2], port).into());
+        let (one_taken, two_taken) = (closing_replica(one).await, closing_replica(two).await);
+        let addresses = Arc::new(std::sync::Mutex::new(vec![one, two]));
+        let resolved = addresses.clone();
+        let resolution = Resolution {
+            lookup: Arc::new(move |_, _| {
+                let addresses = resolved.lock().unwrap().clone();
+                Box::pin(async move { Ok(addresses) })
+            }),
+            every: Duration::from_millis(50),
+        };
+        let url = format!("http://replicas.boxoffice.invalid:{port}");
+        let token = InternalToken::parse(&"t".repeat(32)).unwrap();
+        let connection = over_network_resolving(&url, &token, &ServiceTls::none(), resolution).unwrap();
+        for _ in 0..200 {
+            if one_taken.load(Ordering::SeqCst) > 0 && two_taken.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            get_thing(&connection, &url).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            one_taken.load(Ordering::SeqCst) > 0 && two_taken.load(Ordering::SeqCst) > 0,
+            "both addresses get calls"
+        );
+
+        // The second address leaves the name: calls go to the first only.
+        addresses.lock().unwrap().truncate(1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (one_before, two_before) = (one_taken.load(Ordering::SeqCst), two_taken.load(Ordering::SeqCst));
+        for _ in 0..5 {
+            get_thing(&connection, &url).await;
+        }
+        assert_eq!(two_taken.load(Ordering::SeqCst), two_before, "no call to an address the name left");
+        assert!(one_taken.load(Ordering::SeqCst) > one_before);
     }
 }

@@ -191,17 +191,24 @@ impl CachedCatalog {
         fetch.await
     }
 
-    /// The event as the events service has it now, for decisions that take money.
+    /// Whether the organizer let `user_id` check the event's tickets in, asked afresh.
     pub async fn is_door_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool, Error> {
         self.source.is_door_staff(event_id, user_id).await
     }
 
+    /// The event as the events service has it now, for decisions that take money.
+    ///
+    /// A fetch already under way when asked is joined rather than doubled: a burst of payments
+    /// for one event asks the events service once per fetch's time, not once each. Its answer
+    /// is at most that fetch's time older than the request; a cancellation it misses is caught
+    /// by the confirmation's own transaction, which refuses a closed event and refunds.
     pub async fn fresh_event(&self, event_id: Uuid) -> Result<Arc<SaleEvent>, Error> {
         let known_units = self.cached(event_id, true).err().flatten();
-        let fetched = Instant::now();
-        let event = Arc::new(self.source.event(event_id, known_units).await?);
-        self.state.store(event_id, fetched, event.clone());
-        Ok(event)
+        let fetch = lock(&self.state.in_flight)
+            .entry(event_id)
+            .or_insert_with(|| self.start_fetch(event_id, known_units))
+            .clone();
+        fetch.await
     }
 
     /// Drops the event from the cache: it just changed (it was cancelled).

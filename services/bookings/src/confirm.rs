@@ -12,6 +12,7 @@
 //! answered with its own outcome once the batch has committed.
 
 use boxoffice_errors::{Code, Error};
+use boxoffice_telemetry::TraceHeaders;
 use boxoffice_types::{Caller, CategoryKind};
 use uuid::Uuid;
 
@@ -62,8 +63,12 @@ impl Bookings {
         if payment_token.trim().is_empty() {
             return Err(Error::validation("payment_token: must not be empty"));
         }
-        // Money is taken only for an event still on sale: ask the events service afresh.
-        let event = self.inner.catalog.fresh_event(booking.event_id).await?;
+        // Money is taken only for an event still on sale: ask the events service afresh (and
+        // read the units to issue tickets for meanwhile).
+        let (event, units) = tokio::try_join!(
+            self.inner.catalog.fresh_event(booking.event_id),
+            self.inner.db.units(booking.id)
+        )?;
         if !event.is_published() {
             self.close(booking.id, booking.event_id, Change::Cancel, EndReason::EventCancelled).await?;
             return Err(Error::new(Code::Conflict, "the event was cancelled; the hold is released"));
@@ -88,7 +93,6 @@ impl Bookings {
                 return Err(Error::unavailable(why));
             }
         };
-        let units = self.inner.db.units(booking.id).await?;
         let tickets: Vec<TicketRecord> = units
             .into_iter()
             .map(|(category_id, unit_id)| {
@@ -110,7 +114,13 @@ impl Bookings {
                 }
             })
             .collect();
-        let payment = Payment { booking_id: booking.id, event_id: booking.event_id, charge_id, tickets };
+        let payment = Payment {
+            booking_id: booking.id,
+            event_id: booking.event_id,
+            charge_id,
+            tickets,
+            trace: TraceHeaders::current(),
+        };
         let now = self.inner.clock.now();
         let Some(confirmed) = self.inner.payments_recorded.record(payment, now, None).await? else {
             return self.settle_refused_confirmation(&booking).await;

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use boxoffice_errors::{Code, Error};
+use boxoffice_telemetry::TraceHeaders;
 use boxoffice_types::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use boxoffice_types::{Caller, CategoryKind};
 use chrono::{DateTime, Utc};
@@ -214,7 +215,7 @@ impl Bookings {
         let expires_at =
             now + chrono::Duration::from_std(self.inner.hold_ttl.get()).map_err(Error::internal)?;
         let booking = pending_booking(caller, event, booking_id, &units, now, expires_at)?;
-        let hold = NewHold { booking: booking.clone(), units };
+        let hold = NewHold { booking: booking.clone(), units, trace: TraceHeaders::current() };
         if let Err(error) = self.inner.holds_recorded.record(hold, now, Some(deadline)).await {
             // Not recorded, so not held: give the units back.
             if let Err(release_error) = self.inner.inventory.release(event.id, booking_id).await {

@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use boxoffice_errors::Error;
+use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
@@ -37,6 +38,9 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct NewHold {
     pub booking: BookingRecord,
     pub units: Vec<Unit>,
+    /// The trace context of the request that made it, for its domain event: a batch is written
+    /// on a task of its own.
+    pub trace: TraceHeaders,
 }
 
 /// A hold paid for, to turn into its tickets.
@@ -47,6 +51,8 @@ pub struct Payment {
     pub charge_id: String,
     /// One per unit, in the order of the unit ids.
     pub tickets: Vec<TicketRecord>,
+    /// The trace context of the request that paid, for its domain event.
+    pub trace: TraceHeaders,
 }
 
 pub use crate::domain::EntryStatus;

@@ -119,7 +119,10 @@ macro_rules! sql_db {
                     }
                     Err(error) => return Err(database_error(error)),
                 }
-                let events: Vec<_> = holds.iter().map(|hold| domain_events::held(&hold.booking, now)).collect();
+                let events: Vec<_> = holds
+                    .iter()
+                    .map(|hold| domain_events::held(&hold.booking, now).traced(hold.trace.clone()))
+                    .collect();
                 // Last, so that SQLite holds its write lock by now: an event cancelled before this
                 // point is seen, and its cancellation, which waits for this transaction, sees these.
                 let mut event_ids: Vec<Uuid> = holds.iter().map(|hold| hold.booking.event_id).collect();
@@ -260,7 +263,7 @@ macro_rules! sql_db {
                         continue;
                     };
                     let record = row.into_record(payment.tickets.clone())?;
-                    events.push(domain_events::confirmed(&record, &payment.tickets, now));
+                    events.push(domain_events::confirmed(&record, &payment.tickets, now).traced(payment.trace.clone()));
                     tickets.extend(payment.tickets.iter());
                     booking_ids.push(payment.booking_id);
                     confirmed.push(Some(record));
