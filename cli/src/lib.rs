@@ -419,7 +419,8 @@ pub async fn start_with_clock(
                 shared_token_key(settings)?,
             )
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
-            .with_secure_cookies(settings.secure_cookies);
+            .with_secure_cookies(settings.secure_cookies)
+            .with_sold_out_echo();
             let ready = {
                 let gateway = gateway.clone();
                 move || {

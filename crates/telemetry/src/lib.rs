@@ -153,6 +153,9 @@ const SECONDS_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 /// service's group commit makes.
 const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
+/// How often the samples of the histograms are summed into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A recorder with buckets in each histogram's unit.
 fn builder() -> PrometheusBuilder {
     PrometheusBuilder::new()
@@ -180,6 +183,13 @@ pub fn metrics() -> &'static PrometheusHandle {
         // Another recorder may exist when a program embeds us; then ours only renders nothing.
         let _ = metrics::set_global_recorder(recorder);
         catalog::describe();
+        // A histogram keeps every sample until it is summed into its buckets, which a render
+        // does, or this: without it, a process nobody scrapes grows by a few bytes a request.
+        let upkept = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
+            std::thread::sleep(METRICS_UPKEEP);
+            upkept.run_upkeep();
+        });
         handle
     })
 }

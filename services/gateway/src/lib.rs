@@ -24,6 +24,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod request_metrics;
 pub mod routes;
+pub mod sold_out;
 pub mod waiting_room;
 pub mod web;
 pub mod whole_number;
@@ -66,6 +67,8 @@ struct Shared {
     refreshes: web::session::Refreshes,
     live: live::AvailabilityHub,
     rooms: waiting_room::Rooms,
+    /// Set when the bookings service is called over the network.
+    sold_out: Option<sold_out::SoldOutAnswers>,
 }
 
 impl AppState {
@@ -96,7 +99,42 @@ impl AppState {
             refreshes: web::session::Refreshes::default(),
             live: live::AvailabilityHub::default(),
             rooms: waiting_room::Rooms::default(),
+            sold_out: None,
         }))
+    }
+
+    /// Repeats the bookings service's "sold out" answers for a moment ([`sold_out`]): for a
+    /// gateway that calls it over the network. Call it before the state is shared.
+    pub fn with_sold_out_echo(mut self) -> Self {
+        Arc::get_mut(&mut self.0).expect("the memo is set before the state is shared").sold_out =
+            Some(sold_out::SoldOutAnswers::default());
+        self
+    }
+
+    /// Holds tickets through the bookings service: a hold with an Idempotency-Key may go to
+    /// another replica after one failed it (a repeat returns it), and a hold like one refused
+    /// as sold out a moment ago is refused here ([`sold_out`]).
+    pub async fn hold(
+        &self,
+        request: boxoffice_proto::booking::CreateBookingRequest,
+    ) -> Result<boxoffice_proto::booking::Booking, Error> {
+        let memo = self.0.sold_out.as_ref();
+        if let Some(refusal) = memo.and_then(|memo| memo.refused(&request)) {
+            return Err(refusal);
+        }
+        let asked = memo.map(|_| request.clone());
+        let keyed = request.idempotency_key.is_some();
+        let call = boxoffice_runtime::connection::request(request, keyed);
+        match self.bookings().create_booking(call).await {
+            Ok(booking) => Ok(booking.into_inner()),
+            Err(status) => {
+                let error = Error::from_status(&status);
+                if let (Some(memo), Some(asked)) = (memo, asked) {
+                    memo.remember(&asked, &error);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Sets how many signup, login and refresh requests one client address may make per

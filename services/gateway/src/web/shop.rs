@@ -404,12 +404,9 @@ pub async fn hold(
         seats: Vec::new(),
         idempotency_key: form.idempotency_key.filter(|key| !key.is_empty()),
     };
-    let keyed = request.idempotency_key.is_some();
-    let request = boxoffice_runtime::connection::request(request, keyed);
-    match state.bookings().create_booking(request).await {
-        Ok(booking) => Ok(Redirect::to(&format!("/bookings/{}", booking.into_inner().id)).into_response()),
-        Err(status) => {
-            let error = Error::from_status(&status);
+    match state.hold(request).await {
+        Ok(booking) => Ok(Redirect::to(&format!("/bookings/{}", booking.id)).into_response()),
+        Err(error) => {
             if !matches!(
                 error.code,
                 Code::SoldOut

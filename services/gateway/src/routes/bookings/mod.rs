@@ -67,10 +67,7 @@ pub async fn create_booking(
     let pass = headers.get(waiting_room::PASS_HEADER).and_then(|value| value.to_str().ok());
     waiting_room::admit_hold(&state, caller, body.event_id, pass).await?;
     let request = body.into_proto(caller.caller(), idempotency_key)?;
-    // With its key, a hold may go to another replica after one failed it: a repeat returns it.
-    let keyed = request.idempotency_key.is_some();
-    let request = boxoffice_runtime::connection::request(request, keyed);
-    let booking = state.bookings().create_booking(request).await?.into_inner();
+    let booking = state.hold(request).await?;
     Ok((StatusCode::CREATED, Json(BookingResponse::from_proto(booking)?)))
 }
 
