@@ -228,6 +228,15 @@ pub fn grpc_reply<T>(result: Result<T>) -> std::result::Result<tonic::Response<T
     result.map(tonic::Response::new).map_err(tonic::Status::from)
 }
 
+/// `error` and its causes, joined by ": ": the message of a library's error often leaves its
+/// cause out ("transport error"), and the cause is what an operator needs.
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |cause| cause.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,13 +264,4 @@ mod tests {
         let status = tonic::Status::unavailable("connection refused");
         assert_eq!(Error::from_status(&status).code, Code::Unavailable);
     }
-}
-
-/// `error` and its causes, joined by ": ": the message of a library's error often leaves its
-/// cause out ("transport error"), and the cause is what an operator needs.
-pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    std::iter::successors(Some(error), |cause| cause.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
 }

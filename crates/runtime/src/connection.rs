@@ -50,9 +50,12 @@ pub fn over_network(urls: &str, token: &InternalToken, tls: &ServiceTls) -> anyh
 /// How host names become addresses: a lookup, done again every so often.
 #[derive(Clone)]
 struct Resolution {
-    lookup: Arc<dyn Fn(String, u16) -> BoxFuture<std::io::Result<Vec<std::net::SocketAddr>>> + Send + Sync>,
+    lookup: Lookup,
     every: Duration,
 }
+
+/// A host name and port to the addresses they stand for.
+type Lookup = Arc<dyn Fn(String, u16) -> BoxFuture<std::io::Result<Vec<std::net::SocketAddr>>> + Send + Sync>;
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
