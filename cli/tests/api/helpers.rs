@@ -15,9 +15,27 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A loopback port that was free when asked: the caller binds it next.
+/// The ports [`free_port`] hands out: below the kernel's ephemeral range (32768 and up on
+/// Linux), where a server bound to port 0 or a client's outgoing connection never lands, so a
+/// port handed out stays free until the caller binds it (the scripts of `scripts/lib` take theirs
+/// from 20000 up).
+const TEST_PORTS: std::ops::Range<u16> = 12_000..20_000;
+
+/// A loopback port that was free when asked, never handed out before by this process: the
+/// caller binds it next.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    // Each test process starts somewhere else, so that two running at once seldom meet.
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    loop {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = TEST_PORTS.start + u16::try_from(offset).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A loopback port bound but not listening: a connection to it is refused at once, as to a
@@ -27,9 +45,12 @@ pub struct RefusingPort(tokio::net::TcpSocket);
 
 impl RefusingPort {
     pub fn new() -> RefusingPort {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        RefusingPort(socket)
+        loop {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            if socket.bind(([127, 0, 0, 1], free_port()).into()).is_ok() {
+                return RefusingPort(socket);
+            }
+        }
     }
 
     pub fn port(&self) -> u16 {
