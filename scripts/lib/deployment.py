@@ -83,9 +83,9 @@ def postgres_bin(name):
 class PrivatePostgres:
     """A PostgreSQL cluster of the run's own, in `work`, on a free loopback port."""
 
-    def __init__(self, work):
-        self.dir = os.path.join(work, "postgres")
-        self.log = os.path.join(work, "postgres.log")
+    def __init__(self, work, name="postgres"):
+        self.dir = os.path.join(work, name)
+        self.log = os.path.join(work, f"{name}.log")
         self.port = free_port()
         os.makedirs(self.dir)
         if os.geteuid() == 0:
@@ -146,16 +146,28 @@ class PrivateRedis:
 
 
 class Broker:
-    """A tansu broker on a free loopback port: in memory, or with its log in a SQLite file
-    (`durable`), which a restart keeps."""
+    """A tansu broker on a free loopback port: in memory, or with its log in durable storage,
+    which a restart keeps: a SQLite file in `work` (`storage="sqlite"`), or a PostgreSQL cluster
+    of its own (`storage="postgres"`, with tansu's schema, the file `schema`: its repository's
+    etc/initdb.d/010-schema.sql of the installed version), which keeps up with a larger sale."""
 
-    def __init__(self, tansu, work, durable=False):
+    def __init__(self, tansu, work, storage="memory", schema=None):
         self.tansu = tansu
         self.port = free_port()
         self.log = os.path.join(work, "tansu.log")
-        # tansu puts a sqlite:// file in its working directory.
-        self.storage = "sqlite://tansu.db" if durable else "memory://tansu/"
         self.work = work
+        self.postgres = None
+        if storage == "postgres":
+            # A cluster apart from the services' own, so that stopping theirs leaves the broker up.
+            self.postgres = PrivatePostgres(work, name="broker-postgres")
+            subprocess.run(["psql", self.postgres.url, "-Xq", "-v", "ON_ERROR_STOP=1", "-f", schema],
+                           check=True, stdout=subprocess.DEVNULL)
+            self.storage = self.postgres.url
+        elif storage == "sqlite":
+            # tansu puts a sqlite:// file in its working directory.
+            self.storage = "sqlite://tansu.db"
+        else:
+            self.storage = "memory://tansu/"
         self.process = None
         self.start()
 
@@ -181,13 +193,11 @@ class Broker:
                 self.process.kill()
                 self.process.wait()
 
-    def reset(self):
-        """Stopped, its log deleted, and started again on the same port: a broker with no
-        topics, which the services' publishers make again."""
+    def stop_all(self):
+        """The broker, and its PostgreSQL cluster if it has one."""
         self.stop()
-        for path in glob.glob(os.path.join(self.work, "tansu.db*")):
-            os.remove(path)
-        self.start()
+        if self.postgres:
+            self.postgres.stop()
 
 
 SERVICE_PORTS = (8080, 9090, 50051, 50052, 50053)
