@@ -388,7 +388,7 @@ async fn a_declined_payment_gives_402_and_keeps_the_hold(backend: Backend) {
 
 async fn availability_survives_a_restart_and_a_lost_store(backend: Backend) {
     let settings = fresh_settings(backend).await;
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     let (_, event) = on_sale(&app, 10, 6).await;
     let (_, buyer) = app.mint_customer();
     let sold = app
@@ -408,7 +408,7 @@ async fn availability_survives_a_restart_and_a_lost_store(backend: Backend) {
     let mut settings = app.stop().await;
     // A new prefix is a Redis that lost everything; the embedded store starts empty anyway.
     settings.redis_key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     assert_eq!(app.availability(&event).await, before);
     // And the rebuilt store still refuses what is taken.
     let (_, late) = app.mint_customer();
@@ -765,7 +765,7 @@ async fn the_operator_sets_how_long_holds_last_within_an_hour() {
         assert!(error.contains("BOXOFFICE_HOLD_MINUTES") && error.contains("1 to 60"), "{error}");
     }
     settings.hold_minutes = 2;
-    let app = TestApp::start(Backend::Embedded, settings).await;
+    let app = TestApp::start(settings).await;
     let (_, event) = on_sale(&app, 2, 0).await;
     let (_, buyer) = app.mint_customer();
     let booking = app

@@ -123,7 +123,7 @@ async fn health_readiness_metrics_and_the_openapi_document_are_served(backend: B
 async fn credential_endpoints_are_rate_limited_per_client_address(backend: Backend) {
     let mut settings = fresh_settings(backend).await;
     settings.auth_rate_limit_per_minute = 5;
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     for _ in 0..5 {
         let response = app.login("someone@example.com", "whatever it is").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

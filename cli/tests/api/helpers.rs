@@ -120,7 +120,6 @@ pub fn redis_url() -> String {
 
 /// A running boxoffice with its own database, and a client for it.
 pub struct TestApp {
-    pub backend: Backend,
     pub settings: Settings,
     pub address: String,
     pub client: Client,
@@ -159,11 +158,11 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
-        TestApp::start(backend, fresh_settings(backend).await).await
+        TestApp::start(fresh_settings(backend).await).await
     }
 
     /// Starts boxoffice on `settings`, which may hold the data of an earlier run.
-    pub async fn start(backend: Backend, settings: Settings) -> TestApp {
+    pub async fn start(settings: Settings) -> TestApp {
         let _ = boxoffice_telemetry::init_logs(&boxoffice_telemetry::LogSettings::default());
         let shutdown = CancellationToken::new();
         let clock = Clock::system();
@@ -172,7 +171,6 @@ impl TestApp {
             .expect("boxoffice starts");
         let address = format!("http://{}", running.http_addr.expect("the gateway runs"));
         TestApp {
-            backend,
             settings,
             address,
             client: Client::new(),
@@ -326,7 +324,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if self.backend == Backend::Embedded && !self.keep_data {
+        // The data folder holds the embedded database, and on both backends the emails written
+        // to files.
+        if !self.keep_data {
             let _ = std::fs::remove_dir_all(&self.settings.data_dir);
         }
     }

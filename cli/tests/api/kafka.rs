@@ -115,7 +115,7 @@ async fn app_on(broker: &Broker, backend: Backend) -> TestApp {
     let mut settings = fresh_settings(backend).await;
     settings.kafka_brokers = Some(broker.address());
     settings.kafka_partitions = 3;
-    TestApp::start(backend, settings).await
+    TestApp::start(settings).await
 }
 
 /// Reads the bookings topic from its beginning until `done` says the messages are all there
@@ -417,7 +417,7 @@ async fn app_with_mail_on(broker: &Broker, backend: Backend, mail: &MailServer) 
     settings.kafka_brokers = Some(broker.address());
     settings.kafka_partitions = 3;
     settings.smtp_url = Some(mail.url());
-    TestApp::start(backend, settings).await
+    TestApp::start(settings).await
 }
 
 /// Waits until consumer group `group` has committed, on every partition of `topics`, the
@@ -489,7 +489,7 @@ async fn a_confirmation_is_emailed_once_and_a_replay_of_the_topics_from_the_begi
     // from its beginning, and the notifications service handles every message again.
     let mut settings = app.stop().await;
     settings.kafka_group_prefix = "replay-".to_owned();
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     wait_until_read_to_the_end(&broker, "replay-notifications", &["boxoffice.events", "boxoffice.bookings"])
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;

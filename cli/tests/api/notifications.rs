@@ -227,7 +227,7 @@ pub(crate) fn assert_tickets_email(message: &Message<'_>, booking: &Value, event
 async fn app_with_mail(backend: Backend, mail: &MailServer) -> TestApp {
     let mut settings = fresh_settings(backend).await;
     settings.smtp_url = Some(mail.url());
-    TestApp::start(backend, settings).await
+    TestApp::start(settings).await
 }
 
 /// A signed-up customer (an account the users service knows) holds `quantity` standing tickets
@@ -255,7 +255,7 @@ async fn a_confirmed_booking_is_emailed_once_with_its_tickets_qr_codes_and_calen
 
     // Restarted on the same data, the service sends nothing again.
     let settings = app.stop().await;
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(mail.received().len(), 1, "no second email");
     drop(app);
@@ -354,7 +354,7 @@ async fn an_email_the_mail_server_could_not_take_is_sent_once_it_can() {
     let down = RefusingPort::new();
     let mut settings = fresh_settings(Backend::Embedded).await;
     settings.smtp_url = Some(format!("smtp://127.0.0.1:{}", down.port()));
-    let app = TestApp::start(Backend::Embedded, settings).await;
+    let app = TestApp::start(settings).await;
     let (_, event) = on_sale(&app, 10, 0).await;
     let (email, _, booking) = buy(&app, &event, 1).await;
     let failed = || async {
@@ -417,7 +417,7 @@ async fn tickets_void_before_the_mail_server_could_take_them_are_not_sent(backen
     let down = RefusingPort::new();
     let mut settings = fresh_settings(backend).await;
     settings.smtp_url = Some(format!("smtp://127.0.0.1:{}", down.port()));
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     let (organizer, event) = on_sale(&app, 10, 0).await;
     let (email, _, _) = buy(&app, &event, 1).await;
     let tried =
@@ -452,7 +452,7 @@ async fn an_event_published_before_the_service_knew_of_it_is_asked_of_the_events
     // The notifications service forgets every event it was told of, as one deployed after them.
     let settings = app.stop().await;
     crate::helpers::execute(&settings, "notifications", "DELETE FROM known_events").await;
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     let (email, _, booking) = buy(&app, &event, 1).await;
     let received = mail.wait_for(1).await;
     let emails = to(&received, &email);
@@ -482,7 +482,7 @@ async fn emails_go_over_tls_to_a_mail_server_whose_authority_is_configured() {
     let mut settings = fresh_settings(Backend::Embedded).await;
     settings.smtp_url = Some(format!("smtps://localhost:{}", mail.port));
     settings.smtp_ca_file = Some(authority.clone());
-    let app = TestApp::start(Backend::Embedded, settings).await;
+    let app = TestApp::start(settings).await;
     let (_, event) = on_sale(&app, 10, 0).await;
     let (email, _, booking) = buy(&app, &event, 1).await;
     let received = mail.wait_for(1).await;

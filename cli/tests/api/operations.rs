@@ -130,7 +130,7 @@ async fn a_second_serve_on_the_same_data_directory_is_refused_with_a_clear_messa
     app.customer().await;
     // Once the first one has stopped, the data directory is free again.
     let settings = app.stop().await;
-    let app = TestApp::start(Backend::Embedded, settings).await;
+    let app = TestApp::start(settings).await;
     app.customer().await;
 }
 
@@ -192,7 +192,7 @@ async fn accounts_and_tokens_survive_a_restart(backend: Backend) {
     let (email, tokens) = app.customer().await;
     let settings = app.stop().await;
 
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     // The signing key persisted too, so the access token from before the restart still works.
     app.me(&tokens.access).await;
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
@@ -234,7 +234,7 @@ async fn migrations_revert_and_reapply(backend: Backend) {
     }
 
     // The server starts on the re-migrated, empty database.
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     app.customer().await;
 }
 
@@ -423,7 +423,7 @@ async fn revocations_survive_a_restart_and_a_lost_store(backend: Backend) {
     // A new key prefix is a Redis that lost everything; the embedded store starts empty anyway.
     settings.redis_key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
 
-    let app = TestApp::start(backend, settings).await;
+    let app = TestApp::start(settings).await;
     app.assert_token_refused(&logged_out.access).await;
     app.me(&still_in.access).await;
 }

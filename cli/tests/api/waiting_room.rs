@@ -150,8 +150,8 @@ async fn two_gateways_let_buyers_in_at_one_rate() {
     const RATE: u32 = 600;
     let mut settings = crate::helpers::fresh_settings(Backend::Postgres).await;
     settings.auth_rate_limit_per_minute = 0;
-    let one = TestApp::start(Backend::Postgres, settings.clone()).await;
-    let two = TestApp::start(Backend::Postgres, settings).await;
+    let one = TestApp::start(settings.clone()).await;
+    let two = TestApp::start(settings).await;
     let (_, organizer) = one.user_with_role("organizer").await;
     let sale_in = chrono::Duration::seconds(3);
     let mut body = event_body("Two Doors", "2030-05-01T20:00:00Z");

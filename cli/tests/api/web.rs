@@ -540,7 +540,7 @@ async fn tricky_requests_get_pages_not_loops_leaks_or_stale_sessions(backend: Ba
     // The login form is limited with the API's credential endpoints, and answers as a page.
     let mut settings = crate::helpers::fresh_settings(backend).await;
     settings.auth_rate_limit_per_minute = 2;
-    let limited_app = TestApp::start(backend, settings).await;
+    let limited_app = TestApp::start(settings).await;
     let mut guesser = Visitor::new(&limited_app);
     guesser.page("/login").await;
     let mut last = None;
