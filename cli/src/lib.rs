@@ -23,6 +23,9 @@ use boxoffice_config::Settings;
 use boxoffice_events::Events;
 use boxoffice_kv::Kv;
 use boxoffice_notifications::Notifications;
+use boxoffice_proto::booking::booking_service_server::SERVICE_NAME as BOOKINGS_SERVICE;
+use boxoffice_proto::event::event_service_server::SERVICE_NAME as EVENTS_SERVICE;
+use boxoffice_proto::user::user_service_server::SERVICE_NAME as USERS_SERVICE;
 use boxoffice_runtime::connection::{in_process, over_network};
 use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
 use boxoffice_runtime::{Connection, GrpcServer, InternalToken, ServiceTls};
@@ -150,6 +153,7 @@ impl Running {
             server,
             token.clone(),
             tls.clone(),
+            self.draining.clone(),
             self.shutdown.clone(),
         );
         self.tasks.spawn(serving);
@@ -349,7 +353,9 @@ pub async fn start_with_clock(
             let kv = shared_kv(settings, "events").await?;
             let token = required_internal_token(settings)?;
             let tls = service_tls(settings, &[&settings.bookings_url])?;
-            let events = events(settings, kv, over_network(&settings.bookings_url, &token, &tls)?).await?;
+            let events =
+                events(settings, kv, over_network(BOOKINGS_SERVICE, &settings.bookings_url, &token, &tls)?)
+                    .await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.relay(&mut running.tasks, events.outbox(), settings, running.shutdown.clone());
             let listener = bind(settings.events_grpc_addr, "events service").await?;
@@ -366,7 +372,8 @@ pub async fn start_with_clock(
             let token = required_internal_token(settings)?;
             let tls = service_tls(settings, &[&settings.events_url])?;
             let bookings =
-                bookings(settings, over_network(&settings.events_url, &token, &tls)?, clock).await?;
+                bookings(settings, over_network(EVENTS_SERVICE, &settings.events_url, &token, &tls)?, clock)
+                    .await?;
             running.tasks.spawn(boxoffice_bookings::run_expirer(bookings.clone(), running.shutdown.clone()));
             let messaging = Messaging::connect(settings, false).await?;
             let saga = Arc::new(EventCancellations::new(bookings.clone()));
@@ -390,9 +397,13 @@ pub async fn start_with_clock(
                 "running the notifications service on its own needs BOXOFFICE_KAFKA_BROKERS, where it \
                  reads the domain events it emails about; without Kafka, run `boxoffice serve`"
             );
-            let users = over_network(&settings.users_url, &token, &tls)?;
-            let notifications =
-                notifications(settings, users, over_network(&settings.events_url, &token, &tls)?).await?;
+            let users = over_network(USERS_SERVICE, &settings.users_url, &token, &tls)?;
+            let notifications = notifications(
+                settings,
+                users,
+                over_network(EVENTS_SERVICE, &settings.events_url, &token, &tls)?,
+            )
+            .await?;
             let messaging = Messaging::connect(settings, false).await?;
             messaging.consume(
                 &mut running.tasks,
@@ -412,9 +423,9 @@ pub async fn start_with_clock(
             let tls =
                 service_tls(settings, &[&settings.users_url, &settings.events_url, &settings.bookings_url])?;
             let gateway = boxoffice_gateway::AppState::new(
-                over_network(&settings.users_url, &token, &tls)?,
-                over_network(&settings.events_url, &token, &tls)?,
-                over_network(&settings.bookings_url, &token, &tls)?,
+                over_network(USERS_SERVICE, &settings.users_url, &token, &tls)?,
+                over_network(EVENTS_SERVICE, &settings.events_url, &token, &tls)?,
+                over_network(BOOKINGS_SERVICE, &settings.bookings_url, &token, &tls)?,
                 kv,
                 shared_token_key(settings)?,
             )
@@ -460,8 +471,10 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     // One secret signs (users) and verifies (gateway) the access tokens.
     let tokens = token_key(settings)?;
     let users = users(settings, kv.clone(), tokens.clone()).await?;
-    let events = events(settings, kv.clone(), over_network(&bookings_url, &token, &tls)?).await?;
-    let bookings = bookings(settings, over_network(&events_url, &token, &tls)?, clock).await?;
+    let events =
+        events(settings, kv.clone(), over_network(BOOKINGS_SERVICE, &bookings_url, &token, &tls)?).await?;
+    let bookings =
+        bookings(settings, over_network(EVENTS_SERVICE, &events_url, &token, &tls)?, clock).await?;
     let users_server = boxoffice_users::grpc::server(users.clone());
     let events_server = boxoffice_events::grpc::server(events.clone());
     let notifications =

@@ -3,8 +3,8 @@
 //! TCP and HTTP/2 framing on both sides of the call). Either way the call is timed, and over the
 //! network it carries the trace headers ([`Observed`]); in this process it keeps the caller's span.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,13 @@ use crate::observe::Observed;
 use crate::tls::ServiceTls;
 use crate::GrpcServer;
 
-/// How long a replica that refused a connection is left out before it is tried again.
-pub const REPLICA_PAUSE: Duration = Duration::from_secs(1);
+/// How often every replica of a service named with several (or by a host name) is asked whether
+/// it is ready (its `CheckReady`): one that is not, or that failed a call on the way (refused
+/// the connection, dropped it, or did not answer in time), is left out of the calls until it
+/// answers ready again.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// A readiness probe not answered within this has failed.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 /// A call from one service to another that takes longer than this has failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connecting to another service that takes longer than this has failed.
@@ -35,16 +40,22 @@ pub const RESOLVE_EVERY: Duration = Duration::from_secs(5);
 pub type Connection =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, tonic::Status>;
 
-/// A connection to the service at `urls`, carrying `token` on every call, over TLS when a URL
-/// is `https://`. It connects lazily: no service is called until a request needs it.
+/// A connection to the gRPC service `service` (`package.Service`) at `urls`, carrying `token` on
+/// every call, over TLS when a URL is `https://`. It connects lazily: no service is called until
+/// a request needs it.
 ///
 /// `urls` may list several replicas, separated by commas, and a host name stands for every
 /// address it resolves to (a Kubernetes headless Service names each ready pod), looked up again
-/// every [`RESOLVE_EVERY`]: calls then go to each replica in turn, and a replica that refuses the
-/// connection (a call that surely never reached it) is left out for [`REPLICA_PAUSE`] while the
-/// call goes to the next one; see [`Replicas`] for the other calls that go to the next.
-pub fn over_network(urls: &str, token: &InternalToken, tls: &ServiceTls) -> anyhow::Result<Connection> {
-    over_network_resolving(urls, token, tls, Resolution::dns())
+/// every [`RESOLVE_EVERY`]: calls then go to each ready replica in turn. Each replica is asked
+/// every [`PROBE_EVERY`] whether it is ready, and one that is not, or that failed a call, is left
+/// out until it is (see [`Replicas`], also for the calls that go to the next one).
+pub fn over_network(
+    service: &str,
+    urls: &str,
+    token: &InternalToken,
+    tls: &ServiceTls,
+) -> anyhow::Result<Connection> {
+    over_network_resolving(service, urls, token, tls, Resolution::dns(), PROBE_EVERY)
 }
 
 /// How host names become addresses: a lookup, done again every so often.
@@ -72,10 +83,12 @@ impl Resolution {
 }
 
 fn over_network_resolving(
+    service: &str,
     urls: &str,
     token: &InternalToken,
     tls: &ServiceTls,
     resolution: Resolution,
+    probe_every: Duration,
 ) -> anyhow::Result<Connection> {
     let targets = urls
         .split(',')
@@ -97,6 +110,8 @@ fn over_network_resolving(
         }
     }
     let replicas = Replicas::new(members);
+    let ready_path = format!("/{service}/CheckReady");
+    tokio::spawn(keep_probing(Arc::downgrade(&replicas.members), ready_path, probe_every));
     if targets.iter().any(|target| target.host.is_some()) {
         tokio::spawn(keep_resolving(Arc::downgrade(&replicas.members), targets, factory, resolution));
     }
@@ -133,7 +148,7 @@ impl ReplicaFactory {
     /// `url` holds an address that name resolved to.
     fn member(&self, url: String, domain: Option<&str>) -> anyhow::Result<Arc<Member>> {
         let replica = replica(&url, domain, &self.token, &self.tls)?;
-        Ok(Arc::new(Member { url, replica, paused_until: AtomicU64::new(0) }))
+        Ok(Arc::new(Member { url, replica, left_out: AtomicBool::new(false) }))
     }
 }
 
@@ -260,9 +275,12 @@ pub fn in_process(server: impl GrpcServer) -> Connection {
     )
 }
 
-/// Several replicas of one service: each call goes to the next one that is not left out. A
-/// replica whose connection is refused is left out for [`REPLICA_PAUSE`], and the call, which
-/// never reached it, goes to the next; so does a call a replica turned away as it shut down
+/// Several replicas of one service: each call goes to the next one that is not left out, and to
+/// those left out only when every replica is. A replica is left out when its readiness probe
+/// fails ([`keep_probing`]) or a call to it fails below gRPC (the connection refused or
+/// dropped, no answer in time), and back in once a probe finds it ready. A call whose
+/// connection is refused, which never reached the replica, goes to the next; so does a call a
+/// replica turned away as it shut down
 /// (an HTTP/2 GOAWAY or REFUSED_STREAM, or a request hyper never sent), and a call that is safe
 /// to repeat (a read, a confirmation, a call marked repeatable by [`request`]) whatever failed.
 /// Any other failure is the call's answer, since the replica may have done the work.
@@ -277,11 +295,31 @@ struct Replicas {
     next: Arc<AtomicUsize>,
 }
 
-/// One replica, with the moment until which it is left out.
+/// One replica, and whether it is left out of the calls.
 struct Member {
     url: String,
     replica: Replica,
-    paused_until: AtomicU64,
+    left_out: AtomicBool,
+}
+
+impl Member {
+    /// Leaves this replica out of the calls until a probe finds it ready.
+    fn leave_out(&self, why: &str) {
+        if !self.left_out.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                replica = self.url,
+                reason = why,
+                "leaving a replica out of the calls until it is ready"
+            );
+        }
+    }
+
+    /// Takes this replica back into the calls.
+    fn take_back(&self) {
+        if self.left_out.swap(false, Ordering::Relaxed) {
+            tracing::info!(replica = self.url, "a replica is ready again; back in the calls");
+        }
+    }
 }
 
 impl Replicas {
@@ -295,19 +333,72 @@ impl Replicas {
         let members = self.members.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         let count = members.len();
         let first = self.next.fetch_add(1, Ordering::Relaxed);
-        let now = millis_since_start();
         let (mut up, down): (Vec<Arc<Member>>, Vec<Arc<Member>>) = (0..count)
             .map(|offset| members[(first + offset) % count].clone())
-            .partition(|member| member.paused_until.load(Ordering::Relaxed) <= now);
+            .partition(|member| !member.left_out.load(Ordering::Relaxed));
         up.extend(down);
         up
     }
 }
 
-/// Milliseconds since this process first asked: the clock of the replicas' pauses.
-fn millis_since_start() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+/// Asks every replica whether it is ready (`path`, the service's `CheckReady`) `every` so
+/// often ([`PROBE_EVERY`]), all at once, and leaves out those that are not, or that do not answer
+/// within [`PROBE_TIMEOUT`]; takes back those that are. A replica that is shutting down answers
+/// not ready from the moment it is asked to stop, so its calls stop before its listener closes.
+/// Stops when the connection is dropped.
+async fn keep_probing(members: Weak<RwLock<Arc<[Arc<Member>]>>>, path: String, every: Duration) {
+    let Ok(path) = http::uri::PathAndQuery::try_from(path.as_str()) else {
+        tracing::error!(path, "not a gRPC method's path; the replicas are not probed");
+        return;
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(current) = members.upgrade() else { return };
+        let current = current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let mut probes = tokio::task::JoinSet::new();
+        for member in current.iter().cloned() {
+            let path = path.clone();
+            probes.spawn(async move {
+                match probe(&member.replica, path).await {
+                    Ok(()) => member.take_back(),
+                    Err(why) => member.leave_out(&why),
+                }
+            });
+        }
+        while probes.join_next().await.is_some() {}
+    }
+}
+
+/// Whether the replica answers its readiness call (`path`) ready within [`PROBE_TIMEOUT`]; a
+/// service without one (`UNIMPLEMENTED`) counts as ready, since it answered.
+async fn probe(replica: &Replica, path: http::uri::PathAndQuery) -> Result<(), String> {
+    /// The gRPC frame of an empty message: not compressed, length 0.
+    const EMPTY_MESSAGE: [u8; 5] = [0; 5];
+    let mut request = http::Request::new(tonic::body::Body::new(http_body_util::Full::new(
+        tonic::codegen::Bytes::from_static(&EMPTY_MESSAGE),
+    )));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = http::Uri::from(path);
+    let headers = request.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+    headers.insert(crate::deadline::HEADER, crate::deadline::header_value(PROBE_TIMEOUT));
+    let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
+        let response = replica.clone().oneshot(request).await.map_err(|error| described(&error))?;
+        if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+            return Ok(status);
+        }
+        let body = response.into_body().collect().await.map_err(|error| error.to_string())?;
+        body.trailers()
+            .and_then(tonic::Status::from_header_map)
+            .ok_or_else(|| "the readiness answer has no status".to_owned())
+    })
+    .await
+    .map_err(|_| format!("no readiness answer within {PROBE_TIMEOUT:?}"))??;
+    match answered.code() {
+        tonic::Code::Ok | tonic::Code::Unimplemented => Ok(()),
+        code => Err(format!("not ready ({code:?}): {}", answered.message())),
+    }
 }
 
 /// Whether `error` says the connection was refused: the call was never sent.
@@ -403,25 +494,20 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                 let answer = match tokio::time::timeout(left, member.replica.clone().oneshot(attempt)).await {
                     Ok(answer) => answer,
                     Err(_) => {
+                        member.leave_out("a call had no answer in time");
                         return Err(tonic::Status::unavailable(format!(
                             "calling a service fails: no answer within {CALL_TIMEOUT:?}"
-                        )))
+                        )));
                     }
                 };
-                match answer {
+                let error = match answer {
                     Ok(response) => return Ok(response),
-                    Err(error) if never_sent(&error) => {
-                        member.paused_until.store(
-                            millis_since_start() + REPLICA_PAUSE.as_millis() as u64,
-                            Ordering::Relaxed,
-                        );
-                        tracing::warn!(
-                            error = described(&error),
-                            "a replica refuses connections; leaving it out for a moment"
-                        );
-                        last = Some(error);
-                    }
-                    Err(error)
+                    Err(error) => error,
+                };
+                member.leave_out(&described(&error));
+                match error {
+                    error if never_sent(&error) => last = Some(error),
+                    error
                         if turned_away(&error)
                             || (!timed_out(&error)
                                 && (safe_to_repeat(parts.uri.path())
@@ -434,7 +520,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                         );
                         last = Some(error);
                     }
-                    Err(error) => return Err(unavailable(error)),
+                    error => return Err(unavailable(error)),
                 }
             }
             Err(last.map_or_else(|| tonic::Status::unavailable("no replica to call"), unavailable))
@@ -445,6 +531,11 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The gRPC service the tests' replicas stand for.
+    const TEST_SERVICE: &str = "boxoffice.test.v1.Test";
+    /// Probes too rare to happen during a test, for tests that count connections.
+    const NO_PROBES: Duration = Duration::from_secs(3_600);
 
     /// A replica that takes connections and never answers; how many it took.
     async fn silent_replica() -> (String, Arc<AtomicUsize>) {
@@ -467,7 +558,16 @@ mod tests {
         let (first, first_taken) = silent_replica().await;
         let (second, second_taken) = silent_replica().await;
         let token = InternalToken::parse(&"t".repeat(32)).unwrap();
-        let connection = over_network(&format!("{first},{second}"), &token, &ServiceTls::none()).unwrap();
+        let urls = format!("{first},{second}");
+        let connection = over_network_resolving(
+            TEST_SERVICE,
+            &urls,
+            &token,
+            &ServiceTls::none(),
+            Resolution::dns(),
+            NO_PROBES,
+        )
+        .unwrap();
         let request = http::Request::builder()
             .method("POST")
             .uri(format!("{first}/boxoffice.test.v1.Test/GetThing"))
@@ -523,7 +623,9 @@ mod tests {
         };
         let url = format!("http://replicas.boxoffice.invalid:{port}");
         let token = InternalToken::parse(&"t".repeat(32)).unwrap();
-        let connection = over_network_resolving(&url, &token, &ServiceTls::none(), resolution).unwrap();
+        let connection =
+            over_network_resolving(TEST_SERVICE, &url, &token, &ServiceTls::none(), resolution, NO_PROBES)
+                .unwrap();
         for _ in 0..200 {
             if one_taken.load(Ordering::SeqCst) > 0 && two_taken.load(Ordering::SeqCst) > 0 {
                 break;
@@ -545,5 +647,142 @@ mod tests {
         }
         assert_eq!(two_taken.load(Ordering::SeqCst), two_before, "no call to an address the name left");
         assert!(one_taken.load(Ordering::SeqCst) > one_before);
+    }
+
+    /// A gRPC server of [`TEST_SERVICE`] that answers every call with an empty success, and
+    /// `CheckReady` with `UNAVAILABLE` while `ready` is false; counts the calls other than that.
+    #[derive(Clone)]
+    struct TestServer {
+        ready: Arc<AtomicBool>,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl tonic::server::NamedService for TestServer {
+        const NAME: &'static str = TEST_SERVICE;
+    }
+
+    impl tower::Service<http::Request<tonic::body::Body>> for TestServer {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+            let status = if request.uri().path().ends_with("/CheckReady") {
+                if self.ready.load(Ordering::SeqCst) {
+                    tonic::Status::ok("")
+                } else {
+                    tonic::Status::unavailable("not ready")
+                }
+            } else {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                tonic::Status::ok("")
+            };
+            std::future::ready(Ok(status.into_http()))
+        }
+    }
+
+    /// A replica served as every service is ([`crate::grpc::serve`]): its URL, its server, and
+    /// the token that starts its draining.
+    async fn served_replica(
+        token: &InternalToken,
+    ) -> (String, TestServer, tokio_util::sync::CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server =
+            TestServer { ready: Arc::new(AtomicBool::new(true)), calls: Arc::new(AtomicUsize::new(0)) };
+        let draining = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(crate::grpc::serve(
+            listener,
+            server.clone(),
+            token.clone(),
+            ServiceTls::none(),
+            draining.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        ));
+        (url, server, draining)
+    }
+
+    async fn calls(connection: &Connection, count: usize) {
+        for _ in 0..count {
+            let request = http::Request::builder()
+                .method("POST")
+                .uri(format!("/{TEST_SERVICE}/Hold"))
+                .header("content-type", "application/grpc")
+                .body(tonic::body::Body::empty())
+                .unwrap();
+            let response = connection.clone().oneshot(request).await.unwrap();
+            assert_eq!(tonic::Status::from_header_map(response.headers()).unwrap().code(), tonic::Code::Ok);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_not_ready_or_draining_is_left_out_until_it_is_ready_again() {
+        let token = InternalToken::parse(&"t".repeat(32)).unwrap();
+        let (first_url, first, _) = served_replica(&token).await;
+        let (second_url, second, second_draining) = served_replica(&token).await;
+        let urls = format!("{first_url},{second_url}");
+        let every = Duration::from_millis(50);
+        let connection = over_network_resolving(
+            TEST_SERVICE,
+            &urls,
+            &token,
+            &ServiceTls::none(),
+            Resolution::dns(),
+            every,
+        )
+        .unwrap();
+        calls(&connection, 10).await;
+        assert_eq!(first.calls.load(Ordering::SeqCst), 5, "calls go to each replica in turn");
+        assert_eq!(second.calls.load(Ordering::SeqCst), 5);
+
+        // The first says it is not ready: once probed, it gets no calls.
+        first.ready.store(false, Ordering::SeqCst);
+        tokio::time::sleep(every * 6).await;
+        calls(&connection, 10).await;
+        assert_eq!(first.calls.load(Ordering::SeqCst), 5, "a replica not ready gets no calls");
+        assert_eq!(second.calls.load(Ordering::SeqCst), 15);
+
+        // Ready again: back in turn. The second starts draining (asked to stop): left out.
+        first.ready.store(true, Ordering::SeqCst);
+        second_draining.cancel();
+        tokio::time::sleep(every * 6).await;
+        calls(&connection, 10).await;
+        assert_eq!(first.calls.load(Ordering::SeqCst), 15, "a replica ready again gets calls");
+        assert_eq!(second.calls.load(Ordering::SeqCst), 15, "a draining replica gets none");
+
+        // Every replica left out: calls still go to them rather than fail.
+        first.ready.store(false, Ordering::SeqCst);
+        tokio::time::sleep(every * 6).await;
+        calls(&connection, 4).await;
+        assert_eq!(first.calls.load(Ordering::SeqCst) + second.calls.load(Ordering::SeqCst), 34);
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_stops_answering_is_left_out_after_one_probe() {
+        let token = InternalToken::parse(&"t".repeat(32)).unwrap();
+        let (silent, _) = silent_replica().await;
+        let (served_url, served, _) = served_replica(&token).await;
+        let urls = format!("{silent},{served_url}");
+        let every = Duration::from_millis(50);
+        let connection = over_network_resolving(
+            TEST_SERVICE,
+            &urls,
+            &token,
+            &ServiceTls::none(),
+            Resolution::dns(),
+            every,
+        )
+        .unwrap();
+        // A probe is not answered within its time: the silent replica is left out, and every call
+        // goes to the other at once instead of waiting out its time on it.
+        tokio::time::sleep(every + PROBE_TIMEOUT + Duration::from_millis(300)).await;
+        tokio::time::timeout(Duration::from_secs(5), calls(&connection, 10))
+            .await
+            .expect("no call waits for the silent replica");
+        assert_eq!(served.calls.load(Ordering::SeqCst), 10);
     }
 }
