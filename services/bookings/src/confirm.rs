@@ -9,7 +9,8 @@
 //! cancelled with its event). The inventory then counts the units as sold.
 //!
 //! The confirmations of concurrent payments are recorded together ([`GroupCommit`]), each
-//! answered with its own outcome once the batch has committed.
+//! answered with its own outcome once the batch has committed; the bookings they pay for are
+//! read together too, with their units.
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_telemetry::TraceHeaders;
@@ -22,7 +23,7 @@ use crate::domain_events::EndReason;
 #[cfg(doc)]
 use crate::group_commit::GroupCommit;
 use crate::payments::PaymentError;
-use crate::service::Bookings;
+use crate::service::{booking_not_found, Bookings};
 
 fn hold_expired() -> Error {
     Error::new(Code::HoldExpired, "the hold expired before the payment; nothing was charged")
@@ -48,7 +49,12 @@ impl Bookings {
         booking_id: Uuid,
         payment_token: &str,
     ) -> Result<BookingRecord, Error> {
-        let booking = self.own_booking(caller, booking_id).await?;
+        // Read with the bookings of the other payments under way, in one batch.
+        let (booking, units) =
+            match self.inner.payments_read.record(booking_id, self.inner.clock.now(), None).await? {
+                Some((booking, units)) if booking.user_id == caller.user_id => (booking, units),
+                _ => return Err(booking_not_found()),
+            };
         if next(booking.status, Change::Confirm).is_none() {
             return match booking.status {
                 BookingStatus::Confirmed => Ok(booking),
@@ -63,12 +69,8 @@ impl Bookings {
         if payment_token.trim().is_empty() {
             return Err(Error::validation("payment_token: must not be empty"));
         }
-        // Money is taken only for an event still on sale: ask the events service afresh (and
-        // read the units to issue tickets for meanwhile).
-        let (event, units) = tokio::try_join!(
-            self.inner.catalog.fresh_event(booking.event_id),
-            self.inner.db.units(booking.id)
-        )?;
+        // Money is taken only for an event still on sale: ask the events service afresh.
+        let event = self.inner.catalog.fresh_event(booking.event_id).await?;
         if !event.is_published() {
             self.close(booking.id, booking.event_id, Change::Cancel, EndReason::EventCancelled).await?;
             return Err(Error::new(Code::Conflict, "the event was cancelled; the hold is released"));

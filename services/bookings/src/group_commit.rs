@@ -1,6 +1,7 @@
 //! Group commit: the changes of concurrent requests (the pending bookings of holds, the tickets
 //! of payments) are recorded in one transaction, so a rush of buyers costs the database one
-//! commit per batch instead of one per buyer.
+//! commit per batch instead of one per buyer. The same batching serves a read that every
+//! payment makes (the booking it pays for, with its units): one statement per batch.
 //!
 //! A request is still answered only once its own change is committed: each waits for the
 //! answer of the batch it joined, with its own outcome in it (a payment whose hold ran out is
@@ -112,6 +113,8 @@ async fn writer<T: Clone, O>(
         match write(changes, now, deadline).await {
             Ok(outcomes) if outcomes.len() == size => {
                 metrics::histogram!("bookings_commit_batch_size", "of" => name).record(size as f64);
+                metrics::histogram!("bookings_commit_batch_seconds", "of" => name)
+                    .record(started.elapsed().as_secs_f64());
                 for (pending, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
                 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::catalog::{CachedCatalog, EventCatalog};
 use crate::clock::Clock;
-use crate::db::{BookingDb, NewHold, Payment};
+use crate::db::{BookingDb, NewHold, Payable, Payment};
 use crate::domain::{BookingRecord, Change, HoldTtl, HOLD_DEADLINE};
 use crate::domain_events::EndReason;
 use crate::group_commit::GroupCommit;
@@ -44,6 +44,9 @@ pub(crate) struct Inner {
     /// ...and the tickets of concurrent payments: the confirmed booking, or `None` when the
     /// hold had run out or its event was closed.
     pub(crate) payments_recorded: GroupCommit<Payment, Option<BookingRecord>>,
+    /// Reads the bookings that concurrent payments pay for, with their units, together (the
+    /// same batching, for a read).
+    pub(crate) payments_read: GroupCommit<Uuid, Option<Payable>>,
 }
 
 impl Bookings {
@@ -74,6 +77,13 @@ impl Bookings {
                 Box::pin(async move { db.confirm(&payments, now).await })
             })
         });
+        let payments_read = GroupCommit::start("payment reads", {
+            let db = db.clone();
+            Arc::new(move |ids: Vec<Uuid>, _, _| {
+                let db = db.clone();
+                Box::pin(async move { db.payables(&ids).await })
+            })
+        });
         let catalog = Arc::new(CachedCatalog::new(catalog));
         let inventory = GuardedInventory::new(inventory, db.clone(), catalog.clone());
         let inner = Inner {
@@ -86,6 +96,7 @@ impl Bookings {
             hold_ttl,
             holds_recorded,
             payments_recorded,
+            payments_read,
         };
         Bookings { inner: Arc::new(inner) }
     }

@@ -43,6 +43,9 @@ pub struct NewHold {
     pub trace: TraceHeaders,
 }
 
+/// A booking as a payment reads it: the record, and the units it holds.
+pub type Payable = (BookingRecord, Vec<Unit>);
+
 /// A hold paid for, to turn into its tickets.
 #[derive(Clone, Debug)]
 pub struct Payment {
@@ -107,7 +110,10 @@ pub trait BookingDb: Send + Sync + 'static {
     /// late).
     async fn insert_pending(&self, holds: &[NewHold], now: DateTime<Utc>, deadline: Instant) -> Result<()>;
     async fn booking(&self, id: Uuid) -> Result<Option<BookingRecord>>;
-    async fn units(&self, booking_id: Uuid) -> Result<Vec<Unit>>;
+    /// The bookings of `ids`, each with its units (in the order of the unit ids), in the order of
+    /// `ids`: `None` for an id with no booking. Two statements however many ids: the reads of
+    /// concurrent payments are made together.
+    async fn payables(&self, ids: &[Uuid]) -> Result<Vec<Option<Payable>>>;
     /// Bookings of one user (or of everyone when `user_id` is None), newest first.
     async fn list(
         &self,
