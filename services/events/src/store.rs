@@ -357,13 +357,8 @@ macro_rules! sql_store {
                     sql.push(" AND organizer_id = ").push_bind(organizer_id);
                 }
                 if let Some((created_at, id)) = after {
-                    sql.push(" AND (created_at < ")
-                        .push_bind(created_at)
-                        .push(" OR (created_at = ")
-                        .push_bind(created_at)
-                        .push(" AND id < ")
-                        .push_bind(id)
-                        .push("))");
+                    // A row comparison, which an index answers from where the page starts.
+                    sql.push(" AND (created_at, id) < (").push_bind(created_at).push(", ").push_bind(id).push(")");
                 }
                 sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
                 let rows: Vec<VenueRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
@@ -592,13 +587,9 @@ macro_rules! sql_store {
                     sql.push(" AND starts_at <= ").push_bind(to);
                 }
                 if let Some((starts_at, id)) = query.after {
-                    sql.push(" AND (starts_at > ")
-                        .push_bind(starts_at)
-                        .push(" OR (starts_at = ")
-                        .push_bind(starts_at)
-                        .push(" AND id > ")
-                        .push_bind(id)
-                        .push("))");
+                    // A row comparison, which the index on (starts_at, id) answers from where the
+                    // page starts.
+                    sql.push(" AND (starts_at, id) > (").push_bind(starts_at).push(", ").push_bind(id).push(")");
                 }
                 sql.push(" ORDER BY starts_at, id LIMIT ").push_bind(i64::from(query.limit));
                 let rows: Vec<EventRow> =
