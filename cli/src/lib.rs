@@ -26,7 +26,7 @@ use boxoffice_notifications::Notifications;
 use boxoffice_proto::booking::booking_service_server::SERVICE_NAME as BOOKINGS_SERVICE;
 use boxoffice_proto::event::event_service_server::SERVICE_NAME as EVENTS_SERVICE;
 use boxoffice_proto::user::user_service_server::SERVICE_NAME as USERS_SERVICE;
-use boxoffice_runtime::connection::{in_process, over_network};
+use boxoffice_runtime::connection::{in_process, over_network, PROBE_EVERY, PROBE_TIMEOUT};
 use boxoffice_runtime::internal_token::MIN_TOKEN_CHARS;
 use boxoffice_runtime::{Connection, GrpcServer, InternalToken, ServiceTls};
 use boxoffice_users::{Database, Users};
@@ -221,9 +221,12 @@ pub fn database(settings: &Settings, service: &str) -> Database {
 pub const SERVICES_WITH_DATA: [&str; 4] = ["users", "events", "bookings", "notifications"];
 
 /// How long a process asked to stop keeps serving with its readiness failed, so that whoever
-/// sends it requests stops first: a load balancer that checks readiness, or an orchestrator
-/// removing it from a service (Kubernetes also waits in its preStop hook).
-pub const DRAIN_BEFORE_STOP: std::time::Duration = std::time::Duration::from_secs(1);
+/// sends it requests stops first: a load balancer that checks readiness, an orchestrator
+/// removing it from a service (Kubernetes also waits in its preStop hook), and the other
+/// services, whose probes find it not ready within one round (2 s: a probe's period and time,
+/// and a margin).
+pub const DRAIN_BEFORE_STOP: std::time::Duration =
+    PROBE_EVERY.saturating_add(PROBE_TIMEOUT).saturating_add(std::time::Duration::from_millis(200));
 
 /// Applies every service's pending migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -114,9 +114,10 @@ impl Replicated {
     }
 }
 
-/// Long enough for the gateway's next readiness probe of every replica to be answered or to
-/// time out (`PROBE_EVERY` and `PROBE_TIMEOUT`), with room to spare.
-const PROBED: Duration = Duration::from_millis(2_500);
+/// Long enough for the gateway's probes to leave out a replica that stopped answering (two
+/// missed in a row: `PROBE_MISSES` rounds of `PROBE_EVERY`, the last waiting `PROBE_TIMEOUT`),
+/// or take back one that answers again, with room to spare.
+const PROBED: Duration = Duration::from_millis(4_000);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_bookings_replicas_share_the_calls_and_one_covers_for_the_other_killed() {
@@ -150,8 +151,8 @@ async fn a_frozen_bookings_replica_is_left_out_and_taken_back_once_it_answers() 
     let [_, before_second] = replicated.answered().await;
 
     // The second replica stops answering (SIGSTOP: its connections stay open, nothing comes
-    // back). Once a probe has gone unanswered, no call waits for it: every one is answered in
-    // time by the first.
+    // back). Once two probes have gone unanswered, no call waits for it: every one is answered
+    // in time by the first.
     replicated.signal(1, "STOP");
     tokio::time::sleep(PROBED).await;
     let before_first = calls_answered(&replicated.admins[0]).await;

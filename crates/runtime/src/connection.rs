@@ -3,7 +3,7 @@
 //! TCP and HTTP/2 framing on both sides of the call). Either way the call is timed, and over the
 //! network it carries the trace headers ([`Observed`]); in this process it keeps the caller's span.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -21,12 +21,16 @@ use crate::tls::ServiceTls;
 use crate::GrpcServer;
 
 /// How often every replica of a service named with several (or by a host name) is asked whether
-/// it is ready (its `CheckReady`): one that is not, or that failed a call on the way (refused
-/// the connection, dropped it, or did not answer in time), is left out of the calls until it
-/// answers ready again.
+/// it is ready (its `CheckReady`): one that answers it is not, that does not answer
+/// [`PROBE_MISSES`] probes in a row, or that failed a call on the way (refused the connection,
+/// dropped it, or did not answer in time), is left out of the calls until it answers ready again.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
-/// A readiness probe not answered within this has failed.
+/// A readiness probe not answered within this has missed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+/// Probes missed in a row that leave a replica out: one alone may be a replica busy with an
+/// on-sale (its readiness waits for a database connection), two are a replica that stopped
+/// answering. A replica that answers "not ready" is left out at once.
+pub const PROBE_MISSES: u32 = 2;
 /// A call from one service to another that takes longer than this has failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connecting to another service that takes longer than this has failed.
@@ -41,8 +45,9 @@ pub type Connection =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, tonic::Status>;
 
 /// A connection to the gRPC service `service` (`package.Service`) at `urls`, carrying `token` on
-/// every call, over TLS when a URL is `https://`. It connects lazily: no service is called until
-/// a request needs it.
+/// every call, over TLS when a URL is `https://`. It connects lazily: a single replica is not
+/// called until a request needs it; several are probed from the first [`PROBE_EVERY`] on (and
+/// those not up yet are left out meanwhile).
 ///
 /// `urls` may list several replicas, separated by commas, and a host name stands for every
 /// address it resolves to (a Kubernetes headless Service names each ready pod), looked up again
@@ -148,7 +153,7 @@ impl ReplicaFactory {
     /// `url` holds an address that name resolved to.
     fn member(&self, url: String, domain: Option<&str>) -> anyhow::Result<Arc<Member>> {
         let replica = replica(&url, domain, &self.token, &self.tls)?;
-        Ok(Arc::new(Member { url, replica, left_out: AtomicBool::new(false) }))
+        Ok(Arc::new(Member { url, replica, left_out: AtomicBool::new(false), missed: AtomicU32::new(0) }))
     }
 }
 
@@ -295,11 +300,12 @@ struct Replicas {
     next: Arc<AtomicUsize>,
 }
 
-/// One replica, and whether it is left out of the calls.
+/// One replica, whether it is left out of the calls, and how many probes in a row it missed.
 struct Member {
     url: String,
     replica: Replica,
     left_out: AtomicBool,
+    missed: AtomicU32,
 }
 
 impl Member {
@@ -316,6 +322,7 @@ impl Member {
 
     /// Takes this replica back into the calls.
     fn take_back(&self) {
+        self.missed.store(0, Ordering::Relaxed);
         if self.left_out.swap(false, Ordering::Relaxed) {
             tracing::info!(replica = self.url, "a replica is ready again; back in the calls");
         }
@@ -342,36 +349,51 @@ impl Replicas {
 }
 
 /// Asks every replica whether it is ready (`path`, the service's `CheckReady`) `every` so
-/// often ([`PROBE_EVERY`]), all at once, and leaves out those that are not, or that do not answer
-/// within [`PROBE_TIMEOUT`]; takes back those that are. A replica that is shutting down answers
-/// not ready from the moment it is asked to stop, so its calls stop before its listener closes.
+/// often ([`PROBE_EVERY`]), each on its own (a replica that does not answer delays no other's
+/// probe), and leaves out those that answer they are not, or that miss [`PROBE_MISSES`] probes
+/// in a row; takes back those that answer ready. A replica that is shutting down answers not
+/// ready from the moment it is asked to stop, so its calls stop before its listener closes.
 /// Stops when the connection is dropped.
 async fn keep_probing(members: Weak<RwLock<Arc<[Arc<Member>]>>>, path: String, every: Duration) {
     let Ok(path) = http::uri::PathAndQuery::try_from(path.as_str()) else {
         tracing::error!(path, "not a gRPC method's path; the replicas are not probed");
         return;
     };
+    let mut rounds = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::time::sleep(every).await;
+        rounds.tick().await;
         let Some(current) = members.upgrade() else { return };
         let current = current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-        let mut probes = tokio::task::JoinSet::new();
         for member in current.iter().cloned() {
             let path = path.clone();
-            probes.spawn(async move {
+            tokio::spawn(async move {
                 match probe(&member.replica, path).await {
-                    Ok(()) => member.take_back(),
-                    Err(why) => member.leave_out(&why),
+                    Probe::Ready => member.take_back(),
+                    Probe::NotReady(why) => member.leave_out(&why),
+                    Probe::Missed(why) => {
+                        if member.missed.fetch_add(1, Ordering::Relaxed) + 1 >= PROBE_MISSES {
+                            member.leave_out(&why);
+                        }
+                    }
                 }
             });
         }
-        while probes.join_next().await.is_some() {}
     }
 }
 
-/// Whether the replica answers its readiness call (`path`) ready within [`PROBE_TIMEOUT`]; a
-/// service without one (`UNIMPLEMENTED`) counts as ready, since it answered.
-async fn probe(replica: &Replica, path: http::uri::PathAndQuery) -> Result<(), String> {
+/// What a readiness probe found.
+enum Probe {
+    Ready,
+    /// The replica answered it is not ready, or refused the connection.
+    NotReady(String),
+    /// No answer in time.
+    Missed(String),
+}
+
+/// Asks the replica whether it is ready (`path`), within [`PROBE_TIMEOUT`]; a service without a
+/// readiness call (`UNIMPLEMENTED`) counts as ready, since it answered.
+async fn probe(replica: &Replica, path: http::uri::PathAndQuery) -> Probe {
     /// The gRPC frame of an empty message: not compressed, length 0.
     const EMPTY_MESSAGE: [u8; 5] = [0; 5];
     let mut request = http::Request::new(tonic::body::Body::new(http_body_util::Full::new(
@@ -393,12 +415,24 @@ async fn probe(replica: &Replica, path: http::uri::PathAndQuery) -> Result<(), S
             .and_then(tonic::Status::from_header_map)
             .ok_or_else(|| "the readiness answer has no status".to_owned())
     })
-    .await
-    .map_err(|_| format!("no readiness answer within {PROBE_TIMEOUT:?}"))??;
-    match answered.code() {
-        tonic::Code::Ok | tonic::Code::Unimplemented => Ok(()),
-        code => Err(format!("not ready ({code:?}): {}", answered.message())),
+    .await;
+    match answered {
+        Err(_) => Probe::Missed(format!("no readiness answer within {PROBE_TIMEOUT:?}")),
+        Ok(Err(why)) => Probe::NotReady(why),
+        Ok(Ok(status)) => match status.code() {
+            tonic::Code::Ok | tonic::Code::Unimplemented => Probe::Ready,
+            code => Probe::NotReady(format!("not ready ({code:?}): {}", status.message())),
+        },
     }
+}
+
+/// Whether `response` is a `CheckReady` answered "not ready" (`UNAVAILABLE`): a readiness check
+/// made through this connection then asks the next replica, since one that is shutting down
+/// (or has lost its database) says nothing of the others.
+fn not_ready(path: &str, response: &http::Response<tonic::body::Body>) -> bool {
+    path.ends_with("/CheckReady")
+        && tonic::Status::from_header_map(response.headers())
+            .is_some_and(|status| status.code() == tonic::Code::Unavailable)
 }
 
 /// Whether `error` says the connection was refused: the call was never sent.
@@ -479,6 +513,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
             let body = body.collect().await?.to_bytes();
             let deadline = Instant::now() + CALL_TIMEOUT;
             let mut last = None;
+            let mut unready = None;
             for member in order {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -494,17 +529,26 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                 let answer = match tokio::time::timeout(left, member.replica.clone().oneshot(attempt)).await {
                     Ok(answer) => answer,
                     Err(_) => {
-                        member.leave_out("a call had no answer in time");
+                        // Unless the call had too little of its time left for any replica.
+                        if left >= PROBE_TIMEOUT {
+                            member.leave_out("a call had no answer in time");
+                        }
                         return Err(tonic::Status::unavailable(format!(
                             "calling a service fails: no answer within {CALL_TIMEOUT:?}"
                         )));
                     }
                 };
                 let error = match answer {
+                    Ok(response) if not_ready(parts.uri.path(), &response) => {
+                        unready = Some(response);
+                        continue;
+                    }
                     Ok(response) => return Ok(response),
                     Err(error) => error,
                 };
-                member.leave_out(&described(&error));
+                if !timed_out(&error) || left >= PROBE_TIMEOUT {
+                    member.leave_out(&described(&error));
+                }
                 match error {
                     error if never_sent(&error) => last = Some(error),
                     error
@@ -522,6 +566,9 @@ impl tower::Service<http::Request<tonic::body::Body>> for Replicas {
                     }
                     error => return Err(unavailable(error)),
                 }
+            }
+            if let Some(response) = unready {
+                return Ok(response);
             }
             Err(last.map_or_else(|| tonic::Status::unavailable("no replica to call"), unavailable))
         })
@@ -719,29 +766,29 @@ mod tests {
         }
     }
 
+    /// How often the tests that watch the probes have them made.
+    const TEST_PROBES: Duration = Duration::from_millis(50);
+
+    /// A connection to the replicas at `urls`, each probed every [`TEST_PROBES`].
+    fn probed(urls: &str, token: &InternalToken) -> Connection {
+        over_network_resolving(TEST_SERVICE, urls, token, &ServiceTls::none(), Resolution::dns(), TEST_PROBES)
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn a_replica_not_ready_or_draining_is_left_out_until_it_is_ready_again() {
         let token = InternalToken::parse(&"t".repeat(32)).unwrap();
         let (first_url, first, _) = served_replica(&token).await;
         let (second_url, second, second_draining) = served_replica(&token).await;
         let urls = format!("{first_url},{second_url}");
-        let every = Duration::from_millis(50);
-        let connection = over_network_resolving(
-            TEST_SERVICE,
-            &urls,
-            &token,
-            &ServiceTls::none(),
-            Resolution::dns(),
-            every,
-        )
-        .unwrap();
+        let connection = probed(&urls, &token);
         calls(&connection, 10).await;
         assert_eq!(first.calls.load(Ordering::SeqCst), 5, "calls go to each replica in turn");
         assert_eq!(second.calls.load(Ordering::SeqCst), 5);
 
         // The first says it is not ready: once probed, it gets no calls.
         first.ready.store(false, Ordering::SeqCst);
-        tokio::time::sleep(every * 6).await;
+        tokio::time::sleep(TEST_PROBES * 6).await;
         calls(&connection, 10).await;
         assert_eq!(first.calls.load(Ordering::SeqCst), 5, "a replica not ready gets no calls");
         assert_eq!(second.calls.load(Ordering::SeqCst), 15);
@@ -749,40 +796,66 @@ mod tests {
         // Ready again: back in turn. The second starts draining (asked to stop): left out.
         first.ready.store(true, Ordering::SeqCst);
         second_draining.cancel();
-        tokio::time::sleep(every * 6).await;
+        tokio::time::sleep(TEST_PROBES * 6).await;
         calls(&connection, 10).await;
         assert_eq!(first.calls.load(Ordering::SeqCst), 15, "a replica ready again gets calls");
         assert_eq!(second.calls.load(Ordering::SeqCst), 15, "a draining replica gets none");
 
         // Every replica left out: calls still go to them rather than fail.
         first.ready.store(false, Ordering::SeqCst);
-        tokio::time::sleep(every * 6).await;
+        tokio::time::sleep(TEST_PROBES * 6).await;
         calls(&connection, 4).await;
         assert_eq!(first.calls.load(Ordering::SeqCst) + second.calls.load(Ordering::SeqCst), 34);
     }
 
     #[tokio::test]
-    async fn a_replica_that_stops_answering_is_left_out_after_one_probe() {
+    async fn a_replica_that_stops_answering_is_left_out_after_two_probes() {
         let token = InternalToken::parse(&"t".repeat(32)).unwrap();
         let (silent, _) = silent_replica().await;
         let (served_url, served, _) = served_replica(&token).await;
         let urls = format!("{silent},{served_url}");
-        let every = Duration::from_millis(50);
+        let connection = probed(&urls, &token);
+        // Two probes are not answered within their time: the silent replica is left out, and
+        // every call goes to the other at once instead of waiting out its time on it.
+        tokio::time::sleep(TEST_PROBES * 2 + PROBE_TIMEOUT + Duration::from_millis(300)).await;
+        tokio::time::timeout(Duration::from_secs(5), calls(&connection, 10))
+            .await
+            .expect("no call waits for the silent replica");
+        assert_eq!(served.calls.load(Ordering::SeqCst), 10);
+    }
+
+    #[tokio::test]
+    async fn a_readiness_check_answered_not_ready_asks_the_next_replica() {
+        let token = InternalToken::parse(&"t".repeat(32)).unwrap();
+        let (first_url, _, first_draining) = served_replica(&token).await;
+        let (second_url, _, second_draining) = served_replica(&token).await;
+        let urls = format!("{first_url},{second_url}");
         let connection = over_network_resolving(
             TEST_SERVICE,
             &urls,
             &token,
             &ServiceTls::none(),
             Resolution::dns(),
-            every,
+            NO_PROBES,
         )
         .unwrap();
-        // A probe is not answered within its time: the silent replica is left out, and every call
-        // goes to the other at once instead of waiting out its time on it.
-        tokio::time::sleep(every + PROBE_TIMEOUT + Duration::from_millis(300)).await;
-        tokio::time::timeout(Duration::from_secs(5), calls(&connection, 10))
-            .await
-            .expect("no call waits for the silent replica");
-        assert_eq!(served.calls.load(Ordering::SeqCst), 10);
+        let check_ready = || async {
+            let request = http::Request::builder()
+                .method("POST")
+                .uri(format!("/{TEST_SERVICE}/CheckReady"))
+                .header("content-type", "application/grpc")
+                .body(tonic::body::Body::empty())
+                .unwrap();
+            let response = connection.clone().oneshot(request).await.unwrap();
+            tonic::Status::from_header_map(response.headers()).unwrap().code()
+        };
+        // One replica shutting down: whichever is asked first, the answer is the other's.
+        second_draining.cancel();
+        for _ in 0..4 {
+            assert_eq!(check_ready().await, tonic::Code::Ok);
+        }
+        // Both: not ready.
+        first_draining.cancel();
+        assert_eq!(check_ready().await, tonic::Code::Unavailable);
     }
 }

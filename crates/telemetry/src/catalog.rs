@@ -64,8 +64,8 @@ pub const ALL: &[Metric] = &[
     // The bookings service.
     metric("bookings_holds_total", Counter, &["outcome"], "Hold requests by outcome: held, sold_out, seat_unavailable, limit (per-buyer or per-booking limits), refused (anything else)."),
     metric("bookings_sold_out_memo_hits_total", Counter, &[], "Holds refused at once because a category was remembered as sold out."),
-    metric("bookings_commit_batch_size", Histogram, &["of"], "Changes written per group-commit transaction, of holds (pending bookings), of payments (confirmations with their tickets) or of payment reads (the bookings paid for, read together)."),
-    metric("bookings_commit_batch_seconds", Histogram, &["of"], "Time a group-commit batch took to write and commit, in seconds, of holds, payments or payment reads."),
+    metric("bookings_commit_batch_size", Histogram, &["of"], "Changes written per group-commit transaction, of holds (pending bookings), of payments (confirmations with their tickets) or of payment_reads (the bookings paid for, read together)."),
+    metric("bookings_commit_batch_seconds", Histogram, &["of"], "Time a group-commit batch took to write and commit, in seconds, of holds, payments or payment_reads."),
     metric("bookings_current_holds", Gauge, &["event_id"], "Holds pending payment per event."),
     metric("bookings_confirmed_total", Counter, &[], "Bookings paid and confirmed with their tickets."),
     metric("bookings_payment_declines_total", Counter, &[], "Payments the payment provider declined."),

@@ -55,12 +55,22 @@ impl<T, O> Clone for GroupCommit<T, O> {
 
 impl<T: Clone + Send + 'static, O: Send + 'static> GroupCommit<T, O> {
     /// Starts the writers; they stop when the last clone of this is dropped. `name` labels the
-    /// batch-size metric.
+    /// batch metrics (size and seconds). A batch that fails is retried change by change.
     pub fn start(name: &'static str, write: WriteBatch<T, O>) -> Self {
+        Self::start_with(name, write, OnFailure::EachAlone)
+    }
+
+    /// As [`GroupCommit::start`], for reads: a batch that fails answers every change of it with
+    /// its error, since reading them one by one would fail the same way, only slower.
+    pub fn start_reads(name: &'static str, read: WriteBatch<T, O>) -> Self {
+        Self::start_with(name, read, OnFailure::All)
+    }
+
+    fn start_with(name: &'static str, write: WriteBatch<T, O>, on_failure: OnFailure) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..WRITERS {
-            tokio::spawn(writer(name, write.clone(), receiver.clone()));
+            tokio::spawn(writer(name, write.clone(), receiver.clone(), on_failure));
         }
         GroupCommit { sender }
     }
@@ -78,10 +88,20 @@ impl<T: Clone + Send + 'static, O: Send + 'static> GroupCommit<T, O> {
     }
 }
 
+/// What a writer does with a batch that failed.
+#[derive(Clone, Copy)]
+enum OnFailure {
+    /// Writes each change of it alone, so that one bad change never fails the others.
+    EachAlone,
+    /// Answers every change of it with the batch's error.
+    All,
+}
+
 async fn writer<T: Clone, O>(
     name: &'static str,
     write: WriteBatch<T, O>,
     receiver: Arc<Mutex<mpsc::Receiver<Pending<T, O>>>>,
+    on_failure: OnFailure,
 ) {
     loop {
         let batch = {
@@ -126,9 +146,10 @@ async fn writer<T: Clone, O>(
                         .send(Err(Error::internal("a batch was answered with too few outcomes")));
                 }
             }
-            Err(error) if size == 1 => {
-                let pending = batch.into_iter().next().expect("a batch of one");
-                let _ = pending.reply.send(Err(error));
+            Err(error) if size == 1 || matches!(on_failure, OnFailure::All) => {
+                for pending in batch {
+                    let _ = pending.reply.send(Err(error.clone()));
+                }
             }
             Err(_) => {
                 for pending in batch {

@@ -77,7 +77,7 @@ impl Bookings {
                 Box::pin(async move { db.confirm(&payments, now).await })
             })
         });
-        let payments_read = GroupCommit::start("payment reads", {
+        let payments_read = GroupCommit::start_reads("payment_reads", {
             let db = db.clone();
             Arc::new(move |ids: Vec<Uuid>, _, _| {
                 let db = db.clone();

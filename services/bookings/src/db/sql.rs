@@ -933,7 +933,9 @@ impl PostgresBookingDb {
     /// value `'pending'` may read every pending booking of the sale through the partial index
     /// `bookings_pending_by_expiry` and join them with the batch, which PostgreSQL picks while a
     /// flash sale's statistics still describe a nearly empty table; the generic plan looks each
-    /// booking up by its key.
+    /// booking up by its key. The setting holds for the rest of the batch's transaction, whose
+    /// other statements (the tickets, the waiting list's offers by booking, the outbox) plan
+    /// the same either way.
     async fn mark_confirmed(
         transaction: &mut sqlx::Transaction<'static, sqlx::Postgres>,
         payments: &[Payment],
