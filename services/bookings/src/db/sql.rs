@@ -138,27 +138,22 @@ macro_rules! sql_db {
                 Ok(transaction)
             }
 
-            /// Attaches their tickets to bookings read without them.
+            /// Attaches their tickets to bookings read without them: one read for all (a page of
+            /// an event's bookings cost one read per booking before).
             async fn with_tickets(&self, rows: Vec<BookingRow>) -> Result<Vec<BookingRecord>> {
-                let mut bookings = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let tickets = if row.status == "pending" {
-                        Vec::new()
-                    } else {
-                        sqlx::query_as::<_, TicketRow>(&format!(
-                            "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = $1 ORDER BY unit_id"
-                        ))
-                        .bind(row.id)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(database_error)?
-                        .into_iter()
-                        .map(TicketRecord::from)
-                        .collect()
-                    };
-                    bookings.push(row.into_record(tickets)?);
+                let issued: Vec<Uuid> = rows.iter().filter(|row| row.status != "pending").map(|row| row.id).collect();
+                let mut tickets: std::collections::HashMap<Uuid, Vec<TicketRecord>> = std::collections::HashMap::new();
+                if !issued.is_empty() {
+                    for ticket in Self::tickets_of(&self.pool, &issued).await.map_err(database_error)? {
+                        tickets.entry(ticket.booking_id).or_default().push(TicketRecord::from(ticket));
+                    }
                 }
-                Ok(bookings)
+                rows.into_iter()
+                    .map(|row| {
+                        let issued = tickets.remove(&row.id).unwrap_or_default();
+                        row.into_record(issued)
+                    })
+                    .collect()
             }
         }
 
@@ -916,6 +911,16 @@ impl PostgresBookingDb {
             .await
     }
 
+    /// The tickets of the bookings of `ids`, by unit id within each booking.
+    async fn tickets_of(pool: &sqlx::PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<TicketRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = ANY($1) ORDER BY booking_id, unit_id"
+        ))
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+    }
+
     /// The units of the bookings of `ids` (booking, category, unit), by unit id.
     async fn units_of(pool: &sqlx::PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
         sqlx::query_as(
@@ -1124,6 +1129,21 @@ impl SqliteBookingDb {
             rows.extend(row);
         }
         Ok(rows)
+    }
+
+    /// The tickets of the bookings of `ids`, by unit id within each booking.
+    async fn tickets_of(pool: &sqlx::SqlitePool, ids: &[Uuid]) -> sqlx::Result<Vec<TicketRow>> {
+        let mut tickets = Vec::new();
+        for id in ids {
+            let rows: Vec<TicketRow> = sqlx::query_as(&format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = $1 ORDER BY unit_id"
+            ))
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            tickets.extend(rows);
+        }
+        Ok(tickets)
     }
 
     /// The units of the bookings of `ids` (booking, category, unit), by unit id within each.
