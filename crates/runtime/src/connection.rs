@@ -606,21 +606,8 @@ mod tests {
         let (second, second_taken) = silent_replica().await;
         let token = InternalToken::parse(&"t".repeat(32)).unwrap();
         let urls = format!("{first},{second}");
-        let connection = over_network_resolving(
-            TEST_SERVICE,
-            &urls,
-            &token,
-            &ServiceTls::none(),
-            Resolution::dns(),
-            NO_PROBES,
-        )
-        .unwrap();
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("{first}/boxoffice.test.v1.Test/GetThing"))
-            .header("content-type", "application/grpc")
-            .body(tonic::body::Body::empty())
-            .unwrap();
+        let connection = connection_to(&urls, &token, NO_PROBES);
+        let request = call_of("GetThing");
         let status = connection.oneshot(request).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         assert_eq!(first_taken.load(Ordering::SeqCst), 1);
@@ -641,13 +628,8 @@ mod tests {
         taken
     }
 
-    async fn get_thing(connection: &Connection, url: &str) {
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("{url}/boxoffice.test.v1.Test/GetThing"))
-            .header("content-type", "application/grpc")
-            .body(tonic::body::Body::empty())
-            .unwrap();
+    async fn get_thing(connection: &Connection) {
+        let request = call_of("GetThing");
         let _ = connection.clone().oneshot(request).await;
     }
 
@@ -677,7 +659,7 @@ mod tests {
             if one_taken.load(Ordering::SeqCst) > 0 && two_taken.load(Ordering::SeqCst) > 0 {
                 break;
             }
-            get_thing(&connection, &url).await;
+            get_thing(&connection).await;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(
@@ -690,7 +672,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (one_before, two_before) = (one_taken.load(Ordering::SeqCst), two_taken.load(Ordering::SeqCst));
         for _ in 0..5 {
-            get_thing(&connection, &url).await;
+            get_thing(&connection).await;
         }
         assert_eq!(two_taken.load(Ordering::SeqCst), two_before, "no call to an address the name left");
         assert!(one_taken.load(Ordering::SeqCst) > one_before);
@@ -755,12 +737,7 @@ mod tests {
 
     async fn calls(connection: &Connection, count: usize) {
         for _ in 0..count {
-            let request = http::Request::builder()
-                .method("POST")
-                .uri(format!("/{TEST_SERVICE}/Hold"))
-                .header("content-type", "application/grpc")
-                .body(tonic::body::Body::empty())
-                .unwrap();
+            let request = call_of("Hold");
             let response = connection.clone().oneshot(request).await.unwrap();
             assert_eq!(tonic::Status::from_header_map(response.headers()).unwrap().code(), tonic::Code::Ok);
         }
@@ -769,9 +746,19 @@ mod tests {
     /// How often the tests that watch the probes have them made.
     const TEST_PROBES: Duration = Duration::from_millis(50);
 
-    /// A connection to the replicas at `urls`, each probed every [`TEST_PROBES`].
-    fn probed(urls: &str, token: &InternalToken) -> Connection {
-        over_network_resolving(TEST_SERVICE, urls, token, &ServiceTls::none(), Resolution::dns(), TEST_PROBES)
+    /// A connection to the replicas at `urls`, each probed every `probes`.
+    fn connection_to(urls: &str, token: &InternalToken, probes: Duration) -> Connection {
+        over_network_resolving(TEST_SERVICE, urls, token, &ServiceTls::none(), Resolution::dns(), probes)
+            .unwrap()
+    }
+
+    /// A call of `method` of [`TEST_SERVICE`], with an empty body.
+    fn call_of(method: &str) -> http::Request<tonic::body::Body> {
+        http::Request::builder()
+            .method("POST")
+            .uri(format!("/{TEST_SERVICE}/{method}"))
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::empty())
             .unwrap()
     }
 
@@ -781,7 +768,7 @@ mod tests {
         let (first_url, first, _) = served_replica(&token).await;
         let (second_url, second, second_draining) = served_replica(&token).await;
         let urls = format!("{first_url},{second_url}");
-        let connection = probed(&urls, &token);
+        let connection = connection_to(&urls, &token, TEST_PROBES);
         calls(&connection, 10).await;
         assert_eq!(first.calls.load(Ordering::SeqCst), 5, "calls go to each replica in turn");
         assert_eq!(second.calls.load(Ordering::SeqCst), 5);
@@ -814,7 +801,7 @@ mod tests {
         let (silent, _) = silent_replica().await;
         let (served_url, served, _) = served_replica(&token).await;
         let urls = format!("{silent},{served_url}");
-        let connection = probed(&urls, &token);
+        let connection = connection_to(&urls, &token, TEST_PROBES);
         // Two probes are not answered within their time: the silent replica is left out, and
         // every call goes to the other at once instead of waiting out its time on it.
         tokio::time::sleep(TEST_PROBES * 2 + PROBE_TIMEOUT + Duration::from_millis(300)).await;
@@ -830,22 +817,9 @@ mod tests {
         let (first_url, _, first_draining) = served_replica(&token).await;
         let (second_url, _, second_draining) = served_replica(&token).await;
         let urls = format!("{first_url},{second_url}");
-        let connection = over_network_resolving(
-            TEST_SERVICE,
-            &urls,
-            &token,
-            &ServiceTls::none(),
-            Resolution::dns(),
-            NO_PROBES,
-        )
-        .unwrap();
+        let connection = connection_to(&urls, &token, NO_PROBES);
         let check_ready = || async {
-            let request = http::Request::builder()
-                .method("POST")
-                .uri(format!("/{TEST_SERVICE}/CheckReady"))
-                .header("content-type", "application/grpc")
-                .body(tonic::body::Body::empty())
-                .unwrap();
+            let request = call_of("CheckReady");
             let response = connection.clone().oneshot(request).await.unwrap();
             tonic::Status::from_header_map(response.headers()).unwrap().code()
         };
