@@ -26,6 +26,7 @@ on_both_backends!(
     a_ticket_used_at_the_door_is_not_refunded,
     the_qr_image_of_a_refunded_ticket_is_gone_with_410_ticket_refunded,
     every_change_of_a_booking_is_told_once_through_the_outbox_in_order,
+    pages_of_bookings_made_at_the_same_moment_show_each_once,
 );
 
 /// A published event with a general-admission category of `standing` places and, when
@@ -776,4 +777,56 @@ async fn the_operator_sets_how_long_holds_last_within_an_hour() {
         .await;
     let at = |field: &str| chrono::DateTime::parse_from_rfc3339(booking[field].as_str().unwrap()).unwrap();
     assert_eq!(at("expires_at") - at("created_at"), chrono::Duration::minutes(2));
+}
+
+/// Bookings made at the same microsecond (a batch of holds shares its clock reading) are paged
+/// by their ids: each appears once, for the organizer and for the buyer, with its tickets.
+async fn pages_of_bookings_made_at_the_same_moment_show_each_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (organizer, event) = on_sale(&app, 20, 0).await;
+    // Two buyers, within the limit of 4 tickets each.
+    let (_, buyer) = app.mint_customer();
+    let (_, other) = app.mint_customer();
+    let (mut made, mut mine) = (HashSet::new(), HashSet::new());
+    for turn in 0..7 {
+        let token = if turn % 2 == 0 { &buyer } else { &other };
+        let items = json!([{"category_id": category(&event, 0), "quantity": 1}]);
+        let booking = app.hold_ok(token, json!({"event_id": id(&event), "items": items})).await;
+        if turn % 2 == 0 {
+            mine.insert(id(&booking));
+        }
+        made.insert(id(&booking));
+    }
+    let paid = mine.iter().next().unwrap().clone();
+    assert_eq!(app.confirm(&buyer, &paid, "tok_ok").await.status(), StatusCode::OK);
+    crate::helpers::execute(
+        &app.settings,
+        "bookings",
+        "UPDATE bookings SET created_at = (SELECT MIN(created_at) FROM bookings)",
+    )
+    .await;
+    let event_path = format!("/api/v1/events/{}/bookings", id(&event));
+    for (path, token, expected) in
+        [(event_path.as_str(), &organizer, &made), ("/api/v1/bookings", &buyer, &mine)]
+    {
+        let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let mut page_path = format!("{path}?limit=2");
+            if let Some(cursor) = &cursor {
+                page_path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page: Value = app.get(&page_path, Some(token)).await.json().await.unwrap();
+            for booking in page["items"].as_array().unwrap() {
+                let tickets = booking["tickets"].as_array().map_or(0, Vec::len);
+                assert_eq!(tickets, usize::from(id(booking) == paid), "{booking}");
+                seen.push(id(booking));
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), expected.len(), "{path}: {seen:?}");
+        assert_eq!(&seen.iter().cloned().collect::<HashSet<_>>(), expected, "{path}");
+    }
 }
