@@ -2,6 +2,7 @@
 //! written once in [`sql_store!`], implements [`EventStore`] for both; only the substring search
 //! differs (a trigram index on PostgreSQL, an FTS5 trigram table on SQLite).
 
+use boxoffice_db::cursor::{push_page, Order};
 use boxoffice_db::database_error;
 use boxoffice_errors::{Code, Error};
 use boxoffice_outbox::{commit_telling, OutboxDb, OutboxEvent, RelayHandle};
@@ -356,11 +357,7 @@ macro_rules! sql_store {
                 if let Some(organizer_id) = organizer_id {
                     sql.push(" AND organizer_id = ").push_bind(organizer_id);
                 }
-                if let Some((created_at, id)) = after {
-                    // A row comparison, which an index answers from where the page starts.
-                    sql.push(" AND (created_at, id) < (").push_bind(created_at).push(", ").push_bind(id).push(")");
-                }
-                sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+                push_page(&mut sql, "created_at", Order::Descending, after, limit);
                 let rows: Vec<VenueRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
                 rows.into_iter().map(VenueRecord::try_from).collect()
             }
@@ -586,12 +583,7 @@ macro_rules! sql_store {
                 if let Some(to) = query.to {
                     sql.push(" AND starts_at <= ").push_bind(to);
                 }
-                if let Some((starts_at, id)) = query.after {
-                    // A row comparison, which the index on (starts_at, id) answers from where the
-                    // page starts.
-                    sql.push(" AND (starts_at, id) > (").push_bind(starts_at).push(", ").push_bind(id).push(")");
-                }
-                sql.push(" ORDER BY starts_at, id LIMIT ").push_bind(i64::from(query.limit));
+                push_page(&mut sql, "starts_at", Order::Ascending, query.after, query.limit);
                 let rows: Vec<EventRow> =
                     sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
                 rows.into_iter().map(EventRecord::try_from).collect()

@@ -89,7 +89,7 @@ pub enum KeyClaim {
 }
 
 /// Where a page of bookings continues: after (created_at, id).
-pub type Position = (DateTime<Utc>, Uuid);
+pub use boxoffice_db::cursor::Position;
 
 /// Sales figures of one category of an event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use boxoffice_db::cursor::{push_page, Order};
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
 use chrono::{DateTime, Utc};
@@ -232,7 +233,7 @@ macro_rules! sql_db {
                 if let Some(user_id) = user_id {
                     sql.push(" AND user_id = ").push_bind(user_id);
                 }
-                push_page(&mut sql, after, limit);
+                push_page(&mut sql, "created_at", Order::Descending, after, limit);
                 let rows: Vec<BookingRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
                 self.with_tickets(rows).await
             }
@@ -249,7 +250,7 @@ macro_rules! sql_db {
                 if let Some(status) = status {
                     sql.push(" AND status = ").push_bind(status.as_str());
                 }
-                push_page(&mut sql, after, limit);
+                push_page(&mut sql, "created_at", Order::Descending, after, limit);
                 let rows: Vec<BookingRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
                 self.with_tickets(rows).await
             }
@@ -843,25 +844,6 @@ macro_rules! sql_db {
             }
         }
     };
-}
-
-/// Newest first, continuing after `after`.
-fn push_page<'a, DB: sqlx::Database>(
-    sql: &mut sqlx::QueryBuilder<'a, DB>,
-    after: Option<Position>,
-    limit: u32,
-) where
-    DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Uuid: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    if let Some((created_at, id)) = after {
-        // A row comparison, which an index on (…, created_at, id) answers from where the page
-        // starts: written as `a < x OR (a = x AND b < y)`, every page read the rows of the
-        // pages before it again, so listing a big sale's bookings took quadratic time.
-        sql.push(" AND (created_at, id) < (").push_bind(created_at).push(", ").push_bind(id).push(")");
-    }
-    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
 }
 
 sql_db!(PostgresBookingDb, sqlx::Postgres, Postgres);
