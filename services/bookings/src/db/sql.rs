@@ -145,7 +145,11 @@ macro_rules! sql_db {
                 let issued: Vec<Uuid> = rows.iter().filter(|row| row.status != "pending").map(|row| row.id).collect();
                 let mut tickets: std::collections::HashMap<Uuid, Vec<TicketRecord>> = std::collections::HashMap::new();
                 if !issued.is_empty() {
-                    for ticket in Self::tickets_of(&self.pool, &issued).await.map_err(database_error)? {
+                    let select = format!("SELECT {TICKET_COLUMNS} FROM tickets");
+                    let rows: Vec<TicketRow> = Self::rows_of(&self.pool, &select, "booking_id", "unit_id", &issued)
+                        .await
+                        .map_err(database_error)?;
+                    for ticket in rows {
                         tickets.entry(ticket.booking_id).or_default().push(TicketRecord::from(ticket));
                     }
                 }
@@ -210,9 +214,11 @@ macro_rules! sql_db {
                 let mut unique = ids.to_vec();
                 unique.sort_unstable();
                 unique.dedup();
-                let (rows, units) = tokio::try_join!(
-                    Self::bookings_of(&self.pool, &unique),
-                    Self::units_of(&self.pool, &unique)
+                let select = format!("SELECT {BOOKING_COLUMNS} FROM bookings");
+                let units = "SELECT booking_id, category_id, unit_id FROM booking_units";
+                let (rows, units): (Vec<BookingRow>, Vec<(Uuid, Uuid, String)>) = tokio::try_join!(
+                    Self::rows_of(&self.pool, &select, "id", "id", &unique),
+                    Self::rows_of(&self.pool, units, "booking_id", "unit_id", &unique)
                 )
                 .map_err(database_error)?;
                 let mut held: std::collections::HashMap<Uuid, Vec<Unit>> = std::collections::HashMap::new();
@@ -885,32 +891,22 @@ impl PostgresBookingDb {
         Ok(())
     }
 
-    /// The bookings of `ids`, in one statement of one shape.
-    async fn bookings_of(pool: &sqlx::PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<BookingRow>> {
-        sqlx::query_as(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ANY($1)"))
+    /// The rows of `select` (a query up to its WHERE) whose `key` is one of `ids`, ordered by
+    /// `order_by`: one statement of one shape however many ids.
+    async fn rows_of<T>(
+        pool: &sqlx::PgPool,
+        select: &str,
+        key: &str,
+        order_by: &str,
+        ids: &[Uuid],
+    ) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        sqlx::query_as(&format!("{select} WHERE {key} = ANY($1) ORDER BY {order_by}"))
             .bind(ids)
             .fetch_all(pool)
             .await
-    }
-
-    /// The tickets of the bookings of `ids`, by unit id within each booking.
-    async fn tickets_of(pool: &sqlx::PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<TicketRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = ANY($1) ORDER BY booking_id, unit_id"
-        ))
-        .bind(ids)
-        .fetch_all(pool)
-        .await
-    }
-
-    /// The units of the bookings of `ids` (booking, category, unit), by unit id.
-    async fn units_of(pool: &sqlx::PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
-        sqlx::query_as(
-            "SELECT booking_id, category_id, unit_id FROM booking_units WHERE booking_id = ANY($1) ORDER BY unit_id",
-        )
-        .bind(ids)
-        .fetch_all(pool)
-        .await
     }
 
     /// The compare-and-set of confirmation of every booking of `payments`, in one statement of
@@ -1099,48 +1095,24 @@ impl SqliteBookingDb {
         Ok(())
     }
 
-    /// The bookings of `ids`, one statement each (SQLite runs them in process).
-    async fn bookings_of(pool: &sqlx::SqlitePool, ids: &[Uuid]) -> sqlx::Result<Vec<BookingRow>> {
-        let mut rows = Vec::with_capacity(ids.len());
+    /// The rows of `select` (a query up to its WHERE) whose `key` is one of `ids`, ordered by
+    /// `order_by` within each id: one statement per id (SQLite runs them in process).
+    async fn rows_of<T>(
+        pool: &sqlx::SqlitePool,
+        select: &str,
+        key: &str,
+        order_by: &str,
+        ids: &[Uuid],
+    ) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        let sql = format!("{select} WHERE {key} = $1 ORDER BY {order_by}");
+        let mut rows = Vec::new();
         for id in ids {
-            let row: Option<BookingRow> =
-                sqlx::query_as(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?;
-            rows.extend(row);
+            rows.extend(sqlx::query_as(&sql).bind(id).fetch_all(pool).await?);
         }
         Ok(rows)
-    }
-
-    /// The tickets of the bookings of `ids`, by unit id within each booking.
-    async fn tickets_of(pool: &sqlx::SqlitePool, ids: &[Uuid]) -> sqlx::Result<Vec<TicketRow>> {
-        let mut tickets = Vec::new();
-        for id in ids {
-            let rows: Vec<TicketRow> = sqlx::query_as(&format!(
-                "SELECT {TICKET_COLUMNS} FROM tickets WHERE booking_id = $1 ORDER BY unit_id"
-            ))
-            .bind(id)
-            .fetch_all(pool)
-            .await?;
-            tickets.extend(rows);
-        }
-        Ok(tickets)
-    }
-
-    /// The units of the bookings of `ids` (booking, category, unit), by unit id within each.
-    async fn units_of(pool: &sqlx::SqlitePool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
-        let mut units = Vec::new();
-        for id in ids {
-            let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-                "SELECT booking_id, category_id, unit_id FROM booking_units WHERE booking_id = $1 ORDER BY unit_id",
-            )
-            .bind(id)
-            .fetch_all(pool)
-            .await?;
-            units.extend(rows);
-        }
-        Ok(units)
     }
 
     /// The compare-and-set of confirmation of every booking of `payments`, one statement each
