@@ -27,6 +27,14 @@ use crate::GrpcServer;
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// A readiness probe not answered within this has missed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+/// The gRPC method every service answers whether it is ready with (`/package.Service/CheckReady`).
+pub const READY_METHOD: &str = "CheckReady";
+
+/// Whether a call's `path` (`/package.Service/Method`) asks whether the service is ready.
+pub fn asks_readiness(path: &str) -> bool {
+    path.rsplit('/').next() == Some(READY_METHOD)
+}
+
 /// Probes missed in a row that leave a replica out: one alone may be a replica busy with an
 /// on-sale (its readiness waits for a database connection), two are a replica that stopped
 /// answering. A replica that answers "not ready" is left out at once.
@@ -115,7 +123,7 @@ fn over_network_resolving(
         }
     }
     let replicas = Replicas::new(members);
-    let ready_path = format!("/{service}/CheckReady");
+    let ready_path = format!("/{service}/{READY_METHOD}");
     tokio::spawn(keep_probing(Arc::downgrade(&replicas.members), ready_path, probe_every));
     if targets.iter().any(|target| target.host.is_some()) {
         tokio::spawn(keep_resolving(Arc::downgrade(&replicas.members), targets, factory, resolution));
@@ -430,7 +438,7 @@ async fn probe(replica: &Replica, path: http::uri::PathAndQuery) -> Probe {
 /// made through this connection then asks the next replica, since one that is shutting down
 /// (or has lost its database) says nothing of the others.
 fn not_ready(path: &str, response: &http::Response<tonic::body::Body>) -> bool {
-    path.ends_with("/CheckReady")
+    asks_readiness(path)
         && tonic::Status::from_header_map(response.headers())
             .is_some_and(|status| status.code() == tonic::Code::Unavailable)
 }
@@ -484,7 +492,7 @@ fn safe_to_repeat(path: &str) -> bool {
     let method = path.rsplit('/').next().unwrap_or_default();
     method.starts_with("Get")
         || method.starts_with("List")
-        || matches!(method, "IsDoorStaff" | "FindUsers" | "CheckReady" | "ConfirmBooking" | "LoadInventory")
+        || matches!(method, "IsDoorStaff" | "FindUsers" | READY_METHOD | "ConfirmBooking" | "LoadInventory")
 }
 
 /// `error` and its sources.
@@ -700,7 +708,7 @@ mod tests {
         }
 
         fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-            let status = if request.uri().path().ends_with("/CheckReady") {
+            let status = if asks_readiness(request.uri().path()) {
                 if self.ready.load(Ordering::SeqCst) {
                     tonic::Status::ok("")
                 } else {

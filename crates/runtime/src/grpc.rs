@@ -80,7 +80,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        if self.draining.is_cancelled() && request.uri().path().ends_with("/CheckReady") {
+        if self.draining.is_cancelled() && crate::connection::asks_readiness(request.uri().path()) {
             let answer = tonic::Status::unavailable("shutting down").into_http();
             return Box::pin(std::future::ready(Ok(answer)));
         }
