@@ -193,6 +193,20 @@ class Broker:
                 self.process.kill()
                 self.process.wait()
 
+    def failure(self):
+        """The first panic in the broker's own log, or None. tansu 0.6's SQLite storage panics
+        now and then under a consumer group's churn ("entered unreachable code" in its
+        tansu-storage service.rs) and then refuses every write (`Storage(UnableToSend)`): a
+        broker that has stopped storing, not a fault of boxoffice's."""
+        try:
+            with open(self.log, errors="replace") as log:
+                for line in log:
+                    if "panicked at" in line:
+                        return line.strip()[:300]
+        except OSError:
+            pass
+        return None
+
     def stop_all(self):
         """The broker, and its PostgreSQL cluster if it has one."""
         self.stop()

@@ -332,15 +332,35 @@ impl Drop for TestApp {
     }
 }
 
-/// Processes of the test's own (`boxoffice serve --service ...`), killed when dropped.
-pub struct Children(pub Vec<std::process::Child>);
+/// Processes of the test's own (`boxoffice serve --service ...`, started by [`cli`] with one
+/// `settings`), killed when dropped, and then their data folder removed.
+pub struct Children {
+    pub processes: Vec<std::process::Child>,
+    data_dir: std::path::PathBuf,
+}
 
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
+impl Children {
+    pub fn of(settings: &Settings) -> Children {
+        Children { processes: Vec::new(), data_dir: settings.data_dir.clone() }
+    }
+
+    pub fn push(&mut self, child: std::process::Child) {
+        self.processes.push(child);
+    }
+
+    /// Kills the processes and removes their data folder.
+    pub fn stop(&mut self) {
+        for child in &mut self.processes {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

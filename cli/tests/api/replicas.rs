@@ -61,12 +61,12 @@ impl Replicated {
             }
             wait_for_port(command.spawn().unwrap(), grpc, service)
         };
-        let mut children = Children(Vec::new());
-        children.0.push(spawn("users", users, None));
-        children.0.push(spawn("events", events, None));
-        children.0.push(spawn("bookings", first, Some(first_admin)));
-        children.0.push(spawn("bookings", second, Some(second_admin)));
-        children.0.push(spawn("gateway", gateway, None));
+        let mut children = Children::of(&settings);
+        children.push(spawn("users", users, None));
+        children.push(spawn("events", events, None));
+        children.push(spawn("bookings", first, Some(first_admin)));
+        children.push(spawn("bookings", second, Some(second_admin)));
+        children.push(spawn("gateway", gateway, None));
         let api = format!("http://127.0.0.1:{gateway}");
         let email = format!("{}@example.com", name.to_lowercase());
         let (event, buyer) = on_sale_through(&api, &settings, name, &email).await;
@@ -108,7 +108,7 @@ impl Replicated {
 
     /// Sends `signal` (`STOP`, `CONT`) to the bookings replica `which` (0 or 1).
     fn signal(&self, which: usize, signal: &str) {
-        let pid = self.children.0[2 + which].id().to_string();
+        let pid = self.children.processes[2 + which].id().to_string();
         let status = std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
         assert!(status.success());
     }
@@ -130,7 +130,7 @@ async fn two_bookings_replicas_share_the_calls_and_one_covers_for_the_other_kill
     );
 
     // kill -9 of the first replica: every call goes to the second, and no buyer sees an error.
-    let killed = &mut replicated.children.0[2];
+    let killed = &mut replicated.children.processes[2];
     killed.kill().unwrap();
     killed.wait().unwrap();
     replicated.list(20).await;

@@ -41,7 +41,7 @@ async fn services_talk_over_tls_and_a_gateway_that_does_not_trust_them_is_not_re
             .env("BOXOFFICE_EVENTS_URL", format!("{scheme}://localhost:{}", ports[1]))
             .env("BOXOFFICE_BOOKINGS_URL", format!("{scheme}://localhost:{}", ports[2]));
     };
-    let mut children = Children(Vec::new());
+    let mut children = Children::of(&settings);
     for (service, port) in [("users", ports[0]), ("events", ports[1]), ("bookings", ports[2])] {
         let mut command = cli(&settings, &["serve", "--service", service]);
         with_services(&mut command, "https");
@@ -49,7 +49,7 @@ async fn services_talk_over_tls_and_a_gateway_that_does_not_trust_them_is_not_re
             .env("BOXOFFICE_GRPC_TLS_CERT_FILE", tls.join("cert.pem"))
             .env("BOXOFFICE_GRPC_TLS_KEY_FILE", tls.join("key.pem"))
             .env("BOXOFFICE_GRPC_TLS_CA_FILE", tls.join("ca.pem"));
-        children.0.push(wait_for_port(command.spawn().unwrap(), port, service));
+        children.push(wait_for_port(command.spawn().unwrap(), port, service));
     }
     let gateway = |scheme: &str, trust: bool| {
         let port = free_port();
@@ -63,7 +63,7 @@ async fn services_talk_over_tls_and_a_gateway_that_does_not_trust_them_is_not_re
     };
 
     let (child, api) = gateway("https", true);
-    children.0.push(child);
+    children.push(child);
     assert_eq!(readiness(&api).await, StatusCode::OK, "the gateway reaches every service over TLS");
     // Sign-up and login reach the users service over TLS.
     crate::helpers::signed_up_through(&api, "tls@example.com").await;
@@ -73,7 +73,7 @@ async fn services_talk_over_tls_and_a_gateway_that_does_not_trust_them_is_not_re
 
     // Without the private authority, the services' certificate is not trusted.
     let (child, untrusting) = gateway("https", false);
-    children.0.push(child);
+    children.push(child);
     assert_eq!(readiness(&untrusting).await, StatusCode::SERVICE_UNAVAILABLE);
     let refused = client
         .post(format!("{untrusting}/api/v1/auth/login"))
@@ -84,7 +84,7 @@ async fn services_talk_over_tls_and_a_gateway_that_does_not_trust_them_is_not_re
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     // A plain HTTP/2 caller gets nothing from a TLS server.
     let (child, plain) = gateway("http", true);
-    children.0.push(child);
+    children.push(child);
     assert_eq!(readiness(&plain).await, StatusCode::SERVICE_UNAVAILABLE);
     drop(children);
     let _ = std::fs::remove_dir_all(tls);

@@ -103,7 +103,7 @@ struct Processes {
 impl Drop for Processes {
     fn drop(&mut self) {
         // The processes are stopped before their logs go.
-        drop(Children(std::mem::take(&mut self.children.0)));
+        self.children.stop();
         let _ = std::fs::remove_dir_all(&self.logs);
     }
 }
@@ -125,7 +125,7 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let logs = std::env::temp_dir().join(format!("boxoffice-traces-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&logs).unwrap();
-    let mut processes = Processes { children: Children(Vec::new()), logs: logs.clone() };
+    let mut processes = Processes { children: Children::of(&settings), logs: logs.clone() };
     for (service, port) in [
         ("users", ports[0]),
         ("events", ports[1]),
@@ -160,7 +160,7 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
         }
         let child = command.spawn().unwrap();
         let child = if port == 0 { child } else { wait_for_port(child, port, service) };
-        processes.children.0.push(child);
+        processes.children.push(child);
     }
     let api = format!("http://127.0.0.1:{}", ports[3]);
     let client = reqwest::Client::new();
