@@ -451,7 +451,11 @@ macro_rules! sql_store {
             }
 
             async fn pending(&self) -> Result<i64> {
-                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mail WHERE status = 'pending'")
+                // Each kind counted through its own index of the pending emails.
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM mail WHERE status = 'pending' AND kind = 'tickets') \
+                     + (SELECT COUNT(*) FROM mail WHERE status = 'pending' AND kind <> 'tickets')",
+                )
                     .fetch_one(&self.pool)
                     .await
                     .map_err(database_error)?;
