@@ -14,6 +14,7 @@ on_both_backends!(
     another_organizer_cannot_change_an_event_and_nothing_changes,
     publishing_freezes_the_categories_and_only_drafts_can_be_deleted,
     cursor_pagination_shows_every_event_once_while_events_are_inserted,
+    pages_of_venues_made_at_the_same_moment_show_each_once,
     search_filters_by_text_city_and_dates,
     a_venue_of_100000_seats_round_trips_intact,
     a_patch_shows_in_the_public_read_at_once,
@@ -296,6 +297,45 @@ async fn publishing_freezes_the_categories_and_only_drafts_can_be_deleted(backen
     let delete = app.request(Method::DELETE, &draft_path).bearer_auth(&token).send().await.unwrap();
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get(&draft_path, Some(&token)).await, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// Venues made at the same microsecond are paged by their ids: each appears once, for their
+/// organizer, and another organizer's venue never.
+async fn pages_of_venues_made_at_the_same_moment_show_each_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, organizer) = app.user_with_role("organizer").await;
+    let (_, other) = app.user_with_role("organizer").await;
+    let sections = json!([{"name": "Floor", "rows": [{"label": "A", "seats": 10}]}]);
+    let mut made = HashSet::new();
+    for _ in 0..7 {
+        let venue = app.create_venue(&organizer.access, sections.clone()).await;
+        made.insert(venue["id"].as_str().unwrap().to_owned());
+    }
+    let theirs = app.create_venue(&other.access, sections).await;
+    crate::helpers::execute(
+        &app.settings,
+        "events",
+        "UPDATE venues SET created_at = (SELECT MIN(created_at) FROM venues)",
+    )
+    .await;
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let mut path = "/api/v1/venues?limit=2".to_owned();
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: Value = app.get(&path, Some(&organizer.access)).await.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2, "{page}");
+        seen.extend(ids(items));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), made.len(), "{seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), made);
+    assert!(!seen.contains(&theirs["id"].as_str().unwrap().to_owned()));
 }
 
 async fn cursor_pagination_shows_every_event_once_while_events_are_inserted(backend: Backend) {
