@@ -193,18 +193,31 @@ class Broker:
                 self.process.kill()
                 self.process.wait()
 
-    def failure(self):
-        """The first panic in the broker's own log, or None. tansu 0.6's SQLite storage panics
-        now and then under a consumer group's churn ("entered unreachable code" in its
-        tansu-storage service.rs) and then refuses every write (`Storage(UnableToSend)`): a
-        broker that has stopped storing, not a fault of boxoffice's."""
+    def log_size(self):
+        """Where the broker's log ends now: [`failure`] reads only what comes after it."""
+        try:
+            return os.path.getsize(self.log)
+        except OSError:
+            return 0
+
+    def failure(self, since=0):
+        """The sign, in the broker's own log after `since`, that its storage broke, or None.
+        tansu 0.6's SQLite storage panics now and then under a consumer group's churn
+        ("internal error: entered unreachable code" at tansu-storage's service.rs) and then
+        refuses every write (`Storage(UnableToSend)`): a broker that has stopped storing, not a
+        fault of boxoffice's. Other panics do not count."""
         try:
             with open(self.log, errors="replace") as log:
-                for line in log:
-                    if "panicked at" in line:
-                        return line.strip()[:300]
+                log.seek(since)
+                lines = log.read().splitlines()
         except OSError:
-            pass
+            return None
+        for at, line in enumerate(lines):
+            following = lines[at + 1] if at + 1 < len(lines) else ""
+            if "panicked at" in line and "tansu-storage" in line and "unreachable" in following:
+                return f"{line.strip()} {following.strip()}"[:300]
+            if "UnableToSend" in line:
+                return line.strip()[:300]
         return None
 
     def stop_all(self):

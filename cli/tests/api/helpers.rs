@@ -348,9 +348,12 @@ impl Children {
         self.processes.push(child);
     }
 
-    /// Kills the processes and removes their data folder.
+    /// Kills the processes and removes their data folder; once.
     pub fn stop(&mut self) {
-        for child in &mut self.processes {
+        if self.processes.is_empty() {
+            return;
+        }
+        for mut child in self.processes.drain(..) {
             let _ = child.kill();
             let _ = child.wait();
         }
