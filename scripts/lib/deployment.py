@@ -177,6 +177,8 @@ class Broker:
 
     def start(self):
         url = f"tcp://127.0.0.1:{self.port}"
+        # Where this process's lines begin, for `failure`.
+        self.log_start = self.log_size()
         self.process = subprocess.Popen(
             [self.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", self.storage],
@@ -194,21 +196,22 @@ class Broker:
                 self.process.wait()
 
     def log_size(self):
-        """Where the broker's log ends now: [`failure`] reads only what comes after it."""
         try:
             return os.path.getsize(self.log)
         except OSError:
             return 0
 
-    def failure(self, since=0):
-        """The sign, in the broker's own log after `since`, that its storage broke, or None.
-        tansu 0.6's SQLite storage panics now and then under a consumer group's churn
-        ("internal error: entered unreachable code" at tansu-storage's service.rs) and then
-        refuses every write (`Storage(UnableToSend)`): a broker that has stopped storing, not a
-        fault of boxoffice's. Other panics do not count."""
+    def failure(self):
+        """The sign, in the log of the broker process now running, that its storage broke, or
+        None. tansu 0.6's SQLite storage breaks now and then under a consumer group's churn
+        (it panics with "internal error: entered unreachable code" at tansu-storage's
+        service.rs, or its storage task is simply gone) and then answers every produce and
+        fetch with `Storage(UnableToSend)`, or acknowledges produced records it never stores:
+        a broker that has stopped storing until it is restarted, not a fault of boxoffice's.
+        Other panics do not count."""
         try:
             with open(self.log, errors="replace") as log:
-                log.seek(since)
+                log.seek(self.log_start)
                 lines = log.read().splitlines()
         except OSError:
             return None

@@ -332,6 +332,15 @@ impl Drop for TestApp {
     }
 }
 
+/// A data folder removed when dropped: for a test that starts the services itself.
+pub struct RemovedAtEnd(pub std::path::PathBuf);
+
+impl Drop for RemovedAtEnd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Processes of the test's own (`boxoffice serve --service ...`, started by [`cli`] with one
 /// `settings`), killed when dropped, and then their data folder removed.
 pub struct Children {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::bookings::{category, id, on_sale};
-use crate::helpers::{cli, free_port, fresh_settings, outbox, wait_for_port, Backend, TestApp};
+use crate::helpers::{cli, free_port, fresh_settings, outbox, wait_for_port, Backend, RemovedAtEnd, TestApp};
 use crate::notifications::{
     assert_every_holder_hears_of_a_cancellation, assert_tickets_email, buy, to, MailServer,
 };
@@ -513,6 +513,7 @@ async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() 
     let broker = Broker::start().await;
     let mail = MailServer::start();
     let mut settings = fresh_settings(Backend::Postgres).await;
+    let _folder = RemovedAtEnd(settings.data_dir.clone());
     settings.kafka_brokers = Some(broker.address());
     settings.kafka_partitions = 3;
     settings.smtp_url = Some(mail.url());

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{
-    assert_problem, cli, free_port, fresh_settings, query_text, Backend, TestApp, PASSWORD,
+    assert_problem, cli, free_port, fresh_settings, query_text, Backend, RemovedAtEnd, TestApp, PASSWORD,
 };
 use crate::on_both_backends;
 
@@ -292,6 +292,7 @@ async fn the_cli_refuses_bad_accounts_with_a_clear_message(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_users_service_and_the_gateway_run_as_separate_processes() {
     let mut settings = fresh_settings(Backend::Postgres).await;
+    let _folder = RemovedAtEnd(settings.data_dir.clone());
     settings.users_grpc_addr = ([127, 0, 0, 1], 0).into();
     settings.admin_addr = ([127, 0, 0, 1], 0).into();
     settings.internal_token = Some(boxoffice_auth::random_token());
