@@ -299,6 +299,8 @@ async fn events_committed_by_a_process_killed_before_publishing_them_are_publish
     let mut broker = Broker::start().await;
     broker.cut();
     let mut settings = fresh_settings(backend).await;
+    // Dropped after the servers below, which use it.
+    let _folder = RemovedAtEnd(settings.data_dir.clone());
     settings.kafka_brokers = Some(broker.address());
     let mut server = Server::start(&settings);
     let client = reqwest::Client::new();
@@ -341,9 +343,6 @@ async fn events_committed_by_a_process_killed_before_publishing_them_are_publish
     })
     .await;
     assert_eq!(by_booking(&messages)[&id(&booking)], ["booking.held", "booking.confirmed"]);
-    if backend == Backend::Embedded {
-        let _ = std::fs::remove_dir_all(&settings.data_dir);
-    }
 }
 
 async fn a_cancelled_event_is_refunded_through_kafka_and_a_garbage_message_goes_to_the_dead_letters(
