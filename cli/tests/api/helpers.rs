@@ -345,28 +345,25 @@ impl Drop for RemovedAtEnd {
 /// `settings`), killed when dropped, and then their data folder removed.
 pub struct Children {
     pub processes: Vec<std::process::Child>,
-    data_dir: std::path::PathBuf,
+    // Declared after the processes: dropped once they are stopped.
+    _data_dir: RemovedAtEnd,
 }
 
 impl Children {
     pub fn of(settings: &Settings) -> Children {
-        Children { processes: Vec::new(), data_dir: settings.data_dir.clone() }
+        Children { processes: Vec::new(), _data_dir: RemovedAtEnd(settings.data_dir.clone()) }
     }
 
     pub fn push(&mut self, child: std::process::Child) {
         self.processes.push(child);
     }
 
-    /// Kills the processes and removes their data folder; once.
+    /// Kills the processes (their data folder goes when this is dropped).
     pub fn stop(&mut self) {
-        if self.processes.is_empty() {
-            return;
-        }
         for mut child in self.processes.drain(..) {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

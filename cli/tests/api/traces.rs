@@ -5,7 +5,6 @@
 //! service to the notifications service's email; its request id is in their spans and logs.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::bookings::{category, id};
-use crate::helpers::{cli, fresh_settings, Backend, Children};
+use crate::helpers::{cli, fresh_settings, Backend, Children, RemovedAtEnd};
 use crate::helpers::{free_port, wait_for_port};
 use crate::kafka::{on_sale_through, Broker};
 use crate::notifications::{to, MailServer};
@@ -94,23 +93,16 @@ async fn start_receiver(receiver: Receiver) -> String {
     format!("http://{address}")
 }
 
-/// The five processes, killed when dropped; their logs in files.
+/// The five processes, killed when dropped; their logs in files, removed after them (fields
+/// drop in order).
 struct Processes {
     children: Children,
-    logs: PathBuf,
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        // The processes are stopped before their logs go.
-        self.children.stop();
-        let _ = std::fs::remove_dir_all(&self.logs);
-    }
+    logs: RemovedAtEnd,
 }
 
 impl Processes {
     fn log(&self, service: &str) -> String {
-        std::fs::read_to_string(self.logs.join(format!("{service}.log"))).unwrap_or_default()
+        std::fs::read_to_string(self.logs.0.join(format!("{service}.log"))).unwrap_or_default()
     }
 }
 
@@ -125,7 +117,7 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let logs = std::env::temp_dir().join(format!("boxoffice-traces-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&logs).unwrap();
-    let mut processes = Processes { children: Children::of(&settings), logs: logs.clone() };
+    let mut processes = Processes { children: Children::of(&settings), logs: RemovedAtEnd(logs.clone()) };
     for (service, port) in [
         ("users", ports[0]),
         ("events", ports[1]),
