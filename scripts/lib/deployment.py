@@ -207,8 +207,8 @@ class Broker:
         (it panics with "internal error: entered unreachable code" at tansu-storage's
         service.rs, or its storage task is simply gone) and then answers every produce and
         fetch with `Storage(UnableToSend)` (a consumer then reads nothing, even where the
-        outboxes drained): a broker that has stopped storing until it is restarted, not a fault of boxoffice's.
-        Other panics do not count."""
+        outboxes drained): a broker that has stopped storing until it is restarted, not a fault
+        of boxoffice's. Other panics do not count."""
         try:
             with open(self.log, errors="replace") as log:
                 log.seek(self.log_start)
