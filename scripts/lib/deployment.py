@@ -266,6 +266,7 @@ class Deployment:
         self.log_level = log_level
         self.settings = dict(settings or {})
         self.processes = {}
+        self.log_starts = {}
 
     def role(self, name):
         command = self.services[name]["command"]
@@ -316,8 +317,19 @@ class Deployment:
 
     def start(self, name):
         log = open(self.log(name), "a")
+        # Where this process's lines begin, for `since_start`.
+        self.log_starts[name] = log.tell()
         self.processes[name] = subprocess.Popen([self.binary] + self.services[name]["command"],
                                                 env=self.full_environment(name), stdout=log, stderr=log)
+
+    def since_start(self, name):
+        """The lines `name`'s process now running has logged."""
+        try:
+            with open(self.log(name), errors="replace") as log:
+                log.seek(self.log_starts.get(name, 0))
+                return log.read().splitlines()
+        except OSError:
+            return []
 
     def wait_ready(self, name, seconds=60):
         url = f"http://127.0.0.1:{self.ports[(name, 9090)]}/readyz"

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::bookings::{category, id, on_sale};
-use crate::helpers::{cli, free_port, fresh_settings, outbox, wait_for_port, Backend, RemovedAtEnd, TestApp};
+use crate::helpers::{
+    cli, free_port, fresh_settings, outbox, wait_for_port, Backend, Children, RemovedAtEnd, TestApp,
+};
 use crate::notifications::{
     assert_every_holder_hears_of_a_cancellation, assert_tickets_email, buy, to, MailServer,
 };
@@ -505,14 +507,18 @@ async fn cancelling_an_event_emails_every_holder_through_kafka(backend: Backend)
 
 /// Every service in a process of its own, as a scaled-out deployment runs them on PostgreSQL,
 /// Redis and Kafka: a sale made through the gateway is emailed by `serve --service
-/// notifications`, which learnt the event from the events topic.
+/// notifications`, which learnt the event from the events topic. That process stopped with
+/// SIGTERM leaves its consumer group as it goes, so the one started in its place is given the
+/// partitions at once: the broker would otherwise keep them for the stopped member until its
+/// session timed out (librdkafka's `session.timeout.ms`, 45 s), longer than the email is waited
+/// for here (30 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() {
     use boxoffice::ServiceName;
     let broker = Broker::start().await;
     let mail = MailServer::start();
     let mut settings = fresh_settings(Backend::Postgres).await;
-    let _folder = RemovedAtEnd(settings.data_dir.clone());
+    let mut children = Children::of(&settings);
     settings.kafka_brokers = Some(broker.address());
     settings.kafka_partitions = 3;
     settings.smtp_url = Some(mail.url());
@@ -527,49 +533,83 @@ async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() 
     settings.bookings_url = format!("http://127.0.0.1:{}", ports[2]);
     let shutdown = CancellationToken::new();
     let mut running = Vec::new();
-    for service in [
-        ServiceName::Users,
-        ServiceName::Events,
-        ServiceName::Bookings,
-        ServiceName::Notifications,
-        ServiceName::Gateway,
-    ] {
+    for service in [ServiceName::Users, ServiceName::Events, ServiceName::Bookings, ServiceName::Gateway] {
         running.push(boxoffice::start(&settings, Some(service), shutdown.clone()).await.unwrap());
     }
-    let api = format!("http://{}", running[4].http_addr.unwrap());
-    let client = reqwest::Client::new();
-    let post = |path: &str, body: Value, token: &str| {
-        client.post(format!("{api}{path}")).bearer_auth(token).json(&body).send()
+    let notifications_admin = free_port();
+    let notifications = || {
+        let mut command = cli(&settings, &["serve", "--service", "notifications"]);
+        command
+            .env("BOXOFFICE_ADMIN_ADDR", format!("127.0.0.1:{notifications_admin}"))
+            .env("BOXOFFICE_SMTP_URL", mail.url())
+            .env("BOXOFFICE_KAFKA_PARTITIONS", "3")
+            .env("BOXOFFICE_INTERNAL_TOKEN", settings.internal_token.as_deref().unwrap())
+            .env("BOXOFFICE_USERS_URL", &settings.users_url)
+            .env("BOXOFFICE_EVENTS_URL", &settings.events_url)
+            .env("BOXOFFICE_BOOKINGS_URL", &settings.bookings_url);
+        wait_for_port(command.spawn().unwrap(), notifications_admin, "notifications")
     };
+    children.push(notifications());
+    let api = format!("http://{}", running[3].http_addr.unwrap());
+    let client = reqwest::Client::new();
 
     let (event, buyer) = on_sale_through(&api, &settings, "Split", "split-buyer@example.com").await;
-    let (email, buyer) = ("split-buyer@example.com", buyer.as_str());
-    let hold = post(
-        "/api/v1/bookings",
-        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 2}]}),
-        buyer,
-    )
-    .await
-    .unwrap();
-    assert_eq!(hold.status(), StatusCode::CREATED);
-    let booking: Value = hold.json().await.unwrap();
-    let confirmed = post(
-        &format!("/api/v1/bookings/{}/confirm", id(&booking)),
-        json!({"payment_token": "tok_ok"}),
-        buyer,
-    )
-    .await
-    .unwrap();
-    assert_eq!(confirmed.status(), StatusCode::OK);
-    let booking: Value = confirmed.json().await.unwrap();
-
+    let pay = |quantity: u32| {
+        let (client, api, event, buyer) = (client.clone(), api.clone(), event.clone(), buyer.clone());
+        async move {
+            let items = json!([{"category_id": category(&event, 0), "quantity": quantity}]);
+            let hold = client
+                .post(format!("{api}/api/v1/bookings"))
+                .bearer_auth(&buyer)
+                .json(&json!({"event_id": id(&event), "items": items}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(hold.status(), StatusCode::CREATED);
+            let booking: Value = hold.json().await.unwrap();
+            let confirmed = client
+                .post(format!("{api}/api/v1/bookings/{}/confirm", id(&booking)))
+                .bearer_auth(&buyer)
+                .json(&json!({"payment_token": "tok_ok"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(confirmed.status(), StatusCode::OK);
+            confirmed.json::<Value>().await.unwrap()
+        }
+    };
+    let email = "split-buyer@example.com";
+    let booking = pay(2).await;
     let received = mail.wait_for(1).await;
     let emails = to(&received, email);
     assert_eq!(emails.len(), 1, "the notifications service emails the tickets");
     assert_tickets_email(&emails[0], &booking, &event);
-    let admin = format!("http://{}", running[3].admin_addr.unwrap());
+    let admin = format!("http://127.0.0.1:{notifications_admin}");
     assert_eq!(client.get(format!("{admin}/readyz")).send().await.unwrap().status(), StatusCode::OK);
 
+    // SIGTERM, as an orchestrator stops a container; then another process in its place.
+    let stopped = children.processes.pop().unwrap();
+    let term = Command::new("kill").args(["-TERM", &stopped.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let exit = tokio::task::spawn_blocking(move || {
+        let mut stopped = stopped;
+        stopped.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(exit.success(), "notifications stops cleanly: {exit}");
+    children.push(notifications());
+    let second = pay(1).await;
+    let received = mail.wait_for(2).await;
+    let emails = to(&received, email);
+    assert_eq!(
+        emails.len(),
+        2,
+        "the notifications service started in place of the stopped one emails at once"
+    );
+    assert_tickets_email(&emails[1], &second, &event);
+
+    children.stop();
     shutdown.cancel();
     for service in running {
         service.wait().await.unwrap();

@@ -9,11 +9,13 @@ use anyhow::Context as _;
 use boxoffice_telemetry::TraceHeaders;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, ClientContext};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -26,6 +28,8 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a consumer commits the offsets of the messages it has handled (and once more as
 /// it stops); a crash redelivers at most what it handled since, which the handlers deduplicate.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a stopping consumer waits for the broker to see it leave its group.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -192,15 +196,76 @@ impl Publisher for KafkaPublisher {
     }
 }
 
-/// A consumer closed on a thread of its own when dropped: rdkafka's close leaves the group and
-/// waits for the broker, so a process stopping while Kafka is away would wait for it forever.
-/// The thread ends with the close, or with the process.
-struct Closing(Option<StreamConsumer>);
+/// What a consumer's group gives it and takes back, in the log: a consumer given no partition
+/// handles nothing, which the log makes plain.
+struct GroupLog {
+    consumer: &'static str,
+}
+
+impl ClientContext for GroupLog {}
+
+impl ConsumerContext for GroupLog {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let partitions = |list: &rdkafka::TopicPartitionList| {
+            list.elements()
+                .iter()
+                .map(|e| format!("{}[{}]", e.topic(), e.partition()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match rebalance {
+            Rebalance::Assign(list) => {
+                tracing::info!(
+                    consumer = self.consumer,
+                    partitions = partitions(list),
+                    "the group assigns partitions"
+                )
+            }
+            Rebalance::Revoke(list) => {
+                tracing::info!(
+                    consumer = self.consumer,
+                    partitions = partitions(list),
+                    "the group takes partitions back"
+                )
+            }
+            Rebalance::Error(error) => {
+                tracing::warn!(consumer = self.consumer, %error, "the group's rebalance fails")
+            }
+        }
+    }
+}
+
+/// A consumer closed on a thread of its own: rdkafka's close leaves the group and waits for the
+/// broker, so a process stopping while Kafka is away would wait for it forever. The thread ends
+/// with the close, or with the process.
+struct Closing(Option<StreamConsumer<GroupLog>>);
+
+impl Closing {
+    /// Closes the consumer, waiting at most [`CLOSE_WAIT`] for the broker. A consumer that has
+    /// left its group is not waited for by the group: the process that replaces it (a rolling
+    /// restart) is given its partitions at once, not after the broker's session timeout.
+    async fn close(mut self, name: &str) {
+        let Some(consumer) = self.0.take() else { return };
+        let (closed, done) = tokio::sync::oneshot::channel();
+        let closing = std::thread::Builder::new().name("kafka-consumer-close".into());
+        if let Err(error) = closing.spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        }) {
+            tracing::warn!(consumer = name, %error, "no thread to close a Kafka consumer on; it is left open");
+            return;
+        }
+        if tokio::time::timeout(CLOSE_WAIT, done).await.is_err() {
+            tracing::warn!(consumer = name, wait = ?CLOSE_WAIT,
+                "the broker did not see the Kafka consumer leave its group; its partitions wait for the session timeout");
+        }
+    }
+}
 
 impl std::ops::Deref for Closing {
-    type Target = StreamConsumer;
+    type Target = StreamConsumer<GroupLog>;
 
-    fn deref(&self) -> &StreamConsumer {
+    fn deref(&self) -> &StreamConsumer<GroupLog> {
         self.0.as_ref().expect("present until dropped")
     }
 }
@@ -236,7 +301,7 @@ impl KafkaConsumer {
         handler: Arc<dyn Handler>,
     ) -> anyhow::Result<Self> {
         let group = format!("{}{}", settings.group_prefix, handler.name());
-        let consumer: StreamConsumer = client_config(settings)
+        let consumer: StreamConsumer<GroupLog> = client_config(settings)
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -248,7 +313,7 @@ impl KafkaConsumer {
             // may take longer than librdkafka's default 5 minutes between reads; the consumer
             // stays in its group meanwhile instead of handing its partitions to another.
             .set("max.poll.interval.ms", "3600000")
-            .create()
+            .create_with_context(GroupLog { consumer: handler.name() })
             .context("creating the Kafka consumer")?;
         let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();
         consumer.subscribe(&names).with_context(|| format!("subscribing {group} to {names:?}"))?;
@@ -266,8 +331,15 @@ impl KafkaConsumer {
         }
     }
 
-    /// Consumes until `shutdown`.
+    /// Consumes until `shutdown`, then commits what it handled and leaves its group.
     pub async fn run(self, shutdown: CancellationToken) {
+        self.consume(&shutdown).await;
+        let KafkaConsumer { consumer, handler, .. } = self;
+        consumer.close(handler.name()).await;
+    }
+
+    /// Consumes until `shutdown`, and commits the offsets stored.
+    async fn consume(&self, shutdown: &CancellationToken) {
         let name = self.handler.name();
         let mut commits = tokio::time::interval(COMMIT_INTERVAL);
         commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
