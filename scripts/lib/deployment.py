@@ -46,7 +46,8 @@ def free_port():
 
 def tail(path, lines=15):
     try:
-        return "".join(open(path).readlines()[-lines:])
+        with open(path, errors="replace") as text:
+            return "".join(text.readlines()[-lines:])
     except OSError:
         return ""
 

@@ -228,9 +228,8 @@ impl ConsumerContext for GroupLog {
                     "the group takes partitions back"
                 )
             }
-            Rebalance::Error(error) => {
-                tracing::warn!(consumer = self.consumer, %error, "the group's rebalance fails")
-            }
+            // rdkafka logs it already.
+            Rebalance::Error(_) => {}
         }
     }
 }
