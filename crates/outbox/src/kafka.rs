@@ -30,6 +30,12 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a stopping consumer waits for the broker to see it leave its group.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// How long the broker waits for a consumer that stopped sending heartbeats (a process killed
+/// or frozen) before it hands that consumer's partitions to the others, or to the process
+/// started in its place: the events it would have handled wait that long. librdkafka's default
+/// is 45 s; its heartbeats are sent from a thread of its own, every third of this, so a busy
+/// handler does not miss them.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -312,6 +318,8 @@ impl KafkaConsumer {
             // may take longer than librdkafka's default 5 minutes between reads; the consumer
             // stays in its group meanwhile instead of handing its partitions to another.
             .set("max.poll.interval.ms", "3600000")
+            .set("session.timeout.ms", SESSION_TIMEOUT.as_millis().to_string())
+            .set("heartbeat.interval.ms", (SESSION_TIMEOUT / 3).as_millis().to_string())
             .create_with_context(GroupLog { consumer: handler.name() })
             .context("creating the Kafka consumer")?;
         let names: Vec<&str> = handler.topics().iter().map(|&topic| settings.topics.name(topic)).collect();
