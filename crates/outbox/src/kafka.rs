@@ -318,6 +318,9 @@ impl KafkaConsumer {
             // may take longer than librdkafka's default 5 minutes between reads; the consumer
             // stays in its group meanwhile instead of handing its partitions to another.
             .set("max.poll.interval.ms", "3600000")
+            // The classic group protocol, whose session and heartbeats the client sets (the
+            // newer one, KIP-848, refuses both settings).
+            .set("group.protocol", "classic")
             .set("session.timeout.ms", SESSION_TIMEOUT.as_millis().to_string())
             .set("heartbeat.interval.ms", (SESSION_TIMEOUT / 3).as_millis().to_string())
             .create_with_context(GroupLog { consumer: handler.name() })

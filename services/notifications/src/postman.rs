@@ -98,8 +98,7 @@ impl Outgoing {
                 .map_err(|error| Failure::Transient(format!("the mail server: {error}"))),
             Outgoing::Files(folder) => {
                 let write = async {
-                    // The files hold bearer ticket codes: readable by the service's user only.
-                    boxoffice_db::create_private_dir(folder).map_err(std::io::Error::other)?;
+                    mail_folder_again(folder)?;
                     // Written aside, then renamed: a reader never sees half an email.
                     let partial = folder.join(format!(".{mail_id}.eml.partial"));
                     let mut options = tokio::fs::OpenOptions::new();
@@ -116,6 +115,19 @@ impl Outgoing {
                     .map_err(|error| Failure::Transient(format!("writing to {}: {error}", folder.display())))
             }
         }
+    }
+}
+
+/// The folder of the emails written as files, made again if it was removed, readable by the
+/// service's user only (the files hold bearer ticket codes). The data folder it is in is not
+/// made again: one that is gone is a deployment being taken away, not a place to write to.
+fn mail_folder_again(folder: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(folder) {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        created => created,
     }
 }
 
@@ -324,6 +336,24 @@ async fn send(notifications: &Notifications, job: &MailJob) -> Result<Sent, Fail
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mail_folder_is_made_again_but_never_a_data_folder_that_is_gone() {
+        let data = std::env::temp_dir().join(format!("boxoffice-postman-{}", Uuid::new_v4()));
+        std::fs::create_dir(&data).unwrap();
+        let folder = data.join("mail");
+        mail_folder_again(&folder).unwrap();
+        mail_folder_again(&folder).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "the emails' folder is the service user's only");
+        }
+        std::fs::remove_dir_all(&data).unwrap();
+        assert!(mail_folder_again(&folder).is_err());
+        assert!(!data.exists(), "the data folder stays gone");
+    }
 
     #[test]
     fn a_password_is_never_sent_without_tls() {
