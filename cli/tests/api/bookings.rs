@@ -408,7 +408,7 @@ async fn availability_survives_a_restart_and_a_lost_store(backend: Backend) {
 
     let mut settings = app.stop().await;
     // A new prefix is a Redis that lost everything; the embedded store starts empty anyway.
-    settings.redis_key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    settings.redis_key_prefix = format!("boxoffice-test:{}:", uuid::Uuid::new_v4());
     let app = TestApp::start(settings).await;
     assert_eq!(app.availability(&event).await, before);
     // And the rebuilt store still refuses what is taken.

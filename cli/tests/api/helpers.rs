@@ -148,7 +148,7 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
         let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
         settings.database_url = Some(format!("{base}/{name}"));
         settings.redis_url = Some(redis_url());
-        settings.redis_key_prefix = format!("test:{}:", Uuid::new_v4());
+        settings.redis_key_prefix = format!("boxoffice-test:{}:", Uuid::new_v4());
         settings.jwt_secret = Some(TokenKey::generate_secret());
         settings.ticket_secret = Some(boxoffice_auth::random_token());
         settings.database_max_connections = 5;

@@ -422,7 +422,7 @@ async fn revocations_survive_a_restart_and_a_lost_store(backend: Backend) {
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let mut settings = app.stop().await;
     // A new key prefix is a Redis that lost everything; the embedded store starts empty anyway.
-    settings.redis_key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    settings.redis_key_prefix = format!("boxoffice-test:{}:", uuid::Uuid::new_v4());
 
     let app = TestApp::start(settings).await;
     app.assert_token_refused(&logged_out.access).await;

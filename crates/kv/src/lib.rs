@@ -126,7 +126,7 @@ mod tests {
     async fn redis_kv() -> Kv {
         let url =
             std::env::var("BOXOFFICE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+        let prefix = format!("boxoffice-test:{}:", uuid::Uuid::new_v4());
         Kv::redis(&url, &prefix).await.expect("Redis is reachable for the tests")
     }
 

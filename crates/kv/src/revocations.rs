@@ -113,14 +113,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_on_redis_sees_revocations_from_another_process() {
-        let prefix = format!("test:{}:", Uuid::new_v4());
+        let prefix = format!("boxoffice-test:{}:", Uuid::new_v4());
         let (writer, reader) = (redis_kv(&prefix).await, redis_kv(&prefix).await);
         a_revocation_is_seen_by_every_reader(writer, reader).await;
     }
 
     #[tokio::test]
     async fn a_current_copy_answers_and_follows_new_revocations() {
-        let prefix = format!("test:{}:", Uuid::new_v4());
+        let prefix = format!("boxoffice-test:{}:", Uuid::new_v4());
         let (writer, reader) = (redis_kv(&prefix).await, redis_kv(&prefix).await);
         let old = Uuid::now_v7();
         writer.revoke_session(old, Duration::from_secs(60)).await.unwrap();
@@ -151,7 +151,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_log_forgets_revocations_older_than_their_lifetime() {
-        let prefix = format!("test:{}:", Uuid::new_v4());
+        let prefix = format!("boxoffice-test:{}:", Uuid::new_v4());
         let kv = redis_kv(&prefix).await;
         kv.revoke_session(Uuid::now_v7(), Duration::from_millis(20)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -330,7 +330,7 @@ async fn two_replicas(service: &Service, prefix: &str) -> [Bookings; 2] {
 #[tokio::test]
 async fn a_unit_returned_on_one_replica_is_on_sale_on_the_other_once_its_memo_has_expired() {
     let service = Service::start().await;
-    let prefix = format!("test:{}:", Uuid::now_v7());
+    let prefix = format!("boxoffice-test:{}:", Uuid::now_v7());
     let [first, second] = two_replicas(&service, &prefix).await;
     let holder = buyer();
     let everything =

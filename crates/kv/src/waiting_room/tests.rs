@@ -7,7 +7,7 @@ use crate::{Kv, Standing, Visit, Visited};
 async fn redis_kv() -> Kv {
     let url =
         std::env::var("BOXOFFICE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    Kv::redis(&url, &format!("test:{}:", uuid::Uuid::new_v4()))
+    Kv::redis(&url, &format!("boxoffice-test:{}:", uuid::Uuid::new_v4()))
         .await
         .expect("Redis is reachable for the tests")
 }

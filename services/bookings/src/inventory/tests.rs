@@ -58,7 +58,7 @@ impl Suite {
                 vec![store; count]
             }
             Backend::Redis => {
-                let prefix = format!("test:inventory:{}:", Uuid::new_v4());
+                let prefix = format!("boxoffice-test:inventory:{}:", Uuid::new_v4());
                 self.prefixes.lock().unwrap().push(prefix.clone());
                 let mut stores: Vec<Arc<dyn InventoryStore>> = Vec::with_capacity(count);
                 for _ in 0..count {
