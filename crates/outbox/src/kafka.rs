@@ -246,20 +246,31 @@ impl ConsumerContext for GroupLog {
 struct Closing(Option<StreamConsumer<GroupLog>>);
 
 impl Closing {
-    /// Closes the consumer, waiting at most [`CLOSE_WAIT`] for the broker. A consumer that has
-    /// left its group is not waited for by the group: the process that replaces it (a rolling
-    /// restart) is given its partitions at once, not after the broker's session timeout.
-    async fn close(mut self, name: &str) {
-        let Some(consumer) = self.0.take() else { return };
+    /// Closes the consumer on a thread of its own: a receiver told when it has closed, or None
+    /// when no thread could be made (the consumer is then left open).
+    fn close_aside(&mut self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let consumer = self.0.take()?;
+        let name = consumer.context().consumer;
         let (closed, done) = tokio::sync::oneshot::channel();
         let closing = std::thread::Builder::new().name("kafka-consumer-close".into());
-        if let Err(error) = closing.spawn(move || {
+        match closing.spawn(move || {
             drop(consumer);
             let _ = closed.send(());
         }) {
-            tracing::warn!(consumer = name, %error, "no thread to close a Kafka consumer on; it is left open");
-            return;
+            Ok(_) => Some(done),
+            Err(error) => {
+                tracing::warn!(consumer = name, %error, "no thread to close a Kafka consumer on; it is left open");
+                None
+            }
         }
+    }
+
+    /// Closes the consumer, waiting at most [`CLOSE_WAIT`] for the broker. A consumer that has
+    /// left its group is not waited for by the group: the process that replaces it (a rolling
+    /// restart) is given its partitions at once, not after the broker's session timeout.
+    async fn close(mut self) {
+        let name = self.context().consumer;
+        let Some(done) = self.close_aside() else { return };
         if tokio::time::timeout(CLOSE_WAIT, done).await.is_err() {
             tracing::warn!(consumer = name, wait = ?CLOSE_WAIT,
                 "the broker did not see the Kafka consumer leave its group; its partitions wait for the session timeout");
@@ -277,12 +288,7 @@ impl std::ops::Deref for Closing {
 
 impl Drop for Closing {
     fn drop(&mut self) {
-        if let Some(consumer) = self.0.take() {
-            let closing = std::thread::Builder::new().name("kafka-consumer-close".into());
-            if let Err(error) = closing.spawn(move || drop(consumer)) {
-                tracing::warn!(%error, "no thread to close a Kafka consumer on; it is left open");
-            }
-        }
+        self.close_aside();
     }
 }
 
@@ -344,8 +350,7 @@ impl KafkaConsumer {
     /// Consumes until `shutdown`, then commits what it handled and leaves its group.
     pub async fn run(self, shutdown: CancellationToken) {
         self.consume(&shutdown).await;
-        let KafkaConsumer { consumer, handler, .. } = self;
-        consumer.close(handler.name()).await;
+        self.consumer.close().await;
     }
 
     /// Consumes until `shutdown`, and commits the offsets stored.
