@@ -44,12 +44,19 @@ def free_port():
         return port
 
 
-def tail(path, lines=15):
+def lines_from(path, offset=0):
+    """The lines of the file at `path` from byte `offset` on (none if it cannot be read);
+    undecodable bytes replaced."""
     try:
         with open(path, errors="replace") as text:
-            return "".join(text.readlines()[-lines:])
+            text.seek(offset)
+            return text.read().splitlines()
     except OSError:
-        return ""
+        return []
+
+
+def tail(path, lines=15):
+    return "\n".join(lines_from(path)[-lines:])
 
 
 def wait_for_port(port, seconds=30):
@@ -178,12 +185,13 @@ class Broker:
 
     def start(self):
         url = f"tcp://127.0.0.1:{self.port}"
+        log = open(self.log, "a")
         # Where this process's lines begin, for `failure`.
-        self.log_start = self.log_size()
+        self.log_start = log.tell()
         self.process = subprocess.Popen(
             [self.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", self.storage],
-            cwd=self.work, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+            cwd=self.work, stdout=log, stderr=subprocess.STDOUT)
         if not wait_for_port(self.port):
             raise SystemExit(f"deployment: tansu does not listen on {self.port}:\n{tail(self.log)}")
 
@@ -196,12 +204,6 @@ class Broker:
                 self.process.kill()
                 self.process.wait()
 
-    def log_size(self):
-        try:
-            return os.path.getsize(self.log)
-        except OSError:
-            return 0
-
     def failure(self):
         """The sign, in the log of the broker process now running, that its storage broke, or
         None. tansu 0.6's SQLite storage breaks now and then under a consumer group's churn
@@ -210,12 +212,7 @@ class Broker:
         fetch with `Storage(UnableToSend)` (a consumer then reads nothing, even where the
         outboxes drained): a broker that has stopped storing until it is restarted, not a fault
         of boxoffice's. Other panics do not count."""
-        try:
-            with open(self.log, errors="replace") as log:
-                log.seek(self.log_start)
-                lines = log.read().splitlines()
-        except OSError:
-            return None
+        lines = lines_from(self.log, self.log_start)
         for at, line in enumerate(lines):
             following = lines[at + 1] if at + 1 < len(lines) else ""
             if "panicked at" in line and "tansu-storage" in line and "unreachable" in following:
@@ -325,12 +322,7 @@ class Deployment:
 
     def since_start(self, name):
         """The lines `name`'s process now running has logged."""
-        try:
-            with open(self.log(name), errors="replace") as log:
-                log.seek(self.log_starts.get(name, 0))
-                return log.read().splitlines()
-        except OSError:
-            return []
+        return lines_from(self.log(name), self.log_starts.get(name, 0))
 
     def wait_ready(self, name, seconds=60):
         url = f"http://127.0.0.1:{self.ports[(name, 9090)]}/readyz"
