@@ -289,6 +289,31 @@ pub(crate) async fn on_sale_through(
     (event, crate::helpers::signed_up_through(api, email).await)
 }
 
+/// A hold of `quantity` tickets of `event`'s first category by `buyer`, paid, through the
+/// gateway at `api`: the confirmed booking.
+pub(crate) async fn paid_through(api: &str, event: &Value, buyer: &str, quantity: u32) -> Value {
+    let client = reqwest::Client::new();
+    let items = json!([{"category_id": category(event, 0), "quantity": quantity}]);
+    let hold = client
+        .post(format!("{api}/api/v1/bookings"))
+        .bearer_auth(buyer)
+        .json(&json!({"event_id": id(event), "items": items}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hold.status(), StatusCode::CREATED);
+    let booking: Value = hold.json().await.unwrap();
+    let confirmed = client
+        .post(format!("{api}/api/v1/bookings/{}/confirm", id(&booking)))
+        .bearer_auth(buyer)
+        .json(&json!({"payment_token": "tok_ok"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    confirmed.json().await.unwrap()
+}
+
 pub(crate) fn minted(settings: &boxoffice_config::Settings, role: boxoffice_types::Role) -> String {
     let claims =
         boxoffice_auth::Claims::new(uuid::Uuid::now_v7(), role, uuid::Uuid::now_v7(), chrono::Utc::now());
@@ -318,12 +343,7 @@ async fn events_committed_by_a_process_killed_before_publishing_them_are_publish
         post(&format!("/api/v1/events/{}/publish", id(&event)), json!({}), &organizer).await.unwrap();
     assert_eq!(published.status(), StatusCode::OK);
     let buyer = minted(&settings, boxoffice_types::Role::Customer);
-    let items =
-        json!({"event_id": id(&event), "items": [{"category_id": category(&event, 0), "quantity": 1}]});
-    let booking: Value = post("/api/v1/bookings", items, &buyer).await.unwrap().json().await.unwrap();
-    let confirm = format!("/api/v1/bookings/{}/confirm", id(&booking));
-    let confirmed = post(&confirm, json!({"payment_token": "tok_ok"}), &buyer).await.unwrap();
-    assert_eq!(confirmed.status(), StatusCode::OK);
+    let booking = paid_through(&server.address, &event, &buyer, 1).await;
     assert_eq!(outbox(&settings, "bookings").await.iter().filter(|(_, sent)| !sent).count(), 2);
 
     // Killed with its events committed and unpublished; restarted with the broker back.
@@ -554,32 +574,8 @@ async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() 
     let client = reqwest::Client::new();
 
     let (event, buyer) = on_sale_through(&api, &settings, "Split", "split-buyer@example.com").await;
-    let pay = |quantity: u32| {
-        let (client, api, event, buyer) = (client.clone(), api.clone(), event.clone(), buyer.clone());
-        async move {
-            let items = json!([{"category_id": category(&event, 0), "quantity": quantity}]);
-            let hold = client
-                .post(format!("{api}/api/v1/bookings"))
-                .bearer_auth(&buyer)
-                .json(&json!({"event_id": id(&event), "items": items}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(hold.status(), StatusCode::CREATED);
-            let booking: Value = hold.json().await.unwrap();
-            let confirmed = client
-                .post(format!("{api}/api/v1/bookings/{}/confirm", id(&booking)))
-                .bearer_auth(&buyer)
-                .json(&json!({"payment_token": "tok_ok"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(confirmed.status(), StatusCode::OK);
-            confirmed.json::<Value>().await.unwrap()
-        }
-    };
     let email = "split-buyer@example.com";
-    let booking = pay(2).await;
+    let booking = paid_through(&api, &event, &buyer, 2).await;
     let received = mail.wait_for(1).await;
     let emails = to(&received, email);
     assert_eq!(emails.len(), 1, "the notifications service emails the tickets");
@@ -603,7 +599,7 @@ async fn every_service_in_a_process_of_its_own_sells_and_emails_through_kafka() 
     .unwrap();
     assert!(exit.success(), "notifications stops cleanly: {exit}");
     children.push(notifications());
-    let second = pay(1).await;
+    let second = paid_through(&api, &event, &buyer, 1).await;
     let received = mail.wait_for(2).await;
     let emails = to(&received, email);
     assert_eq!(
