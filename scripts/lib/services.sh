@@ -73,13 +73,16 @@ drop_test_databases() {
   done
 }
 
-# Tests on Redis keep their keys under `boxoffice-test:<uuid>:`; this removes them (and nothing
-# else: the machine's Redis is shared).
-drop_test_redis_keys() {
+# Removes the keys matching the glob $2 from the Redis at $1, and nothing else (the machine's
+# Redis is shared); best effort, for clean-ups.
+drop_redis_keys() {
   command -v redis-cli >/dev/null || return 0
-  redis-cli -u "$BOXOFFICE_TEST_REDIS_URL" --scan --pattern 'boxoffice-test:*' 2>/dev/null |
-    xargs -r -n 500 redis-cli -u "$BOXOFFICE_TEST_REDIS_URL" del >/dev/null 2>&1 || true
+  redis-cli -u "$1" --scan --pattern "$2" 2>/dev/null |
+    xargs -r -n 500 redis-cli -u "$1" del >/dev/null 2>&1 || true
 }
+
+# Tests on Redis keep their keys under `boxoffice-test:<uuid>:`; this removes them.
+drop_test_redis_keys() { drop_redis_keys "$BOXOFFICE_TEST_REDIS_URL" 'boxoffice-test:*'; }
 
 # tansu, a Kafka-compatible broker (Apache-2.0) for the Kafka tests: built once with cargo into
 # ~/.cache/boxoffice/tansu (12 to 20 minutes the first time), then reused. Each test starts its
