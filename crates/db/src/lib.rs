@@ -138,11 +138,19 @@ pub async fn postgres_pool(url: &str, schema: &str, max_connections: u32) -> any
 /// embedded databases (password hashes among them) and the generated secrets. A directory that
 /// exists keeps its permissions.
 pub fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    private_dir_builder()
+        .recursive(true)
+        .create(path)
+        .with_context(|| format!("creating the data directory {}", path.display()))
+}
+
+/// Makes directories readable by this process's user only (mode 0700 on Unix), one at a time
+/// unless told `recursive`.
+pub fn private_dir_builder() -> std::fs::DirBuilder {
     let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).with_context(|| format!("creating the data directory {}", path.display()))
+    builder
 }
 
 /// Opens (creating if needed) the SQLite file at `path`, in WAL mode.

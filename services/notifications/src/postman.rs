@@ -122,10 +122,7 @@ impl Outgoing {
 /// service's user only (the files hold bearer ticket codes). The data folder it is in is not
 /// made again: one that is gone is a deployment being taken away, not a place to write to.
 fn mail_folder_again(folder: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    match builder.create(folder) {
+    match boxoffice_db::private_dir_builder().create(folder) {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         created => created,
     }
