@@ -1,12 +1,11 @@
 //! The in-process bus of the embedded default: the relays publish to it, and it hands each
-//! message to every subscribed handler before the relay marks it sent, so delivery is at least
-//! once here too, across restarts (unsent rows are published again on start).
+//! relay round's messages to every subscribed handler, as one batch per handler, before the
+//! relay marks them sent, so delivery is at least once here too, across restarts (unsent rows
+//! are published again on start).
 
 use std::sync::{Arc, RwLock};
 
-use tracing::Instrument as _;
-
-use crate::consumer::{Delivered, HandleError, Handler};
+use crate::consumer::{Delivered, Handler};
 use crate::relay::Publisher;
 use crate::Pending;
 
@@ -36,26 +35,29 @@ impl Bus {
 impl Publisher for Bus {
     async fn publish(&self, rows: &[Pending]) -> anyhow::Result<()> {
         let handlers = self.handlers.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let mut messages = Vec::with_capacity(rows.len());
         for row in rows {
-            let message = match Delivered::parse(row.topic, &row.envelope) {
-                Ok(message) => message.traced(row.trace.clone()),
-                Err(reason) => {
-                    dead_letter(row.topic.as_str(), &reason);
-                    continue;
-                }
-            };
-            for handler in handlers.iter().filter(|handler| handler.topics().contains(&row.topic)) {
-                match handler.handle(&message).instrument(message.span(handler.name())).await {
-                    Ok(()) => {}
-                    Err(HandleError::Malformed(reason)) => dead_letter(handler.name(), &reason),
-                    Err(HandleError::Failed(error)) => {
-                        return Err(error.context(format!(
-                            "{} handling {}",
-                            handler.name(),
-                            message.event_type
-                        )));
-                    }
-                }
+            match Delivered::parse(row.topic, &row.envelope) {
+                Ok(message) => messages.push(message.traced(row.trace.clone())),
+                Err(reason) => dead_letter(row.topic.as_str(), &reason),
+            }
+        }
+        // Each handler gets the messages of its topics as one batch, in the rows' order.
+        for handler in &handlers {
+            let theirs: Vec<Delivered> = messages
+                .iter()
+                .filter(|message| handler.topics().contains(&message.topic))
+                .cloned()
+                .collect();
+            if theirs.is_empty() {
+                continue;
+            }
+            let dead = handler
+                .handle_batch(&theirs)
+                .await
+                .map_err(|error| error.context(format!("{} handling domain events", handler.name())))?;
+            for (_, reason) in dead {
+                dead_letter(handler.name(), &reason);
             }
         }
         Ok(())

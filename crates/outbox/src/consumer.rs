@@ -2,6 +2,7 @@
 
 use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::Topic;
@@ -101,4 +102,27 @@ pub trait Handler: Send + Sync + 'static {
     /// The topics it reads.
     fn topics(&self) -> &'static [Topic];
     async fn handle(&self, message: &Delivered) -> Result<(), HandleError>;
+
+    /// Handles `messages` in their order, as a call of [`Handler::handle`] for each would, and
+    /// returns those that can never be handled, for the dead letters. An error means handling
+    /// failed for now: none, some or all of the batch was handled, and the whole batch is handled
+    /// again later, before any message after it (a handler skips what it has processed, so no
+    /// effect is made twice). A handler that can make a batch's effects in one transaction
+    /// overrides this.
+    async fn handle_batch(&self, messages: &[Delivered]) -> anyhow::Result<DeadLetters> {
+        let mut dead = DeadLetters::new();
+        for (place, message) in messages.iter().enumerate() {
+            match self.handle(message).instrument(message.span(self.name())).await {
+                Ok(()) => {}
+                Err(HandleError::Malformed(reason)) => dead.push((place, reason)),
+                Err(HandleError::Failed(error)) => {
+                    return Err(error.context(format!("handling {} {}", message.event_type, message.event_id)))
+                }
+            }
+        }
+        Ok(dead)
+    }
 }
+
+/// The messages of a batch that can never be handled: each one's place in the batch, and why.
+pub type DeadLetters = Vec<(usize, String)>;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use boxoffice_telemetry::TraceHeaders;
+use futures::FutureExt as _;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{
@@ -17,9 +18,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
-use crate::consumer::{Delivered, HandleError, Handler};
+use crate::consumer::{DeadLetters, Delivered, Handler};
 use crate::relay::Publisher;
 use crate::{Pending, TopicNames};
 
@@ -38,6 +38,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Messages a consumer hands its handler at most at once: those already fetched when it takes
+/// one, so that a handler can make a burst's effects in a few transactions.
+const CONSUMER_BATCH_MAX: usize = 500;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaSettings {
@@ -292,9 +295,10 @@ impl Drop for Closing {
     }
 }
 
-/// Feeds a handler from Kafka: its own consumer group, a message's offset stored only after it
-/// is handled (or dead-lettered), so a crash redelivers, and a message that fails for now is
-/// retried before any after it. Stored offsets are committed (asynchronously) every
+/// Feeds a handler from Kafka: its own consumer group, the messages already fetched handed over
+/// as one batch (up to [`CONSUMER_BATCH_MAX`]), a message's offset stored only after it is
+/// handled (or dead-lettered), so a crash redelivers, and a batch that fails for now is retried
+/// before any message after it. Stored offsets are committed (asynchronously) every
 /// [`COMMIT_INTERVAL`] and as the consumer stops, not per message: a consumer that ignores most
 /// of a topic (the notifications service and an on-sale's holds) would otherwise cost the broker
 /// a commit per hold. librdkafka's own auto-commit is off: its last commit as the consumer is
@@ -379,51 +383,100 @@ impl KafkaConsumer {
                     continue;
                 }
             };
-            let outcome = match self.publisher.settings.topics.topic(message.topic()) {
-                None => Err(format!("{} is not a topic of boxoffice", message.topic())),
-                Some(topic) => Delivered::parse(topic, message.payload().unwrap_or_default())
-                    .map(|delivered| delivered.traced(trace_headers(&message))),
-            };
-            let mut backoff = RETRY_MIN;
-            loop {
-                let result = match &outcome {
-                    Err(reason) => Err(HandleError::Malformed(reason.clone())),
-                    Ok(delivered) => self.handler.handle(delivered).instrument(delivered.span(name)).await,
-                };
-                let failure = match result {
-                    Ok(()) => break,
-                    Err(HandleError::Malformed(reason)) => {
-                        tracing::error!(
-                            consumer = name,
-                            reason,
-                            topic = message.topic(),
-                            offset = message.offset(),
-                            "a domain event cannot be handled; sent to the dead letters"
-                        );
-                        match self.publisher.dead_letter(&message, name, &reason).await {
-                            Ok(()) => break,
-                            Err(error) => error,
-                        }
+            // What librdkafka has fetched already joins the batch, without waiting for more.
+            let mut batch = vec![message];
+            while batch.len() < CONSUMER_BATCH_MAX {
+                match self.consumer.recv().now_or_never() {
+                    Some(Ok(message)) => batch.push(message),
+                    Some(Err(error)) => {
+                        tracing::warn!(consumer = name, %error, "reading from Kafka fails");
+                        break;
                     }
-                    Err(HandleError::Failed(error)) => error,
+                    None => break,
+                }
+            }
+            let mut readable = Vec::with_capacity(batch.len());
+            let mut places = Vec::with_capacity(batch.len());
+            let mut dead = DeadLetters::new();
+            for (place, message) in batch.iter().enumerate() {
+                match self.read(message) {
+                    Ok(delivered) => {
+                        readable.push(delivered);
+                        places.push(place);
+                    }
+                    Err(reason) => dead.push((place, reason)),
+                }
+            }
+            // A batch that fails for now is handled again, with backoff, before any message after it.
+            let mut backoff = RETRY_MIN;
+            let mut unhandled = loop {
+                let error = match self.handler.handle_batch(&readable).await {
+                    Ok(unhandled) => break unhandled,
+                    Err(error) => error,
                 };
-                tracing::warn!(consumer = name, error = %format!("{failure:#}"), retry_in = ?backoff,
-                    "handling a domain event fails; retrying it");
-                tokio::select! {
-                    () = shutdown.cancelled() => {
-                        self.commit_stored(&mut uncommitted);
+                tracing::warn!(consumer = name, error = %format!("{error:#}"), retry_in = ?backoff,
+                    "handling domain events fails; retrying them");
+                if self.wait_or_stop(shutdown, &mut backoff, &mut uncommitted).await {
+                    return;
+                }
+            };
+            unhandled.iter_mut().for_each(|(place, _)| *place = places[*place]);
+            dead.extend(unhandled);
+            dead.sort_by_key(|(place, _)| *place);
+            for (place, reason) in dead {
+                let message = &batch[place];
+                tracing::error!(
+                    consumer = name,
+                    reason,
+                    topic = message.topic(),
+                    offset = message.offset(),
+                    "a domain event cannot be handled; sent to the dead letters"
+                );
+                let mut backoff = RETRY_MIN;
+                while let Err(error) = self.publisher.dead_letter(message, name, &reason).await {
+                    tracing::warn!(consumer = name, error = %format!("{error:#}"), retry_in = ?backoff,
+                        "sending a dead letter fails; retrying it");
+                    if self.wait_or_stop(shutdown, &mut backoff, &mut uncommitted).await {
                         return;
                     }
-                    () = tokio::time::sleep(backoff) => {}
                 }
-                backoff = (backoff * 2).min(RETRY_MAX);
             }
-            match self.consumer.store_offset_from_message(&message) {
-                Ok(()) => uncommitted = true,
-                // The message may be delivered again after a restart; the handler deduplicates.
-                Err(error) => tracing::warn!(consumer = name, %error, "storing a consumer offset fails"),
+            for message in &batch {
+                match self.consumer.store_offset_from_message(message) {
+                    Ok(()) => uncommitted = true,
+                    // The message may be delivered again after a restart; the handler deduplicates.
+                    Err(error) => tracing::warn!(consumer = name, %error, "storing a consumer offset fails"),
+                }
             }
         }
+    }
+
+    /// A message as the handler reads it; the error is why it cannot be read (a dead letter).
+    fn read(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> Result<Delivered, String> {
+        match self.publisher.settings.topics.topic(message.topic()) {
+            None => Err(format!("{} is not a topic of boxoffice", message.topic())),
+            Some(topic) => Delivered::parse(topic, message.payload().unwrap_or_default())
+                .map(|delivered| delivered.traced(trace_headers(message))),
+        }
+    }
+
+    /// Waits `backoff` before trying again (and doubles it, up to [`RETRY_MAX`]); true if the
+    /// consumer is to stop instead, after committing the offsets stored.
+    async fn wait_or_stop(
+        &self,
+        shutdown: &CancellationToken,
+        backoff: &mut Duration,
+        uncommitted: &mut bool,
+    ) -> bool {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                self.commit_stored(uncommitted);
+                return true;
+            }
+            () = tokio::time::sleep(*backoff) => {}
+        }
+        *backoff = (*backoff * 2).min(RETRY_MAX);
+        false
     }
 }
 

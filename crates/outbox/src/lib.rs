@@ -32,7 +32,7 @@ mod relay;
 mod sql;
 
 pub use bus::Bus;
-pub use consumer::{Delivered, HandleError, Handler};
+pub use consumer::{DeadLetters, Delivered, HandleError, Handler};
 pub use kafka::{KafkaConsumer, KafkaPublisher, KafkaSettings};
 pub use relay::{Outbox, Publisher, Relay, RelayHandle, RELAY_BATCH_MAX};
 pub use sql::{commit_telling, OutboxDb, OutboxSql};

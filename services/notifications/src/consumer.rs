@@ -3,16 +3,18 @@
 //! `grpc.rs`, an edge: the one place that reads the domain-event messages.
 //!
 //! Each message's effect commits with its processed-event record ([`MailStore::apply`]), so a
-//! redelivered or replayed message queues nothing twice. The handler only writes: sending is
+//! redelivered or replayed message queues nothing twice; a batch of messages (a relay's round,
+//! or what Kafka had fetched) commits in one transaction. The handler only writes: sending is
 //! the postman's (`postman.rs`), so a slow or absent mail server never holds up the topics.
 
 use boxoffice_outbox::event_type::{
     BOOKING_CONFIRMED, BOOKING_REFUNDED, EVENT_CANCELLED, EVENT_PUBLISHED, EVENT_UPDATED, TICKET_TRANSFERRED,
     WAITING_LIST_OFFERED,
 };
-use boxoffice_outbox::{Delivered, HandleError, Handler, Topic};
+use boxoffice_outbox::{DeadLetters, Delivered, HandleError, Handler, Topic};
 use boxoffice_proto::domain as pb;
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::{CategoryName, Effect, EventInfo, IssuedTicket, MailDetails, NewMail};
@@ -32,26 +34,51 @@ impl Handler for Notifications {
     }
 
     async fn handle(&self, message: &Delivered) -> Result<(), HandleError> {
-        // Other versions are published beside this one while readers move to them.
-        if message.schema_version != boxoffice_outbox::SCHEMA_VERSION {
+        let Some(effect) = effect(message)? else { return Ok(()) };
+        self.apply(&[(message.event_id, effect)]).await?;
+        Ok(())
+    }
+
+    /// A burst of confirmations is recorded a batch at a time: one transaction, and one commit
+    /// to wait for, for all the emails of a relay's round (or of what Kafka had fetched).
+    async fn handle_batch(&self, messages: &[Delivered]) -> anyhow::Result<DeadLetters> {
+        let mut dead = DeadLetters::new();
+        let mut effects = Vec::new();
+        for (place, message) in messages.iter().enumerate() {
+            match effect(message) {
+                Ok(Some(effect)) => effects.push((message.event_id, effect)),
+                Ok(None) => {}
+                Err(HandleError::Malformed(reason)) => dead.push((place, reason)),
+                Err(HandleError::Failed(error)) => return Err(error),
+            }
+        }
+        let span = tracing::info_span!("domain_events", consumer = CONSUMER, effects = effects.len());
+        self.apply(&effects).instrument(span).await?;
+        Ok(dead)
+    }
+}
+
+impl Notifications {
+    /// Makes `effects` (by the id of the domain event of each), and wakes the postman for the
+    /// emails they queued.
+    async fn apply(&self, effects: &[(Uuid, Effect)]) -> anyhow::Result<()> {
+        if effects.is_empty() {
             return Ok(());
         }
-        let Some(effect) = effect(message)? else {
-            // Holds, expiries and check-ins tell nobody anything: no write at all, so that the
-            // on-sale's stream of holds costs this service nothing.
-            return Ok(());
-        };
-        if let Some(queued) = self.store().apply(CONSUMER, message.event_id, &effect, Utc::now()).await? {
-            if queued > 0 {
-                self.wake_postman();
-            }
+        if self.store().apply(CONSUMER, effects, Utc::now()).await? > 0 {
+            self.wake_postman();
         }
         Ok(())
     }
 }
 
-/// What `message` changes here, if anything.
+/// What `message` changes here, if anything. Holds, expiries and check-ins tell nobody
+/// anything: no write at all, so that the on-sale's stream of holds costs this service nothing.
 fn effect(message: &Delivered) -> Result<Option<Effect>, HandleError> {
+    // Other versions are published beside this one while readers move to them.
+    if message.schema_version != boxoffice_outbox::SCHEMA_VERSION {
+        return Ok(None);
+    }
     Ok(Some(match message.event_type.as_str() {
         EVENT_PUBLISHED => {
             Effect::EventKnown(event_info(message, message.payload::<pb::EventPublished>()?.event)?)

@@ -211,6 +211,18 @@ pub enum Effect {
     Tell(NewMail),
 }
 
+impl Effect {
+    /// The event whose holders this effect reads or changes, and so locks (on PostgreSQL) for
+    /// its transaction: a confirmation and its event's cancellation handled at once take turns.
+    pub fn locks_event(&self) -> Option<Uuid> {
+        match self {
+            Effect::EventCancelled { event, .. } => Some(event.id),
+            Effect::Confirmed { mail, .. } => Some(mail.event_id),
+            Effect::EventKnown(_) | Effect::Refunded { .. } | Effect::Tell(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

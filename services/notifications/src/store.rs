@@ -5,6 +5,8 @@
 //! Three tables: `known_events` and `ticket_holders`, what the service learnt from the other
 //! services' domain events, and `mail`, the emails it owes and has sent.
 
+use std::collections::BTreeSet;
+
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
 use boxoffice_outbox::OutboxSql;
@@ -30,16 +32,10 @@ const MAILS_PER_INSERT: usize = 1_000;
 
 #[async_trait::async_trait]
 pub trait MailStore: Send + Sync + 'static {
-    /// Records that `consumer` handled domain event `event_id`, and makes its `effect`, in one
-    /// transaction. Returns how many emails it queued, or `None` when the event had been
-    /// handled already (a redelivery: nothing happens).
-    async fn apply(
-        &self,
-        consumer: &str,
-        event_id: Uuid,
-        effect: &Effect,
-        now: DateTime<Utc>,
-    ) -> Result<Option<usize>>;
+    /// Records that `consumer` handled each domain event (by its id), and makes its effect, in
+    /// their order, all in one transaction; an event handled already (a redelivery) changes
+    /// nothing. Returns how many emails they queued.
+    async fn apply(&self, consumer: &str, effects: &[(Uuid, Effect)], now: DateTime<Utc>) -> Result<usize>;
     /// Records how many pooled connections are in use.
     fn record_pool_usage(&self);
     /// Claims up to `limit` emails due at `now`: their attempts count one more, and nobody else
@@ -243,7 +239,8 @@ macro_rules! sql_store {
                 Ok(inserted)
             }
 
-            /// Makes `effect` on the transaction's `connection`; returns the emails it queued.
+            /// Makes `effect` on the transaction's `connection`, which holds the lock of the event
+            /// it [locks](Effect::locks_event); returns the emails it queued.
             async fn effect(
                 connection: &mut <$database as sqlx::Database>::Connection,
                 effect: &Effect,
@@ -255,7 +252,6 @@ macro_rules! sql_store {
                         Ok(0)
                     }
                     Effect::EventCancelled { event, cancellation } => {
-                        Self::lock_event(connection, event.id).await?;
                         Self::upsert_event(connection, event).await?;
                         sqlx::query("UPDATE known_events SET cancelled_by = $2, revision = revision + 1 \
                              WHERE id = $1 AND cancelled_by IS NULL")
@@ -279,7 +275,6 @@ macro_rules! sql_store {
                         Self::insert_mails(connection, &mails, now).await
                     }
                     Effect::Confirmed { booking_id, mail } => {
-                        Self::lock_event(connection, mail.event_id).await?;
                         sqlx::query(
                             "INSERT INTO ticket_holders (booking_id, event_id, user_id) VALUES ($1, $2, $3) \
                              ON CONFLICT (booking_id) DO NOTHING",
@@ -321,23 +316,25 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl MailStore for $name {
-            async fn apply(
-                &self,
-                consumer: &str,
-                event_id: Uuid,
-                effect: &Effect,
-                now: DateTime<Utc>,
-            ) -> Result<Option<usize>> {
+            async fn apply(&self, consumer: &str, effects: &[(Uuid, Effect)], now: DateTime<Utc>) -> Result<usize> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                let first = <$database as OutboxSql>::mark_processed(&mut transaction, consumer, event_id, now)
-                    .await
-                    .map_err(database_error)?;
-                if !first {
-                    return Ok(None);
+                // The events the batch changes the holders of, locked first and in one order, so
+                // that two batches never wait for each other's locks.
+                let locked: BTreeSet<Uuid> = effects.iter().filter_map(|(_, effect)| effect.locks_event()).collect();
+                for event_id in locked {
+                    Self::lock_event(&mut transaction, event_id).await?;
                 }
-                let queued = Self::effect(&mut transaction, effect, now).await?;
+                let mut queued = 0;
+                for (event_id, effect) in effects {
+                    if <$database as OutboxSql>::mark_processed(&mut transaction, consumer, *event_id, now)
+                        .await
+                        .map_err(database_error)?
+                    {
+                        queued += Self::effect(&mut transaction, effect, now).await?;
+                    }
+                }
                 transaction.commit().await.map_err(database_error)?;
-                Ok(Some(queued))
+                Ok(queued)
             }
 
             async fn claim_due(
