@@ -38,7 +38,8 @@ impl Handler for Recorder {
 }
 
 fn row(topic: Topic, payload: &str) -> Pending {
-    let payload = boxoffice_proto::domain::BookingExpired { booking_id: payload.into(), ..Default::default() };
+    let payload =
+        boxoffice_proto::domain::BookingExpired { booking_id: payload.into(), ..Default::default() };
     let event = OutboxEvent::new(topic, "booking.expired", Uuid::now_v7(), &payload, chrono::Utc::now());
     Pending {
         position: 0,

@@ -13,11 +13,12 @@ use boxoffice_outbox::event_type::{
 };
 use boxoffice_outbox::{DeadLetters, Delivered, HandleError, Handler, Topic};
 use boxoffice_proto::domain as pb;
+use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::domain::{CategoryName, Effect, EventInfo, IssuedTicket, MailDetails, NewMail};
+use crate::domain::{CategoryName, Effect, EventInfo, Handled, IssuedTicket, MailDetails, NewMail};
 use crate::service::Notifications;
 
 /// The notifications service's consumer: its name in `processed_events` and its Kafka group.
@@ -35,7 +36,8 @@ impl Handler for Notifications {
 
     async fn handle(&self, message: &Delivered) -> Result<(), HandleError> {
         let Some(effect) = effect(message)? else { return Ok(()) };
-        self.apply(&[(message.event_id, effect)]).await?;
+        let handled = Handled { event_id: message.event_id, effect, trace: TraceHeaders::current() };
+        self.apply(&[handled]).await?;
         Ok(())
     }
 
@@ -46,7 +48,12 @@ impl Handler for Notifications {
         let mut effects = Vec::new();
         for (place, message) in messages.iter().enumerate() {
             match effect(message) {
-                Ok(Some(effect)) => effects.push((message.event_id, effect)),
+                Ok(Some(effect)) => {
+                    // Each message's handling is a span of its own trace, which goes on to its
+                    // emails; the batch's transaction is another.
+                    let trace = message.span(CONSUMER).in_scope(TraceHeaders::current);
+                    effects.push(Handled { event_id: message.event_id, effect, trace });
+                }
                 Ok(None) => {}
                 Err(HandleError::Malformed(reason)) => dead.push((place, reason)),
                 Err(HandleError::Failed(error)) => return Err(error),
@@ -59,9 +66,8 @@ impl Handler for Notifications {
 }
 
 impl Notifications {
-    /// Makes `effects` (by the id of the domain event of each), and wakes the postman for the
-    /// emails they queued.
-    async fn apply(&self, effects: &[(Uuid, Effect)]) -> anyhow::Result<()> {
+    /// Makes `effects`, and wakes the postman for the emails they queued.
+    async fn apply(&self, effects: &[Handled]) -> anyhow::Result<()> {
         if effects.is_empty() {
             return Ok(());
         }

@@ -211,6 +211,14 @@ pub enum Effect {
     Tell(NewMail),
 }
 
+/// A domain event's effect here, with the event's id (its processed-event record) and the
+/// trace of its handling, which its emails carry on to their sending.
+pub struct Handled {
+    pub event_id: Uuid,
+    pub effect: Effect,
+    pub trace: boxoffice_telemetry::TraceHeaders,
+}
+
 impl Effect {
     /// The event whose holders this effect reads or changes, and so locks (on PostgreSQL) for
     /// its transaction: a confirmation and its event's cancellation handled at once take turns.

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::domain::{CategoryName, Effect, EventInfo, MailDetails, MailJob, MailStatus, NewMail};
+use crate::domain::{CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -32,10 +32,10 @@ const MAILS_PER_INSERT: usize = 1_000;
 
 #[async_trait::async_trait]
 pub trait MailStore: Send + Sync + 'static {
-    /// Records that `consumer` handled each domain event (by its id), and makes its effect, in
+    /// Records that `consumer` handled each domain event, and makes its effect, in
     /// their order, all in one transaction; an event handled already (a redelivery) changes
     /// nothing. Returns how many emails they queued.
-    async fn apply(&self, consumer: &str, effects: &[(Uuid, Effect)], now: DateTime<Utc>) -> Result<usize>;
+    async fn apply(&self, consumer: &str, effects: &[Handled], now: DateTime<Utc>) -> Result<usize>;
     /// Records how many pooled connections are in use.
     fn record_pool_usage(&self);
     /// Claims up to `limit` emails due at `now`: their attempts count one more, and nobody else
@@ -205,11 +205,10 @@ macro_rules! sql_store {
             async fn insert_mails(
                 connection: &mut <$database as sqlx::Database>::Connection,
                 mails: &[NewMail],
+                trace: &TraceHeaders,
                 now: DateTime<Utc>,
             ) -> Result<usize> {
                 let mut inserted = 0;
-                // The domain event's handling span: its trace goes on to the sending.
-                let trace = TraceHeaders::current();
                 for chunk in mails.chunks(MAILS_PER_INSERT) {
                     let rows = chunk
                         .iter()
@@ -240,10 +239,12 @@ macro_rules! sql_store {
             }
 
             /// Makes `effect` on the transaction's `connection`, which holds the lock of the event
-            /// it [locks](Effect::locks_event); returns the emails it queued.
+            /// it [locks](Effect::locks_event); returns the emails it queued, which go on in
+            /// `trace` (the handling of their domain event) to their sending.
             async fn effect(
                 connection: &mut <$database as sqlx::Database>::Connection,
                 effect: &Effect,
+                trace: &TraceHeaders,
                 now: DateTime<Utc>,
             ) -> Result<usize> {
                 match effect {
@@ -272,7 +273,7 @@ macro_rules! sql_store {
                                 NewMail::new(*cancellation, user_id, event.id, MailDetails::EventCancelled)
                             })
                             .collect();
-                        Self::insert_mails(connection, &mails, now).await
+                        Self::insert_mails(connection, &mails, trace, now).await
                     }
                     Effect::Confirmed { booking_id, mail } => {
                         sqlx::query(
@@ -297,9 +298,9 @@ macro_rules! sql_store {
                         if let Some((Some(cancellation),)) = cancelled {
                             mails.push(NewMail::new(cancellation, mail.user_id, mail.event_id, MailDetails::EventCancelled));
                         }
-                        Self::insert_mails(connection, &mails, now).await
+                        Self::insert_mails(connection, &mails, trace, now).await
                     }
-                    Effect::Tell(mail) => Self::insert_mails(connection, std::slice::from_ref(mail), now).await,
+                    Effect::Tell(mail) => Self::insert_mails(connection, std::slice::from_ref(mail), trace, now).await,
                     Effect::Refunded { booking_id, leaves_holders, mail } => {
                         if *leaves_holders {
                             sqlx::query("DELETE FROM ticket_holders WHERE booking_id = $1")
@@ -308,7 +309,7 @@ macro_rules! sql_store {
                                 .await
                                 .map_err(database_error)?;
                         }
-                        Self::insert_mails(connection, std::slice::from_ref(mail), now).await
+                        Self::insert_mails(connection, std::slice::from_ref(mail), trace, now).await
                     }
                 }
             }
@@ -316,21 +317,21 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl MailStore for $name {
-            async fn apply(&self, consumer: &str, effects: &[(Uuid, Effect)], now: DateTime<Utc>) -> Result<usize> {
+            async fn apply(&self, consumer: &str, effects: &[Handled], now: DateTime<Utc>) -> Result<usize> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 // The events the batch changes the holders of, locked first and in one order, so
                 // that two batches never wait for each other's locks.
-                let locked: BTreeSet<Uuid> = effects.iter().filter_map(|(_, effect)| effect.locks_event()).collect();
+                let locked: BTreeSet<Uuid> = effects.iter().filter_map(|handled| handled.effect.locks_event()).collect();
                 for event_id in locked {
                     Self::lock_event(&mut transaction, event_id).await?;
                 }
                 let mut queued = 0;
-                for (event_id, effect) in effects {
+                for Handled { event_id, effect, trace } in effects {
                     if <$database as OutboxSql>::mark_processed(&mut transaction, consumer, *event_id, now)
                         .await
                         .map_err(database_error)?
                     {
-                        queued += Self::effect(&mut transaction, effect, now).await?;
+                        queued += Self::effect(&mut transaction, effect, trace, now).await?;
                     }
                 }
                 transaction.commit().await.map_err(database_error)?;
