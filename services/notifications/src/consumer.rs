@@ -34,11 +34,12 @@ impl Handler for Notifications {
         &[Topic::Events, Topic::Bookings]
     }
 
+    /// One message is a batch of one.
     async fn handle(&self, message: &Delivered) -> Result<(), HandleError> {
-        let Some(effect) = effect(message)? else { return Ok(()) };
-        let handled = Handled { event_id: message.event_id, effect, trace: TraceHeaders::current() };
-        self.apply(&[handled]).await?;
-        Ok(())
+        match self.handle_batch(std::slice::from_ref(message)).await?.pop() {
+            Some((_, reason)) => Err(HandleError::Malformed(reason)),
+            None => Ok(()),
+        }
     }
 
     /// A burst of confirmations is recorded a batch at a time: one transaction, and one commit

@@ -320,7 +320,7 @@ macro_rules! sql_store {
             async fn apply(&self, consumer: &str, effects: &[Handled], now: DateTime<Utc>) -> Result<usize> {
                 let mut transaction = self.pool.begin().await.map_err(database_error)?;
                 // The events the batch changes the holders of, locked first and in one order, so
-                // that two batches never wait for each other's locks.
+                // that two batches at once never each wait for a lock the other holds.
                 let locked: BTreeSet<Uuid> = effects.iter().filter_map(|handled| handled.effect.locks_event()).collect();
                 for event_id in locked {
                     Self::lock_event(&mut transaction, event_id).await?;
