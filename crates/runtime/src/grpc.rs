@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::internal_token::InternalToken;
@@ -44,7 +45,9 @@ where
             token.require(),
         ))
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // Frames are sent as soon as they are written, not held back until the peer
+            // acknowledges those before (Nagle's algorithm): the clients set the same.
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown.cancelled_owned(),
         )
         .await

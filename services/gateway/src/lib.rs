@@ -274,6 +274,13 @@ pub async fn serve(
             }
         }))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Each answer is written as soon as it is ready, not held back until the client acknowledges
+    // the one before (Nagle's algorithm), as `boxoffice_runtime::grpc` does for the services.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
