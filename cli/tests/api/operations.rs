@@ -238,6 +238,66 @@ async fn migrations_revert_and_reapply(backend: Backend) {
     app.customer().await;
 }
 
+/// A migration that alters a table a long transaction is reading waits for that transaction, and
+/// every query on the table queues behind the migration. On PostgreSQL it gives up its wait after
+/// `boxoffice_db::MIGRATION_LOCK_TIMEOUT`, so the replicas still serving go on, and tries again
+/// until the transaction is over. Before, the query here waited as long as the transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_behind_a_long_transaction_does_not_stop_the_traffic() {
+    use sqlx::Connection as _;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let settings = app.stop().await;
+    // Back to before the bookings service's last migration, which alters `tickets`.
+    let down = cli(&settings, &["migrate", "--down-to", "20261206000001"]).output().unwrap();
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let url = settings.database_url.clone().expect("a PostgreSQL test");
+    let mut long = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut long).await.unwrap();
+    sqlx::query("SELECT count(*) FROM bookings.tickets").execute(&mut long).await.unwrap();
+
+    let upgrade = cli(&settings, &["migrate"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut serving = sqlx::PgConnection::connect(&url).await.unwrap();
+    const WAITING: &str = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                           JOIN pg_namespace n ON n.oid = c.relnamespace \
+                           WHERE NOT l.granted AND n.nspname = 'bookings' AND c.relname = 'tickets'";
+    let mut seen = false;
+    for _ in 0..600 {
+        let (waiting,): (i64,) = sqlx::query_as(WAITING).fetch_one(&mut serving).await.unwrap();
+        if waiting > 0 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the migration never waited for the transaction");
+    // A replica still serving reads the table while the migration waits: it is answered once
+    // the migration's wait ends, long before the transaction does.
+    let read = sqlx::query("SELECT count(*) FROM bookings.tickets").execute(&mut serving);
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), read).await;
+    assert!(read.is_ok(), "a read of the table queued behind the migration for 30 s");
+
+    sqlx::query("COMMIT").execute(&mut long).await.unwrap();
+    let output = tokio::task::spawn_blocking(move || upgrade.wait_with_output().unwrap()).await.unwrap();
+    let printed =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("a lock the migrations need is held by another session"), "{printed}");
+    let applied = query_text(
+        &settings,
+        "bookings",
+        "SELECT version::text FROM _sqlx_migrations WHERE version = 20261207000001 AND success",
+    )
+    .await;
+    assert_eq!(applied.len(), 1, "the migration was applied once the transaction ended");
+
+    let app = TestApp::start(settings).await;
+    app.customer().await;
+}
+
 /// The events service's tables: its schema on PostgreSQL, its own file embedded.
 const EVENT_TABLES_SQL: [&str; 2] = [
     "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'events' AND table_name IN ('venues', 'events')",

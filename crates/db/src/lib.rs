@@ -24,6 +24,13 @@ const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
 /// a caller's wait for a service (`boxoffice_runtime::connection::CALL_TIMEOUT`), so that the
 /// service answers, with the status of what failed, before its caller gives up.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a migration on PostgreSQL waits for a lock before it gives up and tries again. A
+/// migration that alters a table waits for the transactions using it to end, and every query on
+/// that table queues behind it meanwhile: a long transaction open during an upgrade would stop the
+/// traffic of the replicas still serving. With this bound the queue clears after at most this
+/// long, and the migration tries again ([`boxoffice_telemetry::retry_at_start`]), until
+/// [`boxoffice_telemetry::START_RETRY_FOR`].
+pub const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where one service's data lives.
 #[derive(Clone, Debug)]
@@ -54,7 +61,9 @@ pub async fn open_migrated(
     Ok(match database {
         Database::Postgres { url, max_connections } => {
             let pool = postgres_pool(url, schema, *max_connections).await?;
-            migrations.postgres.run(&pool).await.with_context(|| format!("migrating the {schema} schema"))?;
+            migrate_postgres(&pool, migrations.postgres)
+                .await
+                .with_context(|| format!("migrating the {schema} schema"))?;
             Pool::Postgres(pool)
         }
         Database::Sqlite { path, max_connections } => {
@@ -63,6 +72,35 @@ pub async fn open_migrated(
             Pool::Sqlite(pool)
         }
     })
+}
+
+/// Applies the pending migrations on a connection of their own that waits at most
+/// [`MIGRATION_LOCK_TIMEOUT`] for any lock (a table's, or the advisory lock another replica
+/// holds while it migrates), and tries again while a lock is all that stops it. Each try runs in
+/// a transaction per migration, so one that gave up left nothing behind.
+async fn migrate_postgres(pool: &PgPool, migrator: &Migrator) -> Result<(), sqlx::migrate::MigrateError> {
+    let lock_not_available = |error: &sqlx::migrate::MigrateError| {
+        let cause = match error {
+            sqlx::migrate::MigrateError::Execute(cause)
+            | sqlx::migrate::MigrateError::ExecuteMigration(cause, _) => cause,
+            _ => return false,
+        };
+        // 55P03: lock_not_available, which `lock_timeout` raises.
+        matches!(cause, sqlx::Error::Database(error) if error.code().as_deref() == Some("55P03"))
+    };
+    let what = "a lock the migrations need is held by another session (a long transaction, or a \
+                replica migrating)";
+    boxoffice_telemetry::retry_at_start(what, lock_not_available, || async {
+        let mut connection = pool.acquire().await?;
+        let timeout = format!("SET lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis());
+        sqlx::query(&timeout).execute(&mut *connection).await?;
+        let outcome = migrator.run(&mut *connection).await;
+        // The connection is closed rather than pooled: it keeps the timeout, and a try that
+        // failed may still hold the migrations' advisory lock, which ends with the session.
+        let _ = sqlx::Connection::close(connection.detach()).await;
+        outcome
+    })
+    .await
 }
 
 /// Reverts the service's migrations newer than `target` (0 reverts all), for `boxoffice migrate
@@ -105,14 +143,15 @@ pub async fn postgres_pool(url: &str, schema: &str, max_connections: u32) -> any
         sqlx::Error::Database(error) => error.code().as_deref() == Some("57P03"),
         _ => false,
     };
-    let mut connection = boxoffice_telemetry::retry_at_start("PostgreSQL", refused, || async {
-        let attempt = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options);
-        tokio::time::timeout(CONNECT_ATTEMPT, attempt).await.unwrap_or_else(|_| {
-            Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer")))
+    let mut connection =
+        boxoffice_telemetry::retry_at_start("PostgreSQL refuses connections", refused, || async {
+            let attempt = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options);
+            tokio::time::timeout(CONNECT_ATTEMPT, attempt).await.unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer")))
+            })
         })
-    })
-    .await
-    .context("connecting to PostgreSQL")?;
+        .await
+        .context("connecting to PostgreSQL")?;
     let created =
         sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut connection).await;
     // Two replicas starting at once may race to create the schema; the loser's error is

@@ -92,7 +92,7 @@ pub async fn connect(url: &str) -> Result<(redis::Client, Connection)> {
     let client = redis::Client::open(url).context("parsing the Redis URL")?;
     // A Redis starting with us (Compose, a cluster) refuses connections for a while.
     let refused = |error: &redis::RedisError| error.is_connection_refusal() || error.is_io_error();
-    let connection = boxoffice_telemetry::retry_at_start("Redis", refused, || {
+    let connection = boxoffice_telemetry::retry_at_start("Redis refuses connections", refused, || {
         ConnectionManager::new_with_config(client.clone(), connection_config())
     })
     .await

@@ -122,7 +122,8 @@ pub const START_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(
 const START_RETRY_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs `connect` until it succeeds, or fails otherwise than by `is_refused`, or
-/// [`START_RETRY_FOR`] has passed; each refusal is logged with the wait before the next try.
+/// [`START_RETRY_FOR`] has passed; each refusal is logged as `what` (what refuses, "PostgreSQL
+/// refuses connections") with the wait before the next try.
 pub async fn retry_at_start<T, E, F, Fut>(
     what: &str,
     is_refused: impl Fn(&E) -> bool,
@@ -138,7 +139,7 @@ where
     loop {
         match connect().await {
             Err(error) if is_refused(&error) && started.elapsed() + pause < START_RETRY_FOR => {
-                tracing::warn!(%error, retry_in = ?pause, "{what} refuses connections; trying again");
+                tracing::warn!(%error, retry_in = ?pause, "{what}; trying again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(START_RETRY_MAX_PAUSE);
             }
