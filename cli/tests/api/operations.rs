@@ -8,7 +8,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{
-    assert_problem, cli, free_port, fresh_settings, query_text, Backend, RemovedAtEnd, TestApp, PASSWORD,
+    assert_problem, cli, free_port, fresh_settings, query_text, Backend, Children, RemovedAtEnd, TestApp,
+    PASSWORD,
 };
 use crate::on_both_backends;
 
@@ -255,11 +256,15 @@ async fn a_migration_behind_a_long_transaction_does_not_stop_the_traffic() {
     sqlx::query("BEGIN").execute(&mut long).await.unwrap();
     sqlx::query("SELECT count(*) FROM bookings.tickets").execute(&mut long).await.unwrap();
 
-    let upgrade = cli(&settings, &["migrate"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed, with the data folder removed, if the test fails before it ends.
+    let mut children = Children::of(&settings);
+    children.push(
+        cli(&settings, &["migrate"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut serving = sqlx::PgConnection::connect(&url).await.unwrap();
     const WAITING: &str = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
                            JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -274,13 +279,18 @@ async fn a_migration_behind_a_long_transaction_does_not_stop_the_traffic() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(seen, "the migration never waited for the transaction");
-    // A replica still serving reads the table while the migration waits: it is answered once
-    // the migration's wait ends, long before the transaction does.
-    let read = sqlx::query("SELECT count(*) FROM bookings.tickets").execute(&mut serving);
-    let read = tokio::time::timeout(std::time::Duration::from_secs(30), read).await;
-    assert!(read.is_ok(), "a read of the table queued behind the migration for 30 s");
+    // A replica still serving reads the table, and `bookings`, which the migration locked before
+    // it began to wait for `tickets`: each is answered once the migration's wait ends, long
+    // before the transaction does.
+    for table in ["tickets", "bookings"] {
+        let read = format!("SELECT count(*) FROM bookings.{table}");
+        let read = sqlx::query(&read).execute(&mut serving);
+        let read = tokio::time::timeout(std::time::Duration::from_secs(30), read).await;
+        assert!(read.is_ok(), "a read of {table} queued behind the migration for 30 s");
+    }
 
     sqlx::query("COMMIT").execute(&mut long).await.unwrap();
+    let upgrade = children.processes.pop().unwrap();
     let output = tokio::task::spawn_blocking(move || upgrade.wait_with_output().unwrap()).await.unwrap();
     let printed =
         format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));

@@ -24,12 +24,13 @@ const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
 /// a caller's wait for a service (`boxoffice_runtime::connection::CALL_TIMEOUT`), so that the
 /// service answers, with the status of what failed, before its caller gives up.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a migration on PostgreSQL waits for a lock before it gives up and tries again. A
-/// migration that alters a table waits for the transactions using it to end, and every query on
-/// that table queues behind it meanwhile: a long transaction open during an upgrade would stop the
-/// traffic of the replicas still serving. With this bound the queue clears after at most this
-/// long, and the migration tries again ([`boxoffice_telemetry::retry_at_start`]), until
-/// [`boxoffice_telemetry::START_RETRY_FOR`].
+/// How long a migration on PostgreSQL waits for a table's lock before it gives up and tries
+/// again. A migration that alters a table waits for the transactions using it to end, and every
+/// query on that table, and on the tables the migration has locked already, queues behind it
+/// meanwhile: a long transaction open during an upgrade would stop the traffic of the replicas
+/// still serving for as long as it lasts. With this bound each try holds them up at most this
+/// long; the migration tries again ([`boxoffice_telemetry::retry_at_start`], with growing
+/// pauses) and fails after [`boxoffice_telemetry::START_RETRY_FOR`].
 pub const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where one service's data lives.
@@ -61,7 +62,7 @@ pub async fn open_migrated(
     Ok(match database {
         Database::Postgres { url, max_connections } => {
             let pool = postgres_pool(url, schema, *max_connections).await?;
-            migrate_postgres(&pool, migrations.postgres)
+            migrate_postgres(&pool, migrations.postgres, Direction::Up)
                 .await
                 .with_context(|| format!("migrating the {schema} schema"))?;
             Pool::Postgres(pool)
@@ -74,29 +75,63 @@ pub async fn open_migrated(
     })
 }
 
-/// Applies the pending migrations on a connection of their own that waits at most
-/// [`MIGRATION_LOCK_TIMEOUT`] for any lock (a table's, or the advisory lock another replica
-/// holds while it migrates), and tries again while a lock is all that stops it. Each try runs in
-/// a transaction per migration, so one that gave up left nothing behind.
-async fn migrate_postgres(pool: &PgPool, migrator: &Migrator) -> Result<(), sqlx::migrate::MigrateError> {
-    let lock_not_available = |error: &sqlx::migrate::MigrateError| {
-        let cause = match error {
-            sqlx::migrate::MigrateError::Execute(cause)
-            | sqlx::migrate::MigrateError::ExecuteMigration(cause, _) => cause,
-            _ => return false,
-        };
-        // 55P03: lock_not_available, which `lock_timeout` raises.
-        matches!(cause, sqlx::Error::Database(error) if error.code().as_deref() == Some("55P03"))
+/// Which way [`migrate_postgres`] goes.
+#[derive(Clone, Copy)]
+enum Direction {
+    Up,
+    /// Reverting those newer than this version.
+    DownTo(i64),
+}
+
+/// The advisory lock that lets one process migrate a database at a time, whichever service.
+const MIGRATION_ADVISORY_LOCK: i64 = 0x626f_786f_6666_6963; // "boxoffic"
+
+/// Applies (or reverts) the migrations on a connection of their own. It first takes the
+/// migrations' advisory lock, waiting as long as another process holds it (that holds up no
+/// traffic); then it waits at most [`MIGRATION_LOCK_TIMEOUT`] for any table's lock, and tries
+/// again while a lock is all that stopped it (or a deadlock with a serving transaction, which
+/// PostgreSQL ends by cancelling one of the two). Each migration is a transaction of its own
+/// (none of this project's is `-- no-transaction`), so a try that gave up left nothing behind.
+async fn migrate_postgres(
+    pool: &PgPool,
+    migrator: &Migrator,
+    direction: Direction,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::migrate::MigrateError;
+    // sqlx's own advisory lock would be waited for under the lock timeout: the one above
+    // replaces it.
+    let migrator = Migrator {
+        migrations: migrator.migrations.clone(),
+        ignore_missing: migrator.ignore_missing,
+        locking: false,
+        no_tx: migrator.no_tx,
     };
-    let what = "a lock the migrations need is held by another session (a long transaction, or a \
-                replica migrating)";
-    boxoffice_telemetry::retry_at_start(what, lock_not_available, || async {
+    let only_a_lock = |error: &MigrateError| {
+        let (MigrateError::Execute(cause) | MigrateError::ExecuteMigration(cause, _)) = error else {
+            return false;
+        };
+        // 55P03: lock_not_available, which `lock_timeout` raises; 40P01: deadlock_detected.
+        matches!(cause, sqlx::Error::Database(error)
+            if matches!(error.code().as_deref(), Some("55P03" | "40P01")))
+    };
+    let what = "a lock the migrations need is held by another session (a long transaction?)";
+    boxoffice_telemetry::retry_at_start(what, only_a_lock, || async {
         let mut connection = pool.acquire().await?;
-        let timeout = format!("SET lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis());
-        sqlx::query(&timeout).execute(&mut *connection).await?;
-        let outcome = migrator.run(&mut *connection).await;
-        // The connection is closed rather than pooled: it keeps the timeout, and a try that
-        // failed may still hold the migrations' advisory lock, which ends with the session.
+        let outcome = async {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_ADVISORY_LOCK)
+                .execute(&mut *connection)
+                .await?;
+            let timeout = format!("SET lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis());
+            sqlx::query(&timeout).execute(&mut *connection).await?;
+            match direction {
+                Direction::Up => migrator.run(&mut *connection).await,
+                Direction::DownTo(target) => migrator.undo(&mut *connection, target).await,
+            }
+        }
+        .await;
+        // The connection is closed rather than pooled: it keeps the timeout, and the advisory
+        // lock, which ends with the session.
         let _ = sqlx::Connection::close(connection.detach()).await;
         outcome
     })
@@ -114,9 +149,7 @@ pub async fn revert_migrations(
     match database {
         Database::Postgres { url, max_connections } => {
             let pool = postgres_pool(url, schema, *max_connections).await?;
-            migrations
-                .postgres
-                .undo(&pool, target)
+            migrate_postgres(&pool, migrations.postgres, Direction::DownTo(target))
                 .await
                 .with_context(|| format!("reverting the {schema} schema"))?;
         }
