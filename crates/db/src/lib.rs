@@ -98,8 +98,8 @@ async fn migrate_postgres(
     direction: Direction,
 ) -> Result<(), sqlx::migrate::MigrateError> {
     use sqlx::migrate::MigrateError;
-    // sqlx's own advisory lock would be waited for under the lock timeout: the one above
-    // replaces it.
+    // sqlx's own advisory lock would be waited for under the lock timeout:
+    // MIGRATION_ADVISORY_LOCK, taken before the timeout is set, replaces it.
     let migrator = Migrator {
         migrations: migrator.migrations.clone(),
         ignore_missing: migrator.ignore_missing,
