@@ -327,7 +327,7 @@ impl Drop for TestApp {
         // The data folder holds the embedded database, and on both backends the emails written
         // to files.
         if !self.keep_data {
-            let _ = std::fs::remove_dir_all(&self.settings.data_dir);
+            remove_data_dir(&self.settings.data_dir);
         }
     }
 }
@@ -337,7 +337,21 @@ pub struct RemovedAtEnd(pub std::path::PathBuf);
 
 impl Drop for RemovedAtEnd {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        remove_data_dir(&self.0);
+    }
+}
+
+/// Removes a test's data folder. Services stopping in the background may still write into it
+/// (SQLite's `-wal` file) while it is being removed, which then fails on a folder no longer
+/// empty and left it behind: so it is tried again for a moment.
+fn remove_data_dir(path: &std::path::Path) {
+    for _ in 0..40 {
+        match std::fs::remove_dir_all(path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => return,
+        }
     }
 }
 
