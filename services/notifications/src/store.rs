@@ -5,7 +5,7 @@
 //! Three tables: `known_events` and `ticket_holders`, what the service learnt from the other
 //! services' domain events, and `mail`, the emails it owes and has sent.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::domain::{CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail};
+use crate::domain::{
+    CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail, Outcome,
+};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -46,25 +48,18 @@ pub trait MailStore: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<MailJob>>;
-    /// Ends an email claimed as `claimed` (its attempts then): sent, skipped or failed. Nothing
-    /// happens if it was claimed again since (a claim that ran out).
-    async fn finish(
-        &self,
-        claimed: &MailJob,
-        status: MailStatus,
-        error: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
-    /// Leaves an email claimed as `claimed` pending until `at`, after a failure.
-    async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// Records what became of emails claimed as each was (its attempts then), in one
+    /// transaction: ended (sent, skipped or failed), or left pending until a later time after a
+    /// failure. An email claimed again since (a claim that ran out) is left as it is.
+    async fn record(&self, outcomes: &[(&MailJob, Outcome)], now: DateTime<Utc>) -> Result<()>;
     /// An event as the last of its domain events described it.
     async fn event(&self, id: Uuid) -> Result<Option<EventInfo>>;
     /// Keeps `event`, learnt from the events service, as if its domain event had come.
     async fn remember_event(&self, event: &EventInfo) -> Result<()>;
-    /// Whether booking `booking_id` still holds its tickets: confirmed, not refunded at its
-    /// owner's request, and its event not cancelled. A tickets email sent late (the mail server
-    /// was away) is not sent at all when the tickets are void by then.
-    async fn tickets_still_held(&self, booking_id: Uuid) -> Result<bool>;
+    /// Which of `booking_ids` still hold their tickets: confirmed, not refunded at their
+    /// owner's request, and their event not cancelled. A tickets email sent late (the mail
+    /// server was away) is not sent at all when the tickets are void by then.
+    async fn tickets_still_held(&self, booking_ids: &[Uuid]) -> Result<HashSet<Uuid>>;
     /// Puts every failed email back in the queue, to be tried at `now` from its first attempt;
     /// returns how many. For an operator, once what made them fail is fixed.
     async fn requeue_failed(&self, now: DateTime<Utc>) -> Result<u64>;
@@ -200,25 +195,25 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Queues `mails`; one already owed for the same domain event and recipient stays
-            /// the only one. Returns how many were new.
+            /// Queues `mails`, each going on in its trace (the handling of its domain event); one
+            /// already owed for the same domain event and recipient stays the only one. Returns
+            /// how many were new.
             async fn insert_mails(
                 connection: &mut <$database as sqlx::Database>::Connection,
-                mails: &[NewMail],
-                trace: &TraceHeaders,
+                mails: &[(NewMail, &TraceHeaders)],
                 now: DateTime<Utc>,
             ) -> Result<usize> {
                 let mut inserted = 0;
                 for chunk in mails.chunks(MAILS_PER_INSERT) {
                     let rows = chunk
                         .iter()
-                        .map(|mail| Ok((mail, details_json(&mail.details)?)))
+                        .map(|(mail, trace)| Ok((mail, *trace, details_json(&mail.details)?)))
                         .collect::<Result<Vec<_>>>()?;
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
                         "INSERT INTO mail (id, source_event_id, kind, user_id, event_id, details, status, \
                          next_attempt_at, created_at, traceparent, request_id) ",
                     );
-                    insert.push_values(rows, |mut row, (mail, details)| {
+                    insert.push_values(rows, |mut row, (mail, trace, details)| {
                         row.push_bind(mail.id)
                             .push_bind(mail.source_event_id)
                             .push_bind(mail.details.kind().as_str())
@@ -238,16 +233,16 @@ macro_rules! sql_store {
                 Ok(inserted)
             }
 
-            /// Makes `effect` on the transaction's `connection`, which holds the lock of the event
-            /// it [locks](Effect::locks_event); returns the emails it queued, which go on in
-            /// `trace` (the handling of their domain event) to their sending.
+            /// Makes `handled`'s effect on the transaction's `connection`, which holds the lock
+            /// of the event it [locks](Effect::locks_event); returns the emails it queued, which
+            /// go on in its trace (the handling of its domain event) to their sending.
             async fn effect(
                 connection: &mut <$database as sqlx::Database>::Connection,
-                effect: &Effect,
-                trace: &TraceHeaders,
+                handled: &Handled,
                 now: DateTime<Utc>,
             ) -> Result<usize> {
-                match effect {
+                let trace = &handled.trace;
+                match &handled.effect {
                     Effect::EventKnown(event) => {
                         Self::upsert_event(connection, event).await?;
                         Ok(0)
@@ -267,40 +262,16 @@ macro_rules! sql_store {
                                 .fetch_all(&mut *connection)
                                 .await
                                 .map_err(database_error)?;
-                        let mails: Vec<NewMail> = holders
+                        let mails: Vec<(NewMail, &TraceHeaders)> = holders
                             .into_iter()
                             .map(|(user_id,)| {
-                                NewMail::new(*cancellation, user_id, event.id, MailDetails::EventCancelled)
+                                (NewMail::new(*cancellation, user_id, event.id, MailDetails::EventCancelled), trace)
                             })
                             .collect();
-                        Self::insert_mails(connection, &mails, trace, now).await
+                        Self::insert_mails(connection, &mails, now).await
                     }
-                    Effect::Confirmed { booking_id, mail } => {
-                        sqlx::query(
-                            "INSERT INTO ticket_holders (booking_id, event_id, user_id) VALUES ($1, $2, $3) \
-                             ON CONFLICT (booking_id) DO NOTHING",
-                        )
-                        .bind(booking_id)
-                        .bind(mail.event_id)
-                        .bind(mail.user_id)
-                        .execute(&mut *connection)
-                        .await
-                        .map_err(database_error)?;
-                        let mut mails = vec![mail.clone()];
-                        // Confirmed after its event's cancellation was handled here: the holder
-                        // is told of it too, as one of the holders it went to.
-                        let cancelled: Option<(Option<Uuid>,)> =
-                            sqlx::query_as("SELECT cancelled_by FROM known_events WHERE id = $1")
-                                .bind(mail.event_id)
-                                .fetch_optional(&mut *connection)
-                                .await
-                                .map_err(database_error)?;
-                        if let Some((Some(cancellation),)) = cancelled {
-                            mails.push(NewMail::new(cancellation, mail.user_id, mail.event_id, MailDetails::EventCancelled));
-                        }
-                        Self::insert_mails(connection, &mails, trace, now).await
-                    }
-                    Effect::Tell(mail) => Self::insert_mails(connection, std::slice::from_ref(mail), trace, now).await,
+                    Effect::Confirmed { .. } => Self::confirmed(connection, &[handled], now).await,
+                    Effect::Tell(mail) => Self::insert_mails(connection, &[(mail.clone(), trace)], now).await,
                     Effect::Refunded { booking_id, leaves_holders, mail } => {
                         if *leaves_holders {
                             sqlx::query("DELETE FROM ticket_holders WHERE booking_id = $1")
@@ -309,9 +280,62 @@ macro_rules! sql_store {
                                 .await
                                 .map_err(database_error)?;
                         }
-                        Self::insert_mails(connection, std::slice::from_ref(mail), trace, now).await
+                        Self::insert_mails(connection, &[(mail.clone(), trace)], now).await
                     }
                 }
+            }
+
+            /// Makes the effects of a run of confirmations (only [`Effect::Confirmed`]) at once:
+            /// their holders in one statement, their events' cancellations read once each, and
+            /// their emails in one statement, whatever the run's length. A confirmation handled
+            /// after its event's cancellation tells its holder of the cancellation too, as one
+            /// of the holders the cancellation went to.
+            async fn confirmed(
+                connection: &mut <$database as sqlx::Database>::Connection,
+                run: &[&Handled],
+                now: DateTime<Utc>,
+            ) -> Result<usize> {
+                let confirmed: Vec<(Uuid, &NewMail, &TraceHeaders)> = run
+                    .iter()
+                    .filter_map(|handled| match &handled.effect {
+                        Effect::Confirmed { booking_id, mail } => Some((*booking_id, mail, &handled.trace)),
+                        _ => None,
+                    })
+                    .collect();
+                for chunk in confirmed.chunks(MAILS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO ticket_holders (booking_id, event_id, user_id) ",
+                    );
+                    insert.push_values(chunk, |mut row, (booking_id, mail, _)| {
+                        row.push_bind(*booking_id).push_bind(mail.event_id).push_bind(mail.user_id);
+                    });
+                    insert.push(" ON CONFLICT (booking_id) DO NOTHING");
+                    insert.build().execute(&mut *connection).await.map_err(database_error)?;
+                }
+                let mut cancellations: HashMap<Uuid, Option<Uuid>> = HashMap::new();
+                for (_, mail, _) in &confirmed {
+                    if cancellations.contains_key(&mail.event_id) {
+                        continue;
+                    }
+                    let cancelled: Option<(Option<Uuid>,)> =
+                        sqlx::query_as("SELECT cancelled_by FROM known_events WHERE id = $1")
+                            .bind(mail.event_id)
+                            .fetch_optional(&mut *connection)
+                            .await
+                            .map_err(database_error)?;
+                    cancellations.insert(mail.event_id, cancelled.and_then(|(cancellation,)| cancellation));
+                }
+                let mut mails = Vec::with_capacity(confirmed.len());
+                for (_, mail, trace) in confirmed {
+                    mails.push((mail.clone(), trace));
+                    if let Some(Some(cancellation)) = cancellations.get(&mail.event_id) {
+                        mails.push((
+                            NewMail::new(*cancellation, mail.user_id, mail.event_id, MailDetails::EventCancelled),
+                            trace,
+                        ));
+                    }
+                }
+                Self::insert_mails(connection, &mails, now).await
             }
         }
 
@@ -325,13 +349,23 @@ macro_rules! sql_store {
                 for event_id in locked {
                     Self::lock_event(&mut transaction, event_id).await?;
                 }
+                // Redeliveries are left out in one statement; an event twice in the batch
+                // counts once, the first time.
+                let ids: Vec<Uuid> = effects.iter().map(|handled| handled.event_id).collect();
+                let mut fresh = <$database as OutboxSql>::mark_processed_many(&mut transaction, consumer, &ids, now)
+                    .await
+                    .map_err(database_error)?;
+                let new: Vec<&Handled> = effects.iter().filter(|handled| fresh.remove(&handled.event_id)).collect();
                 let mut queued = 0;
-                for Handled { event_id, effect, trace } in effects {
-                    if <$database as OutboxSql>::mark_processed(&mut transaction, consumer, *event_id, now)
-                        .await
-                        .map_err(database_error)?
-                    {
-                        queued += Self::effect(&mut transaction, effect, trace, now).await?;
+                // In their order; a run of confirmations (a burst of sales) at once.
+                let confirmation = |handled: &&Handled| matches!(handled.effect, Effect::Confirmed { .. });
+                for run in new.chunk_by(|first, second| confirmation(first) && confirmation(second)) {
+                    if run.iter().all(confirmation) {
+                        queued += Self::confirmed(&mut transaction, run, now).await?;
+                    } else {
+                        for handled in run {
+                            queued += Self::effect(&mut transaction, handled, now).await?;
+                        }
                     }
                 }
                 transaction.commit().await.map_err(database_error)?;
@@ -370,41 +404,35 @@ macro_rules! sql_store {
                 rows.into_iter().map(MailJob::try_from).collect()
             }
 
-            async fn finish(
-                &self,
-                claimed: &MailJob,
-                status: MailStatus,
-                error: Option<&str>,
-                now: DateTime<Utc>,
-            ) -> Result<()> {
-                sqlx::query(
-                    "UPDATE mail SET status = $3, last_error = COALESCE($4, last_error), finished_at = $5 \
-                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-                )
-                .bind(claimed.id)
-                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
-                .bind(status.as_str())
-                .bind(error)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(database_error)?;
-                Ok(())
-            }
-
-            async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()> {
-                sqlx::query(
-                    "UPDATE mail SET next_attempt_at = $3, last_error = $4 \
-                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-                )
-                .bind(claimed.id)
-                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
-                .bind(at)
-                .bind(error)
-                .execute(&self.pool)
-                .await
-                .map_err(database_error)?;
-                Ok(())
+            async fn record(&self, outcomes: &[(&MailJob, Outcome)], now: DateTime<Utc>) -> Result<()> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                for (claimed, outcome) in outcomes {
+                    let attempts = i32::try_from(claimed.attempts).map_err(Error::internal)?;
+                    let statement = match outcome {
+                        Outcome::Ended(status, error) => sqlx::query(
+                            "UPDATE mail SET status = $3, last_error = COALESCE($4, last_error), finished_at = $5 \
+                             WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+                        )
+                        .bind(claimed.id)
+                        .bind(attempts)
+                        .bind(status.as_str())
+                        .bind(error.as_deref())
+                        .bind(now),
+                        Outcome::TryAgainAt(at, error) => sqlx::query(
+                            "UPDATE mail SET next_attempt_at = $3, last_error = $4 \
+                             WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+                        )
+                        .bind(claimed.id)
+                        .bind(attempts)
+                        .bind(*at)
+                        .bind(error.as_str()),
+                    };
+                    statement.execute(&mut *transaction).await.map_err(database_error)?;
+                }
+                transaction.commit().await.map_err(database_error)
             }
 
             async fn remember_event(&self, event: &EventInfo) -> Result<()> {
@@ -412,16 +440,23 @@ macro_rules! sql_store {
                 Self::upsert_event(&mut connection, event).await
             }
 
-            async fn tickets_still_held(&self, booking_id: Uuid) -> Result<bool> {
-                let held: Option<(Uuid,)> = sqlx::query_as(
-                    "SELECT h.booking_id FROM ticket_holders h LEFT JOIN known_events e ON e.id = h.event_id \
-                     WHERE h.booking_id = $1 AND e.cancelled_by IS NULL",
-                )
-                .bind(booking_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(database_error)?;
-                Ok(held.is_some())
+            async fn tickets_still_held(&self, booking_ids: &[Uuid]) -> Result<HashSet<Uuid>> {
+                let mut held = HashSet::new();
+                for chunk in booking_ids.chunks(MAILS_PER_INSERT) {
+                    let mut select = sqlx::QueryBuilder::<$database>::new(
+                        "SELECT h.booking_id FROM ticket_holders h LEFT JOIN known_events e ON e.id = h.event_id \
+                         WHERE e.cancelled_by IS NULL AND h.booking_id IN (",
+                    );
+                    let mut ids = select.separated(", ");
+                    for booking_id in chunk {
+                        ids.push_bind(*booking_id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(Uuid,)> =
+                        select.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
+                    held.extend(rows.into_iter().map(|(booking_id,)| booking_id));
+                }
+                Ok(held)
             }
 
             async fn requeue_failed(&self, now: DateTime<Utc>) -> Result<u64> {
