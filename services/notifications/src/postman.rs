@@ -8,10 +8,13 @@
 //! email that cannot be written (an invalid address) fails at once. `boxoffice mail
 //! requeue-failed` puts failed emails back.
 //!
-//! An email is marked sent right after the mail server took it; a process killed between the
-//! two sends it again when its claim runs out ([`CLAIM_LEASE`]), with the same Message-ID. A
-//! try never outlasts [`DELIVERY_TIMEOUT`], well within the claim, and its outcome is recorded
-//! only while the claim is its own.
+//! Emails are claimed in rounds ([`ROUND`]): the round's bookings and events are read once, its
+//! emails are written at the same time and handed to the mail server a few at a time
+//! ([`SEND_CONCURRENCY`]), and what became of them is recorded in one transaction when the
+//! round's last is done. An email is so marked sent after the mail server took it and the rest
+//! of its round is done; a process killed between the two sends it again when its claim runs
+//! out ([`CLAIM_LEASE`]), with the same Message-ID. A try never outlasts [`DELIVERY_TIMEOUT`],
+//! well within the claim, and its outcome is recorded only while the claim is its own.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
