@@ -292,8 +292,9 @@ async fn event(notifications: &Notifications, event_id: Uuid) -> Result<EventInf
 }
 
 /// Tries to send each of `jobs` once, at the same time, and records what became of them in one
-/// transaction when the last is done; a stop waits a little for them, and records those done
-/// (the others are tried again after their claim).
+/// transaction when the last is done. A stop ends those not handed to the mail server yet (they
+/// are tried again a moment later), waits a little for the others, and records those done (the
+/// rest are tried again after their claim).
 async fn deliver_round(notifications: &Notifications, jobs: Vec<MailJob>, shutdown: &CancellationToken) {
     let round = Round::read(notifications, &jobs).await;
     let mut sending: futures::stream::FuturesUnordered<_> =
@@ -301,6 +302,9 @@ async fn deliver_round(notifications: &Notifications, jobs: Vec<MailJob>, shutdo
     let mut done = Vec::new();
     let stop = async {
         shutdown.cancelled().await;
+        // The emails not handed to the mail server yet end at once, to be tried again soon
+        // (by another replica, or after the restart) rather than after their claim.
+        round.mail_server.close();
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::pin!(stop);
@@ -391,8 +395,11 @@ async fn send(notifications: &Notifications, round: &Round, job: &MailJob) -> Re
     let written = letters::write(job, &recipient, event, notifications.from(), Utc::now())
         .and_then(|letter| letters::message(letter, job.id, notifications.from(), &recipient))
         .map_err(|error| Failure::Permanent(error.to_string()))?;
-    let _turn =
-        round.mail_server.acquire().await.map_err(|_| Failure::Transient("the round ended".into()))?;
+    let _turn = round
+        .mail_server
+        .acquire()
+        .await
+        .map_err(|_| Failure::Transient("the postman was stopping".into()))?;
     notifications.outgoing().send(job.id, written).await?;
     Ok(Sent::Sent)
 }

@@ -527,3 +527,107 @@ sql_store!(
     event_lock = "SELECT pg_advisory_xact_lock($1)"
 );
 sql_store!(SqliteMailStore, sqlx::Sqlite, claim_lock = "", event_lock = "SELECT $1");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::IssuedTicket;
+
+    fn event(id: Uuid) -> EventInfo {
+        let now = Utc::now();
+        EventInfo {
+            id,
+            name: "Concert".into(),
+            city: "Lyon".into(),
+            venue_name: None,
+            starts_at: now + chrono::Duration::days(30),
+            ends_at: now + chrono::Duration::days(31),
+            categories: Vec::new(),
+            changed_at: now,
+            revision: 0,
+        }
+    }
+
+    fn confirmed(event_id: Uuid, user_id: Uuid) -> Handled {
+        let booking_id = Uuid::now_v7();
+        let details = MailDetails::Tickets {
+            booking_id,
+            total_cents: 5_000,
+            currency: "EUR".into(),
+            tickets: vec![IssuedTicket {
+                id: Uuid::now_v7(),
+                category_id: Uuid::now_v7(),
+                seat: None,
+                code: "code".into(),
+                price_cents: 5_000,
+            }],
+        };
+        let message = Uuid::now_v7();
+        let mail = NewMail::new(message, user_id, event_id, details);
+        Handled {
+            event_id: message,
+            effect: Effect::Confirmed { booking_id, mail },
+            trace: TraceHeaders::default(),
+        }
+    }
+
+    async fn mails(pool: &sqlx::SqlitePool) -> Vec<(Uuid, String)> {
+        let rows: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT user_id, kind FROM mail ORDER BY user_id, kind")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        rows
+    }
+
+    /// A batch that mixes confirmations with their event's cancellation, and holds one
+    /// confirmation twice (a redelivery): each is made once, in its order, and a confirmation
+    /// handled after the cancellation tells its holder of the cancellation too.
+    #[tokio::test]
+    async fn a_batch_is_made_in_its_order_and_each_domain_event_once() {
+        let folder = std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7()));
+        let pool = boxoffice_db::sqlite_pool(&folder.join("notifications.db"), 1).await.unwrap();
+        SQLITE_MIGRATIONS.run(&pool).await.unwrap();
+        let store = SqliteMailStore::new(pool.clone());
+        let event_id = Uuid::now_v7();
+        let (early, late, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let known = Handled {
+            event_id: Uuid::now_v7(),
+            effect: Effect::EventKnown(event(event_id)),
+            trace: TraceHeaders::default(),
+        };
+        let first = confirmed(event_id, early);
+        let cancellation = Uuid::now_v7();
+        let cancelled = Handled {
+            event_id: cancellation,
+            effect: Effect::EventCancelled { event: event(event_id), cancellation },
+            trace: TraceHeaders::default(),
+        };
+        let after = confirmed(event_id, late);
+        let elsewhere = confirmed(Uuid::now_v7(), other);
+        let again =
+            Handled { event_id: first.event_id, effect: first.effect.clone(), trace: first.trace.clone() };
+        let Effect::Confirmed { booking_id, .. } = first.effect else { unreachable!() };
+        let batch = [known, first, cancelled, after, again, elsewhere];
+
+        let queued = store.apply("notifications", &batch, Utc::now()).await.unwrap();
+
+        let mut expected = vec![
+            (early, "event_cancelled".to_owned()),
+            (early, "tickets".to_owned()),
+            (late, "event_cancelled".to_owned()),
+            (late, "tickets".to_owned()),
+            (other, "tickets".to_owned()),
+        ];
+        expected.sort();
+        assert_eq!(mails(&pool).await, expected);
+        assert_eq!(queued, 5);
+        assert!(store.tickets_still_held(&[booking_id]).await.unwrap().is_empty(), "the event is cancelled");
+
+        // The same batch again (Kafka redelivered it): nothing more.
+        assert_eq!(store.apply("notifications", &batch, Utc::now()).await.unwrap(), 0);
+        assert_eq!(mails(&pool).await, expected);
+        pool.close().await;
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
+}
