@@ -4,8 +4,6 @@
 //! Writing happens inside the service's transactions ([`OutboxSql`]); relaying and purging
 //! happen on the relay's own connections ([`OutboxDb`]).
 
-use std::collections::HashSet;
-
 use boxoffice_telemetry::TraceHeaders;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
@@ -31,18 +29,7 @@ pub trait OutboxSql: sqlx::Database {
         consumer: &str,
         event_id: Uuid,
         now: DateTime<Utc>,
-    ) -> sqlx::Result<bool> {
-        Ok(!Self::mark_processed_many(connection, consumer, &[event_id], now).await?.is_empty())
-    }
-
-    /// [`OutboxSql::mark_processed`] for a batch, in one statement: returns the events
-    /// `consumer` had not handled yet (an id twice in `event_ids` is returned once).
-    async fn mark_processed_many(
-        connection: &mut Self::Connection,
-        consumer: &str,
-        event_ids: &[Uuid],
-        now: DateTime<Utc>,
-    ) -> sqlx::Result<HashSet<Uuid>>;
+    ) -> sqlx::Result<bool>;
 
     /// Marks relayed rows sent (the relay's own statement).
     #[doc(hidden)]
@@ -50,7 +37,7 @@ pub trait OutboxSql: sqlx::Database {
 }
 
 macro_rules! outbox_sql {
-    ($database:ty, $write_outbox:ident, $mark_processed:ident, $mark_sent:ident) => {
+    ($database:ty, $write_outbox:ident, $mark_sent:ident) => {
         #[async_trait::async_trait]
         impl OutboxSql for $database {
             async fn write_outbox(
@@ -60,13 +47,22 @@ macro_rules! outbox_sql {
                 $write_outbox(connection, events).await
             }
 
-            async fn mark_processed_many(
+            async fn mark_processed(
                 connection: &mut <$database as sqlx::Database>::Connection,
                 consumer: &str,
-                event_ids: &[Uuid],
+                event_id: Uuid,
                 now: DateTime<Utc>,
-            ) -> sqlx::Result<HashSet<Uuid>> {
-                $mark_processed(connection, consumer, event_ids, now).await
+            ) -> sqlx::Result<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(consumer)
+                .bind(event_id)
+                .bind(now)
+                .execute(&mut *connection)
+                .await?;
+                Ok(inserted.rows_affected() == 1)
             }
 
             async fn mark_sent(
@@ -79,8 +75,8 @@ macro_rules! outbox_sql {
     };
 }
 
-outbox_sql!(sqlx::Postgres, write_outbox_postgres, mark_processed_postgres, mark_sent_postgres);
-outbox_sql!(sqlx::Sqlite, write_outbox_sqlite, mark_processed_sqlite, mark_sent_sqlite);
+outbox_sql!(sqlx::Postgres, write_outbox_postgres, mark_sent_postgres);
+outbox_sql!(sqlx::Sqlite, write_outbox_sqlite, mark_sent_sqlite);
 
 /// One statement of one shape for any number of events (arrays, unnested in their order), so
 /// that PostgreSQL plans it once per connection.
@@ -130,50 +126,6 @@ async fn write_outbox_sqlite(
         insert.build().execute(&mut *connection).await?;
     }
     Ok(())
-}
-
-/// One statement of one shape for any number of events.
-async fn mark_processed_postgres(
-    connection: &mut sqlx::PgConnection,
-    consumer: &str,
-    event_ids: &[Uuid],
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashSet<Uuid>> {
-    if event_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let fresh: Vec<(Uuid,)> = sqlx::query_as(
-        "INSERT INTO processed_events (consumer, event_id, processed_at) \
-         SELECT $1, event_id, $3 FROM UNNEST($2::uuid[]) AS e (event_id) \
-         ON CONFLICT DO NOTHING RETURNING event_id",
-    )
-    .bind(consumer)
-    .bind(event_ids)
-    .bind(now)
-    .fetch_all(connection)
-    .await?;
-    Ok(fresh.into_iter().map(|(event_id,)| event_id).collect())
-}
-
-async fn mark_processed_sqlite(
-    connection: &mut sqlx::SqliteConnection,
-    consumer: &str,
-    event_ids: &[Uuid],
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashSet<Uuid>> {
-    let mut fresh = HashSet::new();
-    for chunk in event_ids.chunks(ROWS_PER_INSERT) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO processed_events (consumer, event_id, processed_at) ",
-        );
-        insert.push_values(chunk, |mut row, event_id| {
-            row.push_bind(consumer).push_bind(*event_id).push_bind(now);
-        });
-        insert.push(" ON CONFLICT DO NOTHING RETURNING event_id");
-        let rows: Vec<(Uuid,)> = insert.build_query_as().fetch_all(&mut *connection).await?;
-        fresh.extend(rows.into_iter().map(|(event_id,)| event_id));
-    }
-    Ok(fresh)
 }
 
 async fn mark_sent_postgres(connection: &mut sqlx::PgConnection, sent: &[Pending]) -> sqlx::Result<()> {

@@ -62,15 +62,6 @@ pub enum MailStatus {
     Failed,
 }
 
-/// What became of one try of an email, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Sent, skipped or failed for good (not [`MailStatus::Pending`]), and why when not sent.
-    Ended(MailStatus, Option<String>),
-    /// Not sent this time: tried again at this time, and why.
-    TryAgainAt(DateTime<Utc>, String),
-}
-
 impl MailStatus {
     pub fn as_str(self) -> &'static str {
         match self {

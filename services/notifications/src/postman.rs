@@ -8,15 +8,11 @@
 //! email that cannot be written (an invalid address) fails at once. `boxoffice mail
 //! requeue-failed` puts failed emails back.
 //!
-//! Emails are claimed in rounds ([`ROUND`]): the round's bookings and events are read once, its
-//! emails are written at the same time and handed to the mail server a few at a time
-//! ([`SEND_CONCURRENCY`]), and what became of them is recorded in one transaction when the
-//! round's last is done. An email is so marked sent after the mail server took it and the rest
-//! of its round is done; a process killed between the two sends it again when its claim runs
-//! out ([`CLAIM_LEASE`]), with the same Message-ID. A try never outlasts [`DELIVERY_TIMEOUT`],
-//! well within the claim, and its outcome is recorded only while the claim is its own.
+//! An email is marked sent right after the mail server took it; a process killed between the
+//! two sends it again when its claim runs out ([`CLAIM_LEASE`]), with the same Message-ID. A
+//! try never outlasts [`DELIVERY_TIMEOUT`], well within the claim, and its outcome is recorded
+//! only while the claim is its own.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,17 +25,14 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::{
-    retry_wait, EventInfo, MailDetails, MailJob, MailStatus, Outcome, CLAIM_LEASE, DELIVERY_TIMEOUT,
-    KEPT_FOR, MAX_ATTEMPTS,
+    retry_wait, MailDetails, MailJob, MailStatus, CLAIM_LEASE, DELIVERY_TIMEOUT, KEPT_FOR, MAX_ATTEMPTS,
 };
 use crate::letters;
 use crate::service::Notifications;
 
-/// Emails claimed at once, a round: each is written for its recipient at the same time, and
-/// what became of them is recorded in one transaction when the round is done.
-const ROUND: u32 = 32;
-/// Emails of a round handed to the mail server at the same time.
-const SEND_CONCURRENCY: usize = 4;
+/// Emails being written and sent at the same time, and claimed at once: an email is claimed
+/// only when it is about to be sent.
+const SEND_CONCURRENCY: u32 = 4;
 /// How often the postman looks for emails due without being woken (retries, other replicas').
 const POLL: Duration = Duration::from_secs(1);
 /// How often finished emails are purged and the backlog measured.
@@ -206,9 +199,19 @@ pub async fn run_postman(notifications: Notifications, shutdown: CancellationTok
         }
         let now = Utc::now();
         let lease_until = now + CLAIM_LEASE;
-        match notifications.store().claim_due(now, lease_until, ROUND).await {
+        match notifications.store().claim_due(now, lease_until, SEND_CONCURRENCY).await {
             Ok(jobs) if !jobs.is_empty() => {
-                deliver_round(&notifications, jobs, &shutdown).await;
+                let sending =
+                    futures::future::join_all(jobs.into_iter().map(|job| deliver(&notifications, job)));
+                tokio::pin!(sending);
+                tokio::select! {
+                    _ = &mut sending => {}
+                    // A stop waits a little for the emails being sent; those still unsent are
+                    // tried again after their claim.
+                    () = shutdown.cancelled() => {
+                        let _ = tokio::time::timeout(SHUTDOWN_GRACE, sending).await;
+                    }
+                }
                 if !shutdown.is_cancelled() {
                     continue;
                 }
@@ -237,169 +240,92 @@ async fn keep_house(notifications: &Notifications) {
     store.record_pool_usage();
 }
 
-/// What a round of emails shares, read once for all of them: which of their bookings still
-/// hold their tickets, and their events.
-struct Round {
-    still_held: Result<HashSet<Uuid>, String>,
-    events: HashMap<Uuid, Result<EventInfo, String>>,
-    /// [`SEND_CONCURRENCY`] turns at the mail server.
-    mail_server: tokio::sync::Semaphore,
-}
-
-impl Round {
-    async fn read(notifications: &Notifications, jobs: &[MailJob]) -> Round {
-        let bookings: Vec<Uuid> = jobs
-            .iter()
-            .filter_map(|job| match &job.details {
-                MailDetails::Tickets { booking_id, .. } => Some(*booking_id),
-                _ => None,
-            })
-            .collect();
-        let still_held = if bookings.is_empty() {
-            Ok(HashSet::new())
-        } else {
-            notifications
-                .store()
-                .tickets_still_held(&bookings)
-                .await
-                .map_err(|error| format!("the database: {error}"))
-        };
-        let mut events = HashMap::new();
-        for job in jobs {
-            if let std::collections::hash_map::Entry::Vacant(unread) = events.entry(job.event_id) {
-                unread.insert(event(notifications, job.event_id).await);
-            }
-        }
-        Round { still_held, events, mail_server: tokio::sync::Semaphore::new(SEND_CONCURRENCY) }
-    }
-}
-
-/// The event `event_id` as this service knows it, or as the events service does when the
-/// events topic has not told of it (it may be behind, or told of it before this service ran).
-async fn event(notifications: &Notifications, event_id: Uuid) -> Result<EventInfo, String> {
-    let store = notifications.store();
-    if let Some(event) = store.event(event_id).await.map_err(|error| format!("the database: {error}"))? {
-        return Ok(event);
-    }
-    let event = notifications
-        .events()
-        .event(event_id)
-        .await
-        .map_err(|error| format!("the events service: {error}"))?
-        .ok_or_else(|| format!("event {event_id} is not known yet"))?;
-    store.remember_event(&event).await.map_err(|error| format!("the database: {error}"))?;
-    Ok(event)
-}
-
-/// Tries to send each of `jobs` once, at the same time, and records what became of them in one
-/// transaction when the last is done. A stop ends those not handed to the mail server yet (they
-/// are tried again a moment later), waits a little for the others, and records those done (the
-/// rest are tried again after their claim).
-async fn deliver_round(notifications: &Notifications, jobs: Vec<MailJob>, shutdown: &CancellationToken) {
-    let round = Round::read(notifications, &jobs).await;
-    let mut sending: futures::stream::FuturesUnordered<_> =
-        jobs.into_iter().map(|job| deliver(notifications, &round, job)).collect();
-    let mut done = Vec::new();
-    let stop = async {
-        shutdown.cancelled().await;
-        // The emails not handed to the mail server yet end at once, to be tried again soon
-        // (by another replica, or after the restart) rather than after their claim.
-        round.mail_server.close();
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            next = futures::StreamExt::next(&mut sending) => match next {
-                Some(outcome) => done.push(outcome),
-                None => break,
-            },
-            () = &mut stop => break,
-        }
-    }
-    drop(sending);
-    let outcomes: Vec<(&MailJob, Outcome)> =
-        done.iter().map(|(job, outcome)| (job, outcome.clone())).collect();
-    if let Err(error) = notifications.store().record(&outcomes, Utc::now()).await {
-        tracing::error!(%error, emails = outcomes.len(), "cannot record what became of emails; they are tried again after their claim");
-    }
-}
-
-/// Tries to send `job` once; what became of it, to record.
-async fn deliver(notifications: &Notifications, round: &Round, job: MailJob) -> (MailJob, Outcome) {
+/// Tries to send `job` once, and records what became of it.
+async fn deliver(notifications: &Notifications, job: MailJob) {
     let span =
         tracing::info_span!("email", kind = job.details.kind().as_str(), request_id = job.trace.request_id());
     job.trace.adopt(&span);
-    let outcome = deliver_in_span(notifications, round, &job).instrument(span).await;
-    (job, outcome)
+    deliver_in_span(notifications, job).instrument(span).await;
 }
 
-async fn deliver_in_span(notifications: &Notifications, round: &Round, job: &MailJob) -> Outcome {
+async fn deliver_in_span(notifications: &Notifications, job: MailJob) {
     let kind = job.details.kind().as_str();
-    let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, send(notifications, round, job)).await {
+    let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, send(notifications, &job)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::Transient(format!("no answer within {DELIVERY_TIMEOUT:?}"))),
     };
-    match outcome {
+    let now = Utc::now();
+    let store = notifications.store();
+    let recorded = match outcome {
         Ok(Sent::Sent) => {
             metrics::counter!("notifications_emails_total", "kind" => kind, "outcome" => "sent").increment(1);
             tracing::info!(mail_id = %job.id, kind, "email sent");
-            Outcome::Ended(MailStatus::Sent, None)
+            store.finish(&job, MailStatus::Sent, None, now).await
         }
         Ok(Sent::Skipped(why)) => {
             metrics::counter!("notifications_emails_total", "kind" => kind, "outcome" => "skipped")
                 .increment(1);
             tracing::info!(mail_id = %job.id, kind, user_id = %job.user_id, why, "email skipped");
-            Outcome::Ended(MailStatus::Skipped, Some(why.to_owned()))
+            store.finish(&job, MailStatus::Skipped, Some(why), now).await
         }
         Err(Failure::Transient(reason)) if job.attempts < MAX_ATTEMPTS => {
             metrics::counter!("notifications_send_retries_total", "kind" => kind).increment(1);
             let wait = retry_wait(job.attempts);
             tracing::warn!(mail_id = %job.id, kind, attempts = job.attempts, ?wait, reason, "email not sent; will try again");
-            Outcome::TryAgainAt(Utc::now() + wait, reason)
+            store.retry_at(&job, now + wait, &reason).await
         }
         Err(Failure::Transient(reason) | Failure::Permanent(reason)) => {
             metrics::counter!("notifications_emails_total", "kind" => kind, "outcome" => "failed")
                 .increment(1);
             tracing::error!(mail_id = %job.id, kind, attempts = job.attempts, reason, "email given up");
-            Outcome::Ended(MailStatus::Failed, Some(reason))
+            store.finish(&job, MailStatus::Failed, Some(&reason), now).await
         }
+    };
+    if let Err(error) = recorded {
+        tracing::error!(mail_id = %job.id, %error, "cannot record what became of an email; it is tried again after its claim");
     }
 }
 
-async fn send(notifications: &Notifications, round: &Round, job: &MailJob) -> Result<Sent, Failure> {
+async fn send(notifications: &Notifications, job: &MailJob) -> Result<Sent, Failure> {
+    let store = notifications.store();
+    let transient =
+        |what: &str, error: boxoffice_errors::Error| Failure::Transient(format!("{what}: {error}"));
     let recipient = notifications
         .users()
         .recipient(job.user_id)
         .await
-        .map_err(|error| Failure::Transient(format!("the users service: {error}")))?;
+        .map_err(|error| transient("the users service", error))?;
     let Some(recipient) = recipient else {
         return Ok(Sent::Skipped("no such account"));
     };
     if let MailDetails::Tickets { booking_id, .. } = &job.details {
-        let still_held = round.still_held.as_ref().map_err(|reason| Failure::Transient(reason.clone()))?;
-        if !still_held.contains(booking_id) {
+        if !store.tickets_still_held(*booking_id).await.map_err(|error| transient("the database", error))? {
             return Ok(Sent::Skipped("the tickets were void before they could be sent"));
         }
     }
-    let event = match round.events.get(&job.event_id) {
-        Some(Ok(event)) => event,
-        Some(Err(reason)) => return Err(Failure::Transient(reason.clone())),
-        None => return Err(Failure::Transient(format!("event {} was not read", job.event_id))),
+    let event = match store.event(job.event_id).await.map_err(|error| transient("the database", error))? {
+        Some(event) => event,
+        // The events topic has not told of it (it may be behind, or told of it before this
+        // service ran): the events service knows.
+        None => {
+            let event = notifications
+                .events()
+                .event(job.event_id)
+                .await
+                .map_err(|error| transient("the events service", error))?
+                .ok_or_else(|| Failure::Transient(format!("event {} is not known yet", job.event_id)))?;
+            store.remember_event(&event).await.map_err(|error| transient("the database", error))?;
+            event
+        }
     };
     if event.ends_at < Utc::now() {
         // A consumer group new to a topic reads what Kafka still keeps: no email about an
         // event that is over.
         return Ok(Sent::Skipped("the event is over"));
     }
-    let written = letters::write(job, &recipient, event, notifications.from(), Utc::now())
+    let written = letters::write(job, &recipient, &event, notifications.from(), Utc::now())
         .and_then(|letter| letters::message(letter, job.id, notifications.from(), &recipient))
         .map_err(|error| Failure::Permanent(error.to_string()))?;
-    let _turn = round
-        .mail_server
-        .acquire()
-        .await
-        .map_err(|_| Failure::Transient("the postman was stopping".into()))?;
     notifications.outgoing().send(job.id, written).await?;
     Ok(Sent::Sent)
 }

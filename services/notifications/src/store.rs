@@ -5,7 +5,7 @@
 //! Three tables: `known_events` and `ticket_holders`, what the service learnt from the other
 //! services' domain events, and `mail`, the emails it owes and has sent.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use boxoffice_db::database_error;
 use boxoffice_errors::Error;
@@ -15,9 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::domain::{
-    CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail, Outcome,
-};
+use crate::domain::{CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -29,7 +27,7 @@ pub static MIGRATIONS: boxoffice_db::Migrations =
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Emails per INSERT, within SQLite's limit of 32,766 bound parameters (9 per email).
+/// Emails per INSERT, within SQLite's limit of 32,766 bound parameters (11 per email).
 const MAILS_PER_INSERT: usize = 1_000;
 
 #[async_trait::async_trait]
@@ -48,18 +46,25 @@ pub trait MailStore: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<MailJob>>;
-    /// Records what became of emails claimed as each was (its attempts then), in one
-    /// transaction: ended (sent, skipped or failed), or left pending until a later time after a
-    /// failure. An email claimed again since (a claim that ran out) is left as it is.
-    async fn record(&self, outcomes: &[(&MailJob, Outcome)], now: DateTime<Utc>) -> Result<()>;
+    /// Ends an email claimed as `claimed` (its attempts then): sent, skipped or failed. Nothing
+    /// happens if it was claimed again since (a claim that ran out).
+    async fn finish(
+        &self,
+        claimed: &MailJob,
+        status: MailStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Leaves an email claimed as `claimed` pending until `at`, after a failure.
+    async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()>;
     /// An event as the last of its domain events described it.
     async fn event(&self, id: Uuid) -> Result<Option<EventInfo>>;
     /// Keeps `event`, learnt from the events service, as if its domain event had come.
     async fn remember_event(&self, event: &EventInfo) -> Result<()>;
-    /// Which of `booking_ids` still hold their tickets: confirmed, not refunded at their
-    /// owner's request, and their event not cancelled. A tickets email sent late (the mail
-    /// server was away) is not sent at all when the tickets are void by then.
-    async fn tickets_still_held(&self, booking_ids: &[Uuid]) -> Result<HashSet<Uuid>>;
+    /// Whether booking `booking_id` still holds its tickets: confirmed, not refunded at its
+    /// owner's request, and its event not cancelled. A tickets email sent late (the mail server
+    /// was away) is not sent at all when the tickets are void by then.
+    async fn tickets_still_held(&self, booking_id: Uuid) -> Result<bool>;
     /// Puts every failed email back in the queue, to be tried at `now` from its first attempt;
     /// returns how many. For an operator, once what made them fail is fixed.
     async fn requeue_failed(&self, now: DateTime<Utc>) -> Result<u64>;
@@ -195,25 +200,25 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Queues `mails`, each going on in its trace (the handling of its domain event); one
-            /// already owed for the same domain event and recipient stays the only one. Returns
-            /// how many were new.
+            /// Queues `mails`; one already owed for the same domain event and recipient stays
+            /// the only one. Returns how many were new.
             async fn insert_mails(
                 connection: &mut <$database as sqlx::Database>::Connection,
-                mails: &[(NewMail, &TraceHeaders)],
+                mails: &[NewMail],
+                trace: &TraceHeaders,
                 now: DateTime<Utc>,
             ) -> Result<usize> {
                 let mut inserted = 0;
                 for chunk in mails.chunks(MAILS_PER_INSERT) {
                     let rows = chunk
                         .iter()
-                        .map(|(mail, trace)| Ok((mail, *trace, details_json(&mail.details)?)))
+                        .map(|mail| Ok((mail, details_json(&mail.details)?)))
                         .collect::<Result<Vec<_>>>()?;
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
                         "INSERT INTO mail (id, source_event_id, kind, user_id, event_id, details, status, \
                          next_attempt_at, created_at, traceparent, request_id) ",
                     );
-                    insert.push_values(rows, |mut row, (mail, trace, details)| {
+                    insert.push_values(rows, |mut row, (mail, details)| {
                         row.push_bind(mail.id)
                             .push_bind(mail.source_event_id)
                             .push_bind(mail.details.kind().as_str())
@@ -233,16 +238,16 @@ macro_rules! sql_store {
                 Ok(inserted)
             }
 
-            /// Makes `handled`'s effect on the transaction's `connection`, which holds the lock
-            /// of the event it [locks](Effect::locks_event); returns the emails it queued, which
-            /// go on in its trace (the handling of its domain event) to their sending.
+            /// Makes `effect` on the transaction's `connection`, which holds the lock of the event
+            /// it [locks](Effect::locks_event); returns the emails it queued, which go on in
+            /// `trace` (the handling of their domain event) to their sending.
             async fn effect(
                 connection: &mut <$database as sqlx::Database>::Connection,
-                handled: &Handled,
+                effect: &Effect,
+                trace: &TraceHeaders,
                 now: DateTime<Utc>,
             ) -> Result<usize> {
-                let trace = &handled.trace;
-                match &handled.effect {
+                match effect {
                     Effect::EventKnown(event) => {
                         Self::upsert_event(connection, event).await?;
                         Ok(0)
@@ -262,16 +267,40 @@ macro_rules! sql_store {
                                 .fetch_all(&mut *connection)
                                 .await
                                 .map_err(database_error)?;
-                        let mails: Vec<(NewMail, &TraceHeaders)> = holders
+                        let mails: Vec<NewMail> = holders
                             .into_iter()
                             .map(|(user_id,)| {
-                                (NewMail::new(*cancellation, user_id, event.id, MailDetails::EventCancelled), trace)
+                                NewMail::new(*cancellation, user_id, event.id, MailDetails::EventCancelled)
                             })
                             .collect();
-                        Self::insert_mails(connection, &mails, now).await
+                        Self::insert_mails(connection, &mails, trace, now).await
                     }
-                    Effect::Confirmed { .. } => Self::confirmed(connection, &[handled], now).await,
-                    Effect::Tell(mail) => Self::insert_mails(connection, &[(mail.clone(), trace)], now).await,
+                    Effect::Confirmed { booking_id, mail } => {
+                        sqlx::query(
+                            "INSERT INTO ticket_holders (booking_id, event_id, user_id) VALUES ($1, $2, $3) \
+                             ON CONFLICT (booking_id) DO NOTHING",
+                        )
+                        .bind(booking_id)
+                        .bind(mail.event_id)
+                        .bind(mail.user_id)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(database_error)?;
+                        let mut mails = vec![mail.clone()];
+                        // Confirmed after its event's cancellation was handled here: the holder
+                        // is told of it too, as one of the holders it went to.
+                        let cancelled: Option<(Option<Uuid>,)> =
+                            sqlx::query_as("SELECT cancelled_by FROM known_events WHERE id = $1")
+                                .bind(mail.event_id)
+                                .fetch_optional(&mut *connection)
+                                .await
+                                .map_err(database_error)?;
+                        if let Some((Some(cancellation),)) = cancelled {
+                            mails.push(NewMail::new(cancellation, mail.user_id, mail.event_id, MailDetails::EventCancelled));
+                        }
+                        Self::insert_mails(connection, &mails, trace, now).await
+                    }
+                    Effect::Tell(mail) => Self::insert_mails(connection, std::slice::from_ref(mail), trace, now).await,
                     Effect::Refunded { booking_id, leaves_holders, mail } => {
                         if *leaves_holders {
                             sqlx::query("DELETE FROM ticket_holders WHERE booking_id = $1")
@@ -280,62 +309,9 @@ macro_rules! sql_store {
                                 .await
                                 .map_err(database_error)?;
                         }
-                        Self::insert_mails(connection, &[(mail.clone(), trace)], now).await
+                        Self::insert_mails(connection, std::slice::from_ref(mail), trace, now).await
                     }
                 }
-            }
-
-            /// Makes the effects of a run of confirmations (only [`Effect::Confirmed`]) at once:
-            /// their holders in one statement, their events' cancellations read once each, and
-            /// their emails in one statement, whatever the run's length. A confirmation handled
-            /// after its event's cancellation tells its holder of the cancellation too, as one
-            /// of the holders the cancellation went to.
-            async fn confirmed(
-                connection: &mut <$database as sqlx::Database>::Connection,
-                run: &[&Handled],
-                now: DateTime<Utc>,
-            ) -> Result<usize> {
-                let confirmed: Vec<(Uuid, &NewMail, &TraceHeaders)> = run
-                    .iter()
-                    .filter_map(|handled| match &handled.effect {
-                        Effect::Confirmed { booking_id, mail } => Some((*booking_id, mail, &handled.trace)),
-                        _ => None,
-                    })
-                    .collect();
-                for chunk in confirmed.chunks(MAILS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$database>::new(
-                        "INSERT INTO ticket_holders (booking_id, event_id, user_id) ",
-                    );
-                    insert.push_values(chunk, |mut row, (booking_id, mail, _)| {
-                        row.push_bind(*booking_id).push_bind(mail.event_id).push_bind(mail.user_id);
-                    });
-                    insert.push(" ON CONFLICT (booking_id) DO NOTHING");
-                    insert.build().execute(&mut *connection).await.map_err(database_error)?;
-                }
-                let mut cancellations: HashMap<Uuid, Option<Uuid>> = HashMap::new();
-                for (_, mail, _) in &confirmed {
-                    if cancellations.contains_key(&mail.event_id) {
-                        continue;
-                    }
-                    let cancelled: Option<(Option<Uuid>,)> =
-                        sqlx::query_as("SELECT cancelled_by FROM known_events WHERE id = $1")
-                            .bind(mail.event_id)
-                            .fetch_optional(&mut *connection)
-                            .await
-                            .map_err(database_error)?;
-                    cancellations.insert(mail.event_id, cancelled.and_then(|(cancellation,)| cancellation));
-                }
-                let mut mails = Vec::with_capacity(confirmed.len());
-                for (_, mail, trace) in confirmed {
-                    mails.push((mail.clone(), trace));
-                    if let Some(Some(cancellation)) = cancellations.get(&mail.event_id) {
-                        mails.push((
-                            NewMail::new(*cancellation, mail.user_id, mail.event_id, MailDetails::EventCancelled),
-                            trace,
-                        ));
-                    }
-                }
-                Self::insert_mails(connection, &mails, now).await
             }
         }
 
@@ -349,23 +325,13 @@ macro_rules! sql_store {
                 for event_id in locked {
                     Self::lock_event(&mut transaction, event_id).await?;
                 }
-                // Redeliveries are left out in one statement; an event twice in the batch
-                // counts once, the first time.
-                let ids: Vec<Uuid> = effects.iter().map(|handled| handled.event_id).collect();
-                let mut fresh = <$database as OutboxSql>::mark_processed_many(&mut transaction, consumer, &ids, now)
-                    .await
-                    .map_err(database_error)?;
-                let new: Vec<&Handled> = effects.iter().filter(|handled| fresh.remove(&handled.event_id)).collect();
                 let mut queued = 0;
-                // In their order; a run of confirmations (a burst of sales) at once.
-                let confirmation = |handled: &&Handled| matches!(handled.effect, Effect::Confirmed { .. });
-                for run in new.chunk_by(|first, second| confirmation(first) && confirmation(second)) {
-                    if run.iter().all(confirmation) {
-                        queued += Self::confirmed(&mut transaction, run, now).await?;
-                    } else {
-                        for handled in run {
-                            queued += Self::effect(&mut transaction, handled, now).await?;
-                        }
+                for Handled { event_id, effect, trace } in effects {
+                    if <$database as OutboxSql>::mark_processed(&mut transaction, consumer, *event_id, now)
+                        .await
+                        .map_err(database_error)?
+                    {
+                        queued += Self::effect(&mut transaction, effect, trace, now).await?;
                     }
                 }
                 transaction.commit().await.map_err(database_error)?;
@@ -404,35 +370,41 @@ macro_rules! sql_store {
                 rows.into_iter().map(MailJob::try_from).collect()
             }
 
-            async fn record(&self, outcomes: &[(&MailJob, Outcome)], now: DateTime<Utc>) -> Result<()> {
-                if outcomes.is_empty() {
-                    return Ok(());
-                }
-                let mut transaction = self.pool.begin().await.map_err(database_error)?;
-                for (claimed, outcome) in outcomes {
-                    let attempts = i32::try_from(claimed.attempts).map_err(Error::internal)?;
-                    let statement = match outcome {
-                        Outcome::Ended(status, error) => sqlx::query(
-                            "UPDATE mail SET status = $3, last_error = COALESCE($4, last_error), finished_at = $5 \
-                             WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-                        )
-                        .bind(claimed.id)
-                        .bind(attempts)
-                        .bind(status.as_str())
-                        .bind(error.as_deref())
-                        .bind(now),
-                        Outcome::TryAgainAt(at, error) => sqlx::query(
-                            "UPDATE mail SET next_attempt_at = $3, last_error = $4 \
-                             WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-                        )
-                        .bind(claimed.id)
-                        .bind(attempts)
-                        .bind(*at)
-                        .bind(error.as_str()),
-                    };
-                    statement.execute(&mut *transaction).await.map_err(database_error)?;
-                }
-                transaction.commit().await.map_err(database_error)
+            async fn finish(
+                &self,
+                claimed: &MailJob,
+                status: MailStatus,
+                error: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE mail SET status = $3, last_error = COALESCE($4, last_error), finished_at = $5 \
+                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+                )
+                .bind(claimed.id)
+                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
+                .bind(status.as_str())
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(())
+            }
+
+            async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE mail SET next_attempt_at = $3, last_error = $4 \
+                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+                )
+                .bind(claimed.id)
+                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
+                .bind(at)
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(())
             }
 
             async fn remember_event(&self, event: &EventInfo) -> Result<()> {
@@ -440,23 +412,16 @@ macro_rules! sql_store {
                 Self::upsert_event(&mut connection, event).await
             }
 
-            async fn tickets_still_held(&self, booking_ids: &[Uuid]) -> Result<HashSet<Uuid>> {
-                let mut held = HashSet::new();
-                for chunk in booking_ids.chunks(MAILS_PER_INSERT) {
-                    let mut select = sqlx::QueryBuilder::<$database>::new(
-                        "SELECT h.booking_id FROM ticket_holders h LEFT JOIN known_events e ON e.id = h.event_id \
-                         WHERE e.cancelled_by IS NULL AND h.booking_id IN (",
-                    );
-                    let mut ids = select.separated(", ");
-                    for booking_id in chunk {
-                        ids.push_bind(*booking_id);
-                    }
-                    select.push(")");
-                    let rows: Vec<(Uuid,)> =
-                        select.build_query_as().fetch_all(&self.pool).await.map_err(database_error)?;
-                    held.extend(rows.into_iter().map(|(booking_id,)| booking_id));
-                }
-                Ok(held)
+            async fn tickets_still_held(&self, booking_id: Uuid) -> Result<bool> {
+                let held: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT h.booking_id FROM ticket_holders h LEFT JOIN known_events e ON e.id = h.event_id \
+                     WHERE h.booking_id = $1 AND e.cancelled_by IS NULL",
+                )
+                .bind(booking_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                Ok(held.is_some())
             }
 
             async fn requeue_failed(&self, now: DateTime<Utc>) -> Result<u64> {
@@ -580,9 +545,13 @@ mod tests {
         rows
     }
 
-    /// A batch that mixes confirmations with their event's cancellation, and holds one
-    /// confirmation twice (a redelivery): each is made once, in its order, and a confirmation
-    /// handled after the cancellation tells its holder of the cancellation too.
+    fn handled(effect: Effect) -> Handled {
+        Handled { event_id: Uuid::now_v7(), effect, trace: TraceHeaders::default() }
+    }
+
+    /// A batch that mixes confirmations with a refund and their event's cancellation, and holds
+    /// two domain events twice (redeliveries): each is made once, in its order. A holder who
+    /// left before the cancellation is not told of it; one confirmed after it is.
     #[tokio::test]
     async fn a_batch_is_made_in_its_order_and_each_domain_event_once() {
         let folder = std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7()));
@@ -590,13 +559,32 @@ mod tests {
         SQLITE_MIGRATIONS.run(&pool).await.unwrap();
         let store = SqliteMailStore::new(pool.clone());
         let event_id = Uuid::now_v7();
-        let (early, late, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let known = Handled {
-            event_id: Uuid::now_v7(),
-            effect: Effect::EventKnown(event(event_id)),
+        let (early, gone, late, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let known = handled(Effect::EventKnown(event(event_id)));
+        let known_again = Handled {
+            event_id: known.event_id,
+            effect: known.effect.clone(),
             trace: TraceHeaders::default(),
         };
         let first = confirmed(event_id, early);
+        let first_again = Handled {
+            event_id: first.event_id,
+            effect: first.effect.clone(),
+            trace: TraceHeaders::default(),
+        };
+        let leaving = confirmed(event_id, gone);
+        let Effect::Confirmed { booking_id: left, .. } = leaving.effect else { unreachable!() };
+        let refund = MailDetails::Refund {
+            booking_id: left,
+            total_cents: 5_000,
+            currency: "EUR".into(),
+            because_event_cancelled: false,
+        };
+        let refunded = handled(Effect::Refunded {
+            booking_id: left,
+            leaves_holders: true,
+            mail: NewMail::new(Uuid::now_v7(), gone, event_id, refund),
+        });
         let cancellation = Uuid::now_v7();
         let cancelled = Handled {
             event_id: cancellation,
@@ -605,24 +593,33 @@ mod tests {
         };
         let after = confirmed(event_id, late);
         let elsewhere = confirmed(Uuid::now_v7(), other);
-        let again =
-            Handled { event_id: first.event_id, effect: first.effect.clone(), trace: first.trace.clone() };
-        let Effect::Confirmed { booking_id, .. } = first.effect else { unreachable!() };
-        let batch = [known, first, cancelled, after, again, elsewhere];
+        let batch = [known, known_again, first, leaving, refunded, cancelled, after, first_again, elsewhere];
 
         let queued = store.apply("notifications", &batch, Utc::now()).await.unwrap();
 
         let mut expected = vec![
             (early, "event_cancelled".to_owned()),
             (early, "tickets".to_owned()),
+            (gone, "refund".to_owned()),
+            (gone, "tickets".to_owned()),
             (late, "event_cancelled".to_owned()),
             (late, "tickets".to_owned()),
             (other, "tickets".to_owned()),
         ];
         expected.sort();
         assert_eq!(mails(&pool).await, expected);
-        assert_eq!(queued, 5);
-        assert!(store.tickets_still_held(&[booking_id]).await.unwrap().is_empty(), "the event is cancelled");
+        assert_eq!(queued, 7);
+        let processed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM processed_events").fetch_one(&pool).await.unwrap();
+        assert_eq!(processed, 7, "each domain event recorded once");
+        // Known once (0), then its cancellation's own record of it and the cancellation: a
+        // second EventKnown would have counted one more.
+        let revision: i32 = sqlx::query_scalar("SELECT revision FROM known_events WHERE id = $1")
+            .bind(event_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(revision, 2);
 
         // The same batch again (Kafka redelivered it): nothing more.
         assert_eq!(store.apply("notifications", &batch, Utc::now()).await.unwrap(), 0);
