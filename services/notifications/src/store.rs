@@ -545,6 +545,15 @@ mod tests {
         rows
     }
 
+    /// A test's folder, removed however the test ends.
+    struct Folder(std::path::PathBuf);
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn handled(effect: Effect) -> Handled {
         Handled { event_id: Uuid::now_v7(), effect, trace: TraceHeaders::default() }
     }
@@ -554,8 +563,8 @@ mod tests {
     /// left before the cancellation is not told of it; one confirmed after it is.
     #[tokio::test]
     async fn a_batch_is_made_in_its_order_and_each_domain_event_once() {
-        let folder = std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7()));
-        let pool = boxoffice_db::sqlite_pool(&folder.join("notifications.db"), 1).await.unwrap();
+        let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
+        let pool = boxoffice_db::sqlite_pool(&folder.0.join("notifications.db"), 1).await.unwrap();
         SQLITE_MIGRATIONS.run(&pool).await.unwrap();
         let store = SqliteMailStore::new(pool.clone());
         let event_id = Uuid::now_v7();
@@ -625,6 +634,5 @@ mod tests {
         assert_eq!(store.apply("notifications", &batch, Utc::now()).await.unwrap(), 0);
         assert_eq!(mails(&pool).await, expected);
         pool.close().await;
-        std::fs::remove_dir_all(&folder).unwrap();
     }
 }
