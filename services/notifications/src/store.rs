@@ -497,6 +497,7 @@ sql_store!(SqliteMailStore, sqlx::Sqlite, claim_lock = "", event_lock = "SELECT 
 mod tests {
     use super::*;
     use crate::domain::IssuedTicket;
+    use crate::Database;
 
     fn event(id: Uuid) -> EventInfo {
         let now = Utc::now();
@@ -537,12 +538,7 @@ mod tests {
     }
 
     async fn mails(pool: &sqlx::SqlitePool) -> Vec<(Uuid, String)> {
-        let rows: Vec<(Uuid, String)> =
-            sqlx::query_as("SELECT user_id, kind FROM mail ORDER BY user_id, kind")
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        rows
+        sqlx::query_as("SELECT user_id, kind FROM mail ORDER BY user_id, kind").fetch_all(pool).await.unwrap()
     }
 
     /// A test's folder, removed however the test ends.
@@ -558,29 +554,28 @@ mod tests {
         Handled { event_id: Uuid::now_v7(), effect, trace: TraceHeaders::default() }
     }
 
+    /// `handled`'s domain event delivered again.
+    fn again(handled: &Handled) -> Handled {
+        Handled { event_id: handled.event_id, effect: handled.effect.clone(), trace: TraceHeaders::default() }
+    }
+
     /// A batch that mixes confirmations with a refund and their event's cancellation, and holds
     /// two domain events twice (redeliveries): each is made once, in its order. A holder who
     /// left before the cancellation is not told of it; one confirmed after it is.
     #[tokio::test]
     async fn a_batch_is_made_in_its_order_and_each_domain_event_once() {
         let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
-        let pool = boxoffice_db::sqlite_pool(&folder.0.join("notifications.db"), 1).await.unwrap();
-        SQLITE_MIGRATIONS.run(&pool).await.unwrap();
-        let store = SqliteMailStore::new(pool.clone());
+        let path = folder.0.join("notifications.db");
+        let store =
+            crate::open_store(&Database::Sqlite { path: path.clone(), max_connections: 1 }).await.unwrap();
+        // What the store wrote, read on a connection of its own.
+        let pool = boxoffice_db::sqlite_pool(&path, 1).await.unwrap();
         let event_id = Uuid::now_v7();
         let (early, gone, late, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let known = handled(Effect::EventKnown(event(event_id)));
-        let known_again = Handled {
-            event_id: known.event_id,
-            effect: known.effect.clone(),
-            trace: TraceHeaders::default(),
-        };
+        let known_again = again(&known);
         let first = confirmed(event_id, early);
-        let first_again = Handled {
-            event_id: first.event_id,
-            effect: first.effect.clone(),
-            trace: TraceHeaders::default(),
-        };
+        let first_again = again(&first);
         let leaving = confirmed(event_id, gone);
         let Effect::Confirmed { booking_id: left, .. } = leaving.effect else { unreachable!() };
         let refund = MailDetails::Refund {
