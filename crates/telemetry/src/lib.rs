@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::filter::{filter_fn, FilterExt as _};
+use tracing_subscriber::filter::{filter_fn, FilterExt as _, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -52,9 +52,29 @@ pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     // or a collector gets plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    let fmt = log_layer(settings.json, filter, std::io::stdout, colour);
     let tracing = Tracing::new(settings)?;
-    let exporter = tracing.layer().map(|layer| layer.with_filter(spans_only()));
+    let result = subscriber(&tracing, settings.json, filter, std::io::stdout, colour).try_init();
+    // An error means a subscriber is already installed, which is what we want.
+    let _ = result;
+    Ok(tracing)
+}
+
+/// The process's subscriber: request ids, the span exporter when spans are exported, and the
+/// log lines (see [`log_layer`]).
+fn subscriber<W>(
+    tracing: &Tracing,
+    json: bool,
+    filter: EnvFilter,
+    writer: W,
+    colour: bool,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    // Every filter here knows the most verbose level it may let through (the log filter's, or
+    // info for spans), so the libraries' `debug!` and `trace_span!` below it (h2 makes several per
+    // frame) cost one comparison with a static level rather than a visit to the subscriber.
+    let verbose = filter.max_level_hint().map_or(LevelFilter::TRACE, |hint| hint.max(LevelFilter::INFO));
     // When spans are exported: OpenTelemetry's own diagnostics are never dispatched (they come
     // from inside the exporter's callbacks), and, this being a global filter, every callsite is
     // asked per call rather than by an interest cached at its first use, which the per-layer
@@ -62,26 +82,23 @@ pub fn init_logs(settings: &LogSettings) -> anyhow::Result<Tracing> {
     // random (tests/api/traces.rs checks). Without an exporter it is left out: asking per call
     // costs every disabled `debug!` of the libraries on the hot path.
     let quiet = tracing_subscriber::filter::Targets::new()
-        .with_default(tracing::Level::TRACE)
-        .with_target("opentelemetry", tracing_subscriber::filter::LevelFilter::OFF)
-        .with_target("opentelemetry_sdk", tracing_subscriber::filter::LevelFilter::OFF)
-        .with_target("opentelemetry_otlp", tracing_subscriber::filter::LevelFilter::OFF);
+        .with_default(verbose)
+        .with_target("opentelemetry", LevelFilter::OFF)
+        .with_target("opentelemetry_sdk", LevelFilter::OFF)
+        .with_target("opentelemetry_otlp", LevelFilter::OFF);
     let quiet = tracing.is_exporting().then_some(quiet);
-    let result = tracing_subscriber::registry()
+    tracing_subscriber::registry()
         .with(quiet)
         .with(RequestIdLayer.with_filter(spans_only()))
-        .with(exporter)
-        .with(fmt)
-        .try_init();
-    // An error means a subscriber is already installed, which is what we want.
-    let _ = result;
-    Ok(tracing)
+        .with(tracing.layer().map(|layer| layer.with_filter(spans_only())))
+        .with(log_layer(json, filter, writer, colour))
 }
 
 /// Spans at info and above, whatever the log filter lets through: request ids and traces follow
 /// them, so an operator who logs only warnings still gets traces and ids that carry along.
 fn spans_only<S>() -> impl tracing_subscriber::layer::Filter<S> + Clone {
     filter_fn(|metadata| metadata.is_span() && *metadata.level() <= tracing::Level::INFO)
+        .with_max_level_hint(LevelFilter::INFO)
 }
 
 /// The log lines, as text or JSON, of what `filter` lets through. Each names the spans it was
@@ -230,6 +247,19 @@ mod tests {
             let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
             assert_eq!(text.lines().count(), 1, "{text}");
             assert!(text.contains("kept") && text.contains("req-warned-1"), "json {json}: {text}");
+        }
+    }
+
+    #[test]
+    fn what_no_filter_lets_through_is_left_out_by_a_static_level() {
+        use tracing::Subscriber as _;
+        let tracing = Tracing::new(&LogSettings::default()).unwrap();
+        for (directives, level) in
+            [("warn", LevelFilter::INFO), ("info,h2=warn", LevelFilter::INFO), ("debug", LevelFilter::DEBUG)]
+        {
+            let subscriber = subscriber(&tracing, true, EnvFilter::new(directives), std::io::sink, false);
+            // Spans at info are kept for the request ids whatever the log filter says.
+            assert_eq!(subscriber.max_level_hint(), Some(level), "{directives}");
         }
     }
 

@@ -119,22 +119,17 @@ impl AppState {
         request: boxoffice_proto::booking::CreateBookingRequest,
     ) -> Result<boxoffice_proto::booking::Booking, Error> {
         let memo = self.0.sold_out.as_ref();
-        if let Some(refusal) = memo.and_then(|memo| memo.refused(&request)) {
-            return Err(refusal);
-        }
-        let asked = memo.map(|_| request.clone());
+        let asked = match memo {
+            Some(memo) => memo.check(&request)?,
+            None => None,
+        };
         let keyed = request.idempotency_key.is_some();
         let call = boxoffice_runtime::connection::request(request, keyed);
-        match self.bookings().create_booking(call).await {
-            Ok(booking) => Ok(booking.into_inner()),
-            Err(status) => {
-                let error = Error::from_status(&status);
-                if let (Some(memo), Some(asked)) = (memo, asked) {
-                    memo.remember(&asked, &error);
-                }
-                Err(error)
-            }
+        let answer = self.bookings().create_booking(call).await.map_err(|status| Error::from_status(&status));
+        if let (Some(memo), Some(asked)) = (memo, asked) {
+            memo.answered(asked, answer.as_ref().map(|_| ()));
         }
+        Ok(answer?.into_inner())
     }
 
     /// Sets how many signup, login and refresh requests one client address may make per

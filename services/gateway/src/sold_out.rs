@@ -10,11 +10,17 @@
 //!
 //! It only ever refuses, so it cannot sell anything twice, and it answers only what the service
 //! would answer: a hold of one general-admission category, without seats and without an
-//! `Idempotency-Key` (a retry of a hold that succeeded must get its booking), for a quantity
-//! between the smallest and the largest the service refused within the last
-//! [`SOLD_OUT_ECHO`] (each of those passed the service's checks of the event, so any quantity
-//! between them does too, and fewer than the smallest were free). The refusal is the service's
-//! own, word for word.
+//! `Idempotency-Key` (a retry of a hold that succeeded must get its booking). The service's
+//! refusal of `n` tickets means fewer than `n` were free, so it stands for every quantity from
+//! `n` up to the largest the service refused (each of those passed the service's checks of the
+//! event, so any quantity up to it does too), each for [`SOLD_OUT_ECHO`] after the latest
+//! refusal that covers it. The refusal is the service's own, word for word.
+//!
+//! Once half of that time has passed, one hold at a time goes to the service again while the
+//! others are still answered here, so a category that stays sold out costs the service one
+//! call per gateway every [`ASK_AGAIN_AFTER`] or so, instead of a rush of every hold that
+//! arrives between the memo's end and the service's next answer. A hold the service grants
+//! ends the memo of its category at once.
 //!
 //! Tickets returned to sale (a cancellation, a refund, an expired hold) are therefore offered
 //! through such a gateway within [`SOLD_OUT_ECHO`] after the bookings replica that answered it
@@ -29,73 +35,128 @@ use boxoffice_proto::booking as pb;
 
 /// How long a "sold out" answer of the bookings service is repeated by a gateway.
 pub const SOLD_OUT_ECHO: Duration = Duration::from_millis(50);
+/// How old an answer is when one hold at a time goes to the service again; also how long that
+/// hold's answer is waited for before another may go.
+pub const ASK_AGAIN_AFTER: Duration = Duration::from_millis(25);
 /// Categories remembered at most; when full, the memo starts over.
 const MAX_CATEGORIES: usize = 10_000;
 
+/// A category, by (event id, category id) as the request names them.
+type Category = (String, String);
+
 #[derive(Default)]
 pub struct SoldOutAnswers {
-    /// By (event id, category id), as the request names them.
-    answers: Mutex<HashMap<(String, String), Answer>>,
+    answers: Mutex<HashMap<Category, Answer>>,
 }
 
 struct Answer {
-    fewest: u32,
-    most: u32,
-    until: Instant,
+    /// Until when each quantity is refused, the quantity `n` at `n - 1`; as many as the largest
+    /// quantity refused.
+    until: Vec<Option<Instant>>,
     detail: String,
+    /// Since when a hold is asking the service again.
+    asking_since: Option<Instant>,
+}
+
+/// A hold the memo could answer, sent to the service: its answer goes to
+/// [`SoldOutAnswers::answered`].
+#[derive(Debug)]
+pub struct Asked {
+    category: Category,
+    quantity: u32,
 }
 
 /// The category a hold asks for and how many, when the memo may answer it.
-fn shape(request: &pb::CreateBookingRequest) -> Option<((String, String), u32)> {
+fn shape(request: &pb::CreateBookingRequest) -> Option<Asked> {
     match request.items.as_slice() {
         [item] if request.seats.is_empty() && request.idempotency_key.is_none() && item.quantity > 0 => {
-            Some(((request.event_id.clone(), item.category_id.clone()), item.quantity))
+            Some(Asked {
+                category: (request.event_id.clone(), item.category_id.clone()),
+                quantity: item.quantity,
+            })
         }
         _ => None,
     }
 }
 
+/// Where `quantity` is kept in [`Answer::until`].
+fn slot(quantity: u32) -> usize {
+    usize::try_from(quantity).map_or(usize::MAX, |quantity| quantity - 1)
+}
+
 impl SoldOutAnswers {
-    /// The service's refusal of a hold like this one, if it refused one a moment ago.
-    pub fn refused(&self, request: &pb::CreateBookingRequest) -> Option<Error> {
-        let (key, quantity) = shape(request)?;
-        let answers = self.answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let answer = answers.get(&key)?;
-        (Instant::now() < answer.until && (answer.fewest..=answer.most).contains(&quantity))
-            .then(|| Error::new(Code::SoldOut, answer.detail.clone()))
+    /// The service's refusal of a hold like this one, if it refused one a moment ago
+    /// (`Err`); otherwise the hold goes to the service, and when the memo could have answered
+    /// it, the service's answer is to be told to [`answered`](Self::answered) (`Ok(Some)`).
+    pub fn check(&self, request: &pb::CreateBookingRequest) -> Result<Option<Asked>, Error> {
+        self.check_at(request, Instant::now())
     }
 
-    /// Remembers the service's answer to `request` if it was "sold out".
-    pub fn remember(&self, request: &pb::CreateBookingRequest, answer: &Error) {
-        if answer.code != Code::SoldOut {
-            return;
+    fn check_at(&self, request: &pb::CreateBookingRequest, now: Instant) -> Result<Option<Asked>, Error> {
+        let Some(asked) = shape(request) else { return Ok(None) };
+        let mut answers = self.lock();
+        let Some(answer) = answers.get_mut(&asked.category) else { return Ok(Some(asked)) };
+        let Some(until) = answer.until.get(slot(asked.quantity)).copied().flatten() else {
+            return Ok(Some(asked));
+        };
+        if now >= until {
+            return Ok(Some(asked));
         }
-        let Some((key, quantity)) = shape(request) else { return };
-        let now = Instant::now();
-        let mut answers = self.answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if answers.len() >= MAX_CATEGORIES && !answers.contains_key(&key) {
-            answers.retain(|_, answer| answer.until > now);
+        let old = now + (SOLD_OUT_ECHO - ASK_AGAIN_AFTER) >= until;
+        let someone_asks = answer.asking_since.is_some_and(|since| now < since + ASK_AGAIN_AFTER);
+        if old && !someone_asks {
+            answer.asking_since = Some(now);
+            return Ok(Some(asked));
+        }
+        Err(Error::new(Code::SoldOut, answer.detail.clone()))
+    }
+
+    /// What the service answered to a hold [`check`](Self::check) let through: `Ok` when it
+    /// held the tickets.
+    pub fn answered(&self, asked: Asked, answer: Result<(), &Error>) {
+        self.answered_at(asked, answer, Instant::now());
+    }
+
+    fn answered_at(&self, asked: Asked, answer: Result<(), &Error>, now: Instant) {
+        let mut answers = self.lock();
+        let refusal = match answer {
+            Err(error) if error.code == Code::SoldOut => error,
+            Ok(()) => {
+                // Tickets were free: whatever was refused before may be free too.
+                answers.remove(&asked.category);
+                return;
+            }
+            Err(_) => {
+                if let Some(answer) = answers.get_mut(&asked.category) {
+                    answer.asking_since = None;
+                }
+                return;
+            }
+        };
+        if answers.len() >= MAX_CATEGORIES && !answers.contains_key(&asked.category) {
+            answers.retain(|_, answer| answer.until.iter().flatten().any(|until| *until > now));
             if answers.len() >= MAX_CATEGORIES {
                 answers.clear();
             }
         }
-        let fresh = Answer {
-            fewest: quantity,
-            most: quantity,
-            until: now + SOLD_OUT_ECHO,
-            detail: answer.detail.clone(),
-        };
-        match answers.get_mut(&key) {
-            Some(known) if known.until > now => {
-                known.fewest = known.fewest.min(quantity);
-                known.most = known.most.max(quantity);
-                known.until = fresh.until;
-                known.detail = fresh.detail;
-            }
-            _ => {
-                answers.insert(key, fresh);
-            }
+        let answer = answers.entry(asked.category).or_insert_with(|| Answer {
+            until: Vec::new(),
+            detail: String::new(),
+            asking_since: None,
+        });
+        let quantity = slot(asked.quantity);
+        if answer.until.len() <= quantity {
+            answer.until.resize(quantity + 1, None);
         }
+        for until in &mut answer.until[quantity..] {
+            *until = Some(now + SOLD_OUT_ECHO);
+        }
+        answer.detail.clone_from(&refusal.detail);
+        answer.asking_since = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Category, Answer>> {
+        self.answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -113,24 +174,99 @@ mod tests {
         }
     }
 
+    fn sold_out() -> Error {
+        Error::new(Code::SoldOut, "not enough tickets left in category c")
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// The service refuses `quantity` at `at`.
+    fn refuse(memo: &SoldOutAnswers, quantity: u32, at: Instant) {
+        let asked = memo.check_at(&hold(quantity), at).expect("asks").expect("the memo may answer it");
+        memo.answered_at(asked, Err(&sold_out()), at);
+    }
+
+    fn refused(memo: &SoldOutAnswers, quantity: u32, at: Instant) -> bool {
+        memo.check_at(&hold(quantity), at).is_err()
+    }
+
     #[test]
-    fn a_refusal_is_repeated_for_quantities_between_those_refused_and_only_for_a_moment() {
+    fn a_refusal_stands_for_more_up_to_the_most_refused_and_only_for_a_moment() {
         let memo = SoldOutAnswers::default();
-        let sold_out = Error::new(Code::SoldOut, "not enough tickets left in category c");
-        memo.remember(&hold(2), &sold_out);
-        memo.remember(&hold(4), &sold_out);
-        memo.remember(&hold(3), &Error::new(Code::LimitExceeded, "no"));
-        assert!(memo.refused(&hold(1)).is_none(), "fewer than any refused may be free");
+        let start = Instant::now();
+        refuse(&memo, 4, start);
+        refuse(&memo, 2, start);
+        let asked = memo.check_at(&hold(5), start).unwrap().unwrap();
+        memo.answered_at(asked, Err(&Error::new(Code::LimitExceeded, "no")), start);
+        assert!(!refused(&memo, 1, start), "fewer than any refused may be free");
         for quantity in 2..=4 {
-            let refusal = memo.refused(&hold(quantity)).expect("refused");
-            assert_eq!((refusal.code, refusal.detail.as_str()), (Code::SoldOut, sold_out.detail.as_str()));
+            let refusal = memo.check_at(&hold(quantity), start + MS).expect_err("refused");
+            assert_eq!((refusal.code, refusal.detail.as_str()), (Code::SoldOut, sold_out().detail.as_str()));
         }
-        assert!(memo.refused(&hold(5)).is_none(), "more than any refused may be above the event's limit");
+        assert!(!refused(&memo, 5, start), "more than any refused may be above the event's limit");
         let keyed = pb::CreateBookingRequest { idempotency_key: Some("k".into()), ..hold(2) };
-        assert!(memo.refused(&keyed).is_none(), "a retry with a key gets its booking");
+        assert!(matches!(memo.check_at(&keyed, start), Ok(None)), "a retry with a key gets its booking");
         let seated = pb::CreateBookingRequest { seats: vec!["A/1/1".into()], ..hold(2) };
-        assert!(memo.refused(&seated).is_none());
-        std::thread::sleep(SOLD_OUT_ECHO);
-        assert!(memo.refused(&hold(2)).is_none(), "the answer is asked again after the echo");
+        assert!(matches!(memo.check_at(&seated, start), Ok(None)));
+        assert!(!refused(&memo, 2, start + SOLD_OUT_ECHO), "the answer is asked again after the echo");
+        let other = pb::CreateBookingRequest { event_id: "f".into(), ..hold(2) };
+        assert!(memo.check_at(&other, start).unwrap().is_some(), "another event's category is its own");
+    }
+
+    #[test]
+    fn a_later_refusal_of_more_does_not_prolong_the_refusal_of_fewer() {
+        let memo = SoldOutAnswers::default();
+        let start = Instant::now();
+        refuse(&memo, 1, start);
+        // A unit comes back after 10 ms: only 1 is free then, so 3 are still refused.
+        refuse(&memo, 3, start + 10 * MS);
+        let end_of_one = start + SOLD_OUT_ECHO;
+        assert!(!refused(&memo, 1, end_of_one), "1 is asked again 50 ms after its own refusal");
+        assert!(!refused(&memo, 2, end_of_one));
+        // 3 was refused later: one hold asks about it again, the others are still answered.
+        assert!(memo.check_at(&hold(3), end_of_one).unwrap().is_some());
+        assert!(refused(&memo, 3, end_of_one));
+        assert!(!refused(&memo, 3, start + 10 * MS + SOLD_OUT_ECHO));
+    }
+
+    #[test]
+    fn after_half_the_echo_one_hold_at_a_time_asks_again_and_never_past_the_echo() {
+        let memo = SoldOutAnswers::default();
+        let start = Instant::now();
+        refuse(&memo, 3, start);
+        refuse(&memo, 2, start);
+        assert!(refused(&memo, 2, start + ASK_AGAIN_AFTER - MS), "a fresh answer is repeated");
+        let asking = start + ASK_AGAIN_AFTER;
+        let asked = memo.check_at(&hold(2), asking).expect("the first hold after half the echo asks");
+        assert!(asked.is_some());
+        assert!(refused(&memo, 2, asking + MS) && refused(&memo, 3, asking + MS), "the others are answered");
+        // Its answer renews the memo for another echo.
+        memo.answered_at(asked.unwrap(), Err(&sold_out()), asking + 2 * MS);
+        assert!(
+            refused(&memo, 2, start + SOLD_OUT_ECHO + MS) && refused(&memo, 3, start + SOLD_OUT_ECHO + MS)
+        );
+        // The next asking hold's answer never comes (its client left): the others are answered
+        // until the echo of the last refusal ends, and not after.
+        let next = asking + 2 * MS + ASK_AGAIN_AFTER;
+        assert!(memo.check_at(&hold(2), next).unwrap().is_some());
+        assert!(refused(&memo, 2, next + MS));
+        assert!(!refused(&memo, 2, asking + 2 * MS + SOLD_OUT_ECHO));
+    }
+
+    #[test]
+    fn a_hold_the_service_grants_ends_the_memo_of_its_category() {
+        let memo = SoldOutAnswers::default();
+        let start = Instant::now();
+        refuse(&memo, 2, start);
+        let asked = memo.check_at(&hold(1), start + MS).unwrap().expect("1 is asked");
+        memo.answered_at(asked, Ok(()), start + 2 * MS);
+        assert!(!refused(&memo, 2, start + 3 * MS), "tickets came back: the service decides again");
+        // Another answer than sold out leaves what was refused, and lets another hold ask.
+        refuse(&memo, 2, start + 4 * MS);
+        let asking = start + 4 * MS + ASK_AGAIN_AFTER;
+        let asked = memo.check_at(&hold(2), asking).unwrap().unwrap();
+        memo.answered_at(asked, Err(&Error::unavailable("down")), asking + MS);
+        assert!(memo.check_at(&hold(2), asking + 2 * MS).unwrap().is_some());
+        assert!(refused(&memo, 2, asking + 3 * MS));
     }
 }
