@@ -254,9 +254,14 @@ mod tests {
     fn what_no_filter_lets_through_is_left_out_by_a_static_level() {
         use tracing::Subscriber as _;
         let tracing = Tracing::new(&LogSettings::default()).unwrap();
-        for (directives, level) in
-            [("warn", LevelFilter::INFO), ("info,h2=warn", LevelFilter::INFO), ("debug", LevelFilter::DEBUG)]
-        {
+        for (directives, level) in [
+            ("warn", LevelFilter::INFO),
+            ("info,h2=warn", LevelFilter::INFO),
+            ("debug", LevelFilter::DEBUG),
+            ("warn,boxoffice_bookings=debug", LevelFilter::DEBUG),
+            // A directive on a span's field values may enable anything below that span.
+            ("warn,[request{route=/x}]=debug", LevelFilter::TRACE),
+        ] {
             let subscriber = subscriber(&tracing, true, EnvFilter::new(directives), std::io::sink, false);
             // Spans at info are kept for the request ids whatever the log filter says.
             assert_eq!(subscriber.max_level_hint(), Some(level), "{directives}");

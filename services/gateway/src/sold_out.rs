@@ -12,15 +12,17 @@
 //! would answer: a hold of one general-admission category, without seats and without an
 //! `Idempotency-Key` (a retry of a hold that succeeded must get its booking). The service's
 //! refusal of `n` tickets means fewer than `n` were free, so it stands for every quantity from
-//! `n` up to the largest the service refused (each of those passed the service's checks of the
-//! event, so any quantity up to it does too), each for [`SOLD_OUT_ECHO`] after the latest
-//! refusal that covers it. The refusal is the service's own, word for word.
+//! `n` up to the largest the service refused since the memo last had nothing to repeat (each of
+//! those passed the service's checks of the event, so any quantity up to it does too), each for
+//! [`SOLD_OUT_ECHO`] after the hold of the latest refusal that covers it was sent. The refusal
+//! is the service's own, word for word.
 //!
 //! Once half of that time has passed, one hold at a time goes to the service again while the
 //! others are still answered here, so a category that stays sold out costs the service one
 //! call per gateway every [`ASK_AGAIN_AFTER`] or so, instead of a rush of every hold that
 //! arrives between the memo's end and the service's next answer. A hold the service grants
-//! ends the memo of its category at once.
+//! ends the memo of its category at once, and a refusal of a hold sent before that grant came
+//! is not remembered.
 //!
 //! Tickets returned to sale (a cancellation, a refund, an expired hold) are therefore offered
 //! through such a gateway within [`SOLD_OUT_ECHO`] after the bookings replica that answered it
@@ -32,8 +34,11 @@ use std::time::{Duration, Instant};
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_proto::booking as pb;
+use boxoffice_types::limits::events::MAX_TICKETS_PER_BOOKING;
+use uuid::Uuid;
 
-/// How long a "sold out" answer of the bookings service is repeated by a gateway.
+/// How long a "sold out" answer of the bookings service is repeated by a gateway, counted from
+/// when the hold it answered was sent.
 pub const SOLD_OUT_ECHO: Duration = Duration::from_millis(50);
 /// How old an answer is when one hold at a time goes to the service again; also how long that
 /// hold's answer is waited for before another may go.
@@ -41,21 +46,32 @@ pub const ASK_AGAIN_AFTER: Duration = Duration::from_millis(25);
 /// Categories remembered at most; when full, the memo starts over.
 const MAX_CATEGORIES: usize = 10_000;
 
-/// A category, by (event id, category id) as the request names them.
-type Category = (String, String);
+/// A category: its event's id and its own, read as the bookings service reads them, so that
+/// every spelling of one id is one category.
+type Category = (Uuid, Uuid);
 
 #[derive(Default)]
 pub struct SoldOutAnswers {
     answers: Mutex<HashMap<Category, Answer>>,
 }
 
+#[derive(Default)]
 struct Answer {
     /// Until when each quantity is refused, the quantity `n` at `n - 1`; as many as the largest
-    /// quantity refused.
+    /// quantity refused since the memo last had nothing to repeat.
     until: Vec<Option<Instant>>,
     detail: String,
     /// Since when a hold is asking the service again.
     asking_since: Option<Instant>,
+    /// When the service's last grant of a hold of the category came: a refusal of a hold sent
+    /// before it may have been decided before it too.
+    granted_at: Option<Instant>,
+}
+
+impl Answer {
+    fn repeats_anything(&self, now: Instant) -> bool {
+        self.until.iter().flatten().any(|until| *until > now)
+    }
 }
 
 /// A hold the memo could answer, sent to the service: its answer goes to
@@ -64,24 +80,30 @@ struct Answer {
 pub struct Asked {
     category: Category,
     quantity: u32,
+    sent: Instant,
+    /// Whether it is the one hold asking again about an answer the memo still repeats.
+    asking: bool,
 }
 
 /// The category a hold asks for and how many, when the memo may answer it.
-fn shape(request: &pb::CreateBookingRequest) -> Option<Asked> {
+fn shape(request: &pb::CreateBookingRequest) -> Option<(Category, u32)> {
     match request.items.as_slice() {
-        [item] if request.seats.is_empty() && request.idempotency_key.is_none() && item.quantity > 0 => {
-            Some(Asked {
-                category: (request.event_id.clone(), item.category_id.clone()),
-                quantity: item.quantity,
-            })
+        [item]
+            if request.seats.is_empty()
+                && request.idempotency_key.is_none()
+                && (1..=MAX_TICKETS_PER_BOOKING).contains(&item.quantity) =>
+        {
+            let event = Uuid::parse_str(request.event_id.trim()).ok()?;
+            let category = Uuid::parse_str(item.category_id.trim()).ok()?;
+            Some(((event, category), item.quantity))
         }
         _ => None,
     }
 }
 
-/// Where `quantity` is kept in [`Answer::until`].
+/// Where `quantity` (at least 1) is kept in [`Answer::until`].
 fn slot(quantity: u32) -> usize {
-    usize::try_from(quantity).map_or(usize::MAX, |quantity| quantity - 1)
+    usize::try_from(quantity.saturating_sub(1)).unwrap_or(usize::MAX)
 }
 
 impl SoldOutAnswers {
@@ -93,10 +115,11 @@ impl SoldOutAnswers {
     }
 
     fn check_at(&self, request: &pb::CreateBookingRequest, now: Instant) -> Result<Option<Asked>, Error> {
-        let Some(asked) = shape(request) else { return Ok(None) };
+        let Some((category, quantity)) = shape(request) else { return Ok(None) };
+        let asked = Asked { category, quantity, sent: now, asking: false };
         let mut answers = self.lock();
-        let Some(answer) = answers.get_mut(&asked.category) else { return Ok(Some(asked)) };
-        let Some(until) = answer.until.get(slot(asked.quantity)).copied().flatten() else {
+        let Some(answer) = answers.get_mut(&category) else { return Ok(Some(asked)) };
+        let Some(until) = answer.until.get(slot(quantity)).copied().flatten() else {
             return Ok(Some(asked));
         };
         if now >= until {
@@ -106,7 +129,7 @@ impl SoldOutAnswers {
         let someone_asks = answer.asking_since.is_some_and(|since| now < since + ASK_AGAIN_AFTER);
         if old && !someone_asks {
             answer.asking_since = Some(now);
-            return Ok(Some(asked));
+            return Ok(Some(Asked { asking: true, ..asked }));
         }
         Err(Error::new(Code::SoldOut, answer.detail.clone()))
     }
@@ -120,39 +143,50 @@ impl SoldOutAnswers {
     fn answered_at(&self, asked: Asked, answer: Result<(), &Error>, now: Instant) {
         let mut answers = self.lock();
         let refusal = match answer {
-            Err(error) if error.code == Code::SoldOut => error,
-            Ok(()) => {
-                // Tickets were free: whatever was refused before may be free too.
-                answers.remove(&asked.category);
-                return;
-            }
+            Err(error) if error.code == Code::SoldOut => Some(error),
+            // Tickets were free: whatever was refused before may be free too.
+            Ok(()) => None,
+            // Another answer (the event's limit, an unknown category, the service down) is not
+            // repeated, and makes no entry.
             Err(_) => {
-                if let Some(answer) = answers.get_mut(&asked.category) {
+                if let Some(answer) = answers.get_mut(&asked.category).filter(|_| asked.asking) {
                     answer.asking_since = None;
                 }
                 return;
             }
         };
         if answers.len() >= MAX_CATEGORIES && !answers.contains_key(&asked.category) {
-            answers.retain(|_, answer| answer.until.iter().flatten().any(|until| *until > now));
+            answers.retain(|_, answer| answer.repeats_anything(now));
             if answers.len() >= MAX_CATEGORIES {
                 answers.clear();
             }
         }
-        let answer = answers.entry(asked.category).or_insert_with(|| Answer {
-            until: Vec::new(),
-            detail: String::new(),
-            asking_since: None,
-        });
+        let answer = answers.entry(asked.category).or_default();
+        if asked.asking {
+            answer.asking_since = None;
+        }
+        let Some(refusal) = refusal else {
+            answer.until.clear();
+            answer.granted_at = Some(now);
+            return;
+        };
+        if answer.granted_at.is_some_and(|granted_at| asked.sent < granted_at) {
+            return;
+        }
+        // Nothing is repeated any more: what the service allowed then (its largest quantity, the
+        // event's limit) is asked again.
+        if !answer.repeats_anything(now) {
+            answer.until.clear();
+        }
         let quantity = slot(asked.quantity);
         if answer.until.len() <= quantity {
             answer.until.resize(quantity + 1, None);
         }
-        for until in &mut answer.until[quantity..] {
-            *until = Some(now + SOLD_OUT_ECHO);
+        let until = asked.sent + SOLD_OUT_ECHO;
+        for known in &mut answer.until[quantity..] {
+            *known = Some(known.map_or(until, |known| known.max(until)));
         }
         answer.detail.clone_from(&refusal.detail);
-        answer.asking_since = None;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Category, Answer>> {
@@ -164,11 +198,15 @@ impl SoldOutAnswers {
 mod tests {
     use super::*;
 
+    const EVENT: &str = "0192f2a0-0000-7000-8000-000000000001";
+    const CATEGORY: &str = "0192f2a0-0000-7000-8000-000000000002";
+    const MS: Duration = Duration::from_millis(1);
+
     fn hold(quantity: u32) -> pb::CreateBookingRequest {
         pb::CreateBookingRequest {
             caller: None,
-            event_id: "e".into(),
-            items: vec![pb::BookingItemRequest { category_id: "c".into(), quantity }],
+            event_id: EVENT.into(),
+            items: vec![pb::BookingItemRequest { category_id: CATEGORY.into(), quantity }],
             seats: Vec::new(),
             idempotency_key: None,
         }
@@ -178,9 +216,7 @@ mod tests {
         Error::new(Code::SoldOut, "not enough tickets left in category c")
     }
 
-    const MS: Duration = Duration::from_millis(1);
-
-    /// The service refuses `quantity` at `at`.
+    /// The service refuses `quantity`, asked and answered at `at`.
     fn refuse(memo: &SoldOutAnswers, quantity: u32, at: Instant) {
         let asked = memo.check_at(&hold(quantity), at).expect("asks").expect("the memo may answer it");
         memo.answered_at(asked, Err(&sold_out()), at);
@@ -209,8 +245,37 @@ mod tests {
         let seated = pb::CreateBookingRequest { seats: vec!["A/1/1".into()], ..hold(2) };
         assert!(matches!(memo.check_at(&seated, start), Ok(None)));
         assert!(!refused(&memo, 2, start + SOLD_OUT_ECHO), "the answer is asked again after the echo");
-        let other = pb::CreateBookingRequest { event_id: "f".into(), ..hold(2) };
+        let other = pb::CreateBookingRequest { event_id: CATEGORY.into(), ..hold(2) };
         assert!(memo.check_at(&other, start).unwrap().is_some(), "another event's category is its own");
+    }
+
+    #[test]
+    fn every_spelling_of_a_category_is_one_and_only_ids_the_service_reads_are_remembered() {
+        let memo = SoldOutAnswers::default();
+        let start = Instant::now();
+        refuse(&memo, 1, start);
+        for spelling in
+            [CATEGORY.to_uppercase(), format!("{{{CATEGORY}}}"), format!("  {}  ", CATEGORY.replace('-', ""))]
+        {
+            let request = pb::CreateBookingRequest {
+                items: vec![pb::BookingItemRequest { category_id: spelling.clone(), quantity: 1 }],
+                ..hold(1)
+            };
+            assert!(memo.check_at(&request, start + MS).is_err(), "{spelling}");
+        }
+        for category_id in ["not an id".to_owned(), format!("{CATEGORY}x")] {
+            let request = pb::CreateBookingRequest {
+                items: vec![pb::BookingItemRequest { category_id, quantity: 1 }],
+                ..hold(1)
+            };
+            assert!(matches!(memo.check_at(&request, start + MS), Ok(None)), "never remembered");
+        }
+        assert!(matches!(memo.check_at(&hold(MAX_TICKETS_PER_BOOKING + 1), start), Ok(None)));
+        // An answer other than sold out makes no entry.
+        let unknown = pb::CreateBookingRequest { event_id: CATEGORY.into(), ..hold(1) };
+        let asked = memo.check_at(&unknown, start).unwrap().unwrap();
+        memo.answered_at(asked, Err(&Error::validation("not a category of this event")), start);
+        assert_eq!(memo.lock().len(), 1);
     }
 
     #[test]
@@ -230,6 +295,22 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_counts_from_when_its_hold_was_sent_and_the_largest_is_forgotten_with_the_memo() {
+        let memo = SoldOutAnswers::default();
+        let start = Instant::now();
+        let asked = memo.check_at(&hold(4), start).unwrap().unwrap();
+        memo.answered_at(asked, Err(&sold_out()), start + 40 * MS);
+        assert!(memo.check_at(&hold(4), start + 41 * MS).unwrap().is_some(), "already old: one hold asks");
+        assert!(refused(&memo, 4, start + 42 * MS));
+        assert!(!refused(&memo, 4, start + SOLD_OUT_ECHO), "50 ms after the hold was sent, not answered");
+        // Nothing is repeated now: a refusal of 2 stands for 2 only, whatever was refused before
+        // (the organizer may have lowered the event's limit since).
+        refuse(&memo, 2, start + 60 * MS);
+        assert!(refused(&memo, 2, start + 61 * MS));
+        assert!(!refused(&memo, 3, start + 61 * MS) && !refused(&memo, 4, start + 61 * MS));
+    }
+
+    #[test]
     fn after_half_the_echo_one_hold_at_a_time_asks_again_and_never_past_the_echo() {
         let memo = SoldOutAnswers::default();
         let start = Instant::now();
@@ -240,28 +321,35 @@ mod tests {
         let asked = memo.check_at(&hold(2), asking).expect("the first hold after half the echo asks");
         assert!(asked.is_some());
         assert!(refused(&memo, 2, asking + MS) && refused(&memo, 3, asking + MS), "the others are answered");
-        // Its answer renews the memo for another echo.
-        memo.answered_at(asked.unwrap(), Err(&sold_out()), asking + 2 * MS);
-        assert!(
-            refused(&memo, 2, start + SOLD_OUT_ECHO + MS) && refused(&memo, 3, start + SOLD_OUT_ECHO + MS)
-        );
+        // Another hold's answer (one more than ever refused) leaves the asking one alone.
+        let other = memo.check_at(&hold(4), asking + MS).unwrap().unwrap();
+        memo.answered_at(other, Err(&Error::new(Code::LimitExceeded, "at most 3")), asking + 2 * MS);
+        assert!(refused(&memo, 2, asking + 3 * MS), "still one at a time");
+        // The asking hold's answer renews the memo for another echo.
+        memo.answered_at(asked.unwrap(), Err(&sold_out()), asking + 4 * MS);
         // The next asking hold's answer never comes (its client left): the others are answered
-        // until the echo of the last refusal ends, and not after.
-        let next = asking + 2 * MS + ASK_AGAIN_AFTER;
+        // until the echo of the last refusal ends (past the first one's), and not after.
+        let next = asking + ASK_AGAIN_AFTER;
         assert!(memo.check_at(&hold(2), next).unwrap().is_some());
-        assert!(refused(&memo, 2, next + MS));
-        assert!(!refused(&memo, 2, asking + 2 * MS + SOLD_OUT_ECHO));
+        assert!(refused(&memo, 2, next + MS) && refused(&memo, 3, next + MS));
+        assert!(next + MS > start + SOLD_OUT_ECHO);
+        assert!(!refused(&memo, 2, asking + SOLD_OUT_ECHO));
     }
 
     #[test]
-    fn a_hold_the_service_grants_ends_the_memo_of_its_category() {
+    fn a_hold_the_service_grants_ends_the_memo_and_older_refusals_are_not_remembered() {
         let memo = SoldOutAnswers::default();
         let start = Instant::now();
         refuse(&memo, 2, start);
+        let before = memo.check_at(&hold(5), start + MS).unwrap().expect("5 is asked");
         let asked = memo.check_at(&hold(1), start + MS).unwrap().expect("1 is asked");
         memo.answered_at(asked, Ok(()), start + 2 * MS);
         assert!(!refused(&memo, 2, start + 3 * MS), "tickets came back: the service decides again");
-        // Another answer than sold out leaves what was refused, and lets another hold ask.
+        // A refusal of a hold sent before the grant came, answered after it.
+        memo.answered_at(before, Err(&sold_out()), start + 4 * MS);
+        assert!(!refused(&memo, 5, start + 5 * MS), "it may have been decided before the grant");
+        // A refusal of a hold sent after it is remembered; an answer other than sold out to the
+        // asking hold lets another ask.
         refuse(&memo, 2, start + 4 * MS);
         let asking = start + 4 * MS + ASK_AGAIN_AFTER;
         let asked = memo.check_at(&hold(2), asking).unwrap().unwrap();
