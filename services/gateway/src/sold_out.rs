@@ -142,18 +142,16 @@ impl SoldOutAnswers {
 
     fn answered_at(&self, asked: Asked, answer: Result<(), &Error>, now: Instant) {
         let mut answers = self.lock();
+        if let Some(answer) = answers.get_mut(&asked.category).filter(|_| asked.asking) {
+            answer.asking_since = None;
+        }
         let refusal = match answer {
             Err(error) if error.code == Code::SoldOut => Some(error),
             // Tickets were free: whatever was refused before may be free too.
             Ok(()) => None,
             // Another answer (the event's limit, an unknown category, the service down) is not
             // repeated, and makes no entry.
-            Err(_) => {
-                if let Some(answer) = answers.get_mut(&asked.category).filter(|_| asked.asking) {
-                    answer.asking_since = None;
-                }
-                return;
-            }
+            Err(_) => return,
         };
         if answers.len() >= MAX_CATEGORIES && !answers.contains_key(&asked.category) {
             answers.retain(|_, answer| answer.repeats_anything(now));
@@ -162,9 +160,6 @@ impl SoldOutAnswers {
             }
         }
         let answer = answers.entry(asked.category).or_default();
-        if asked.asking {
-            answer.asking_since = None;
-        }
         let Some(refusal) = refusal else {
             answer.until.clear();
             answer.granted_at = Some(now);
