@@ -193,6 +193,8 @@ class Broker:
              "--storage-engine", self.storage],
             cwd=self.work, stdout=log, stderr=subprocess.STDOUT)
         if not wait_for_port(self.port):
+            self.process.kill()
+            self.process.wait()
             raise SystemExit(f"deployment: tansu does not listen on {self.port}:\n{tail(self.log)}")
 
     def stop(self, sig=signal.SIGTERM):

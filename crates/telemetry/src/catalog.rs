@@ -66,6 +66,7 @@ pub const ALL: &[Metric] = &[
     metric("bookings_sold_out_memo_hits_total", Counter, &[], "Holds refused at once because a category was remembered as sold out."),
     metric("bookings_commit_batch_size", Histogram, &["of"], "Changes written per group-commit transaction, of holds (pending bookings), of payments (confirmations with their tickets) or of payment_reads (the bookings paid for, read together)."),
     metric("bookings_commit_batch_seconds", Histogram, &["of"], "Time a group-commit batch took to write and commit, in seconds, of holds, payments or payment_reads."),
+    metric("bookings_commit_batch_failures_total", Counter, &["of"], "Group-commit batches whose write failed, of holds, payments or payment_reads: each then goes again without the changes past their deadline, fails whole (a database that cannot be reached) or is written change by change."),
     metric("bookings_current_holds", Gauge, &["event_id"], "Holds pending payment per event."),
     metric("bookings_confirmed_total", Counter, &[], "Bookings paid and confirmed with their tickets."),
     metric("bookings_payment_declines_total", Counter, &[], "Payments the payment provider declined."),
