@@ -75,6 +75,9 @@ pub const IDEMPOTENCY_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// retry may take the key over. A hold commits before its deadline or never, so the lease is the
 /// deadline and a second for the replicas' clocks to differ.
 pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(HOLD_DEADLINE.as_secs() + 1);
+/// How often the claim of a key whose hold failed is tried again to be forgotten, while the
+/// database cannot be reached.
+pub const FORGET_AGAIN_AFTER: Duration = Duration::from_millis(200);
 /// Passes of the refund sweep of a cancelled event, and the pause between them: a confirmation
 /// that was already committing when the event closed shows up in a later pass.
 pub const CANCEL_SWEEP_PASSES: usize = 5;

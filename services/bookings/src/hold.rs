@@ -28,8 +28,8 @@ use uuid::Uuid;
 use crate::catalog::SaleEvent;
 use crate::db::{KeyClaim, NewHold};
 use crate::domain::{
-    BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, HOLD_DEADLINE, IDEMPOTENCY_LEASE,
-    IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
+    BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, FORGET_AGAIN_AFTER, HOLD_DEADLINE,
+    IDEMPOTENCY_LEASE, IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
 };
 use crate::group_commit::too_late;
 use crate::inventory::HoldOutcome;
@@ -120,7 +120,7 @@ impl Bookings {
                     let result = self.hold(caller, &request, booking_id, deadline).await;
                     if result.is_err() {
                         // A failed attempt leaves nothing behind, so a retry with the key tries again.
-                        db.forget_idempotency_key(caller.user_id, &key).await?;
+                        self.forget_claim(caller.user_id, key, booking_id).await;
                     }
                     return result;
                 }
@@ -136,8 +136,9 @@ impl Bookings {
                     }
                     let lease = chrono::Duration::from_std(IDEMPOTENCY_LEASE).map_err(Error::internal)?;
                     if self.inner.clock.now() - claimed_at > lease {
-                        // Its first request died without an answer: start over.
-                        db.forget_idempotency_key(caller.user_id, &key).await?;
+                        // Its first request died without an answer: start over (unless another
+                        // retry already did).
+                        db.forget_idempotency_key(caller.user_id, &key, booking_id).await?;
                         continue;
                     }
                     // The first request is still holding: wait for its answer.
@@ -151,6 +152,32 @@ impl Bookings {
                 }
             }
         }
+    }
+
+    /// Forgets the claim of a key whose hold failed. If the database cannot be reached now (the
+    /// hold most likely failed for that), it is tried again in the background until it can,
+    /// within the claim's lease: otherwise a retry with the key, sent as soon as its caller was
+    /// told the hold failed, would wait for the lease and be answered that the key is still in
+    /// use.
+    async fn forget_claim(&self, user_id: Uuid, key: String, booking_id: Uuid) {
+        let db = self.inner.db.clone();
+        if db.forget_idempotency_key(user_id, &key, booking_id).await.is_ok() {
+            return;
+        }
+        tokio::spawn(async move {
+            let until = Instant::now() + IDEMPOTENCY_LEASE;
+            loop {
+                tokio::time::sleep(FORGET_AGAIN_AFTER).await;
+                match db.forget_idempotency_key(user_id, &key, booking_id).await {
+                    Ok(()) => return,
+                    Err(error) if Instant::now() >= until => {
+                        tracing::warn!(%booking_id, %error, "a failed hold's Idempotency-Key is left to its lease");
+                        return;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
     }
 
     async fn hold(

@@ -213,7 +213,9 @@ pub trait BookingDb: Send + Sync + 'static {
         booking_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<KeyClaim>;
-    async fn forget_idempotency_key(&self, user_id: Uuid, key: &str) -> Result<()>;
+    /// Forgets the key's claim if it is still the one made for `booking_id` (a later request
+    /// may have claimed the key anew since).
+    async fn forget_idempotency_key(&self, user_id: Uuid, key: &str, booking_id: Uuid) -> Result<()>;
     async fn purge_idempotency_keys(&self, older_than: DateTime<Utc>) -> Result<u64>;
     /// Records that the event was cancelled: from now on no booking of it can be confirmed, and
     /// no hold of it recorded (a hold's transaction in flight finishes first).

@@ -774,10 +774,11 @@ macro_rules! sql_db {
                 }
             }
 
-            async fn forget_idempotency_key(&self, user_id: Uuid, key: &str) -> Result<()> {
-                sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+            async fn forget_idempotency_key(&self, user_id: Uuid, key: &str, booking_id: Uuid) -> Result<()> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND booking_id = $3")
                     .bind(user_id)
                     .bind(key)
+                    .bind(booking_id)
                     .execute(&self.pool)
                     .await
                     .map_err(database_error)?;
