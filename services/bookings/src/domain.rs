@@ -78,6 +78,9 @@ pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(HOLD_DEADLINE.as_sec
 /// How often the claim of a key whose hold failed is tried again to be forgotten, while the
 /// database cannot be reached.
 pub const FORGET_AGAIN_AFTER: Duration = Duration::from_millis(200);
+/// Claims being forgotten in the background at most; beyond that a failed hold's claim is left
+/// to its lease.
+pub const MAX_CLAIMS_FORGOTTEN_LATER: usize = 1_024;
 /// Passes of the refund sweep of a cancelled event, and the pause between them: a confirmation
 /// that was already committing when the event closed shows up in a later pass.
 pub const CANCEL_SWEEP_PASSES: usize = 5;

@@ -106,6 +106,7 @@ impl Bookings {
         let db = &self.inner.db;
         loop {
             let booking_id = Uuid::now_v7();
+            let claimed = Instant::now();
             let claim = db
                 .claim_idempotency_key(
                     caller.user_id,
@@ -120,7 +121,7 @@ impl Bookings {
                     let result = self.hold(caller, &request, booking_id, deadline).await;
                     if result.is_err() {
                         // A failed attempt leaves nothing behind, so a retry with the key tries again.
-                        self.forget_claim(caller.user_id, key, booking_id).await;
+                        self.forget_claim(caller.user_id, key, booking_id, claimed).await;
                     }
                     return result;
                 }
@@ -154,27 +155,28 @@ impl Bookings {
         }
     }
 
-    /// Forgets the claim of a key whose hold failed. If the database cannot be reached now (the
-    /// hold most likely failed for that), it is tried again in the background until it can,
-    /// within the claim's lease: otherwise a retry with the key, sent as soon as its caller was
-    /// told the hold failed, would wait for the lease and be answered that the key is still in
-    /// use.
-    async fn forget_claim(&self, user_id: Uuid, key: String, booking_id: Uuid) {
+    /// Forgets the claim of a key whose hold failed, unless its booking exists after all (a
+    /// commit that could not be told). If the database cannot be reached now (the hold most
+    /// likely failed for that), it is tried again in the background until it can, until the
+    /// claim's lease ends: otherwise a retry with the key, sent as soon as its caller was told
+    /// the hold failed, would wait for the lease and be answered that the key is still in use.
+    /// At most [`crate::domain::MAX_CLAIMS_FORGOTTEN_LATER`] at once; others are left to their
+    /// lease.
+    async fn forget_claim(&self, user_id: Uuid, key: String, booking_id: Uuid, claimed: Instant) {
         let db = self.inner.db.clone();
         if db.forget_idempotency_key(user_id, &key, booking_id).await.is_ok() {
             return;
         }
+        let Ok(permit) = self.inner.claims_forgotten_later.clone().try_acquire_owned() else {
+            return;
+        };
         tokio::spawn(async move {
-            let until = Instant::now() + IDEMPOTENCY_LEASE;
-            loop {
+            let _permit = permit;
+            let lease_ends = claimed + IDEMPOTENCY_LEASE;
+            while Instant::now() + FORGET_AGAIN_AFTER < lease_ends {
                 tokio::time::sleep(FORGET_AGAIN_AFTER).await;
-                match db.forget_idempotency_key(user_id, &key, booking_id).await {
-                    Ok(()) => return,
-                    Err(error) if Instant::now() >= until => {
-                        tracing::warn!(%booking_id, %error, "a failed hold's Idempotency-Key is left to its lease");
-                        return;
-                    }
-                    Err(_) => {}
+                if db.forget_idempotency_key(user_id, &key, booking_id).await.is_ok() {
+                    return;
                 }
             }
         });

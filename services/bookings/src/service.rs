@@ -47,6 +47,9 @@ pub(crate) struct Inner {
     /// Reads the bookings that concurrent payments pay for, with their units, together (the
     /// same batching, for a read).
     pub(crate) payments_read: GroupCommit<Uuid, Option<Payable>>,
+    /// Failed holds' key claims being given back in the background, at most
+    /// [`crate::domain::MAX_CLAIMS_FORGOTTEN_LATER`] at once.
+    pub(crate) claims_forgotten_later: Arc<tokio::sync::Semaphore>,
 }
 
 impl Bookings {
@@ -97,6 +100,9 @@ impl Bookings {
             holds_recorded,
             payments_recorded,
             payments_read,
+            claims_forgotten_later: Arc::new(tokio::sync::Semaphore::new(
+                crate::domain::MAX_CLAIMS_FORGOTTEN_LATER,
+            )),
         };
         Bookings { inner: Arc::new(inner) }
     }

@@ -214,7 +214,8 @@ pub trait BookingDb: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<KeyClaim>;
     /// Forgets the key's claim if it is still the one made for `booking_id` (a later request
-    /// may have claimed the key anew since).
+    /// may have claimed the key anew since) and that booking does not exist (a hold whose
+    /// commit could not be told may have committed: a retry then gets it).
     async fn forget_idempotency_key(&self, user_id: Uuid, key: &str, booking_id: Uuid) -> Result<()>;
     async fn purge_idempotency_keys(&self, older_than: DateTime<Utc>) -> Result<u64>;
     /// Records that the event was cancelled: from now on no booking of it can be confirmed, and

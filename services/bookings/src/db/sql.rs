@@ -775,7 +775,10 @@ macro_rules! sql_db {
             }
 
             async fn forget_idempotency_key(&self, user_id: Uuid, key: &str, booking_id: Uuid) -> Result<()> {
-                sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND booking_id = $3")
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND booking_id = $3 \
+                     AND NOT EXISTS (SELECT 1 FROM bookings WHERE id = $3)",
+                )
                     .bind(user_id)
                     .bind(key)
                     .bind(booking_id)
