@@ -172,10 +172,13 @@ impl Bookings {
         };
         tokio::spawn(async move {
             let _permit = permit;
-            let lease_ends = claimed + IDEMPOTENCY_LEASE;
-            while Instant::now() + FORGET_AGAIN_AFTER < lease_ends {
+            // Each try may wait for a connection; they go on until the claim's lease has ended,
+            // when a retry may take the claim over anyway.
+            let until = Instant::now().max(claimed + IDEMPOTENCY_LEASE);
+            loop {
                 tokio::time::sleep(FORGET_AGAIN_AFTER).await;
-                if db.forget_idempotency_key(user_id, &key, booking_id).await.is_ok() {
+                let forgotten = db.forget_idempotency_key(user_id, &key, booking_id).await.is_ok();
+                if forgotten || Instant::now() >= until {
                     return;
                 }
             }
