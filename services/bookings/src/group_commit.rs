@@ -18,10 +18,10 @@
 //! Each group commit has one writer: while it commits a batch, the next one gathers, so the
 //! batches grow with the load (up to [`MAX_BATCH`]) and the database pays one transaction per
 //! round trip, however many requests wait. Several writers in parallel made smaller batches and
-//! more transactions competing for the same cores: on the project's two-core machine, four writers per group
-//! commit gave 3,700 durable holds a second through the split deployment (two bookings
-//! replicas) where one gives 4,700 to 5,700, and 4,200 to 4,500 confirmations a second where
-//! one gives 5,100 to 6,300 (BENCHMARKS.md, "An eighth session").
+//! more transactions competing for the same cores: on the project's two-core machine, four
+//! writers per group commit gave 3,700 durable holds a second through the split deployment (two
+//! bookings replicas) where one gives 4,700 to 5,700, and 4,200 to 4,500 confirmations a second
+//! where one gives 5,100 to 6,300 (BENCHMARKS.md, "An eighth session").
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -255,13 +255,17 @@ mod tests {
         })
     }
 
+    /// A failing write's error, once `error` is ready.
+    fn failing(error: impl Future<Output = Error> + Send + 'static) -> BoxFuture<'static, Error> {
+        Box::pin(error)
+    }
+
     /// Negative changes are bad ones.
     fn negatives_refused(changes: &[i32]) -> Option<BoxFuture<'static, Error>> {
-        changes.iter().any(|change| *change < 0).then(|| {
-            let refused: BoxFuture<'static, Error> =
-                Box::pin(async { Error::validation("a negative change") });
-            refused
-        })
+        changes
+            .iter()
+            .any(|change| *change < 0)
+            .then(|| failing(async { Error::validation("a negative change") }))
     }
 
     struct Harness {
@@ -358,11 +362,7 @@ mod tests {
     #[tokio::test]
     async fn a_database_that_cannot_be_reached_fails_the_batch_at_once() {
         fn away(changes: &[i32]) -> Option<BoxFuture<'static, Error>> {
-            (changes.len() > 1).then(|| {
-                let away: BoxFuture<'static, Error> =
-                    Box::pin(async { Error::unavailable("the database is away") });
-                away
-            })
+            (changes.len() > 1).then(|| failing(async { Error::unavailable("the database is away") }))
         }
         within(async {
             let harness = Harness::new(away);
@@ -411,11 +411,10 @@ mod tests {
         /// its deadline does.
         fn slow_with_one(changes: &[i32]) -> Option<BoxFuture<'static, Error>> {
             changes.contains(&1).then(|| {
-                let late: BoxFuture<'static, Error> = Box::pin(async {
+                failing(async {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     too_late()
-                });
-                late
+                })
             })
         }
         within(async {
