@@ -65,9 +65,6 @@ pub const EVENT_INFO_TTL: Duration = Duration::from_secs(1);
 pub const MAX_TRANSFERS_PER_TICKET: u32 = 10;
 /// Idempotency keys are kept at least this long (API.md: 24 hours).
 pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-/// How long a request with a key waits for the first request with the same key to finish; well
-/// inside the callers' own timeouts, so that they get this service's answer.
-pub const IDEMPOTENCY_WAIT: Duration = Duration::from_secs(5);
 /// How often a request that waits for the first request with its key looks again.
 pub const IDEMPOTENCY_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// A claimed key whose booking has not appeared after this long belongs to a request that died

@@ -11,7 +11,9 @@
 //!
 //! An Idempotency-Key makes a retry return the first request's booking: the key is claimed in
 //! the database before the hold, so of concurrent requests with one key one holds and the
-//! others wait for its answer.
+//! others wait for its answer. One that cannot learn it within its own deadline (the first
+//! request's hold, or its giving the key back, waits for the database) is answered 503, so that
+//! its client tries again.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,7 +31,7 @@ use crate::catalog::SaleEvent;
 use crate::db::{KeyClaim, NewHold};
 use crate::domain::{
     BookingRecord, BookingStatus, HoldRequest, Item, NewBooking, Unit, FORGET_AGAIN_AFTER, HOLD_DEADLINE,
-    IDEMPOTENCY_LEASE, IDEMPOTENCY_POLL_INTERVAL, IDEMPOTENCY_WAIT,
+    IDEMPOTENCY_LEASE, IDEMPOTENCY_POLL_INTERVAL,
 };
 use crate::group_commit::too_late;
 use crate::inventory::HoldOutcome;
@@ -102,7 +104,6 @@ impl Bookings {
             )));
         }
         let request_hash = request_hash(&request);
-        let started = Instant::now();
         let db = &self.inner.db;
         loop {
             let booking_id = Uuid::now_v7();
@@ -142,11 +143,14 @@ impl Bookings {
                         db.forget_idempotency_key(caller.user_id, &key, booking_id).await?;
                         continue;
                     }
-                    // The first request is still holding: wait for its answer.
-                    if started.elapsed() > IDEMPOTENCY_WAIT || Instant::now() >= deadline {
+                    // The first request is still holding, or its failure is still giving the
+                    // key back: wait for its answer, until the claim's lease ends (then take it
+                    // over, above) or this request's own time does. Then a retry, after the
+                    // database came back, can tell: this one cannot.
+                    if Instant::now() >= deadline {
                         return Err(Error::new(
-                            Code::Conflict,
-                            "a request with this Idempotency-Key is still in progress",
+                            Code::Unavailable,
+                            "the first request with this Idempotency-Key has not finished; try again shortly",
                         ));
                     }
                     tokio::time::sleep(IDEMPOTENCY_POLL_INTERVAL).await;

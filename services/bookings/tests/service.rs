@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use boxoffice_bookings::catalog::{EventCatalog, EventUnits, SaleCategory, SaleEvent};
-use boxoffice_bookings::domain::{BookingStatus, HoldTtl, NewBooking, HOLD_TTL};
+use boxoffice_bookings::domain::{BookingStatus, HoldTtl, NewBooking, HOLD_TTL, IDEMPOTENCY_LEASE};
 use boxoffice_bookings::inventory::{CategorySpec, CategoryUnits, MemoryInventory, RedisInventory};
 use boxoffice_bookings::payments::{TestPaymentProvider, APPROVED_TOKEN};
 use boxoffice_bookings::sold_out::SOLD_OUT_MEMO_TTL;
@@ -93,6 +93,7 @@ impl EventCatalog for FakeCatalog {
 struct Service {
     bookings: Bookings,
     catalog: Arc<FakeCatalog>,
+    clock: Clock,
     path: PathBuf,
 }
 
@@ -101,16 +102,17 @@ impl Service {
         let path = std::env::temp_dir().join(format!("boxoffice-bookings-test-{}.db", Uuid::now_v7()));
         let db = open_db(&Database::Sqlite { path: path.clone(), max_connections: 4 }).await.unwrap();
         let catalog = Arc::new(FakeCatalog::new());
+        let clock = Clock::system();
         let bookings = Bookings::new(
             db,
             Arc::new(MemoryInventory::new()),
             catalog.clone(),
             Arc::new(TestPaymentProvider::new()),
             TicketSigner::new(&[7; 32]).unwrap(),
-            Clock::system(),
+            clock.clone(),
             HoldTtl::default(),
         );
-        Service { bookings, catalog, path }
+        Service { bookings, catalog, clock, path }
     }
 
     fn request(&self, quantity: u32) -> NewBooking {
@@ -304,6 +306,41 @@ async fn a_hold_that_cannot_be_recorded_before_its_deadline_is_given_up_and_leav
     // The same buyer, with time enough, holds.
     service.bookings.create_booking(caller, service.request(3)).await.unwrap();
     assert_eq!(service.counts().await, (CAPACITY - 3, 3, 0));
+}
+
+/// The claim of a key whose hold failed while the database was away, not yet given back: the
+/// booking the claim names does not exist.
+async fn leave_claim_of_failed_hold(service: &Service, key: &str) {
+    let url = format!("sqlite://{}", service.path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let left = sqlx::query("UPDATE idempotency_keys SET booking_id = $1 WHERE key = $2")
+        .bind(Uuid::now_v7())
+        .bind(key)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left.rows_affected(), 1);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_retry_that_cannot_learn_its_keys_first_answer_in_time_is_told_to_try_again() {
+    let service = Service::start().await;
+    let caller = buyer();
+    let keyed = NewBooking { idempotency_key: Some("order-7".into()), ..service.request(2) };
+    let first = service.bookings.create_booking(caller, keyed.clone()).await.unwrap();
+    // As if the first hold had failed and its claim were still there (a retry that waited for
+    // the database sees it before the failed hold gives it back).
+    service.bookings.cancel(caller, first.id).await.unwrap();
+    leave_claim_of_failed_hold(&service, "order-7").await;
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let retry = service.bookings.create_booking_by(caller, keyed.clone(), deadline).await.unwrap_err();
+    assert_eq!(retry.code, Code::Unavailable, "a 5xx, so that the client tries again: {retry:?}");
+    // Once the claim's lease has ended, the next retry takes the key over and holds.
+    service.clock.advance(IDEMPOTENCY_LEASE + Duration::from_secs(1));
+    let held = service.bookings.create_booking(caller, keyed).await.unwrap();
+    assert_eq!(held.status, BookingStatus::Pending);
+    assert_eq!(service.counts().await, (CAPACITY - 2, 2, 0));
 }
 
 /// Two replicas of the service, each with its own sold-out memo, on one database and one Redis
