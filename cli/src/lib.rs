@@ -434,7 +434,7 @@ pub async fn start_with_clock(
             )
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
             .with_secure_cookies(settings.secure_cookies)
-            .with_sold_out_echo();
+            .with_sold_out_echo(Arc::default());
             let ready = {
                 let gateway = gateway.clone();
                 move || {
@@ -478,6 +478,11 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
         events(settings, kv.clone(), over_network(BOOKINGS_SERVICE, &bookings_url, &token, &tls)?).await?;
     let bookings =
         bookings(settings, over_network(EVENTS_SERVICE, &events_url, &token, &tls)?, clock).await?;
+    // The gateway repeats the bookings service's "sold out" answers, as a gateway of its own
+    // does (the in-process call still costs a gRPC request), and forgets them at its releases.
+    let sold_out_echo = Arc::new(boxoffice_gateway::sold_out::SoldOutAnswers::default());
+    let echo = sold_out_echo.clone();
+    bookings.tell_releases_to(Box::new(move |event_id| echo.released(event_id)));
     let users_server = boxoffice_users::grpc::server(users.clone());
     let events_server = boxoffice_events::grpc::server(events.clone());
     let notifications =
@@ -522,7 +527,8 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
         tokens,
     )
     .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
-    .with_secure_cookies(settings.secure_cookies);
+    .with_secure_cookies(settings.secure_cookies)
+    .with_sold_out_echo(sold_out_echo);
     running.serve_gateway(settings, gateway).await
 }
 

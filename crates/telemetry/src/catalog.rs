@@ -51,6 +51,7 @@ pub const ALL: &[Metric] = &[
     metric("http_rate_limited_total", Counter, &["scope"], "HTTP requests refused with 429 by a rate limit, by limit."),
     metric("gateway_availability_watches", Gauge, &[], "Events whose live availability this gateway follows."),
     metric("gateway_availability_streams", Gauge, &[], "Open live availability streams (server-sent events) of this gateway."),
+    metric("gateway_sold_out_echoes_total", Counter, &[], "Holds this gateway answered sold out itself, repeating the bookings service's refusal of a moment ago (not counted in bookings_holds_total)."),
     metric("waiting_room_queued", Gauge, &["event_id"], "Buyers in an event's waiting room, let in or not, at the last visit."),
     metric("waiting_room_admitted_total", Counter, &["event_id"], "Buyers let in from an event's waiting room so far; its rate is the admission rate."),
     metric("waiting_room_admissions_per_minute", Gauge, &["event_id"], "Admissions per minute the waiting room measured over its last window."),

@@ -117,6 +117,13 @@ impl Bookings {
         &self.inner.clock
     }
 
+    /// Tells `listener` the event of every release of units in this process (a cancellation,
+    /// a refund, an expired hold), once they are back on sale here: a gateway in the same
+    /// process that repeats this service's "sold out" answers forgets them then too.
+    pub fn tell_releases_to(&self, listener: crate::sold_out::ReleaseListener) {
+        self.inner.inventory.tell_releases_to(listener);
+    }
+
     pub async fn check_ready(&self) -> Result<(), Error> {
         self.inner.db.ping().await?;
         self.inner.inventory.ping().await

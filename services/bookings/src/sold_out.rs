@@ -14,6 +14,8 @@
 //!   carries the count of releases seen before the store was asked, and any release moves it on.
 //! - A release in another replica of the bookings service is seen here when the memo expires,
 //!   [`SOLD_OUT_MEMO_TTL`] at most.
+//! - Whoever else repeats these refusals in this process (the gateway's echo, in the all-in-one
+//!   process) is told of every release too ([`SoldOutMemo::tell_releases_to`]).
 //!
 //! A refusal of `n` units means fewer than `n` were free, so requests for `n` or more are
 //! refused and requests for fewer still go to the store.
@@ -29,9 +31,13 @@ pub const SOLD_OUT_MEMO_TTL: Duration = Duration::from_millis(100);
 /// Events remembered at most; when full, the memo starts over (refusals are short-lived anyway).
 const MAX_EVENTS: usize = 10_000;
 
+/// Told the event of every release in this process, after the memo forgot its refusals.
+pub type ReleaseListener = Box<dyn Fn(Uuid) + Send + Sync>;
+
 #[derive(Default)]
 pub struct SoldOutMemo {
     state: Mutex<State>,
+    listeners: Mutex<Vec<ReleaseListener>>,
 }
 
 #[derive(Default)]
@@ -98,9 +104,20 @@ impl SoldOutMemo {
     /// Forgets the event's refusals: some of its units are back on sale. Call it after the
     /// store has taken them back.
     pub fn released(&self, event_id: Uuid) {
-        let mut state = self.lock();
-        state.releases += 1;
-        state.events.remove(&event_id);
+        {
+            let mut state = self.lock();
+            state.releases += 1;
+            state.events.remove(&event_id);
+        }
+        for listener in self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter() {
+            listener(event_id);
+        }
+    }
+
+    /// Tells `listener` of every release from now on: something else in this process that
+    /// repeats the store's refusals forgets them at once too.
+    pub fn tell_releases_to(&self, listener: ReleaseListener) {
+        self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(listener);
     }
 }
 
@@ -146,5 +163,22 @@ mod tests {
         assert_eq!(memo.refused(event, &[(category, 1)]), None);
         memo.remember(event, memo.generation(), category, 1);
         assert_eq!(memo.refused(event, &[(category, 1)]), Some(category));
+    }
+
+    #[test]
+    fn every_release_is_told_to_the_listeners_after_the_memo_forgot_it() {
+        let memo = std::sync::Arc::new(SoldOutMemo::default());
+        let (event, category) = (Uuid::now_v7(), Uuid::now_v7());
+        let told = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (listened, seen) = (memo.clone(), told.clone());
+        memo.tell_releases_to(Box::new(move |released| {
+            // The memo has already forgotten the event's refusals when the listener hears of it.
+            let forgotten = listened.refused(released, &[(category, 1)]).is_none();
+            seen.lock().unwrap().push((released, forgotten));
+        }));
+        memo.remember(event, memo.generation(), category, 1);
+        memo.released(event);
+        memo.released(event);
+        assert_eq!(*told.lock().unwrap(), vec![(event, true), (event, true)]);
     }
 }

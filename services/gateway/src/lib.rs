@@ -68,7 +68,7 @@ struct Shared {
     live: live::AvailabilityHub,
     rooms: waiting_room::Rooms,
     /// Set when the bookings service is called over the network.
-    sold_out: Option<sold_out::SoldOutAnswers>,
+    sold_out: Option<Arc<sold_out::SoldOutAnswers>>,
 }
 
 impl AppState {
@@ -103,11 +103,11 @@ impl AppState {
         }))
     }
 
-    /// Repeats the bookings service's "sold out" answers for a moment ([`sold_out`]): for a
-    /// gateway that calls it over the network. Call it before the state is shared.
-    pub fn with_sold_out_echo(mut self) -> Self {
-        Arc::get_mut(&mut self.0).expect("the memo is set before the state is shared").sold_out =
-            Some(sold_out::SoldOutAnswers::default());
+    /// Repeats the bookings service's "sold out" answers for a moment in `memo` ([`sold_out`]).
+    /// A bookings service in the same process tells the memo of its releases. Call it before
+    /// the state is shared.
+    pub fn with_sold_out_echo(mut self, memo: Arc<sold_out::SoldOutAnswers>) -> Self {
+        Arc::get_mut(&mut self.0).expect("the memo is set before the state is shared").sold_out = Some(memo);
         self
     }
 
@@ -119,8 +119,12 @@ impl AppState {
         request: boxoffice_proto::booking::CreateBookingRequest,
     ) -> Result<boxoffice_proto::booking::Booking, Error> {
         let memo = self.0.sold_out.as_ref();
-        let asked = match memo {
-            Some(memo) => memo.check(&request)?,
+        let asked = match memo.map(|memo| memo.check(&request)) {
+            Some(Err(refusal)) => {
+                metrics::counter!("gateway_sold_out_echoes_total").increment(1);
+                return Err(refusal);
+            }
+            Some(Ok(asked)) => asked,
             None => None,
         };
         let keyed = request.idempotency_key.is_some();

@@ -1,12 +1,10 @@
-//! Recent "sold out" answers of the bookings service, repeated for a moment by a gateway that
-//! calls it over the network, without asking it again.
+//! Recent "sold out" answers of the bookings service, repeated for a moment by the gateway
+//! without asking it again.
 //!
 //! In an on-sale almost every hold asks for a category that is gone: the bookings service
 //! answers each from its own memo (`boxoffice_bookings::sold_out`) without touching its store,
-//! but every one of them still costs the gateway a gRPC call over the network, which on the
-//! split deployment is as much work again as the whole HTTP request. A gateway that calls the
-//! bookings service in its own process does not keep this memo: that call is a function call,
-//! and a unit released there is on sale at once.
+//! but every one of them still costs the gateway a gRPC call, which on the split deployment is
+//! as much work again as the whole HTTP request.
 //!
 //! It only ever refuses, so it cannot sell anything twice, and it answers only what the service
 //! would answer: a hold of one general-admission category, without seats and without an
@@ -27,6 +25,13 @@
 //! Tickets returned to sale (a cancellation, a refund, an expired hold) are therefore offered
 //! through such a gateway within [`SOLD_OUT_ECHO`] after the bookings replica that answered it
 //! sees them: at most that and the bookings service's own memo, 150 ms, after their return.
+//!
+//! The all-in-one process keeps this memo too: its call to the bookings service in the same
+//! process still encodes, sends and decodes a gRPC request and its answer, which costs about as
+//! much as the rest of a refused hold. There the bookings service tells the memo of every
+//! release it makes ([`SoldOutAnswers::released`]), so tickets returned through it are on sale
+//! at once, as they are in the service itself: the memo forgets the event's refusals, and a
+//! refusal of a hold sent before the release is neither repeated nor remembered.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,7 +57,20 @@ type Category = (Uuid, Uuid);
 
 #[derive(Default)]
 pub struct SoldOutAnswers {
-    answers: Mutex<HashMap<Category, Answer>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    answers: HashMap<Category, Answer>,
+    /// Events whose units came back in the last [`SOLD_OUT_ECHO`], and when: a refusal of a hold
+    /// sent before then is not repeated (older ones have expired anyway).
+    released: HashMap<Uuid, Instant>,
+}
+
+/// Whether a refusal of a hold of `event` sent at `sent` was decided before units came back.
+fn decided_before_release(released: &HashMap<Uuid, Instant>, event: Uuid, sent: Instant) -> bool {
+    released.get(&event).is_some_and(|released| sent < *released)
 }
 
 #[derive(Default)]
@@ -117,12 +135,14 @@ impl SoldOutAnswers {
     fn check_at(&self, request: &pb::CreateBookingRequest, now: Instant) -> Result<Option<Asked>, Error> {
         let Some((category, quantity)) = shape(request) else { return Ok(None) };
         let asked = Asked { category, quantity, sent: now, asking: false };
-        let mut answers = self.lock();
+        let mut state = self.lock();
+        let State { answers, released } = &mut *state;
         let Some(answer) = answers.get_mut(&category) else { return Ok(Some(asked)) };
         let Some(until) = answer.until.get(slot(quantity)).copied().flatten() else {
             return Ok(Some(asked));
         };
-        if now >= until {
+        // `until` is counted from when the latest refusal that covers this hold was sent.
+        if now >= until || decided_before_release(released, category.0, until - SOLD_OUT_ECHO) {
             return Ok(Some(asked));
         }
         let old = now + (SOLD_OUT_ECHO - ASK_AGAIN_AFTER) >= until;
@@ -141,10 +161,15 @@ impl SoldOutAnswers {
     }
 
     fn answered_at(&self, asked: Asked, answer: Result<(), &Error>, now: Instant) {
-        let mut answers = self.lock();
-        if let Some(answer) = answers.get_mut(&asked.category).filter(|_| asked.asking) {
+        let mut state = self.lock();
+        if let Some(answer) = state.answers.get_mut(&asked.category).filter(|_| asked.asking) {
             answer.asking_since = None;
         }
+        if answer.is_err() && decided_before_release(&state.released, asked.category.0, asked.sent) {
+            // Decided before units came back: perhaps not true any more.
+            return;
+        }
+        let answers = &mut state.answers;
         let refusal = match answer {
             Err(error) if error.code == Code::SoldOut => Some(error),
             // Tickets were free: whatever was refused before may be free too.
@@ -184,8 +209,20 @@ impl SoldOutAnswers {
         answer.detail.clone_from(&refusal.detail);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Category, Answer>> {
-        self.answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Units of `event_id` are back on sale (in the bookings service of this process): its
+    /// refusals are not repeated any more, and one of a hold sent before now is not remembered.
+    pub fn released(&self, event_id: Uuid) {
+        self.released_at(event_id, Instant::now());
+    }
+
+    fn released_at(&self, event_id: Uuid, now: Instant) {
+        let mut state = self.lock();
+        state.released.retain(|_, released| now.saturating_duration_since(*released) < SOLD_OUT_ECHO);
+        state.released.insert(event_id, now);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -270,7 +307,7 @@ mod tests {
         let unknown = pb::CreateBookingRequest { event_id: CATEGORY.into(), ..hold(1) };
         let asked = memo.check_at(&unknown, start).unwrap().unwrap();
         memo.answered_at(asked, Err(&Error::validation("not a category of this event")), start);
-        assert_eq!(memo.lock().len(), 1);
+        assert_eq!(memo.lock().answers.len(), 1);
     }
 
     #[test]
@@ -351,5 +388,30 @@ mod tests {
         memo.answered_at(asked, Err(&Error::unavailable("down")), asking + MS);
         assert!(memo.check_at(&hold(2), asking + 2 * MS).unwrap().is_some());
         assert!(refused(&memo, 2, asking + 3 * MS));
+    }
+
+    #[test]
+    fn a_release_ends_the_repeats_of_its_event_at_once_and_older_refusals_are_not_remembered() {
+        let memo = SoldOutAnswers::default();
+        let start = Instant::now();
+        refuse(&memo, 2, start);
+        let before = memo.check_at(&hold(1), start + MS).unwrap().expect("1 is asked");
+        let other_event = pb::CreateBookingRequest { event_id: CATEGORY.into(), ..hold(2) };
+        let asked = memo.check_at(&other_event, start).unwrap().unwrap();
+        memo.answered_at(asked, Err(&sold_out()), start);
+        memo.released_at(Uuid::parse_str(EVENT).unwrap(), start + 2 * MS);
+        assert!(!refused(&memo, 2, start + 3 * MS), "the event's tickets are back on sale");
+        assert!(memo.check_at(&other_event, start + 3 * MS).is_err(), "another event's refusal stands");
+        // A refusal of a hold sent before the release, answered after it.
+        memo.answered_at(before, Err(&sold_out()), start + 4 * MS);
+        assert!(!refused(&memo, 1, start + 5 * MS), "it may have been decided before the release");
+        // A refusal of a hold sent after the release is repeated, and after a later release not.
+        refuse(&memo, 2, start + 6 * MS);
+        assert!(refused(&memo, 2, start + 7 * MS));
+        memo.released_at(Uuid::parse_str(EVENT).unwrap(), start + 8 * MS);
+        assert!(!refused(&memo, 2, start + 9 * MS));
+        // A release is kept only while a refusal before it could still be repeated.
+        memo.released_at(Uuid::parse_str(CATEGORY).unwrap(), start + 8 * MS + SOLD_OUT_ECHO);
+        assert_eq!(memo.lock().released.len(), 1);
     }
 }

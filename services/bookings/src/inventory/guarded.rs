@@ -38,7 +38,7 @@ use super::{
 use crate::catalog::{CachedCatalog, SaleEvent};
 use crate::db::BookingDb;
 use crate::domain::{HoldRequest, HOLD_DEADLINE};
-use crate::sold_out::SoldOutMemo;
+use crate::sold_out::{ReleaseListener, SoldOutMemo};
 
 /// Attempts of a confirmation or a release; each after the first waits for the event's
 /// inventory to be (re)built first.
@@ -72,6 +72,11 @@ fn inventory_error(error: anyhow::Error) -> Error {
 impl GuardedInventory {
     pub fn new(store: Arc<dyn InventoryStore>, db: Arc<dyn BookingDb>, catalog: Arc<CachedCatalog>) -> Self {
         GuardedInventory { store, sold_out: SoldOutMemo::default(), db, catalog }
+    }
+
+    /// Tells `listener` the event of every release in this process, once the memo forgot it.
+    pub fn tell_releases_to(&self, listener: ReleaseListener) {
+        self.sold_out.tell_releases_to(listener);
     }
 
     /// The refusal of the sold-out memo, if it already refuses this hold: a look that changes
