@@ -12,8 +12,8 @@
 //! An Idempotency-Key makes a retry return the first request's booking: the key is claimed in
 //! the database before the hold, so of concurrent requests with one key one holds and the
 //! others wait for its answer. One that cannot learn it within its own deadline (the first
-//! request's hold, or its giving the key back, waits for the database) is answered 503, so that
-//! its client tries again.
+//! request's hold, or its giving the key back, waits for the database) is answered 503, not
+//! 409, so that its client tries again.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -144,9 +144,10 @@ impl Bookings {
                         continue;
                     }
                     // The first request is still holding, or its failure is still giving the
-                    // key back: wait for its answer, until the claim's lease ends (then take it
-                    // over, above) or this request's own time does. Then a retry, after the
-                    // database came back, can tell: this one cannot.
+                    // key back: wait for its answer until this request's own deadline. A request
+                    // that spent its time waiting for the database may see the claim only then:
+                    // it is answered 503, so that its client retries (and by then the claim is
+                    // given back, or the booking there, or the lease over).
                     if Instant::now() >= deadline {
                         return Err(Error::new(
                             Code::Unavailable,
@@ -163,7 +164,7 @@ impl Bookings {
     /// commit that could not be told). If the database cannot be reached now (the hold most
     /// likely failed for that), it is tried again in the background until it can, until the
     /// claim's lease ends: otherwise a retry with the key, sent as soon as its caller was told
-    /// the hold failed, would wait for the lease and be answered that the key is still in use.
+    /// the hold failed, would wait for the lease and be answered 503 again.
     /// At most [`crate::domain::MAX_CLAIMS_FORGOTTEN_LATER`] at once; others are left to their
     /// lease.
     async fn forget_claim(&self, user_id: Uuid, key: String, booking_id: Uuid, claimed: Instant) {

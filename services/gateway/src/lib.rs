@@ -67,7 +67,7 @@ struct Shared {
     refreshes: web::session::Refreshes,
     live: live::AvailabilityHub,
     rooms: waiting_room::Rooms,
-    /// Set when the bookings service is called over the network.
+    /// The repeats of the bookings service's "sold out" answers; both ways of running keep them.
     sold_out: Option<Arc<sold_out::SoldOutAnswers>>,
 }
 

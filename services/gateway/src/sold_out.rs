@@ -23,8 +23,9 @@
 //! is not remembered.
 //!
 //! Tickets returned to sale (a cancellation, a refund, an expired hold) are therefore offered
-//! through such a gateway within [`SOLD_OUT_ECHO`] after the bookings replica that answered it
-//! sees them: at most that and the bookings service's own memo, 150 ms, after their return.
+//! through a gateway of its own within [`SOLD_OUT_ECHO`] after the bookings replica that
+//! answered it sees them: at most that and the bookings service's own memo, 150 ms, after their
+//! return.
 //!
 //! The all-in-one process keeps this memo too: its call to the bookings service in the same
 //! process still encodes, sends and decodes a gRPC request and its answer, which costs about as

@@ -397,15 +397,28 @@ pub async fn hold(
         let page = event_page(&state, chrome, event_id, Some(error.detail.clone())).await?;
         return Ok(render_with_status(error.http_status(), &page));
     }
+    let key = form.idempotency_key.filter(|key| !key.is_empty());
     let request = booking_pb::CreateBookingRequest {
         caller: Some(user.caller()),
         event_id: event_id.to_string(),
         items: vec![booking_pb::BookingItemRequest { category_id: form.category_id, quantity }],
         seats: Vec::new(),
-        idempotency_key: form.idempotency_key.filter(|key| !key.is_empty()),
+        idempotency_key: key.clone(),
     };
     match state.hold(request).await {
         Ok(booking) => Ok(Redirect::to(&format!("/bookings/{}", booking.id)).into_response()),
+        Err(error) if error.code == Code::Unavailable => {
+            // The hold may still be under way: the page's form keeps this request's key, so
+            // sending it again gets this hold's answer and never holds twice.
+            let problem = "We could not finish your hold just now. Press the button again in a moment: \
+                           it will not hold your tickets twice."
+                .to_owned();
+            let mut page = event_page(&state, chrome, event_id, Some(problem)).await?;
+            if let Some(key) = key.and_then(|key| Uuid::parse_str(&key).ok()) {
+                page.idempotency_key = key;
+            }
+            Ok(render_with_status(error.http_status(), &page))
+        }
         Err(error) => {
             if !matches!(
                 error.code,

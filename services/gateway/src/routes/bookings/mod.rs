@@ -45,7 +45,7 @@ pub struct Doc;
 /// `GET /events/{id}/queue` once admitted).
 #[utoipa::path(post, path = "/bookings", tag = "bookings", security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters (`boxoffice_types::limits::IDEMPOTENCY_KEY_MAX_CHARS`), chosen by the client and scoped to the caller. The same key with the same body returns the same booking; with another body, 422 `idempotency_conflict`."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters (`boxoffice_types::limits::IDEMPOTENCY_KEY_MAX_CHARS`), chosen by the client and scoped to the caller. The same key with the same body returns the same booking; with another body, 422 `idempotency_conflict`. A request whose key's first request has not finished by its own deadline gets 503 `unavailable`: send it again with the same key."),
         ("X-Queue-Pass" = Option<String>, Header, nullable = false, description = "The caller's admission pass for the event's waiting room; needed only when the event has one."),
     ),
     request_body = CreateBookingRequest,
