@@ -93,7 +93,6 @@ impl EventCatalog for FakeCatalog {
 struct Service {
     bookings: Bookings,
     catalog: Arc<FakeCatalog>,
-    clock: Clock,
     path: PathBuf,
 }
 
@@ -102,17 +101,16 @@ impl Service {
         let path = std::env::temp_dir().join(format!("boxoffice-bookings-test-{}.db", Uuid::now_v7()));
         let db = open_db(&Database::Sqlite { path: path.clone(), max_connections: 4 }).await.unwrap();
         let catalog = Arc::new(FakeCatalog::new());
-        let clock = Clock::system();
         let bookings = Bookings::new(
             db,
             Arc::new(MemoryInventory::new()),
             catalog.clone(),
             Arc::new(TestPaymentProvider::new()),
             TicketSigner::new(&[7; 32]).unwrap(),
-            clock.clone(),
+            Clock::system(),
             HoldTtl::default(),
         );
-        Service { bookings, catalog, clock, path }
+        Service { bookings, catalog, path }
     }
 
     fn request(&self, quantity: u32) -> NewBooking {
@@ -200,6 +198,23 @@ async fn an_expired_hold_cannot_be_confirmed_and_its_units_return() {
     assert_eq!(service.counts().await, (CAPACITY, 0, 0));
     let again = service.bookings.confirm(buyer, held.id, APPROVED_TOKEN).await.unwrap_err();
     assert_eq!(again.code, Code::HoldExpired);
+}
+
+#[tokio::test]
+async fn every_release_is_told_to_whoever_listens_in_the_process() {
+    let service = Service::start().await;
+    let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = told.clone();
+    service.bookings.tell_releases_to(Box::new(move |event_id| heard.lock().unwrap().push(event_id)));
+    let (first, second) = (buyer(), buyer());
+    let cancelled = service.bookings.create_booking(first, service.request(2)).await.unwrap();
+    service.bookings.create_booking(second, service.request(2)).await.unwrap();
+    assert!(told.lock().unwrap().is_empty(), "a hold releases nothing");
+    service.bookings.cancel(first, cancelled.id).await.unwrap();
+    assert_eq!(*told.lock().unwrap(), vec![service.catalog.event_id]);
+    service.bookings.clock().advance(HOLD_TTL);
+    assert_eq!(service.bookings.expire_due().await.unwrap(), 1);
+    assert_eq!(*told.lock().unwrap(), vec![service.catalog.event_id; 2], "an expired hold too");
 }
 
 #[tokio::test]
@@ -337,7 +352,7 @@ async fn a_retry_that_cannot_learn_its_keys_first_answer_in_time_is_told_to_try_
     let retry = service.bookings.create_booking_by(caller, keyed.clone(), deadline).await.unwrap_err();
     assert_eq!(retry.code, Code::Unavailable, "a 5xx, so that the client tries again: {retry:?}");
     // Once the claim's lease has ended, the next retry takes the key over and holds.
-    service.clock.advance(IDEMPOTENCY_LEASE + Duration::from_secs(1));
+    service.bookings.clock().advance(IDEMPOTENCY_LEASE + Duration::from_secs(1));
     let held = service.bookings.create_booking(caller, keyed).await.unwrap();
     assert_eq!(held.status, BookingStatus::Pending);
     assert_eq!(service.counts().await, (CAPACITY - 2, 2, 0));
