@@ -31,12 +31,13 @@ def main():
     work = tempfile.mkdtemp(prefix="boxoffice-compose-")
     psql = ["psql", admin_url, "-q", "-v", "ON_ERROR_STOP=1", "-c"]
     subprocess.run(psql + [f"CREATE DATABASE {database}"], check=True)
+    prefix = f"compose:{uuid.uuid4().hex}:"
     broker = None
     deployment = None
     try:
         broker = Broker(tansu, work)
         deployment = Deployment(binary, work, f"{base}/{database}", redis_url, broker.address,
-                                redis_prefix=f"compose:{uuid.uuid4().hex}:")
+                                redis_prefix=prefix)
         deployment.start_all()
         gateways = deployment.gateways()
         print(f"compose-as-processes: {len(deployment.processes)} services ready; gateways {gateways}",
@@ -60,6 +61,12 @@ def main():
         if broker:
             broker.stop()
         subprocess.run(psql + [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+        # Only this run's keys: the Redis is the machine's.
+        keys = subprocess.run(["redis-cli", "-u", redis_url, "--scan", "--pattern", f"{prefix}*"],
+                              capture_output=True, text=True).stdout.split()
+        for start in range(0, len(keys), 500):
+            subprocess.run(["redis-cli", "-u", redis_url, "del", *keys[start:start + 500]],
+                           stdout=subprocess.DEVNULL, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
 
