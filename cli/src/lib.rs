@@ -433,8 +433,7 @@ pub async fn start_with_clock(
                 shared_token_key(settings)?,
             )
             .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
-            .with_secure_cookies(settings.secure_cookies)
-            .with_sold_out_echo(Arc::default());
+            .with_secure_cookies(settings.secure_cookies);
             let ready = {
                 let gateway = gateway.clone();
                 move || {
@@ -528,7 +527,7 @@ async fn start_all(running: &mut Running, settings: &Settings, clock: Clock) -> 
     )
     .with_auth_rate_limit(settings.auth_rate_limit_per_minute)
     .with_secure_cookies(settings.secure_cookies)
-    .with_sold_out_echo(sold_out_echo);
+    .with_sold_out_answers(sold_out_echo);
     running.serve_gateway(settings, gateway).await
 }
 

@@ -67,8 +67,8 @@ struct Shared {
     refreshes: web::session::Refreshes,
     live: live::AvailabilityHub,
     rooms: waiting_room::Rooms,
-    /// The repeats of the bookings service's "sold out" answers; both ways of running keep them.
-    sold_out: Option<Arc<sold_out::SoldOutAnswers>>,
+    /// The repeats of the bookings service's "sold out" answers.
+    sold_out: Arc<sold_out::SoldOutAnswers>,
 }
 
 impl AppState {
@@ -99,15 +99,15 @@ impl AppState {
             refreshes: web::session::Refreshes::default(),
             live: live::AvailabilityHub::default(),
             rooms: waiting_room::Rooms::default(),
-            sold_out: None,
+            sold_out: Arc::default(),
         }))
     }
 
-    /// Repeats the bookings service's "sold out" answers for a moment in `memo` ([`sold_out`]).
-    /// A bookings service in the same process tells the memo of its releases. Call it before
-    /// the state is shared.
-    pub fn with_sold_out_echo(mut self, memo: Arc<sold_out::SoldOutAnswers>) -> Self {
-        Arc::get_mut(&mut self.0).expect("the memo is set before the state is shared").sold_out = Some(memo);
+    /// Keeps the repeats of the bookings service's "sold out" answers ([`sold_out`]) in `memo`,
+    /// which a bookings service in the same process tells of its releases. Call it before the
+    /// state is shared.
+    pub fn with_sold_out_answers(mut self, memo: Arc<sold_out::SoldOutAnswers>) -> Self {
+        Arc::get_mut(&mut self.0).expect("the memo is set before the state is shared").sold_out = memo;
         self
     }
 
@@ -118,19 +118,14 @@ impl AppState {
         &self,
         request: boxoffice_proto::booking::CreateBookingRequest,
     ) -> Result<boxoffice_proto::booking::Booking, Error> {
-        let memo = self.0.sold_out.as_ref();
-        let asked = match memo.map(|memo| memo.check(&request)) {
-            Some(Err(refusal)) => {
-                metrics::counter!("gateway_sold_out_echoes_total").increment(1);
-                return Err(refusal);
-            }
-            Some(Ok(asked)) => asked,
-            None => None,
-        };
+        let memo = &self.0.sold_out;
+        let asked = memo.check(&request).inspect_err(|_| {
+            metrics::counter!("gateway_sold_out_echoes_total").increment(1);
+        })?;
         let keyed = request.idempotency_key.is_some();
         let call = boxoffice_runtime::connection::request(request, keyed);
         let answer = self.bookings().create_booking(call).await.map_err(|status| Error::from_status(&status));
-        if let (Some(memo), Some(asked)) = (memo, asked) {
+        if let Some(asked) = asked {
             memo.answered(asked, answer.as_ref().map(|_| ()));
         }
         Ok(answer?.into_inner())
