@@ -189,6 +189,60 @@ pub struct MailJob {
     pub trace: boxoffice_telemetry::TraceHeaders,
 }
 
+/// What became of one try of a claimed email, recorded with the others of its round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tried {
+    pub id: Uuid,
+    /// Its tries when it was claimed: the outcome is kept only while that claim is still its
+    /// own (not run out and claimed again).
+    pub attempts: u32,
+    pub outcome: TryOutcome,
+}
+
+/// The outcome of one try of an email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TryOutcome {
+    Sent,
+    /// Not sent, and never will be: why.
+    Skipped(&'static str),
+    /// Given up: why.
+    Failed(String),
+    /// Not sent this time: tried again at `at`.
+    Again {
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
+impl TryOutcome {
+    /// Where the email stands after it.
+    pub fn status(&self) -> MailStatus {
+        match self {
+            TryOutcome::Sent => MailStatus::Sent,
+            TryOutcome::Skipped(_) => MailStatus::Skipped,
+            TryOutcome::Failed(_) => MailStatus::Failed,
+            TryOutcome::Again { .. } => MailStatus::Pending,
+        }
+    }
+
+    /// Why it was not sent, if it was not.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            TryOutcome::Sent => None,
+            TryOutcome::Skipped(why) => Some(why),
+            TryOutcome::Failed(error) | TryOutcome::Again { error, .. } => Some(error),
+        }
+    }
+
+    /// When it is tried again, if it is.
+    pub fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            TryOutcome::Again { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+}
+
 /// The wait before the next try of an email that failed `attempts` times.
 pub fn retry_wait(attempts: u32) -> Duration {
     let doublings = attempts.saturating_sub(1).min(16);

@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::domain::{CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail};
+use crate::domain::{
+    CategoryName, Effect, EventInfo, Handled, MailDetails, MailJob, MailStatus, NewMail, Tried,
+};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -46,17 +48,10 @@ pub trait MailStore: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<MailJob>>;
-    /// Ends an email claimed as `claimed` (its attempts then): sent, skipped or failed. Nothing
-    /// happens if it was claimed again since (a claim that ran out).
-    async fn finish(
-        &self,
-        claimed: &MailJob,
-        status: MailStatus,
-        error: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
-    /// Leaves an email claimed as `claimed` pending until `at`, after a failure.
-    async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// Records what became of the emails of a round, in one statement: each finished (sent,
+    /// skipped or failed, at `now`) or left pending until its next try. An email claimed again
+    /// since its try (a claim that ran out) is left as that claim has it.
+    async fn record(&self, tried: &[Tried], now: DateTime<Utc>) -> Result<()>;
     /// An event as the last of its domain events described it.
     async fn event(&self, id: Uuid) -> Result<Option<EventInfo>>;
     /// Keeps `event`, learnt from the events service, as if its domain event had come.
@@ -370,40 +365,32 @@ macro_rules! sql_store {
                 rows.into_iter().map(MailJob::try_from).collect()
             }
 
-            async fn finish(
-                &self,
-                claimed: &MailJob,
-                status: MailStatus,
-                error: Option<&str>,
-                now: DateTime<Utc>,
-            ) -> Result<()> {
-                sqlx::query(
-                    "UPDATE mail SET status = $3, last_error = COALESCE($4, last_error), finished_at = $5 \
-                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-                )
-                .bind(claimed.id)
-                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
-                .bind(status.as_str())
-                .bind(error)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(database_error)?;
-                Ok(())
-            }
-
-            async fn retry_at(&self, claimed: &MailJob, at: DateTime<Utc>, error: &str) -> Result<()> {
-                sqlx::query(
-                    "UPDATE mail SET next_attempt_at = $3, last_error = $4 \
-                     WHERE id = $1 AND attempts = $2 AND status = 'pending'",
-                )
-                .bind(claimed.id)
-                .bind(i32::try_from(claimed.attempts).map_err(Error::internal)?)
-                .bind(at)
-                .bind(error)
-                .execute(&self.pool)
-                .await
-                .map_err(database_error)?;
+            async fn record(&self, tried: &[Tried], now: DateTime<Utc>) -> Result<()> {
+                if tried.is_empty() {
+                    return Ok(());
+                }
+                let rows = tried
+                    .iter()
+                    .map(|tried| Ok((tried, i32::try_from(tried.attempts).map_err(Error::internal)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                // A VALUES list's columns are column1, column2, ... on both databases.
+                let mut update = sqlx::QueryBuilder::<$database>::new(
+                    "UPDATE mail SET status = o.column3, last_error = COALESCE(o.column4, mail.last_error), \
+                     finished_at = o.column5, next_attempt_at = COALESCE(o.column6, mail.next_attempt_at) FROM (",
+                );
+                update.push_values(rows, |mut row, (tried, attempts)| {
+                    let finished = tried.outcome.status() != MailStatus::Pending;
+                    row.push_bind(tried.id)
+                        .push_bind(attempts)
+                        .push_bind(tried.outcome.status().as_str())
+                        .push_bind(tried.outcome.error().map(str::to_owned))
+                        .push_bind(finished.then_some(now))
+                        .push_bind(tried.outcome.next_attempt_at());
+                });
+                update.push(
+                    ") AS o WHERE mail.id = o.column1 AND mail.attempts = o.column2 AND mail.status = 'pending'",
+                );
+                update.build().execute(&self.pool).await.map_err(database_error)?;
                 Ok(())
             }
 
@@ -496,7 +483,7 @@ sql_store!(SqliteMailStore, sqlx::Sqlite, claim_lock = "", event_lock = "SELECT 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::IssuedTicket;
+    use crate::domain::{IssuedTicket, TryOutcome};
     use crate::Database;
 
     fn event(id: Uuid) -> EventInfo {
@@ -628,6 +615,67 @@ mod tests {
         // The same batch again (Kafka redelivered it): nothing more.
         assert_eq!(store.apply("notifications", &batch, Utc::now()).await.unwrap(), 0);
         assert_eq!(mails(&pool).await, expected);
+        pool.close().await;
+    }
+
+    /// A round's outcomes, recorded in one statement: each email as its try left it, except one
+    /// whose claim ran out and was claimed again since (its record is the later claim's).
+    #[tokio::test]
+    async fn a_rounds_outcomes_are_recorded_together_and_a_stale_claims_is_not() {
+        let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
+        let path = folder.0.join("notifications.db");
+        let store =
+            crate::open_store(&Database::Sqlite { path: path.clone(), max_connections: 1 }).await.unwrap();
+        let pool = boxoffice_db::sqlite_pool(&path, 1).await.unwrap();
+        let event_id = Uuid::now_v7();
+        let users: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+        let batch: Vec<Handled> = users.iter().map(|user| confirmed(event_id, *user)).collect();
+        let now = Utc::now();
+        assert_eq!(store.apply("notifications", &batch, now).await.unwrap(), 5);
+        let lease = now + chrono::Duration::minutes(5);
+        let claimed = store.claim_due(now, lease, 8).await.unwrap();
+        assert_eq!(claimed.len(), 5);
+        let of = |user: Uuid| claimed.iter().find(|job| job.user_id == user).unwrap();
+        let again_at = now + chrono::Duration::seconds(2);
+        let tried = [
+            Tried { id: of(users[0]).id, attempts: 1, outcome: TryOutcome::Sent },
+            Tried { id: of(users[1]).id, attempts: 1, outcome: TryOutcome::Skipped("no such account") },
+            Tried { id: of(users[2]).id, attempts: 1, outcome: TryOutcome::Failed("550 no".into()) },
+            Tried {
+                id: of(users[3]).id,
+                attempts: 1,
+                outcome: TryOutcome::Again { at: again_at, error: "421 later".into() },
+            },
+            // Claimed again since (its second try): this first try's outcome is not kept.
+            Tried { id: of(users[4]).id, attempts: 0, outcome: TryOutcome::Sent },
+        ];
+        let finished = now + chrono::Duration::seconds(1);
+
+        store.record(&tried, finished).await.unwrap();
+        store.record(&[], finished).await.unwrap();
+
+        type Row = (String, Option<String>, Option<DateTime<Utc>>, DateTime<Utc>);
+        let row = |user: Uuid| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_as::<_, Row>(
+                    "SELECT status, last_error, finished_at, next_attempt_at FROM mail WHERE user_id = $1",
+                )
+                .bind(user)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(row(users[0]).await, ("sent".into(), None, Some(finished), lease));
+        assert_eq!(
+            row(users[1]).await,
+            ("skipped".into(), Some("no such account".into()), Some(finished), lease)
+        );
+        assert_eq!(row(users[2]).await, ("failed".into(), Some("550 no".into()), Some(finished), lease));
+        assert_eq!(row(users[3]).await, ("pending".into(), Some("421 later".into()), None, again_at));
+        assert_eq!(row(users[4]).await, ("pending".into(), None, None, lease));
+        assert_eq!(store.pending().await.unwrap(), 2);
         pool.close().await;
     }
 }
