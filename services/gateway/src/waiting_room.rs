@@ -13,12 +13,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boxoffice_errors::{Code, Error};
 use boxoffice_kv::{Standing, Visit, Visited};
 use boxoffice_proto::{booking as booking_pb, event as event_pb};
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -26,6 +27,8 @@ use crate::AppState;
 
 /// How long a gateway trusts what it read of an event's room (its settings, the units left).
 const ROOM_INFO_TTL: Duration = Duration::from_secs(1);
+/// How long an older reading is still given while one request reads the room again.
+const ROOM_INFO_STALE_FOR: Duration = Duration::from_secs(3);
 /// Rooms whose settings one gateway keeps at most.
 const MAX_CACHED_ROOMS: usize = 10_000;
 /// The purpose of an admission pass's tag.
@@ -85,10 +88,19 @@ impl RoomMetrics {
     }
 }
 
-/// What was read of an event's room, and when.
-type Reading = (Instant, Option<Arc<RoomInfo>>);
+/// What was read of an event's room, when, and whether a request is reading it again.
+struct Reading {
+    read_at: Instant,
+    info: Option<Arc<RoomInfo>>,
+    refreshing: bool,
+}
 
-/// The rooms of the events this gateway was asked about, each read at most once a second.
+/// The rooms of the events this gateway was asked about, each read about once a second: when a
+/// reading is older than [`ROOM_INFO_TTL`], one request reads it again while the others keep
+/// the old one, for up to [`ROOM_INFO_STALE_FOR`]. Without that, every request in flight at the
+/// moment a reading aged (hundreds, in an on-sale) read it again at once from the events and
+/// bookings services. Only the first reading of a room is read by every request that wants it
+/// before it is there.
 #[derive(Default)]
 pub struct Rooms {
     cache: Mutex<HashMap<Uuid, Reading>>,
@@ -101,22 +113,57 @@ fn millis(time: DateTime<Utc>) -> u64 {
 impl Rooms {
     /// The event's room, `None` when it has none. An event the public cannot see is `not_found`.
     pub async fn info(&self, state: &AppState, event_id: Uuid) -> Result<Option<Arc<RoomInfo>>, Error> {
-        if let Some((read, info)) = self.lock().get(&event_id) {
-            if read.elapsed() < ROOM_INFO_TTL {
-                return Ok(info.clone());
+        self.info_or_read(event_id, read_room(state, event_id)).await
+    }
+
+    /// The event's room as last read, or as `read` reads it now when that reading is too old
+    /// and no other request is reading it already.
+    async fn info_or_read(
+        &self,
+        event_id: Uuid,
+        read: impl std::future::Future<Output = Result<Option<RoomInfo>, Error>>,
+    ) -> Result<Option<Arc<RoomInfo>>, Error> {
+        {
+            let mut cache = self.lock();
+            if let Some(reading) = cache.get_mut(&event_id) {
+                let age = reading.read_at.elapsed();
+                if age < ROOM_INFO_TTL || (reading.refreshing && age < ROOM_INFO_STALE_FOR) {
+                    return Ok(reading.info.clone());
+                }
+                reading.refreshing = true;
             }
         }
-        let info = read_room(state, event_id).await?.map(Arc::new);
+        // Whatever becomes of the read (an error, or the request given up half-way), the next
+        // request may read again.
+        let refresh = Refresh { rooms: self, event_id };
+        let info = read.await?.map(Arc::new);
         let mut cache = self.lock();
         if cache.len() >= MAX_CACHED_ROOMS {
-            cache.retain(|_, (read, _)| read.elapsed() < ROOM_INFO_TTL);
+            cache.retain(|_, reading| reading.read_at.elapsed() < ROOM_INFO_TTL);
         }
-        cache.insert(event_id, (Instant::now(), info.clone()));
+        cache.insert(event_id, Reading { read_at: Instant::now(), info: info.clone(), refreshing: false });
+        drop(cache);
+        drop(refresh);
         Ok(info)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Reading>> {
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A read of a room under way: dropped before its reading is stored, it lets the next request
+/// read again.
+struct Refresh<'a> {
+    rooms: &'a Rooms,
+    event_id: Uuid,
+}
+
+impl Drop for Refresh<'_> {
+    fn drop(&mut self) {
+        if let Some(reading) = self.rooms.lock().get_mut(&self.event_id) {
+            reading.refreshing = false;
+        }
     }
 }
 
@@ -366,5 +413,118 @@ pub async fn booking_completed(state: &AppState, user_id: Uuid, event_id: Uuid) 
     let finished = state.kv().queue_finish(&room_name, &member);
     if let (Err(error), _) | (_, Err(error)) = tokio::join!(spent, finished) {
         tracing::warn!(%event_id, %error, "ending an admission after a booking failed; it runs out by itself");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn room(event_id: Uuid, available: u64) -> RoomInfo {
+        let now = Utc::now();
+        RoomInfo {
+            event_id,
+            opens_at: now,
+            starts_at: now,
+            ends_at: now,
+            admissions_per_minute: 60,
+            admission: Duration::from_secs(600),
+            max_admitted: 100,
+            proof_of_work_bits: 0,
+            max_tickets_per_booking: 4,
+            available,
+            metrics: RoomMetrics::of(event_id),
+        }
+    }
+
+    /// A read of the room that counts itself and finds `available` units left.
+    async fn counted(reads: &AtomicUsize, event_id: Uuid, available: u64) -> Result<Option<RoomInfo>, Error> {
+        reads.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(room(event_id, available)))
+    }
+
+    fn available(info: &Option<Arc<RoomInfo>>) -> u64 {
+        info.as_ref().unwrap().available
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_old_reading_is_read_again_by_one_request_while_the_others_keep_it() {
+        let rooms = Rooms::default();
+        let event_id = Uuid::now_v7();
+        let reads = AtomicUsize::new(0);
+        assert_eq!(
+            available(&rooms.info_or_read(event_id, counted(&reads, event_id, 10)).await.unwrap()),
+            10
+        );
+        for _ in 0..10 {
+            rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap();
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "read once a second");
+
+        tokio::time::advance(ROOM_INFO_TTL).await;
+        // One request reads again, and its read takes a while.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let slow = async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(room(event_id, answered.await.unwrap())))
+        };
+        let refreshing = rooms.info_or_read(event_id, slow);
+        tokio::pin!(refreshing);
+        assert!(futures::poll!(refreshing.as_mut()).is_pending());
+        // Meanwhile every other request gets the old reading, and reads nothing.
+        for _ in 0..100 {
+            let info = rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap();
+            assert_eq!(available(&info), 10);
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        answer.send(7).unwrap();
+        assert_eq!(available(&refreshing.await.unwrap()), 7);
+        let info = rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap();
+        assert_eq!(available(&info), 7, "the new reading, for everyone");
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_fails_or_is_given_up_lets_the_next_request_read() {
+        let rooms = Rooms::default();
+        let event_id = Uuid::now_v7();
+        let reads = AtomicUsize::new(0);
+        rooms.info_or_read(event_id, counted(&reads, event_id, 10)).await.unwrap();
+        tokio::time::advance(ROOM_INFO_TTL).await;
+
+        let failing = async { Err(Error::unavailable("the events service is away")) };
+        assert!(rooms.info_or_read(event_id, failing).await.is_err());
+        let info = rooms.info_or_read(event_id, counted(&reads, event_id, 5)).await.unwrap();
+        assert_eq!(available(&info), 5, "read again after the failure");
+
+        tokio::time::advance(ROOM_INFO_TTL).await;
+        // The request reading it is given up half-way (its client went away).
+        let never = std::future::pending::<Result<Option<RoomInfo>, Error>>();
+        let mut abandoned = Box::pin(rooms.info_or_read(event_id, never));
+        assert!(futures::poll!(abandoned.as_mut()).is_pending());
+        assert_eq!(available(&rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap()), 5);
+        drop(abandoned);
+        let info = rooms.info_or_read(event_id, counted(&reads, event_id, 3)).await.unwrap();
+        assert_eq!(available(&info), 3);
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reading_is_kept_for_others_only_so_long_while_its_read_hangs() {
+        let rooms = Rooms::default();
+        let event_id = Uuid::now_v7();
+        let reads = AtomicUsize::new(0);
+        rooms.info_or_read(event_id, counted(&reads, event_id, 10)).await.unwrap();
+        tokio::time::advance(ROOM_INFO_TTL).await;
+        let hanging = rooms.info_or_read(event_id, std::future::pending());
+        tokio::pin!(hanging);
+        assert!(futures::poll!(hanging.as_mut()).is_pending());
+
+        tokio::time::advance(ROOM_INFO_STALE_FOR - ROOM_INFO_TTL).await;
+        let info = rooms.info_or_read(event_id, counted(&reads, event_id, 2)).await.unwrap();
+        assert_eq!(available(&info), 2, "too old to give: read by the request itself");
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 }
