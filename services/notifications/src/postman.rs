@@ -8,12 +8,13 @@
 //! email that cannot be written (an invalid address) fails at once. `boxoffice mail
 //! requeue-failed` puts failed emails back.
 //!
-//! Emails are claimed a round at a time ([`ROUND`]), sent at the same time, and what became of
-//! them is recorded in one statement once every try of the round has ended: a burst of
-//! confirmations costs the database two statements per round rather than two per email. A
-//! process killed before the record sends the round's emails again when their claim runs out
-//! ([`CLAIM_LEASE`]), with the same Message-ID. A try never outlasts [`DELIVERY_TIMEOUT`], well
-//! within the claim, and its outcome is recorded only while the claim is its own.
+//! Emails are claimed a round at a time ([`ROUND`]) and sent at the same time, and what became
+//! of them is recorded as their tries end, those that end within a few milliseconds of one
+//! another in one statement: a burst of confirmations costs the database one write for most of
+//! a round's emails rather than one each. A process killed before an email's outcome is
+//! recorded, or a record that fails, sends it again when its claim runs out ([`CLAIM_LEASE`]),
+//! with the same Message-ID. A try never outlasts [`DELIVERY_TIMEOUT`], well within the claim,
+//! and its outcome is recorded only while the claim is its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,10 +34,16 @@ use crate::domain::{
 use crate::letters;
 use crate::service::Notifications;
 
-/// Emails claimed at once, a round, then written and sent at the same time: an email is
-/// claimed only when it is about to be sent, so a round ends within [`DELIVERY_TIMEOUT`], well
-/// within its claim. What became of them is recorded in one statement at the end of the round.
+/// Emails claimed at once, a round, then written and sent at the same time (so at most this many
+/// connections to the mail server per replica). Each try ends within [`DELIVERY_TIMEOUT`], and
+/// its outcome is recorded within [`RECORD_GATHER`] and [`RECORD_TIMEOUT`] more, all well within
+/// the claim ([`CLAIM_LEASE`]).
 const ROUND: u32 = 8;
+/// How long the outcome of a try waits for the others of its round before they are recorded
+/// together, in one statement.
+const RECORD_GATHER: Duration = Duration::from_millis(20);
+/// The longest wait for a record of outcomes.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the postman looks for emails due without being woken (retries, other replicas').
 const POLL: Duration = Duration::from_secs(1);
 /// How often finished emails are purged and the backlog measured.
@@ -205,11 +212,7 @@ pub async fn run_postman(notifications: Notifications, shutdown: CancellationTok
         let lease_until = now + CLAIM_LEASE;
         match notifications.store().claim_due(now, lease_until, ROUND).await {
             Ok(jobs) if !jobs.is_empty() => {
-                let tried = deliver_round(&notifications, jobs, &shutdown).await;
-                if let Err(error) = notifications.store().record(&tried, Utc::now()).await {
-                    tracing::error!(emails = tried.len(), %error,
-                        "cannot record what became of a round of emails; they are tried again after their claim");
-                }
+                deliver_round(&notifications, jobs, &shutdown).await;
                 if !shutdown.is_cancelled() {
                     continue;
                 }
@@ -238,17 +241,15 @@ async fn keep_house(notifications: &Notifications) {
     store.record_pool_usage();
 }
 
-/// Tries to send every email of a round at once; returns what became of those whose try
-/// ended. A stop waits a little for the emails being sent; those still unsent are tried again
-/// after their claim.
-async fn deliver_round(
-    notifications: &Notifications,
-    jobs: Vec<MailJob>,
-    shutdown: &CancellationToken,
-) -> Vec<Tried> {
+/// Tries to send every email of a round at once, and records what became of each as its try
+/// ends: those that end within [`RECORD_GATHER`] of one another together, so that a slow try
+/// never holds up the others' record. A stop waits a little for the emails being sent; those
+/// still unsent are tried again after their claim.
+async fn deliver_round(notifications: &Notifications, jobs: Vec<MailJob>, shutdown: &CancellationToken) {
     let mut sending: futures::stream::FuturesUnordered<_> =
         jobs.into_iter().map(|job| deliver(notifications, job)).collect();
     let mut tried = Vec::with_capacity(sending.len());
+    let mut record_at: Option<tokio::time::Instant> = None;
     let grace = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -257,13 +258,37 @@ async fn deliver_round(
     loop {
         tokio::select! {
             next = futures::StreamExt::next(&mut sending) => match next {
-                Some(one) => tried.push(one),
+                Some(one) => {
+                    tried.push(one);
+                    record_at.get_or_insert_with(|| tokio::time::Instant::now() + RECORD_GATHER);
+                }
                 None => break,
             },
+            () = tokio::time::sleep_until(record_at.unwrap_or_else(tokio::time::Instant::now)), if record_at.is_some() => {
+                record(notifications, std::mem::take(&mut tried)).await;
+                record_at = None;
+            }
             () = &mut grace => break,
         }
     }
-    tried
+    record(notifications, tried).await;
+}
+
+/// Records what became of `tried`, in one statement. An outcome not recorded leaves its email
+/// to be tried again after its claim: one sent then goes out twice, with the same Message-ID.
+async fn record(notifications: &Notifications, tried: Vec<Tried>) {
+    if tried.is_empty() {
+        return;
+    }
+    let error =
+        match tokio::time::timeout(RECORD_TIMEOUT, notifications.store().record(&tried, Utc::now())).await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {RECORD_TIMEOUT:?}"),
+        };
+    let mail_ids: Vec<String> = tried.iter().map(|tried| tried.id.to_string()).collect();
+    tracing::error!(mail_ids = mail_ids.join(","), error,
+        "cannot record what became of these emails; they are tried again after their claim (those sent, twice)");
 }
 
 /// Tries to send `job` once; what became of it.

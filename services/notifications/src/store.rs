@@ -618,10 +618,11 @@ mod tests {
         pool.close().await;
     }
 
-    /// A round's outcomes, recorded in one statement: each email as its try left it, except one
-    /// whose claim ran out and was claimed again since (its record is the later claim's).
+    /// A round's outcomes, recorded in one statement: each email as its try left it. An email
+    /// whose claim ran out and was claimed again keeps the later claim's outcome, not the late
+    /// one of the claim before; an email sent after a failed try keeps why that try failed.
     #[tokio::test]
-    async fn a_rounds_outcomes_are_recorded_together_and_a_stale_claims_is_not() {
+    async fn a_rounds_outcomes_are_recorded_together_but_not_a_claim_run_out() {
         let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
         let path = folder.0.join("notifications.db");
         let store =
@@ -632,27 +633,50 @@ mod tests {
         let batch: Vec<Handled> = users.iter().map(|user| confirmed(event_id, *user)).collect();
         let now = Utc::now();
         assert_eq!(store.apply("notifications", &batch, now).await.unwrap(), 5);
-        let lease = now + chrono::Duration::minutes(5);
-        let claimed = store.claim_due(now, lease, 8).await.unwrap();
+        let lease = chrono::Duration::minutes(5);
+        let claimed = store.claim_due(now, now + lease, 8).await.unwrap();
         assert_eq!(claimed.len(), 5);
-        let of = |user: Uuid| claimed.iter().find(|job| job.user_id == user).unwrap();
+        let id = |user: Uuid| claimed.iter().find(|job| job.user_id == user).unwrap().id;
         let again_at = now + chrono::Duration::seconds(2);
-        let tried = [
-            Tried { id: of(users[0]).id, attempts: 1, outcome: TryOutcome::Sent },
-            Tried { id: of(users[1]).id, attempts: 1, outcome: TryOutcome::Skipped("no such account") },
-            Tried { id: of(users[2]).id, attempts: 1, outcome: TryOutcome::Failed("550 no".into()) },
-            Tried {
-                id: of(users[3]).id,
-                attempts: 1,
-                outcome: TryOutcome::Again { at: again_at, error: "421 later".into() },
-            },
-            // Claimed again since (its second try): this first try's outcome is not kept.
-            Tried { id: of(users[4]).id, attempts: 0, outcome: TryOutcome::Sent },
-        ];
-        let finished = now + chrono::Duration::seconds(1);
-
-        store.record(&tried, finished).await.unwrap();
-        store.record(&[], finished).await.unwrap();
+        let first = now + chrono::Duration::seconds(1);
+        // The try of users[3] outlasts its claim: it is recorded only later.
+        store
+            .record(
+                &[
+                    Tried {
+                        id: id(users[0]),
+                        attempts: 1,
+                        outcome: TryOutcome::Again { at: again_at, error: "421 later".into() },
+                    },
+                    Tried { id: id(users[1]), attempts: 1, outcome: TryOutcome::Skipped("no such account") },
+                    Tried { id: id(users[2]), attempts: 1, outcome: TryOutcome::Failed("550 no".into()) },
+                    Tried { id: id(users[4]), attempts: 1, outcome: TryOutcome::Sent },
+                ],
+                first,
+            )
+            .await
+            .unwrap();
+        store.record(&[], first).await.unwrap();
+        // After the lease, users[3]'s email is claimed again, with users[0]'s retry.
+        let later = now + lease + chrono::Duration::seconds(1);
+        let again = store.claim_due(later, later + lease, 8).await.unwrap();
+        let mut again_ids: Vec<(Uuid, u32)> = again.iter().map(|job| (job.id, job.attempts)).collect();
+        again_ids.sort();
+        let mut expected = vec![(id(users[0]), 2), (id(users[3]), 2)];
+        expected.sort();
+        assert_eq!(again_ids, expected);
+        let second = later + chrono::Duration::seconds(1);
+        store
+            .record(
+                &[
+                    // The first claim's try of users[3] ends at last: too late to count.
+                    Tried { id: id(users[3]), attempts: 1, outcome: TryOutcome::Failed("timed out".into()) },
+                    Tried { id: id(users[0]), attempts: 2, outcome: TryOutcome::Sent },
+                ],
+                second,
+            )
+            .await
+            .unwrap();
 
         type Row = (String, Option<String>, Option<DateTime<Utc>>, DateTime<Utc>);
         let row = |user: Uuid| {
@@ -667,15 +691,15 @@ mod tests {
                 .unwrap()
             }
         };
-        assert_eq!(row(users[0]).await, ("sent".into(), None, Some(finished), lease));
+        assert_eq!(row(users[0]).await, ("sent".into(), Some("421 later".into()), Some(second), later + lease));
         assert_eq!(
             row(users[1]).await,
-            ("skipped".into(), Some("no such account".into()), Some(finished), lease)
+            ("skipped".into(), Some("no such account".into()), Some(first), now + lease)
         );
-        assert_eq!(row(users[2]).await, ("failed".into(), Some("550 no".into()), Some(finished), lease));
-        assert_eq!(row(users[3]).await, ("pending".into(), Some("421 later".into()), None, again_at));
-        assert_eq!(row(users[4]).await, ("pending".into(), None, None, lease));
-        assert_eq!(store.pending().await.unwrap(), 2);
+        assert_eq!(row(users[2]).await, ("failed".into(), Some("550 no".into()), Some(first), now + lease));
+        assert_eq!(row(users[3]).await, ("pending".into(), None, None, later + lease), "the second claim's");
+        assert_eq!(row(users[4]).await, ("sent".into(), None, Some(first), now + lease));
+        assert_eq!(store.pending().await.unwrap(), 1);
         pool.close().await;
     }
 }
