@@ -88,19 +88,34 @@ impl RoomMetrics {
     }
 }
 
-/// What was read of an event's room, when, and whether a request is reading it again.
+/// What was read of an event's room and when, and whether a request is reading it.
 struct Reading {
-    read_at: Instant,
-    info: Option<Arc<RoomInfo>>,
+    /// The last reading and when it was read; `None` until the first read of the room ends.
+    last: Option<(Instant, Option<Arc<RoomInfo>>)>,
+    /// A request is reading the room.
     refreshing: bool,
+    /// Told when a read ends, however it ends: the requests that have no reading to give yet
+    /// wait for it.
+    read_ended: Arc<tokio::sync::Notify>,
 }
 
-/// The rooms of the events this gateway was asked about, each read about once a second: when a
-/// reading is older than [`ROOM_INFO_TTL`], one request reads it again while the others keep
-/// the old one, for up to [`ROOM_INFO_STALE_FOR`]. Without that, every request in flight at the
-/// moment a reading aged (hundreds, in an on-sale) read it again at once from the events and
-/// bookings services. Only the first reading of a room is read by every request that wants it
-/// before it is there.
+impl Reading {
+    fn new() -> Reading {
+        Reading { last: None, refreshing: false, read_ended: Arc::default() }
+    }
+
+    /// Whether it is worth keeping: read within [`ROOM_INFO_TTL`], or being read.
+    fn is_live(&self) -> bool {
+        self.refreshing || self.last.as_ref().is_some_and(|(read_at, _)| read_at.elapsed() < ROOM_INFO_TTL)
+    }
+}
+
+/// The rooms of the events this gateway was asked about, each read about once a second by one
+/// request at a time: when a reading is older than [`ROOM_INFO_TTL`], one request reads it again
+/// while the others keep the old one, for up to [`ROOM_INFO_STALE_FOR`]; before a room's first
+/// reading, the others wait for the one under way, as long. Without that, every request in
+/// flight when a reading aged (hundreds, in an on-sale) read it again at once from the events
+/// and bookings services.
 #[derive(Default)]
 pub struct Rooms {
     cache: Mutex<HashMap<Uuid, Reading>>,
@@ -123,26 +138,37 @@ impl Rooms {
         event_id: Uuid,
         read: impl std::future::Future<Output = Result<Option<RoomInfo>, Error>>,
     ) -> Result<Option<Arc<RoomInfo>>, Error> {
-        {
-            let mut cache = self.lock();
-            if let Some(reading) = cache.get_mut(&event_id) {
-                let age = reading.read_at.elapsed();
-                if age < ROOM_INFO_TTL || (reading.refreshing && age < ROOM_INFO_STALE_FOR) {
-                    return Ok(reading.info.clone());
+        loop {
+            let read_ended = {
+                let mut cache = self.lock();
+                if cache.len() >= MAX_CACHED_ROOMS && !cache.contains_key(&event_id) {
+                    cache.retain(|_, reading| reading.is_live());
                 }
-                reading.refreshing = true;
+                let reading = cache.entry(event_id).or_insert_with(Reading::new);
+                match &reading.last {
+                    Some((read_at, info)) if read_at.elapsed() < ROOM_INFO_TTL => return Ok(info.clone()),
+                    Some((read_at, info))
+                        if reading.refreshing && read_at.elapsed() < ROOM_INFO_STALE_FOR =>
+                    {
+                        return Ok(info.clone());
+                    }
+                    None if reading.refreshing => reading.read_ended.clone().notified_owned(),
+                    _ => {
+                        reading.refreshing = true;
+                        break;
+                    }
+                }
+            };
+            // The first reading is under way: wait for it, or read too if it hangs.
+            if tokio::time::timeout(ROOM_INFO_STALE_FOR, read_ended).await.is_err() {
+                break;
             }
         }
         // Whatever becomes of the read (an error, or the request given up half-way), the next
-        // request may read again.
+        // request may read, and those waiting for it are told.
         let refresh = Refresh { rooms: self, event_id };
         let info = read.await?.map(Arc::new);
-        let mut cache = self.lock();
-        if cache.len() >= MAX_CACHED_ROOMS {
-            cache.retain(|_, reading| reading.read_at.elapsed() < ROOM_INFO_TTL);
-        }
-        cache.insert(event_id, Reading { read_at: Instant::now(), info: info.clone(), refreshing: false });
-        drop(cache);
+        self.lock().entry(event_id).or_insert_with(Reading::new).last = Some((Instant::now(), info.clone()));
         drop(refresh);
         Ok(info)
     }
@@ -163,6 +189,7 @@ impl Drop for Refresh<'_> {
     fn drop(&mut self) {
         if let Some(reading) = self.rooms.lock().get_mut(&self.event_id) {
             reading.refreshing = false;
+            reading.read_ended.notify_waiters();
         }
     }
 }
@@ -525,6 +552,50 @@ mod tests {
         tokio::time::advance(ROOM_INFO_STALE_FOR - ROOM_INFO_TTL).await;
         let info = rooms.info_or_read(event_id, counted(&reads, event_id, 2)).await.unwrap();
         assert_eq!(available(&info), 2, "too old to give: read by the request itself");
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn before_a_rooms_first_reading_the_others_wait_for_the_one_under_way() {
+        let rooms = Rooms::default();
+        let event_id = Uuid::now_v7();
+        let reads = AtomicUsize::new(0);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let slow = async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(room(event_id, answered.await.unwrap())))
+        };
+        let mut first = Box::pin(rooms.info_or_read(event_id, slow));
+        assert!(futures::poll!(first.as_mut()).is_pending());
+        let mut others = Box::pin(futures::future::join_all(
+            (0..50).map(|_| rooms.info_or_read(event_id, counted(&reads, event_id, 0))),
+        ));
+        assert!(futures::poll!(others.as_mut()).is_pending(), "they wait");
+        answer.send(9).unwrap();
+        assert_eq!(available(&first.await.unwrap()), 9);
+        for info in others.await {
+            assert_eq!(available(&info.unwrap()), 9);
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "read once for all");
+
+        // A first read that fails: one of those waiting reads instead, for all.
+        let other_event = Uuid::now_v7();
+        let (fail, failed) = tokio::sync::oneshot::channel::<()>();
+        let failing = async {
+            failed.await.unwrap();
+            Err(Error::unavailable("the events service is away"))
+        };
+        let mut first = Box::pin(rooms.info_or_read(other_event, failing));
+        assert!(futures::poll!(first.as_mut()).is_pending());
+        let mut others = Box::pin(futures::future::join_all(
+            (0..10).map(|_| rooms.info_or_read(other_event, counted(&reads, other_event, 4))),
+        ));
+        assert!(futures::poll!(others.as_mut()).is_pending());
+        fail.send(()).unwrap();
+        assert!(first.await.is_err());
+        for info in others.await {
+            assert_eq!(available(&info.unwrap()), 4);
+        }
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 }

@@ -691,7 +691,10 @@ mod tests {
                 .unwrap()
             }
         };
-        assert_eq!(row(users[0]).await, ("sent".into(), Some("421 later".into()), Some(second), later + lease));
+        assert_eq!(
+            row(users[0]).await,
+            ("sent".into(), Some("421 later".into()), Some(second), later + lease)
+        );
         assert_eq!(
             row(users[1]).await,
             ("skipped".into(), Some("no such account".into()), Some(first), now + lease)
