@@ -537,6 +537,17 @@ mod tests {
         }
     }
 
+    /// A store on a fresh SQLite file, and a connection of its own to read what it wrote; the
+    /// file goes with the folder.
+    async fn sqlite_store() -> (Folder, std::sync::Arc<dyn MailStore>, sqlx::SqlitePool) {
+        let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
+        let path = folder.0.join("notifications.db");
+        let store =
+            crate::open_store(&Database::Sqlite { path: path.clone(), max_connections: 1 }).await.unwrap();
+        let pool = boxoffice_db::sqlite_pool(&path, 1).await.unwrap();
+        (folder, store, pool)
+    }
+
     fn handled(effect: Effect) -> Handled {
         Handled { event_id: Uuid::now_v7(), effect, trace: TraceHeaders::default() }
     }
@@ -551,12 +562,7 @@ mod tests {
     /// left before the cancellation is not told of it; one confirmed after it is.
     #[tokio::test]
     async fn a_batch_is_made_in_its_order_and_each_domain_event_once() {
-        let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
-        let path = folder.0.join("notifications.db");
-        let store =
-            crate::open_store(&Database::Sqlite { path: path.clone(), max_connections: 1 }).await.unwrap();
-        // What the store wrote, read on a connection of its own.
-        let pool = boxoffice_db::sqlite_pool(&path, 1).await.unwrap();
+        let (_folder, store, pool) = sqlite_store().await;
         let event_id = Uuid::now_v7();
         let (early, gone, late, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let known = handled(Effect::EventKnown(event(event_id)));
@@ -623,11 +629,7 @@ mod tests {
     /// one of the claim before; an email sent after a failed try keeps why that try failed.
     #[tokio::test]
     async fn a_rounds_outcomes_are_recorded_together_but_not_a_claim_run_out() {
-        let folder = Folder(std::env::temp_dir().join(format!("boxoffice-mail-store-{}", Uuid::now_v7())));
-        let path = folder.0.join("notifications.db");
-        let store =
-            crate::open_store(&Database::Sqlite { path: path.clone(), max_connections: 1 }).await.unwrap();
-        let pool = boxoffice_db::sqlite_pool(&path, 1).await.unwrap();
+        let (_folder, store, pool) = sqlite_store().await;
         let event_id = Uuid::now_v7();
         let users: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
         let batch: Vec<Handled> = users.iter().map(|user| confirmed(event_id, *user)).collect();
