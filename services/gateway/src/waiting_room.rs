@@ -598,4 +598,22 @@ mod tests {
         }
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_reading_that_hangs_is_waited_for_only_so_long() {
+        let rooms = Rooms::default();
+        let event_id = Uuid::now_v7();
+        let reads = AtomicUsize::new(0);
+        let mut hanging = Box::pin(rooms.info_or_read(event_id, std::future::pending()));
+        assert!(futures::poll!(hanging.as_mut()).is_pending());
+        let waiting = rooms.info_or_read(event_id, counted(&reads, event_id, 6));
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        tokio::time::advance(ROOM_INFO_STALE_FOR).await;
+        assert_eq!(available(&waiting.await.unwrap()), 6, "read by the request itself");
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        // Its reading is there for the next ones.
+        assert_eq!(available(&rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap()), 6);
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+    }
 }
