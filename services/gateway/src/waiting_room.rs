@@ -25,9 +25,11 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::AppState;
 
-/// How long a gateway trusts what it read of an event's room (its settings, the units left).
+/// How long a gateway trusts what it read of an event's room (its settings, the units left),
+/// from the start of the read; one request then reads it again.
 const ROOM_INFO_TTL: Duration = Duration::from_secs(1);
-/// How long an older reading is still given while one request reads the room again.
+/// How long an older reading is still given while one request reads the room again, and how
+/// long a request waits for a first reading under way.
 const ROOM_INFO_STALE_FOR: Duration = Duration::from_secs(3);
 /// Rooms whose settings one gateway keeps at most.
 const MAX_CACHED_ROOMS: usize = 10_000;
@@ -90,18 +92,23 @@ impl RoomMetrics {
 
 /// What was read of an event's room and when, and whether a request is reading it.
 struct Reading {
-    /// The last reading and when it was read; `None` until the first read of the room ends.
+    /// The last reading and when its read began; `None` until a first read of the room ends well.
     last: Option<(Instant, Option<Arc<RoomInfo>>)>,
-    /// A request is reading the room.
+    /// A request has claimed the room's next read (it may have given up waiting since, see
+    /// [`Rooms`]).
     refreshing: bool,
-    /// Told when a read ends, however it ends: the requests that have no reading to give yet
-    /// wait for it.
+    /// Reads of the room ended so far, however they ended.
+    reads_ended: u64,
+    /// How the last read that ended failed, if it did: the requests that waited for it, having
+    /// no reading to give, answer the same.
+    failure: Option<Error>,
+    /// Told when a read ends: the requests waiting for a first reading wait for it.
     read_ended: Arc<tokio::sync::Notify>,
 }
 
 impl Reading {
     fn new() -> Reading {
-        Reading { last: None, refreshing: false, read_ended: Arc::default() }
+        Reading { last: None, refreshing: false, reads_ended: 0, failure: None, read_ended: Arc::default() }
     }
 
     /// Whether it is worth keeping: read within [`ROOM_INFO_TTL`], or being read.
@@ -111,11 +118,12 @@ impl Reading {
 }
 
 /// The rooms of the events this gateway was asked about, each read about once a second by one
-/// request at a time: when a reading is older than [`ROOM_INFO_TTL`], one request reads it again
-/// while the others keep the old one, for up to [`ROOM_INFO_STALE_FOR`]; before a room's first
-/// reading, the others wait for the one under way, as long. Without that, every request in
-/// flight when a reading aged (hundreds, in an on-sale) read it again at once from the events
-/// and bookings services.
+/// request at a time. When a reading is older than [`ROOM_INFO_TTL`], one request reads it again
+/// while the others keep the old one; before a room's first reading, the others wait for the
+/// read under way and answer as it ended (its reading, or its error). A read that hangs is
+/// waited for [`ROOM_INFO_STALE_FOR`] at most: then the others read too, each for itself.
+/// Without that, every request in flight when a reading aged (hundreds, in an on-sale) read it
+/// again at once from the events and bookings services.
 #[derive(Default)]
 pub struct Rooms {
     cache: Mutex<HashMap<Uuid, Reading>>,
@@ -126,18 +134,22 @@ fn millis(time: DateTime<Utc>) -> u64 {
 }
 
 impl Rooms {
-    /// The event's room, `None` when it has none. An event the public cannot see is `not_found`.
+    /// The event's room, `None` when it has none. An event the public cannot see is `not_found`
+    /// (once the last reading that saw it is older than [`ROOM_INFO_TTL`], and read again).
     pub async fn info(&self, state: &AppState, event_id: Uuid) -> Result<Option<Arc<RoomInfo>>, Error> {
         self.info_or_read(event_id, read_room(state, event_id)).await
     }
 
-    /// The event's room as last read, or as `read` reads it now when that reading is too old
-    /// and no other request is reading it already.
+    /// The event's room as last read; or, when that reading is too old and no other request is
+    /// reading it, as `read` reads it now. Before a first reading, a request waits for the read
+    /// under way and answers as it ended, or reads too after [`ROOM_INFO_STALE_FOR`].
     async fn info_or_read(
         &self,
         event_id: Uuid,
         read: impl std::future::Future<Output = Result<Option<RoomInfo>, Error>>,
     ) -> Result<Option<Arc<RoomInfo>>, Error> {
+        let wait_until = Instant::now() + ROOM_INFO_STALE_FOR;
+        let mut waited_for: Option<u64> = None;
         loop {
             let read_ended = {
                 let mut cache = self.lock();
@@ -152,25 +164,51 @@ impl Rooms {
                     {
                         return Ok(info.clone());
                     }
-                    None if reading.refreshing => reading.read_ended.clone().notified_owned(),
-                    _ => {
-                        reading.refreshing = true;
-                        break;
+                    _ => {}
+                }
+                // The read this request waited for ended, and failed: its answer is this one's.
+                if let (Some(seen), Some(failure)) = (waited_for, &reading.failure) {
+                    if reading.reads_ended > seen {
+                        return Err(failure.clone());
                     }
+                }
+                if reading.last.is_none() && reading.refreshing {
+                    waited_for = Some(reading.reads_ended);
+                    reading.read_ended.clone().notified_owned()
+                } else {
+                    reading.refreshing = true;
+                    break;
                 }
             };
             // The first reading is under way: wait for it, or read too if it hangs.
-            if tokio::time::timeout(ROOM_INFO_STALE_FOR, read_ended).await.is_err() {
+            if tokio::time::timeout_at(wait_until, read_ended).await.is_err() {
                 break;
             }
         }
         // Whatever becomes of the read (an error, or the request given up half-way), the next
         // request may read, and those waiting for it are told.
-        let refresh = Refresh { rooms: self, event_id };
-        let info = read.await?.map(Arc::new);
-        self.lock().entry(event_id).or_insert_with(Reading::new).last = Some((Instant::now(), info.clone()));
-        drop(refresh);
-        Ok(info)
+        let mut refresh = Refresh { rooms: self, event_id, failure: None };
+        let began = Instant::now();
+        match read.await {
+            Ok(info) => {
+                let info = info.map(Arc::new);
+                let mut cache = self.lock();
+                let reading = cache.entry(event_id).or_insert_with(Reading::new);
+                // A read that began before the last reading's (it hung, and others read since)
+                // does not replace it.
+                if reading.last.as_ref().is_none_or(|(read_at, _)| *read_at <= began) {
+                    reading.last = Some((began, info.clone()));
+                }
+                drop(cache);
+                drop(refresh);
+                Ok(info)
+            }
+            Err(error) => {
+                refresh.failure = Some(error.clone());
+                drop(refresh);
+                Err(error)
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Reading>> {
@@ -178,17 +216,21 @@ impl Rooms {
     }
 }
 
-/// A read of a room under way: dropped before its reading is stored, it lets the next request
-/// read again.
+/// A read of a room under way. When it ends, however (a reading stored, an error, or the request
+/// given up half-way), the next request may read again, and the requests waiting for it are
+/// told how it ended.
 struct Refresh<'a> {
     rooms: &'a Rooms,
     event_id: Uuid,
+    failure: Option<Error>,
 }
 
 impl Drop for Refresh<'_> {
     fn drop(&mut self) {
         if let Some(reading) = self.rooms.lock().get_mut(&self.event_id) {
             reading.refreshing = false;
+            reading.reads_ended += 1;
+            reading.failure = self.failure.take();
             reading.read_ended.notify_waiters();
         }
     }
@@ -578,12 +620,12 @@ mod tests {
         }
         assert_eq!(reads.load(Ordering::SeqCst), 1, "read once for all");
 
-        // A first read that fails: one of those waiting reads instead, for all.
+        // A first read that fails: those waiting for it answer as it did, without reading.
         let other_event = Uuid::now_v7();
         let (fail, failed) = tokio::sync::oneshot::channel::<()>();
         let failing = async {
             failed.await.unwrap();
-            Err(Error::unavailable("the events service is away"))
+            Err(Error::not_found("event"))
         };
         let mut first = Box::pin(rooms.info_or_read(other_event, failing));
         assert!(futures::poll!(first.as_mut()).is_pending());
@@ -592,11 +634,35 @@ mod tests {
         ));
         assert!(futures::poll!(others.as_mut()).is_pending());
         fail.send(()).unwrap();
-        assert!(first.await.is_err());
-        for info in others.await {
-            assert_eq!(available(&info.unwrap()), 4);
+        let error = first.await.unwrap_err();
+        for answer in others.await {
+            assert_eq!(answer.unwrap_err(), error);
         }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "no read of their own");
+        // The next request reads again.
+        let info = rooms.info_or_read(other_event, counted(&reads, other_event, 4)).await.unwrap();
+        assert_eq!(available(&info), 4);
         assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_began_before_the_last_reading_does_not_replace_it() {
+        let rooms = Rooms::default();
+        let event_id = Uuid::now_v7();
+        let reads = AtomicUsize::new(0);
+        rooms.info_or_read(event_id, counted(&reads, event_id, 10)).await.unwrap();
+        tokio::time::advance(ROOM_INFO_TTL).await;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let slow = async { Ok(Some(room(event_id, answered.await.unwrap()))) };
+        let mut slow = Box::pin(rooms.info_or_read(event_id, slow));
+        assert!(futures::poll!(slow.as_mut()).is_pending());
+        tokio::time::advance(ROOM_INFO_STALE_FOR).await;
+        // The slow read has hung too long: a request reads for itself, and sees the sale go on.
+        assert_eq!(available(&rooms.info_or_read(event_id, counted(&reads, event_id, 3)).await.unwrap()), 3);
+        answer.send(8).unwrap();
+        assert_eq!(available(&slow.await.unwrap()), 8, "its caller gets what it read");
+        let info = rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap();
+        assert_eq!(available(&info), 3, "the later reading stays");
     }
 
     #[tokio::test(start_paused = true)]
@@ -608,9 +674,13 @@ mod tests {
         assert!(futures::poll!(hanging.as_mut()).is_pending());
         let waiting = rooms.info_or_read(event_id, counted(&reads, event_id, 6));
         tokio::pin!(waiting);
+        let started = Instant::now();
         assert!(futures::poll!(waiting.as_mut()).is_pending());
-        tokio::time::advance(ROOM_INFO_STALE_FOR).await;
+        tokio::time::advance(ROOM_INFO_STALE_FOR - Duration::from_millis(1)).await;
+        assert!(futures::poll!(waiting.as_mut()).is_pending(), "it waits");
+        assert_eq!(reads.load(Ordering::SeqCst), 0);
         assert_eq!(available(&waiting.await.unwrap()), 6, "read by the request itself");
+        assert_eq!(started.elapsed(), ROOM_INFO_STALE_FOR, "after waiting so long, no longer");
         assert_eq!(reads.load(Ordering::SeqCst), 1);
         // Its reading is there for the next ones.
         assert_eq!(available(&rooms.info_or_read(event_id, counted(&reads, event_id, 0)).await.unwrap()), 6);
