@@ -239,7 +239,11 @@ async fn one_confirmed_booking_is_one_trace_from_the_gateway_to_the_email() {
         emailed
             .iter()
             .any(|span| span.attributes.get("request_id").map(String::as_str) == Some("traced-confirm-1")),
-        "the email is sent in the trace, with the request id: {emailed:#?}"
+        "the email is sent in the trace, with the request id: {emailed:#?}; the trace's spans: {:?}; every \
+         email span received: {:#?}; the notifications log:\n{}",
+        spans.iter().map(|span| (&span.service, &span.name)).collect::<Vec<_>>(),
+        receiver.0.lock().unwrap().iter().filter(|span| span.name == "email").collect::<Vec<_>>(),
+        processes.log("notifications")
     );
 
     // The request id is in the log lines of the request on every side: the gateway's access log
