@@ -76,22 +76,54 @@ where
     // frame) cost one comparison with a static level rather than a visit to the subscriber.
     let verbose = filter.max_level_hint().map_or(LevelFilter::TRACE, |hint| hint.max(LevelFilter::INFO));
     // When spans are exported: OpenTelemetry's own diagnostics are never dispatched (they come
-    // from inside the exporter's callbacks), and, this being a global filter, every callsite is
-    // asked per call rather than by an interest cached at its first use, which the per-layer
-    // filters below then need: without it, log lines lost their spans (and request ids) at
-    // random (tests/api/traces.rs checks). Without an exporter it is left out: asking per call
+    // from inside the exporter's callbacks), and every callsite is asked per call rather than by
+    // an interest cached at its first use ([`AskedPerCall`]), which the per-layer filters below
+    // need: without it, spans went missing from the traces and the log lines at random. Without an exporter it is left out: asking per call
     // costs every disabled `debug!` of the libraries on the hot path.
     let quiet = tracing_subscriber::filter::Targets::new()
         .with_default(verbose)
         .with_target("opentelemetry", LevelFilter::OFF)
         .with_target("opentelemetry_sdk", LevelFilter::OFF)
         .with_target("opentelemetry_otlp", LevelFilter::OFF);
-    let quiet = tracing.is_exporting().then_some(quiet);
+    let quiet = tracing.is_exporting().then_some(AskedPerCall(quiet));
     tracing_subscriber::registry()
         .with(quiet)
         .with(RequestIdLayer.with_filter(spans_only()))
         .with(tracing.layer().map(|layer| layer.with_filter(spans_only())))
         .with(log_layer(json, filter, writer, colour))
+}
+
+/// A global filter whose callsites are asked on every call (`Interest::sometimes`), never
+/// remembered as always enabled. The per-layer filters below learn whether a span is theirs from
+/// the `enabled` call just before it is made; a callsite remembered as always enabled skips that
+/// call, and its span then gets whatever the last `enabled` call (another callsite's, or a `log`
+/// record's, which sqlx makes after its queries) left: spans went missing from the exported
+/// traces and the log lines at random (tokio-rs/tracing#2519; tests/api/traces.rs checks).
+struct AskedPerCall(tracing_subscriber::filter::Targets);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AskedPerCall {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if self.0.would_enable(metadata.target(), metadata.level()) {
+            tracing::subscriber::Interest::sometimes()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.0.would_enable(metadata.target(), metadata.level())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        tracing_subscriber::Layer::<S>::max_level_hint(&self.0)
+    }
 }
 
 /// Spans at info and above, whatever the log filter lets through: request ids and traces follow
