@@ -78,8 +78,9 @@ where
     // When spans are exported: OpenTelemetry's own diagnostics are never dispatched (they come
     // from inside the exporter's callbacks), and every callsite is asked per call rather than by
     // an interest cached at its first use ([`AskedPerCall`]), which the per-layer filters below
-    // need: without it, spans went missing from the traces and the log lines at random. Without an exporter it is left out: asking per call
-    // costs every disabled `debug!` of the libraries on the hot path.
+    // need: without it, spans went missing from the traces and the log lines at random. Without
+    // an exporter it is left out: asking per call costs every disabled `debug!` of the
+    // libraries on the hot path.
     let quiet = tracing_subscriber::filter::Targets::new()
         .with_default(verbose)
         .with_target("opentelemetry", LevelFilter::OFF)

@@ -379,10 +379,11 @@ macro_rules! sql_store {
                      finished_at = o.column5, next_attempt_at = COALESCE(o.column6, mail.next_attempt_at) FROM (",
                 );
                 update.push_values(rows, |mut row, (tried, attempts)| {
-                    let finished = tried.outcome.status() != MailStatus::Pending;
+                    let status = tried.outcome.status();
+                    let finished = status != MailStatus::Pending;
                     row.push_bind(tried.id)
                         .push_bind(attempts)
-                        .push_bind(tried.outcome.status().as_str())
+                        .push_bind(status.as_str())
                         .push_bind(tried.outcome.error().map(str::to_owned))
                         .push_bind(finished.then_some(now))
                         .push_bind(tried.outcome.next_attempt_at());
